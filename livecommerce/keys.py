@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 if TYPE_CHECKING:
     from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase
+    from livecommerce.domain.access import Principal
     from livecommerce.routes.api import ApiRoute
     from livecommerce.services.accounts import AccountService
     from livecommerce.services.catalog import CatalogService
@@ -35,3 +36,7 @@ RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 ACCOUNTS: web.AppKey[AccountService] = web.AppKey("accounts")
 SHOWS: web.AppKey[ShowService] = web.AppKey("shows")
 CATALOG: web.AppKey[CatalogService] = web.AppKey("catalog")
+
+# Per-request state
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
+PRE_SESSION: web.RequestKey[str] = web.RequestKey("pre_session")
