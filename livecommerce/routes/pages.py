@@ -1,16 +1,24 @@
-"""HTML pages with jinja2: home, login and sign-up (cookie sessions, CSRF-checked forms)."""
+"""HTML pages with jinja2: home, login, the viewer page, the seller studio, the host console and
+the seller dashboard (cookie sessions, CSRF-checked forms).
+
+Pages carry no inline script (the CSP forbids it): each template hands its configuration to its
+ES module through ``data-*`` attributes on ``<body>``, and the module talks to the public
+interface (REST, WHIP/WHEP, HLS, Socket.IO) like any third-party client would. Access to the
+staff pages is decided by :func:`authorize` / :func:`is_staff`, never by comparing roles here.
+"""
 
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Any
 
 from aiohttp import web
 
 from livecommerce import keys
-from livecommerce.domain.access import Principal, Role
+from livecommerce.domain.access import Action, Principal, Role, authorize, is_staff
 from livecommerce.domain.shows import ShowStatus
-from livecommerce.errors import LiveCommerceError
+from livecommerce.errors import LiveCommerceError, NotFound, PermissionDenied
 from livecommerce.ids import new_secret
 from livecommerce.routes.auth import (
     SESSION_COOKIE,
@@ -19,6 +27,8 @@ from livecommerce.routes.auth import (
     set_session_cookie,
 )
 from livecommerce.routes.middleware import Handler
+from livecommerce.services.ports import Show
+from livecommerce.services.shows import show_ref
 
 routes = web.RouteTableDef()
 PRE_SESSION_COOKIE = "lc_pre"
@@ -55,7 +65,21 @@ async def home(request: web.Request) -> web.Response:
 
 @routes.get("/login")
 async def login_page(request: web.Request) -> web.Response:
-    return await render(request, "login.html", error=None, form_csrf=_form_csrf(request))
+    return await render(
+        request,
+        "login.html",
+        error=None,
+        form_csrf=_form_csrf(request),
+        next=safe_next(request.query.get("next")),
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: only a path on this site, so a crafted link cannot bounce
+    a fresh session to another origin (``//evil`` and ``/\\evil`` are protocol-relative)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
 
 
 def _form_csrf(request: web.Request) -> str:
@@ -82,6 +106,7 @@ async def login_submit(request: web.Request) -> web.Response:
             status=403,
             error="Your form expired; try again.",
             form_csrf=_form_csrf(request),
+            next=safe_next(str(form.get("next", ""))),
         )
     accounts = request.app[keys.ACCOUNTS]
     try:
@@ -105,8 +130,9 @@ async def login_submit(request: web.Request) -> web.Response:
             status=exc.status,
             error=exc.message,
             form_csrf=_form_csrf(request),
+            next=safe_next(str(form.get("next", ""))),
         )
-    response = web.HTTPSeeOther("/")
+    response = web.HTTPSeeOther(safe_next(str(form.get("next", ""))))
     set_session_cookie(request, response, await accounts.start_session(user))
     raise response
 
@@ -120,6 +146,125 @@ async def logout(request: web.Request) -> web.Response:
     response = web.HTTPSeeOther("/")
     response.del_cookie(SESSION_COOKIE, path="/")
     raise response
+
+
+async def page_principal(request: web.Request) -> Principal | None:
+    """The signed-in user for a page; a stale or bad cookie is just anonymous on a GET."""
+    try:
+        return await principal_of(request)
+    except LiveCommerceError:
+        return None
+
+
+async def error_page(request: web.Request, status: int, title: str, message: str) -> web.Response:
+    """A human error page (the JSON error shape is for API clients)."""
+    return await render(request, "error.html", status=status, title=title, message=message)
+
+
+def login_redirect(request: web.Request) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/login?next={request.path_qs}")
+
+
+def media_urls(show_id: str) -> dict[str, str]:
+    """The public media endpoints of a show (DESIGN.md "Media"), as page configuration."""
+    return {
+        "whep-url": f"/whep/{show_id}",
+        "whip-url": f"/whip/{show_id}",
+        "hls-url": f"/hls/{show_id}/index.m3u8",
+    }
+
+
+def ice_servers(request: web.Request) -> str:
+    """The STUN/TURN list pages pass to RTCPeerConnection; ``[]`` by default, so a browser never
+    falls back to a public STUN server (DESIGN.md "Tests never leave the machine")."""
+    servers = request.app[keys.SETTINGS].broadcast.ice.servers
+    out: list[dict[str, Any]] = []
+    for server in servers:
+        entry: dict[str, Any] = {"urls": list(server.urls)}
+        if server.username:
+            entry["username"] = server.username
+            entry["credential"] = server.credential.get_secret_value()
+        out.append(entry)
+    return json.dumps(out)
+
+
+def user_data(principal: Principal | None) -> dict[str, str]:
+    if principal is None:
+        return {"user-id": "", "user-name": "", "user-role": "", "user-guest": ""}
+    return {
+        "user-id": principal.user_id,
+        "user-name": principal.name,
+        "user-role": str(principal.role),
+        "user-guest": "1" if principal.is_guest else "",
+    }
+
+
+async def _show(request: web.Request) -> Show:
+    return await request.app[keys.SHOWS].get(request.match_info["show_id"])
+
+
+@routes.get("/shows/{show_id}")
+async def show_page(request: web.Request) -> web.Response:
+    """Watch, chat, ask and buy; anyone may open it, chatting needs an account or a guest name."""
+    try:
+        show = await _show(request)
+    except NotFound:
+        return await error_page(request, 404, "Show not found", "There is no such show.")
+    principal = await page_principal(request)
+    staff = is_staff(principal, show_ref(show))
+    data = {
+        "page": "show",
+        "show-id": show.id,
+        "show-status": str(show.status),
+        "ice-servers": ice_servers(request),
+        "currency": request.app[keys.SETTINGS].shop.currency,
+        **media_urls(show.id),
+        **user_data(principal),
+    }
+    return await render(request, "show.html", show=show, staff=staff, data=data)
+
+
+async def _staff_page(
+    request: web.Request, action: Action, template: str, page: str
+) -> web.Response:
+    """A page for the show's staff: login first, then ``authorize`` decides (403 page if not)."""
+    try:
+        show = await _show(request)
+    except NotFound:
+        return await error_page(request, 404, "Show not found", "There is no such show.")
+    principal = await page_principal(request)
+    if principal is None or principal.is_guest:
+        raise login_redirect(request)
+    try:
+        authorize(principal, action, show_ref(show))
+    except PermissionDenied:
+        return await error_page(
+            request, 403, "Not your show", "Only the staff of this show can open this page."
+        )
+    settings = request.app[keys.SETTINGS]
+    data = {
+        "page": page,
+        "show-id": show.id,
+        "show-status": str(show.status),
+        "ice-servers": ice_servers(request),
+        "currency": settings.shop.currency,
+        "base-url": settings.base_url,
+        **media_urls(show.id),
+        **user_data(principal),
+    }
+    return await render(request, template, show=show, staff=True, data=data)
+
+
+@routes.get("/studio/{show_id}")
+async def studio_page(request: web.Request) -> web.Response:
+    """The seller's control room: camera, go live over WHIP, offers, questions, orders."""
+    return await _staff_page(request, Action.PUBLISH, "studio.html", "studio")
+
+
+@routes.get("/console/{show_id}")
+async def console_page(request: web.Request) -> web.Response:
+    """The host's moderation desk: chat actions, queues, Q&A and the audit log."""
+    return await _staff_page(request, Action.MODERATE, "console.html", "console")
 
 
 @web.middleware
