@@ -31,7 +31,9 @@ async def test_health_names_the_failing_component(
     ):
         api = Api(session, running.base_url)
         status, body = await api.call("GET", "/healthz")
-        assert (status, body["components"]) == (200, {"store": "ok", "redis": "ok"})
+        assert 200 == status
+        assert {"store", "redis"} <= set(body["components"])
+        assert {"ok"} == set(body["components"].values())
         redis_server.kill()
         try:
             status, body = await api.call("GET", "/healthz")
