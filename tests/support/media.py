@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -118,14 +119,13 @@ class Viewer:
         self.audio_frames = 0
         self.frame_sizes: set[tuple[int, int]] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self.first_frame = asyncio.Event()
+        self._new_frame = asyncio.Event()
 
         @self.pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             self._tasks.append(asyncio.create_task(self._read(track)))
 
     async def _read(self, track: MediaStreamTrack) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             try:
                 frame = await track.recv()
@@ -136,8 +136,8 @@ class Viewer:
                 self.frame_sizes.add((frame.width, frame.height))
                 if stamp is not None:
                     self.stamps.append(stamp)
-                    self.receive_ms.append(int(loop.time() * 0) or _now_ms())
-                    self.first_frame.set()
+                    self.receive_ms.append(int(time.time() * 1000))
+                    self._new_frame.set()
             else:
                 self.audio_frames += 1
 
@@ -151,14 +151,15 @@ class Viewer:
         answer = await signal(await self.offer())
         await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
 
-    async def wait_frames(self, count: int, timeout: float = 15.0) -> None:
-        """Wait until ``count`` stamped frames were decoded."""
+    async def wait_frames(self, count: int, within: float = 15.0) -> None:
+        """Wait until ``count`` stamped frames were decoded (TimeoutError after ``within`` s)."""
 
         async def enough() -> None:
             while len(self.stamps) < count:
-                await asyncio.sleep(0.05)
+                self._new_frame.clear()
+                await self._new_frame.wait()
 
-        await asyncio.wait_for(enough(), timeout)
+        await asyncio.wait_for(enough(), within)
 
     async def close(self) -> None:
         """Close the peer connection and the reader tasks."""
@@ -167,12 +168,6 @@ class Viewer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, MediaStreamError):
                 await task
-
-
-def _now_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)
 
 
 def rejected_status(exc: BaseException) -> int:
