@@ -35,3 +35,9 @@ RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 ACCOUNTS: web.AppKey[AccountService] = web.AppKey("accounts")
 SHOWS: web.AppKey[ShowService] = web.AppKey("shows")
 CATALOG: web.AppKey[CatalogService] = web.AppKey("catalog")
+
+# Broadcast plane (media): peer sessions, feeds and packagers of this node.
+if TYPE_CHECKING:
+    from livecommerce.broadcast.manager import BroadcastManager
+
+BROADCAST: web.AppKey[BroadcastManager] = web.AppKey("broadcast")
