@@ -60,8 +60,9 @@ async def test_vp8_publisher_is_passed_through_to_vp8_viewer(tmp_path: Path) -> 
         viewer = Viewer(audio=False)
         await viewer.connect(env.whep)
         await viewer.wait_frames(10, within=20)
-        assert env.manager.feeds[env.show_id].video_codec is not None
-        assert env.manager.feeds[env.show_id].video_codec.name.lower() == "vp8"
+        codec = env.manager.feeds[env.show_id].video_codec
+        assert codec is not None
+        assert codec.name.lower() == "vp8"
         await viewer.close()
         await publisher.close()
 
