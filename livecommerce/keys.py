@@ -38,6 +38,8 @@ CATALOG: web.AppKey[CatalogService] = web.AppKey("catalog")
 
 # Broadcast plane (media): peer sessions, feeds and packagers of this node.
 if TYPE_CHECKING:
+    from livecommerce.broadcast.hls import HlsPackagers
     from livecommerce.broadcast.manager import BroadcastManager
 
 BROADCAST: web.AppKey[BroadcastManager] = web.AppKey("broadcast")
+HLS: web.AppKey[HlsPackagers] = web.AppKey("hls")

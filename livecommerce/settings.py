@@ -125,7 +125,6 @@ class BroadcastSettings(Section):
     #: HLS packager: one per live show, fMP4 segments with EXT-X-PROGRAM-DATE-TIME.
     hls_enabled: bool = True
     hls_segment_seconds: float = Field(2.0, ge=0.5, le=10)
-    hls_list_size: int = Field(6, ge=2)
     hls_ladder: list[HlsRenditionSettings] = [
         HlsRenditionSettings(name="source"),
         HlsRenditionSettings(name="360p", height=360, bitrate=800_000),

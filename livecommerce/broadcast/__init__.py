@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 
 async def _broadcast_ctx(app: web.Application) -> AsyncIterator[None]:
-    from livecommerce.broadcast.config import BroadcastConfig
+    from livecommerce.broadcast.config import BroadcastConfig, Rendition
     from livecommerce.broadcast.gate import ShowServiceGate
+    from livecommerce.broadcast.hls import HlsPackagers
     from livecommerce.broadcast.ice import IcePolicy
     from livecommerce.broadcast.manager import BroadcastManager
 
@@ -41,6 +42,15 @@ async def _broadcast_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     manager = BroadcastManager(ShowServiceGate(app[keys.SHOWS]), policy, config)
     app[keys.BROADCAST] = manager
+    packagers = HlsPackagers(
+        section.media_dir / "hls",
+        tuple(Rendition(r.name, r.height, r.bitrate) for r in section.hls_ladder),
+        section.hls_segment_seconds,
+        section.synthetic_fps,
+    )
+    app[keys.HLS] = packagers
+    if section.hls_enabled:
+        manager.listeners.append(packagers)
 
     async def on_key_rotated(payload: dict[str, Any]) -> None:
         await manager.key_rotated(str(payload.get("show_id", "")))
@@ -55,6 +65,7 @@ async def _broadcast_ctx(app: web.Application) -> AsyncIterator[None]:
         await _start_demo(app)
     yield
     await manager.close()
+    await packagers.close()
 
 
 async def _start_demo(app: web.Application) -> None:

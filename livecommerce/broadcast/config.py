@@ -35,7 +35,6 @@ class BroadcastConfig:
     synthetic_bitrate: int = 2_500_000
     hls_enabled: bool = True
     hls_segment_seconds: float = 2.0
-    hls_list_size: int = 6  # live playlist window, in segments
     hls_ladder: tuple[Rendition, ...] = field(
         default_factory=lambda: (Rendition("source"), Rendition("360p", 360, 800_000))
     )

@@ -8,6 +8,9 @@ candidates gathered), so trickle ``PATCH`` gets 405 as RFC 9725 allows.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from aiohttp import web
 
 from livecommerce import keys
@@ -123,6 +126,77 @@ async def no_trickle(request: web.Request) -> web.Response:
     )
 
 
+# Only names the packager writes: the multivariant playlist, and per rendition its playlist,
+# init segment and numbered media segments. Anything else (.., %2e, tmp files) is a 404.
+_HLS_NAME = re.compile(
+    r"^(?:index\.m3u8|[a-z0-9_-]{1,32}/(?:index\.m3u8|init\.mp4|seg_\d{5}\.m4s))$"
+)
+_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".mp4": "video/mp4",
+    ".m4s": "video/iso.segment",
+}
+_LIVE_PLAYLIST_CACHE = "no-cache"
+_SEGMENT_CACHE = "public, max-age=31536000, immutable"
+_REPLAY_PLAYLIST_CACHE = "public, max-age=300"
+
+
+def _media_file(request: web.Request) -> tuple[Path, str]:
+    show_id, name = request.match_info["show_id"], request.match_info["name"]
+    if not _HLS_NAME.fullmatch(name):
+        raise web.HTTPNotFound()
+    path = request.app[keys.HLS].show_dir(show_id) / name
+    if not path.is_file():
+        raise web.HTTPNotFound()
+    return path, name
+
+
+def _ended(path: Path) -> bool:
+    try:
+        return "#EXT-X-ENDLIST" in path.read_text()
+    except OSError:
+        return False
+
+
+async def hls_file(request: web.Request) -> web.StreamResponse:
+    """Live HLS: playlists revalidated on every request, segments cached for good."""
+    path, name = _media_file(request)
+    if name.endswith(".m3u8"):
+        return web.Response(
+            body=path.read_bytes(),
+            content_type=_TYPES[".m3u8"],
+            headers={"Cache-Control": _LIVE_PLAYLIST_CACHE},
+        )
+    return web.FileResponse(
+        path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": _SEGMENT_CACHE}
+    )
+
+
+async def replay_file(request: web.Request) -> web.StreamResponse:
+    """Replay (VOD): the ended show's segments; 404 while the show is still live."""
+    path, name = _media_file(request)
+    if name == "index.m3u8":
+        renditions = [p for p in path.parent.glob("*/index.m3u8")]
+        if not renditions or not all(_ended(p) for p in renditions):
+            raise web.HTTPNotFound()
+        body = path.read_text()
+    elif name.endswith(".m3u8"):
+        if not _ended(path):
+            raise web.HTTPNotFound()
+        body = path.read_text().replace("#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-PLAYLIST-TYPE:VOD")
+    else:
+        if not _ended(path.parent / "index.m3u8"):
+            raise web.HTTPNotFound()
+        return web.FileResponse(
+            path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": _SEGMENT_CACHE}
+        )
+    return web.Response(
+        text=body,
+        content_type=_TYPES[".m3u8"],
+        headers={"Cache-Control": _REPLAY_PLAYLIST_CACHE},
+    )
+
+
 def add_media_routes(app: web.Application) -> None:
     """Register WHIP/WHEP (and, when packaging is on, HLS/replay) routes."""
     session = r"/{show_id:[A-Za-z0-9_-]{1,64}}/{session_id:[A-Za-z0-9_-]{1,64}}"
@@ -133,3 +207,5 @@ def add_media_routes(app: web.Application) -> None:
     app.router.add_post("/whep" + show, whep_post)
     app.router.add_delete("/whep" + session, whep_delete)
     app.router.add_patch("/whep" + session, no_trickle)
+    app.router.add_get("/hls" + show + "/{name:.+}", hls_file)
+    app.router.add_get("/replays" + show + "/{name:.+}", replay_file)
