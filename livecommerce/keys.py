@@ -40,3 +40,11 @@ CATALOG: web.AppKey[CatalogService] = web.AppKey("catalog")
 # Per-request state
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
 PRE_SESSION: web.RequestKey[str] = web.RequestKey("pre_session")
+
+# Broadcast plane (media): peer sessions, feeds and packagers of this node.
+if TYPE_CHECKING:
+    from livecommerce.broadcast.hls import HlsPackagers
+    from livecommerce.broadcast.manager import BroadcastManager
+
+BROADCAST: web.AppKey[BroadcastManager] = web.AppKey("broadcast")
+HLS: web.AppKey[HlsPackagers] = web.AppKey("hls")
