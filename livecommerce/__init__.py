@@ -1,0 +1,1 @@
+"""LiveCommerce: a self-hostable live-commerce streaming server."""
