@@ -1,0 +1,1 @@
+"""Port implementations chosen by configuration; only app.py picks concrete ones."""

@@ -1,0 +1,1 @@
+"""Use cases: domain rules combined with ports; async, no framework types."""
