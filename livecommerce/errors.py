@@ -1,27 +1,46 @@
-"""The one error tree (shim on branch `shop` until the foundation lands; main's version wins).
+"""The error tree: every failure a client can see, with a stable snake_case ``code``.
 
+Domain code raises these without knowing about HTTP or Socket.IO; only the HTTP error middleware
+and the Socket.IO ack helper turn them into ``{"error": {"code", "message"}}`` with ``status``.
+
+```
 LiveCommerceError
-├── DomainError (409): InvalidTransition, SoldOut, OfferNotActive, ShowNotLive, LimitReached, ...
-├── NotFound (404) · PermissionDenied (403) · Unauthenticated (401) · InvalidInput (422)
+├── DomainError (409): InvalidTransition, SoldOut, OfferNotActive, ShowNotLive, LimitReached,
+│                      Muted, Banned, RateLimited (429), Conflict
+├── NotFound (404) · PermissionDenied (403) · Unauthenticated (401)
+├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406)
 ├── IdempotencyConflict (409) · RequestInProgress (409, retryable)
-└── AdapterError (502/503): PaymentGatewayError, StoreUnavailable, MediaError
+└── AdapterError (503): PaymentGatewayError (502), StoreUnavailable (503), MediaError (502)
+```
 """
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 
 class LiveCommerceError(Exception):
-    """Base of every error the project raises on purpose; `code` is stable on the wire."""
+    """Base of every error a client may see; ``message`` must never carry secrets or vendor text."""
 
-    code = "internal"
-    status = 500
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 500
 
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message or self.code)
-        self.message = message or self.code
+    def __init__(self, message: str = "", *, details: Any = None) -> None:
+        super().__init__(message or self.code.replace("_", " "))
+        self.message = message or self.code.replace("_", " ")
+        self.details = details
+
+    def to_wire(self) -> dict[str, Any]:
+        """The one wire shape shared by HTTP bodies and Socket.IO acks."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        return {"error": error}
 
 
 class DomainError(LiveCommerceError):
+    """A business rule refused the request; retrying the same request will not help."""
+
     code = "domain_error"
     status = 409
 
@@ -83,12 +102,12 @@ class InvalidInput(LiveCommerceError):
     status = 422
 
 
-class PayloadTooLarge(LiveCommerceError):
+class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
     status = 413
 
 
-class UnsupportedMedia(LiveCommerceError):
+class UnsupportedMedia(InvalidInput):
     code = "unsupported_media"
     status = 406
 
@@ -99,6 +118,8 @@ class IdempotencyConflict(LiveCommerceError):
 
 
 class RequestInProgress(LiveCommerceError):
+    """The same idempotency key is being processed right now; the client should retry shortly."""
+
     code = "request_in_progress"
     status = 409
 
@@ -124,14 +145,14 @@ class MediaError(AdapterError):
 
 
 class PaymentDeclined(DomainError):
-    """The provider refused the card; nothing was charged and the reservation is released."""
+    """The provider refused the card; nothing was charged and the reservation was released."""
 
     code = "payment_declined"
     status = 402
 
 
 class InvalidSignature(LiveCommerceError):
-    """A webhook whose signature, age or body does not verify; answered 400, nothing changes."""
+    """A webhook whose signature, age or body does not verify: answered 400, nothing changes."""
 
     code = "invalid_signature"
     status = 400

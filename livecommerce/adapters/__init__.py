@@ -1,1 +1,1 @@
-"""Port implementations chosen by configuration; only app.py picks concrete ones."""
+"""Implementations of the service ports, chosen by configuration in ``app.py`` only."""

@@ -1,1 +1,1 @@
-"""Pure domain rules: no I/O, no event loop, time and ids come in as arguments."""
+"""Pure rules of live commerce: no I/O, no clock, no randomness (a test enforces the imports)."""

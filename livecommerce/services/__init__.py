@@ -1,1 +1,1 @@
-"""Use cases: domain rules combined with ports; async, no framework types."""
+"""Use cases: domain rules combined with ports. Async, and free of framework types."""
