@@ -33,7 +33,7 @@ def connect(url: str, pool_size: int) -> aioredis.Redis:
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=pool_size, timeout=5, socket_timeout=5, socket_connect_timeout=2
     )
-    return aioredis.Redis(connection_pool=pool)
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
 
 
 class RedisBus:
@@ -111,7 +111,7 @@ for i, key in ipairs(KEYS) do
   if tat < now then tat = now end
   local next_tat = tat + interval * cost
   if next_tat - now > window then return 0 end
-  new[i] = next_tat
+  new[i] = math.floor(next_tat)  -- why: integers survive Lua's 14-digit number formatting
 end
 for i, key in ipairs(KEYS) do
   redis.call('SET', key, new[i], 'PX', math.ceil(new[i] - now) + 1)
