@@ -4,7 +4,7 @@ redis-server the test starts): atomic holds, exactly-once commit/release, limits
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -13,25 +13,15 @@ from livecommerce.adapters.redis_inventory import RedisInventory
 from livecommerce.domain.inventory import Reservation, ReservationStatus, StockLevel
 from livecommerce.errors import LimitReached, NotFound, SoldOut, StoreUnavailable
 from livecommerce.services.inventory import InventoryStore
-from tests.support.shop_servers import LocalRedis
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[LocalRedis]:
-    server = LocalRedis()
-    server.start()
-    yield server
-    server.stop()
+from tests.support.servers import RedisServer
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def store(
-    request: pytest.FixtureRequest, redis_server: LocalRedis
-) -> AsyncIterator[InventoryStore]:
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[InventoryStore]:
     if request.param == "memory":
         yield MemoryInventory()
         return
-    redis_store = RedisInventory(redis_server.url, prefix=f"t{id(request)}")
+    redis_store = RedisInventory(request.getfixturevalue("redis_url"))
     yield redis_store
     await redis_store.close()
 
@@ -160,7 +150,7 @@ async def test_ensure_pool_never_goes_below_what_is_out(store: InventoryStore) -
 @pytest.mark.redis
 async def test_redis_outage_is_store_unavailable() -> None:
     """With Redis down, operations raise StoreUnavailable (a 503), never a raw client error."""
-    server = LocalRedis()
+    server = RedisServer()
     server.start()
     store = RedisInventory(server.url)
     try:
@@ -170,4 +160,4 @@ async def test_redis_outage_is_store_unavailable() -> None:
             await store.reserve("p", "o1", "b1", 1, None, 1_000)
     finally:
         await store.close()
-        server.stop()
+        server.kill()
