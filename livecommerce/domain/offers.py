@@ -53,7 +53,12 @@ class Offer:
     @property
     def pool(self) -> str:
         """The inventory pool this offer sells from."""
-        return f"offer:{self.id}"
+        return pool_of(self.id)
+
+
+def pool_of(offer_id: str) -> str:
+    """The inventory pool of an offer (orders know their offer id, not the offer)."""
+    return f"offer:{offer_id}"
 
 
 def make_offer(
