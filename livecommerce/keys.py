@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from livecommerce.services.ports import Bus, Clock, RateLimiter
     from livecommerce.services.shows import ShowService
     from livecommerce.settings import Settings
+    from livecommerce.shop import Shop
 
 HealthCheck = Callable[[], Awaitable[None]]
 
@@ -35,3 +36,6 @@ RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 ACCOUNTS: web.AppKey[AccountService] = web.AppKey("accounts")
 SHOWS: web.AppKey[ShowService] = web.AppKey("shows")
 CATALOG: web.AppKey[CatalogService] = web.AppKey("catalog")
+
+# -- shop (issue 5): one container holding checkout, offers, orders, payments, inventory --------
+SHOP: web.AppKey[Shop] = web.AppKey("shop")
