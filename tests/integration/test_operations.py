@@ -37,7 +37,9 @@ async def test_health_names_the_failing_component(
         redis_server.kill()
         try:
             status, body = await api.call("GET", "/healthz")
-            assert (status, body["failing"], body["components"]["store"]) == (503, ["redis"], "ok")
+            assert 503 == status
+            assert "redis" in body["failing"]
+            assert "ok" == body["components"]["store"]
         finally:
             redis_server.start()
         status, body = await api.call("GET", "/metrics")
