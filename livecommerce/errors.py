@@ -142,3 +142,17 @@ class StoreUnavailable(AdapterError):
 class MediaError(AdapterError):
     code = "media_error"
     status = 502
+
+
+class PaymentDeclined(DomainError):
+    """The provider refused the card; nothing was charged and the reservation was released."""
+
+    code = "payment_declined"
+    status = 402
+
+
+class InvalidSignature(LiveCommerceError):
+    """A webhook whose signature, age or body does not verify: answered 400, nothing changes."""
+
+    code = "invalid_signature"
+    status = 400

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from livecommerce.services.ports import Bus, Clock, RateLimiter
     from livecommerce.services.shows import ShowService
     from livecommerce.settings import Settings
+    from livecommerce.shop import Shop
 
 HealthCheck = Callable[[], Awaitable[None]]
 
@@ -40,3 +41,14 @@ CATALOG: web.AppKey[CatalogService] = web.AppKey("catalog")
 # Per-request state
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
 PRE_SESSION: web.RequestKey[str] = web.RequestKey("pre_session")
+
+# Broadcast plane (media): peer sessions, feeds and packagers of this node.
+if TYPE_CHECKING:
+    from livecommerce.broadcast.hls import HlsPackagers
+    from livecommerce.broadcast.manager import BroadcastManager
+
+BROADCAST: web.AppKey[BroadcastManager] = web.AppKey("broadcast")
+HLS: web.AppKey[HlsPackagers] = web.AppKey("hls")
+
+# -- shop (issue 5): one container holding checkout, offers, orders, payments, inventory --------
+SHOP: web.AppKey[Shop] = web.AppKey("shop")

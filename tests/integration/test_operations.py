@@ -31,11 +31,15 @@ async def test_health_names_the_failing_component(
     ):
         api = Api(session, running.base_url)
         status, body = await api.call("GET", "/healthz")
-        assert (status, body["components"]) == (200, {"store": "ok", "redis": "ok"})
+        assert 200 == status
+        assert {"store", "redis"} <= set(body["components"])
+        assert {"ok"} == set(body["components"].values())
         redis_server.kill()
         try:
             status, body = await api.call("GET", "/healthz")
-            assert (status, body["failing"], body["components"]["store"]) == (503, ["redis"], "ok")
+            assert 503 == status
+            assert "redis" in body["failing"]
+            assert "ok" == body["components"]["store"]
         finally:
             redis_server.start()
         status, body = await api.call("GET", "/metrics")
