@@ -9,14 +9,19 @@ staff pages is decided by :func:`authorize` / :func:`is_staff`, never by compari
 
 from __future__ import annotations
 
+import csv
 import hmac
+import io
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup
 
 from livecommerce import keys
 from livecommerce.domain.access import Action, Principal, Role, authorize, is_staff
+from livecommerce.domain.money import Money
 from livecommerce.domain.shows import ShowStatus
 from livecommerce.errors import LiveCommerceError, NotFound, PermissionDenied
 from livecommerce.ids import new_secret
@@ -26,7 +31,9 @@ from livecommerce.routes.auth import (
     principal_of,
     set_session_cookie,
 )
+from livecommerce.routes.charts import series_chart
 from livecommerce.routes.middleware import Handler
+from livecommerce.services.analytics import show_figures
 from livecommerce.services.ports import Show
 from livecommerce.services.shows import show_ref
 
@@ -265,6 +272,127 @@ async def studio_page(request: web.Request) -> web.Response:
 async def console_page(request: web.Request) -> web.Response:
     """The host's moderation desk: chat actions, queues, Q&A and the audit log."""
     return await _staff_page(request, Action.MODERATE, "console.html", "console")
+
+
+def _seller(principal: Principal | None) -> Principal:
+    return authorize(principal, Action.CREATE_SHOW)
+
+
+async def _dashboard_context(request: web.Request, principal: Principal) -> dict[str, Any]:
+    settings = request.app[keys.SETTINGS]
+    seller_id = None if principal.role is Role.ADMIN else principal.user_id
+    shows = await request.app[keys.SHOWS].list(None, seller_id)
+    shows.sort(key=lambda s: s.scheduled_at or s.created_at, reverse=True)
+    selected = next((s for s in shows if s.id == request.query.get("show")), None)
+    if selected is None and shows:
+        selected = next((s for s in shows if s.status is ShowStatus.LIVE), shows[0])
+    currency = settings.shop.currency
+    figures = await show_figures(request.app[keys.DB], selected.id, currency) if selected else None
+
+    def fmt(minor: int) -> str:
+        return Money(minor, currency).display()
+
+    charts: dict[str, Markup] = {}
+    if figures is not None:
+        charts = {
+            "viewers": series_chart("Concurrent viewers", figures.viewers),
+            "chat": series_chart("Chat lines per minute", figures.chat_per_minute, kind="bar"),
+            "paid": series_chart("Paid orders per minute", figures.paid_per_minute, kind="bar"),
+            "gmv": series_chart("GMV per minute", figures.gmv_per_minute, kind="bar", label=fmt),
+        }
+    return {
+        "shows": shows,
+        "selected": selected,
+        "figures": figures,
+        "charts": charts,
+        "money": fmt,
+    }
+
+
+@routes.get("/dashboard")
+async def dashboard_page(request: web.Request) -> web.Response:
+    """A seller's shows (with create) and the figures of one of them as SVG charts."""
+    principal = await page_principal(request)
+    if principal is None or principal.is_guest:
+        raise login_redirect(request)
+    try:
+        _seller(principal)
+    except PermissionDenied:
+        return await error_page(request, 403, "Sellers only", "The dashboard is for sellers.")
+    context = await _dashboard_context(request, principal)
+    return await render(
+        request, "dashboard.html", error=None, data={"page": "dashboard"}, **context
+    )
+
+
+@routes.post("/dashboard/shows")
+async def dashboard_create_show(request: web.Request) -> web.Response:
+    """The create-show form (session cookie + CSRF token checked by ``principal_of``)."""
+    try:
+        principal = await principal_of(request)
+    except PermissionDenied:
+        return await error_page(request, 403, "Form expired", "Reload the page and try again.")
+    if principal is None:
+        raise login_redirect(request)
+    form = await request.post()
+    scheduled_at: int | None = None
+    raw_when = str(form.get("scheduled_at", "")).strip()
+    try:
+        if raw_when:
+            when = datetime.fromisoformat(raw_when)
+            scheduled_at = int(
+                (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000
+            )
+        show, _key = await request.app[keys.SHOWS].create(
+            principal,
+            str(form.get("title", "")),
+            str(form.get("description", "")),
+            scheduled_at,
+        )
+    except (ValueError, LiveCommerceError) as exc:
+        message = exc.message if isinstance(exc, LiveCommerceError) else "bad date and time"
+        status = exc.status if isinstance(exc, LiveCommerceError) else 422
+        context = await _dashboard_context(request, _seller(principal))
+        return await render(
+            request,
+            "dashboard.html",
+            status=status,
+            error=message,
+            data={"page": "dashboard"},
+            **context,
+        )
+    raise web.HTTPSeeOther(f"/studio/{show.id}")
+
+
+@routes.get("/dashboard/shows/{show_id}.csv")
+async def dashboard_csv(request: web.Request) -> web.Response:
+    """Per-minute figures of one show as CSV (the seller's own shows only)."""
+    principal = await page_principal(request)
+    show = await _show(request)
+    authorize(principal, Action.MANAGE_SHOW, show_ref(show))
+    figures = await show_figures(
+        request.app[keys.DB], show.id, request.app[keys.SETTINGS].shop.currency
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["minute_utc", "viewers", "chat_lines", "paid_orders", f"gmv_minor_{figures.currency}"]
+    )
+    for minute in figures.minutes:
+        writer.writerow(
+            [
+                datetime.fromtimestamp(minute / 1000, tz=UTC).isoformat(),
+                figures.viewers.get(minute, 0),
+                figures.chat_per_minute.get(minute, 0),
+                figures.paid_per_minute.get(minute, 0),
+                figures.gmv_per_minute.get(minute, 0),
+            ]
+        )
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="show-{show.id}.csv"'},
+    )
 
 
 @web.middleware
