@@ -8,6 +8,7 @@ Screenshots go to ``test-artifacts/e2e`` (git-ignored; ``LC_ARTIFACTS`` override
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -17,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    async_playwright,
+)
 
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
@@ -50,6 +58,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+def _copy_for_readme(path: Path) -> None:
+    README_SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, README_SHOTS / path.name)
+
+
 @dataclass
 class Watched:
     """A page plus what it said: console errors, uncaught errors and dialogs opened."""
@@ -61,12 +74,11 @@ class Watched:
 
     async def shot(self, name: str, readme: bool = False) -> Path:
         """Screenshot into the artifacts dir (and a copy for the README when asked)."""
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
+        # Playwright creates the directory itself.
         await self.page.screenshot(path=str(path), full_page=True)
         if readme and os.environ.get("LC_README_SHOTS"):
-            README_SHOTS.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, README_SHOTS / path.name)
+            await asyncio.to_thread(_copy_for_readme, path)
         return path
 
 

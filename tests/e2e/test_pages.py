@@ -9,10 +9,16 @@ from tests.e2e.conftest import Demo, login, open_page
 
 
 async def test_every_page_has_csp_nosniff_and_referrer_policy(demo: Demo) -> None:
-    """Home, login, show, studio, console and dashboard all send CSP, nosniff and Referrer-Policy."""
+    """Home, login, show, studio, console and dashboard send CSP, nosniff and Referrer-Policy."""
     seller = demo.data["seller_token"]
-    paths = ["/", "/login", f"/shows/{demo.show_id}", f"/studio/{demo.show_id}",
-             f"/console/{demo.show_id}", "/dashboard"]
+    paths = [
+        "/",
+        "/login",
+        f"/shows/{demo.show_id}",
+        f"/studio/{demo.show_id}",
+        f"/console/{demo.show_id}",
+        "/dashboard",
+    ]
     async with aiohttp.ClientSession() as http:
         for path in paths:
             async with http.get(

@@ -418,8 +418,8 @@ function upsertOrder(o) {
 async function loadOrders() {
   if (!me.id || me.guest) return;
   try {
-    const data = await api("GET", "/api/v1/orders");
-    for (const o of data.orders || data.items || []) if (!o.show_id || o.show_id === showId) upsertOrder(o);
+    const data = await api("GET", `/api/v1/orders?show_id=${encodeURIComponent(showId)}`);
+    for (const o of data.orders || []) upsertOrder(o);
   } catch { /* the shop may not be installed: my orders stays empty */ }
 }
 

@@ -232,14 +232,9 @@ function upsertOrder(o) {
 hub.on("order.updated", (p) => upsertOrder(p.order || p));
 async function loadOrders() {
   try {
-    const data = await api("GET", `/api/v1/orders?show_id=${encodeURIComponent(showId)}`);
+    const data = await api("GET", `/api/v1/orders?scope=seller&show_id=${encodeURIComponent(showId)}`);
     for (const o of data.orders || []) upsertOrder(o);
-  } catch {
-    try {
-      const data = await api("GET", "/api/v1/orders");
-      for (const o of data.orders || []) upsertOrder(o);
-    } catch { /* no shop yet */ }
-  }
+  } catch { /* no shop on this server */ }
 }
 
 // --- start ---------------------------------------------------------------------------------
