@@ -1,11 +1,12 @@
 """Display names that impersonate staff, and the "skeleton" that makes lookalikes compare equal.
 
 Badges are computed by the server, but a viewer called "Seller" spelt with a Cherokee S, or
-"ADM1N", still reads like staff in a fast chat. A name is reduced to a skeleton — NFKC
-(fullwidth and styled letters to plain ones), casefold, combining marks dropped, then a small table of Cyrillic / Greek / digit
-lookalikes mapped to Latin (a hand-picked subset of Unicode's confusables.txt, enough for the
-letters of the reserved words and common swaps) — and compared word by word with the skeletons
-of the reserved words. The same skeleton drives the banned-word filter in ``moderation.py``.
+"ADM1N", still reads like staff in a fast chat. A name is reduced to a skeleton: NFKC (fullwidth
+and styled letters to plain ones), casefold, combining marks dropped, then a small table of
+Cyrillic / Greek / digit lookalikes mapped to Latin (a hand-picked subset of Unicode's
+confusables.txt, enough for the letters of the reserved words and common swaps), and compared
+word by word with the skeletons of the reserved words. The same skeleton drives the banned-word
+filter in ``moderation.py``.
 """
 
 from __future__ import annotations
