@@ -1,0 +1,1 @@
+"""Implementations of the service ports, chosen by configuration in ``app.py`` only."""

@@ -1,0 +1,1 @@
+"""The SQL store: one schema and one set of queries for SQLite (default) and PostgreSQL."""

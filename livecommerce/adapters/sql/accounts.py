@@ -1,0 +1,74 @@
+"""SQL account and token store: users with argon2 hashes, tokens kept only as SHA-256."""
+
+from __future__ import annotations
+
+from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
+from livecommerce.domain.access import Role
+from livecommerce.errors import Conflict
+from livecommerce.services.ports import User
+
+
+def _user(row: Row) -> User:
+    return User(
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
+        role=Role(row["role"]),
+        is_guest=bool(row["is_guest"]),
+        created_at=row["created_at"],
+        password_hash=row["password_hash"],
+    )
+
+
+class SqlAccountStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add_user(self, user: User) -> None:
+        try:
+            await self._db.execute(
+                "INSERT INTO users (id, name, email, password_hash, role, is_guest, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                user.id,
+                user.name,
+                user.email,
+                user.password_hash,
+                user.role.value,
+                user.is_guest,
+                user.created_at,
+            )
+        except UniqueViolation as exc:
+            raise Conflict("an account with this e-mail already exists") from exc
+
+    async def user_by_id(self, user_id: str) -> User | None:
+        row = await self._db.fetchone("SELECT * FROM users WHERE id = ?", user_id)
+        return _user(row) if row else None
+
+    async def user_by_email(self, email: str) -> User | None:
+        row = await self._db.fetchone("SELECT * FROM users WHERE email = ?", email)
+        return _user(row) if row else None
+
+    async def add_token(
+        self, token_hash: str, user_id: str, kind: str, created_at: int, expires_at: int
+    ) -> None:
+        await self._db.execute(
+            "INSERT INTO tokens (token_hash, user_id, kind, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            token_hash,
+            user_id,
+            kind,
+            created_at,
+            expires_at,
+        )
+
+    async def user_by_token(self, token_hash: str, now_ms: int) -> User | None:
+        row = await self._db.fetchone(
+            "SELECT u.* FROM tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.token_hash = ? AND t.expires_at > ?",
+            token_hash,
+            now_ms,
+        )
+        return _user(row) if row else None
+
+    async def delete_token(self, token_hash: str) -> None:
+        await self._db.execute("DELETE FROM tokens WHERE token_hash = ?", token_hash)

@@ -1,0 +1,85 @@
+"""SQL catalog store: products and their variants (stock lives per variant)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from livecommerce.adapters.sql.database import Database, Row
+from livecommerce.services.ports import Product, Variant
+
+
+class SqlCatalogStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add_product(self, product: Product) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO products (id, seller_id, name, description, price_minor, currency, "
+                "image_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                product.id,
+                product.seller_id,
+                product.name,
+                product.description,
+                product.price_minor,
+                product.currency,
+                product.image_url,
+                product.created_at,
+            )
+            for position, variant in enumerate(product.variants):
+                await tx.execute(
+                    "INSERT INTO product_variants (id, product_id, label, stock, price_minor, "
+                    "position) VALUES (?, ?, ?, ?, ?, ?)",
+                    variant.id,
+                    product.id,
+                    variant.label,
+                    variant.stock,
+                    variant.price_minor,
+                    position,
+                )
+
+    async def _variants(self, product_ids: Sequence[str]) -> dict[str, list[Variant]]:
+        out: dict[str, list[Variant]] = {pid: [] for pid in product_ids}
+        if not product_ids:
+            return out
+        marks = ", ".join("?" for _ in product_ids)
+        rows = await self._db.fetchall(
+            f"SELECT * FROM product_variants WHERE product_id IN ({marks}) "  # noqa: S608 why: only placeholders are interpolated
+            "ORDER BY position, id",
+            *product_ids,
+        )
+        for row in rows:
+            out[row["product_id"]].append(
+                Variant(row["id"], row["label"], row["stock"], row["price_minor"])
+            )
+        return out
+
+    def _product(self, row: Row, variants: list[Variant]) -> Product:
+        return Product(
+            id=row["id"],
+            seller_id=row["seller_id"],
+            name=row["name"],
+            description=row["description"],
+            price_minor=row["price_minor"],
+            currency=row["currency"],
+            image_url=row["image_url"],
+            created_at=row["created_at"],
+            variants=tuple(variants),
+        )
+
+    async def get_product(self, product_id: str) -> Product | None:
+        row = await self._db.fetchone("SELECT * FROM products WHERE id = ?", product_id)
+        if row is None:
+            return None
+        variants = await self._variants([product_id])
+        return self._product(row, variants[product_id])
+
+    async def list_products(self, seller_id: str | None = None) -> list[Product]:
+        if seller_id is None:
+            rows = await self._db.fetchall("SELECT * FROM products ORDER BY created_at, id")
+        else:
+            rows = await self._db.fetchall(
+                "SELECT * FROM products WHERE seller_id = ? ORDER BY created_at, id", seller_id
+            )
+        variants = await self._variants([r["id"] for r in rows])
+        return [self._product(r, variants[r["id"]]) for r in rows]

@@ -1,0 +1,1 @@
+"""Pure rules of live commerce: no I/O, no clock, no randomness (a test enforces the imports)."""

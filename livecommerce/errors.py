@@ -1,0 +1,144 @@
+"""The error tree: every failure a client can see, with a stable snake_case ``code``.
+
+Domain code raises these without knowing about HTTP or Socket.IO; only the HTTP error middleware
+and the Socket.IO ack helper turn them into ``{"error": {"code", "message"}}`` with ``status``.
+
+```
+LiveCommerceError
+├── DomainError (409): InvalidTransition, SoldOut, OfferNotActive, ShowNotLive, LimitReached,
+│                      Muted, Banned, RateLimited (429), Conflict
+├── NotFound (404) · PermissionDenied (403) · Unauthenticated (401)
+├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406)
+├── IdempotencyConflict (409) · RequestInProgress (409, retryable)
+└── AdapterError (503): PaymentGatewayError (502), StoreUnavailable (503), MediaError (502)
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class LiveCommerceError(Exception):
+    """Base of every error a client may see; ``message`` must never carry secrets or vendor text."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str = "", *, details: Any = None) -> None:
+        super().__init__(message or self.code.replace("_", " "))
+        self.message = message or self.code.replace("_", " ")
+        self.details = details
+
+    def to_wire(self) -> dict[str, Any]:
+        """The one wire shape shared by HTTP bodies and Socket.IO acks."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class DomainError(LiveCommerceError):
+    """A business rule refused the request; retrying the same request will not help."""
+
+    code = "domain_error"
+    status = 409
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class SoldOut(DomainError):
+    code = "sold_out"
+
+
+class OfferNotActive(DomainError):
+    code = "offer_not_active"
+
+
+class ShowNotLive(DomainError):
+    code = "show_not_live"
+
+
+class LimitReached(DomainError):
+    code = "limit_reached"
+
+
+class Muted(DomainError):
+    code = "muted"
+
+
+class Banned(DomainError):
+    code = "banned"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    status = 429
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class NotFound(LiveCommerceError):
+    code = "not_found"
+    status = 404
+
+
+class PermissionDenied(LiveCommerceError):
+    code = "forbidden"
+    status = 403
+
+
+class Unauthenticated(LiveCommerceError):
+    code = "unauthenticated"
+    status = 401
+
+
+class InvalidInput(LiveCommerceError):
+    code = "invalid_input"
+    status = 422
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+    status = 413
+
+
+class UnsupportedMedia(InvalidInput):
+    code = "unsupported_media"
+    status = 406
+
+
+class IdempotencyConflict(LiveCommerceError):
+    code = "idempotency_conflict"
+    status = 409
+
+
+class RequestInProgress(LiveCommerceError):
+    """The same idempotency key is being processed right now; the client should retry shortly."""
+
+    code = "request_in_progress"
+    status = 409
+
+
+class AdapterError(LiveCommerceError):
+    code = "adapter_error"
+    status = 503
+
+
+class PaymentGatewayError(AdapterError):
+    code = "payment_gateway_error"
+    status = 502
+
+
+class StoreUnavailable(AdapterError):
+    code = "store_unavailable"
+    status = 503
+
+
+class MediaError(AdapterError):
+    code = "media_error"
+    status = 502

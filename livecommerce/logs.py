@@ -1,0 +1,85 @@
+"""Structured logging that cannot print secrets.
+
+Every record passes a redaction filter: values of keys that look secret (password, token,
+secret, key, authorization, card) are replaced, and token-shaped strings inside messages are
+masked, so a careless ``log.info("%s", headers)`` cannot leak a bearer token or stream key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+_SECRET_KEY = re.compile(
+    r"pass|token|secret|authorization|cookie|stream_key|api_key|card|csrf", re.I
+)
+_SECRET_VALUE = re.compile(
+    r"(lct_|sk_|whsec_|sk_live_|sk_test_|rk_live_|rk_test_)[A-Za-z0-9_\-]{6,}|"
+    r"(Bearer\s+)[A-Za-z0-9_\-\.]{6,}|\b\d{13,19}\b"
+)
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """Mask secret-looking keys and token-shaped substrings, recursively."""
+    if key and _SECRET_KEY.search(key):
+        return "[redacted]"
+    if isinstance(value, str):
+        return _SECRET_VALUE.sub(lambda m: (m.group(2) or m.group(1) or "") + "[redacted]", value)
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(str(record.msg))
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(redact(a) if isinstance(a, str | dict | list) else a for a in args)
+        for name, value in list(vars(record).items()):
+            if name not in _STANDARD:
+                setattr(record, name, redact(value, name))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in _STANDARD:
+                entry[name] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure(level: str, fmt: str) -> None:
+    """Install one stderr handler with redaction for the whole process."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("aioice", "aiortc"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))

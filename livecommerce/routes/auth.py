@@ -1,0 +1,81 @@
+"""Who is calling: bearer tokens for the API and scripts, a session cookie for pages.
+
+Cookie-authenticated writes must carry the CSRF token (a form field or ``X-CSRF-Token``); bearer
+requests need none because a browser never attaches them by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from aiohttp import web
+
+from livecommerce import keys
+from livecommerce.domain.access import Principal
+from livecommerce.errors import PermissionDenied, Unauthenticated
+
+SESSION_COOKIE = "lc_session"
+_PRINCIPAL = "lc_principal"
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def csrf_token(request: web.Request, session: str) -> str:
+    """An HMAC of the session token: valid only with that cookie, never stored."""
+    return hmac.new(request.app[keys.SECRET_KEY], session.encode(), hashlib.sha256).hexdigest()
+
+
+async def principal_of(request: web.Request) -> Principal | None:
+    """The caller, or None when anonymous; a present but bad bearer token is an error."""
+    if _PRINCIPAL in request:
+        cached: Principal | None = request[_PRINCIPAL]
+        return cached
+    accounts = request.app[keys.ACCOUNTS]
+    principal: Principal | None = None
+    token = bearer_token(request)
+    if token is not None:
+        principal = await accounts.authenticate(token)
+    elif (session := request.cookies.get(SESSION_COOKIE)) is not None:
+        try:
+            principal = await accounts.authenticate(session)
+        except Unauthenticated:
+            principal = None
+        if principal is not None and request.method not in _SAFE:
+            sent = request.headers.get("X-CSRF-Token", "")
+            if not sent and request.content_type == "application/x-www-form-urlencoded":
+                sent = str((await request.post()).get("csrf_token", ""))
+            if not hmac.compare_digest(sent, csrf_token(request, session)):
+                raise PermissionDenied("missing or wrong CSRF token")
+    request[_PRINCIPAL] = principal
+    return principal
+
+
+async def require_principal(request: web.Request) -> Principal:
+    principal = await principal_of(request)
+    if principal is None:
+        raise Unauthenticated("this needs a bearer token or a signed-in session")
+    return principal
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    settings = request.app[keys.SETTINGS]
+    secure = settings.server.cookie_secure
+    if secure is None:
+        secure = settings.base_url.startswith("https://") or request.secure
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=secure,
+        path="/",
+        max_age=settings.auth.session_ttl_days * 86400,
+    )

@@ -1,0 +1,89 @@
+"""HTTP middleware: one JSON error shape for every failure, security headers on every response."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from livecommerce.errors import LiveCommerceError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "unsupported_media",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+}
+
+
+def _json_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, headers=headers
+    )
+
+
+def wants_html(request: web.Request) -> bool:
+    """Pages get HTML error pages; everything else (API, media, webhooks) gets JSON."""
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("Accept", "")
+        and not (request.path.startswith(("/api/", "/whip/", "/whep/", "/hls/", "/webhooks/")))
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except LiveCommerceError as exc:
+        if exc.status >= 500:
+            log.warning("request failed", extra={"path": request.path, "code": exc.code})
+        body = exc.to_wire()
+        headers = (
+            {"Retry-After": "1"} if exc.code in ("rate_limited", "request_in_progress") else None
+        )
+        return web.json_response(body, status=exc.status, headers=headers)
+    except web.HTTPException as exc:
+        if exc.status < 400 or wants_html(request):
+            raise
+        code = _STATUS_CODES.get(exc.status, "http_error")
+        headers = {
+            k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After", "Location")
+        }
+        return _json_error(exc.status, code, exc.reason, headers)
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        return _json_error(500, "internal_error", "internal server error")
+
+
+CSP = (
+    "default-src 'self'; script-src 'self' https://js.stripe.com; "
+    "style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "connect-src 'self' ws: wss: https://api.stripe.com; frame-src https://js.stripe.com; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if response.content_type == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    return response

@@ -1,0 +1,145 @@
+"""Show API: create, list, read and edit shows; rotate stream keys; grant hosts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from livecommerce import keys
+from livecommerce.domain.shows import ShowStatus
+from livecommerce.routes.api import ApiRoutes
+from livecommerce.routes.auth import principal_of, require_principal
+from livecommerce.routes.models import ShowOut, to_ms
+
+api = ApiRoutes("shows")
+
+
+class ShowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=120)
+    description: str = Field("", max_length=2000)
+    scheduled_at: datetime | None = None
+
+
+class ShowPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(None, min_length=1, max_length=120)
+    description: str | None = Field(None, max_length=2000)
+    scheduled_at: datetime | None = None
+
+
+class ShowCreated(ShowOut):
+    stream_key: str
+
+
+class StreamKeyOut(BaseModel):
+    stream_key: str
+    whip_url: str
+
+
+class HostIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: str = Field(min_length=1, max_length=100)
+
+
+class ShowListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["scheduled", "live", "ended"] | None = None
+    seller_id: str | None = Field(None, max_length=100)
+
+
+class ShowList(BaseModel):
+    shows: list[ShowOut]
+
+
+@api.post(
+    "/api/v1/shows",
+    body=ShowIn,
+    response=ShowCreated,
+    status=201,
+    summary="Create a show (sellers); the stream key is returned only here and on rotation",
+)
+async def create_show(request: web.Request, body: ShowIn) -> ShowCreated:
+    principal = await require_principal(request)
+    show, key = await request.app[keys.SHOWS].create(
+        principal, body.title, body.description, to_ms(body.scheduled_at)
+    )
+    return ShowCreated(**ShowOut.of(show).model_dump(), stream_key=key)
+
+
+@api.get(
+    "/api/v1/shows",
+    query=ShowListQuery,
+    response=ShowList,
+    auth=False,
+    summary="Shows, optionally filtered by status or seller",
+)
+async def list_shows(request: web.Request, query: ShowListQuery) -> ShowList:
+    statuses = [ShowStatus(query.status)] if query.status else None
+    shows = await request.app[keys.SHOWS].list(statuses, query.seller_id)
+    return ShowList(shows=[ShowOut.of(s) for s in shows])
+
+
+@api.get("/api/v1/shows/{show_id}", response=ShowOut, auth=False, summary="One show")
+async def get_show(request: web.Request) -> ShowOut:
+    await principal_of(request)  # a bad token is still an error, even on public reads
+    return ShowOut.of(await request.app[keys.SHOWS].get(request.match_info["show_id"]))
+
+
+@api.patch(
+    "/api/v1/shows/{show_id}",
+    body=ShowPatch,
+    response=ShowOut,
+    summary="Edit a show's title, description or schedule (its seller)",
+)
+async def update_show(request: web.Request, body: ShowPatch) -> ShowOut:
+    principal = await require_principal(request)
+    show = await request.app[keys.SHOWS].update(
+        principal,
+        request.match_info["show_id"],
+        title=body.title,
+        description=body.description,
+        scheduled_at=to_ms(body.scheduled_at),
+    )
+    return ShowOut.of(show)
+
+
+@api.post(
+    "/api/v1/shows/{show_id}/stream-key",
+    response=StreamKeyOut,
+    summary="Rotate the stream key; a live session using the old key ends",
+)
+async def rotate_stream_key(request: web.Request) -> StreamKeyOut:
+    principal = await require_principal(request)
+    show_id = request.match_info["show_id"]
+    key = await request.app[keys.SHOWS].rotate_stream_key(principal, show_id)
+    base = request.app[keys.SETTINGS].base_url
+    return StreamKeyOut(stream_key=key, whip_url=f"{base}/whip/{show_id}")
+
+
+@api.post(
+    "/api/v1/shows/{show_id}/hosts",
+    body=HostIn,
+    response=ShowOut,
+    summary="Make an account a host (moderator) of the show",
+)
+async def grant_host(request: web.Request, body: HostIn) -> ShowOut:
+    principal = await require_principal(request)
+    show = await request.app[keys.SHOWS].grant_host(
+        principal, request.match_info["show_id"], body.user_id
+    )
+    return ShowOut.of(show)
+
+
+@api.delete(
+    "/api/v1/shows/{show_id}/hosts/{user_id}", response=ShowOut, summary="Take host rights away"
+)
+async def revoke_host(request: web.Request) -> ShowOut:
+    principal = await require_principal(request)
+    show = await request.app[keys.SHOWS].revoke_host(
+        principal, request.match_info["show_id"], request.match_info["user_id"]
+    )
+    return ShowOut.of(show)

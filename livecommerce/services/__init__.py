@@ -1,0 +1,1 @@
+"""Use cases: domain rules combined with ports. Async, and free of framework types."""

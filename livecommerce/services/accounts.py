@@ -1,0 +1,140 @@
+"""Sign-up, login, guest access and token resolution.
+
+Tokens are random and stored only as SHA-256, so a leaked database holds no usable token;
+passwords are argon2 hashes computed off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from livecommerce.domain.access import Principal, Role
+from livecommerce.domain.accounts import check_password, normalize_email, normalize_name
+from livecommerce.errors import PermissionDenied, Unauthenticated
+from livecommerce.ids import hash_secret, new_id, new_secret
+from livecommerce.services.ports import AccountStore, Clock, User
+from livecommerce.settings import AuthSettings
+
+TOKEN_PREFIX = "lct_"  # noqa: S105 why: a prefix, not a secret
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A user and a freshly issued token (the only time the token exists in clear)."""
+
+    user: User
+    token: str
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(user_id=user.id, name=user.name, role=user.role, is_guest=user.is_guest)
+
+
+class AccountService:
+    def __init__(self, store: AccountStore, clock: Clock, settings: AuthSettings) -> None:
+        self._store = store
+        self._clock = clock
+        self._settings = settings
+        self._hasher = PasswordHasher()
+        # why: login for an unknown e-mail still verifies a hash, so timing does not reveal accounts
+        self._dummy_hash = self._hasher.hash(new_secret(16))
+
+    def _now_ms(self) -> int:
+        return int(self._clock.now() * 1000)
+
+    async def _issue(self, user: User, kind: str, ttl_ms: int) -> str:
+        token = TOKEN_PREFIX + new_secret(32)
+        now = self._now_ms()
+        await self._store.add_token(hash_secret(token), user.id, kind, now, now + ttl_ms)
+        return token
+
+    async def signup(
+        self, name: str, email: str, password: str, role: Role = Role.VIEWER
+    ) -> Issued:
+        if role is Role.ADMIN or (role is Role.SELLER and not self._settings.seller_signup):
+            raise PermissionDenied(f"cannot sign up as {role}")
+        check_password(password)
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        user = User(
+            id=new_id("usr"),
+            name=normalize_name(name),
+            email=normalize_email(email),
+            role=role,
+            is_guest=False,
+            created_at=self._now_ms(),
+            password_hash=password_hash,
+        )
+        await self._store.add_user(user)
+        return Issued(user, await self._issue(user, "api", self._settings.token_ttl_days * DAY_MS))
+
+    async def create_user(self, name: str, email: str, password: str, role: Role) -> User:
+        """Administrative creation (demo seeding, CLI) that may create any role."""
+        check_password(password)
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        user = User(
+            new_id("usr"),
+            normalize_name(name),
+            normalize_email(email),
+            role,
+            False,
+            self._now_ms(),
+            password_hash,
+        )
+        await self._store.add_user(user)
+        return user
+
+    async def check_credentials(self, email: str, password: str) -> User:
+        try:
+            address = normalize_email(email)
+        except Exception:
+            address = ""
+        user = await self._store.user_by_email(address) if address else None
+        stored = user.password_hash if user and user.password_hash else self._dummy_hash
+        try:
+            await asyncio.to_thread(self._hasher.verify, stored, password)
+        except (VerificationError, InvalidHashError):
+            user = None
+        if user is None:
+            raise Unauthenticated("wrong e-mail or password")
+        return user
+
+    async def login(self, email: str, password: str) -> Issued:
+        user = await self.check_credentials(email, password)
+        return Issued(user, await self._issue(user, "api", self._settings.token_ttl_days * DAY_MS))
+
+    async def start_session(self, user: User) -> str:
+        """A token for the page cookie; shorter-lived than API tokens."""
+        return await self._issue(user, "session", self._settings.session_ttl_days * DAY_MS)
+
+    async def issue_api_token(self, user: User) -> str:
+        return await self._issue(user, "api", self._settings.token_ttl_days * DAY_MS)
+
+    async def guest(self, name: str) -> Issued:
+        user = User(new_id("usr"), normalize_name(name), None, Role.VIEWER, True, self._now_ms())
+        await self._store.add_user(user)
+        ttl = self._settings.guest_ttl_hours * 3_600_000
+        return Issued(user, await self._issue(user, "guest", ttl))
+
+    async def authenticate(self, token: str) -> Principal:
+        """The principal behind a bearer or session token; Unauthenticated if unknown or expired."""
+        user = await self.user_for_token(token)
+        return principal_of(user)
+
+    async def user_for_token(self, token: str) -> User:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            raise Unauthenticated("invalid token")
+        user = await self._store.user_by_token(hash_secret(token), self._now_ms())
+        if user is None:
+            raise Unauthenticated("invalid or expired token")
+        return user
+
+    async def logout(self, token: str) -> None:
+        await self._store.delete_token(hash_secret(token))
+
+    async def get_user(self, user_id: str) -> User | None:
+        return await self._store.user_by_id(user_id)

@@ -1,0 +1,78 @@
+"""Catalog use cases: sellers add products with variants; everyone can browse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from livecommerce.domain.access import Action, Principal, authorize
+from livecommerce.domain.money import Money
+from livecommerce.errors import InvalidInput, NotFound
+from livecommerce.ids import new_id
+from livecommerce.services.ports import CatalogStore, Clock, Product, Variant
+
+NAME_MAX = 120
+PRICE_MAX = 100_000_000  # one million in a 2-decimal currency: a sane cap for live shopping
+STOCK_MAX = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class VariantSpec:
+    label: str
+    stock: int
+    price_minor: int | None = None
+
+
+class CatalogService:
+    def __init__(self, store: CatalogStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def create_product(
+        self,
+        principal: Principal | None,
+        *,
+        name: str,
+        price: Money,
+        description: str = "",
+        image_url: str = "",
+        variants: list[VariantSpec] | None = None,
+    ) -> Product:
+        seller = authorize(principal, Action.CREATE_PRODUCT)
+        name = name.strip()
+        if not 1 <= len(name) <= NAME_MAX:
+            raise InvalidInput(f"name must be 1..{NAME_MAX} characters")
+        if not 0 < price.minor <= PRICE_MAX:
+            raise InvalidInput("price must be positive")
+        specs = variants or [VariantSpec("default", 0)]
+        labels = [s.label.strip() for s in specs]
+        if len(set(labels)) != len(labels) or not all(labels):
+            raise InvalidInput("variant labels must be unique and non-empty")
+        for spec in specs:
+            if not 0 <= spec.stock <= STOCK_MAX:
+                raise InvalidInput(f"stock must be 0..{STOCK_MAX}")
+            if spec.price_minor is not None and not 0 < spec.price_minor <= PRICE_MAX:
+                raise InvalidInput("variant price must be positive")
+        product = Product(
+            id=new_id("prd"),
+            seller_id=seller.user_id,
+            name=name,
+            description=description,
+            price_minor=price.minor,
+            currency=price.currency,
+            image_url=image_url,
+            created_at=int(self._clock.now() * 1000),
+            variants=tuple(
+                Variant(new_id("var"), s.label.strip(), s.stock, s.price_minor) for s in specs
+            ),
+        )
+        await self._store.add_product(product)
+        return product
+
+    async def get(self, product_id: str) -> Product:
+        product = await self._store.get_product(product_id)
+        if product is None:
+            raise NotFound("no such product")
+        return product
+
+    async def list(self, seller_id: str | None = None) -> list[Product]:
+        return await self._store.list_products(seller_id)

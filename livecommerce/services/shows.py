@@ -1,0 +1,152 @@
+"""Show use cases: create and edit shows, stream keys, hosts and the live/ended lifecycle.
+
+Lifecycle changes and key rotations are published on the bus so the broadcast plane and the
+hub on every node react (end a publisher whose key was rotated, announce ``show.state``).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from livecommerce.domain.access import Action, Principal, ShowRef, authorize
+from livecommerce.domain.shows import ShowStatus, next_status
+from livecommerce.errors import InvalidInput, NotFound, Unauthenticated
+from livecommerce.ids import hash_secret, new_id, new_secret
+from livecommerce.services.ports import AccountStore, Bus, Clock, Show, ShowStore
+
+STREAM_KEY_PREFIX = "sk_"
+TITLE_MAX = 120
+DESCRIPTION_MAX = 2000
+
+
+def _check_text(title: str | None, description: str | None) -> None:
+    if title is not None and not (1 <= len(title.strip()) <= TITLE_MAX):
+        raise InvalidInput(f"title must be 1..{TITLE_MAX} characters")
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        raise InvalidInput(f"description must be at most {DESCRIPTION_MAX} characters")
+
+
+def show_ref(show: Show) -> ShowRef:
+    return ShowRef(id=show.id, seller_id=show.seller_id, host_ids=show.host_ids)
+
+
+class ShowService:
+    def __init__(self, store: ShowStore, accounts: AccountStore, clock: Clock, bus: Bus) -> None:
+        self._store = store
+        self._accounts = accounts
+        self._clock = clock
+        self._bus = bus
+
+    def _now_ms(self) -> int:
+        return int(self._clock.now() * 1000)
+
+    async def create(
+        self,
+        principal: Principal | None,
+        title: str,
+        description: str = "",
+        scheduled_at: int | None = None,
+    ) -> tuple[Show, str]:
+        """A new scheduled show and its stream key (shown once; only its hash is kept)."""
+        seller = authorize(principal, Action.CREATE_SHOW)
+        _check_text(title, description)
+        now = self._now_ms()
+        show = Show(
+            id=new_id("shw"),
+            seller_id=seller.user_id,
+            title=title.strip(),
+            description=description,
+            status=ShowStatus.SCHEDULED,
+            scheduled_at=scheduled_at,
+            started_at=None,
+            ended_at=None,
+            created_at=now,
+        )
+        key = STREAM_KEY_PREFIX + new_secret(24)
+        await self._store.add_show(show, hash_secret(key))
+        return show, key
+
+    async def get(self, show_id: str) -> Show:
+        show = await self._store.get_show(show_id)
+        if show is None:
+            raise NotFound("no such show")
+        return show
+
+    async def show_ref(self, show_id: str) -> ShowRef:
+        return show_ref(await self.get(show_id))
+
+    async def list(
+        self, statuses: list[ShowStatus] | None = None, seller_id: str | None = None
+    ) -> list[Show]:
+        return await self._store.list_shows(statuses, seller_id)
+
+    async def update(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        scheduled_at: int | None = None,
+    ) -> Show:
+        show = await self.get(show_id)
+        authorize(principal, Action.MANAGE_SHOW, show_ref(show))
+        _check_text(title, description)
+        fields: dict[str, object] = {}
+        if title is not None:
+            fields["title"] = title.strip()
+        if description is not None:
+            fields["description"] = description
+        if scheduled_at is not None:
+            fields["scheduled_at"] = scheduled_at
+        await self._store.update_show(show_id, **fields)
+        return await self.get(show_id)
+
+    async def rotate_stream_key(self, principal: Principal | None, show_id: str) -> str:
+        """Replace the key; the old one stops working at once and live sessions using it end."""
+        show = await self.get(show_id)
+        authorize(principal, Action.MANAGE_SHOW, show_ref(show))
+        key = STREAM_KEY_PREFIX + new_secret(24)
+        await self._store.set_stream_key_hash(show_id, hash_secret(key), self._now_ms())
+        await self._bus.publish("show.key_rotated", {"show_id": show_id})
+        return key
+
+    async def verify_stream_key(self, show_id: str, key: str) -> Show:
+        show = await self._store.get_show(show_id)
+        if show is None:
+            raise NotFound("no such show")
+        stored = await self._store.stream_key_hash(show_id)
+        if not stored or not hmac.compare_digest(stored, hash_secret(key)):
+            raise Unauthenticated("wrong stream key")
+        return show
+
+    async def set_status(self, show_id: str, status: ShowStatus) -> Show:
+        """Move the lifecycle (driven by ingest) and announce it as ``show.state``."""
+        show = await self.get(show_id)
+        next_status(show.status, status)
+        now = self._now_ms()
+        fields: dict[str, object] = {"status": status}
+        if status is ShowStatus.LIVE and show.started_at is None:
+            fields["started_at"] = now
+        if status is ShowStatus.ENDED:
+            fields["ended_at"] = now
+        await self._store.update_show(show_id, **fields)
+        updated = await self.get(show_id)
+        if show.status is not status:
+            await self._bus.publish("show.state", {"show_id": show_id, "status": status.value})
+        return updated
+
+    async def grant_host(self, principal: Principal | None, show_id: str, user_id: str) -> Show:
+        show = await self.get(show_id)
+        authorize(principal, Action.MANAGE_SHOW, show_ref(show))
+        user = await self._accounts.user_by_id(user_id)
+        if user is None or user.is_guest:
+            raise NotFound("no such account")
+        await self._store.add_host(show_id, user_id, self._now_ms())
+        return await self.get(show_id)
+
+    async def revoke_host(self, principal: Principal | None, show_id: str, user_id: str) -> Show:
+        show = await self.get(show_id)
+        authorize(principal, Action.MANAGE_SHOW, show_ref(show))
+        await self._store.remove_host(show_id, user_id)
+        return await self.get(show_id)

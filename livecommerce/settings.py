@@ -1,0 +1,228 @@
+"""Typed configuration: ``config.yaml`` < ``LIVECOMMERCE_<SECTION>__<KEY>`` environment < CLI flags.
+
+Sections are frozen and forbid unknown keys, so a typo stops start-up with the key's name instead
+of being ignored. Secrets are ``SecretStr`` so they never print in logs or reprs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    #: Where the SQLite store, uploads, demo.json and the generated secret key live.
+    data_dir: Path = Path("data")
+    #: The address clients use (behind a proxy, the proxy's); empty = http://host:port.
+    public_url: str = ""
+    #: Signs CSRF tokens; empty = generated once and kept in ``<data_dir>/secret_key``.
+    secret_key: SecretStr = SecretStr("")
+    #: Secure cookies; None = only when public_url is https.
+    cookie_secure: bool | None = None
+    #: Largest accepted request body for JSON endpoints (uploads have their own cap).
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class StoreSettings(Section):
+    #: ``sqlite:///path.db`` or ``postgresql://user@host:port/db``; empty = SQLite in data_dir.
+    url: str = ""
+    pool_size: int = Field(10, ge=1, le=200)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class RedisSettings(Section):
+    #: ``redis://host:port/db``; empty = in-process adapters (one node only).
+    url: str = ""
+    pool_size: int = Field(50, ge=1, le=1000)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return value
+
+
+class AuthSettings(Section):
+    token_ttl_days: int = Field(30, ge=1)
+    session_ttl_days: int = Field(14, ge=1)
+    guest_ttl_hours: int = Field(24, ge=1)
+    #: Whether anyone may sign up as a seller (a marketplace) or only admins create sellers.
+    seller_signup: bool = True
+    #: Sign-up, login and guest attempts per address per minute.
+    attempts_per_minute: int = Field(20, ge=1)
+
+
+class DemoSettings(Section):
+    #: Seed a demo seller, host, products and a live show, and write <data_dir>/demo.json.
+    enabled: bool = False
+
+
+class LogSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class IceServer(Section):
+    urls: list[str]
+    username: str = ""
+    credential: SecretStr = SecretStr("")
+
+
+class IceSettings(Section):
+    #: STUN/TURN servers handed to every peer connection; empty = none (never a public default).
+    servers: list[IceServer] = []
+    #: Addresses to gather and announce ICE candidates on; empty = every interface.
+    host_addresses: list[str] = []
+
+
+class BroadcastSettings(Section):
+    ice: IceSettings = IceSettings()
+    #: Runtime HLS output and recordings (git-ignored).
+    media_dir: Path = Path("media")
+
+
+class HubSettings(Section):
+    #: Origins allowed to open Socket.IO connections besides the server's own.
+    cors_allowed_origins: list[str] = []
+
+
+class PaymentsSettings(Section):
+    provider: Literal["demo", "stripe"] = "demo"
+    stripe_secret_key: SecretStr = SecretStr("")
+    stripe_publishable_key: str = ""
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    #: Only for tests against the local Stripe-compatible server; empty = Stripe itself.
+    stripe_api_base: str = ""
+    #: Platform fee in basis points of each sale (1000 = 10 %).
+    platform_fee_bps: int = Field(1000, ge=0, le=10000)
+
+
+class ShopSettings(Section):
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    reservation_ttl_seconds: int = Field(600, ge=10)
+    image_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+
+
+class Settings(BaseSettings):
+    """The whole boot configuration; runtime choices (offers, chat rules) live in the store."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIVECOMMERCE_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
+    redis: RedisSettings = RedisSettings()
+    auth: AuthSettings = AuthSettings()
+    demo: DemoSettings = DemoSettings()
+    log: LogSettings = LogSettings()
+    broadcast: BroadcastSettings = BroadcastSettings()
+    hub: HubSettings = HubSettings()
+    payments: PaymentsSettings = PaymentsSettings()
+    shop: ShopSettings = ShopSettings()
+
+    @property
+    def base_url(self) -> str:
+        return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.server.data_dir / 'livecommerce.db'}"
+
+
+class ConfigError(Exception):
+    """A bad configuration value; its message is the one line printed before exiting."""
+
+
+class _MappingSource(PydanticBaseSettingsSource):
+    """Lowest-priority source: the parsed YAML file."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = dict(data)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self._data
+
+
+def _read_yaml(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}: not valid YAML ({exc})") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path}: the top level must be a mapping of sections")
+    return loaded
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "config"
+        parts.append(f"{key}: {err['msg']}")
+    return "invalid configuration: " + "; ".join(parts)
+
+
+def load_settings(
+    config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build Settings from the file, the environment and explicit overrides (highest first).
+
+    ``overrides`` is nested by section (``{"server": {"port": 9000}}``) and deep-merged.
+    Raises ConfigError with one line naming every bad key.
+    """
+    data = _read_yaml(config_file)
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _MappingSource(settings_cls, data))
+
+    try:
+        return _Loaded(**dict(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc

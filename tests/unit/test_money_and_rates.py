@@ -1,0 +1,75 @@
+"""Money stays integral and single-currency; GCRA admits bursts and then the steady rate."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from livecommerce.domain.accounts import normalize_email, normalize_name
+from livecommerce.domain.money import Money
+from livecommerce.domain.ratelimit import Rate, gcra
+from livecommerce.domain.shows import ShowStatus, next_status
+from livecommerce.errors import InvalidInput, InvalidTransition
+
+
+def test_money_arithmetic_and_display() -> None:
+    """Sums, fees and display work in minor units without floats."""
+    price = Money(1999, "USD")
+    assert Money(3998, "USD") == price * 2
+    assert Money(200, "USD") == price.share_bps(1000)
+    assert price.display() == "19.99 USD"
+    assert Money(500, "JPY").display() == "500 JPY"
+    assert price.to_wire() == {"amount": 1999, "currency": "USD"}
+
+
+@pytest.mark.parametrize("bad", [(1.5, "USD"), (True, "USD"), (100, "usd"), (100, "EURO")])
+def test_money_refuses_floats_and_bad_currencies(bad: tuple[object, str]) -> None:
+    """Floats, booleans and non-ISO currencies never become Money."""
+    with pytest.raises(InvalidInput):
+        Money(bad[0], bad[1])  # type: ignore[arg-type]
+
+
+def test_money_refuses_mixed_currencies() -> None:
+    """Adding EUR to USD is an error, not a silent conversion."""
+    with pytest.raises(InvalidInput):
+        _ = Money(1, "USD") + Money(1, "EUR")
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.integers(min_value=0, max_value=10000))
+def test_fee_never_exceeds_amount(minor: int, bps: int) -> None:
+    """A fee of at most 100 % is between zero and the amount."""
+    fee = Money(minor, "EUR").share_bps(bps)
+    assert 0 <= fee.minor <= minor
+
+
+def test_gcra_allows_burst_then_steady_rate() -> None:
+    """3 per 2 s: three at once pass, the fourth waits about 0.67 s."""
+    rate = Rate(3, 2.0)
+    tat = None
+    results = []
+    for _ in range(4):
+        allowed, tat = gcra(tat, 100.0, rate)
+        results.append(allowed)
+    assert results == [True, True, True, False]
+    assert gcra(tat, 100.5, rate)[0] is False
+    assert gcra(tat, 100.7, rate)[0] is True
+
+
+def test_show_lifecycle_never_leaves_ended() -> None:
+    """scheduled → live → ended; an ended show cannot go live again."""
+    assert next_status(ShowStatus.SCHEDULED, ShowStatus.LIVE) == ShowStatus.LIVE
+    assert next_status(ShowStatus.LIVE, ShowStatus.ENDED) == ShowStatus.ENDED
+    with pytest.raises(InvalidTransition):
+        next_status(ShowStatus.ENDED, ShowStatus.LIVE)
+
+
+def test_names_and_emails_are_normalised() -> None:
+    """Whitespace collapses, e-mail lower-cases, control and invisible characters are refused."""
+    assert normalize_name("  Ann   Lee ") == "Ann Lee"
+    assert normalize_email(" A@B.example ") == "a@b.example"
+    for bad in ("", "x" * 41, "evil\u202ename", "bell\x07"):
+        with pytest.raises(InvalidInput):
+            normalize_name(bad)
+    with pytest.raises(InvalidInput):
+        normalize_email("not-an-address")
