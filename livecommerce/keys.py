@@ -35,3 +35,9 @@ RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 ACCOUNTS: web.AppKey[AccountService] = web.AppKey("accounts")
 SHOWS: web.AppKey[ShowService] = web.AppKey("shows")
 CATALOG: web.AppKey[CatalogService] = web.AppKey("catalog")
+
+# --- live hub (issue 4) ---
+if TYPE_CHECKING:
+    from livecommerce.hub.server import Hub
+
+HUB: web.AppKey[Hub] = web.AppKey("hub")
