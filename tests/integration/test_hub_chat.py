@@ -10,7 +10,7 @@ import pytest
 from livecommerce import keys
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
-from tests.support.hub_clients import Cast, HubClient, clients, make_cast
+from tests.support.hub_clients import Cast, HubClient, make_cast
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -42,7 +42,7 @@ async def joined(running: RunningApp, cast: Cast, token: str | None) -> tuple[Hu
 
 
 async def test_chat_round_trip(node: tuple[RunningApp, Cast]) -> None:
-    """A line is acked with its seq and reaches every viewer, staff badges computed by the server."""
+    """A line is acked with its seq and reaches every viewer; the server computes badges."""
     running, cast = node
     alice, ack = await joined(running, cast, cast.alice.token)
     seller, _ = await joined(running, cast, cast.seller.token)

@@ -79,25 +79,25 @@ class HubClient:
             wait_timeout=5,
         )
 
-    async def call(self, event: str, data: dict[str, Any], timeout: float = 5.0) -> Any:
-        return await self.sio.call(event, data, timeout=timeout)
+    async def call(self, event: str, data: dict[str, Any], within: float = 5.0) -> Any:
+        return await self.sio.call(event, data, timeout=within)
 
     async def expect(
         self,
         event: str,
         match: Callable[[Any], bool] | None = None,
-        timeout: float = 5.0,
+        within: float = 5.0,
     ) -> Any:
         """The first (backlogged or future) event named ``event`` that matches; consumed."""
         for i, (name, data) in enumerate(self.backlog):
             if name == event and (match is None or match(data)):
                 del self.backlog[i]
                 return data
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no {event} within {timeout}s; backlog: {self.backlog[-5:]}")
+                raise TimeoutError(f"no {event} within {within}s; backlog: {self.backlog[-5:]}")
             name, data = await asyncio.wait_for(self._queue.get(), left)
             if name == event and (match is None or match(data)):
                 return data
