@@ -19,6 +19,7 @@ from livecommerce.hub import handlers as _handlers  # registers the hub's own ev
 from livecommerce.hub.events import EventContext, Payload, events, relays
 from livecommerce.hub.fanout import Fanout, LocalFanout
 from livecommerce.hub.server import Hub, HubServices
+from livecommerce.routes import moderation as moderation_routes
 from livecommerce.services.chat import ChatLimits, ChatService
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.presence import PresenceStore
@@ -38,6 +39,7 @@ def setup(app: web.Application) -> None:
     settings = app[keys.SETTINGS]
     hub = Hub(app, settings, events, relays)
     app[keys.HUB] = hub
+    moderation_routes.api.register(app)
     app.cleanup_ctx.append(_hub_ctx)
 
     async def close_connections(app: web.Application) -> None:

@@ -62,8 +62,11 @@ class HubClient:
         self.sio = socketio.AsyncClient(reconnection=False)
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self.backlog: list[Event] = []
+        #: (monotonic arrival time, event name) of everything received, for timing asserts.
+        self.arrivals: list[tuple[float, str]] = []
 
         async def record(event: str, *args: Any) -> None:
+            self.arrivals.append((time.monotonic(), event))
             await self._queue.put((event, args[0] if args else None))
 
         self.sio.on("*", record)
@@ -128,6 +131,29 @@ class HubClient:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.sio.disconnect()
+
+
+async def refused(
+    base_url: str, auth: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> Any:
+    """Try to connect and return the server's refusal data (``{message, data}`` or a string)."""
+    client = socketio.AsyncClient(reconnection=False)
+    reasons: list[Any] = []
+    client.on("connect_error", lambda data: reasons.append(data))
+    try:
+        await client.connect(
+            base_url, auth=auth, headers=headers or {}, transports=["websocket"], wait_timeout=5
+        )
+    except socketio.exceptions.ConnectionError as exc:
+        reasons.append(str(exc))
+    else:
+        await client.disconnect()
+        raise AssertionError("the connection was accepted")
+    finally:
+        await client.shutdown()
+        if client.eio.http is not None and not client.eio.http.closed:
+            await client.eio.http.close()
+    return reasons[0]
 
 
 @contextlib.asynccontextmanager
