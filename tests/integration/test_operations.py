@@ -45,6 +45,10 @@ async def test_health_names_the_failing_component(
         status, body = await api.call("GET", "/metrics")
         assert 200 == status
         assert "livecommerce_up 1.0" in body
+        assert (
+            'livecommerce_http_requests_total{method="GET",route="/healthz",status="503"} 1.0'
+            in body
+        )
 
 
 async def test_demo_seeds_a_live_show_listed_on_the_home_page(
