@@ -135,8 +135,8 @@ function loadAudit() {
   clearTimeout(auditTimer);
   auditTimer = setTimeout(async () => {
     try {
-      const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/audit`);
-      const entries = data.entries || data.audit || data.items || [];
+      const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/moderation/audit?limit=100`);
+      const entries = data.entries || [];
       $("audit-list").replaceChildren(...entries.slice(0, 100).map((a) => el("li", {},
         el("span", { className: "muted", text: timeOf(a.at) }), " ",
         el("span", { className: "who", text: a.actor?.name || "" }), " ",
