@@ -1,7 +1,7 @@
 // The viewer page: WHEP first, HLS fallback; chat, reactions, Q&A, the pinned offer with
 // checkout (demo card or Stripe), and my orders. State the tests look at is mirrored on
 // <body data-transport="whep|hls" data-player="playing|...">.
-import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, errorText, minorOf, money, newKey, tabs, timeOf } from "./common.js";
+import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, emitOrRest, errorText, minorOf, money, newKey, tabs, timeOf } from "./common.js";
 import { playHls, playWhep } from "./media.js";
 
 const showId = cfg.showId;
@@ -102,6 +102,7 @@ const hub = connectShow(showId, {
     if (ack.policy?.slow_mode_seconds) notice(`Slow mode is on: one line every ${ack.policy.slow_mode_seconds} s.`);
     const pinned = ack.pinned || ack.offer;
     if (pinned) showOffer(pinned);
+    else if (!offer) loadPinned();
     chatControls();
   },
   onState(state) {
@@ -298,6 +299,18 @@ function tick() {
 }
 setInterval(tick, 1000);
 
+/** The offer on screen for someone who joins after the pin: the pinned one when the server
+ * says so, else the most recently started live offer. */
+async function loadPinned() {
+  try {
+    const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/offers`);
+    const list = data.offers || [];
+    const live = list.filter((o) => o.status === "live").sort((a, b) => (b.starts_at || 0) - (a.starts_at || 0));
+    const pick = list.find((o) => o.pinned) || live[0];
+    if (pick && !offer) showOffer(pick);
+  } catch { /* no shop on this server */ }
+}
+
 hub.on("offer.pinned", (p) => showOffer(p.offer || p));
 hub.on("offer.updated", (p) => {
   const o = p.offer || p;
@@ -319,7 +332,7 @@ $("buy-form").addEventListener("submit", async (e) => {
   checkoutStatus("Reserving…", "pending");
   const payload = { offer_id: offer.id, quantity: Number($("quantity").value) || 1, idempotency_key: checkoutKey };
   if (!$("variant-label").hidden && $("variant").value) payload.variant_id = $("variant").value;
-  const ack = await hub.emit("checkout.start", payload);
+  const ack = await emitOrRest(hub, "checkout.start", payload, "POST", `/api/v1/shows/${encodeURIComponent(showId)}/checkout`, payload);
   $("buy").disabled = false;
   if (!ack.ok) {
     checkoutKey = null; // the next attempt is a new purchase
