@@ -24,7 +24,7 @@ async def create_flash_offer(demo: Demo, product_id: str) -> str:
                 "stock": 3,
                 "per_buyer_limit": 2,
                 "ends_at": ends,
-            },  # fmt: skip
+            },
             headers={"Authorization": f"Bearer {demo.data['seller_token']}"},
         ) as resp,
     ):
