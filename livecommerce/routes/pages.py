@@ -9,10 +9,14 @@ staff pages is decided by :func:`authorize` / :func:`is_staff`, never by compari
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import hmac
 import io
 import json
+import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,10 +37,11 @@ from livecommerce.routes.auth import (
 )
 from livecommerce.routes.charts import series_chart
 from livecommerce.routes.middleware import Handler
-from livecommerce.services.analytics import show_figures
+from livecommerce.services.analytics import record_viewers, show_figures
 from livecommerce.services.ports import Show
 from livecommerce.services.shows import show_ref
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 PRE_SESSION_COOKIE = "lc_pre"
 
@@ -393,6 +398,49 @@ async def dashboard_csv(request: web.Request) -> web.Response:
         content_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="show-{show.id}.csv"'},
     )
+
+
+#: How often the viewer count of each live show is sampled for the dashboard.
+SAMPLE_SECONDS = 15.0
+
+
+async def current_viewers(app: web.Application, show_id: str) -> int:
+    """Everyone watching: hub presence (WebRTC and HLS viewers alike) when the hub runs, else
+    the WebRTC viewers the broadcast plane holds."""
+    if keys.HUB in app:
+        return await app[keys.HUB].viewers(show_id)
+    if keys.BROADCAST in app:
+        return app[keys.BROADCAST].viewer_count(show_id)
+    return 0
+
+
+async def sample_viewers(app: web.Application) -> None:
+    """One viewer-count sample per live show (the dashboard's concurrent-viewers chart)."""
+    now_ms = int(app[keys.CLOCK].now() * 1000)
+    for show in await app[keys.SHOWS].list([ShowStatus.LIVE]):
+        await record_viewers(app[keys.DB], show.id, now_ms, await current_viewers(app, show.id))
+
+
+async def _sampler_ctx(app: web.Application) -> AsyncIterator[None]:
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(SAMPLE_SECONDS)
+            try:
+                await sample_viewers(app)
+            except Exception:
+                log.warning("viewer sampling failed", exc_info=True)
+
+    task = asyncio.create_task(loop(), name="pages-viewer-sampler")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def setup(app: web.Application) -> None:
+    """Register the pages and the dashboard's viewer sampler."""
+    app.router.add_routes(routes)
+    app.cleanup_ctx.append(_sampler_ctx)
 
 
 @web.middleware

@@ -27,40 +27,50 @@ function setTransport(name) {
   badge.textContent = name === "whep" ? "WebRTC" : name === "hls" ? "HLS" : "";
 }
 
-async function startHls(reason) {
+// Each start or stop bumps the generation, so a WHEP or HLS start that finishes after the page
+// moved on (show ended, fallback begun) closes itself instead of taking over the player.
+let generation = 0;
+
+async function startHls(reason, gen) {
   setTransport("hls");
   playerState("loading", reason ? `Low-latency video unavailable (${reason}); playing HLS…` : "Playing HLS…");
   try {
-    session = await playHls(video, cfg.hlsUrl, () => playerState("error", "Video stopped; retrying…"));
+    const hls = await playHls(video, cfg.hlsUrl, () => playerState("error", "Video stopped; retrying…"));
+    if (gen !== generation) { await hls.stop(); return; }
+    session = hls;
     await video.play().catch(() => {});
   } catch (err) {
+    if (gen === generation) session = null;
     playerState("error", `Cannot play video: ${err.message}`);
   }
 }
 
 async function startPlayer() {
   if (session || !wantPlaying) return;
+  const gen = ++generation;
   session = { stop: async () => {} }; // placeholder so concurrent starts do not race
   playerState("loading", "Connecting…");
   try {
     const whep = await playWhep(video, cfg.whepUrl, iceServers);
+    if (gen !== generation) { await whep.stop(); return; }
     session = whep;
     setTransport("whep");
     whep.pc.addEventListener("connectionstatechange", () => {
       if (whep.pc.connectionState === "failed" && session === whep) {
         whep.stop();
-        session = null;
-        startHls("connection lost");
+        session = { stop: async () => {} };
+        startHls("connection lost", generation);
       }
     });
     await video.play().catch(() => {});
   } catch (err) {
-    session = null;
-    await startHls(err.status === 503 ? "server busy" : err.message);
+    if (gen !== generation) return;
+    await startHls(err.status === 503 ? "server busy" : err.message, gen);
   }
 }
 
 async function stopPlayer() {
+  generation += 1;
   const s = session;
   session = null;
   if (s) await s.stop();
@@ -77,7 +87,14 @@ $("unmute").addEventListener("click", () => {
 });
 window.addEventListener("pagehide", () => { if (session) session.stop(); });
 
+// Show statuses only move forward (scheduled → live → ended), so a status older than the one
+// the page already has (the join ack may come from a briefly cached copy) is ignored.
+const RANK = { scheduled: 0, live: 1, ended: 2 };
+let currentStatus = cfg.showStatus || "scheduled";
+
 function setLive(status) {
+  if ((RANK[status] ?? 0) < (RANK[currentStatus] ?? 0)) return;
+  currentStatus = status;
   const badge = $("live-badge");
   badge.textContent = status === "live" ? "LIVE" : String(status).toUpperCase();
   badge.className = `badge ${status === "live" ? "live" : "off"}`;

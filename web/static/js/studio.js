@@ -133,7 +133,12 @@ const hub = connectShow(showId, {
   },
 });
 
+const RANK = { scheduled: 0, live: 1, ended: 2 };
+let currentStatus = cfg.showStatus || "scheduled";
 function setLive(s) {
+  // Statuses only move forward; an older one (a cached join ack) is ignored.
+  if ((RANK[s] ?? 0) < (RANK[currentStatus] ?? 0)) return;
+  currentStatus = s;
   const badge = $("live-badge");
   badge.textContent = s === "live" ? "LIVE" : String(s).toUpperCase();
   badge.className = `badge ${s === "live" ? "live" : "off"}`;
