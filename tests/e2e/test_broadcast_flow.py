@@ -63,7 +63,7 @@ async def test_studio_goes_live_and_viewer_sees_moving_video(demo: Demo, browser
     assert float(str(measured["advanced"])) > 0.5, measured
     assert int(str(measured["frames"])) > 0, measured
     await viewer.shot("viewer-webrtc-mobile", readme=True)
-    await studio.shot("studio-live", readme=True)
+    await studio.shot("studio-live")
     assert [] == viewer.page_errors
     assert [] == studio.page_errors
 

@@ -82,7 +82,12 @@ async def test_pin_flash_sale_and_demo_buy_end_to_end(demo: Demo, browser: Brows
     await studio.shot("studio-orders", readme=True)
     await vpage.click("#tab-orders")
     await vpage.wait_for_selector("#orders-list li[data-status='paid']", timeout=5000)
-    for watched in (studio, viewer):
+    dashboard = await open_page(
+        browser, f"{demo.base_url}/dashboard?show={demo.show_id}", context=seller_ctx
+    )
+    assert "1" == await dashboard.page.text_content("dt:text('Paid orders') + dd")
+    await dashboard.shot("dashboard-figures", readme=True)
+    for watched in (studio, viewer, dashboard):
         assert [] == watched.page_errors
         assert [] == watched.dialogs
     await seller_ctx.close()

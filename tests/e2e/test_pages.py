@@ -82,7 +82,7 @@ async def test_pages_render_in_the_browser(demo: Demo, browser: Browser) -> None
     """Home, show, studio, console and dashboard load their modules without script errors."""
     seller = await login(browser, demo.base_url, demo.data["seller_email"], demo.data["password"])
     home = await open_page(browser, demo.base_url + "/", context=seller)
-    await home.shot("home", readme=True)
+    await home.shot("home")
     for name, path in [
         ("show", f"/shows/{demo.show_id}"),
         ("studio", f"/studio/{demo.show_id}"),
@@ -96,5 +96,5 @@ async def test_pages_render_in_the_browser(demo: Demo, browser: Browser) -> None
             )
         assert [] == watched.page_errors, name
         assert [] == watched.dialogs, name
-        await watched.shot(f"page-{name}", readme=True)
+        await watched.shot(f"page-{name}")
     await seller.close()
