@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
-WIDTH = 640
-HEIGHT = 180
-PAD_LEFT = 44
+WIDTH = 400
+HEIGHT = 150
+PAD_LEFT = 52
 PAD_RIGHT = 8
 PAD_BOTTOM = 24
 PAD_TOP = 12
@@ -99,7 +99,7 @@ def series_chart(
         ),
     ]
     if kind == "bar":
-        bar_w = round(max(2.0, plot_w / (span / MINUTE_MS + 1) * 0.8), 1)
+        bar_w = round(min(24.0, max(2.0, plot_w / (span / MINUTE_MS + 1) * 0.8)), 1)
         for ms in minutes:
             v = series[ms]
             left = min(max(PAD_LEFT, x(ms) - bar_w / 2), right - bar_w)

@@ -231,7 +231,7 @@ function upsertOrder(o) {
   $("order-feed").replaceChildren(...items.slice(0, 100).map((x) => el("li", { id: `order-${x.id}`, "data-status": x.status },
     el("span", { className: `badge status ${x.status}`, text: x.status }), " ",
     el("span", { text: money(x.total) }), " ",
-    el("span", { className: "muted", text: `${x.buyer?.name || x.buyer || ""} ${timeOf(x.created_at)}` }))));
+    el("span", { className: "muted", text: `${x.quantity ? `${x.quantity} × ` : ""}${timeOf(x.created_at)}` }))));
   const paid = items.filter((x) => x.status === "paid" || x.status === "fulfilled");
   const total = paid.reduce((sum, x) => sum + minorOf(x.total), 0);
   const currency = paid[0]?.total?.currency || cfg.currency;
