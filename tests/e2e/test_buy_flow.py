@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
-import aiohttp
 from playwright.async_api import Browser
 
 from tests.e2e.conftest import Demo, login, open_page
 
 
-async def create_flash_offer(demo: Demo, product_id: str) -> str:
-    """A flash sale of a demo product, ending in ten minutes (draft until started)."""
-    ends = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{demo.base_url}/api/v1/shows/{demo.show_id}/offers",
-            json={
-                "product_id": product_id,
-                "kind": "flash",
-                "price": 1200,
-                "stock": 3,
-                "per_buyer_limit": 2,
-                "ends_at": ends,
-            },
-            headers={"Authorization": f"Bearer {demo.data['seller_token']}"},
-        ) as resp,
-    ):
-        assert 201 == resp.status, await resp.text()
-        return str((await resp.json())["id"])
-
-
 async def test_pin_flash_sale_and_demo_buy_end_to_end(demo: Demo, browser: Browser) -> None:
     """The seller pins and starts a flash sale; a viewer pays with the demo card and sees "paid";
     the order shows up in the studio's feed with the running total."""
-    offer_id = await create_flash_offer(demo, demo.data["product_ids"][0])
     seller_ctx = await login(
         browser, demo.base_url, demo.data["seller_email"], demo.data["password"]
     )
@@ -48,8 +22,19 @@ async def test_pin_flash_sale_and_demo_buy_end_to_end(demo: Demo, browser: Brows
     for watched in (studio, viewer):
         await watched.page.wait_for_selector("body[data-ready='1']", state="attached")
 
-    row = spage.locator(f"#offer-{offer_id}")
+    # The seller creates the flash sale in the studio's form.
+    await spage.click("#new-offer summary")
+    await spage.locator("#offer-product option", has_text="Studio mug").wait_for(state="attached")
+    await spage.select_option("#offer-product", label="Studio mug · $18.00")
+    await spage.select_option("#offer-kind", "flash")
+    await spage.fill("#offer-price", "12.00")
+    await spage.fill("#offer-stock", "3")
+    await spage.fill("#offer-limit", "2")
+    await spage.fill("#offer-minutes", "10")
+    await spage.click("#offer-form button[type=submit]")
+    row = spage.locator("#offer-list li", has_text="Studio mug")
     await row.wait_for(timeout=10000)
+    offer_id = await row.get_attribute("data-offer-id")
     await row.locator("[data-action=pin]").click()
     await vpage.wait_for_selector(f"#offer[data-offer-id='{offer_id}']", timeout=10000)
     assert "Studio mug" == await vpage.text_content("#offer-name")

@@ -44,6 +44,12 @@ export function money(value, currency = cfg.currency || "USD") {
   }
 }
 
+/** Major units typed by a person (12.5) → integer minor units (1250; 12 for JPY). */
+export function toMinor(major, currency = cfg.currency || "USD") {
+  const digits = ZERO_DECIMAL.has(currency) ? 0 : 2;
+  return Math.round(Number(major) * 10 ** digits);
+}
+
 /** Minor units of a money value, whatever its wire shape. */
 export function minorOf(value) {
   if (value && typeof value === "object") return Number(value.amount ?? value.minor ?? 0);

@@ -1,7 +1,7 @@
 // The seller studio: camera/mic preview with device pickers, Go live / End over WHIP from the
 // browser, a connection and bitrate indicator, the stream key (rotate or paste) with OBS/ffmpeg
 // hints, offers to pin or start, questions to answer, the live order feed and the viewer count.
-import { $, api, cfg, confirmFirst, connectShow, emitOrRest, el, errorText, money, minorOf, timeOf } from "./common.js";
+import { $, api, cfg, confirmFirst, connectShow, emitOrRest, el, errorText, money, minorOf, timeOf, toMinor } from "./common.js";
 import { bitrateMeter, publishWhip } from "./media.js";
 
 const showId = cfg.showId;
@@ -197,6 +197,33 @@ async function loadOffers() {
 hub.on("offer.pinned", (p) => { const o = p.offer || p; pinnedId = o.id; offers.set(o.id, { ...offers.get(o.id), ...o }); renderOffers(); });
 hub.on("offer.updated", (p) => { const o = p.offer || p; offers.set(o.id, { ...offers.get(o.id), ...o }); renderOffers(); });
 
+// New offers: the seller's products, a kind, an optional price, stock and a flash-sale window.
+async function loadProducts() {
+  try {
+    const data = await api("GET", `/api/v1/products?seller_id=${encodeURIComponent(cfg.userId)}`);
+    const select = $("offer-product");
+    select.replaceChildren(...(data.products || []).map((p) => {
+      products.set(p.id, Promise.resolve(p));
+      return el("option", { value: p.id, text: `${p.name} · ${money(p.price, p.currency)}` });
+    }));
+  } catch { /* no catalog */ }
+}
+$("offer-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const body = { product_id: $("offer-product").value, kind: $("offer-kind").value, stock: Number($("offer-stock").value) };
+  if ($("offer-price").value !== "") body.price = toMinor($("offer-price").value);
+  if ($("offer-limit").value) body.per_buyer_limit = Number($("offer-limit").value);
+  if (body.kind === "flash") body.ends_at = new Date(Date.now() + Number($("offer-minutes").value || 5) * 60000).toISOString();
+  try {
+    const o = await api("POST", `/api/v1/shows/${encodeURIComponent(showId)}/offers`, body);
+    offers.set(o.id, o);
+    renderOffers();
+    $("offer-status").textContent = "Offer added. Pin it, then start it.";
+  } catch (err) {
+    $("offer-status").textContent = err.message;
+  }
+});
+
 // Questions: answer inline (text optional: "answered on air").
 const questions = new Map();
 function upsertQuestion(q) {
@@ -258,4 +285,5 @@ async function loadOrders() {
 })();
 loadOffers();
 loadOrders();
+loadProducts();
 window.addEventListener("pagehide", () => { if (publisher) publisher.stop(); });
