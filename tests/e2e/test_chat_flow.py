@@ -8,7 +8,7 @@ from tests.e2e.conftest import Demo, login, open_page
 
 
 async def test_viewer_chats_and_host_deletes_the_line(demo: Demo, browser: Browser) -> None:
-    """A host deletes a viewer's line from the console; it disappears on the viewer's page."""
+    """A host deletes a viewer's line (it vanishes for the viewer), then times out and bans them."""
     viewer_ctx = await login(
         browser, demo.base_url, demo.data["viewer_email"], demo.data["password"]
     )
@@ -45,8 +45,24 @@ async def test_viewer_chats_and_host_deletes_the_line(demo: Demo, browser: Brows
         timeout=10000,
     )
     await viewer.shot("viewer-timed-out")
+
+    # A ban (two presses: the button arms first) is announced and survives a reload.
+    ban = second.locator("[data-action=ban]")
+    await ban.click()
+    await ban.click()
+    await vpage.wait_for_function(
+        "() => /banned you/.test(document.getElementById('chat-notice').textContent)",
+        timeout=10000,
+    )
+    assert await vpage.is_hidden("#chat-form")
+    await vpage.reload()
+    await vpage.wait_for_function(
+        "() => /banned you/.test(document.getElementById('chat-notice').textContent)",
+        timeout=10000,
+    )
+    assert await vpage.is_hidden("#chat-form")
     await cpage.wait_for_function(
-        "() => document.querySelectorAll('#audit-list li').length >= 2", timeout=10000
+        "() => document.querySelectorAll('#audit-list li').length >= 3", timeout=10000
     )
     for watched in (viewer, console):
         assert [] == watched.page_errors

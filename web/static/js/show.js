@@ -122,9 +122,13 @@ const hub = connectShow(showId, {
     else if (!offer) loadPinned();
     chatControls();
   },
-  onState(state) {
+  onState(state, err) {
     if (state === "disconnected") notice("Reconnecting…", true);
     if (state === "connected") clearNotice();
+    if (state === "error") {
+      notice(err?.code === "banned" ? "A host banned you from this show's chat. You can still watch." : err?.message || "Could not join the chat.");
+      if (err?.code === "banned") { $("chat-form").hidden = true; $("guest-form").hidden = true; }
+    }
   },
 });
 
@@ -163,10 +167,15 @@ hub.on("mod.applied", (p) => {
   }
   if (!p.user_id || p.user_id !== me.id) return;
   if (p.action === "timeout") notice(`A host timed you out until ${timeOf(p.until)}. You can still watch.`);
-  else if (p.action === "ban") { notice("A host banned you from this show's chat."); $("chat-form").hidden = true; }
+  else if (p.action === "ban") { notice("A host banned you from this show's chat. You can still watch."); $("chat-form").hidden = true; }
   else if (p.action === "unban") notice("You may chat again.");
 });
 hub.on("show.state", (p) => setLive(p.status));
+hub.on("show.left", (p) => {
+  notice(p.reason === "banned" ? "A host banned you from this show's chat. You can still watch." : "You left this show's chat.");
+  $("chat-form").hidden = true;
+  $("guest-form").hidden = true;
+});
 hub.on("viewers.count", (p) => { $("viewers-count").textContent = String(p.count ?? 0); });
 
 $("chat-form").addEventListener("submit", async (e) => {
