@@ -51,7 +51,18 @@ async function startPlayer() {
   session = { stop: async () => {} }; // placeholder so concurrent starts do not race
   playerState("loading", "Connecting…");
   try {
-    const whep = await playWhep(video, cfg.whepUrl, iceServers);
+    // Right after show.state "live" the media plane may still be starting the show's feed
+    // (404/409): retry WHEP briefly before settling for HLS.
+    let whep = null;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        whep = await playWhep(video, cfg.whepUrl, iceServers);
+        break;
+      } catch (err) {
+        if (attempt >= 2 || ![404, 409].includes(err.status) || gen !== generation) throw err;
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+    }
     if (gen !== generation) { await whep.stop(); return; }
     session = whep;
     setTransport("whep");
@@ -123,6 +134,16 @@ const hub = connectShow(showId, {
     chatControls();
   },
   onState(state, err) {
+    const refused = err?.data?.code === "unauthenticated" || err?.data?.error?.code === "unauthenticated";
+    if (state === "connect_error" && guestToken && refused) {
+      // A guest token that expired: forget it, watch anonymously, offer the name form again.
+      guestToken = null;
+      sessionStorage.removeItem(GUEST_KEY);
+      hub.socket.auth = {};
+      hub.socket.connect();
+      chatControls();
+      return;
+    }
     if (state === "disconnected") notice("Reconnecting…", true);
     if (state === "connected") clearNotice();
     if (state === "error") {
