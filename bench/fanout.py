@@ -8,19 +8,19 @@ of decoded frames, where every viewer's sender encodes (measured in the same run
 
 Run: ``python -m bench fanout`` inside ``scripts/loopback-ns`` (``make bench`` does that).
 Environment: ``FANOUT_SIZES`` (default ``1,10,25,50,100``), ``FANOUT_BASELINE_SIZES``
-(default ``1,2``), ``FANOUT_WINDOW`` seconds (default 10).
+(default ``1,2``), ``FANOUT_WINDOW`` seconds (default 10), ``FANOUT_VIEWER_PROCESSES``
+(default 4).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sys
 from dataclasses import dataclass
 
-import aiohttp
-
-from bench._viewers import CountingViewer, cpu_seconds, media_server, udp_rcvbuf_errors
-from livecommerce.broadcast.ice import IcePolicy
+from bench._viewers import ROOT, cpu_seconds, media_server, udp_rcvbuf_errors
 
 TITLE = "Fan-out"
 FPS = 30
@@ -37,25 +37,72 @@ class Row:
     rcvbuf_errors: int
 
 
-async def _measure(mode: str, sizes: list[int], window: float) -> list[Row]:
+@dataclass
+class _Worker:
+    process: asyncio.subprocess.Process
+
+    async def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode())
+        await self.process.stdin.drain()
+
+    async def read(self) -> str:
+        assert self.process.stdout is not None
+        return (await asyncio.wait_for(self.process.stdout.readline(), 120)).decode()
+
+    async def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 30)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+async def _workers(url: str, n: int, processes: int) -> list[_Worker]:
+    counts = [n // processes + (1 if i < n % processes else 0) for i in range(processes)]
+    workers = []
+    for count in counts:
+        if count:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bench._viewer_worker",
+                url,
+                str(count),
+                cwd=ROOT,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            workers.append(_Worker(process))
+    for worker in workers:
+        line = await worker.read()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"viewer worker failed: {line!r}")
+    return workers
+
+
+async def _measure(mode: str, sizes: list[int], window: float, processes: int) -> list[Row]:
     rows = []
-    policy = IcePolicy(host_addresses=("127.0.0.1",))
-    async with (
-        media_server(["--mode", mode]) as server,
-        aiohttp.ClientSession() as http,
-    ):
-        viewers: list[CountingViewer] = []
+    async with media_server(["--mode", mode]) as server:
         for n in [0, *sizes]:
-            while len(viewers) < n:
-                viewer = CountingViewer(policy)
-                await viewer.connect(http, server.url + "/whep")
-                viewers.append(viewer)
+            workers = await _workers(server.url + "/whep", n, min(n, processes))
             await asyncio.sleep(WARMUP)
-            before_cpu, before_frames = cpu_seconds(server.pid), [v.frames for v in viewers]
-            before_err = udp_rcvbuf_errors()
-            await asyncio.sleep(window)
-            cores = (cpu_seconds(server.pid) - before_cpu) / window
-            got = [v.frames - b for v, b in zip(viewers, before_frames, strict=True)]
+            loop = asyncio.get_running_loop()
+            before_cpu, before_err = cpu_seconds(server.pid), udp_rcvbuf_errors()
+            started = loop.time()
+            for worker in workers:
+                await worker.send(f"go {window}\n")
+            got: list[int] = []
+            for worker in workers:
+                got += json.loads(await worker.read())
+            if not workers:
+                await asyncio.sleep(window)
+            cores = (cpu_seconds(server.pid) - before_cpu) / (loop.time() - started)
+            errors = udp_rcvbuf_errors() - before_err
+            for worker in workers:
+                await worker.close()
             expected = FPS * window
             rows.append(
                 Row(
@@ -64,11 +111,9 @@ async def _measure(mode: str, sizes: list[int], window: float) -> list[Row]:
                     cores,
                     min(got) / expected if got else 1.0,
                     sum(got) / len(got) / expected if got else 1.0,
-                    udp_rcvbuf_errors() - before_err,
+                    errors,
                 )
             )
-        for viewer in viewers:
-            await viewer.close()
     return rows
 
 
@@ -99,14 +144,16 @@ def run() -> str:
     sizes = [int(x) for x in os.environ.get("FANOUT_SIZES", "1,10,25,50,100").split(",")]
     baseline_sizes = [int(x) for x in os.environ.get("FANOUT_BASELINE_SIZES", "1,2").split(",")]
     window = float(os.environ.get("FANOUT_WINDOW", "10"))
-    ours = asyncio.run(_measure("passthrough", sizes, window))
-    baseline = asyncio.run(_measure("relay", baseline_sizes, window))
+    processes = int(os.environ.get("FANOUT_VIEWER_PROCESSES", "4"))
+    ours = asyncio.run(_measure("passthrough", sizes, window, processes))
+    baseline = asyncio.run(_measure("relay", baseline_sizes, window, processes))
     ours_per, base_per = _per_viewer(ours), _per_viewer(baseline)
     viewers_per_core = 1 / ours_per
     lines = [
         "One synthetic 720p30 show (libx264 ultrafast, ~2.5 Mbit/s), N aiortc WHEP viewers on "
-        "loopback counting received frames; server in its own process, CPU from /proc over "
-        f"{window:.0f} s after {WARMUP:.0f} s of warm-up. Marginal cost = (CPU − CPU with 0 "
+        f"loopback counting (not decoding) received frames, spread over {processes} viewer "
+        "processes; server in its own process, CPU from /proc over "
+        f"{window:.0f} s after {WARMUP:.0f} s of warm-up. Marginal cost = (CPU - CPU with 0 "
         "viewers) / N; the 0-viewer row is the show's own cost (render + one encoder).",
         "",
         *_table(ours),
@@ -123,6 +170,7 @@ def run() -> str:
         f"{ours[-1].delivered:.1%} of frames.",
         "",
         "Reproduce: `scripts/loopback-ns .venv/bin/python -m bench fanout` "
-        "(env `FANOUT_SIZES`, `FANOUT_BASELINE_SIZES`, `FANOUT_WINDOW`).",
+        "(env `FANOUT_SIZES`, `FANOUT_BASELINE_SIZES`, `FANOUT_WINDOW`, "
+        "`FANOUT_VIEWER_PROCESSES`).",
     ]
     return "\n".join(lines)
