@@ -145,6 +145,7 @@ def run() -> str:
     baseline_sizes = [int(x) for x in os.environ.get("FANOUT_BASELINE_SIZES", "1,2").split(",")]
     window = float(os.environ.get("FANOUT_WINDOW", "10"))
     processes = int(os.environ.get("FANOUT_VIEWER_PROCESSES", "4"))
+    load = os.getloadavg()[0]
     ours = asyncio.run(_measure("passthrough", sizes, window, processes))
     baseline = asyncio.run(_measure("relay", baseline_sizes, window, processes))
     ours_per, base_per = _per_viewer(ours), _per_viewer(baseline)
@@ -154,7 +155,9 @@ def run() -> str:
         f"loopback counting (not decoding) received frames, spread over {processes} viewer "
         "processes; server in its own process, CPU from /proc over "
         f"{window:.0f} s after {WARMUP:.0f} s of warm-up. Marginal cost = (CPU - CPU with 0 "
-        "viewers) / N; the 0-viewer row is the show's own cost (render + one encoder).",
+        "viewers) / N; the 0-viewer row is the show's own cost (render + one encoder). "
+        f"Viewer processes share the same 2 cores; 1-min load average at start: {load:.1f} "
+        "(the machine is shared, so read the ratio rather than the absolute figures).",
         "",
         *_table(ours),
         "",
