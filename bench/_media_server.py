@@ -77,6 +77,13 @@ async def serve(args: argparse.Namespace) -> None:
         _, answer = await manager.publish(SHOW, "bench", await request.text())
         return web.Response(status=201, text=answer, content_type="application/sdp")
 
+    async def stats(request: web.Request) -> web.Response:
+        """Video frames the server sent so far (delivery is measured against this)."""
+        feed = manager.feeds.get(SHOW)
+        sent = feed.stats.video_packets if feed is not None else 0
+        return web.json_response({"video_frames": sent if args.mode == "passthrough" else -1})
+
+    app.router.add_get("/stats", stats)
     app.router.add_post("/whep", whep)
     app.router.add_post("/whip", whip)
     runner = web.AppRunner(app, access_log=None)
