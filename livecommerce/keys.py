@@ -11,12 +11,14 @@ from prometheus_client import CollectorRegistry
 
 if TYPE_CHECKING:
     from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase
+    from livecommerce.domain.access import Principal
     from livecommerce.routes.api import ApiRoute
     from livecommerce.services.accounts import AccountService
     from livecommerce.services.catalog import CatalogService
     from livecommerce.services.ports import Bus, Clock, RateLimiter
     from livecommerce.services.shows import ShowService
     from livecommerce.settings import Settings
+    from livecommerce.shop import Shop
 
 HealthCheck = Callable[[], Awaitable[None]]
 
@@ -36,6 +38,10 @@ ACCOUNTS: web.AppKey[AccountService] = web.AppKey("accounts")
 SHOWS: web.AppKey[ShowService] = web.AppKey("shows")
 CATALOG: web.AppKey[CatalogService] = web.AppKey("catalog")
 
+# Per-request state
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
+PRE_SESSION: web.RequestKey[str] = web.RequestKey("pre_session")
+
 # Broadcast plane (media): peer sessions, feeds and packagers of this node.
 if TYPE_CHECKING:
     from livecommerce.broadcast.hls import HlsPackagers
@@ -43,3 +49,13 @@ if TYPE_CHECKING:
 
 BROADCAST: web.AppKey[BroadcastManager] = web.AppKey("broadcast")
 HLS: web.AppKey[HlsPackagers] = web.AppKey("hls")
+
+# -- shop (issue 5): one container holding checkout, offers, orders, payments, inventory --------
+SHOP: web.AppKey[Shop] = web.AppKey("shop")
+
+
+# --- live hub (issue 4) ---
+if TYPE_CHECKING:
+    from livecommerce.hub.server import Hub
+
+HUB: web.AppKey[Hub] = web.AppKey("hub")
