@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 
-from livecommerce import keys, shop
+from livecommerce import broadcast, keys, shop
 from livecommerce.adapters.memory import MemoryBus, MemoryRateLimiter, SystemClock
 from livecommerce.adapters.sql.accounts import SqlAccountStore
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
@@ -139,6 +139,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_services_ctx)
+    broadcast.setup(app)
     setup_routes(app, WEB_DIR / "static")
     shop.setup(app)
     return app

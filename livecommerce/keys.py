@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 if TYPE_CHECKING:
     from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase
+    from livecommerce.domain.access import Principal
     from livecommerce.routes.api import ApiRoute
     from livecommerce.services.accounts import AccountService
     from livecommerce.services.catalog import CatalogService
@@ -36,6 +37,18 @@ RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 ACCOUNTS: web.AppKey[AccountService] = web.AppKey("accounts")
 SHOWS: web.AppKey[ShowService] = web.AppKey("shows")
 CATALOG: web.AppKey[CatalogService] = web.AppKey("catalog")
+
+# Per-request state
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
+PRE_SESSION: web.RequestKey[str] = web.RequestKey("pre_session")
+
+# Broadcast plane (media): peer sessions, feeds and packagers of this node.
+if TYPE_CHECKING:
+    from livecommerce.broadcast.hls import HlsPackagers
+    from livecommerce.broadcast.manager import BroadcastManager
+
+BROADCAST: web.AppKey[BroadcastManager] = web.AppKey("broadcast")
+HLS: web.AppKey[HlsPackagers] = web.AppKey("hls")
 
 # -- shop (issue 5): one container holding checkout, offers, orders, payments, inventory --------
 SHOP: web.AppKey[Shop] = web.AppKey("shop")

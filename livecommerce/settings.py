@@ -100,10 +100,35 @@ class IceSettings(Section):
     host_addresses: list[str] = []
 
 
+class HlsRenditionSettings(Section):
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
+    #: Output height in pixels; 0 = pass the source video through without re-encoding.
+    height: int = Field(0, ge=0, le=2160)
+    bitrate: int = Field(0, ge=0)
+
+
 class BroadcastSettings(Section):
     ice: IceSettings = IceSettings()
     #: Runtime HLS output and recordings (git-ignored).
     media_dir: Path = Path("media")
+    #: WebRTC (WHEP) viewers per node; beyond it 503 + Retry-After and the page falls back to HLS.
+    viewer_cap: int = Field(200, ge=1)
+    #: A publisher gone longer than this ends the show (reconnects inside it keep it live).
+    reconnect_grace_seconds: float = Field(10.0, ge=0)
+    #: WHIP offers per minute per client address and per show (WHEP: 4x the address rate).
+    whip_rate_per_minute: int = Field(30, ge=1)
+    #: Synthetic source (demo show, tests, benchmarks).
+    synthetic_width: int = Field(1280, ge=320, multiple_of=16)
+    synthetic_height: int = Field(720, ge=176, multiple_of=16)
+    synthetic_fps: int = Field(30, ge=1, le=60)
+    synthetic_bitrate: int = Field(2_500_000, ge=100_000)
+    #: HLS packager: one per live show, fMP4 segments with EXT-X-PROGRAM-DATE-TIME.
+    hls_enabled: bool = True
+    hls_segment_seconds: float = Field(2.0, ge=0.5, le=10)
+    hls_ladder: list[HlsRenditionSettings] = [
+        HlsRenditionSettings(name="source"),
+        HlsRenditionSettings(name="360p", height=360, bitrate=800_000),
+    ]
 
 
 class HubSettings(Section):

@@ -16,7 +16,6 @@ from livecommerce.domain.access import Principal
 from livecommerce.errors import PermissionDenied, Unauthenticated
 
 SESSION_COOKIE = "lc_session"
-_PRINCIPAL = "lc_principal"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -35,9 +34,8 @@ def csrf_token(request: web.Request, session: str) -> str:
 
 async def principal_of(request: web.Request) -> Principal | None:
     """The caller, or None when anonymous; a present but bad bearer token is an error."""
-    if _PRINCIPAL in request:
-        cached: Principal | None = request[_PRINCIPAL]
-        return cached
+    if keys.PRINCIPAL in request:
+        return request[keys.PRINCIPAL]
     accounts = request.app[keys.ACCOUNTS]
     principal: Principal | None = None
     token = bearer_token(request)
@@ -54,7 +52,7 @@ async def principal_of(request: web.Request) -> Principal | None:
                 sent = str((await request.post()).get("csrf_token", ""))
             if not hmac.compare_digest(sent, csrf_token(request, session)):
                 raise PermissionDenied("missing or wrong CSRF token")
-    request[_PRINCIPAL] = principal
+    request[keys.PRINCIPAL] = principal
     return principal
 
 

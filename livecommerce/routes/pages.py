@@ -62,7 +62,7 @@ def _form_csrf(request: web.Request) -> str:
     """Login happens before a session exists, so its CSRF token binds to a pre-session cookie."""
     pre = request.cookies.get(PRE_SESSION_COOKIE)
     if not pre:
-        pre = request.setdefault(PRE_SESSION_COOKIE, new_secret(16))
+        pre = request.setdefault(keys.PRE_SESSION, new_secret(16))
     return csrf_token(request, pre)
 
 
@@ -126,7 +126,7 @@ async def logout(request: web.Request) -> web.Response:
 async def pre_session(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Set the pre-session cookie a page minted while rendering its login form."""
     response = await handler(request)
-    minted = request.get(PRE_SESSION_COOKIE)
+    minted = request.get(keys.PRE_SESSION)
     if minted and isinstance(response, web.Response):
         response.set_cookie(PRE_SESSION_COOKIE, minted, httponly=True, samesite="Strict", path="/")
     return response

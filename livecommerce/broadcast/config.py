@@ -1,0 +1,40 @@
+"""Tunables of the broadcast plane that are not ICE (ICE lives in ``broadcast.ice`` settings).
+
+Kept as one frozen dataclass so the manager, the packager and tests share one set of defaults;
+``setup(app)`` builds it from the ``broadcast`` settings section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["BroadcastConfig", "Rendition"]
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One HLS rendition: ``height`` 0 means pass-through of the source video."""
+
+    name: str
+    height: int = 0
+    bitrate: int = 0
+
+
+@dataclass(frozen=True)
+class BroadcastConfig:
+    """Limits and timings of ingest, fan-out and packaging on this node."""
+
+    viewer_cap: int = 200  # WHEP viewers per node; beyond it 503 + Retry-After (HLS fallback)
+    viewer_retry_after: int = 10  # seconds, sent with the 503
+    reconnect_grace_seconds: float = 10.0  # publisher gone this long → show ended
+    connect_timeout_seconds: float = 20.0  # a peer that never connects is closed
+    keyframe_interval: float = 1.0  # at most one keyframe request per show per interval
+    synthetic_width: int = 1280
+    synthetic_height: int = 720
+    synthetic_fps: int = 30
+    synthetic_bitrate: int = 2_500_000
+    hls_enabled: bool = True
+    hls_segment_seconds: float = 2.0
+    hls_ladder: tuple[Rendition, ...] = field(
+        default_factory=lambda: (Rendition("source"), Rendition("360p", 360, 800_000))
+    )

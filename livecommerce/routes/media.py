@@ -1,0 +1,211 @@
+"""WHIP (RFC 9725) and WHEP signalling over HTTP; HLS and replay files.
+
+Only the HTTP part lives here: size, content-type, bearer and rate-limit checks, then one call
+into :class:`~livecommerce.broadcast.manager.BroadcastManager`, whose refusals become the status
+codes the RFCs give (401, 404, 406, 409, 413, 503 + Retry-After). Answers are complete (all
+candidates gathered), so trickle ``PATCH`` gets 405 as RFC 9725 allows.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from livecommerce import keys
+from livecommerce.broadcast.errors import MediaRejected, unauthenticated
+from livecommerce.broadcast.sdp import MAX_SDP_BYTES
+from livecommerce.domain.ratelimit import Rate
+from livecommerce.routes.auth import bearer_token
+
+__all__ = ["add_media_routes"]
+
+SDP = "application/sdp"
+
+
+def _error(exc: MediaRejected) -> web.Response:
+    return web.json_response(
+        {"error": {"code": exc.code, "message": exc.message}},
+        status=exc.status,
+        headers=exc.headers,
+    )
+
+
+async def _read_offer(request: web.Request) -> str:
+    """The SDP body: 415 wrong type, 413 over 64 KiB (checked before and while reading)."""
+    if request.content_type != SDP:
+        raise MediaRejected(415, "unsupported_media_type", "send the offer as application/sdp")
+    if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
+        raise MediaRejected(413, "payload_too_large", "SDP offers are limited to 64 KiB")
+    body = await request.content.read(MAX_SDP_BYTES + 1)
+    if len(body) > MAX_SDP_BYTES:
+        raise MediaRejected(413, "payload_too_large", "SDP offers are limited to 64 KiB")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MediaRejected(400, "invalid_sdp", "SDP must be UTF-8") from exc
+
+
+async def _limit(request: web.Request, key: str, per_minute: int) -> None:
+    limiter = request.app[keys.RATE_LIMITER]
+    if not await limiter.allow(key, [Rate(per_minute, 60)]):
+        raise MediaRejected(429, "rate_limited", "too many offers", {"Retry-After": "10"})
+
+
+def _created(
+    request: web.Request, kind: str, show_id: str, session_id: str, answer: str
+) -> web.Response:
+    location = f"/{kind}/{show_id}/{session_id}"
+    return web.Response(
+        status=201,
+        body=answer.encode(),
+        content_type=SDP,
+        headers={"Location": location, "Cache-Control": "no-store"},
+    )
+
+
+async def whip_post(request: web.Request) -> web.Response:
+    """Start ingest: bearer stream key, SDP offer in, 201 + Location + SDP answer out."""
+    show_id = request.match_info["show_id"]
+    per_minute = request.app[keys.SETTINGS].broadcast.whip_rate_per_minute
+    try:
+        await _limit(request, f"whip:addr:{request.remote}", per_minute)
+        key = bearer_token(request)
+        if not key:
+            raise unauthenticated("send the stream key as a Bearer token")
+        offer = await _read_offer(request)
+        await _limit(request, f"whip:show:{show_id}", per_minute)
+        session_id, answer = await request.app[keys.BROADCAST].publish(show_id, key, offer)
+    except MediaRejected as exc:
+        return _error(exc)
+    return _created(request, "whip", show_id, session_id, answer)
+
+
+async def whip_delete(request: web.Request) -> web.Response:
+    """End the broadcast session named by the Location URL (the show ends after a grace)."""
+    try:
+        await request.app[keys.BROADCAST].stop_publisher(
+            request.match_info["show_id"], request.match_info["session_id"]
+        )
+    except MediaRejected as exc:
+        return _error(exc)
+    return web.Response(status=200)
+
+
+async def whep_post(request: web.Request) -> web.Response:
+    """Add a viewer: SDP offer in, 201 + Location + SDP answer (sendonly) out."""
+    show_id = request.match_info["show_id"]
+    per_minute = request.app[keys.SETTINGS].broadcast.whip_rate_per_minute * 4
+    try:
+        await _limit(request, f"whep:addr:{request.remote}", per_minute)
+        offer = await _read_offer(request)
+        session_id, answer = await request.app[keys.BROADCAST].play(show_id, offer)
+    except MediaRejected as exc:
+        return _error(exc)
+    return _created(request, "whep", show_id, session_id, answer)
+
+
+async def whep_delete(request: web.Request) -> web.Response:
+    """Leave: close this viewer's peer connection."""
+    try:
+        await request.app[keys.BROADCAST].leave(
+            request.match_info["show_id"], request.match_info["session_id"]
+        )
+    except MediaRejected as exc:
+        return _error(exc)
+    return web.Response(status=200)
+
+
+async def no_trickle(request: web.Request) -> web.Response:
+    """Answers carry every candidate; trickle and ICE restarts are not supported (RFC 9725 §4.3)."""
+    return web.json_response(
+        {"error": {"code": "method_not_allowed", "message": "trickle ICE is not supported"}},
+        status=405,
+        headers={"Allow": "DELETE"},
+    )
+
+
+# Only names the packager writes: the multivariant playlist, and per rendition its playlist,
+# init segment and numbered media segments. Anything else (.., %2e, tmp files) is a 404.
+_HLS_NAME = re.compile(
+    r"^(?:index\.m3u8|[a-z0-9_-]{1,32}/(?:index\.m3u8|init\.mp4|seg_\d{5}\.m4s))$"
+)
+_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".mp4": "video/mp4",
+    ".m4s": "video/iso.segment",
+}
+_LIVE_PLAYLIST_CACHE = "no-cache"
+_SEGMENT_CACHE = "public, max-age=31536000, immutable"
+_REPLAY_PLAYLIST_CACHE = "public, max-age=300"
+
+
+def _media_file(request: web.Request) -> tuple[Path, str]:
+    show_id, name = request.match_info["show_id"], request.match_info["name"]
+    if not _HLS_NAME.fullmatch(name):
+        raise web.HTTPNotFound()
+    path = request.app[keys.HLS].show_dir(show_id) / name
+    if not path.is_file():
+        raise web.HTTPNotFound()
+    return path, name
+
+
+def _ended(path: Path) -> bool:
+    try:
+        return "#EXT-X-ENDLIST" in path.read_text()
+    except OSError:
+        return False
+
+
+async def hls_file(request: web.Request) -> web.StreamResponse:
+    """Live HLS: playlists revalidated on every request, segments cached for good."""
+    path, name = _media_file(request)
+    if name.endswith(".m3u8"):
+        return web.Response(
+            body=path.read_bytes(),
+            content_type=_TYPES[".m3u8"],
+            headers={"Cache-Control": _LIVE_PLAYLIST_CACHE},
+        )
+    return web.FileResponse(
+        path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": _SEGMENT_CACHE}
+    )
+
+
+async def replay_file(request: web.Request) -> web.StreamResponse:
+    """Replay (VOD): the ended show's segments; 404 while the show is still live."""
+    path, name = _media_file(request)
+    if name == "index.m3u8":
+        renditions = [p for p in path.parent.glob("*/index.m3u8")]
+        if not renditions or not all(_ended(p) for p in renditions):
+            raise web.HTTPNotFound()
+        body = path.read_text()
+    elif name.endswith(".m3u8"):
+        if not _ended(path):
+            raise web.HTTPNotFound()
+        body = path.read_text().replace("#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-PLAYLIST-TYPE:VOD")
+    else:
+        if not _ended(path.parent / "index.m3u8"):
+            raise web.HTTPNotFound()
+        return web.FileResponse(
+            path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": _SEGMENT_CACHE}
+        )
+    return web.Response(
+        text=body,
+        content_type=_TYPES[".m3u8"],
+        headers={"Cache-Control": _REPLAY_PLAYLIST_CACHE},
+    )
+
+
+def add_media_routes(app: web.Application) -> None:
+    """Register WHIP/WHEP (and, when packaging is on, HLS/replay) routes."""
+    session = r"/{show_id:[A-Za-z0-9_-]{1,64}}/{session_id:[A-Za-z0-9_-]{1,64}}"
+    show = r"/{show_id:[A-Za-z0-9_-]{1,64}}"
+    app.router.add_post("/whip" + show, whip_post)
+    app.router.add_delete("/whip" + session, whip_delete)
+    app.router.add_patch("/whip" + session, no_trickle)
+    app.router.add_post("/whep" + show, whep_post)
+    app.router.add_delete("/whep" + session, whep_delete)
+    app.router.add_patch("/whep" + session, no_trickle)
+    app.router.add_get("/hls" + show + "/{name:.+}", hls_file)
+    app.router.add_get("/replays" + show + "/{name:.+}", replay_file)

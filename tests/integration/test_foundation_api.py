@@ -1,0 +1,195 @@
+"""The foundation's HTTP contract: accounts, roles, shows, products, errors and the API document."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from livecommerce import keys
+from livecommerce.errors import Unauthenticated
+from tests.support.app import RunningApp
+from tests.support.http import Api
+
+
+async def test_unauthenticated_writes_get_401(api: Api) -> None:
+    """Every write without a token is 401 before its body is even looked at."""
+    for method, path in [
+        ("POST", "/api/v1/shows"),
+        ("POST", "/api/v1/products"),
+        ("PATCH", "/api/v1/shows/x"),
+        ("POST", "/api/v1/shows/x/stream-key"),
+        ("POST", "/api/v1/shows/x/hosts"),
+    ]:
+        status, body = await api.call(method, path, json={"bogus": True})
+        assert (status, body["error"]["code"]) == (401, "unauthenticated"), (method, path)
+    status, body = await api.call("POST", "/api/v1/shows", token="lct_nope", json={"title": "x"})
+    assert (status, body["error"]["code"]) == (401, "unauthenticated")
+
+
+async def test_roles_are_enforced_server_side(api: Api) -> None:
+    """A viewer cannot create shows or products; a seller cannot touch another seller's show."""
+    viewer, _ = await api.signup("Vera")
+    seller, _ = await api.signup("Sol", role="seller")
+    rival, _ = await api.signup("Rex", role="seller")
+    status, body = await api.call("POST", "/api/v1/shows", viewer, {"title": "Mine"})
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+    status, body = await api.call("POST", "/api/v1/products", viewer, {"name": "x", "price": 100})
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+
+    status, show = await api.call("POST", "/api/v1/shows", seller, {"title": "Spring drop"})
+    assert status == 201
+    assert show["stream_key"].startswith("sk_")
+    for method, path, payload in [
+        ("PATCH", f"/api/v1/shows/{show['id']}", {"title": "hijacked"}),
+        ("POST", f"/api/v1/shows/{show['id']}/stream-key", None),
+        ("POST", f"/api/v1/shows/{show['id']}/hosts", {"user_id": "usr_x"}),
+    ]:
+        status, body = await api.call(method, path, rival, payload)
+        assert (status, body["error"]["code"]) == (403, "forbidden"), path
+    status, got = await api.call("GET", f"/api/v1/shows/{show['id']}")
+    assert (status, got["title"], got["status"]) == (200, "Spring drop", "scheduled")
+    assert "stream_key" not in got
+
+
+async def test_bad_signup_input_gets_422_with_code(api: Api) -> None:
+    """Missing fields, short passwords, bad e-mails, extra fields and bad JSON: 4xx with a code."""
+    cases = [
+        {"name": "a", "email": "a@b.example"},
+        {"name": "a", "email": "a@b.example", "password": "short"},
+        {"name": "a", "email": "nope", "password": "long-enough"},
+        {"name": "a", "email": "a@b.example", "password": "long-enough", "role": "admin"},
+        {"name": "a", "email": "a@b.example", "password": "long-enough", "extra": 1},
+        {"name": "bad\u0007name", "email": "a@b.example", "password": "long-enough"},
+        ["not", "an", "object"],
+    ]
+    for payload in cases:
+        status, body = await api.call("POST", "/api/v1/auth/signup", json=payload)
+        assert (status, body["error"]["code"]) == (422, "invalid_input"), payload
+    status, body = await api.call(
+        "POST",
+        "/api/v1/auth/signup",
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert (status, body["error"]["code"]) == (422, "invalid_input")
+    status, body = await api.call(
+        "POST",
+        "/api/v1/auth/signup",
+        data=io.BytesIO(b"x" * (2 * 1024 * 1024)),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 413
+
+
+async def test_signup_login_guest_and_duplicate_email(api: Api) -> None:
+    """Sign-up and login issue working tokens; a taken e-mail conflicts; guests can watch only."""
+    token, user = await api.signup("Lena")
+    status, me = await api.call("GET", "/api/v1/me", token)
+    assert (200, user["id"], "viewer") == (status, me["id"], me["role"])
+    status, body = await api.call(
+        "POST",
+        "/api/v1/auth/signup",
+        json={"name": "Other", "email": "LENA@test.example", "password": "whatever-long"},
+    )
+    assert (status, body["error"]["code"]) == (409, "conflict")
+    status, body = await api.call(
+        "POST",
+        "/api/v1/auth/login",
+        json={"email": "lena@test.example", "password": "wrong-password"},
+    )
+    assert (status, body["error"]["code"]) == (401, "unauthenticated")
+    status, body = await api.call(
+        "POST",
+        "/api/v1/auth/login",
+        json={"email": "lena@test.example", "password": "pass-LenaLena"},
+    )
+    assert status == 200
+    status, guest = await api.call("POST", "/api/v1/auth/guest", json={"name": "Gil"})
+    assert (status, guest["user"]["is_guest"]) == (201, True)
+    status, body = await api.call("POST", "/api/v1/auth/logout", body["token"])
+    assert status == 204
+    status, body = await api.call("GET", "/api/v1/me", token)
+    assert status == 200
+
+
+async def test_stream_key_rotation_and_hosts(api: Api, live_app: RunningApp) -> None:
+    """Rotating the key invalidates the old one at once; granting a host shows in the show."""
+    seller, _ = await api.signup("Sia", role="seller")
+    _, host = await api.signup("Hal")
+    _, show = await api.call("POST", "/api/v1/shows", seller, {"title": "Keys"})
+    service = live_app.app[keys.SHOWS]
+    await service.verify_stream_key(show["id"], show["stream_key"])
+    status, rotated = await api.call("POST", f"/api/v1/shows/{show['id']}/stream-key", seller)
+    assert status == 200
+    assert rotated["whip_url"].endswith(f"/whip/{show['id']}")
+    with pytest.raises(Unauthenticated):
+        await service.verify_stream_key(show["id"], show["stream_key"])
+    await service.verify_stream_key(show["id"], rotated["stream_key"])
+    status, updated = await api.call(
+        "POST", f"/api/v1/shows/{show['id']}/hosts", seller, {"user_id": host["id"]}
+    )
+    assert (200, [host["id"]]) == (status, updated["host_ids"])
+
+
+async def test_products_and_listing(api: Api) -> None:
+    """A seller's product with variants is listed with integer prices in minor units."""
+    seller, me = await api.signup("Pia", role="seller")
+    status, product = await api.call(
+        "POST",
+        "/api/v1/products",
+        seller,
+        {
+            "name": "Mug",
+            "price": 1800,
+            "variants": [
+                {"label": "Red", "stock": 3},
+                {"label": "Blue", "stock": 2, "price": 2000},
+            ],
+        },
+    )
+    assert (status, product["price"], product["currency"]) == (201, 1800, "USD")
+    assert [(v["label"], v["price"]) for v in product["variants"]] == [
+        ("Red", 1800),
+        ("Blue", 2000),
+    ]
+    status, listed = await api.call("GET", f"/api/v1/products?seller_id={me['id']}")
+    assert [product["id"]] == [p["id"] for p in listed["products"]]
+    for bad in (
+        {"name": "x", "price": 0},
+        {"name": "x", "price": 10.5},
+        {"name": "x", "price": -1},
+        {"name": "x", "price": 100, "image_url": "javascript:alert(1)"},
+    ):
+        status, body = await api.call("POST", "/api/v1/products", seller, bad)
+        assert (status, body["error"]["code"]) == (422, "invalid_input"), bad
+
+
+async def test_openapi_lists_every_api_route(api: Api, live_app: RunningApp) -> None:
+    """Every /api/v1 route registered on the app appears in /api/v1/openapi.json."""
+    status, doc = await api.call("GET", "/api/v1/openapi.json")
+    assert (status, doc["openapi"]) == (200, "3.1.0")
+    registered = set()
+    for route in live_app.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter") or ""
+        if (
+            path.startswith("/api/v1/")
+            and path != "/api/v1/openapi.json"
+            and route.method != "HEAD"
+        ):
+            registered.add((route.method.lower(), re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", path)))
+    documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}
+    assert len(registered) >= 12
+    assert set() == registered - documented
+
+
+async def test_unknown_routes_and_methods_are_json_errors(api: Api) -> None:
+    """404 and 405 under /api come back in the error envelope."""
+    status, body = await api.call("GET", "/api/v1/nope")
+    assert (status, body["error"]["code"]) == (404, "not_found")
+    status, body = await api.call("DELETE", "/api/v1/me")
+    assert (status, body["error"]["code"]) == (405, "method_not_allowed")
+    status, body = await api.call("GET", "/api/v1/shows/shw_missing")
+    assert (status, body["error"]["code"]) == (404, "not_found")

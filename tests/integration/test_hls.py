@@ -1,0 +1,94 @@
+"""HLS packaging of a live show: playlists, fMP4 segments PyAV decodes, replay, no traversal."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import av
+import yarl
+
+from livecommerce import keys
+from livecommerce.broadcast.synthetic import read_stamp
+from tests.support.media_app import MediaApp, running_media_app
+
+
+async def _get(env: MediaApp, path: str) -> tuple[int, str, dict[str, str], bytes]:
+    async with env.http.get(env.base_url + path) as resp:
+        return resp.status, resp.content_type, dict(resp.headers), await resp.read()
+
+
+async def _wait_segments(env: MediaApp, rendition: str, count: int) -> str:
+    async def poll() -> str:
+        while True:
+            status, _, _, body = await _get(env, f"/hls/{env.show_id}/{rendition}/index.m3u8")
+            if status == 200 and body.decode().count(".m4s") >= count:
+                return body.decode()
+            await asyncio.sleep(0.2)
+
+    return await asyncio.wait_for(poll(), 20)
+
+
+def _decode_stamps(url: str) -> list[int]:
+    """Decode an HLS URL with PyAV (FFmpeg's demuxer), returning the burnt-in counters."""
+    counters = []
+    with av.open(url, options={"live_start_index": "0"}) as container:
+        for frame in container.decode(video=0):
+            stamp = read_stamp(frame)
+            if stamp is not None:
+                counters.append(stamp.counter)
+    return counters
+
+
+async def test_live_hls_ladder_decodes_and_becomes_replay(tmp_path: Path) -> None:
+    """Both renditions decode with PyAV, stamps advance, and after the end a VOD replay exists."""
+    async with running_media_app(tmp_path, {"hls_segment_seconds": 1.0}) as env:
+        await env.manager.start_synthetic(env.show_id)
+        playlist = await _wait_segments(env, "source", 2)
+        await _wait_segments(env, "360p", 2)
+        assert "#EXT-X-PROGRAM-DATE-TIME:" in playlist
+        assert '#EXT-X-MAP:URI="init.mp4"' in playlist
+
+        status, ctype, headers, body = await _get(env, f"/hls/{env.show_id}/index.m3u8")
+        assert (status, ctype) == (200, "application/vnd.apple.mpegurl")
+        assert headers["Cache-Control"] == "no-cache"
+        assert "source/index.m3u8" in body.decode()
+        assert "360p/index.m3u8" in body.decode()
+        status, ctype, headers, _ = await _get(env, f"/hls/{env.show_id}/source/seg_00000.m4s")
+        assert (status, ctype) == (200, "video/iso.segment")
+        assert "immutable" in headers["Cache-Control"]
+        # Not a replay while live.
+        assert (await _get(env, f"/replays/{env.show_id}/index.m3u8"))[0] == 404
+
+        await env.manager.end_show(env.show_id)
+        status, _, _, body = await _get(env, f"/replays/{env.show_id}/source/index.m3u8")
+        assert status == 200
+        assert "#EXT-X-PLAYLIST-TYPE:VOD" in body.decode()
+        assert "#EXT-X-ENDLIST" in body.decode()
+        for rendition in ("source", "360p"):
+            url = f"{env.base_url}/replays/{env.show_id}/{rendition}/index.m3u8"
+            counters = await asyncio.to_thread(_decode_stamps, url)
+            assert len(counters) >= 30
+            assert counters == sorted(counters)
+        assert (await env.app[keys.SHOWS].get(env.show_id)).status.value == "ended"
+
+
+async def test_hls_serves_only_packager_files(tmp_path: Path) -> None:
+    """Traversal attempts and names the packager never writes get 404."""
+    async with running_media_app(tmp_path, {"hls_segment_seconds": 1.0}) as env:
+        await env.manager.start_synthetic(env.show_id)
+        await _wait_segments(env, "source", 1)
+        (tmp_path / "secret.txt").write_text("nope")
+        for path in (
+            f"/hls/{env.show_id}/../../secret.txt",
+            f"/hls/{env.show_id}/%2e%2e/%2e%2e/secret.txt",
+            f"/hls/{env.show_id}/source/..%2f..%2f..%2fsecret.txt",
+            f"/hls/{env.show_id}/source/index.m3u8.tmp",
+            f"/hls/{env.show_id}/source/seg_00000.m4s.tmp",
+            "/hls/../secret.txt",
+            f"/hls/{env.show_id}/source/",
+            "/hls/shw_unknown/index.m3u8",
+        ):
+            # encoded=True: send the path as written, without client-side normalisation
+            async with env.http.get(yarl.URL(env.base_url + path, encoded=True)) as resp:
+                assert (path, resp.status) == (path, 404)

@@ -1,0 +1,173 @@
+"""Operations: health per component, metrics, the demo, the pages and the real CLI process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from livecommerce.logs import JsonFormatter, RedactingFilter
+from tests.conftest import SettingsFactory
+from tests.support.app import running_app
+from tests.support.http import Api
+from tests.support.servers import RedisServer, free_port
+
+
+async def test_health_names_the_failing_component(
+    settings_factory: SettingsFactory, redis_server: RedisServer, redis_url: str
+) -> None:
+    """/healthz is 200 with every component ok, and 503 naming redis once it is killed."""
+    async with (
+        running_app(settings_factory(redis={"url": redis_url})) as running,
+        aiohttp.ClientSession() as session,
+    ):
+        api = Api(session, running.base_url)
+        status, body = await api.call("GET", "/healthz")
+        assert 200 == status
+        assert {"store", "redis"} <= set(body["components"])
+        assert {"ok"} == set(body["components"].values())
+        redis_server.kill()
+        try:
+            status, body = await api.call("GET", "/healthz")
+            assert 503 == status
+            assert "redis" in body["failing"]
+            assert "ok" == body["components"]["store"]
+        finally:
+            redis_server.start()
+        status, body = await api.call("GET", "/metrics")
+        assert status == 200
+        assert "livecommerce_up 1.0" in body
+
+
+async def test_demo_seeds_a_live_show_listed_on_the_home_page(
+    settings_factory: SettingsFactory,
+) -> None:
+    """With the demo on, demo.json holds working credentials and / lists the live demo show."""
+    settings = settings_factory(demo={"enabled": True})
+    async with running_app(settings) as running, aiohttp.ClientSession() as session:
+        demo = json.loads((settings.server.data_dir / "demo.json").read_text())
+        for field in (
+            "base_url",
+            "show_id",
+            "stream_key",
+            "seller_token",
+            "host_token",
+            "viewer_token",
+        ):
+            assert demo[field], field
+        assert running.base_url == demo["base_url"]
+        api = Api(session, running.base_url)
+        status, show = await api.call("GET", f"/api/v1/shows/{demo['show_id']}")
+        assert (status, show["status"]) == (200, "live")
+        _, host = await api.call("GET", "/api/v1/me", demo["host_token"])
+        assert host["id"] in show["host_ids"]
+        status, html = await api.call("GET", "/", headers={"Accept": "text/html"})
+        assert status == 200
+        assert f"/shows/{demo['show_id']}" in html
+        assert "Demo: spring drop" in html
+    async with running_app(settings):  # a restart reuses the same demo
+        again = json.loads((settings.server.data_dir / "demo.json").read_text())
+        assert demo["show_id"] == again["show_id"]
+
+
+async def test_page_login_uses_session_cookie_and_csrf(live_app: object, api: Api) -> None:
+    """The sign-up form sets an HttpOnly session; a write without the CSRF token is refused."""
+    async with api.session.get(api.base_url + "/login") as response:
+        html = await response.text()
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token is not None
+    form = {
+        "csrf_token": token.group(1),
+        "mode": "signup",
+        "name": "Pat",
+        "email": "pat@test.example",
+        "password": "a-long-password",
+    }
+    async with api.session.post(
+        api.base_url + "/login", data=form, allow_redirects=False
+    ) as response:
+        assert response.status == 303
+        cookie = response.cookies["lc_session"]
+        assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    async with api.session.get(api.base_url + "/api/v1/me") as response:
+        assert (response.status, (await response.json())["name"]) == (200, "Pat")
+    bad = {**form, "csrf_token": "forged"}
+    async with api.session.post(
+        api.base_url + "/login", data=bad, allow_redirects=False
+    ) as response:
+        assert response.status == 403
+    async with api.session.post(api.base_url + "/logout", allow_redirects=False) as response:
+        assert response.status == 403  # the cookie alone is not enough for a write
+
+
+def test_log_records_never_carry_secrets() -> None:
+    """Tokens, passwords and stream keys in messages, args and extras are masked in the output."""
+    record = logging.LogRecord(
+        "t",
+        logging.INFO,
+        __file__,
+        1,
+        "login %s with %s",
+        ("Bearer lct_abcdefghijklmnop", {"password": "hunter22", "ok": 1}),
+        None,
+    )
+    record.stream_key = "sk_abcdefghijkl"
+    record.note = "key sk_zzzzzzzzzzzz here"
+    assert RedactingFilter().filter(record)
+    line = JsonFormatter().format(record)
+    for secret in ("lct_abcdefghijklmnop", "hunter22", "sk_abcdefghijkl", "sk_zzzzzzzzzzzz"):
+        assert secret not in line
+
+
+def _get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 why: loopback URL built here
+        return response.status, response.read().decode()
+
+
+@pytest.mark.timeout(90)
+def test_cli_serves_the_demo(tmp_path: Path) -> None:
+    """`python -m livecommerce serve` (what `make run` runs) serves /healthz and the demo."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "livecommerce",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--demo",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert 200 == _get(f"http://127.0.0.1:{port}/healthz")[0]
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        demo = json.loads((tmp_path / "data" / "demo.json").read_text())
+        assert f"/shows/{demo['show_id']}" in _get(f"http://127.0.0.1:{port}/")[1]
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0].decode()
+    assert 0 == proc.returncode, output
+    assert demo["stream_key"] not in output
+    assert demo["seller_token"] not in output
