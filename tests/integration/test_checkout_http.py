@@ -67,7 +67,7 @@ async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> Non
 async def test_client_price_and_bad_quantities_are_refused(
     env: ShopEnv, http: ClientSession
 ) -> None:
-    """A body with a price, or a zero, negative, huge or string quantity, is 422 and holds nothing."""
+    """A body with a price, or a zero, negative, huge or string quantity: 422, nothing held."""
     offer = await env.offer(stock=5)
     _, buyer_user = await env.user("Buyer")
     token = await env.token(buyer_user)
@@ -96,7 +96,7 @@ async def test_seller_order_book_csv_fulfil_refund(env: ShopEnv, http: ClientSes
     """The seller lists, exports, fulfils and refunds shop orders; a declined card is 402."""
     offer = await env.offer(stock=5)
     buyer, _ = await env.user("Buyer")
-    order, pay = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "book-key-1")
+    order, _pay = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "book-key-1")
     await env.shop.payments.confirm_demo(buyer, order.id, "4242424242424242")
     other, other_user = await env.user("Other")
     declined, dpay = await env.shop.checkout.start(
@@ -133,7 +133,7 @@ async def test_seller_order_book_csv_fulfil_refund(env: ShopEnv, http: ClientSes
         "partially_refunded",
         100,
     )
-    status, denied = await post_json(
+    status, _denied = await post_json(
         http, f"{env.base_url}/api/v1/orders/{order.id}/refund", {}, other_token
     )
     assert status == 403
