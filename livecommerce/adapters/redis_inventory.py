@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis import exceptions as redis_errors
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.asyncio import BlockingConnectionPool, Redis
 from redis.commands.core import AsyncScript
 
 from livecommerce.domain import inventory as rules
