@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 
-from livecommerce import broadcast, keys, shop
+from livecommerce import broadcast, hub, keys, shop
 from livecommerce.adapters.memory import MemoryBus, MemoryRateLimiter, SystemClock
 from livecommerce.adapters.sql.accounts import SqlAccountStore
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
@@ -142,6 +142,7 @@ def create_app(settings: Settings) -> web.Application:
     broadcast.setup(app)
     setup_routes(app, WEB_DIR / "static")
     shop.setup(app)
+    hub.setup(app)
     return app
 
 

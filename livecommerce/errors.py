@@ -156,3 +156,54 @@ class InvalidSignature(LiveCommerceError):
 
     code = "invalid_signature"
     status = 400
+
+
+# --- live hub (issue 4): chat, names and moderation refusals a client can act on ---------------
+
+
+class TextEmpty(InvalidInput):
+    """Nothing left after trimming: the client should not send blank lines."""
+
+    code = "text_empty"
+
+
+class TextTooLong(InvalidInput):
+    """Longer than the chat limit after NFC normalisation and trimming."""
+
+    code = "text_too_long"
+
+
+class TextInvalidCharacters(InvalidInput):
+    """Control or bidi-override characters, which break layouts or spoof other text."""
+
+    code = "text_invalid_characters"
+
+
+class ReservedName(InvalidInput):
+    """A display name that reads like staff (seller, host, admin, ...) or a lookalike of one."""
+
+    code = "reserved_name"
+
+
+class SlowMode(RateLimited):
+    """The show's slow mode: this user must wait before the next line."""
+
+    code = "slow_mode"
+
+
+class ChatRestricted(PermissionDenied):
+    """The show's chat is followers-only or buyers-only and the user is neither."""
+
+    code = "chat_restricted"
+
+
+class MessageRejected(DomainError):
+    """A banned word or a link, refused by the show's filters (not held for review)."""
+
+    code = "message_rejected"
+
+
+class TooManyConnections(RateLimited):
+    """Too many open Socket.IO connections from one address."""
+
+    code = "too_many_connections"

@@ -52,3 +52,10 @@ HLS: web.AppKey[HlsPackagers] = web.AppKey("hls")
 
 # -- shop (issue 5): one container holding checkout, offers, orders, payments, inventory --------
 SHOP: web.AppKey[Shop] = web.AppKey("shop")
+
+
+# --- live hub (issue 4) ---
+if TYPE_CHECKING:
+    from livecommerce.hub.server import Hub
+
+HUB: web.AppKey[Hub] = web.AppKey("hub")

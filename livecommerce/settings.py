@@ -131,9 +131,49 @@ class BroadcastSettings(Section):
     ]
 
 
+class RateSetting(Section):
+    """At most ``limit`` events per ``per_seconds`` (a burst of ``limit`` is allowed)."""
+
+    limit: int = Field(ge=1)
+    per_seconds: float = Field(gt=0)
+
+
 class HubSettings(Section):
     #: Origins allowed to open Socket.IO connections besides the server's own.
     cors_allowed_origins: list[str] = []
+    #: Largest Socket.IO frame (python-engineio's default is 1 MB; a chat line is < 2 KB).
+    max_frame_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    #: Open Socket.IO connections per client address on one node.
+    max_connections_per_address: int = Field(20, ge=1)
+    #: Engine.IO heartbeat: a silently closed tab is dropped after interval + timeout.
+    ping_interval: float = Field(10.0, gt=0)
+    ping_timeout: float = Field(10.0, gt=0)
+    #: Lines sent with ``show.join`` when no ``last_seq`` is given.
+    history_lines: int = Field(50, ge=0, le=1000)
+    #: Most lines replayed after ``last_seq`` in one join.
+    replay_limit: int = Field(1000, ge=1, le=10000)
+    #: Per-user chat limits in one show (default: 3 per 2 s and 20 per 30 s).
+    chat_rates: list[RateSetting] = [
+        RateSetting(limit=3, per_seconds=2),
+        RateSetting(limit=20, per_seconds=30),
+    ]
+    reaction_rates: list[RateSetting] = [RateSetting(limit=30, per_seconds=2)]
+    question_rates: list[RateSetting] = [
+        RateSetting(limit=3, per_seconds=10),
+        RateSetting(limit=10, per_seconds=300),
+    ]
+    #: Reactions are aggregated into one ``reaction.burst`` per show at most this often.
+    reaction_interval_ms: int = Field(250, ge=50)
+    #: Above this many lines per second in a show, chat is coalesced into ``chat.batch``.
+    coalesce_above_per_second: float = Field(10.0, ge=0)
+    #: How often a coalesced batch is sent (100-250 ms keeps chat feeling live).
+    coalesce_interval_ms: int = Field(150, ge=20, le=1000)
+    #: ``viewers.count`` is pushed at most this often, and only when it changed.
+    viewers_push_seconds: float = Field(2.0, ge=0.1)
+    #: Each node re-reports its viewer counts this often; a report lives 3x as long.
+    presence_heartbeat_seconds: float = Field(5.0, ge=0.1)
+    #: Display names refused to non-staff besides seller/host/admin/... (e.g. the shop's name).
+    reserved_names: list[str] = []
 
 
 class PaymentsSettings(Section):

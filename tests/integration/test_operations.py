@@ -43,7 +43,7 @@ async def test_health_names_the_failing_component(
         finally:
             redis_server.start()
         status, body = await api.call("GET", "/metrics")
-        assert status == 200
+        assert 200 == status
         assert "livecommerce_up 1.0" in body
 
 
@@ -66,11 +66,11 @@ async def test_demo_seeds_a_live_show_listed_on_the_home_page(
         assert running.base_url == demo["base_url"]
         api = Api(session, running.base_url)
         status, show = await api.call("GET", f"/api/v1/shows/{demo['show_id']}")
-        assert (status, show["status"]) == (200, "live")
+        assert (200, "live") == (status, show["status"])
         _, host = await api.call("GET", "/api/v1/me", demo["host_token"])
         assert host["id"] in show["host_ids"]
         status, html = await api.call("GET", "/", headers={"Accept": "text/html"})
-        assert status == 200
+        assert 200 == status
         assert f"/shows/{demo['show_id']}" in html
         assert "Demo: spring drop" in html
     async with running_app(settings):  # a restart reuses the same demo
@@ -83,7 +83,7 @@ async def test_page_login_uses_session_cookie_and_csrf(live_app: object, api: Ap
     async with api.session.get(api.base_url + "/login") as response:
         html = await response.text()
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "nosniff" == response.headers["X-Content-Type-Options"]
     token = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert token is not None
     form = {
@@ -96,18 +96,18 @@ async def test_page_login_uses_session_cookie_and_csrf(live_app: object, api: Ap
     async with api.session.post(
         api.base_url + "/login", data=form, allow_redirects=False
     ) as response:
-        assert response.status == 303
+        assert 303 == response.status
         cookie = response.cookies["lc_session"]
         assert cookie["httponly"] and cookie["samesite"] == "Lax"
     async with api.session.get(api.base_url + "/api/v1/me") as response:
-        assert (response.status, (await response.json())["name"]) == (200, "Pat")
+        assert (200, "Pat") == (response.status, (await response.json())["name"])
     bad = {**form, "csrf_token": "forged"}
     async with api.session.post(
         api.base_url + "/login", data=bad, allow_redirects=False
     ) as response:
-        assert response.status == 403
+        assert 403 == response.status
     async with api.session.post(api.base_url + "/logout", allow_redirects=False) as response:
-        assert response.status == 403  # the cookie alone is not enough for a write
+        assert 403 == response.status  # the cookie alone is not enough for a write
 
 
 def test_log_records_never_carry_secrets() -> None:

@@ -1,0 +1,178 @@
+"""Redis adapters for the hub on many nodes: per-show pub/sub fan-out and presence counts.
+
+Fan-out channels are ``lc:hub:show:{id}``; a node subscribes only to shows it has viewers of.
+The listener owns its pub/sub connection in one task (subscription changes are queued to it)
+and reconnects every half second while Redis is away, then resubscribes and asks the hub to
+fill the gap from the store. Presence is one key per (show, node) with a TTL, so a crashed
+node's viewers expire without anyone cleaning up, and no node's clock is trusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from livecommerce.hub.fanout import FanoutHandler, ReconnectHandler
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "lc:hub:show:"
+RETRY_SECONDS = 0.5
+#: Events waiting to be published; beyond this (Redis away for long) new ones are dropped.
+OUTGOING_MAX = 10_000
+
+
+class RedisFanout:
+    def __init__(self, client: aioredis.Redis, node_id: str) -> None:
+        self.node_id = node_id
+        self._client = client
+        self._watched: set[str] = set()
+        self._changes: asyncio.Queue[tuple[bool, str]] = asyncio.Queue()
+        self._on_message: FanoutHandler | None = None
+        self._on_reconnect: ReconnectHandler | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._publisher: asyncio.Task[None] | None = None
+        # publishing goes through one queue and task: acks never wait on Redis, order is kept
+        self._outgoing: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=OUTGOING_MAX)
+        self.connected = asyncio.Event()
+        self._gapfill: asyncio.Future[None] | None = None
+
+    def set_handlers(self, on_message: FanoutHandler, on_reconnect: ReconnectHandler) -> None:
+        self._on_message = on_message
+        self._on_reconnect = on_reconnect
+
+    async def publish(self, show_id: str, envelope: dict[str, Any]) -> None:
+        data = json.dumps({**envelope, "node": self.node_id}, separators=(",", ":"))
+        try:
+            self._outgoing.put_nowait((CHANNEL_PREFIX + show_id, data))
+        except asyncio.QueueFull:
+            log.warning("hub fan-out queue full; event delivered on this node only")
+
+    async def _publish_loop(self) -> None:
+        while True:
+            batch = [await self._outgoing.get()]
+            while not self._outgoing.empty() and len(batch) < 256:
+                batch.append(self._outgoing.get_nowait())
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for channel, data in batch:
+                        pipe.publish(channel, data)
+                    await pipe.execute()
+            except (RedisError, OSError):
+                log.warning(
+                    "hub fan-out publish failed; %d events reached this node only", len(batch)
+                )
+
+    def watch(self, show_id: str) -> None:
+        if show_id not in self._watched:
+            self._watched.add(show_id)
+            self._changes.put_nowait((True, show_id))
+
+    def unwatch(self, show_id: str) -> None:
+        if show_id in self._watched:
+            self._watched.discard(show_id)
+            self._changes.put_nowait((False, show_id))
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        self._task = asyncio.create_task(self._listen(), name="hub-fanout")
+        self._publisher = asyncio.create_task(self._publish_loop(), name="hub-fanout-publish")
+        try:
+            yield
+        finally:
+            for task in (self._task, self._publisher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _listen(self) -> None:
+        first = True
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                # a placeholder channel keeps the connection in subscribed mode with no shows
+                await pubsub.subscribe(
+                    CHANNEL_PREFIX + "_", *(CHANNEL_PREFIX + s for s in self._watched)
+                )
+                while not self._changes.empty():
+                    self._changes.get_nowait()  # the full set was just subscribed
+                self.connected.set()
+                if not first and self._on_reconnect is not None:
+                    self._gapfill = asyncio.ensure_future(self._on_reconnect())
+                first = False
+                await self._pump(pubsub)
+            except (RedisError, OSError):
+                self.connected.clear()
+                log.warning("hub fan-out lost redis; retrying in %.1fs", RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _pump(self, pubsub: Any) -> None:
+        while True:
+            while not self._changes.empty():
+                add, show_id = self._changes.get_nowait()
+                if add:
+                    await pubsub.subscribe(CHANNEL_PREFIX + show_id)
+                else:
+                    await pubsub.unsubscribe(CHANNEL_PREFIX + show_id)
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+            if message is None or message.get("type") != "message":
+                continue
+            await self._dispatch(message["channel"], message["data"])
+
+    async def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
+        try:
+            envelope = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(envelope, dict) or envelope.get("node") == self.node_id:
+            return
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        show_id = name.removeprefix(CHANNEL_PREFIX)
+        if show_id not in self._watched or self._on_message is None:
+            return
+        try:
+            await self._on_message(show_id, envelope)
+        except Exception:
+            log.exception("hub fan-out handler failed")
+
+
+class RedisPresence:
+    """Per-(show, node) counts with a TTL; the total is the sum of the keys still alive."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+
+    async def report(self, show_id: str, node_id: str, count: int, ttl_seconds: float) -> None:
+        nodes = f"lc:presence:{show_id}"
+        key = f"{nodes}:{node_id}"
+        async with self._client.pipeline(transaction=False) as pipe:
+            if count > 0:
+                pipe.set(key, count, px=max(1, int(ttl_seconds * 1000)))
+                pipe.sadd(nodes, node_id)
+                pipe.expire(nodes, max(1, int(ttl_seconds * 4)))
+            else:
+                pipe.delete(key)
+                pipe.srem(nodes, node_id)
+            await pipe.execute()
+
+    async def total(self, show_id: str) -> int:
+        nodes_key = f"lc:presence:{show_id}"
+        members = await self._client.smembers(nodes_key)
+        nodes = sorted(n.decode() if isinstance(n, bytes) else str(n) for n in members)
+        if not nodes:
+            return 0
+        values = await self._client.mget([f"{nodes_key}:{n}" for n in nodes])
+        gone = [n for n, v in zip(nodes, values, strict=True) if v is None]
+        if gone:
+            await self._client.srem(nodes_key, *gone)
+        return sum(int(v) for v in values if v is not None)

@@ -1,0 +1,360 @@
+"""SQL store for the live hub (SQLite or PostgreSQL): chat history with per-show ``seq``,
+moderation state, reports, the audit log and Q&A.
+
+``seq`` comes from a counter row updated with ``UPDATE ... RETURNING`` inside the insert's
+transaction: on PostgreSQL the row lock serialises nodes, on SQLite ``BEGIN IMMEDIATE`` does, so
+two nodes never hand out the same number and a Redis restart cannot reset it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from livecommerce.adapters.sql.database import (
+    Executor,
+    PostgresDatabase,
+    SqliteDatabase,
+    UniqueViolation,
+)
+from livecommerce.domain.chat import ChatAuthor, ChatMessage, MessageStatus
+from livecommerce.domain.moderation import (
+    AuditEntry,
+    ChatPolicy,
+    ModAction,
+    ReportStatus,
+    Standing,
+)
+from livecommerce.domain.qa import Question
+from livecommerce.ids import new_id
+from livecommerce.services.moderation import Report
+
+Row = dict[str, Any]
+
+
+def _badges(value: str) -> tuple[str, ...]:
+    return tuple(b for b in value.split(",") if b)
+
+
+def _message(row: Row) -> ChatMessage:
+    return ChatMessage(
+        id=row["id"],
+        show_id=row["show_id"],
+        seq=int(row["seq"]),
+        author=ChatAuthor(row["user_id"], row["user_name"], _badges(row["badges"])),
+        text=row["text"],
+        at_ms=int(row["at"]),
+        status=MessageStatus(row["status"]),
+    )
+
+
+def _question(row: Row) -> Question:
+    media = row["media_ts_ms"]
+    return Question(
+        id=row["id"],
+        show_id=row["show_id"],
+        author=ChatAuthor(row["user_id"], row["user_name"], _badges(row["badges"])),
+        text=row["text"],
+        votes=int(row["votes"]),
+        at_ms=int(row["at"]),
+        answered=bool(row["answered"]),
+        answer=row["answer"],
+        answered_by=row["answered_by"],
+        answered_at_ms=int(row["answered_at"]) if row["answered_at"] is not None else None,
+        on_air_media_ts=int(media) / 1000 if media is not None else None,
+    )
+
+
+async def _next_seq(tx: Executor, show_id: str) -> int:
+    row = await tx.fetchone(
+        "UPDATE chat_seq SET seq = seq + 1 WHERE show_id = ? RETURNING seq", show_id
+    )
+    if row is not None:
+        return int(row["seq"])
+    await tx.execute("INSERT INTO chat_seq (show_id, seq) VALUES (?, 1)", show_id)
+    return 1
+
+
+class SqlHubStore:
+    """ChatStore, ModerationStore and QaStore over the app's Database."""
+
+    def __init__(self, db: SqliteDatabase | PostgresDatabase) -> None:
+        self._db = db
+
+    # --- chat -------------------------------------------------------------------------------
+
+    async def append(
+        self, show_id: str, author: ChatAuthor, text: str, at_ms: int, status: MessageStatus
+    ) -> ChatMessage:
+        message_id = new_id("msg")
+        for _attempt in range(5):
+            try:
+                async with self._db.transaction() as tx:
+                    seq = await _next_seq(tx, show_id)
+                    await tx.execute(
+                        "INSERT INTO chat_messages (id, show_id, seq, user_id, user_name, badges, "
+                        "text, status, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        message_id, show_id, seq, author.id, author.name,
+                        ",".join(author.badges), text, str(status), at_ms,
+                    )  # fmt: skip
+                return ChatMessage(message_id, show_id, seq, author, text, at_ms, status)
+            except UniqueViolation:
+                # two nodes created the counter row at once; the loser retries with UPDATE
+                continue
+        raise RuntimeError("could not allocate a chat seq")
+
+    async def recent(self, show_id: str, limit: int) -> list[ChatMessage]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM chat_messages WHERE show_id = ? AND status = ? "
+            "ORDER BY seq DESC LIMIT ?",
+            show_id, str(MessageStatus.VISIBLE), limit,
+        )  # fmt: skip
+        return [_message(r) for r in reversed(rows)]
+
+    async def after(self, show_id: str, seq: int, limit: int) -> list[ChatMessage]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM chat_messages "
+            "WHERE show_id = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?",
+            show_id, str(MessageStatus.VISIBLE), seq, limit,
+        )  # fmt: skip
+        return [_message(r) for r in rows]
+
+    async def get(self, message_id: str) -> ChatMessage | None:
+        row = await self._db.fetchone("SELECT * FROM chat_messages WHERE id = ?", message_id)
+        return _message(row) if row else None
+
+    async def set_status(self, message_id: str, status: MessageStatus) -> ChatMessage | None:
+        await self._db.execute(
+            "UPDATE chat_messages SET status = ? WHERE id = ?", str(status), message_id
+        )
+        return await self.get(message_id)
+
+    async def release(self, message_id: str, at_ms: int) -> ChatMessage | None:
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT show_id FROM chat_messages WHERE id = ? AND status = ?",
+                message_id, str(MessageStatus.HELD),
+            )  # fmt: skip
+            if row is None:
+                return None
+            seq = await _next_seq(tx, row["show_id"])
+            await tx.execute(
+                "UPDATE chat_messages SET status = ?, seq = ? WHERE id = ?",
+                str(MessageStatus.VISIBLE), seq, message_id,
+            )  # fmt: skip
+        return await self.get(message_id)
+
+    async def hide_user(self, show_id: str, user_id: str) -> list[ChatMessage]:
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT * FROM chat_messages "
+                "WHERE show_id = ? AND user_id = ? AND status IN (?, ?) ORDER BY seq",
+                show_id, user_id, str(MessageStatus.VISIBLE), str(MessageStatus.HELD),
+            )  # fmt: skip
+            await tx.execute(
+                "UPDATE chat_messages SET status = ? "
+                "WHERE show_id = ? AND user_id = ? AND status IN (?, ?)",
+                str(MessageStatus.HIDDEN), show_id, user_id,
+                str(MessageStatus.VISIBLE), str(MessageStatus.HELD),
+            )  # fmt: skip
+        return [
+            _message({**r, "status": str(MessageStatus.HIDDEN)})
+            for r in rows
+            if r["status"] == str(MessageStatus.VISIBLE)
+        ]
+
+    async def last_message_ms(self, show_id: str, user_id: str) -> int:
+        row = await self._db.fetchone(
+            "SELECT MAX(at) AS at FROM chat_messages WHERE show_id = ? AND user_id = ?",
+            show_id, user_id,
+        )  # fmt: skip
+        return int(row["at"]) if row and row["at"] is not None else 0
+
+    async def held(self, show_id: str, limit: int) -> list[ChatMessage]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM chat_messages WHERE show_id = ? AND status = ? "
+            "ORDER BY seq LIMIT ?",
+            show_id, str(MessageStatus.HELD), limit,
+        )  # fmt: skip
+        return [_message(r) for r in rows]
+
+    # --- moderation -------------------------------------------------------------------------
+
+    async def policy(self, show_id: str) -> ChatPolicy:
+        row = await self._db.fetchone("SELECT policy FROM chat_policies WHERE show_id = ?", show_id)
+        if row is None:
+            return ChatPolicy()
+        data = json.loads(row["policy"])
+        data["banned_words"] = tuple(data.get("banned_words", ()))
+        return ChatPolicy(**data)
+
+    async def set_policy(self, show_id: str, policy: ChatPolicy, at_ms: int) -> None:
+        payload = json.dumps(policy.to_wire())
+        async with self._db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE chat_policies SET policy = ?, updated_at = ? WHERE show_id = ?",
+                payload, at_ms, show_id,
+            )  # fmt: skip
+            if not changed:
+                await tx.execute(
+                    "INSERT INTO chat_policies (show_id, policy, updated_at) VALUES (?, ?, ?)",
+                    show_id, payload, at_ms,
+                )  # fmt: skip
+
+    async def standing(self, show_id: str, user_id: str) -> Standing:
+        ban = await self._db.fetchone(
+            "SELECT 1 AS b FROM chat_bans WHERE show_id = ? AND user_id = ?", show_id, user_id
+        )
+        mute = await self._db.fetchone(
+            "SELECT until FROM chat_timeouts WHERE show_id = ? AND user_id = ?", show_id, user_id
+        )
+        return Standing(banned=ban is not None, muted_until_ms=int(mute["until"]) if mute else 0)
+
+    async def ban(self, show_id: str, user_id: str, by: str, reason: str, at_ms: int) -> None:
+        # already banned: nothing changes, the audit entry still records the repeat
+        with contextlib.suppress(UniqueViolation):
+            await self._db.execute(
+                "INSERT INTO chat_bans (show_id, user_id, banned_by, reason, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                show_id, user_id, by, reason, at_ms,
+            )  # fmt: skip
+
+    async def unban(self, show_id: str, user_id: str) -> bool:
+        removed = await self._db.execute(
+            "DELETE FROM chat_bans WHERE show_id = ? AND user_id = ?", show_id, user_id
+        )
+        return removed > 0
+
+    async def mute(self, show_id: str, user_id: str, until_ms: int) -> None:
+        async with self._db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE chat_timeouts SET until = ? WHERE show_id = ? AND user_id = ?",
+                until_ms, show_id, user_id,
+            )  # fmt: skip
+            if not changed:
+                await tx.execute(
+                    "INSERT INTO chat_timeouts (show_id, user_id, until) VALUES (?, ?, ?)",
+                    show_id, user_id, until_ms,
+                )  # fmt: skip
+
+    async def add_report(self, report: Report) -> bool:
+        try:
+            await self._db.execute(
+                "INSERT INTO chat_reports (id, show_id, message_id, reporter_id, reason, status, "
+                "at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                report.id, report.show_id, report.message_id, report.reporter_id, report.reason,
+                str(report.status), report.at_ms,
+            )  # fmt: skip
+        except UniqueViolation:
+            return False
+        return True
+
+    async def _report(self, row: Row) -> Report:
+        return Report(
+            id=row["id"],
+            show_id=row["show_id"],
+            message_id=row["message_id"],
+            reporter_id=row["reporter_id"],
+            reason=row["reason"],
+            at_ms=int(row["at"]),
+            status=ReportStatus(row["status"]),
+            message=await self.get(row["message_id"]),
+        )
+
+    async def reports(self, show_id: str, status: ReportStatus | None) -> list[Report]:
+        if status is None:
+            rows = await self._db.fetchall(
+                "SELECT * FROM chat_reports WHERE show_id = ? ORDER BY at", show_id
+            )
+        else:
+            rows = await self._db.fetchall(
+                "SELECT * FROM chat_reports WHERE show_id = ? AND status = ? ORDER BY at",
+                show_id, str(status),
+            )  # fmt: skip
+        return [await self._report(r) for r in rows]
+
+    async def resolve_report(self, report_id: str) -> Report | None:
+        await self._db.execute(
+            "UPDATE chat_reports SET status = ? WHERE id = ?", str(ReportStatus.RESOLVED), report_id
+        )
+        row = await self._db.fetchone("SELECT * FROM chat_reports WHERE id = ?", report_id)
+        return await self._report(row) if row else None
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        await self._db.execute(
+            "INSERT INTO moderation_audit (id, show_id, actor_id, actor_name, action, "
+            "target_user_id, target_message_id, reason, detail, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            entry.id, entry.show_id, entry.actor_id, entry.actor_name, str(entry.action),
+            entry.target_user_id, entry.target_message_id, entry.reason,
+            json.dumps(entry.detail), entry.at_ms,
+        )  # fmt: skip
+
+    async def audit(self, show_id: str, limit: int) -> list[AuditEntry]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM moderation_audit WHERE show_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+            show_id, limit,
+        )  # fmt: skip
+        return [
+            AuditEntry(
+                id=r["id"],
+                show_id=r["show_id"],
+                actor_id=r["actor_id"],
+                actor_name=r["actor_name"],
+                action=ModAction(r["action"]),
+                at_ms=int(r["at"]),
+                target_user_id=r["target_user_id"],
+                target_message_id=r["target_message_id"],
+                reason=r["reason"],
+                detail=json.loads(r["detail"]),
+            )
+            for r in rows
+        ]
+
+    # --- Q&A --------------------------------------------------------------------------------
+
+    async def add_question(self, question: Question) -> None:
+        await self._db.execute(
+            "INSERT INTO qa_questions (id, show_id, user_id, user_name, badges, text, votes, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            question.id, question.show_id, question.author.id, question.author.name,
+            ",".join(question.author.badges), question.text, question.votes, question.at_ms,
+        )  # fmt: skip
+
+    async def get_question(self, question_id: str) -> Question | None:
+        row = await self._db.fetchone("SELECT * FROM qa_questions WHERE id = ?", question_id)
+        return _question(row) if row else None
+
+    async def upvote(self, question_id: str, user_id: str, at_ms: int) -> bool:
+        try:
+            async with self._db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO qa_votes (question_id, user_id, at) VALUES (?, ?, ?)",
+                    question_id, user_id, at_ms,
+                )  # fmt: skip
+                await tx.execute(
+                    "UPDATE qa_questions SET votes = votes + 1 WHERE id = ?", question_id
+                )
+        except UniqueViolation:
+            return False
+        return True
+
+    async def answer(
+        self, question_id: str, by: str, text: str, at_ms: int, media_ts: float | None
+    ) -> Question | None:
+        await self._db.execute(
+            "UPDATE qa_questions SET answered = 1, answer = ?, answered_by = ?, answered_at = ?, "
+            "media_ts_ms = ? WHERE id = ?",
+            text, by, at_ms, round(media_ts * 1000) if media_ts is not None else None,
+            question_id,
+        )  # fmt: skip
+        return await self.get_question(question_id)
+
+    async def questions(self, show_id: str, limit: int) -> list[Question]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM qa_questions WHERE show_id = ? ORDER BY answered, votes DESC, at "
+            "LIMIT ?",
+            show_id, limit,
+        )  # fmt: skip
+        return [_question(r) for r in rows]

@@ -1,0 +1,299 @@
+"""Moderation policy: who may chat in a show right now, what a line may say, and the audit trail.
+
+Everything here is a pure decision over values the service loads (the show's ``ChatPolicy``, the
+user's ``Standing``, the time): the hub and the REST routes enforce the same rules, and tests
+cover them without a server. Staff (the show's seller, hosts, admins) bypass the checks — they
+are the ones applying them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from livecommerce.domain.names import skeleton
+from livecommerce.errors import (
+    Banned,
+    ChatRestricted,
+    InvalidInput,
+    Muted,
+    SlowMode,
+)
+
+#: Longest timeout a host may give (a ban is the tool for longer).
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+#: Longest slow-mode cooldown.
+MAX_SLOW_MODE_SECONDS = 3600
+#: Longest banned-word list per show, and longest word.
+MAX_BANNED_WORDS = 500
+MAX_BANNED_WORD_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPolicy:
+    """A show's chat rules, changed at run time by its staff and kept in the store."""
+
+    slow_mode_seconds: int = 0
+    banned_words: tuple[str, ...] = ()
+    block_links: bool = False
+    #: Lines that trip a filter wait in the review queue instead of being refused.
+    hold_for_review: bool = False
+    #: Only followers of the seller may chat (the follow data arrives with a later issue).
+    followers_only: bool = False
+    #: Only people who bought from the seller may chat (order data from the shop).
+    buyers_only: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "slow_mode_seconds": self.slow_mode_seconds,
+            "banned_words": list(self.banned_words),
+            "block_links": self.block_links,
+            "hold_for_review": self.hold_for_review,
+            "followers_only": self.followers_only,
+            "buyers_only": self.buyers_only,
+        }
+
+
+def make_policy(
+    *,
+    slow_mode_seconds: int = 0,
+    banned_words: tuple[str, ...] | list[str] = (),
+    block_links: bool = False,
+    hold_for_review: bool = False,
+    followers_only: bool = False,
+    buyers_only: bool = False,
+) -> ChatPolicy:
+    """Validate and normalise a policy change (banned words deduplicated, skeleton-checked)."""
+    check_slow_mode_seconds(slow_mode_seconds)
+    if len(banned_words) > MAX_BANNED_WORDS:
+        raise InvalidInput(f"at most {MAX_BANNED_WORDS} banned words")
+    cleaned: list[str] = []
+    for word in banned_words:
+        norm = unicodedata.normalize("NFC", word).strip()
+        if not norm or len(norm) > MAX_BANNED_WORD_LENGTH or not skeleton(norm):
+            raise InvalidInput(f"banned word {word!r} is empty, too long or has no letters")
+        if norm.casefold() not in (c.casefold() for c in cleaned):
+            cleaned.append(norm)
+    return ChatPolicy(
+        slow_mode_seconds=slow_mode_seconds,
+        banned_words=tuple(cleaned),
+        block_links=block_links,
+        hold_for_review=hold_for_review,
+        followers_only=followers_only,
+        buyers_only=buyers_only,
+    )
+
+
+def check_slow_mode_seconds(seconds: int) -> None:
+    if not 0 <= seconds <= MAX_SLOW_MODE_SECONDS:
+        raise InvalidInput(f"slow mode must be between 0 and {MAX_SLOW_MODE_SECONDS} seconds")
+
+
+def check_timeout_seconds(seconds: int) -> None:
+    if not 1 <= seconds <= MAX_TIMEOUT_SECONDS:
+        raise InvalidInput(f"a timeout must be between 1 and {MAX_TIMEOUT_SECONDS} seconds")
+
+
+# --- standing: bans, timeouts, slow mode, audience -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the store knows about one user in one show."""
+
+    banned: bool = False
+    muted_until_ms: int = 0
+    #: When this user's last line was accepted (for slow mode); 0 = never.
+    last_message_ms: int = 0
+
+
+def check_standing(standing: Standing, now_ms: int) -> None:
+    """Raise Banned or Muted (with the seconds left) for a user who may not chat now."""
+    if standing.banned:
+        raise Banned("you are banned from this show's chat")
+    if standing.muted_until_ms > now_ms:
+        left = -(-(standing.muted_until_ms - now_ms) // 1000)
+        raise Muted(f"you are timed out for {left} more seconds", details={"retry_after": left})
+
+
+def slow_mode_wait_ms(policy: ChatPolicy, last_message_ms: int, now_ms: int) -> int:
+    """Milliseconds this user must still wait under slow mode (0 = may send now)."""
+    if policy.slow_mode_seconds <= 0 or last_message_ms <= 0:
+        return 0
+    return max(0, last_message_ms + policy.slow_mode_seconds * 1000 - now_ms)
+
+
+def check_slow_mode(policy: ChatPolicy, last_message_ms: int, now_ms: int) -> None:
+    wait = slow_mode_wait_ms(policy, last_message_ms, now_ms)
+    if wait > 0:
+        seconds = -(-wait // 1000)
+        raise SlowMode(f"slow mode: wait {seconds} more seconds", details={"retry_after": seconds})
+
+
+def check_audience(policy: ChatPolicy, *, is_follower: bool, is_buyer: bool) -> None:
+    """Followers-only / buyers-only chat; both flags set means either qualifies."""
+    if not (policy.followers_only or policy.buyers_only):
+        return
+    if (policy.followers_only and is_follower) or (policy.buyers_only and is_buyer):
+        return
+    who = " or ".join(
+        w for w, on in (("followers", policy.followers_only), ("buyers", policy.buyers_only)) if on
+    )
+    raise ChatRestricted(f"chat in this show is for {who} only")
+
+
+# --- content filters -------------------------------------------------------------------------
+
+
+class Verdict(StrEnum):
+    """What the filters decided for one line."""
+
+    PUBLISH = "publish"  # deliver it
+    HOLD = "hold"  # keep it for staff review; the author is told it is held
+    REJECT = "reject"  # refuse it with message_rejected
+
+
+@dataclass(frozen=True, slots=True)
+class Screening:
+    verdict: Verdict
+    #: Why it was held or refused ("banned_word", "link"), None when published.
+    reason: str | None = None
+
+
+_TLDS = (
+    "com|net|org|io|co|shop|store|ly|me|app|xyz|info|biz|ru|de|uk|gg|tv|link|site|online|top|"
+    "click|live|us|to|cc|be|fr|it|nl|es|cn|in|br|au"
+)
+_LINK = re.compile(
+    rf"(?:[a-z][a-z0-9+.-]*://\S+)|(?:\bwww\.\S+)|(?:\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:{_TLDS})\b)"
+)
+
+
+def contains_link(text: str) -> bool:
+    """URLs, ``www.`` and bare domains with a common TLD; fullwidth dots and letters too."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = folded.replace("。", ".").replace(" dot ", ".").replace("(dot)", ".")
+    return _LINK.search(folded) is not None
+
+
+def contains_banned_word(text: str, banned_words: tuple[str, ...]) -> bool:
+    """Match on skeleton words, so fullwidth, leet ("sp@m") and Cyrillic spellings hit "spam".
+
+    Multi-word entries match as a phrase of whole words.
+    """
+    if not banned_words:
+        return False
+    haystack = f" {skeleton(text)} "
+    squeezed = skeleton(text).replace(" ", "")
+    for word in banned_words:
+        needle = skeleton(word)
+        if not needle:
+            continue
+        if f" {needle} " in haystack:
+            return True
+        # "s p a m" / "s.p.a.m": letters spaced out to dodge the filter
+        if len(needle) >= 4 and " " not in needle and needle in squeezed and _spaced(text):
+            return True
+    return False
+
+
+def _spaced(text: str) -> bool:
+    parts = skeleton(text).split()
+    return len(parts) >= 3 and sum(len(p) == 1 for p in parts) * 2 >= len(parts)
+
+
+def screen_text(text: str, policy: ChatPolicy) -> Screening:
+    """Run the show's filters over an already-normalised line."""
+    reason: str | None = None
+    if contains_banned_word(text, policy.banned_words):
+        reason = "banned_word"
+    elif policy.block_links and contains_link(text):
+        reason = "link"
+    if reason is None:
+        return Screening(Verdict.PUBLISH)
+    return Screening(Verdict.HOLD if policy.hold_for_review else Verdict.REJECT, reason)
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+class ModAction(StrEnum):
+    """Every moderation action that lands in the audit log."""
+
+    DELETE = "delete"  # one message removed
+    TIMEOUT = "timeout"  # user muted for N seconds
+    BAN = "ban"  # user banned from the show, their lines hidden
+    UNBAN = "unban"  # ban lifted (hidden lines stay hidden)
+    SLOW_MODE = "slow_mode"  # per-user cooldown changed
+    POLICY = "policy"  # filters or audience flags changed
+    APPROVE = "approve"  # a held line released to the room
+    REJECT = "reject"  # a held line refused
+    RESOLVE_REPORT = "resolve_report"  # a viewer report closed
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what to whom, when and why; append-only."""
+
+    id: str
+    show_id: str
+    actor_id: str
+    actor_name: str
+    action: ModAction
+    at_ms: int
+    target_user_id: str | None = None
+    target_message_id: str | None = None
+    reason: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "show_id": self.show_id,
+            "actor": {"id": self.actor_id, "name": self.actor_name},
+            "action": str(self.action),
+            "target_user_id": self.target_user_id,
+            "target_message_id": self.target_message_id,
+            "reason": self.reason,
+            "detail": self.detail,
+            "at": self.at_ms,
+        }
+
+
+AUDIT_CSV_COLUMNS = (
+    "at",
+    "action",
+    "actor_id",
+    "actor_name",
+    "target_user_id",
+    "target_message_id",
+    "reason",
+    "detail",
+)
+
+
+def csv_cell(value: str) -> str:
+    """Neutralise spreadsheet formulas: a cell starting with = + - @ (or tab/CR) is quoted."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
+
+
+class ReportStatus(StrEnum):
+    OPEN = "open"  # waiting for a host
+    RESOLVED = "resolved"  # a host acted on it or dismissed it
+
+
+MAX_REASON_LENGTH = 200
+
+
+def normalize_reason(raw: str | None) -> str:
+    """Reasons are free text shown to staff only; trimmed and capped, controls dropped."""
+    if not raw:
+        return ""
+    text = unicodedata.normalize("NFC", raw).strip()
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    return text[:MAX_REASON_LENGTH]

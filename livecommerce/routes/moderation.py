@@ -1,0 +1,83 @@
+"""Moderation records for a show's staff over HTTP: the audit log (JSON or CSV download), open
+reports and held lines. Live actions themselves are Socket.IO events (docs/HUB.md)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from livecommerce import keys
+from livecommerce.domain.moderation import AUDIT_CSV_COLUMNS, ReportStatus, csv_cell
+from livecommerce.routes.api import ApiRoutes
+from livecommerce.routes.auth import require_principal
+
+api = ApiRoutes("moderation")
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["json", "csv"] = "json"
+    limit: int = Field(1000, ge=1, le=100_000)
+
+
+class ReportsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["open", "resolved"] | None = "open"
+
+
+@api.get(
+    "/api/v1/shows/{show_id}/moderation/audit",
+    query=AuditQuery,
+    summary="The show's moderation audit log, newest first (staff); format=csv downloads it",
+)
+async def audit_log(request: web.Request, query: AuditQuery) -> web.StreamResponse | dict[str, Any]:
+    principal = await require_principal(request)
+    hub = request.app[keys.HUB]
+    show_id = request.match_info["show_id"]
+    show = await hub.show_ref(show_id)
+    entries = await hub.services.moderation.audit(principal, show, query.limit)
+    if query.format == "json":
+        return {"entries": [e.to_wire() for e in entries]}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(AUDIT_CSV_COLUMNS)
+    for e in entries:
+        row = [
+            str(e.at_ms), str(e.action), e.actor_id, e.actor_name, e.target_user_id or "",
+            e.target_message_id or "", e.reason, json.dumps(e.detail, ensure_ascii=False),
+        ]  # fmt: skip
+        writer.writerow([csv_cell(cell) for cell in row])
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="audit-{show.id}.csv"'},
+    )
+
+
+@api.get(
+    "/api/v1/shows/{show_id}/moderation/reports",
+    query=ReportsQuery,
+    summary="Viewer reports of chat lines (staff)",
+)
+async def reports(request: web.Request, query: ReportsQuery) -> dict[str, Any]:
+    principal = await require_principal(request)
+    hub = request.app[keys.HUB]
+    show = await hub.show_ref(request.match_info["show_id"])
+    status = ReportStatus(query.status) if query.status else None
+    found = await hub.services.moderation.reports(principal, show, status)
+    return {"reports": [r.to_wire() for r in found]}
+
+
+@api.get("/api/v1/shows/{show_id}/moderation/held", summary="Lines held for review (staff)")
+async def held(request: web.Request) -> dict[str, Any]:
+    principal = await require_principal(request)
+    hub = request.app[keys.HUB]
+    show = await hub.show_ref(request.match_info["show_id"])
+    await hub.services.moderation.reports(principal, show, None)  # authorizes MODERATE
+    return {"held": [m.to_wire() for m in await hub.services.chat.held(show.id)]}

@@ -1,0 +1,166 @@
+"""Real python-socketio clients against the running app, plus the accounts a hub test needs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from livecommerce import keys
+from livecommerce.domain.access import Role
+
+Event = tuple[str, Any]
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    name: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Cast:
+    """A show with its seller, a host, two viewers and a guest."""
+
+    show_id: str
+    seller: Actor
+    host: Actor
+    alice: Actor
+    bob: Actor
+    guest: Actor
+
+
+async def make_cast(app: web.Application) -> Cast:
+    accounts = app[keys.ACCOUNTS]
+    shows = app[keys.SHOWS]
+    seller = await accounts.signup("Sam Shop", "sam@example.test", "correct horse", Role.SELLER)
+    host = await accounts.signup("Hana", "hana@example.test", "correct horse")
+    alice = await accounts.signup("Alice", "alice@example.test", "correct horse")
+    bob = await accounts.signup("Bob", "bob@example.test", "correct horse")
+    guest = await accounts.guest("Gus")
+    seller_principal = await accounts.authenticate(seller.token)
+    show, _key = await shows.create(seller_principal, "Spring drop")
+    await shows.grant_host(seller_principal, show.id, host.user.id)
+
+    def actor(issued: Any) -> Actor:
+        return Actor(issued.user.id, issued.user.name, issued.token)
+
+    return Cast(show.id, actor(seller), actor(host), actor(alice), actor(bob), actor(guest))
+
+
+class HubClient:
+    """One Socket.IO connection that records every server event in arrival order."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.backlog: list[Event] = []
+        #: (monotonic arrival time, event name) of everything received, for timing asserts.
+        self.arrivals: list[tuple[float, str]] = []
+
+        async def record(event: str, *args: Any) -> None:
+            self.arrivals.append((time.monotonic(), event))
+            await self._queue.put((event, args[0] if args else None))
+
+        self.sio.on("*", record)
+
+    async def connect(
+        self, base_url: str, token: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        await self.sio.connect(
+            base_url,
+            auth={"token": token} if token else None,
+            headers=headers or {},
+            transports=["websocket"],
+            wait_timeout=5,
+        )
+
+    async def call(self, event: str, data: dict[str, Any], within: float = 5.0) -> Any:
+        return await self.sio.call(event, data, timeout=within)
+
+    async def expect(
+        self,
+        event: str,
+        match: Callable[[Any], bool] | None = None,
+        within: float = 5.0,
+    ) -> Any:
+        """The first (backlogged or future) event named ``event`` that matches; consumed."""
+        for i, (name, data) in enumerate(self.backlog):
+            if name == event and (match is None or match(data)):
+                del self.backlog[i]
+                return data
+        deadline = time.monotonic() + within
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {event} within {within}s; backlog: {self.backlog[-5:]}")
+            name, data = await asyncio.wait_for(self._queue.get(), left)
+            if name == event and (match is None or match(data)):
+                return data
+            self.backlog.append((name, data))
+
+    async def drain(self, settle: float = 0.3) -> list[Event]:
+        """Everything that arrives within ``settle`` seconds (plus the backlog), consumed."""
+        await asyncio.sleep(settle)
+        while not self._queue.empty():
+            self.backlog.append(self._queue.get_nowait())
+        out, self.backlog = self.backlog, []
+        return out
+
+    async def chat_lines(self, settle: float = 0.3) -> list[dict[str, Any]]:
+        """Chat lines received so far, from ``chat.message`` and ``chat.batch`` alike."""
+        lines: list[dict[str, Any]] = []
+        keep: list[Event] = []
+        for name, data in await self.drain(settle):
+            if name == "chat.message":
+                lines.append(data)
+            elif name == "chat.batch":
+                lines.extend(data["messages"])
+            else:
+                keep.append((name, data))
+        self.backlog = keep
+        return lines
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.sio.disconnect()
+
+
+async def refused(
+    base_url: str, auth: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> Any:
+    """Try to connect and return the server's refusal data (``{message, data}`` or a string)."""
+    client = socketio.AsyncClient(reconnection=False)
+    reasons: list[Any] = []
+    client.on("connect_error", lambda data: reasons.append(data))
+    try:
+        await client.connect(
+            base_url, auth=auth, headers=headers or {}, transports=["websocket"], wait_timeout=5
+        )
+    except socketio.exceptions.ConnectionError as exc:
+        reasons.append(str(exc))
+    else:
+        await client.disconnect()
+        raise AssertionError("the connection was accepted")
+    finally:
+        await client.shutdown()
+        if client.eio.http is not None and not client.eio.http.closed:
+            await client.eio.http.close()
+    return reasons[0]
+
+
+@contextlib.asynccontextmanager
+async def clients(n: int) -> AsyncIterator[list[HubClient]]:
+    made = [HubClient() for _ in range(n)]
+    try:
+        yield made
+    finally:
+        for client in made:
+            await client.close()
