@@ -105,6 +105,17 @@ async def test_same_key_in_parallel_is_one_order(env: ShopEnv) -> None:
     assert (await env.shop.inventory.level(offer.pool)).reserved == 2
 
 
+async def test_key_reused_for_another_offer_is_a_conflict(env: ShopEnv) -> None:
+    """Reusing a key on a different offer is idempotency_conflict and holds nothing there."""
+    first, second = await env.offer(stock=5), await env.offer(stock=5)
+    buyer = await env.buyer()
+    await env.shop.checkout.start(buyer, env.show_id, first.id, None, 1, "reuse-key-01")
+    with pytest.raises(IdempotencyConflict):
+        await env.shop.checkout.start(buyer, env.show_id, second.id, None, 1, "reuse-key-01")
+    assert 5 == (await env.shop.inventory.level(second.pool)).available
+    assert 4 == (await env.shop.inventory.level(first.pool)).available
+
+
 async def test_per_buyer_limit_under_parallel_requests(env: ShopEnv) -> None:
     """One buyer's 20 parallel checkouts against a limit of 2 get exactly 2 units."""
     offer = await env.offer(stock=50, per_buyer_limit=2)
