@@ -183,6 +183,7 @@ def media_urls(show_id: str) -> dict[str, str]:
         "whep-url": f"/whep/{show_id}",
         "whip-url": f"/whip/{show_id}",
         "hls-url": f"/hls/{show_id}/index.m3u8",
+        "replay-url": f"/replays/{show_id}/index.m3u8",
     }
 
 

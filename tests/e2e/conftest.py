@@ -9,6 +9,7 @@ Screenshots go to ``test-artifacts/e2e`` (git-ignored; ``LC_ARTIFACTS`` override
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -98,13 +99,20 @@ class Demo:
         return str(self.data["show_id"])
 
 
-@pytest.fixture
-async def demo(settings_factory: SettingsFactory) -> AsyncIterator[Demo]:
+@contextlib.asynccontextmanager
+async def start_demo(settings_factory: SettingsFactory, **sections: Any) -> AsyncIterator[Demo]:
     """The real app on a free loopback port with the demo seeded (a live synthetic show)."""
-    settings = settings_factory(demo={"enabled": True})
+    settings = settings_factory(demo={"enabled": True}, **sections)
     async with running_app(settings) as running:
         data = json.loads((settings.server.data_dir / "demo.json").read_text())
         yield Demo(app=running, data=data)
+
+
+@pytest.fixture
+async def demo(settings_factory: SettingsFactory) -> AsyncIterator[Demo]:
+    """The demo app with default settings."""
+    async with start_demo(settings_factory) as running:
+        yield running
 
 
 @pytest.fixture

@@ -114,8 +114,27 @@ function setLive(status) {
   else {
     stopPlayer();
     playerState("idle", status === "ended" ? "The show has ended." : "The show has not started yet.");
+    $("replay").hidden = status !== "ended";
   }
 }
+
+/** An ended show stays shoppable as a replay (HLS VOD under /replays/). */
+async function playReplay() {
+  $("replay").hidden = true;
+  const gen = ++generation;
+  setTransport("hls");
+  playerState("loading", "Loading the replay…");
+  try {
+    const replay = await playHls(video, cfg.replayUrl, () => playerState("error", "The replay is not available yet."));
+    if (gen !== generation) { await replay.stop(); return; }
+    session = replay;
+    video.controls = true;
+    await video.play().catch(() => {});
+  } catch (err) {
+    playerState("error", `Cannot play the replay: ${err.message}`);
+  }
+}
+$("replay").addEventListener("click", playReplay);
 
 // --- hub -----------------------------------------------------------------------------------
 const hub = connectShow(showId, {
@@ -488,5 +507,8 @@ tabs(document.querySelector(".tabs"));
 chatControls();
 loadOrders();
 if (wantPlaying) startPlayer();
-else playerState("idle", cfg.showStatus === "ended" ? "The show has ended." : "The show has not started yet.");
+else {
+  playerState("idle", cfg.showStatus === "ended" ? "The show has ended." : "The show has not started yet.");
+  $("replay").hidden = cfg.showStatus !== "ended";
+}
 document.body.dataset.ready = "1";
