@@ -23,7 +23,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -249,9 +248,7 @@ async def main() -> list[dict[str, Any]]:
     pg.start()
     try:
         results.append(
-            await scenario(
-                "Redis + PostgreSQL", pg.create_database("stampede"), redis.url
-            )
+            await scenario("Redis + PostgreSQL", pg.create_database("stampede"), redis.url)
         )
     finally:
         redis.kill()
