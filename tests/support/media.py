@@ -89,7 +89,8 @@ class Publisher:
         self.pc.addTrack(SyntheticVideoTrack(source))
         if audio:
             self.pc.addTrack(SyntheticAudioTrack(source))
-        _prefer(self.pc, "video", video_mime)
+        if video_mime:  # empty = aiortc's own order (VP8 first, like Chrome)
+            _prefer(self.pc, "video", video_mime)
 
     async def offer(self) -> str:
         """Gather and return the complete offer SDP."""
