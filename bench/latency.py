@@ -9,7 +9,8 @@ same kind of viewer (aiortc to aiortc, no server in between).
 HLS: the server packages the show (pass-through rendition, 1 s segments); the client polls the
 packager's playlist file every 50 ms and, when a segment appears, decodes it and reports how old
 its first and last frames are at that moment (the first-frame age is the best a player at the
-live edge gets; HTTP serving adds a file read).
+live edge gets; HTTP serving adds a file read). A third run does the same with LL-HLS parts
+(0.2 s), decoding each new part after the earlier parts of its segment.
 
 Run: ``python -m bench latency`` inside ``scripts/loopback-ns``; ``LATENCY_WINDOW`` seconds
 (default 15).

@@ -17,6 +17,8 @@ from livecommerce import keys
 from livecommerce.broadcast.errors import MediaRejected, unauthenticated
 from livecommerce.broadcast.sdp import MAX_SDP_BYTES
 from livecommerce.domain.ratelimit import Rate
+from livecommerce.domain.shows import ShowStatus
+from livecommerce.errors import NotFound
 from livecommerce.routes.auth import bearer_token
 
 __all__ = ["add_media_routes"]
@@ -211,9 +213,19 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def _show_ended(request: web.Request) -> bool:
+    try:
+        show = await request.app[keys.SHOWS].get(request.match_info["show_id"])
+    except NotFound:
+        return False
+    return show.status is ShowStatus.ENDED
+
+
 async def replay_file(request: web.Request) -> web.StreamResponse:
     """Replay (VOD): the ended show's segments; 404 while the show is still live."""
     path, name = _media_file(request)
+    if name.endswith(".m3u8") and not await _show_ended(request):
+        raise web.HTTPNotFound()
     if name == "index.m3u8":
         renditions = [p for p in path.parent.glob("*/index.m3u8")]
         if not renditions or not all(_ended(p) for p in renditions):

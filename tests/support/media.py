@@ -16,7 +16,7 @@ import av
 from aiortc import MediaStreamTrack, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from livecommerce.broadcast.errors import MediaRejected, not_found, unauthenticated
+from livecommerce.broadcast.errors import not_found, unauthenticated
 from livecommerce.broadcast.ice import IcePolicy, ScopedPeerConnection, create_peer_connection
 from livecommerce.broadcast.synthetic import (
     Stamp,
@@ -169,9 +169,3 @@ class Viewer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, MediaStreamError):
                 await task
-
-
-def rejected_status(exc: BaseException) -> int:
-    """Status of a MediaRejected (for table tests)."""
-    assert isinstance(exc, MediaRejected)
-    return exc.status
