@@ -152,7 +152,9 @@ def setup(app: web.Application) -> None:
     from livecommerce.routes import payments as payment_routes
     from livecommerce.routes import shop as shop_routes
     from livecommerce.routes import webhooks
+    from livecommerce.shop_hub import checkout_start  # registers the shop's Socket.IO events
 
+    del checkout_start
     app.cleanup_ctx.append(_shop_ctx)
     shop_routes.api.register(app)
     order_routes.api.register(app)

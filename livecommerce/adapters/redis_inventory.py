@@ -18,6 +18,8 @@ from typing import Any
 
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 
 from livecommerce.domain import inventory as rules
@@ -88,8 +90,15 @@ class RedisInventory:
     """Stock pools in Redis; every state change is one Lua script."""
 
     def __init__(self, url: str, *, max_connections: int = 50, prefix: str = "lc:inv") -> None:
+        # why retry: after a Redis restart every pooled connection is dead; each script is
+        # idempotent (keyed by reservation id, settle only from `held`), so a retry is safe.
         self._pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=10, decode_responses=True
+            url,
+            max_connections=max_connections,
+            timeout=10,
+            decode_responses=True,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), 3),
+            retry_on_error=[redis_errors.ConnectionError, redis_errors.TimeoutError],
         )
         self._redis: Redis = Redis(connection_pool=self._pool)
         self._prefix = prefix
