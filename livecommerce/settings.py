@@ -125,6 +125,9 @@ class BroadcastSettings(Section):
     #: HLS packager: one per live show, fMP4 segments with EXT-X-PROGRAM-DATE-TIME.
     hls_enabled: bool = True
     hls_segment_seconds: float = Field(2.0, ge=0.5, le=10)
+    #: LL-HLS: ~hls_part_seconds CMAF parts, blocking playlist reload, preload hints.
+    hls_low_latency: bool = False
+    hls_part_seconds: float = Field(0.2, ge=0.1, le=1.0)
     hls_ladder: list[HlsRenditionSettings] = [
         HlsRenditionSettings(name="source"),
         HlsRenditionSettings(name="360p", height=360, bitrate=800_000),
