@@ -86,6 +86,7 @@ async def _shop_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         inventory = redis_inventory
         app[keys.HEALTH_CHECKS]["inventory"] = redis_inventory.ping
+        await redis_inventory.warm(min(20, settings.redis.pool_size))
     else:
         inventory = MemoryInventory()
     store = SqlOrderStore(db)
