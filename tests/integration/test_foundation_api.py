@@ -29,7 +29,7 @@ async def test_unauthenticated_writes_get_401(api: Api) -> None:
 
 
 async def test_roles_are_enforced_server_side(api: Api) -> None:
-    """A viewer cannot create shows or products; a seller cannot touch another seller's show."""
+    """A viewer cannot create shows, products or offers; a seller cannot touch another's show."""
     viewer, _ = await api.signup("Vera")
     seller, _ = await api.signup("Sol", role="seller")
     rival, _ = await api.signup("Rex", role="seller")
@@ -48,6 +48,18 @@ async def test_roles_are_enforced_server_side(api: Api) -> None:
     ]:
         status, body = await api.call(method, path, rival, payload)
         assert (403, "forbidden") == (status, body["error"]["code"]), path
+    _, product = await api.call(
+        "POST",
+        "/api/v1/products",
+        seller,
+        {"name": "Mug", "price": 900, "variants": [{"label": "One", "stock": 5}]},
+    )
+    offer = {"product_id": product["id"], "kind": "fixed"}
+    for who in (viewer, rival):
+        status, body = await api.call("POST", f"/api/v1/shows/{show['id']}/offers", who, offer)
+        assert (403, "forbidden") == (status, body["error"]["code"])
+    status, _ = await api.call("POST", f"/api/v1/shows/{show['id']}/offers", seller, offer)
+    assert 201 == status
     status, got = await api.call("GET", f"/api/v1/shows/{show['id']}")
     assert (200, "Spring drop", "scheduled") == (status, got["title"], got["status"])
     assert "stream_key" not in got
@@ -149,11 +161,11 @@ async def test_products_and_listing(api: Api) -> None:
             ],
         },
     )
-    assert (201, 1800, "USD") == (status, product["price"], product["currency"])
+    assert (201, {"amount": 1800, "currency": "USD"}) == (status, product["price"])
     assert [
         ("Red", 1800),
         ("Blue", 2000),
-    ] == [(v["label"], v["price"]) for v in product["variants"]]
+    ] == [(v["label"], v["price"]["amount"]) for v in product["variants"]]
     status, listed = await api.call("GET", f"/api/v1/products?seller_id={me['id']}")
     assert [product["id"]] == [p["id"] for p in listed["products"]]
     for bad in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -45,6 +46,10 @@ async def test_health_names_the_failing_component(
         status, body = await api.call("GET", "/metrics")
         assert 200 == status
         assert "livecommerce_up 1.0" in body
+        assert (
+            'livecommerce_http_requests_total{method="GET",route="/healthz",status="503"} 1.0'
+            in body
+        )
 
 
 async def test_demo_seeds_a_live_show_listed_on_the_home_page(
@@ -171,3 +176,46 @@ def test_cli_serves_the_demo(tmp_path: Path) -> None:
     assert 0 == proc.returncode, output
     assert demo["stream_key"] not in output
     assert demo["seller_token"] not in output
+
+
+async def test_cli_migrate_and_create_admin(settings_factory: SettingsFactory) -> None:
+    """`migrate` reports the schema version and `create-user` makes an admin who can log in."""
+    settings = settings_factory()
+    data_dir = str(settings.server.data_dir)
+    migrated = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "livecommerce",
+        "migrate",
+        "--data-dir",
+        data_dir,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(migrated.communicate(), 60)
+    assert 0 == migrated.returncode
+    assert out.decode().startswith("schema at version")
+    created = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "livecommerce",
+        "create-user",
+        "--name",
+        "Root",
+        "--email",
+        "root@test.example",
+        "--data-dir",
+        data_dir,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(created.communicate(b"root-password-123\n"), 60)
+    assert 0 == created.returncode
+    assert out.decode().startswith("usr_")
+    async with running_app(settings) as running, aiohttp.ClientSession() as session:
+        api = Api(session, running.base_url)
+        status, body = await api.call(
+            "POST",
+            "/api/v1/auth/login",
+            json={"email": "root@test.example", "password": "root-password-123"},
+        )
+        assert (200, "admin") == (status, body["user"]["role"])
