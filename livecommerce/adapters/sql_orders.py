@@ -68,6 +68,7 @@ def _offer(row: Row) -> Offer:
         ends_at_ms=None if row["ends_at"] is None else int(row["ends_at"]),
         status=OfferStatus(row["status"]),
         created_at_ms=int(row["created_at"]),
+        pinned_at_ms=None if row["pinned_at"] is None else int(row["pinned_at"]),
     )
 
 

@@ -49,6 +49,8 @@ class OfferOut(BaseModel):
     starts_at: int | None = Field(description="epoch milliseconds")
     ends_at: int | None = Field(description="epoch milliseconds")
     countdown: int | None = Field(description="seconds until the sale starts")
+    pinned_at: int | None = Field(None, description="epoch milliseconds of the last pin")
+    pinned: bool = Field(False, description="the offer currently on screen in the show")
 
 
 class OfferList(BaseModel):
@@ -122,7 +124,11 @@ async def create_offer(request: web.Request, body: OfferIn) -> OfferOut:
 async def list_offers(request: web.Request) -> OfferList:
     shop = request.app[keys.SHOP]
     offers = await shop.offers.list(request.match_info["show_id"])
-    return OfferList(offers=[await _offer_out(request, o) for o in offers])
+    out = [await _offer_out(request, o) for o in offers]
+    on_screen = [o for o in out if o.pinned_at is not None and o.status != "ended"]
+    if on_screen:
+        max(on_screen, key=lambda o: o.pinned_at or 0).pinned = True
+    return OfferList(offers=out)
 
 
 def _offer_action(name: str) -> Any:

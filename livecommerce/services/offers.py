@@ -7,6 +7,8 @@ Bus as `offer.pinned` / `offer.updated` for the hub to relay to the show room.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import (
@@ -108,8 +110,8 @@ class OfferService:
     async def pin(self, principal: Principal | None, show_id: str, offer_id: str) -> Offer:
         """Put the offer on screen for everyone in the show."""
         await self._staff(principal, show_id)
-        offer = await self.get(show_id, offer_id)
-        await self._store.save_offer(offer, pinned_at_ms=self._now_ms())
+        offer = replace(await self.get(show_id, offer_id), pinned_at_ms=self._now_ms())
+        await self._store.save_offer(offer, pinned_at_ms=offer.pinned_at_ms)
         await self._events.offer_pinned(offer)
         return offer
 

@@ -39,6 +39,11 @@ async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> Non
     assert status == 201, offer
     status, started = await post_json(http, f"{base}/offers/{offer['id']}/start", {}, seller_token)
     assert (status, started["status"], started["stock_left"]) == (200, "live", 3)
+    status, _ = await post_json(http, f"{base}/offers/{offer['id']}/pin", {}, seller_token)
+    assert status == 200
+    async with http.get(f"{base}/offers") as resp:
+        listed = (await resp.json())["offers"]
+    assert [(offer["id"], True)] == [(o["id"], o["pinned"]) for o in listed]
     _, buyer_user = await env.user("Buyer")
     buyer_token = await env.token(buyer_user)
     status, out = await post_json(
