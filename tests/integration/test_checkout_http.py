@@ -36,11 +36,11 @@ async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> Non
          "per_buyer_limit": 2, "ends_at": "2999-01-01T00:00:00Z"},
         seller_token,
     )  # fmt: skip
-    assert status == 201, offer
+    assert 201 == status, offer
     status, started = await post_json(http, f"{base}/offers/{offer['id']}/start", {}, seller_token)
     assert (status, started["status"], started["stock_left"]) == (200, "live", 3)
     status, _ = await post_json(http, f"{base}/offers/{offer['id']}/pin", {}, seller_token)
-    assert status == 200
+    assert 200 == status
     async with http.get(f"{base}/offers") as resp:
         listed = (await resp.json())["offers"]
     assert [(offer["id"], True)] == [(o["id"], o["pinned"]) for o in listed]
@@ -52,10 +52,10 @@ async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> Non
         {"offer_id": offer["id"], "quantity": 2, "idempotency_key": "http-key-0001"},
         buyer_token,
     )
-    assert status == 201, out
+    assert 201 == status, out
     assert out["order"]["total"] == {"amount": 5000, "currency": "USD"}
-    assert out["order"]["status"] == "pending_payment"
-    assert out["payment"]["provider"] == "demo"
+    assert "pending_payment" == out["order"]["status"]
+    assert "demo" == out["payment"]["provider"]
     assert "no money" in out["payment"]["notice"]
     status, paid = await post_json(
         http, out["payment"]["confirm_url"], {"card": "4242 4242 4242 4242"}, buyer_token
@@ -66,7 +66,7 @@ async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> Non
         mine = await resp.json()
     assert [o["id"] for o in mine["orders"]] == [out["order"]["id"]]
     async with http.get(f"{env.base_url}/api/v1/orders?scope=seller", headers=headers) as resp:
-        assert resp.status == 403
+        assert 403 == resp.status
 
 
 async def test_client_price_and_bad_quantities_are_refused(
@@ -94,7 +94,7 @@ async def test_client_price_and_bad_quantities_are_refused(
     for body in bodies:
         status, out = await post_json(http, url, body, token)
         assert (status, out["error"]["code"]) == (422, "invalid_input"), body
-    assert (await env.shop.inventory.level(offer.pool)).available == 5
+    assert 5 == (await env.shop.inventory.level(offer.pool)).available
 
 
 async def test_seller_order_book_csv_fulfil_refund(env: ShopEnv, http: ClientSession) -> None:
@@ -122,10 +122,10 @@ async def test_seller_order_book_csv_fulfil_refund(env: ShopEnv, http: ClientSes
     async with http.get(
         f"{env.base_url}/api/v1/orders/export.csv?scope=seller", headers=headers
     ) as resp:
-        assert resp.content_type == "text/csv"
+        assert "text/csv" == resp.content_type
         lines = (await resp.text()).strip().splitlines()
     assert lines[0].startswith("order_id,created_at_ms,status")
-    assert len(lines) == 3
+    assert 3 == len(lines)
     status, fulfilled = await post_json(
         http, f"{env.base_url}/api/v1/orders/{order.id}/fulfil", {}, token
     )
@@ -141,7 +141,7 @@ async def test_seller_order_book_csv_fulfil_refund(env: ShopEnv, http: ClientSes
     status, _denied = await post_json(
         http, f"{env.base_url}/api/v1/orders/{order.id}/refund", {}, other_token
     )
-    assert status == 403
+    assert 403 == status
     assert declined.id != order.id
 
 
@@ -155,7 +155,7 @@ async def test_offers_need_staff_and_appear_in_openapi(env: ShopEnv, http: Clien
         {"product_id": env.product.id},
         token,
     )
-    assert status == 403, out
+    assert 403 == status, out
     async with http.get(f"{env.base_url}/api/v1/openapi.json") as resp:
         paths = (await resp.json())["paths"]
     for path in (
