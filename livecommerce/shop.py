@@ -19,10 +19,12 @@ from livecommerce import keys
 from livecommerce.adapters.demo_payments import DemoPaymentGateway
 from livecommerce.adapters.memory_inventory import MemoryInventory
 from livecommerce.adapters.redis_inventory import RedisInventory
+from livecommerce.adapters.sql_catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql_orders import SqlOrderStore
 from livecommerce.adapters.stripe_payments import StripePaymentGateway
 from livecommerce.domain.offers import OfferStatus
 from livecommerce.errors import NotFound
+from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.checkout import CheckoutService
 from livecommerce.services.inventory import InventoryStore
 from livecommerce.services.offers import OfferService
@@ -43,6 +45,7 @@ class Shop:
     store: SqlOrderStore
     inventory: InventoryStore
     events: ShopEvents
+    catalog_admin: CatalogAdminService
 
 
 async def rebuild_inventory(shop: Shop, *, force: bool) -> int:
@@ -128,6 +131,12 @@ async def _shop_ctx(app: web.Application) -> AsyncIterator[None]:
         store=store,
         inventory=inventory,
         events=events,
+        catalog_admin=CatalogAdminService(
+            app[keys.CATALOG],
+            SqlCatalogAdmin(db),
+            settings.server.data_dir / "uploads" / "products",
+            settings.shop.image_max_bytes,
+        ),
     )
     app[keys.SHOP] = shop
     try:
@@ -161,3 +170,4 @@ def setup(app: web.Application) -> None:
     order_routes.api.register(app)
     payment_routes.api.register(app)
     webhooks.setup(app)
+    app.router.add_get("/uploads/products/{name}", shop_routes.product_image)

@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from livecommerce import keys
 from livecommerce.domain.offers import OfferKind
 from livecommerce.domain.orders import order_view
+from livecommerce.errors import PayloadTooLarge
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
-from livecommerce.routes.models import to_ms
+from livecommerce.routes.models import ProductOut, to_ms
 
 api = ApiRoutes("shop")
 
@@ -175,3 +176,95 @@ async def checkout(request: web.Request, body: CheckoutIn) -> CheckoutOut:
         body.idempotency_key,
     )
     return CheckoutOut(order=OrderOut.model_validate(order_view(order)), payment=payment.client)
+
+
+# --- catalog administration (the foundation creates and lists products) ------------------------
+
+
+class ProductPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=120)
+    description: str | None = Field(None, max_length=4000)
+    price: int | None = Field(None, gt=0, le=100_000_000, description="minor units")
+
+
+class VariantPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stock: int | None = Field(None, ge=0, le=1_000_000)
+    price: int | None = Field(None, gt=0, le=100_000_000, description="minor units")
+
+
+@api.patch(
+    "/api/v1/products/{product_id}",
+    body=ProductPatch,
+    response=ProductOut,
+    summary="Edit a product (its seller)",
+)
+async def update_product(request: web.Request, body: ProductPatch) -> ProductOut:
+    principal = await require_principal(request)
+    product = await request.app[keys.SHOP].catalog_admin.update(
+        principal,
+        request.match_info["product_id"],
+        name=body.name,
+        description=body.description,
+        price_minor=body.price,
+    )
+    return ProductOut.of(product)
+
+
+@api.patch(
+    "/api/v1/products/{product_id}/variants/{variant_id}",
+    body=VariantPatch,
+    response=ProductOut,
+    summary="Restock or reprice a variant (its seller)",
+)
+async def update_variant(request: web.Request, body: VariantPatch) -> ProductOut:
+    principal = await require_principal(request)
+    product = await request.app[keys.SHOP].catalog_admin.update_variant(
+        principal,
+        request.match_info["product_id"],
+        request.match_info["variant_id"],
+        stock=body.stock,
+        price_minor=body.price,
+    )
+    return ProductOut.of(product)
+
+
+@api.delete(
+    "/api/v1/products/{product_id}",
+    status=204,
+    summary="Delete a product that was never offered (its seller)",
+)
+async def delete_product(request: web.Request) -> web.Response:
+    principal = await require_principal(request)
+    await request.app[keys.SHOP].catalog_admin.delete(principal, request.match_info["product_id"])
+    return web.Response(status=204)
+
+
+@api.put(
+    "/api/v1/products/{product_id}/image",
+    response=ProductOut,
+    summary="Upload the product image: raw bytes, Content-Type image/png, jpeg, webp or gif",
+)
+async def upload_image(request: web.Request) -> ProductOut:
+    principal = await require_principal(request)
+    limit = request.app[keys.SETTINGS].shop.image_max_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"images are limited to {limit} bytes")
+    data = await request.content.read(limit + 1)
+    product = await request.app[keys.SHOP].catalog_admin.set_image(
+        principal, request.match_info["product_id"], request.content_type, data
+    )
+    return ProductOut.of(product)
+
+
+async def product_image(request: web.Request) -> web.FileResponse:
+    """Uploaded product images (immutable names, so they may be cached for a long time)."""
+    path = request.app[keys.SHOP].catalog_admin.path_of(request.match_info["name"])
+    return web.FileResponse(
+        path,
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
