@@ -19,6 +19,7 @@ from livecommerce import keys
 from livecommerce.adapters.demo_payments import DemoPaymentGateway
 from livecommerce.adapters.memory_inventory import MemoryInventory
 from livecommerce.adapters.redis_inventory import RedisInventory
+from livecommerce.adapters.shop_metrics import PrometheusShopMetrics
 from livecommerce.adapters.sql_catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql_orders import SqlOrderStore
 from livecommerce.adapters.stripe_payments import StripePaymentGateway
@@ -99,6 +100,7 @@ async def _shop_ctx(app: web.Application) -> AsyncIterator[None]:
         inventory,
         clock,
         stock_interval=settings.shop.stock_update_interval_seconds,
+        metrics=PrometheusShopMetrics(app[keys.REGISTRY]),
     )
     gateways: dict[str, PaymentGateway] = {"demo": DemoPaymentGateway(db, settings.base_url)}
     stripe_gateway: StripePaymentGateway | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ from livecommerce.errors import (
     Conflict,
     IdempotencyConflict,
     InvalidInput,
+    LiveCommerceError,
     NotFound,
     OfferNotActive,
     PaymentGatewayError,
@@ -142,7 +144,31 @@ class CheckoutService:
         quantity: object,
         idempotency_key: str,
     ) -> tuple[Order, PaymentInfo]:
-        """Reserve, create the order and its payment; idempotent per (buyer, key).
+        """Reserve, create the order and its payment; idempotent per (buyer, key)."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await self._start(
+                principal, show_id, offer_id, variant_id, quantity, idempotency_key
+            )
+            outcome = "ok"
+            return result
+        except LiveCommerceError as exc:
+            outcome = exc.code
+            raise
+        finally:
+            self._events.metrics.checkout(outcome, time.perf_counter() - started)
+
+    async def _start(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        offer_id: str,
+        variant_id: str | None,
+        quantity: object,
+        idempotency_key: str,
+    ) -> tuple[Order, PaymentInfo]:
+        """The checkout itself.
 
         The reservation (keyed by the derived order id) is tried first: it is the one atomic
         step, and it doubles as the idempotency record, so a buyer who loses a stampede costs

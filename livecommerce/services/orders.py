@@ -102,7 +102,9 @@ class ShopEvents:
         clock: Clock,
         *,
         stock_interval: float = 0.2,
+        metrics: ShopMetrics | None = None,
     ) -> None:
+        self.metrics: ShopMetrics = metrics or NoMetrics()
         self._bus = bus
         self._store = store
         self._inventory = inventory
@@ -112,6 +114,7 @@ class ShopEvents:
         self._pending: dict[str, asyncio.Task[None]] = {}
 
     async def order_updated(self, order: Order) -> None:
+        self.metrics.order_status(str(order.status))
         await self._bus.publish(
             "order.updated",
             {
@@ -259,3 +262,26 @@ CSV_COLUMNS = (
     "payment_provider",
     "payment_ref",
 )
+
+
+class ShopMetrics(Protocol):
+    """What the shop counts (Prometheus in production, nothing in unit tests)."""
+
+    def checkout(self, outcome: str, seconds: float) -> None: ...
+
+    def order_status(self, status: str) -> None: ...
+
+    def webhook(self, result: str) -> None: ...
+
+
+class NoMetrics:
+    """A ShopMetrics that records nothing."""
+
+    def checkout(self, outcome: str, seconds: float) -> None:
+        return None
+
+    def order_status(self, status: str) -> None:
+        return None
+
+    def webhook(self, result: str) -> None:
+        return None

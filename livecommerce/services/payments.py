@@ -178,6 +178,7 @@ class PaymentService:
         """A verified Stripe event: dedupe by id, then re-read the PaymentIntent and apply it."""
         event_id = str(event.get("id", ""))
         if not event_id or await self._store.seen_event(event_id):
+            self._events.metrics.webhook("duplicate")
             return
         type_ = str(event.get("type", ""))
         obj = event.get("data", {}).get("object", {})
@@ -191,6 +192,7 @@ class PaymentService:
             if order is not None:
                 await self.sync(order.id)
         await self._store.record_event(event_id, "stripe", type_, self._now_ms())
+        self._events.metrics.webhook("handled")
 
     # -- expiry ----------------------------------------------------------------------------------
     async def sweep(self, limit: int = 200) -> int:

@@ -67,6 +67,10 @@ async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> Non
     assert [o["id"] for o in mine["orders"]] == [out["order"]["id"]]
     async with http.get(f"{env.base_url}/api/v1/orders?scope=seller", headers=headers) as resp:
         assert 403 == resp.status
+    async with http.get(f"{env.base_url}/metrics") as resp:
+        metrics = await resp.text()
+    assert 'livecommerce_checkouts_total{outcome="ok"} 1.0' in metrics
+    assert 'livecommerce_order_transitions_total{status="paid"} 1.0' in metrics
 
 
 async def test_client_price_and_bad_quantities_are_refused(
