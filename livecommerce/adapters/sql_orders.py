@@ -16,6 +16,7 @@ from livecommerce.domain.ledger import JournalTransaction
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import Offer, OfferKind, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus
+from livecommerce.ids import new_id
 from livecommerce.services.orders import OrderFilter
 
 _ORDER_COLUMNS = (
@@ -286,6 +287,37 @@ class SqlOrderStore:
                 "SELECT * FROM offers WHERE show_id = ? ORDER BY created_at, id", show_id
             )
         return [_offer(r) for r in rows]
+
+    # -- timeline --------------------------------------------------------------------------------
+    async def add_timeline(
+        self, show_id: str, offer_id: str, kind: str, at_ms: int, media_ts_ms: int | None
+    ) -> None:
+        await self._db.execute(
+            "INSERT INTO offer_timeline (id, show_id, offer_id, kind, at, media_ts_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            new_id("otl"),
+            show_id,
+            offer_id,
+            kind,
+            at_ms,
+            media_ts_ms,
+        )
+
+    async def timeline(self, show_id: str) -> list[dict[str, object]]:
+        rows = await self._db.fetchall(
+            "SELECT offer_id, kind, at, media_ts_ms FROM offer_timeline WHERE show_id = ? "
+            "ORDER BY at, id",
+            show_id,
+        )
+        return [
+            {
+                "type": f"offer.{row['kind']}",
+                "offer_id": row["offer_id"],
+                "at": int(row["at"]),
+                "media_ts": None if row["media_ts_ms"] is None else int(row["media_ts_ms"]) / 1000,
+            }
+            for row in rows
+        ]
 
 
 class _AlreadyPosted(Exception):

@@ -132,13 +132,31 @@ async def list_offers(request: web.Request) -> OfferList:
     return OfferList(offers=out)
 
 
+class OfferMoment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    media_ts: float | None = Field(
+        None, ge=0, description="the show's media time in seconds (default: since it went live)"
+    )
+
+
+class TimelineEvent(BaseModel):
+    type: str
+    offer_id: str
+    at: int = Field(description="epoch milliseconds")
+    media_ts: float | None
+
+
+class Timeline(BaseModel):
+    events: list[TimelineEvent]
+
+
 def _offer_action(name: str) -> Any:
-    async def handler(request: web.Request) -> OfferOut:
+    async def handler(request: web.Request, body: OfferMoment) -> OfferOut:
         principal = await require_principal(request)
         offers = request.app[keys.SHOP].offers
         action = getattr(offers, name)
         offer = await action(
-            principal, request.match_info["show_id"], request.match_info["offer_id"]
+            principal, request.match_info["show_id"], request.match_info["offer_id"], body.media_ts
         )
         return await _offer_out(request, offer)
 
@@ -153,9 +171,21 @@ for _name, _summary in (
 ):
     api.post(
         f"/api/v1/shows/{{show_id}}/offers/{{offer_id}}/{_name}",
+        body=OfferMoment,
         response=OfferOut,
         summary=_summary,
     )(_offer_action(_name))
+
+
+@api.get(
+    "/api/v1/shows/{show_id}/timeline",
+    response=Timeline,
+    auth=False,
+    summary="Pins and offer starts/ends with their media timestamps (replays stay shoppable)",
+)
+async def timeline(request: web.Request) -> Timeline:
+    events = await request.app[keys.SHOP].offers.timeline(request.match_info["show_id"])
+    return Timeline(events=[TimelineEvent.model_validate(e) for e in events])
 
 
 @api.post(

@@ -87,6 +87,16 @@ class OrderStore(Protocol):
 
     async def list_offers(self, show_id: str | None = None) -> list[Offer]: ...
 
+    async def add_timeline(
+        self, show_id: str, offer_id: str, kind: str, at_ms: int, media_ts_ms: int | None
+    ) -> None:
+        """Append an offer moment (pinned, started, ended) to the show's timeline."""
+        ...
+
+    async def timeline(self, show_id: str) -> list[dict[str, object]]:
+        """The show's offer moments, oldest first."""
+        ...
+
 
 class ShopEvents:
     """Publishes the shop's outcomes on the Bus (the hub relays them to rooms):
@@ -132,13 +142,18 @@ class ShopEvents:
             left = 0
         return offer_view(offer, left, int(self._clock.now() * 1000))
 
-    async def offer_pinned(self, offer: Offer) -> None:
+    async def offer_pinned(self, offer: Offer, media_ts: float | None = None) -> None:
         view = await self.offer_view(offer)
-        await self._bus.publish("offer.pinned", {"show_id": offer.show_id, "offer": view})
+        await self._bus.publish(
+            "offer.pinned", {"show_id": offer.show_id, "offer": view, "media_ts": media_ts}
+        )
 
-    async def offer_updated(self, offer: Offer) -> None:
+    async def offer_updated(self, offer: Offer, media_ts: float | None = None) -> None:
         view = await self.offer_view(offer)
-        await self._bus.publish("offer.updated", {"show_id": offer.show_id, "offer": view})
+        payload: dict[str, object] = {"show_id": offer.show_id, "offer": view}
+        if media_ts is not None:
+            payload["media_ts"] = media_ts
+        await self._bus.publish("offer.updated", payload)
 
     async def stock_changed(self, show_id: str, offer_id: str) -> None:
         """Announce the offer's stock left, coalescing bursts."""

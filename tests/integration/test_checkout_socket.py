@@ -36,10 +36,22 @@ async def test_demo_checkout_from_socketio_clients(env: ShopEnv) -> None:
             assert joined["ok"], joined
         ack = await seller.call("offer.start", {"show_id": env.show_id, "offer_id": offer.id})
         assert (True, "live") == (ack["ok"], ack["offer"]["status"])
-        ack = await seller.call("offer.pin", {"show_id": env.show_id, "offer_id": offer.id})
+        env.clock.advance(1)
+        ack = await seller.call(
+            "offer.pin", {"show_id": env.show_id, "offer_id": offer.id, "media_ts": 12.5}
+        )
         assert ack["ok"], ack
         pinned = await buyer.expect("offer.pinned")
-        assert (offer.id, 5) == (pinned["offer"]["id"], pinned["offer"]["stock_left"])
+        assert (offer.id, 5, 12.5) == (
+            pinned["offer"]["id"],
+            pinned["offer"]["stock_left"],
+            pinned["media_ts"],
+        )
+        async with http.get(f"{env.base_url}/api/v1/shows/{env.show_id}/timeline") as resp:
+            events = (await resp.json())["events"]
+        assert ["offer.started", "offer.pinned"] == [e["type"] for e in events]
+        assert 12.5 == events[1]["media_ts"]
+        assert events[0]["media_ts"] >= 0
 
         ack = await buyer.call(
             "checkout.start",
