@@ -36,6 +36,7 @@ from livecommerce.errors import (
     NotFound,
     PaymentDeclined,
     PermissionDenied,
+    Unauthenticated,
 )
 from livecommerce.services.inventory import InventoryStore
 from livecommerce.services.orders import OrderStore, ShopEvents
@@ -193,6 +194,29 @@ class PaymentService:
                 await self.sync(order.id)
         await self._store.record_event(event_id, "stripe", type_, self._now_ms())
         self._events.metrics.webhook("handled")
+
+    async def cancel(self, principal: Principal | None, order_id: str) -> Order:
+        """Give up an unpaid order (its buyer, its seller or an admin): the payment is cancelled
+        at the provider first, so a payment that already went through wins and is kept."""
+        if principal is None:
+            raise Unauthenticated("sign in to cancel an order")
+        order = await self._order(order_id)
+        allowed = principal.user_id in (order.buyer_id, order.seller_id)
+        if not allowed and principal.role is not Role.ADMIN:
+            raise NotFound("no such order")
+        if order.status not in HOLDING:
+            raise Conflict(f"a {order.status} order cannot be cancelled")
+        provider = ProviderStatus.CANCELED
+        if order.payment_ref:
+            provider = await self.gateway(order.payment_provider).cancel_payment(order)
+        if provider is ProviderStatus.SUCCEEDED:
+            paid = await self.apply(order, provider)
+            raise Conflict(f"the order was already paid ({paid.status})")
+        cancelled = transition(order, OrderStatus.CANCELLED, self._now_ms())
+        if await self._store.save_order(cancelled, order.status):
+            await self.after_change(cancelled)
+            return cancelled
+        return await self.cancel(principal, order_id)  # it moved meanwhile: decide again
 
     # -- expiry ----------------------------------------------------------------------------------
     async def sweep(self, limit: int = 200) -> int:

@@ -14,9 +14,11 @@ from livecommerce.domain.ledger import EntryKind
 from livecommerce.domain.offers import OfferKind
 from livecommerce.domain.orders import OrderStatus
 from livecommerce.errors import (
+    Conflict,
     IdempotencyConflict,
     InvalidInput,
     LimitReached,
+    NotFound,
     OfferNotActive,
     PaymentDeclined,
     SoldOut,
@@ -251,3 +253,25 @@ async def test_refunds_reverse_and_inventory_rebuilds(env: ShopEnv) -> None:
 async def test_fake_clock_is_used(env: ShopEnv) -> None:
     """The app runs on the test's clock (so expiry tests never sleep)."""
     assert isinstance(env.clock, FakeClock)
+
+
+async def test_cancel_releases_unless_already_paid(env: ShopEnv) -> None:
+    """Cancelling an unpaid order releases its stock; a payment that went through wins."""
+    offer = await env.offer(stock=3)
+    buyer, stranger = await env.buyer("b"), await env.buyer("s")
+    order, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 2, "cancel-k-1")
+    with pytest.raises(NotFound):
+        await env.shop.payments.cancel(stranger, order.id)
+    cancelled = await env.shop.payments.cancel(buyer, order.id)
+    assert OrderStatus.CANCELLED is cancelled.status
+    assert 3 == (await env.shop.inventory.level(offer.pool)).available
+    with pytest.raises(Conflict):
+        await env.shop.payments.cancel(buyer, order.id)
+    raced, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "cancel-k-2")
+    demo: Any = env.shop.payments.gateway("demo")
+    await demo.confirm(raced, PAYS)
+    with pytest.raises(Conflict):
+        await env.shop.payments.cancel(env.seller, raced.id)
+    got = await env.shop.store.get_order(raced.id)
+    assert got is not None
+    assert OrderStatus.PAID is got.status
