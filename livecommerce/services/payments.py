@@ -44,6 +44,11 @@ from livecommerce.services.ports import Clock
 
 log = logging.getLogger(__name__)
 
+#: Stripe events after which the order's refunds are re-read.
+REFUND_EVENTS = frozenset(
+    {"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated"}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class PaymentInfo:
@@ -80,6 +85,10 @@ class PaymentGateway(Protocol):
         ...
 
     async def refund(self, order: Order, amount: int, idempotency_key: str) -> RefundResult: ...
+
+    async def refunds(self, order: Order) -> list[RefundResult]:
+        """Every succeeded refund of the order's payment at the provider (however it was made)."""
+        ...
 
 
 class PaymentService:
@@ -186,12 +195,14 @@ class PaymentService:
         pi_id = ""
         if type_.startswith("payment_intent."):
             pi_id = str(obj.get("id", ""))
-        elif type_.startswith("charge."):
+        elif type_.startswith("charge.") or type_.startswith("refund."):
             pi_id = str(obj.get("payment_intent") or "")
         if pi_id:
             order = await self._store.order_by_payment("stripe", pi_id)
             if order is not None:
-                await self.sync(order.id)
+                order = await self.sync(order.id)
+                if type_ in REFUND_EVENTS:
+                    await self.sync_refunds(order.id)
         await self._store.record_event(event_id, "stripe", type_, self._now_ms())
         self._events.metrics.webhook("handled")
 
@@ -217,6 +228,16 @@ class PaymentService:
             await self.after_change(cancelled)
             return cancelled
         return await self.cancel(principal, order_id)  # it moved meanwhile: decide again
+
+    async def sync_refunds(self, order_id: str) -> Order:
+        """Record every refund the provider has for this order's payment that the journal does
+        not (refunds made in the provider's dashboard, or ours if we crashed after asking)."""
+        order = await self._order(order_id)
+        if order.status not in SOLD:
+            return order
+        for result in await self.gateway(order.payment_provider).refunds(order):
+            order = await self._record_refund(order, result)
+        return order
 
     # -- expiry ----------------------------------------------------------------------------------
     async def sweep(self, limit: int = 200) -> int:
@@ -280,7 +301,14 @@ class PaymentService:
             raise InvalidInput(f"refund must be between 1 and {left}")
         provider_key = key or f"lc-refund-{order.id}-{order.refunded_minor}-{amount}"
         result = await self.gateway(order.payment_provider).refund(order, amount, provider_key)
+        return await self._record_refund(order, result)
+
+    async def _record_refund(self, order: Order, result: RefundResult) -> Order:
+        """Post the reversing entries for one provider refund, once (keyed by its id)."""
+        key = f"refund:{order.payment_provider}:{result.id}"
         for _ in range(5):
+            if any(t.idempotency_key == key for t in await self._store.journal(order.id)):
+                return order  # already recorded (a replay, or the webhook got here first)
             done = order.refunded_minor + result.amount
             new = replace(
                 transition(order, status_after_refund(order, done), self._now_ms()),
@@ -294,16 +322,11 @@ class PaymentService:
                 fee_bps=self._fee_bps,
                 refunded_before=order.refunded_minor,
                 amount=result.amount,
-                idempotency_key=f"refund:{order.payment_provider}:{result.id}",
+                idempotency_key=key,
                 at_ms=new.updated_at_ms,
             )
             if await self._store.save_order(new, order.status, journal, order.refunded_minor):
                 await self._events.order_updated(new)
                 return new
             order = await self._order(order.id)
-            if any(
-                t.idempotency_key == journal.idempotency_key
-                for t in await self._store.journal(order.id)
-            ):
-                return order  # a replay of a refund already recorded
         raise Conflict("the order changed while refunding; try again")

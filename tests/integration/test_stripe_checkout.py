@@ -186,3 +186,21 @@ async def test_refund_through_stripe(fake: FakeStripe, env: ShopEnv) -> None:
     assert 1 == len(fake.refunds)
     refunds = [t for t in await env.shop.store.journal(order.id) if t.kind is EntryKind.REFUND]
     assert [900] == [t.amount for t in refunds]
+
+
+async def test_dashboard_refunds_reach_the_ledger_once(fake: FakeStripe, env: ShopEnv) -> None:
+    """Refunds made outside the API are recorded from webhooks; API refunds are not doubled."""
+    offer = await env.offer(stock=2)
+    buyer = await env.buyer()
+    order, pay = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "dash-ref-1")
+    fake.pay_out_of_band(pay.ref)
+    await env.shop.payments.sync(order.id)
+    await env.shop.payments.refund(env.seller, order.id, 1000, "api-refund-001")
+    fake.refund_out_of_band(pay.ref, 500)
+    for event in fake.events * 3:
+        assert 200 == await fake.deliver(event)
+    got = await env.shop.store.get_order(order.id)
+    assert got is not None
+    assert (OrderStatus.PARTIALLY_REFUNDED, 1500) == (got.status, got.refunded_minor)
+    refunds = [t for t in await env.shop.store.journal(order.id) if t.kind is EntryKind.REFUND]
+    assert [500, 1000] == sorted(t.amount for t in refunds)
