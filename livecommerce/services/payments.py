@@ -35,6 +35,7 @@ from livecommerce.errors import (
     InvalidInput,
     NotFound,
     PaymentDeclined,
+    PaymentGatewayError,
     PermissionDenied,
     Unauthenticated,
 )
@@ -248,7 +249,13 @@ class PaymentService:
         for order in await self._store.due_orders(now, limit):
             provider = ProviderStatus.CANCELED
             if order.payment_ref:
-                provider = await self.gateway(order.payment_provider).cancel_payment(order)
+                try:
+                    provider = await self.gateway(order.payment_provider).cancel_payment(order)
+                except (PaymentGatewayError, NotFound):
+                    # the provider is unreachable: keep holding (never release what might be
+                    # paid) and try again on the next pass
+                    log.warning("could not cancel an expired payment", extra={"order": order.id})
+                    continue
             if provider is ProviderStatus.SUCCEEDED:
                 await self.apply(order, provider)
                 continue

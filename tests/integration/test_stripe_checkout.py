@@ -204,3 +204,17 @@ async def test_dashboard_refunds_reach_the_ledger_once(fake: FakeStripe, env: Sh
     assert (OrderStatus.PARTIALLY_REFUNDED, 1500) == (got.status, got.refunded_minor)
     refunds = [t for t in await env.shop.store.journal(order.id) if t.kind is EntryKind.REFUND]
     assert [500, 1000] == sorted(t.amount for t in refunds)
+
+
+async def test_sweeper_keeps_holding_while_stripe_is_down(fake: FakeStripe, env: ShopEnv) -> None:
+    """If Stripe cannot be asked, an expired hold is kept (it might be paid), not released."""
+    offer = await env.offer(stock=1)
+    buyer = await env.buyer()
+    order, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "down-key-1")
+    await fake.close()
+    env.clock.advance(601)
+    assert 0 == await env.shop.payments.sweep()
+    got = await env.shop.store.get_order(order.id)
+    assert got is not None
+    assert OrderStatus.PENDING_PAYMENT is got.status
+    assert 1 == (await env.shop.inventory.level(offer.pool)).reserved
