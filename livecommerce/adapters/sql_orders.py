@@ -219,6 +219,15 @@ class SqlOrderStore:
         )
         return [_order(r) for r in rows]
 
+    async def paid_orders(self, offer_id: str) -> list[Order]:
+        columns = ", ".join(f"o.{c.strip()}" for c in _ORDER_COLUMNS.split(","))
+        rows = await self._db.fetchall(
+            f"SELECT DISTINCT {columns} FROM orders o JOIN journal_transactions t "  # noqa: S608 why: constant column list
+            "ON t.order_id = o.id WHERE o.offer_id = ? AND t.kind = 'payment'",
+            offer_id,
+        )
+        return [_order(r) for r in rows]
+
     async def journal(self, order_id: str | None = None) -> list[JournalTransaction]:
         return await self.ledger.transactions(order_id)
 

@@ -69,6 +69,10 @@ class OrderStore(Protocol):
         """An offer's orders in these statuses (for rebuilding inventory)."""
         ...
 
+    async def paid_orders(self, offer_id: str) -> list[Order]:
+        """The offer's orders that have a payment in the journal (whatever their status says)."""
+        ...
+
     async def journal(self, order_id: str | None = None) -> list[JournalTransaction]:
         """Journal transactions (of one order, or all), oldest first."""
         ...

@@ -274,9 +274,14 @@ class PaymentService:
         return released
 
     async def rebuild_pool(self, offer_id: str, stock: int) -> None:
-        """Rebuild an offer's pool from the durable store: paid orders are sold units, holding
-        orders are held; so a Redis that lost its data never sells a unit twice."""
-        orders = await self._store.offer_orders(offer_id, [*HOLDING, *SOLD])
+        """Rebuild an offer's pool from the durable store: units with a payment in the ledger
+        (or an order past payment) are sold, holding orders are held; so a Redis that lost its
+        data never sells a unit twice. Ledger and order status agree by construction (written
+        in one transaction); if they ever did not, the unit counts as sold, never as free."""
+        orders = {o.id: o for o in await self._store.offer_orders(offer_id, [*HOLDING, *SOLD])}
+        paid = {o.id: o for o in await self._store.paid_orders(offer_id)}
+        if set(paid) - {i for i, o in orders.items() if o.status in SOLD}:
+            log.warning("ledger payments without a paid order", extra={"offer": offer_id})
         reservations = [
             Reservation(
                 o.id,
@@ -284,9 +289,11 @@ class PaymentService:
                 o.buyer_id,
                 o.quantity,
                 o.expires_at_ms,
-                ReservationStatus.HELD if o.status in HOLDING else ReservationStatus.COMMITTED,
+                ReservationStatus.HELD
+                if o.status in HOLDING and o.id not in paid
+                else ReservationStatus.COMMITTED,
             )
-            for o in orders
+            for o in {**orders, **paid}.values()
         ]
         await self._inventory.restore(pool_of(offer_id), stock, reservations)
 

@@ -74,6 +74,7 @@ async def test_racing_payments_post_one_journal_transaction(db: Db) -> None:
     assert 1 == sum(results)
     journal = await store.journal(o.id)
     assert 1 == len(journal)
+    assert [o.id] == [p.id for p in await store.paid_orders("of1")]
     assert 2000 == journal[0].amount
     assert -1800 == await store.ledger.balance(Account.SELLER_PAYABLE, "s1", "EUR")
     assert -200 == await store.ledger.balance(Account.PLATFORM_FEES, PLATFORM, "EUR")
