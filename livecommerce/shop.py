@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,10 +24,11 @@ from livecommerce.adapters.shop_metrics import PrometheusShopMetrics
 from livecommerce.adapters.sql_catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql_orders import SqlOrderStore
 from livecommerce.adapters.stripe_payments import StripePaymentGateway
-from livecommerce.domain.offers import OfferStatus
-from livecommerce.errors import NotFound
+from livecommerce.domain.offers import OfferKind, OfferStatus
+from livecommerce.errors import LiveCommerceError, NotFound
 from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.checkout import CheckoutService
+from livecommerce.services.demo import DEMO_FILE
 from livecommerce.services.inventory import InventoryStore
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, ShopEvents
@@ -66,6 +68,41 @@ async def rebuild_inventory(shop: Shop, *, force: bool) -> int:
         await shop.payments.rebuild_pool(offer.id, offer.stock)
         rebuilt += 1
     return rebuilt
+
+
+async def seed_demo_offers(shop: Shop, app: web.Application) -> None:
+    """Give the demo show something to buy: a fixed-price offer, pinned, and a flash sale with
+    a per-buyer limit. Only when the show has no offers yet (so restarts add nothing)."""
+    settings = app[keys.SETTINGS]
+    path = settings.server.data_dir / DEMO_FILE
+    try:
+        data = json.loads(await asyncio.to_thread(path.read_text))
+        show_id = str(data["show_id"])
+        seller = await app[keys.ACCOUNTS].authenticate(str(data["seller_token"]))
+        product_ids = [str(p) for p in data.get("product_ids", [])]
+    except (OSError, ValueError, KeyError, LiveCommerceError):
+        log.warning("demo offers not seeded: no usable demo.json")
+        return
+    if not product_ids or await shop.offers.list(show_id):
+        return
+    now_ms = int(app[keys.CLOCK].now() * 1000)
+    fixed = await shop.offers.create(
+        seller, show_id, product_id=product_ids[0], kind=OfferKind.FIXED
+    )
+    await shop.offers.start(seller, show_id, fixed.id)
+    await shop.offers.pin(seller, show_id, fixed.id)
+    flash_product = await app[keys.CATALOG].get(product_ids[min(2, len(product_ids) - 1)])
+    flash = await shop.offers.create(
+        seller,
+        show_id,
+        product_id=flash_product.id,
+        kind=OfferKind.FLASH,
+        price_minor=flash_product.price_minor * 3 // 4,
+        stock=10,
+        per_buyer_limit=2,
+        ends_at_ms=now_ms + 24 * 3_600_000,
+    )
+    await shop.offers.start(seller, show_id, flash.id)
 
 
 async def _sweeper(shop: Shop, interval: float) -> None:
@@ -143,6 +180,8 @@ async def _shop_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.SHOP] = shop
     try:
         await rebuild_inventory(shop, force=redis_inventory is None)
+        if settings.demo.enabled:
+            await seed_demo_offers(shop, app)
         sweeper = asyncio.get_running_loop().create_task(
             _sweeper(shop, settings.shop.sweep_interval_seconds)
         )

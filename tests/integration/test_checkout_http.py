@@ -3,6 +3,7 @@ refused), the demo confirm endpoint, order books for buyers and sellers, CSV, fu
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,6 +11,7 @@ from aiohttp import ClientSession
 
 from livecommerce.domain.access import Role
 from tests.conftest import SettingsFactory
+from tests.support.app import running_app
 from tests.support.shop import ShopEnv, post_json, shop_env
 
 
@@ -170,3 +172,19 @@ async def test_offers_need_staff_and_appear_in_openapi(env: ShopEnv, http: Clien
         "/api/v1/payments/demo/{order_id}/confirm",
     ):
         assert path in paths
+
+
+async def test_demo_show_has_a_pinned_offer_and_a_flash_sale(
+    settings_factory: SettingsFactory, http: ClientSession
+) -> None:
+    """With the demo on, the demo show offers a pinned fixed-price item and a flash sale, once."""
+    settings = settings_factory(demo={"enabled": True})
+    for _restart in range(2):
+        async with running_app(settings) as app:
+            demo = json.loads((settings.server.data_dir / "demo.json").read_text())
+            async with http.get(f"{app.base_url}/api/v1/shows/{demo['show_id']}/offers") as resp:
+                offers = (await resp.json())["offers"]
+    assert [("fixed", True, "live"), ("flash", False, "live")] == [
+        (o["kind"], o["pinned"], o["status"]) for o in offers
+    ]
+    assert 2 == offers[1]["per_buyer_limit"]
