@@ -86,8 +86,10 @@ async def seed_demo_offers(shop: Shop, app: web.Application) -> None:
     if not product_ids or await shop.offers.list(show_id):
         return
     now_ms = int(app[keys.CLOCK].now() * 1000)
+    # the last product (the lamp) and the third (the sneaker): the first ones stay free for
+    # the seller's own offers in the studio
     fixed = await shop.offers.create(
-        seller, show_id, product_id=product_ids[0], kind=OfferKind.FIXED
+        seller, show_id, product_id=product_ids[-1], kind=OfferKind.FIXED
     )
     await shop.offers.start(seller, show_id, fixed.id)
     await shop.offers.pin(seller, show_id, fixed.id)
