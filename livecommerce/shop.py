@@ -25,6 +25,7 @@ from livecommerce.adapters.sql_catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql_orders import SqlOrderStore
 from livecommerce.adapters.stripe_payments import StripePaymentGateway
 from livecommerce.domain.offers import OfferKind, OfferStatus
+from livecommerce.domain.ratelimit import Rate
 from livecommerce.errors import LiveCommerceError, NotFound
 from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.checkout import CheckoutService
@@ -165,6 +166,8 @@ async def _shop_ctx(app: web.Application) -> AsyncIterator[None]:
             clock,
             provider=pay.provider,
             ttl_seconds=settings.shop.reservation_ttl_seconds,
+            limiter=app[keys.RATE_LIMITER],
+            rates=[Rate(r.limit, r.per_seconds) for r in settings.shop.checkout_rates],
         ),
         offers=OfferService(store, inventory, app[keys.CATALOG], app[keys.SHOWS], events, clock),
         orders=OrderService(store, events, clock),

@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from livecommerce.domain.orders import (
     transition,
     validate_quantity,
 )
+from livecommerce.domain.ratelimit import Rate
 from livecommerce.errors import (
     Conflict,
     IdempotencyConflict,
@@ -37,12 +38,13 @@ from livecommerce.errors import (
     NotFound,
     OfferNotActive,
     PaymentGatewayError,
+    RateLimited,
 )
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.inventory import InventoryStore
 from livecommerce.services.orders import OrderStore, ShopEvents
 from livecommerce.services.payments import PaymentInfo, PaymentService
-from livecommerce.services.ports import Clock
+from livecommerce.services.ports import Clock, RateLimiter
 
 T = TypeVar("T")
 
@@ -73,7 +75,11 @@ class CheckoutService:
         *,
         provider: str,
         ttl_seconds: int,
+        limiter: RateLimiter | None = None,
+        rates: Sequence[Rate] = (),
     ) -> None:
+        self._limiter = limiter
+        self._rates = tuple(rates)
         self._store = store
         self._inventory = inventory
         self._payments = payments
@@ -193,6 +199,14 @@ class CheckoutService:
                 raise
             return await self._replay(existing, fingerprint)
         expires = now + self._ttl_ms
+        if self._limiter is not None and self._rates:
+            # only attempts that would hold stock count; the reservation below tells retries
+            # of a known key apart, so check the key first to never refuse an honest retry
+            known = await self._inventory.reservation(offer.pool, order_id)
+            if known is None and not await self._limiter.allow(
+                f"checkout:{buyer.user_id}", self._rates
+            ):
+                raise RateLimited("too many checkouts; wait a moment")
         try:
             held = await self._inventory.reserve(
                 offer.pool, order_id, buyer.user_id, qty, offer.per_buyer_limit, expires

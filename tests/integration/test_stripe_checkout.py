@@ -40,7 +40,10 @@ async def env(fake: FakeStripe, settings_factory: SettingsFactory) -> AsyncItera
             "stripe_webhook_secret": WHSEC,
             "stripe_api_base": fake.url,
         },
-        shop={"sweep_interval_seconds": 3600},
+        shop={
+            "sweep_interval_seconds": 3600,
+            "checkout_rates": [{"limit": 10_000, "per_seconds": 1}],
+        },
     )
     async with shop_env(settings) as running:
         fake.add_endpoint(f"{running.base_url}/webhooks/stripe", WHSEC)

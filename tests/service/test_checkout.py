@@ -21,6 +21,7 @@ from livecommerce.errors import (
     NotFound,
     OfferNotActive,
     PaymentDeclined,
+    RateLimited,
     SoldOut,
 )
 from livecommerce.shop import rebuild_inventory
@@ -35,7 +36,12 @@ DECLINED = "4000 0000 0000 0002"
 async def env(
     request: pytest.FixtureRequest, settings_factory: SettingsFactory
 ) -> AsyncIterator[ShopEnv]:
-    sections: dict[str, Any] = {"shop": {"sweep_interval_seconds": 3600}}
+    sections: dict[str, Any] = {
+        "shop": {
+            "sweep_interval_seconds": 3600,
+            "checkout_rates": [{"limit": 10_000, "per_seconds": 1}],
+        }
+    }
     if request.param != "memory":
         sections["store"] = {"url": request.getfixturevalue("postgres_url"), "pool_size": 20}
         sections["redis"] = {"url": request.getfixturevalue("redis_url")}
@@ -275,3 +281,20 @@ async def test_cancel_releases_unless_already_paid(env: ShopEnv) -> None:
     got = await env.shop.store.get_order(raced.id)
     assert got is not None
     assert OrderStatus.PAID is got.status
+
+
+async def test_new_checkouts_per_buyer_are_rate_limited(settings_factory: SettingsFactory) -> None:
+    """A buyer's burst of new checkouts is limited; retrying a known key never is."""
+    settings = settings_factory(shop={"checkout_rates": [{"limit": 3, "per_seconds": 60}]})
+    async with shop_env(settings) as env:
+        offer = await env.offer(stock=50)
+        buyer = await env.buyer()
+        for i in range(3):
+            await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, f"rate-key-{i}")
+        with pytest.raises(RateLimited):
+            await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "rate-key-9")
+        again, _ = await env.shop.checkout.start(
+            buyer, env.show_id, offer.id, None, 1, "rate-key-0"
+        )
+        assert OrderStatus.PENDING_PAYMENT is again.status
+        assert 3 == (await env.shop.inventory.level(offer.pool)).reserved
