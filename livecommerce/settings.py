@@ -198,6 +198,12 @@ class ShopSettings(Section):
     sweep_interval_seconds: float = Field(5.0, gt=0, le=3600)
     #: Shortest gap between two `offer.updated` stock announcements of one offer (coalescing).
     stock_update_interval_seconds: float = Field(0.2, ge=0, le=60)
+    #: New checkouts per buyer (retries of one idempotency key are not counted): keeps one
+    #: account from holding a whole offer's stock with unpaid reservations.
+    checkout_rates: list[RateSetting] = [
+        RateSetting(limit=5, per_seconds=10),
+        RateSetting(limit=30, per_seconds=600),
+    ]
 
 
 class Settings(BaseSettings):
