@@ -255,7 +255,6 @@ class Hub:
                 interval=self.settings.coalesce_interval_ms / 1000,
             )
             state = self.shows[show_id] = ShowState(outbox)
-            self.services.fanout.watch(show_id)
         return state
 
     async def join(
@@ -275,6 +274,8 @@ class Hub:
         state = self._state(show.id)
         state.outbox.begin_join(sid)
         try:
+            # subscribed before the history read: what the store lacks, the channel brings
+            await self.services.fanout.watch(show.id)
             await self.sio.enter_room(sid, show_room(show.id))
             if is_staff(principal, show):
                 await self.sio.enter_room(sid, staff_room(show.id))
