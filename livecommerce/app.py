@@ -17,14 +17,14 @@ import jinja2
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 
-from livecommerce import broadcast, hub, keys
+from livecommerce import broadcast, hub, keys, shop
 from livecommerce.adapters.memory import MemoryBus, MemoryRateLimiter, SystemClock
 from livecommerce.adapters.sql.accounts import SqlAccountStore
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
 from livecommerce.adapters.sql.database import open_database
 from livecommerce.adapters.sql.shows import SqlShowStore
 from livecommerce.routes import setup_routes
-from livecommerce.routes.middleware import error_middleware, security_headers
+from livecommerce.routes.middleware import error_middleware, metrics_middleware, security_headers
 from livecommerce.routes.pages import pre_session
 from livecommerce.services.accounts import AccountService
 from livecommerce.services.catalog import CatalogService
@@ -123,13 +123,14 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    registry = CollectorRegistry()
     app = web.Application(
-        middlewares=[security_headers, error_middleware, pre_session],
+        middlewares=[metrics_middleware(registry), security_headers, error_middleware, pre_session],
         client_max_size=max(settings.server.max_body_bytes, settings.shop.image_max_bytes) + 65536,
     )
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = SystemClock()
-    app[keys.REGISTRY] = CollectorRegistry()
+    app[keys.REGISTRY] = registry
     app[keys.HEALTH_CHECKS] = {}
     app[keys.API_ROUTES] = []
     app[keys.SECRET_KEY] = _secret_key(settings)
@@ -141,6 +142,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_services_ctx)
     broadcast.setup(app)
     setup_routes(app, WEB_DIR / "static")
+    shop.setup(app)
     hub.setup(app)
     return app
 

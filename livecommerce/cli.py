@@ -1,15 +1,18 @@
-"""Command line: ``livecommerce serve`` with config file, environment and flag overrides."""
+"""Command line: ``serve`` (config file < environment < flags), ``migrate`` and ``create-user``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from livecommerce import logs
+from livecommerce.domain.access import Role
+from livecommerce.errors import LiveCommerceError
 from livecommerce.settings import ConfigError, Settings, load_settings
 
 DEFAULT_CONFIG = Path("config.yaml")
@@ -31,6 +34,19 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="seed and run the demo show",
     )
+    migrate = sub.add_parser("migrate", help="bring the store's schema up to date and exit")
+    user = sub.add_parser(
+        "create-user",
+        help="create an account of any role (admins cannot sign up); the password is read from "
+        "LIVECOMMERCE_NEW_PASSWORD or standard input, never from a flag",
+    )
+    user.add_argument("--name", required=True)
+    user.add_argument("--email", required=True)
+    user.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
+    for command in (migrate, user):
+        command.add_argument("--config", type=Path)
+        command.add_argument("--data-dir", type=Path)
+        command.set_defaults(host=None, port=None, demo=None)
     return parser
 
 
@@ -62,6 +78,32 @@ async def _serve(settings: Settings) -> None:
         await stop.wait()
 
 
+async def _migrate(settings: Settings) -> list[int]:
+    from livecommerce.adapters.sql.database import open_database
+
+    db = await open_database(settings.store_url, 1)
+    try:
+        rows = await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
+    finally:
+        await db.close()
+    return [row["version"] for row in rows]
+
+
+async def _create_user(settings: Settings, name: str, email: str, role: Role, password: str) -> str:
+    from livecommerce.adapters.memory import SystemClock
+    from livecommerce.adapters.sql.accounts import SqlAccountStore
+    from livecommerce.adapters.sql.database import open_database
+    from livecommerce.services.accounts import AccountService
+
+    db = await open_database(settings.store_url, 1)
+    try:
+        accounts = AccountService(SqlAccountStore(db), SystemClock(), settings.auth)
+        user = await accounts.create_user(name, email, password, role)
+    finally:
+        await db.close()
+    return user.id
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -71,7 +113,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.configure(settings.log.level, settings.log.format)
     try:
-        asyncio.run(_serve(settings))
+        if args.command == "migrate":
+            versions = asyncio.run(_migrate(settings))
+            print(f"schema at version {max(versions)} ({len(versions)} migrations)")
+        elif args.command == "create-user":
+            password = os.environ.get("LIVECOMMERCE_NEW_PASSWORD") or sys.stdin.readline().rstrip(
+                "\n"
+            )
+            user_id = asyncio.run(
+                _create_user(settings, args.name, args.email, Role(args.role), password)
+            )
+            print(user_id)
+        else:
+            asyncio.run(_serve(settings))
+    except LiveCommerceError as exc:
+        print(f"livecommerce: {exc.message}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"livecommerce: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -144,6 +144,20 @@ class MediaError(AdapterError):
     status = 502
 
 
+class PaymentDeclined(DomainError):
+    """The provider refused the card; nothing was charged and the reservation was released."""
+
+    code = "payment_declined"
+    status = 402
+
+
+class InvalidSignature(LiveCommerceError):
+    """A webhook whose signature, age or body does not verify: answered 400, nothing changes."""
+
+    code = "invalid_signature"
+    status = 400
+
+
 # --- live hub (issue 4): chat, names and moderation refusals a client can act on ---------------
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from livecommerce.services.ports import Bus, Clock, RateLimiter
     from livecommerce.services.shows import ShowService
     from livecommerce.settings import Settings
+    from livecommerce.shop import Shop
 
 HealthCheck = Callable[[], Awaitable[None]]
 
@@ -48,6 +49,10 @@ if TYPE_CHECKING:
 
 BROADCAST: web.AppKey[BroadcastManager] = web.AppKey("broadcast")
 HLS: web.AppKey[HlsPackagers] = web.AppKey("hls")
+
+# -- shop (issue 5): one container holding checkout, offers, orders, payments, inventory --------
+SHOP: web.AppKey[Shop] = web.AppKey("shop")
+
 
 # --- live hub (issue 4) ---
 if TYPE_CHECKING:

@@ -191,6 +191,10 @@ class ShopSettings(Section):
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     reservation_ttl_seconds: int = Field(600, ge=10)
     image_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    #: How often each node's expiry sweeper looks for reservations past their deadline.
+    sweep_interval_seconds: float = Field(5.0, gt=0, le=3600)
+    #: Shortest gap between two `offer.updated` stock announcements of one offer (coalescing).
+    stock_update_interval_seconds: float = Field(0.2, ge=0, le=60)
 
 
 class Settings(BaseSettings):

@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from livecommerce import keys
+
+if TYPE_CHECKING:
+    from livecommerce.broadcast.manager import BroadcastManager
 
 __all__ = ["setup"]
 
@@ -61,11 +64,35 @@ async def _broadcast_ctx(app: web.Application) -> AsyncIterator[None]:
         return None  # the manager is in-process; a failure would have stopped start-up
 
     app[keys.HEALTH_CHECKS]["broadcast"] = check
+    _register_metrics(app, manager)
     if settings.demo.enabled:
         await _start_demo(app)
     yield
     await manager.close()
     await packagers.close()
+
+
+def _register_metrics(app: web.Application, manager: BroadcastManager) -> None:
+    """Peer and viewer gauges, read at scrape time (no bookkeeping on the media path)."""
+    from prometheus_client import Gauge
+
+    registry = app[keys.REGISTRY]
+    peers = Gauge(
+        "livecommerce_broadcast_peer_connections",
+        "Open WebRTC peer connections (publishers and viewers) on this node",
+        registry=registry,
+    )
+    peers.set_function(lambda: manager.peer_count)
+    viewers = Gauge(
+        "livecommerce_broadcast_webrtc_viewers",
+        "WHEP viewers on this node",
+        registry=registry,
+    )
+    viewers.set_function(lambda: manager.viewer_count())
+    live = Gauge(
+        "livecommerce_broadcast_live_feeds", "Shows with a feed on this node", registry=registry
+    )
+    live.set_function(lambda: len(manager.feeds))
 
 
 async def _start_demo(app: web.Application) -> None:

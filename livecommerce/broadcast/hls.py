@@ -13,8 +13,8 @@ packager asks the feed for one (the publisher gets a PLI, the synthetic encoder 
 
 Playlists are type EVENT, so they list every segment; when the show ends FFmpeg appends
 ``#EXT-X-ENDLIST`` and the same files become the replay, served as VOD under ``/replays/``.
-Known gap: audio is not packaged yet (video-only renditions), and VP8 feeds get only the
-transcoded renditions (no VP8 in HLS).
+Audio: the feed's Opus is decoded once per show and encoded to AAC in each rendition (AAC is
+what every HLS player plays). VP8 feeds get only the transcoded renditions (no VP8 in HLS).
 """
 
 from __future__ import annotations
@@ -66,16 +66,24 @@ def parameter_sets(annexb: bytes) -> bytes:
 
 @dataclass
 class _Item:
+    kind: str
     data: bytes
     pts: int
     keyframe: bool
 
 
+_AUDIO_TB = fractions.Fraction(1, 48_000)
+
+
 class _Rendition:
     """One rendition's FFmpeg hls muxer; opened lazily when the first picture is known."""
 
-    def __init__(self, spec: Rendition, directory: Path, segment_seconds: float, fps: int) -> None:
+    def __init__(
+        self, spec: Rendition, directory: Path, segment_seconds: float, fps: int, audio: bool
+    ) -> None:
         self.spec = spec
+        self.with_audio = audio
+        self.audio: av.AudioStream | None = None
         self.directory = directory
         self.segment_seconds = segment_seconds
         self.fps = fps
@@ -106,6 +114,24 @@ class _Rendition:
         stream.width, stream.height, stream.time_base = width, height, _TB
         stream.codec_context.extradata = extradata
         self.container, self.stream, self.size = container, stream, (width, height)
+        self._add_audio(container)
+
+    def _add_audio(self, container: av.container.OutputContainer) -> None:
+        """AAC (what every HLS player plays) from the show's decoded Opus, per rendition."""
+        if not self.with_audio:
+            return
+        audio = container.add_stream("aac", rate=48_000)
+        audio.layout = "stereo"
+        audio.bit_rate = 128_000
+        audio.time_base = _AUDIO_TB
+        self.audio = audio
+
+    def encode_audio(self, frame: av.AudioFrame, pts: int) -> None:
+        if self.container is None or self.audio is None:
+            return
+        frame.pts, frame.time_base = pts, _AUDIO_TB
+        for packet in self.audio.encode(frame):
+            self.container.mux(packet)
 
     def open_encoder(self, source_width: int, source_height: int) -> None:
         height = min(self.spec.height, source_height)
@@ -122,6 +148,7 @@ class _Rendition:
             "g": str(max(1, int(self.fps * self.segment_seconds))),
         }
         self.container, self.stream, self.size = container, stream, (width, height)
+        self._add_audio(container)
 
     def mux_packet(self, item: _Item, pts: int) -> None:
         assert self.container is not None
@@ -151,6 +178,10 @@ class _Rendition:
             with contextlib.suppress(av.FFmpegError):
                 for packet in self.stream.encode(None):
                     self.container.mux(packet)
+        if self.audio is not None:
+            with contextlib.suppress(av.FFmpegError):
+                for packet in self.audio.encode(None):
+                    self.container.mux(packet)
         self.container.close()  # writes #EXT-X-ENDLIST
         self.container = None
 
@@ -173,8 +204,10 @@ class ShowPackager:
         self.codec = codec
         # No VP8 in HLS: a VP8 feed keeps only transcoded renditions.
         self.ladder = tuple(r for r in ladder if r.height or codec == "h264")
+        self.has_audio = feed.audio_codec is not None
         self.renditions = [
-            _Rendition(r, directory / r.name, segment_seconds, fps) for r in self.ladder
+            _Rendition(r, directory / r.name, segment_seconds, fps, self.has_audio)
+            for r in self.ladder
         ]
         self.dropped = 0
         self.packets = 0
@@ -197,7 +230,9 @@ class ShowPackager:
         self._watchdog = asyncio.create_task(self._keyframe_watchdog())
 
     def _tap(self, packet: EncodedPacket, kind: str) -> None:
-        if kind != "video":
+        if kind == "audio":
+            with contextlib.suppress(queue.Full):  # a lost 20 ms of audio needs no resync
+                self._queue.put_nowait(_Item(kind, bytes(packet), packet.pts or 0, True))
             return
         if packet.is_keyframe:
             self._last_keyframe = asyncio.get_running_loop().time()
@@ -205,7 +240,7 @@ class ShowPackager:
         elif self._resync:
             return
         try:
-            self._queue.put_nowait(_Item(bytes(packet), packet.pts or 0, packet.is_keyframe))
+            self._queue.put_nowait(_Item(kind, bytes(packet), packet.pts or 0, packet.is_keyframe))
         except queue.Full:
             self.dropped += 1
             self._resync = True  # decoding resumes cleanly only at the next keyframe
@@ -231,10 +266,24 @@ class ShowPackager:
     def _run(self) -> None:
         decoder = av.CodecContext.create(self.codec, "r")
         assert isinstance(decoder, av.VideoCodecContext)
+        opus = av.CodecContext.create("opus", "r")
+        assert isinstance(opus, av.AudioCodecContext)
         base: int | None = None
         last = -1
+        audio_base: int | None = None
+        last_audio = -1
         try:
             while (item := self._queue.get()) is not None:
+                if item.kind == "audio":
+                    if last < 0:
+                        continue  # nothing to align with before the first picture
+                    # Start audio where the video is now, then follow its own clock.
+                    if audio_base is None or item.pts - audio_base <= last_audio:
+                        now = max(last_audio + 960, last * 48_000 // 90_000)
+                        audio_base = item.pts - now
+                    last_audio = item.pts - audio_base
+                    self._package_audio(opus, item, last_audio)
+                    continue
                 # Timestamps restart when a publisher reconnects: keep output monotonic.
                 if base is None or item.pts - base <= last:
                     base = item.pts - (last + 3000 if last >= 0 else 0)
@@ -275,14 +324,25 @@ class ShowPackager:
             if rendition.container is not None and not rendition.spec.height:
                 rendition.mux_packet(item, pts)
 
+    def _package_audio(self, opus: av.AudioCodecContext, item: _Item, pts: int) -> None:
+        try:
+            frames = opus.decode(av.Packet(item.data))
+        except av.FFmpegError:
+            return
+        for frame in frames:
+            for rendition in self.renditions:
+                rendition.encode_audio(frame, pts)
+            pts += frame.samples
+
     def _write_multivariant(self) -> None:
         lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+        codecs = "avc1.42e01f,mp4a.40.2" if self.has_audio else "avc1.42e01f"
         for rendition in self.renditions:
             width, height = rendition.size
             bandwidth = rendition.spec.bitrate or 2_500_000
             lines.append(
                 f"#EXT-X-STREAM-INF:BANDWIDTH={int(bandwidth * 1.1)},"
-                f'RESOLUTION={width}x{height},CODECS="avc1.42e01f"'
+                f'RESOLUTION={width}x{height},CODECS="{codecs}"'
             )
             lines.append(f"{rendition.spec.name}/index.m3u8")
         tmp = self.directory / "index.m3u8.tmp"

@@ -213,6 +213,7 @@ class BroadcastManager:
                 raise MediaRejected(406, "unsupported_media", "no common codec")
         except BaseException:
             await self._close_session_quietly(session)
+            self._drop_unused_feed(show_id)
             raise
         feed = self._feed(show_id)
         video_receiver = receivers.get("video")
@@ -234,6 +235,18 @@ class BroadcastManager:
         if was_publisher:
             del self._publishers[session.show_id]  # a failed offer never ends the show
         await self._close_session(session)
+
+    def _drop_unused_feed(self, show_id: str) -> None:
+        """Forget a feed a failed offer created that nothing uses."""
+        feed = self.feeds.get(show_id)
+        if (
+            feed is not None
+            and feed.viewer_tracks == 0
+            and feed.video_codec is None
+            and feed.audio_codec is None
+        ):
+            del self.feeds[show_id]
+            feed.close()
 
     async def stop_publisher(self, show_id: str, session_id: str) -> None:
         """WHIP DELETE: end this publisher session (the show ends after the grace period)."""

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 VIDEO_QUEUE = 90  # ~3 s of 30 fps video before a slow viewer is flushed
 AUDIO_QUEUE = 100  # ~2 s of 20 ms Opus packets
+_VIDEO_STEP = 3000  # one 30 fps frame at 90 kHz
+_AUDIO_STEP = 960  # one 20 ms Opus packet at 48 kHz
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class ShowFeed:
         self._deferred: asyncio.TimerHandle | None = None
         self._tracks: set[FeedTrack] = set()
         self._taps: set[Callable[[EncodedPacket, str], None]] = set()
+        self._last_pts: dict[str, int] = {}
+        self._pts_offset: dict[str, int] = {"video": 0, "audio": 0}
         self.closed = False
 
     # -- the source side -------------------------------------------------------------------
@@ -97,7 +101,19 @@ class ShowFeed:
         self._keyframe_source = None
 
     def publish(self, packet: EncodedPacket, kind: str) -> None:
-        """Hand one encoded packet to every subscriber (called on the event loop)."""
+        """Hand one encoded packet to every subscriber (called on the event loop).
+
+        Timestamps are made monotonic per kind: a reconnecting publisher starts again at 0,
+        and viewers that stayed connected must not see time run backwards.
+        """
+        pts = (packet.pts or 0) + self._pts_offset[kind]
+        last = self._last_pts.get(kind)
+        if last is not None and pts <= last:
+            step = _VIDEO_STEP if kind == "video" else _AUDIO_STEP
+            self._pts_offset[kind] += last + step - pts
+            pts = last + step
+        self._last_pts[kind] = pts
+        packet.pts = packet.dts = pts
         if kind == "video":
             self.stats.video_packets += 1
             if packet.is_keyframe:

@@ -18,5 +18,5 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     app.router.add_get("/api/v1/openapi.json", openapi_document)
     app.router.add_get("/healthz", system.healthz)
     app.router.add_get("/metrics", system.metrics)
-    app.router.add_routes(pages.routes)
+    pages.setup(app)
     app.router.add_static("/static/", static_dir, name="static", append_version=True)

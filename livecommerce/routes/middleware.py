@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from livecommerce.errors import LiveCommerceError
 
@@ -87,3 +90,39 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
     return response
+
+
+def metrics_middleware(registry: CollectorRegistry) -> Middleware:
+    """Count requests and time them per route template (not per URL, to bound label cardinality)."""
+    requests = Counter(
+        "livecommerce_http_requests",
+        "HTTP requests by route template and status",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "livecommerce_http_request_seconds",
+        "HTTP handling time by route template",
+        ["route"],
+        registry=registry,
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    )
+
+    @web.middleware
+    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            latency.labels(route).observe(time.perf_counter() - started)
+            requests.labels(request.method, route, str(status)).inc()
+
+    return observe

@@ -60,11 +60,18 @@ class ShowOut(BaseModel):
         )
 
 
+class MoneyOut(BaseModel):
+    """Money on the wire: integer minor units and an ISO 4217 currency."""
+
+    amount: int
+    currency: str
+
+
 class VariantOut(BaseModel):
     id: str
     label: str
     stock: int
-    price: int
+    price: MoneyOut
 
 
 class ProductOut(BaseModel):
@@ -72,8 +79,7 @@ class ProductOut(BaseModel):
     seller_id: str
     name: str
     description: str
-    price: int
-    currency: str
+    price: MoneyOut
     image_url: str
     variants: list[VariantOut]
 
@@ -84,15 +90,17 @@ class ProductOut(BaseModel):
             seller_id=product.seller_id,
             name=product.name,
             description=product.description,
-            price=product.price_minor,
-            currency=product.currency,
+            price=MoneyOut(amount=product.price_minor, currency=product.currency),
             image_url=product.image_url,
             variants=[
                 VariantOut(
                     id=v.id,
                     label=v.label,
                     stock=v.stock,
-                    price=v.price_minor if v.price_minor is not None else product.price_minor,
+                    price=MoneyOut(
+                        amount=v.price_minor if v.price_minor is not None else product.price_minor,
+                        currency=product.currency,
+                    ),
                 )
                 for v in product.variants
             ],

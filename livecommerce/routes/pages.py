@@ -1,16 +1,33 @@
-"""HTML pages with jinja2: home, login and sign-up (cookie sessions, CSRF-checked forms)."""
+"""HTML pages with jinja2: home, login, the viewer page, the seller studio, the host console and
+the seller dashboard (cookie sessions, CSRF-checked forms).
+
+Pages carry no inline script (the CSP forbids it): each template hands its configuration to its
+ES module through ``data-*`` attributes on ``<body>``, and the module talks to the public
+interface (REST, WHIP/WHEP, HLS, Socket.IO) like any third-party client would. Access to the
+staff pages is decided by :func:`authorize` / :func:`is_staff`, never by comparing roles here.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import csv
 import hmac
+import io
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup
 
 from livecommerce import keys
-from livecommerce.domain.access import Principal, Role
+from livecommerce.domain.access import Action, Principal, Role, authorize, is_staff
+from livecommerce.domain.money import Money
 from livecommerce.domain.shows import ShowStatus
-from livecommerce.errors import LiveCommerceError
+from livecommerce.errors import LiveCommerceError, NotFound, PermissionDenied
 from livecommerce.ids import new_secret
 from livecommerce.routes.auth import (
     SESSION_COOKIE,
@@ -18,8 +35,13 @@ from livecommerce.routes.auth import (
     principal_of,
     set_session_cookie,
 )
+from livecommerce.routes.charts import series_chart
 from livecommerce.routes.middleware import Handler
+from livecommerce.services.analytics import record_viewers, show_figures
+from livecommerce.services.ports import Show
+from livecommerce.services.shows import show_ref
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 PRE_SESSION_COOKIE = "lc_pre"
 
@@ -55,7 +77,21 @@ async def home(request: web.Request) -> web.Response:
 
 @routes.get("/login")
 async def login_page(request: web.Request) -> web.Response:
-    return await render(request, "login.html", error=None, form_csrf=_form_csrf(request))
+    return await render(
+        request,
+        "login.html",
+        error=None,
+        form_csrf=_form_csrf(request),
+        next=safe_next(request.query.get("next")),
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: only a path on this site, so a crafted link cannot bounce
+    a fresh session to another origin (``//evil`` and ``/\\evil`` are protocol-relative)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
 
 
 def _form_csrf(request: web.Request) -> str:
@@ -82,6 +118,7 @@ async def login_submit(request: web.Request) -> web.Response:
             status=403,
             error="Your form expired; try again.",
             form_csrf=_form_csrf(request),
+            next=safe_next(str(form.get("next", ""))),
         )
     accounts = request.app[keys.ACCOUNTS]
     try:
@@ -105,8 +142,9 @@ async def login_submit(request: web.Request) -> web.Response:
             status=exc.status,
             error=exc.message,
             form_csrf=_form_csrf(request),
+            next=safe_next(str(form.get("next", ""))),
         )
-    response = web.HTTPSeeOther("/")
+    response = web.HTTPSeeOther(safe_next(str(form.get("next", ""))))
     set_session_cookie(request, response, await accounts.start_session(user))
     raise response
 
@@ -120,6 +158,289 @@ async def logout(request: web.Request) -> web.Response:
     response = web.HTTPSeeOther("/")
     response.del_cookie(SESSION_COOKIE, path="/")
     raise response
+
+
+async def page_principal(request: web.Request) -> Principal | None:
+    """The signed-in user for a page; a stale or bad cookie is just anonymous on a GET."""
+    try:
+        return await principal_of(request)
+    except LiveCommerceError:
+        return None
+
+
+async def error_page(request: web.Request, status: int, title: str, message: str) -> web.Response:
+    """A human error page (the JSON error shape is for API clients)."""
+    return await render(request, "error.html", status=status, title=title, message=message)
+
+
+def login_redirect(request: web.Request) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/login?next={request.path_qs}")
+
+
+def media_urls(show_id: str) -> dict[str, str]:
+    """The public media endpoints of a show (DESIGN.md "Media"), as page configuration."""
+    return {
+        "whep-url": f"/whep/{show_id}",
+        "whip-url": f"/whip/{show_id}",
+        "hls-url": f"/hls/{show_id}/index.m3u8",
+    }
+
+
+def ice_servers(request: web.Request) -> str:
+    """The STUN/TURN list pages pass to RTCPeerConnection; ``[]`` by default, so a browser never
+    falls back to a public STUN server (DESIGN.md "Tests never leave the machine")."""
+    servers = request.app[keys.SETTINGS].broadcast.ice.servers
+    out: list[dict[str, Any]] = []
+    for server in servers:
+        entry: dict[str, Any] = {"urls": list(server.urls)}
+        if server.username:
+            entry["username"] = server.username
+            entry["credential"] = server.credential.get_secret_value()
+        out.append(entry)
+    return json.dumps(out)
+
+
+def user_data(principal: Principal | None) -> dict[str, str]:
+    if principal is None:
+        return {"user-id": "", "user-name": "", "user-role": "", "user-guest": ""}
+    return {
+        "user-id": principal.user_id,
+        "user-name": principal.name,
+        "user-role": str(principal.role),
+        "user-guest": "1" if principal.is_guest else "",
+    }
+
+
+async def _show(request: web.Request) -> Show:
+    return await request.app[keys.SHOWS].get(request.match_info["show_id"])
+
+
+@routes.get("/shows/{show_id}")
+async def show_page(request: web.Request) -> web.Response:
+    """Watch, chat, ask and buy; anyone may open it, chatting needs an account or a guest name."""
+    try:
+        show = await _show(request)
+    except NotFound:
+        return await error_page(request, 404, "Show not found", "There is no such show.")
+    principal = await page_principal(request)
+    staff = is_staff(principal, show_ref(show))
+    data = {
+        "page": "show",
+        "show-id": show.id,
+        "show-status": str(show.status),
+        "ice-servers": ice_servers(request),
+        "currency": request.app[keys.SETTINGS].shop.currency,
+        **media_urls(show.id),
+        **user_data(principal),
+    }
+    return await render(request, "show.html", show=show, staff=staff, data=data)
+
+
+async def _staff_page(
+    request: web.Request, action: Action, template: str, page: str
+) -> web.Response:
+    """A page for the show's staff: login first, then ``authorize`` decides (403 page if not)."""
+    try:
+        show = await _show(request)
+    except NotFound:
+        return await error_page(request, 404, "Show not found", "There is no such show.")
+    principal = await page_principal(request)
+    if principal is None or principal.is_guest:
+        raise login_redirect(request)
+    try:
+        authorize(principal, action, show_ref(show))
+    except PermissionDenied:
+        return await error_page(
+            request, 403, "Not your show", "Only the staff of this show can open this page."
+        )
+    settings = request.app[keys.SETTINGS]
+    data = {
+        "page": page,
+        "show-id": show.id,
+        "show-status": str(show.status),
+        "ice-servers": ice_servers(request),
+        "currency": settings.shop.currency,
+        "base-url": settings.base_url,
+        **media_urls(show.id),
+        **user_data(principal),
+    }
+    return await render(request, template, show=show, staff=True, data=data)
+
+
+@routes.get("/studio/{show_id}")
+async def studio_page(request: web.Request) -> web.Response:
+    """The seller's control room: camera, go live over WHIP, offers, questions, orders."""
+    return await _staff_page(request, Action.PUBLISH, "studio.html", "studio")
+
+
+@routes.get("/console/{show_id}")
+async def console_page(request: web.Request) -> web.Response:
+    """The host's moderation desk: chat actions, queues, Q&A and the audit log."""
+    return await _staff_page(request, Action.MODERATE, "console.html", "console")
+
+
+def _seller(principal: Principal | None) -> Principal:
+    return authorize(principal, Action.CREATE_SHOW)
+
+
+async def _dashboard_context(request: web.Request, principal: Principal) -> dict[str, Any]:
+    settings = request.app[keys.SETTINGS]
+    seller_id = None if principal.role is Role.ADMIN else principal.user_id
+    shows = await request.app[keys.SHOWS].list(None, seller_id)
+    shows.sort(key=lambda s: s.scheduled_at or s.created_at, reverse=True)
+    selected = next((s for s in shows if s.id == request.query.get("show")), None)
+    if selected is None and shows:
+        selected = next((s for s in shows if s.status is ShowStatus.LIVE), shows[0])
+    currency = settings.shop.currency
+    figures = await show_figures(request.app[keys.DB], selected.id, currency) if selected else None
+
+    def fmt(minor: int) -> str:
+        return Money(minor, currency).display()
+
+    charts: dict[str, Markup] = {}
+    if figures is not None:
+        charts = {
+            "viewers": series_chart("Concurrent viewers", figures.viewers),
+            "chat": series_chart("Chat lines per minute", figures.chat_per_minute, kind="bar"),
+            "paid": series_chart("Paid orders per minute", figures.paid_per_minute, kind="bar"),
+            "gmv": series_chart("GMV per minute", figures.gmv_per_minute, kind="bar", label=fmt),
+        }
+    return {
+        "shows": shows,
+        "selected": selected,
+        "figures": figures,
+        "charts": charts,
+        "money": fmt,
+    }
+
+
+@routes.get("/dashboard")
+async def dashboard_page(request: web.Request) -> web.Response:
+    """A seller's shows (with create) and the figures of one of them as SVG charts."""
+    principal = await page_principal(request)
+    if principal is None or principal.is_guest:
+        raise login_redirect(request)
+    try:
+        _seller(principal)
+    except PermissionDenied:
+        return await error_page(request, 403, "Sellers only", "The dashboard is for sellers.")
+    context = await _dashboard_context(request, principal)
+    return await render(
+        request, "dashboard.html", error=None, data={"page": "dashboard"}, **context
+    )
+
+
+@routes.post("/dashboard/shows")
+async def dashboard_create_show(request: web.Request) -> web.Response:
+    """The create-show form (session cookie + CSRF token checked by ``principal_of``)."""
+    try:
+        principal = await principal_of(request)
+    except PermissionDenied:
+        return await error_page(request, 403, "Form expired", "Reload the page and try again.")
+    if principal is None:
+        raise login_redirect(request)
+    form = await request.post()
+    scheduled_at: int | None = None
+    raw_when = str(form.get("scheduled_at", "")).strip()
+    try:
+        if raw_when:
+            when = datetime.fromisoformat(raw_when)
+            scheduled_at = int(
+                (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000
+            )
+        show, _key = await request.app[keys.SHOWS].create(
+            principal,
+            str(form.get("title", "")),
+            str(form.get("description", "")),
+            scheduled_at,
+        )
+    except (ValueError, LiveCommerceError) as exc:
+        message = exc.message if isinstance(exc, LiveCommerceError) else "bad date and time"
+        status = exc.status if isinstance(exc, LiveCommerceError) else 422
+        context = await _dashboard_context(request, _seller(principal))
+        return await render(
+            request,
+            "dashboard.html",
+            status=status,
+            error=message,
+            data={"page": "dashboard"},
+            **context,
+        )
+    raise web.HTTPSeeOther(f"/studio/{show.id}")
+
+
+@routes.get("/dashboard/shows/{show_id}.csv")
+async def dashboard_csv(request: web.Request) -> web.Response:
+    """Per-minute figures of one show as CSV (the seller's own shows only)."""
+    principal = await page_principal(request)
+    show = await _show(request)
+    authorize(principal, Action.MANAGE_SHOW, show_ref(show))
+    figures = await show_figures(
+        request.app[keys.DB], show.id, request.app[keys.SETTINGS].shop.currency
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["minute_utc", "viewers", "chat_lines", "paid_orders", f"gmv_minor_{figures.currency}"]
+    )
+    for minute in figures.minutes:
+        writer.writerow(
+            [
+                datetime.fromtimestamp(minute / 1000, tz=UTC).isoformat(),
+                figures.viewers.get(minute, 0),
+                figures.chat_per_minute.get(minute, 0),
+                figures.paid_per_minute.get(minute, 0),
+                figures.gmv_per_minute.get(minute, 0),
+            ]
+        )
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="show-{show.id}.csv"'},
+    )
+
+
+#: How often the viewer count of each live show is sampled for the dashboard.
+SAMPLE_SECONDS = 15.0
+
+
+async def current_viewers(app: web.Application, show_id: str) -> int:
+    """Everyone watching: hub presence (WebRTC and HLS viewers alike) when the hub runs, else
+    the WebRTC viewers the broadcast plane holds."""
+    if keys.HUB in app:
+        return await app[keys.HUB].viewers(show_id)
+    if keys.BROADCAST in app:
+        return app[keys.BROADCAST].viewer_count(show_id)
+    return 0
+
+
+async def sample_viewers(app: web.Application) -> None:
+    """One viewer-count sample per live show (the dashboard's concurrent-viewers chart)."""
+    now_ms = int(app[keys.CLOCK].now() * 1000)
+    for show in await app[keys.SHOWS].list([ShowStatus.LIVE]):
+        await record_viewers(app[keys.DB], show.id, now_ms, await current_viewers(app, show.id))
+
+
+async def _sampler_ctx(app: web.Application) -> AsyncIterator[None]:
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(SAMPLE_SECONDS)
+            try:
+                await sample_viewers(app)
+            except Exception:
+                log.warning("viewer sampling failed", exc_info=True)
+
+    task = asyncio.create_task(loop(), name="pages-viewer-sampler")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def setup(app: web.Application) -> None:
+    """Register the pages and the dashboard's viewer sampler."""
+    app.router.add_routes(routes)
+    app.cleanup_ctx.append(_sampler_ctx)
 
 
 @web.middleware

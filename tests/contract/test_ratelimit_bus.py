@@ -29,7 +29,7 @@ async def test_limiter_burst_and_independent_keys(limiter: RateLimiter) -> None:
     """A burst of 3 per 2 s passes, the 4th is refused, another key is unaffected."""
     rates = [Rate(3, 2.0), Rate(20, 30.0)]
     results = [await limiter.allow("user:a", rates) for _ in range(4)]
-    assert results == [True, True, True, False]
+    assert [True, True, True, False] == results
     assert await limiter.allow("user:b", rates)
 
 
@@ -37,7 +37,7 @@ async def test_limiter_long_window_holds(limiter: RateLimiter) -> None:
     """The slower rule still bites when the fast one would allow."""
     rates = [Rate(100, 1.0), Rate(5, 30.0)]
     results = [await limiter.allow("k", rates) for _ in range(6)]
-    assert results == [True] * 5 + [False]
+    assert [True] * 5 + [False] == results
 
 
 async def test_memory_bus_delivers_to_subscribers() -> None:
@@ -54,7 +54,7 @@ async def test_memory_bus_delivers_to_subscribers() -> None:
     bus.subscribe("t.a", on_a)
     bus.subscribe("t.b", on_b)
     await bus.publish("t.a", {"x": 1})
-    assert got == [("a", {"x": 1})]
+    assert [("a", {"x": 1})] == got
 
 
 async def _wait_for(cond: Any, limit: float = 5.0) -> None:
@@ -87,10 +87,10 @@ async def test_redis_bus_crosses_nodes_and_survives_restart(
         await asyncio.sleep(0.2)
         await bus_a.publish("show.state", {"n": 1})
         await _wait_for(lambda: len(seen_b) == 1)
-        assert seen_a == [{"n": 1}]  # local delivery once, own echo ignored
+        assert [{"n": 1}] == seen_a  # local delivery once, own echo ignored
         redis_server.kill()
         await bus_a.publish("show.state", {"n": 2})  # degraded: local only, no exception
-        assert seen_a[-1] == {"n": 2}
+        assert {"n": 2} == seen_a[-1]
         redis_server.start()
 
         async def delivered_after_restart() -> None:

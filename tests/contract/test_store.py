@@ -30,7 +30,7 @@ def _user(uid: str, email: str | None) -> User:
 
 async def test_migrations_are_recorded_and_idempotent(db: Db) -> None:
     """Running migrate again applies nothing and every version is recorded once."""
-    assert await migrate(db) == []
+    assert [] == await migrate(db)
     rows = await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
     assert [v for v, _, _ in migrations(db.dialect)] == [r["version"] for r in rows]
 
@@ -81,8 +81,8 @@ async def test_shows_keys_and_hosts(db: Db) -> None:
     await shows.add_show(a, "hash-a")
     await shows.add_show(b, "hash-b")
     assert a == await shows.get_show("a")
-    assert [s.id for s in await shows.list_shows([ShowStatus.LIVE])] == ["b"]
-    assert [s.id for s in await shows.list_shows(seller_id="s1")] == ["a"]
+    assert ["b"] == [s.id for s in await shows.list_shows([ShowStatus.LIVE])]
+    assert ["a"] == [s.id for s in await shows.list_shows(seller_id="s1")]
     await shows.update_show("a", status=ShowStatus.LIVE, started_at=300, title="A2")
     got = await shows.get_show("a")
     assert got is not None and (
@@ -91,7 +91,7 @@ async def test_shows_keys_and_hosts(db: Db) -> None:
         got.title,
     ) == (ShowStatus.LIVE, 300, "A2")
     await shows.set_stream_key_hash("a", "hash-a2", 400)
-    assert await shows.stream_key_hash("a") == "hash-a2"
+    assert "hash-a2" == await shows.stream_key_hash("a")
     await shows.add_host("a", "h1", 500)
     await shows.add_host("a", "h1", 600)
     got = await shows.get_show("a")
@@ -121,7 +121,7 @@ async def test_catalog_products_with_variants(db: Db) -> None:
     await catalog.add_product(product)
     assert product == await catalog.get_product("p1")
     assert [product] == await catalog.list_products("s1")
-    assert await catalog.list_products("nobody") == []
+    assert [] == await catalog.list_products("nobody")
 
 
 async def test_concurrent_transactions_do_not_interleave(db: Db) -> None:

@@ -23,23 +23,23 @@ async def test_unauthenticated_writes_get_401(api: Api) -> None:
         ("POST", "/api/v1/shows/x/hosts"),
     ]:
         status, body = await api.call(method, path, json={"bogus": True})
-        assert (status, body["error"]["code"]) == (401, "unauthenticated"), (method, path)
+        assert (401, "unauthenticated") == (status, body["error"]["code"]), (method, path)
     status, body = await api.call("POST", "/api/v1/shows", token="lct_nope", json={"title": "x"})
-    assert (status, body["error"]["code"]) == (401, "unauthenticated")
+    assert (401, "unauthenticated") == (status, body["error"]["code"])
 
 
 async def test_roles_are_enforced_server_side(api: Api) -> None:
-    """A viewer cannot create shows or products; a seller cannot touch another seller's show."""
+    """A viewer cannot create shows, products or offers; a seller cannot touch another's show."""
     viewer, _ = await api.signup("Vera")
     seller, _ = await api.signup("Sol", role="seller")
     rival, _ = await api.signup("Rex", role="seller")
     status, body = await api.call("POST", "/api/v1/shows", viewer, {"title": "Mine"})
-    assert (status, body["error"]["code"]) == (403, "forbidden")
+    assert (403, "forbidden") == (status, body["error"]["code"])
     status, body = await api.call("POST", "/api/v1/products", viewer, {"name": "x", "price": 100})
-    assert (status, body["error"]["code"]) == (403, "forbidden")
+    assert (403, "forbidden") == (status, body["error"]["code"])
 
     status, show = await api.call("POST", "/api/v1/shows", seller, {"title": "Spring drop"})
-    assert status == 201
+    assert 201 == status
     assert show["stream_key"].startswith("sk_")
     for method, path, payload in [
         ("PATCH", f"/api/v1/shows/{show['id']}", {"title": "hijacked"}),
@@ -47,9 +47,21 @@ async def test_roles_are_enforced_server_side(api: Api) -> None:
         ("POST", f"/api/v1/shows/{show['id']}/hosts", {"user_id": "usr_x"}),
     ]:
         status, body = await api.call(method, path, rival, payload)
-        assert (status, body["error"]["code"]) == (403, "forbidden"), path
+        assert (403, "forbidden") == (status, body["error"]["code"]), path
+    _, product = await api.call(
+        "POST",
+        "/api/v1/products",
+        seller,
+        {"name": "Mug", "price": 900, "variants": [{"label": "One", "stock": 5}]},
+    )
+    offer = {"product_id": product["id"], "kind": "fixed"}
+    for who in (viewer, rival):
+        status, body = await api.call("POST", f"/api/v1/shows/{show['id']}/offers", who, offer)
+        assert (403, "forbidden") == (status, body["error"]["code"])
+    status, _ = await api.call("POST", f"/api/v1/shows/{show['id']}/offers", seller, offer)
+    assert 201 == status
     status, got = await api.call("GET", f"/api/v1/shows/{show['id']}")
-    assert (status, got["title"], got["status"]) == (200, "Spring drop", "scheduled")
+    assert (200, "Spring drop", "scheduled") == (status, got["title"], got["status"])
     assert "stream_key" not in got
 
 
@@ -66,21 +78,21 @@ async def test_bad_signup_input_gets_422_with_code(api: Api) -> None:
     ]
     for payload in cases:
         status, body = await api.call("POST", "/api/v1/auth/signup", json=payload)
-        assert (status, body["error"]["code"]) == (422, "invalid_input"), payload
+        assert (422, "invalid_input") == (status, body["error"]["code"]), payload
     status, body = await api.call(
         "POST",
         "/api/v1/auth/signup",
         data=b"{not json",
         headers={"Content-Type": "application/json"},
     )
-    assert (status, body["error"]["code"]) == (422, "invalid_input")
+    assert (422, "invalid_input") == (status, body["error"]["code"])
     status, body = await api.call(
         "POST",
         "/api/v1/auth/signup",
         data=io.BytesIO(b"x" * (2 * 1024 * 1024)),
         headers={"Content-Type": "application/json"},
     )
-    assert status == 413
+    assert 413 == status
 
 
 async def test_signup_login_guest_and_duplicate_email(api: Api) -> None:
@@ -93,25 +105,25 @@ async def test_signup_login_guest_and_duplicate_email(api: Api) -> None:
         "/api/v1/auth/signup",
         json={"name": "Other", "email": "LENA@test.example", "password": "whatever-long"},
     )
-    assert (status, body["error"]["code"]) == (409, "conflict")
+    assert (409, "conflict") == (status, body["error"]["code"])
     status, body = await api.call(
         "POST",
         "/api/v1/auth/login",
         json={"email": "lena@test.example", "password": "wrong-password"},
     )
-    assert (status, body["error"]["code"]) == (401, "unauthenticated")
+    assert (401, "unauthenticated") == (status, body["error"]["code"])
     status, body = await api.call(
         "POST",
         "/api/v1/auth/login",
         json={"email": "lena@test.example", "password": "pass-LenaLena"},
     )
-    assert status == 200
+    assert 200 == status
     status, guest = await api.call("POST", "/api/v1/auth/guest", json={"name": "Gil"})
-    assert (status, guest["user"]["is_guest"]) == (201, True)
+    assert (201, True) == (status, guest["user"]["is_guest"])
     status, body = await api.call("POST", "/api/v1/auth/logout", body["token"])
-    assert status == 204
+    assert 204 == status
     status, body = await api.call("GET", "/api/v1/me", token)
-    assert status == 200
+    assert 200 == status
 
 
 async def test_stream_key_rotation_and_hosts(api: Api, live_app: RunningApp) -> None:
@@ -122,7 +134,7 @@ async def test_stream_key_rotation_and_hosts(api: Api, live_app: RunningApp) -> 
     service = live_app.app[keys.SHOWS]
     await service.verify_stream_key(show["id"], show["stream_key"])
     status, rotated = await api.call("POST", f"/api/v1/shows/{show['id']}/stream-key", seller)
-    assert status == 200
+    assert 200 == status
     assert rotated["whip_url"].endswith(f"/whip/{show['id']}")
     with pytest.raises(Unauthenticated):
         await service.verify_stream_key(show["id"], show["stream_key"])
@@ -149,11 +161,11 @@ async def test_products_and_listing(api: Api) -> None:
             ],
         },
     )
-    assert (status, product["price"], product["currency"]) == (201, 1800, "USD")
-    assert [(v["label"], v["price"]) for v in product["variants"]] == [
+    assert (201, {"amount": 1800, "currency": "USD"}) == (status, product["price"])
+    assert [
         ("Red", 1800),
         ("Blue", 2000),
-    ]
+    ] == [(v["label"], v["price"]["amount"]) for v in product["variants"]]
     status, listed = await api.call("GET", f"/api/v1/products?seller_id={me['id']}")
     assert [product["id"]] == [p["id"] for p in listed["products"]]
     for bad in (
@@ -163,13 +175,13 @@ async def test_products_and_listing(api: Api) -> None:
         {"name": "x", "price": 100, "image_url": "javascript:alert(1)"},
     ):
         status, body = await api.call("POST", "/api/v1/products", seller, bad)
-        assert (status, body["error"]["code"]) == (422, "invalid_input"), bad
+        assert (422, "invalid_input") == (status, body["error"]["code"]), bad
 
 
 async def test_openapi_lists_every_api_route(api: Api, live_app: RunningApp) -> None:
     """Every /api/v1 route registered on the app appears in /api/v1/openapi.json."""
     status, doc = await api.call("GET", "/api/v1/openapi.json")
-    assert (status, doc["openapi"]) == (200, "3.1.0")
+    assert (200, "3.1.0") == (status, doc["openapi"])
     registered = set()
     for route in live_app.app.router.routes():
         info = route.resource.get_info() if route.resource else {}
@@ -188,8 +200,8 @@ async def test_openapi_lists_every_api_route(api: Api, live_app: RunningApp) -> 
 async def test_unknown_routes_and_methods_are_json_errors(api: Api) -> None:
     """404 and 405 under /api come back in the error envelope."""
     status, body = await api.call("GET", "/api/v1/nope")
-    assert (status, body["error"]["code"]) == (404, "not_found")
+    assert (404, "not_found") == (status, body["error"]["code"])
     status, body = await api.call("DELETE", "/api/v1/me")
-    assert (status, body["error"]["code"]) == (405, "method_not_allowed")
+    assert (405, "method_not_allowed") == (status, body["error"]["code"])
     status, body = await api.call("GET", "/api/v1/shows/shw_missing")
-    assert (status, body["error"]["code"]) == (404, "not_found")
+    assert (404, "not_found") == (status, body["error"]["code"])

@@ -29,19 +29,23 @@ async def _wait_segments(env: MediaApp, rendition: str, count: int) -> str:
     return await asyncio.wait_for(poll(), 20)
 
 
-def _decode_stamps(url: str) -> list[int]:
-    """Decode an HLS URL with PyAV (FFmpeg's demuxer), returning the burnt-in counters."""
+def _decode(url: str) -> tuple[list[int], int]:
+    """Decode an HLS URL with PyAV (FFmpeg's demuxer): burnt-in counters and audio samples."""
     counters = []
+    samples = 0
     with av.open(url, options={"live_start_index": "0"}) as container:
-        for frame in container.decode(video=0):
-            stamp = read_stamp(frame)
-            if stamp is not None:
-                counters.append(stamp.counter)
-    return counters
+        for frame in container.decode(*container.streams):
+            if isinstance(frame, av.VideoFrame):
+                stamp = read_stamp(frame)
+                if stamp is not None:
+                    counters.append(stamp.counter)
+            elif isinstance(frame, av.AudioFrame):
+                samples += frame.samples
+    return counters, samples
 
 
 async def test_live_hls_ladder_decodes_and_becomes_replay(tmp_path: Path) -> None:
-    """Both renditions decode with PyAV, stamps advance, and after the end a VOD replay exists."""
+    """Both renditions decode (video + AAC) with PyAV, stamps advance; the end makes a replay."""
     async with running_media_app(tmp_path, {"hls_segment_seconds": 1.0}) as env:
         await env.manager.start_synthetic(env.show_id)
         playlist = await _wait_segments(env, "source", 2)
@@ -67,9 +71,11 @@ async def test_live_hls_ladder_decodes_and_becomes_replay(tmp_path: Path) -> Non
         assert "#EXT-X-ENDLIST" in body.decode()
         for rendition in ("source", "360p"):
             url = f"{env.base_url}/replays/{env.show_id}/{rendition}/index.m3u8"
-            counters = await asyncio.to_thread(_decode_stamps, url)
+            counters, samples = await asyncio.to_thread(_decode, url)
             assert len(counters) >= 30
             assert counters == sorted(counters)
+            # AAC audio covers (about) as long as the video does.
+            assert samples / 48_000 > 0.8 * len(counters) / 30
         assert (await env.app[keys.SHOWS].get(env.show_id)).status.value == "ended"
 
 

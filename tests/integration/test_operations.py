@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -37,12 +38,18 @@ async def test_health_names_the_failing_component(
         redis_server.kill()
         try:
             status, body = await api.call("GET", "/healthz")
-            assert (status, body["failing"], body["components"]["store"]) == (503, ["redis"], "ok")
+            assert 503 == status
+            assert "redis" in body["failing"]
+            assert "ok" == body["components"]["store"]
         finally:
             redis_server.start()
         status, body = await api.call("GET", "/metrics")
-        assert status == 200
+        assert 200 == status
         assert "livecommerce_up 1.0" in body
+        assert (
+            'livecommerce_http_requests_total{method="GET",route="/healthz",status="503"} 1.0'
+            in body
+        )
 
 
 async def test_demo_seeds_a_live_show_listed_on_the_home_page(
@@ -64,11 +71,11 @@ async def test_demo_seeds_a_live_show_listed_on_the_home_page(
         assert running.base_url == demo["base_url"]
         api = Api(session, running.base_url)
         status, show = await api.call("GET", f"/api/v1/shows/{demo['show_id']}")
-        assert (status, show["status"]) == (200, "live")
+        assert (200, "live") == (status, show["status"])
         _, host = await api.call("GET", "/api/v1/me", demo["host_token"])
         assert host["id"] in show["host_ids"]
         status, html = await api.call("GET", "/", headers={"Accept": "text/html"})
-        assert status == 200
+        assert 200 == status
         assert f"/shows/{demo['show_id']}" in html
         assert "Demo: spring drop" in html
     async with running_app(settings):  # a restart reuses the same demo
@@ -81,7 +88,7 @@ async def test_page_login_uses_session_cookie_and_csrf(live_app: object, api: Ap
     async with api.session.get(api.base_url + "/login") as response:
         html = await response.text()
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "nosniff" == response.headers["X-Content-Type-Options"]
     token = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert token is not None
     form = {
@@ -94,18 +101,18 @@ async def test_page_login_uses_session_cookie_and_csrf(live_app: object, api: Ap
     async with api.session.post(
         api.base_url + "/login", data=form, allow_redirects=False
     ) as response:
-        assert response.status == 303
+        assert 303 == response.status
         cookie = response.cookies["lc_session"]
         assert cookie["httponly"] and cookie["samesite"] == "Lax"
     async with api.session.get(api.base_url + "/api/v1/me") as response:
-        assert (response.status, (await response.json())["name"]) == (200, "Pat")
+        assert (200, "Pat") == (response.status, (await response.json())["name"])
     bad = {**form, "csrf_token": "forged"}
     async with api.session.post(
         api.base_url + "/login", data=bad, allow_redirects=False
     ) as response:
-        assert response.status == 403
+        assert 403 == response.status
     async with api.session.post(api.base_url + "/logout", allow_redirects=False) as response:
-        assert response.status == 403  # the cookie alone is not enough for a write
+        assert 403 == response.status  # the cookie alone is not enough for a write
 
 
 def test_log_records_never_carry_secrets() -> None:
@@ -169,3 +176,46 @@ def test_cli_serves_the_demo(tmp_path: Path) -> None:
     assert 0 == proc.returncode, output
     assert demo["stream_key"] not in output
     assert demo["seller_token"] not in output
+
+
+async def test_cli_migrate_and_create_admin(settings_factory: SettingsFactory) -> None:
+    """`migrate` reports the schema version and `create-user` makes an admin who can log in."""
+    settings = settings_factory()
+    data_dir = str(settings.server.data_dir)
+    migrated = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "livecommerce",
+        "migrate",
+        "--data-dir",
+        data_dir,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(migrated.communicate(), 60)
+    assert 0 == migrated.returncode
+    assert out.decode().startswith("schema at version")
+    created = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "livecommerce",
+        "create-user",
+        "--name",
+        "Root",
+        "--email",
+        "root@test.example",
+        "--data-dir",
+        data_dir,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(created.communicate(b"root-password-123\n"), 60)
+    assert 0 == created.returncode
+    assert out.decode().startswith("usr_")
+    async with running_app(settings) as running, aiohttp.ClientSession() as session:
+        api = Api(session, running.base_url)
+        status, body = await api.call(
+            "POST",
+            "/api/v1/auth/login",
+            json={"email": "root@test.example", "password": "root-password-123"},
+        )
+        assert (200, "admin") == (status, body["user"]["role"])

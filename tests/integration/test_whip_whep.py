@@ -46,10 +46,15 @@ async def test_whip_publisher_fans_out_to_two_whep_viewers(tmp_path: Path) -> No
             await viewer.close()
         await publisher.close()
         await _wait_for(lambda: env.manager.peer_count == 0)
-        # The publisher left: after the grace period the show ends.
-        await _wait_for(lambda: env.show_id not in env.manager.feeds, within=5)
-        show = await env.app[keys.SHOWS].get(env.show_id)
-        assert show.status is ShowStatus.ENDED
+        # The publisher left: after the grace period (1 s here) the show ends.
+        shows = env.app[keys.SHOWS]
+
+        async def ended() -> None:
+            while (await shows.get(env.show_id)).status is not ShowStatus.ENDED:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+
+        await asyncio.wait_for(ended(), 10)
+        assert env.show_id not in env.manager.feeds
 
 
 async def test_vp8_publisher_is_passed_through_to_vp8_viewer(tmp_path: Path) -> None:
@@ -102,3 +107,40 @@ async def test_key_rotation_ends_live_publisher(tmp_path: Path) -> None:
             assert resp.status == 401
         await publisher.close()
         await offer_again.close()
+
+
+async def test_publisher_reconnect_within_grace_keeps_show_and_viewers(tmp_path: Path) -> None:
+    """A publisher that comes back inside the grace period keeps the show live and the viewer."""
+    async with running_media_app(tmp_path, {"reconnect_grace_seconds": 3.0}) as env:
+        first = Publisher(SyntheticSource(640, 368), audio=False)
+        await first.connect(env.whip)
+        viewer = Viewer(audio=False)
+        await viewer.connect(env.whep)
+        await viewer.wait_frames(10, within=20)
+        await first.close()
+        await _wait_for(lambda: env.manager.peer_count == 1)  # only the viewer is left
+        second = Publisher(SyntheticSource(640, 368), audio=False)
+        await second.connect(env.whip)
+        seen = len(viewer.stamps)
+        await viewer.wait_frames(seen + 20, within=20)
+        await asyncio.sleep(3.5)  # past the first publisher's grace period
+        show = await env.app[keys.SHOWS].get(env.show_id)
+        assert show.status is ShowStatus.LIVE
+        assert env.manager.peer_count == 2
+        await viewer.close()
+        await second.close()
+
+
+async def test_whip_offers_are_rate_limited(tmp_path: Path) -> None:
+    """WHIP POSTs beyond the per-minute rate get 429 with Retry-After, without a peer."""
+    async with running_media_app(tmp_path, {"whip_rate_per_minute": 2}) as env:
+        statuses = []
+        for _ in range(3):
+            async with env.http.post(
+                f"{env.base_url}/whip/{env.show_id}",
+                data=b"v=0\r\n",
+                headers={"Content-Type": "application/sdp", "Authorization": "Bearer sk_x"},
+            ) as resp:
+                statuses.append((resp.status, resp.headers.get("Retry-After")))
+        assert statuses == [(401, None), (401, None), (429, "10")]
+        assert env.manager.peer_count == 0

@@ -63,12 +63,12 @@ def test_domain_imports_nothing_that_does_io() -> None:
                 offenders.append(f"{path.name}: {name}")
             if root == "livecommerce" and not name.startswith(ALLOWED_PROJECT):
                 offenders.append(f"{path.name}: {name}")
-    assert offenders == []
+    assert [] == offenders
 
 
 def test_purity_check_catches_an_io_import(tmp_path: Path) -> None:
     """The scanner itself flags a forbidden import (so the rule above cannot pass vacuously)."""
     bad = tmp_path / "bad.py"
     bad.write_text("import asyncio\nfrom redis import Redis\nfrom livecommerce.app import x\n")
-    assert _imports(bad) == ["asyncio", "redis", "livecommerce.app"]
+    assert ["asyncio", "redis", "livecommerce.app"] == _imports(bad)
     assert len(_domain_files()) >= 5

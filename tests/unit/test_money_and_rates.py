@@ -18,9 +18,9 @@ def test_money_arithmetic_and_display() -> None:
     price = Money(1999, "USD")
     assert Money(3998, "USD") == price * 2
     assert Money(200, "USD") == price.share_bps(1000)
-    assert price.display() == "19.99 USD"
-    assert Money(500, "JPY").display() == "500 JPY"
-    assert price.to_wire() == {"amount": 1999, "currency": "USD"}
+    assert "19.99 USD" == price.display()
+    assert "500 JPY" == Money(500, "JPY").display()
+    assert {"amount": 1999, "currency": "USD"} == price.to_wire()
 
 
 @pytest.mark.parametrize("bad", [(1.5, "USD"), (True, "USD"), (100, "usd"), (100, "EURO")])
@@ -51,7 +51,7 @@ def test_gcra_allows_burst_then_steady_rate() -> None:
     for _ in range(4):
         allowed, tat = gcra(tat, 100.0, rate)
         results.append(allowed)
-    assert results == [True, True, True, False]
+    assert [True, True, True, False] == results
     assert gcra(tat, 100.5, rate)[0] is False
     assert gcra(tat, 100.7, rate)[0] is True
 
@@ -66,8 +66,8 @@ def test_show_lifecycle_never_leaves_ended() -> None:
 
 def test_names_and_emails_are_normalised() -> None:
     """Whitespace collapses, e-mail lower-cases, control and invisible characters are refused."""
-    assert normalize_name("  Ann   Lee ") == "Ann Lee"
-    assert normalize_email(" A@B.example ") == "a@b.example"
+    assert "Ann Lee" == normalize_name("  Ann   Lee ")
+    assert "a@b.example" == normalize_email(" A@B.example ")
     for bad in ("", "x" * 41, "evil\u202ename", "bell\x07"):
         with pytest.raises(InvalidInput):
             normalize_name(bad)

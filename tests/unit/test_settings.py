@@ -17,15 +17,15 @@ def test_file_then_env_then_overrides(tmp_path: Path, monkeypatch: pytest.Monkey
     """config.yaml < LIVECOMMERCE_* environment < explicit (CLI) overrides."""
     config = tmp_path / "config.yaml"
     config.write_text("server:\n  port: 7001\n  host: 127.0.0.9\nlog:\n  level: DEBUG\n")
-    assert load_settings(config).server.port == 7001
+    assert 7001 == load_settings(config).server.port
     monkeypatch.setenv("LIVECOMMERCE_SERVER__PORT", "7002")
     settings = load_settings(config)
-    assert (
+    assert (7002, "127.0.0.9", "DEBUG") == (
         settings.server.port,
         settings.server.host,
         settings.log.level,
-    ) == (7002, "127.0.0.9", "DEBUG")
-    assert load_settings(config, {"server": {"port": 7003}}).server.port == 7003
+    )
+    assert 7003 == load_settings(config, {"server": {"port": 7003}}).server.port
 
 
 def test_unknown_key_and_bad_value_name_the_key(tmp_path: Path) -> None:
@@ -42,9 +42,9 @@ def test_secrets_do_not_print() -> None:
     """SecretStr hides the webhook secret in reprs and the log redactor masks tokens."""
     settings = load_settings(None, {"payments": {"stripe_webhook_secret": "whsec_abcdef123456"}})
     assert "whsec_abcdef123456" not in repr(settings)
-    assert redact("hunter2", "password") == "[redacted]"
+    assert "[redacted]" == redact("hunter2", "password")
     assert "lct_abcdefgh" not in redact("token is lct_abcdefghijkl")
-    assert redact("Bearer sk_live_123456789") == "Bearer [redacted]"
+    assert "Bearer [redacted]" == redact("Bearer sk_live_123456789")
 
 
 def test_bad_port_from_environment_stops_start_up(tmp_path: Path) -> None:
@@ -60,5 +60,5 @@ def test_bad_port_from_environment_stops_start_up(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    assert 1 == len(lines), result.stderr
     assert "server.port" in lines[0]

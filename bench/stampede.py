@@ -1,0 +1,287 @@
+"""Flash-sale stampede: N python-socketio buyers send `checkout.start` the same instant for a
+flash sale of U units, against a real `livecommerce serve` process on 127.0.0.1.
+
+Measured: checkout attempts handled per second, p50/p99 ack latency, orders that got stock and
+oversold units (must be 0), on one node with in-process adapters (SQLite + memory inventory)
+and with Redis + PostgreSQL. Baseline in the same run: the same clients sending an invalid
+`checkout.start` (refused by payload validation before any store is touched), so the ratio
+shows what the money path costs on top of a Socket.IO round trip.
+
+Run: `python -m bench stampede` (env STAMPEDE_BUYERS, STAMPEDE_UNITS to change the size).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+
+from livecommerce.adapters.sql.accounts import SqlAccountStore
+from livecommerce.adapters.sql.database import open_database
+from livecommerce.adapters.sql_orders import SqlOrderStore
+from livecommerce.domain.access import Role
+from livecommerce.domain.money import Money
+from livecommerce.domain.offers import OfferKind, make_offer, start_offer
+from livecommerce.domain.orders import HOLDING, SOLD
+from livecommerce.domain.shows import ShowStatus
+from livecommerce.ids import hash_secret, new_id, new_secret
+from livecommerce.services.accounts import TOKEN_PREFIX
+from livecommerce.services.ports import Product, Show, User, Variant
+from tests.support.servers import PostgresServer, RedisServer, free_port
+
+TITLE = "Flash-sale stampede"
+BUYERS = int(os.environ.get("STAMPEDE_BUYERS", "1000"))
+UNITS = int(os.environ.get("STAMPEDE_UNITS", "100"))
+
+
+@dataclass
+class Seeded:
+    show_id: str
+    offer_id: str
+    tokens: list[str]
+
+
+async def seed(store_url: str, buyers: int, units: int) -> Seeded:
+    """Write the seller, a live show, a product, a started flash offer and the buyers (with API
+    tokens) straight into the store, so seeding is not part of what is measured."""
+    db = await open_database(store_url)
+    try:
+        accounts = SqlAccountStore(db)
+        now = int(time.time() * 1000)
+        seller = User(new_id("usr"), "Seller", "seller@bench.test", Role.SELLER, False, now)
+        await accounts.add_user(seller)
+        show_id = new_id("shw")
+        await db.execute(
+            "INSERT INTO shows (id, seller_id, title, description, status, scheduled_at, "
+            "started_at, ended_at, stream_key_hash, stream_key_rotated_at, created_at) "
+            "VALUES (?, ?, ?, '', ?, NULL, ?, NULL, ?, ?, ?)",
+            show_id,
+            seller.id,
+            "Stampede",
+            str(ShowStatus.LIVE),
+            now,
+            hash_secret(new_secret()),
+            now,
+            now,
+        )
+        _ = Show  # the row above is a Show in the foundation's schema
+        product = Product(
+            new_id("prd"), seller.id, "Limited sneaker", "", 9900, "USD", "", now,
+            (Variant(new_id("var"), "42", units, None),),
+        )  # fmt: skip
+        from livecommerce.adapters.sql.catalog import SqlCatalogStore
+
+        await SqlCatalogStore(db).add_product(product)
+        offer = make_offer(
+            offer_id=new_id("ofr"), show_id=show_id, seller_id=seller.id, product_id=product.id,
+            kind=OfferKind.FLASH, price=Money(4900, "USD"), stock=units, per_buyer_limit=1,
+            starts_at_ms=now, ends_at_ms=now + 3_600_000, now_ms=now,
+        )  # fmt: skip
+        orders = SqlOrderStore(db)
+        await orders.add_offer(offer)
+        await orders.save_offer(start_offer(offer, now))
+        tokens = []
+        for i in range(buyers):
+            user = User(new_id("usr"), f"Buyer {i}", f"b{i}@bench.test", Role.VIEWER, False, now)
+            await accounts.add_user(user)
+            token = TOKEN_PREFIX + new_secret(32)
+            await accounts.add_token(hash_secret(token), user.id, "api", now, now + 86_400_000)
+            tokens.append(token)
+        return Seeded(show_id, offer.id, tokens)
+    finally:
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def server(env: dict[str, str], port: int) -> AsyncIterator[str]:
+    """`python -m livecommerce serve` in a child process until the block ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livecommerce", "serve"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                try:
+                    async with http.get(f"{base}/healthz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                if proc.poll() is not None:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise RuntimeError(f"server exited: {err[-2000:]}")
+                await asyncio.sleep(0.1)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def connect_all(base: str, tokens: list[str]) -> list[socketio.AsyncClient]:
+    clients: list[socketio.AsyncClient] = []
+    sem = asyncio.Semaphore(50)
+
+    async def one(token: str) -> None:
+        client = socketio.AsyncClient(reconnection=False)
+        async with sem:
+            await client.connect(
+                base, auth={"token": token}, transports=["websocket"], wait_timeout=30
+            )
+        clients.append(client)
+
+    await asyncio.gather(*[one(t) for t in tokens])
+    return clients
+
+
+async def burst(
+    clients: list[socketio.AsyncClient], payload: Any
+) -> tuple[float, list[float], list[dict[str, Any]]]:
+    """Every client calls `checkout.start` at once; (wall seconds, latencies, acks)."""
+    gate = asyncio.Event()
+    latencies: list[float] = []
+    acks: list[dict[str, Any]] = []
+
+    async def call(i: int, client: socketio.AsyncClient) -> None:
+        await gate.wait()
+        t0 = time.perf_counter()
+        ack = await client.call("checkout.start", payload(i), timeout=120)
+        latencies.append(time.perf_counter() - t0)
+        acks.append(ack)
+
+    tasks = [asyncio.create_task(call(i, c)) for i, c in enumerate(clients)]
+    await asyncio.sleep(0.2)
+    start = time.perf_counter()
+    gate.set()
+    await asyncio.gather(*tasks)
+    return time.perf_counter() - start, latencies, acks
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
+    seeded = await seed(store_url, BUYERS, UNITS)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="lc-bench-") as data:
+        env = {
+            "LIVECOMMERCE_SERVER__PORT": str(port),
+            "LIVECOMMERCE_SERVER__DATA_DIR": data,
+            "LIVECOMMERCE_STORE__URL": store_url,
+            "LIVECOMMERCE_STORE__POOL_SIZE": "20",
+            "LIVECOMMERCE_REDIS__URL": redis_url,
+            "LIVECOMMERCE_DEMO__ENABLED": "false",
+            "LIVECOMMERCE_LOG__LEVEL": "WARNING",
+            "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": str(BUYERS + 10),
+        }
+        async with server(env, port) as base:
+            clients = await connect_all(base, seeded.tokens)
+            try:
+                base_wall, base_lat, _ = await burst(clients, lambda i: {"bad": i})
+                wall, lat, acks = await burst(
+                    clients,
+                    lambda i: {
+                        "show_id": seeded.show_id,
+                        "offer_id": seeded.offer_id,
+                        "quantity": 1,
+                        "idempotency_key": f"stampede-{i:06d}",
+                    },
+                )
+            finally:
+                await asyncio.gather(*[c.disconnect() for c in clients], return_exceptions=True)
+    won = sum(1 for a in acks if a.get("ok"))
+    codes: dict[str, int] = {}
+    for a in acks:
+        code = "ok" if a.get("ok") else a["error"]["code"]
+        codes[code] = codes.get(code, 0) + 1
+    db = await open_database(store_url)
+    try:
+        held = await SqlOrderStore(db).offer_orders(seeded.offer_id, [*HOLDING, *SOLD])
+    finally:
+        await db.close()
+    units_out = sum(o.quantity for o in held)
+    return {
+        "name": name,
+        "rate": len(acks) / wall,
+        "wall": wall,
+        "p50": pct(lat, 0.5),
+        "p99": pct(lat, 0.99),
+        "base_rate": len(clients) / base_wall,
+        "base_p50": pct(base_lat, 0.5),
+        "base_p99": pct(base_lat, 0.99),
+        "won": won,
+        "oversold": max(0, units_out - UNITS),
+        "codes": codes,
+        "mean": statistics.fmean(lat) * 1000,
+    }
+
+
+async def main() -> list[dict[str, Any]]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="lc-bench-sqlite-") as tmp:
+        results.append(
+            await scenario("in-process (SQLite + memory inventory)", f"sqlite:///{tmp}/s.db", "")
+        )
+    redis, pg = RedisServer(), PostgresServer()
+    redis.start()
+    pg.start()
+    try:
+        results.append(
+            await scenario(
+                "Redis + PostgreSQL", pg.create_database("stampede"), redis.url
+            )
+        )
+    finally:
+        redis.kill()
+        pg.cleanup()
+    return results
+
+
+def run() -> str:
+    results = asyncio.run(main())
+    rows = [
+        "| adapters | attempts/s | p50 ack ms | p99 ack ms | baseline attempts/s | "
+        "baseline p50 / p99 ms | orders with stock | oversold | outcomes |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["codes"].items()))
+        rows.append(
+            f"| {r['name']} | {r['rate']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} | "
+            f"{r['base_rate']:.0f} | {r['base_p50']:.0f} / {r['base_p99']:.0f} | "
+            f"{r['won']} of {UNITS} | **{r['oversold']}** | {outcomes} |"
+        )
+    return (
+        f"{BUYERS} python-socketio buyers (one process, websocket transport) send "
+        f"`checkout.start` for one unit each at the same instant; a flash sale of {UNITS} units, "
+        "per-buyer limit 1, demo payments. Server: one `livecommerce serve` process. An attempt "
+        "that wins reserves, writes the order and creates its payment before acking; a loser is "
+        "refused `sold_out` with nothing held. Baseline: the same burst of invalid payloads "
+        "(refused by validation, no store touched).\n\n"
+        + "\n".join(rows)
+        + "\n\nReproduce: `python -m bench stampede` "
+        "(`STAMPEDE_BUYERS` / `STAMPEDE_UNITS` to resize). The client process shares the "
+        "machine's cores with the server, so absolute rates are a floor.\n"
+    )

@@ -1,0 +1,113 @@
+"""DemoPaymentGateway: the default provider — no keys, no money, Stripe's test card numbers.
+
+A demo payment is a row in `demo_payments` (so any node can confirm it). Confirming with
+4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined for good (the demo has no retry
+flow, so a decline fails the order and releases its stock). Every change is a conditional UPDATE,
+which makes confirm and the sweeper's cancel race-safe: only one of them can leave `open`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+
+from livecommerce.adapters.sql.database import Database, UniqueViolation
+from livecommerce.domain.orders import Order, ProviderStatus
+from livecommerce.errors import InvalidInput, NotFound
+from livecommerce.services.payments import PaymentInfo, RefundResult
+
+PAYING_CARDS = frozenset({"4242424242424242"})
+DECLINED_CARDS = frozenset({"4000000000000002"})
+NOTICE = "demo — no money moves"
+
+_STATUS = {
+    "open": ProviderStatus.OPEN,
+    "succeeded": ProviderStatus.SUCCEEDED,
+    "canceled": ProviderStatus.CANCELED,
+}
+
+
+class DemoPaymentGateway:
+    """The PaymentGateway port for demos and tests of the whole flow without Stripe."""
+
+    name = "demo"
+
+    def __init__(self, db: Database, base_url: str) -> None:
+        self._db = db
+        self._base_url = base_url.rstrip("/")
+
+    def _ref(self, order: Order) -> str:
+        return f"demo_{order.id}"
+
+    def confirm_path(self, order_id: str) -> str:
+        """Where the buyer's page posts the card number."""
+        return f"/api/v1/payments/demo/{order_id}/confirm"
+
+    async def create_payment(self, order: Order) -> PaymentInfo:
+        ref = self._ref(order)
+        # a UniqueViolation means an earlier attempt for the same order made it: same payment
+        with contextlib.suppress(UniqueViolation):
+            await self._db.execute(
+                "INSERT INTO demo_payments (id, order_id, amount, currency, status, created_at) "
+                "VALUES (?, ?, ?, ?, 'open', ?)",
+                ref,
+                order.id,
+                order.total.minor,
+                order.total.currency,
+                order.created_at_ms,
+            )
+        return PaymentInfo(
+            provider=self.name,
+            ref=ref,
+            client={
+                "provider": self.name,
+                "confirm_url": self._base_url + self.confirm_path(order.id),
+                "notice": NOTICE,
+                "test_cards": {"pays": "4242424242424242", "declined": "4000000000000002"},
+            },
+        )
+
+    async def _status(self, ref: str) -> ProviderStatus:
+        row = await self._db.fetchone("SELECT status FROM demo_payments WHERE id = ?", ref)
+        if row is None:
+            raise NotFound("no such demo payment")
+        return _STATUS[str(row["status"])]
+
+    async def payment_status(self, order: Order) -> ProviderStatus:
+        return await self._status(self._ref(order))
+
+    async def confirm(self, order: Order, card: str) -> ProviderStatus:
+        """Pay (or decline) an open demo payment with a test card number."""
+        number = "".join(card.split())
+        if number in PAYING_CARDS:
+            target = "succeeded"
+        elif number in DECLINED_CARDS:
+            target = "canceled"
+        else:
+            raise InvalidInput("demo mode takes Stripe's test cards: 4242 4242 4242 4242 pays")
+        await self._db.execute(
+            "UPDATE demo_payments SET status = ? WHERE id = ? AND status = 'open'",
+            target,
+            self._ref(order),
+        )
+        return await self._status(self._ref(order))
+
+    async def cancel_payment(self, order: Order) -> ProviderStatus:
+        await self._db.execute(
+            "UPDATE demo_payments SET status = 'canceled' WHERE id = ? AND status = 'open'",
+            self._ref(order),
+        )
+        try:
+            return await self._status(self._ref(order))
+        except NotFound:
+            return ProviderStatus.CANCELED  # never created: nothing can be paid
+
+    async def refund(self, order: Order, amount: int, idempotency_key: str) -> RefundResult:
+        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+        await self._db.execute(
+            "UPDATE demo_payments SET refunded = refunded + ? "
+            "WHERE id = ? AND status = 'succeeded'",
+            amount,
+            self._ref(order),
+        )
+        return RefundResult(id=f"demo_re_{digest}", amount=amount)

@@ -1,0 +1,291 @@
+"""SqlOrderStore: orders, offers and provider-event dedup in the SQL store.
+
+Status changes are compare-and-set (`UPDATE … WHERE id = ? AND status = ?`), and a payment's
+journal entries are posted in the same transaction, so racing webhook deliveries, the demo
+confirm and the expiry sweeper agree on one outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
+from livecommerce.adapters.sql_ledger import SqlLedger, post
+from livecommerce.domain.ledger import JournalTransaction
+from livecommerce.domain.money import Money
+from livecommerce.domain.offers import Offer, OfferKind, OfferStatus
+from livecommerce.domain.orders import Order, OrderStatus
+from livecommerce.services.orders import OrderFilter
+
+_ORDER_COLUMNS = (
+    "id, buyer_id, seller_id, show_id, offer_id, product_id, variant_id, quantity, "
+    "unit_price_minor, total_minor, currency, status, idempotency_key, request_hash, created_at, "
+    "updated_at, expires_at, payment_provider, payment_ref, refunded_minor"
+)
+
+
+_MARKS = ", ".join("?" for _ in _ORDER_COLUMNS.split(","))
+_INSERT_ORDER = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({_MARKS})"  # noqa: S608 why: constants
+
+
+def _order(row: Row) -> Order:
+    currency = str(row["currency"])
+    return Order(
+        id=row["id"],
+        buyer_id=row["buyer_id"],
+        seller_id=row["seller_id"],
+        show_id=row["show_id"],
+        offer_id=row["offer_id"],
+        product_id=row["product_id"],
+        variant_id=row["variant_id"],
+        quantity=int(row["quantity"]),
+        unit_price=Money(int(row["unit_price_minor"]), currency),
+        total=Money(int(row["total_minor"]), currency),
+        status=OrderStatus(row["status"]),
+        idempotency_key=row["idempotency_key"],
+        request_hash=row["request_hash"],
+        created_at_ms=int(row["created_at"]),
+        updated_at_ms=int(row["updated_at"]),
+        expires_at_ms=int(row["expires_at"]),
+        payment_provider=row["payment_provider"],
+        payment_ref=row["payment_ref"],
+        refunded_minor=int(row["refunded_minor"]),
+    )
+
+
+def _offer(row: Row) -> Offer:
+    return Offer(
+        id=row["id"],
+        show_id=row["show_id"],
+        seller_id=row["seller_id"],
+        product_id=row["product_id"],
+        kind=OfferKind(row["kind"]),
+        price=Money(int(row["price_minor"]), str(row["currency"])),
+        stock=int(row["stock"]),
+        per_buyer_limit=None if row["per_buyer_limit"] is None else int(row["per_buyer_limit"]),
+        starts_at_ms=None if row["starts_at"] is None else int(row["starts_at"]),
+        ends_at_ms=None if row["ends_at"] is None else int(row["ends_at"]),
+        status=OfferStatus(row["status"]),
+        created_at_ms=int(row["created_at"]),
+    )
+
+
+class SqlOrderStore:
+    """The OrderStore port over `Database` (SQLite or PostgreSQL)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.ledger = SqlLedger(db)
+
+    # -- orders ----------------------------------------------------------------------------------
+    async def add_order(self, order: Order) -> Order:
+        try:
+            await self._db.execute(
+                _INSERT_ORDER,
+                order.id,
+                order.buyer_id,
+                order.seller_id,
+                order.show_id,
+                order.offer_id,
+                order.product_id,
+                order.variant_id,
+                order.quantity,
+                order.unit_price.minor,
+                order.total.minor,
+                order.total.currency,
+                str(order.status),
+                order.idempotency_key,
+                order.request_hash,
+                order.created_at_ms,
+                order.updated_at_ms,
+                order.expires_at_ms,
+                order.payment_provider,
+                order.payment_ref,
+                order.refunded_minor,
+            )
+        except UniqueViolation:
+            row = await self._db.fetchone(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE buyer_id = ? AND idempotency_key = ?",  # noqa: S608 why: constant column list
+                order.buyer_id,
+                order.idempotency_key,
+            )
+            if row is None:  # the id (not the key) collided: same order id, read it
+                row = await self._db.fetchone(
+                    f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = ?",  # noqa: S608 why: constant column list
+                    order.id,
+                )
+            assert row is not None
+            return _order(row)
+        return order
+
+    async def get_order(self, order_id: str) -> Order | None:
+        row = await self._db.fetchone(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = ?",  # noqa: S608 why: constant column list
+            order_id,
+        )
+        return None if row is None else _order(row)
+
+    async def order_by_payment(self, provider: str, ref: str) -> Order | None:
+        row = await self._db.fetchone(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE payment_ref = ? AND payment_provider = ?",  # noqa: S608 why: constant column list
+            ref,
+            provider,
+        )
+        return None if row is None else _order(row)
+
+    async def save_order(
+        self,
+        order: Order,
+        expected: OrderStatus,
+        journal: JournalTransaction | None = None,
+        expected_refunded: int | None = None,
+    ) -> bool:
+        sql = (
+            "UPDATE orders SET status = ?, updated_at = ?, payment_provider = ?, payment_ref = ?, "
+            "refunded_minor = ? WHERE id = ? AND status = ?"
+        )
+        args: list[Any] = [
+            str(order.status),
+            order.updated_at_ms,
+            order.payment_provider,
+            order.payment_ref,
+            order.refunded_minor,
+            order.id,
+            str(expected),
+        ]
+        if expected_refunded is not None:
+            sql += " AND refunded_minor = ?"
+            args.append(expected_refunded)
+        try:
+            async with self._db.transaction() as tx:
+                if await tx.execute(sql, *args) != 1:
+                    return False
+                if journal is not None and not await post(tx, journal):
+                    raise _AlreadyPosted
+        except (_AlreadyPosted, UniqueViolation):
+            return False
+        return True
+
+    async def list_orders(self, flt: OrderFilter) -> list[Order]:
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (
+            ("buyer_id", flt.buyer_id),
+            ("seller_id", flt.seller_id),
+            ("show_id", flt.show_id),
+            ("offer_id", flt.offer_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if flt.statuses:
+            where.append(f"status IN ({', '.join('?' for _ in flt.statuses)})")
+            args.extend(str(s) for s in flt.statuses)
+        if flt.since_ms is not None:
+            where.append("created_at >= ?")
+            args.append(flt.since_ms)
+        if flt.until_ms is not None:
+            where.append("created_at < ?")
+            args.append(flt.until_ms)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._db.fetchall(
+            f"SELECT {_ORDER_COLUMNS} FROM orders {clause} "  # noqa: S608 why: only placeholders and fixed column names are interpolated
+            "ORDER BY created_at DESC, id LIMIT ?",
+            *args,
+            max(1, min(flt.limit, 10_000)),
+        )
+        return [_order(r) for r in rows]
+
+    async def due_orders(self, now_ms: int, limit: int = 100) -> list[Order]:
+        rows = await self._db.fetchall(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status IN (?, ?) AND expires_at <= ? "  # noqa: S608 why: constant column list
+            "ORDER BY expires_at LIMIT ?",
+            str(OrderStatus.RESERVED),
+            str(OrderStatus.PENDING_PAYMENT),
+            now_ms,
+            limit,
+        )
+        return [_order(r) for r in rows]
+
+    async def offer_orders(self, offer_id: str, statuses: Sequence[OrderStatus]) -> list[Order]:
+        marks = ", ".join("?" for _ in statuses)
+        rows = await self._db.fetchall(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE offer_id = ? AND status IN ({marks})",  # noqa: S608 why: constant column list and placeholders
+            offer_id,
+            *[str(s) for s in statuses],
+        )
+        return [_order(r) for r in rows]
+
+    async def journal(self, order_id: str | None = None) -> list[JournalTransaction]:
+        return await self.ledger.transactions(order_id)
+
+    # -- provider events -------------------------------------------------------------------------
+    async def seen_event(self, event_id: str) -> bool:
+        row = await self._db.fetchone(
+            "SELECT event_id FROM payment_events WHERE event_id = ?", event_id
+        )
+        return row is not None
+
+    async def record_event(self, event_id: str, provider: str, type_: str, at_ms: int) -> None:
+        try:
+            await self._db.execute(
+                "INSERT INTO payment_events (event_id, provider, type, received_at) "
+                "VALUES (?, ?, ?, ?)",
+                event_id,
+                provider,
+                type_,
+                at_ms,
+            )
+        except UniqueViolation:
+            return
+
+    # -- offers ----------------------------------------------------------------------------------
+    async def add_offer(self, offer: Offer) -> None:
+        await self._db.execute(
+            "INSERT INTO offers (id, show_id, seller_id, product_id, kind, price_minor, currency, "
+            "stock, per_buyer_limit, starts_at, ends_at, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            offer.id,
+            offer.show_id,
+            offer.seller_id,
+            offer.product_id,
+            str(offer.kind),
+            offer.price.minor,
+            offer.price.currency,
+            offer.stock,
+            offer.per_buyer_limit,
+            offer.starts_at_ms,
+            offer.ends_at_ms,
+            str(offer.status),
+            offer.created_at_ms,
+        )
+
+    async def get_offer(self, offer_id: str) -> Offer | None:
+        row = await self._db.fetchone("SELECT * FROM offers WHERE id = ?", offer_id)
+        return None if row is None else _offer(row)
+
+    async def save_offer(self, offer: Offer, pinned_at_ms: int | None = None) -> None:
+        await self._db.execute(
+            "UPDATE offers SET status = ?, starts_at = ?, ends_at = ?, stock = ?, "
+            "pinned_at = COALESCE(?, pinned_at) WHERE id = ?",
+            str(offer.status),
+            offer.starts_at_ms,
+            offer.ends_at_ms,
+            offer.stock,
+            pinned_at_ms,
+            offer.id,
+        )
+
+    async def list_offers(self, show_id: str | None = None) -> list[Offer]:
+        if show_id is None:
+            rows = await self._db.fetchall("SELECT * FROM offers ORDER BY created_at, id")
+        else:
+            rows = await self._db.fetchall(
+                "SELECT * FROM offers WHERE show_id = ? ORDER BY created_at, id", show_id
+            )
+        return [_offer(r) for r in rows]
+
+
+class _AlreadyPosted(Exception):
+    """Internal: roll the status change back because its journal key was already posted."""

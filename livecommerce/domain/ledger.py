@@ -1,0 +1,155 @@
+"""Double-entry journal for the money path: every money movement is one balanced transaction.
+
+A payment of T with platform fee F posts: debit `provider_clearing` T (the provider holds the
+buyer's money for us), credit `seller_payable` T-F (owed to the seller), credit `platform_fees` F.
+A refund of R posts the mirror image, reversing the fee proportionally (cumulative rounding, so
+refunding everything in any number of parts reverses exactly F). Lines are signed: debit > 0,
+credit < 0; every transaction sums to zero. Transactions are append-only and unique on
+`(order_id, idempotency_key)` (for provider events the key is the event or refund id), so a
+replay is a no-op by construction. Paid and refunded amounts are derived from the journal.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from livecommerce.errors import InvalidInput
+
+BPS = 10_000
+
+
+class Account(StrEnum):
+    """Ledger accounts; `party` on a line says whose (a seller id, or the platform)."""
+
+    PROVIDER_CLEARING = "provider_clearing"  # money held at the payment provider for us
+    SELLER_PAYABLE = "seller_payable"  # what the platform owes a seller
+    PLATFORM_FEES = "platform_fees"  # the platform's revenue
+
+
+class EntryKind(StrEnum):
+    """What a journal transaction records."""
+
+    PAYMENT = "payment"  # the buyer paid an order
+    REFUND = "refund"  # money went back to the buyer
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    """One signed posting: debit > 0, credit < 0, in minor units of the transaction currency."""
+
+    account: Account
+    party: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class JournalTransaction:
+    """A balanced set of lines for one order, identified by `(order_id, idempotency_key)`."""
+
+    order_id: str
+    idempotency_key: str
+    kind: EntryKind
+    currency: str
+    amount: int
+    lines: tuple[JournalLine, ...]
+    at_ms: int
+
+    def __post_init__(self) -> None:
+        if sum(line.amount for line in self.lines) != 0:
+            raise ValueError("journal transaction does not balance")
+
+
+PLATFORM = "platform"
+
+
+def platform_fee(total: int, fee_bps: int) -> int:
+    """The platform's cut of `total`, rounded down to a whole minor unit."""
+    if not 0 <= fee_bps <= BPS:
+        raise InvalidInput("platform fee must be between 0 and 10000 basis points")
+    return total * fee_bps // BPS
+
+
+def payment_entry(
+    *,
+    order_id: str,
+    seller_id: str,
+    total: int,
+    currency: str,
+    fee_bps: int,
+    idempotency_key: str,
+    at_ms: int,
+) -> JournalTransaction:
+    """The journal transaction for a buyer's payment of `total`."""
+    if total < 0:
+        raise InvalidInput("payment cannot be negative")
+    fee = platform_fee(total, fee_bps)
+    return JournalTransaction(
+        order_id=order_id,
+        idempotency_key=idempotency_key,
+        kind=EntryKind.PAYMENT,
+        currency=currency,
+        amount=total,
+        lines=(
+            JournalLine(Account.PROVIDER_CLEARING, PLATFORM, total),
+            JournalLine(Account.SELLER_PAYABLE, seller_id, -(total - fee)),
+            JournalLine(Account.PLATFORM_FEES, PLATFORM, -fee),
+        ),
+        at_ms=at_ms,
+    )
+
+
+def refund_entry(
+    *,
+    order_id: str,
+    seller_id: str,
+    total: int,
+    currency: str,
+    fee_bps: int,
+    refunded_before: int,
+    amount: int,
+    idempotency_key: str,
+    at_ms: int,
+) -> JournalTransaction:
+    """The reversing transaction for refunding `amount` after `refunded_before` went back."""
+    if amount <= 0:
+        raise InvalidInput("refund must be positive")
+    if refunded_before < 0 or refunded_before + amount > total:
+        raise InvalidInput("cannot refund more than was paid")
+    fee_back = platform_fee(refunded_before + amount, fee_bps) - platform_fee(
+        refunded_before, fee_bps
+    )
+    return JournalTransaction(
+        order_id=order_id,
+        idempotency_key=idempotency_key,
+        kind=EntryKind.REFUND,
+        currency=currency,
+        amount=amount,
+        lines=(
+            JournalLine(Account.PROVIDER_CLEARING, PLATFORM, -amount),
+            JournalLine(Account.SELLER_PAYABLE, seller_id, amount - fee_back),
+            JournalLine(Account.PLATFORM_FEES, PLATFORM, fee_back),
+        ),
+        at_ms=at_ms,
+    )
+
+
+def balances(transactions: Iterable[JournalTransaction]) -> dict[tuple[Account, str, str], int]:
+    """Balance per (account, party, currency), derived by summing lines (never stored)."""
+    out: dict[tuple[Account, str, str], int] = defaultdict(int)
+    for txn in transactions:
+        for line in txn.lines:
+            out[(line.account, line.party, txn.currency)] += line.amount
+    return dict(out)
+
+
+def paid_amount(transactions: Iterable[JournalTransaction]) -> int:
+    """Total the buyer paid on these transactions."""
+    return sum(t.amount for t in transactions if t.kind is EntryKind.PAYMENT)
+
+
+def refunded_amount(transactions: Iterable[JournalTransaction]) -> int:
+    """Total that went back to the buyer on these transactions."""
+    return sum(t.amount for t in transactions if t.kind is EntryKind.REFUND)

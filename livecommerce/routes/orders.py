@@ -1,0 +1,129 @@
+"""Order API: a buyer's own orders, a seller's shop orders with filters, refunds, fulfilment
+and CSV export. Whose orders a caller sees is decided in OrderService, not here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from livecommerce import keys
+from livecommerce.domain.orders import Order, OrderStatus, order_view
+from livecommerce.routes.api import ApiRoutes
+from livecommerce.routes.auth import require_principal
+from livecommerce.routes.models import to_ms
+from livecommerce.routes.shop import OrderOut
+from livecommerce.services.orders import OrderFilter
+
+api = ApiRoutes("orders")
+
+StatusName = Literal[
+    "reserved",
+    "pending_payment",
+    "paid",
+    "fulfilled",
+    "expired",
+    "failed",
+    "cancelled",
+    "refunded",
+    "partially_refunded",
+]
+
+
+class OrderQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Literal["buyer", "seller"] = Field(
+        "buyer", description="buyer: my purchases; seller: my shop's orders"
+    )
+    status: StatusName | None = None
+    show_id: str | None = Field(None, max_length=100)
+    offer_id: str | None = Field(None, max_length=100)
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(100, ge=1, le=1000)
+
+    def to_filter(self) -> OrderFilter:
+        return OrderFilter(
+            show_id=self.show_id,
+            offer_id=self.offer_id,
+            statuses=(OrderStatus(self.status),) if self.status else (),
+            since_ms=to_ms(self.since),
+            until_ms=to_ms(self.until),
+            limit=self.limit,
+        )
+
+
+class OrderList(BaseModel):
+    orders: list[OrderOut]
+
+
+class RefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: int | None = Field(None, ge=1, description="minor units; empty = all that is left")
+    idempotency_key: str | None = Field(None, min_length=8, max_length=100)
+
+
+def _out(order: Order) -> OrderOut:
+    return OrderOut.model_validate(order_view(order))
+
+
+@api.get(
+    "/api/v1/orders/export.csv",
+    query=OrderQuery,
+    summary="The seller's orders as CSV (amounts in minor units)",
+)
+async def export_orders(request: web.Request, query: OrderQuery) -> web.Response:
+    principal = await require_principal(request)
+    body = await request.app[keys.SHOP].orders.export_csv(principal, query.to_filter())
+    return web.Response(
+        text=body,
+        content_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="orders.csv"'},
+    )
+
+
+@api.get(
+    "/api/v1/orders",
+    query=OrderQuery,
+    response=OrderList,
+    summary="Orders: your purchases (scope=buyer) or your shop's (scope=seller), filtered",
+)
+async def list_orders(request: web.Request, query: OrderQuery) -> OrderList:
+    principal = await require_principal(request)
+    orders = await request.app[keys.SHOP].orders.list_orders(
+        principal, scope=query.scope, flt=query.to_filter()
+    )
+    return OrderList(orders=[_out(o) for o in orders])
+
+
+@api.get("/api/v1/orders/{order_id}", response=OrderOut, summary="One order (buyer or seller)")
+async def get_order(request: web.Request) -> OrderOut:
+    principal = await require_principal(request)
+    return _out(await request.app[keys.SHOP].orders.get(principal, request.match_info["order_id"]))
+
+
+@api.post(
+    "/api/v1/orders/{order_id}/refund",
+    body=RefundIn,
+    response=OrderOut,
+    summary="Refund all or part of a paid order (its seller)",
+)
+async def refund_order(request: web.Request, body: RefundIn) -> OrderOut:
+    principal = await require_principal(request)
+    order = await request.app[keys.SHOP].payments.refund(
+        principal, request.match_info["order_id"], body.amount, body.idempotency_key
+    )
+    return _out(order)
+
+
+@api.post(
+    "/api/v1/orders/{order_id}/fulfil",
+    response=OrderOut,
+    summary="Mark a paid order as handed over (its seller)",
+)
+async def fulfil_order(request: web.Request) -> OrderOut:
+    principal = await require_principal(request)
+    order = await request.app[keys.SHOP].orders.fulfil(principal, request.match_info["order_id"])
+    return _out(order)

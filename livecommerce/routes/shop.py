@@ -1,0 +1,171 @@
+"""Shop API for shows: offers (create, list, start, pin, end) and a REST twin of the hub's
+`checkout.start` for scripts and pages without a socket. Money on the wire is
+`{amount, currency}` in minor units; a checkout body carrying any price is refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from livecommerce import keys
+from livecommerce.domain.offers import OfferKind
+from livecommerce.domain.orders import order_view
+from livecommerce.routes.api import ApiRoutes
+from livecommerce.routes.auth import require_principal
+from livecommerce.routes.models import to_ms
+
+api = ApiRoutes("shop")
+
+
+class MoneyOut(BaseModel):
+    amount: int
+    currency: str
+
+
+class OfferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product_id: str = Field(min_length=1, max_length=100)
+    kind: Literal["fixed", "flash"] = "fixed"
+    price: int | None = Field(None, ge=0, le=100_000_000, description="minor units")
+    stock: int | None = Field(None, ge=1, le=1_000_000)
+    per_buyer_limit: int | None = Field(None, ge=1, le=1000)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+class OfferOut(BaseModel):
+    id: str
+    show_id: str
+    product_id: str
+    kind: str
+    status: str
+    price: MoneyOut
+    stock: int
+    stock_left: int
+    per_buyer_limit: int | None
+    starts_at: int | None = Field(description="epoch milliseconds")
+    ends_at: int | None = Field(description="epoch milliseconds")
+    countdown: int | None = Field(description="seconds until the sale starts")
+
+
+class OfferList(BaseModel):
+    offers: list[OfferOut]
+
+
+class CheckoutIn(BaseModel):
+    """No price, total or currency: those come from the server's offer only."""
+
+    model_config = ConfigDict(extra="forbid")
+    offer_id: str = Field(min_length=1, max_length=100)
+    variant_id: str | None = Field(None, max_length=100)
+    quantity: int = Field(ge=1, le=100, strict=True)
+    idempotency_key: str = Field(min_length=8, max_length=100)
+
+
+class OrderOut(BaseModel):
+    id: str
+    status: str
+    offer_id: str
+    show_id: str
+    product_id: str
+    variant_id: str | None
+    quantity: int
+    buyer: str
+    unit_price: MoneyOut
+    total: MoneyOut
+    refunded: MoneyOut
+    created_at: int = Field(description="epoch milliseconds")
+    expires_at: int = Field(description="epoch milliseconds")
+
+
+class CheckoutOut(BaseModel):
+    order: OrderOut
+    payment: dict[str, Any]
+
+
+async def _offer_out(request: web.Request, offer: Any) -> OfferOut:
+    return OfferOut.model_validate(await request.app[keys.SHOP].offers.view(offer))
+
+
+@api.post(
+    "/api/v1/shows/{show_id}/offers",
+    body=OfferIn,
+    response=OfferOut,
+    status=201,
+    summary="Create an offer in a show (seller or host): fixed price or flash sale",
+)
+async def create_offer(request: web.Request, body: OfferIn) -> OfferOut:
+    principal = await require_principal(request)
+    offer = await request.app[keys.SHOP].offers.create(
+        principal,
+        request.match_info["show_id"],
+        product_id=body.product_id,
+        kind=OfferKind(body.kind),
+        price_minor=body.price,
+        stock=body.stock,
+        per_buyer_limit=body.per_buyer_limit,
+        starts_at_ms=to_ms(body.starts_at),
+        ends_at_ms=to_ms(body.ends_at),
+    )
+    return await _offer_out(request, offer)
+
+
+@api.get(
+    "/api/v1/shows/{show_id}/offers",
+    response=OfferList,
+    auth=False,
+    summary="A show's offers with stock left",
+)
+async def list_offers(request: web.Request) -> OfferList:
+    shop = request.app[keys.SHOP]
+    offers = await shop.offers.list(request.match_info["show_id"])
+    return OfferList(offers=[await _offer_out(request, o) for o in offers])
+
+
+def _offer_action(name: str) -> Any:
+    async def handler(request: web.Request) -> OfferOut:
+        principal = await require_principal(request)
+        offers = request.app[keys.SHOP].offers
+        action = getattr(offers, name)
+        offer = await action(
+            principal, request.match_info["show_id"], request.match_info["offer_id"]
+        )
+        return await _offer_out(request, offer)
+
+    handler.__name__ = f"{name}_offer"
+    return handler
+
+
+for _name, _summary in (
+    ("start", "Open an offer for checkout (a flash sale counts down to its start)"),
+    ("pin", "Show an offer on screen to everyone in the show"),
+    ("end", "Close an offer"),
+):
+    api.post(
+        f"/api/v1/shows/{{show_id}}/offers/{{offer_id}}/{_name}",
+        response=OfferOut,
+        summary=_summary,
+    )(_offer_action(_name))
+
+
+@api.post(
+    "/api/v1/shows/{show_id}/checkout",
+    body=CheckoutIn,
+    response=CheckoutOut,
+    status=201,
+    summary="Reserve and create an order with its payment (same as the hub's checkout.start)",
+)
+async def checkout(request: web.Request, body: CheckoutIn) -> CheckoutOut:
+    principal = await require_principal(request)
+    order, payment = await request.app[keys.SHOP].checkout.start(
+        principal,
+        request.match_info["show_id"],
+        body.offer_id,
+        body.variant_id,
+        body.quantity,
+        body.idempotency_key,
+    )
+    return CheckoutOut(order=OrderOut.model_validate(order_view(order)), payment=payment.client)

@@ -1,0 +1,257 @@
+"""Checkout: a buyer's tap on Buy becomes a reservation, an order and a payment — once.
+
+The order id is derived from (buyer, idempotency key), so every retry and every racing
+duplicate of one checkout targets the same reservation (the inventory store holds it once),
+the same order row (unique on buyer + key) and the same payment (the provider's idempotency key
+is derived from the order id). A reused key with a different request is `idempotency_conflict`.
+The price is always the server's offer price; nothing a client sends about money is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from livecommerce.domain.access import Action, Principal, authorize
+from livecommerce.domain.inventory import ReservationStatus
+from livecommerce.domain.offers import Offer, OfferStatus, check_open
+from livecommerce.domain.orders import (
+    HOLDING,
+    Order,
+    OrderStatus,
+    place_order,
+    request_fingerprint,
+    transition,
+    validate_quantity,
+)
+from livecommerce.errors import (
+    Conflict,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    OfferNotActive,
+    PaymentGatewayError,
+)
+from livecommerce.services.catalog import CatalogService
+from livecommerce.services.inventory import InventoryStore
+from livecommerce.services.orders import OrderStore, ShopEvents
+from livecommerce.services.payments import PaymentInfo, PaymentService
+from livecommerce.services.ports import Clock
+
+T = TypeVar("T")
+
+#: How long a live offer is served from memory (a seller's `end` reaches other nodes within it).
+OFFER_CACHE_MS = 1_000
+#: How long a product's variant ids are cached (variants are created with the product).
+PRODUCT_CACHE_MS = 30_000
+_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,100}$")
+
+
+def order_id_for(buyer_id: str, idempotency_key: str) -> str:
+    """The one order id a (buyer, idempotency key) pair can ever have."""
+    digest = hashlib.sha256(f"{buyer_id}\x00{idempotency_key}".encode()).hexdigest()
+    return f"ord_{digest[:32]}"
+
+
+class CheckoutService:
+    """`start()` is what the hub's `checkout.start` handler and the REST checkout call."""
+
+    def __init__(
+        self,
+        store: OrderStore,
+        inventory: InventoryStore,
+        payments: PaymentService,
+        catalog: CatalogService,
+        events: ShopEvents,
+        clock: Clock,
+        *,
+        provider: str,
+        ttl_seconds: int,
+    ) -> None:
+        self._store = store
+        self._inventory = inventory
+        self._payments = payments
+        self._catalog = catalog
+        self._events = events
+        self._clock = clock
+        self._provider = provider
+        self._ttl_ms = ttl_seconds * 1000
+        self._offers: dict[str, tuple[int, Offer]] = {}
+        self._variants: dict[str, tuple[int, tuple[str, ...]]] = {}
+        self._loading: dict[str, asyncio.Future[Any]] = {}
+
+    async def _once(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        """Run `load` once for concurrent callers of the same key (a stampede would otherwise
+        send a thousand identical reads to the store the instant a sale opens)."""
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(load())
+            self._loading[key] = pending
+            pending.add_done_callback(lambda _f: self._loading.pop(key, None))
+        result: T = await asyncio.shield(pending)
+        return result
+
+    async def _offer(self, show_id: str, offer_id: str, now_ms: int) -> Offer:
+        """The offer, from a short cache while it is live (a stampede reads it per attempt);
+        offers that are not live are never cached, so `offer.start` takes effect at once and
+        `end` within OFFER_CACHE_MS."""
+        cached = self._offers.get(offer_id)
+        if cached is not None and cached[0] > now_ms:
+            offer = cached[1]
+        else:
+            found = await self._once(f"offer:{offer_id}", lambda: self._store.get_offer(offer_id))
+            if found is None:
+                raise NotFound("no such offer in this show")
+            offer = found
+            if offer.status is OfferStatus.LIVE:
+                self._offers[offer_id] = (now_ms + OFFER_CACHE_MS, offer)
+            else:
+                self._offers.pop(offer_id, None)
+        if offer.show_id != show_id:
+            raise NotFound("no such offer in this show")
+        return offer
+
+    async def _variant(self, offer: Offer, variant_id: str | None, now_ms: int) -> str | None:
+        cached = self._variants.get(offer.product_id)
+        if cached is not None and cached[0] > now_ms:
+            ids = cached[1]
+        else:
+            product = await self._once(
+                f"product:{offer.product_id}", lambda: self._catalog.get(offer.product_id)
+            )
+            ids = tuple(v.id for v in product.variants)
+            self._variants[offer.product_id] = (now_ms + PRODUCT_CACHE_MS, ids)
+        if variant_id is None:
+            if len(ids) > 1:
+                raise InvalidInput("choose a variant")
+            return ids[0] if ids else None
+        if variant_id not in ids:
+            raise InvalidInput("unknown variant for this product")
+        return variant_id
+
+    async def start(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        offer_id: str,
+        variant_id: str | None,
+        quantity: object,
+        idempotency_key: str,
+    ) -> tuple[Order, PaymentInfo]:
+        """Reserve, create the order and its payment; idempotent per (buyer, key).
+
+        The reservation (keyed by the derived order id) is tried first: it is the one atomic
+        step, and it doubles as the idempotency record, so a buyer who loses a stampede costs
+        one inventory call and no database work. Only a replayed reservation reads the order.
+        """
+        buyer = authorize(principal, Action.CHECKOUT)
+        if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
+            raise InvalidInput("idempotency_key must be 8-100 characters of [A-Za-z0-9._:-]")
+        qty = validate_quantity(quantity)
+        fingerprint = request_fingerprint(
+            {"show_id": show_id, "offer_id": offer_id, "variant_id": variant_id, "quantity": qty}
+        )
+        order_id = order_id_for(buyer.user_id, idempotency_key)
+        now = int(self._clock.now() * 1000)
+        offer = await self._offer(show_id, offer_id, now)
+        try:
+            check_open(offer, now)
+            variant = await self._variant(offer, variant_id, now)
+        except (OfferNotActive, InvalidInput):
+            existing = await self._store.get_order(order_id)
+            if existing is None:
+                raise
+            return await self._replay(existing, fingerprint)
+        expires = now + self._ttl_ms
+        try:
+            held = await self._inventory.reserve(
+                offer.pool, order_id, buyer.user_id, qty, offer.per_buyer_limit, expires
+            )
+        except NotFound:
+            # the pool is gone (a Redis that lost its data): rebuild it from the store, retry
+            await self._payments.rebuild_pool(offer.id, offer.stock)
+            held = await self._inventory.reserve(
+                offer.pool, order_id, buyer.user_id, qty, offer.per_buyer_limit, expires
+            )
+        if not held.created:
+            existing = await self._store.get_order(order_id)
+            if existing is not None:
+                return await self._replay(existing, fingerprint)
+            if held.reservation.quantity != qty:
+                raise IdempotencyConflict("this idempotency key was used for another checkout")
+            if held.reservation.status is ReservationStatus.RELEASED:
+                raise Conflict("this checkout expired; start a new one")
+            expires = held.reservation.expires_at_ms  # a racing twin holds it: same order
+        order = place_order(
+            order_id=order_id,
+            buyer_id=buyer.user_id,
+            seller_id=offer.seller_id,
+            show_id=show_id,
+            offer_id=offer.id,
+            product_id=offer.product_id,
+            variant_id=variant,
+            quantity=qty,
+            unit_price=offer.price,
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint,
+            now_ms=now,
+            ttl_ms=max(1, expires - now),
+        )
+        stored = await self._store.add_order(order)
+        if (
+            held.created
+            and stored != order
+            and (stored.offer_id != offer.id or stored.status not in HOLDING)
+        ):
+            # our fresh hold duplicates an order that holds nothing in this pool (the key was
+            # used on another offer, or its reservation record was lost): give the units back.
+            # A twin racing on the same offer shares this very reservation, so it is kept.
+            await self._inventory.release(offer.pool, order_id)
+        if stored.request_hash != fingerprint:
+            raise IdempotencyConflict("this idempotency key was used for another checkout")
+        if stored == order:
+            await self._events.order_updated(order)
+            await self._events.stock_changed(show_id, offer.id)
+        return await self._resume(stored)
+
+    async def _replay(self, existing: Order, fingerprint: str) -> tuple[Order, PaymentInfo]:
+        """A checkout seen before: the same answer, or a conflict for a different request."""
+        if existing.request_hash != fingerprint:
+            raise IdempotencyConflict("this idempotency key was used for another checkout")
+        return await self._resume(existing)
+
+    async def _resume(self, order: Order) -> tuple[Order, PaymentInfo]:
+        """Bring a reserved order to `pending_payment` (creating its payment), or return the
+        payment of one that already has it."""
+        if order.status is OrderStatus.RESERVED:
+            gateway = self._payments.gateway(order.payment_provider or self._provider)
+            try:
+                info = await gateway.create_payment(order)
+            except PaymentGatewayError:
+                failed = transition(order, OrderStatus.FAILED, int(self._clock.now() * 1000))
+                if await self._store.save_order(failed, OrderStatus.RESERVED):
+                    await self._payments.after_change(failed)
+                raise
+            pending = replace(
+                transition(order, OrderStatus.PENDING_PAYMENT, int(self._clock.now() * 1000)),
+                payment_provider=info.provider,
+                payment_ref=info.ref,
+            )
+            if await self._store.save_order(pending, OrderStatus.RESERVED):
+                await self._events.order_updated(pending)
+                return pending, info
+            current = await self._store.get_order(order.id)
+            assert current is not None
+            return current, info
+        if order.status is OrderStatus.PENDING_PAYMENT:
+            info = await self._payments.gateway(order.payment_provider).create_payment(order)
+            return order, info
+        return order, PaymentInfo(
+            provider=order.payment_provider,
+            ref=order.payment_ref,
+            client={"provider": order.payment_provider},
+        )

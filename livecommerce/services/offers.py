@@ -1,0 +1,128 @@
+"""Offers in a show: create (fixed or flash), start, pin and end; the stock pool follows.
+
+Only the show's staff (seller, hosts, admins) manage offers; the product must belong to the
+show's seller. Creating an offer sizes its inventory pool; pin and start are announced on the
+Bus as `offer.pinned` / `offer.updated` for the hub to relay to the show room.
+"""
+
+from __future__ import annotations
+
+from livecommerce.domain.access import Action, Principal, ShowRef, authorize
+from livecommerce.domain.money import Money
+from livecommerce.domain.offers import (
+    Offer,
+    OfferKind,
+    end_offer,
+    make_offer,
+    start_offer,
+)
+from livecommerce.errors import InvalidInput, NotFound
+from livecommerce.ids import new_id
+from livecommerce.services.catalog import CatalogService
+from livecommerce.services.inventory import InventoryStore
+from livecommerce.services.orders import OrderStore, ShopEvents
+from livecommerce.services.ports import Clock
+from livecommerce.services.shows import ShowService
+
+
+class OfferService:
+    def __init__(
+        self,
+        store: OrderStore,
+        inventory: InventoryStore,
+        catalog: CatalogService,
+        shows: ShowService,
+        events: ShopEvents,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._inventory = inventory
+        self._catalog = catalog
+        self._shows = shows
+        self._events = events
+        self._clock = clock
+
+    def _now_ms(self) -> int:
+        return int(self._clock.now() * 1000)
+
+    async def _staff(self, principal: Principal | None, show_id: str) -> ShowRef:
+        show = await self._shows.show_ref(show_id)
+        authorize(principal, Action.MANAGE_OFFERS, show)
+        return show
+
+    async def get(self, show_id: str, offer_id: str) -> Offer:
+        offer = await self._store.get_offer(offer_id)
+        if offer is None or offer.show_id != show_id:
+            raise NotFound("no such offer in this show")
+        return offer
+
+    async def create(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        *,
+        product_id: str,
+        kind: OfferKind,
+        price_minor: int | None = None,
+        stock: int | None = None,
+        per_buyer_limit: int | None = None,
+        starts_at_ms: int | None = None,
+        ends_at_ms: int | None = None,
+    ) -> Offer:
+        """A draft offer; price defaults to the product's, stock to the product's total."""
+        show = await self._staff(principal, show_id)
+        product = await self._catalog.get(product_id)
+        if product.seller_id != show.seller_id:
+            raise InvalidInput("the product does not belong to this show's seller")
+        if kind is OfferKind.FLASH and price_minor is None:
+            raise InvalidInput("a flash sale needs a sale price")
+        units = stock if stock is not None else sum(v.stock for v in product.variants)
+        offer = make_offer(
+            offer_id=new_id("ofr"),
+            show_id=show_id,
+            seller_id=show.seller_id,
+            product_id=product.id,
+            kind=kind,
+            price=Money(
+                product.price_minor if price_minor is None else price_minor, product.currency
+            ),
+            stock=units,
+            per_buyer_limit=per_buyer_limit,
+            starts_at_ms=starts_at_ms,
+            ends_at_ms=ends_at_ms,
+            now_ms=self._now_ms(),
+        )
+        await self._store.add_offer(offer)
+        await self._inventory.ensure_pool(offer.pool, offer.stock)
+        return offer
+
+    async def start(self, principal: Principal | None, show_id: str, offer_id: str) -> Offer:
+        """Open the offer for checkout (a flash sale counts down to its start)."""
+        await self._staff(principal, show_id)
+        offer = start_offer(await self.get(show_id, offer_id), self._now_ms())
+        await self._store.save_offer(offer)
+        await self._inventory.ensure_pool(offer.pool, offer.stock)
+        await self._events.offer_updated(offer)
+        return offer
+
+    async def pin(self, principal: Principal | None, show_id: str, offer_id: str) -> Offer:
+        """Put the offer on screen for everyone in the show."""
+        await self._staff(principal, show_id)
+        offer = await self.get(show_id, offer_id)
+        await self._store.save_offer(offer, pinned_at_ms=self._now_ms())
+        await self._events.offer_pinned(offer)
+        return offer
+
+    async def end(self, principal: Principal | None, show_id: str, offer_id: str) -> Offer:
+        await self._staff(principal, show_id)
+        offer = end_offer(await self.get(show_id, offer_id))
+        await self._store.save_offer(offer)
+        await self._events.offer_updated(offer)
+        return offer
+
+    async def list(self, show_id: str) -> list[Offer]:
+        return await self._store.list_offers(show_id)
+
+    async def view(self, offer: Offer) -> dict[str, object]:
+        """The public shape with live stock left."""
+        return await self._events.offer_view(offer)

@@ -1,0 +1,283 @@
+"""Payments: the PaymentGateway port and the settlement use cases built on it.
+
+Settlement always asks the provider (re-reads the payment) and then applies the domain rule
+`apply_provider_status`, so a webhook delivered five times, out of order, or racing the demo
+confirm and the expiry sweeper produces one outcome: the order's status is a compare-and-set,
+the payment's journal entries are unique on (order, `payment:<provider>:<ref>`), and inventory
+commit/release happen once per reservation. The sweeper cancels at the provider *before*
+expiring, so a payment that already succeeded wins over the deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from livecommerce.domain.access import Action, Principal, Role, authorize
+from livecommerce.domain.inventory import Reservation, ReservationStatus
+from livecommerce.domain.ledger import payment_entry, refund_entry
+from livecommerce.domain.offers import pool_of
+from livecommerce.domain.orders import (
+    HOLDING,
+    RELEASED,
+    SOLD,
+    Order,
+    OrderStatus,
+    ProviderStatus,
+    apply_provider_status,
+    status_after_refund,
+    transition,
+)
+from livecommerce.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PaymentDeclined,
+    PermissionDenied,
+)
+from livecommerce.services.inventory import InventoryStore
+from livecommerce.services.orders import OrderStore, ShopEvents
+from livecommerce.services.ports import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentInfo:
+    """A payment at the provider: its reference and what the buyer's browser needs to pay."""
+
+    provider: str
+    ref: str
+    client: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    """A refund the provider accepted."""
+
+    id: str
+    amount: int
+
+
+class PaymentGateway(Protocol):
+    """A payment provider; every call is idempotent per order (or per refund key)."""
+
+    name: str
+
+    async def create_payment(self, order: Order) -> PaymentInfo:
+        """Create (or, for a retry, return) the order's payment."""
+        ...
+
+    async def payment_status(self, order: Order) -> ProviderStatus:
+        """Re-read the order's payment at the provider."""
+        ...
+
+    async def cancel_payment(self, order: Order) -> ProviderStatus:
+        """Cancel if still open; return the status afterwards (SUCCEEDED if it was paid)."""
+        ...
+
+    async def refund(self, order: Order, amount: int, idempotency_key: str) -> RefundResult: ...
+
+
+class PaymentService:
+    """Moves orders on the provider's word; the only writer of payment journal entries."""
+
+    def __init__(
+        self,
+        store: OrderStore,
+        inventory: InventoryStore,
+        gateways: Mapping[str, PaymentGateway],
+        events: ShopEvents,
+        clock: Clock,
+        *,
+        fee_bps: int,
+    ) -> None:
+        self._store = store
+        self._inventory = inventory
+        self._gateways = gateways
+        self._events = events
+        self._clock = clock
+        self._fee_bps = fee_bps
+
+    def _now_ms(self) -> int:
+        return int(self._clock.now() * 1000)
+
+    def gateway(self, name: str) -> PaymentGateway:
+        try:
+            return self._gateways[name]
+        except KeyError:
+            raise NotFound(f"payment provider {name!r} is not enabled") from None
+
+    async def _order(self, order_id: str) -> Order:
+        order = await self._store.get_order(order_id)
+        if order is None:
+            raise NotFound("no such order")
+        return order
+
+    # -- settlement ------------------------------------------------------------------------------
+    async def apply(self, order: Order, provider: ProviderStatus) -> Order:
+        """Apply the provider's current word to `order` (retrying if another writer won)."""
+        for _ in range(5):
+            new = apply_provider_status(order, provider, self._now_ms())
+            if new is None:
+                return order
+            journal = None
+            if new.status is OrderStatus.PAID:
+                journal = payment_entry(
+                    order_id=order.id,
+                    seller_id=order.seller_id,
+                    total=order.total.minor,
+                    currency=order.total.currency,
+                    fee_bps=self._fee_bps,
+                    idempotency_key=f"payment:{order.payment_provider}:{order.payment_ref}",
+                    at_ms=new.updated_at_ms,
+                )
+            if await self._store.save_order(new, order.status, journal):
+                await self.after_change(new)
+                return new
+            order = await self._order(order.id)
+        return order
+
+    async def after_change(self, order: Order) -> None:
+        """Settle the reservation to match the order, then tell the buyer and the show."""
+        pool = pool_of(order.offer_id)
+        if order.status is OrderStatus.PAID:
+            await self._inventory.commit(pool, order.id)
+        elif order.status in RELEASED:
+            await self._inventory.release(pool, order.id)
+        await self._events.order_updated(order)
+        if order.status is OrderStatus.PAID or order.status in RELEASED:
+            await self._events.stock_changed(order.show_id, order.offer_id)
+
+    async def sync(self, order_id: str) -> Order:
+        """Re-read the order's payment and apply it (webhooks and confirm pages call this)."""
+        order = await self._order(order_id)
+        if order.status not in HOLDING or not order.payment_ref:
+            return order
+        status = await self.gateway(order.payment_provider).payment_status(order)
+        return await self.apply(order, status)
+
+    async def confirm_demo(self, principal: Principal | None, order_id: str, card: str) -> Order:
+        """The demo provider's confirm step, for the order's buyer only."""
+        buyer = authorize(principal, Action.CHECKOUT)
+        order = await self._order(order_id)
+        if order.buyer_id != buyer.user_id:
+            raise NotFound("no such order")
+        if order.payment_provider != "demo":
+            raise Conflict("this order is not paid through the demo provider")
+        demo: Any = self.gateway("demo")
+        status: ProviderStatus = await demo.confirm(order, card)
+        settled = await self.apply(order, status)
+        if status is ProviderStatus.CANCELED and settled.status is OrderStatus.FAILED:
+            raise PaymentDeclined("the card was declined (demo); nothing was charged")
+        return settled
+
+    async def handle_stripe_event(self, event: Mapping[str, Any]) -> None:
+        """A verified Stripe event: dedupe by id, then re-read the PaymentIntent and apply it."""
+        event_id = str(event.get("id", ""))
+        if not event_id or await self._store.seen_event(event_id):
+            return
+        type_ = str(event.get("type", ""))
+        obj = event.get("data", {}).get("object", {})
+        pi_id = ""
+        if type_.startswith("payment_intent."):
+            pi_id = str(obj.get("id", ""))
+        elif type_.startswith("charge."):
+            pi_id = str(obj.get("payment_intent") or "")
+        if pi_id:
+            order = await self._store.order_by_payment("stripe", pi_id)
+            if order is not None:
+                await self.sync(order.id)
+        await self._store.record_event(event_id, "stripe", type_, self._now_ms())
+
+    # -- expiry ----------------------------------------------------------------------------------
+    async def sweep(self, limit: int = 200) -> int:
+        """Expire orders past their deadline and settle stray reservations; returns how many
+        reservations were released. Safe to run on every node at once."""
+        now = self._now_ms()
+        released = 0
+        for order in await self._store.due_orders(now, limit):
+            provider = ProviderStatus.CANCELED
+            if order.payment_ref:
+                provider = await self.gateway(order.payment_provider).cancel_payment(order)
+            if provider is ProviderStatus.SUCCEEDED:
+                await self.apply(order, provider)
+                continue
+            expired = transition(order, OrderStatus.EXPIRED, now)
+            if await self._store.save_order(expired, order.status):
+                await self.after_change(expired)
+                released += 1
+        for pool, reservation_id in await self._inventory.due(now, limit):
+            current = await self._store.get_order(reservation_id)
+            if current is not None and current.status in HOLDING:
+                continue  # its order is handled above on the next pass
+            if current is not None and current.status in SOLD:
+                await self._inventory.commit(pool, reservation_id)
+            elif await self._inventory.release(pool, reservation_id):
+                released += 1
+        return released
+
+    async def rebuild_pool(self, offer_id: str, stock: int) -> None:
+        """Rebuild an offer's pool from the durable store: paid orders are sold units, holding
+        orders are held; so a Redis that lost its data never sells a unit twice."""
+        orders = await self._store.offer_orders(offer_id, [*HOLDING, *SOLD])
+        reservations = [
+            Reservation(
+                o.id,
+                pool_of(offer_id),
+                o.buyer_id,
+                o.quantity,
+                o.expires_at_ms,
+                ReservationStatus.HELD if o.status in HOLDING else ReservationStatus.COMMITTED,
+            )
+            for o in orders
+        ]
+        await self._inventory.restore(pool_of(offer_id), stock, reservations)
+
+    # -- refunds ---------------------------------------------------------------------------------
+    async def refund(
+        self, principal: Principal | None, order_id: str, amount: int | None, key: str | None
+    ) -> Order:
+        """Refund all or part of a paid order (its seller or an admin); reversing entries are
+        keyed by the provider's refund id, and the provider call by `key` (or a derived one)."""
+        actor = authorize(principal, Action.VIEW_SHOP_ORDERS)
+        order = await self._order(order_id)
+        if actor.role is not Role.ADMIN and order.seller_id != actor.user_id:
+            raise PermissionDenied("not your shop's order")
+        if order.status not in SOLD or order.status is OrderStatus.REFUNDED:
+            raise Conflict(f"a {order.status} order cannot be refunded")
+        left = order.total.minor - order.refunded_minor
+        amount = left if amount is None else amount
+        if isinstance(amount, bool) or amount < 1 or amount > left:
+            raise InvalidInput(f"refund must be between 1 and {left}")
+        provider_key = key or f"lc-refund-{order.id}-{order.refunded_minor}-{amount}"
+        result = await self.gateway(order.payment_provider).refund(order, amount, provider_key)
+        for _ in range(5):
+            done = order.refunded_minor + result.amount
+            new = replace(
+                transition(order, status_after_refund(order, done), self._now_ms()),
+                refunded_minor=done,
+            )
+            journal = refund_entry(
+                order_id=order.id,
+                seller_id=order.seller_id,
+                total=order.total.minor,
+                currency=order.total.currency,
+                fee_bps=self._fee_bps,
+                refunded_before=order.refunded_minor,
+                amount=result.amount,
+                idempotency_key=f"refund:{order.payment_provider}:{result.id}",
+                at_ms=new.updated_at_ms,
+            )
+            if await self._store.save_order(new, order.status, journal, order.refunded_minor):
+                await self._events.order_updated(new)
+                return new
+            order = await self._order(order.id)
+            if any(
+                t.idempotency_key == journal.idempotency_key
+                for t in await self._store.journal(order.id)
+            ):
+                return order  # a replay of a refund already recorded
+        raise Conflict("the order changed while refunding; try again")

@@ -1,0 +1,163 @@
+"""The shop's HTTP API on the real app: offers, REST checkout (prices and bad quantities
+refused), the demo confirm endpoint, order books for buyers and sellers, CSV, fulfil, refund."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import ClientSession
+
+from livecommerce.domain.access import Role
+from tests.conftest import SettingsFactory
+from tests.support.shop import ShopEnv, post_json, shop_env
+
+
+@pytest.fixture
+async def env(settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
+    async with shop_env(settings_factory(shop={"sweep_interval_seconds": 3600})) as running:
+        yield running
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[ClientSession]:
+    async with ClientSession() as session:
+        yield session
+
+
+async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> None:
+    """Seller opens an offer; a buyer checks out, pays with 4242 and sees it in their orders."""
+    seller_token = await env.token(env.seller_user)
+    base = f"{env.base_url}/api/v1/shows/{env.show_id}"
+    status, offer = await post_json(
+        http,
+        f"{base}/offers",
+        {"product_id": env.product.id, "kind": "flash", "price": 2500, "stock": 3,
+         "per_buyer_limit": 2, "ends_at": "2999-01-01T00:00:00Z"},
+        seller_token,
+    )  # fmt: skip
+    assert status == 201, offer
+    status, started = await post_json(http, f"{base}/offers/{offer['id']}/start", {}, seller_token)
+    assert (status, started["status"], started["stock_left"]) == (200, "live", 3)
+    _, buyer_user = await env.user("Buyer")
+    buyer_token = await env.token(buyer_user)
+    status, out = await post_json(
+        http,
+        f"{base}/checkout",
+        {"offer_id": offer["id"], "quantity": 2, "idempotency_key": "http-key-0001"},
+        buyer_token,
+    )
+    assert status == 201, out
+    assert out["order"]["total"] == {"amount": 5000, "currency": "USD"}
+    assert out["order"]["status"] == "pending_payment"
+    assert out["payment"]["provider"] == "demo"
+    assert "no money" in out["payment"]["notice"]
+    status, paid = await post_json(
+        http, out["payment"]["confirm_url"], {"card": "4242 4242 4242 4242"}, buyer_token
+    )
+    assert (status, paid["status"]) == (200, "paid")
+    headers = {"Authorization": f"Bearer {buyer_token}"}
+    async with http.get(f"{env.base_url}/api/v1/orders", headers=headers) as resp:
+        mine = await resp.json()
+    assert [o["id"] for o in mine["orders"]] == [out["order"]["id"]]
+    async with http.get(f"{env.base_url}/api/v1/orders?scope=seller", headers=headers) as resp:
+        assert resp.status == 403
+
+
+async def test_client_price_and_bad_quantities_are_refused(
+    env: ShopEnv, http: ClientSession
+) -> None:
+    """A body with a price, or a zero, negative, huge or string quantity: 422, nothing held."""
+    offer = await env.offer(stock=5)
+    _, buyer_user = await env.user("Buyer")
+    token = await env.token(buyer_user)
+    url = f"{env.base_url}/api/v1/shows/{env.show_id}/checkout"
+    bodies: list[dict[str, object]] = [
+        {"offer_id": offer.id, "quantity": 1, "idempotency_key": "price-k-01", "price": 1},
+        {
+            "offer_id": offer.id,
+            "quantity": 1,
+            "idempotency_key": "price-k-02",
+            "total": {"amount": 1},
+        },
+        {"offer_id": offer.id, "quantity": 0, "idempotency_key": "qty-key-01"},
+        {"offer_id": offer.id, "quantity": -3, "idempotency_key": "qty-key-02"},
+        {"offer_id": offer.id, "quantity": 10**9, "idempotency_key": "qty-key-03"},
+        {"offer_id": offer.id, "quantity": "2", "idempotency_key": "qty-key-04"},
+        {"offer_id": offer.id, "quantity": 1.5, "idempotency_key": "qty-key-05"},
+    ]
+    for body in bodies:
+        status, out = await post_json(http, url, body, token)
+        assert (status, out["error"]["code"]) == (422, "invalid_input"), body
+    assert (await env.shop.inventory.level(offer.pool)).available == 5
+
+
+async def test_seller_order_book_csv_fulfil_refund(env: ShopEnv, http: ClientSession) -> None:
+    """The seller lists, exports, fulfils and refunds shop orders; a declined card is 402."""
+    offer = await env.offer(stock=5)
+    buyer, _ = await env.user("Buyer")
+    order, _pay = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "book-key-1")
+    await env.shop.payments.confirm_demo(buyer, order.id, "4242424242424242")
+    other, other_user = await env.user("Other")
+    declined, dpay = await env.shop.checkout.start(
+        other, env.show_id, offer.id, None, 1, "book-key-2"
+    )
+    other_token = await env.token(other_user)
+    status, err = await post_json(
+        http, dpay.client["confirm_url"], {"card": "4000000000000002"}, other_token
+    )
+    assert (status, err["error"]["code"]) == (402, "payment_declined")
+    token = await env.token(env.seller_user)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.get(
+        f"{env.base_url}/api/v1/orders?scope=seller&status=paid", headers=headers
+    ) as resp:
+        book = await resp.json()
+    assert [o["id"] for o in book["orders"]] == [order.id]
+    async with http.get(
+        f"{env.base_url}/api/v1/orders/export.csv?scope=seller", headers=headers
+    ) as resp:
+        assert resp.content_type == "text/csv"
+        lines = (await resp.text()).strip().splitlines()
+    assert lines[0].startswith("order_id,created_at_ms,status")
+    assert len(lines) == 3
+    status, fulfilled = await post_json(
+        http, f"{env.base_url}/api/v1/orders/{order.id}/fulfil", {}, token
+    )
+    assert (status, fulfilled["status"]) == (200, "fulfilled")
+    status, refunded = await post_json(
+        http, f"{env.base_url}/api/v1/orders/{order.id}/refund", {"amount": 100}, token
+    )
+    assert (status, refunded["status"], refunded["refunded"]["amount"]) == (
+        200,
+        "partially_refunded",
+        100,
+    )
+    status, _denied = await post_json(
+        http, f"{env.base_url}/api/v1/orders/{order.id}/refund", {}, other_token
+    )
+    assert status == 403
+    assert declined.id != order.id
+
+
+async def test_offers_need_staff_and_appear_in_openapi(env: ShopEnv, http: ClientSession) -> None:
+    """A viewer cannot create offers; the shop's routes are in the OpenAPI document."""
+    _, viewer = await env.user("Viewer", Role.VIEWER)
+    token = await env.token(viewer)
+    status, out = await post_json(
+        http,
+        f"{env.base_url}/api/v1/shows/{env.show_id}/offers",
+        {"product_id": env.product.id},
+        token,
+    )
+    assert status == 403, out
+    async with http.get(f"{env.base_url}/api/v1/openapi.json") as resp:
+        paths = (await resp.json())["paths"]
+    for path in (
+        "/api/v1/shows/{show_id}/offers",
+        "/api/v1/shows/{show_id}/checkout",
+        "/api/v1/orders",
+        "/api/v1/orders/{order_id}/refund",
+        "/api/v1/payments/demo/{order_id}/confirm",
+    ):
+        assert path in paths

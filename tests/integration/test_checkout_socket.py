@@ -1,0 +1,88 @@
+"""The demo checkout end to end from python-socketio clients: the seller starts and pins an
+offer, a buyer checks out over the hub, confirms with 4242 over HTTP, and both the buyer and
+the seller's feed receive `order.updated` paid."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+
+from livecommerce.domain.offers import OfferKind
+from tests.conftest import SettingsFactory
+from tests.support.hub_clients import clients
+from tests.support.shop import ShopEnv, post_json, shop_env
+
+
+@pytest.fixture
+async def env(settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
+    async with shop_env(settings_factory(shop={"stock_update_interval_seconds": 0})) as running:
+        yield running
+
+
+async def test_demo_checkout_from_socketio_clients(env: ShopEnv) -> None:
+    """start → confirm with 4242 → order.updated paid to the buyer and the seller's feed."""
+    offer = await env.offer(stock=5, kind=OfferKind.FLASH, price=1500, start=False)
+    _, buyer_user = await env.user("Bea")
+    buyer_token = await env.token(buyer_user)
+    seller_token = await env.token(env.seller_user)
+    async with clients(2) as (seller, buyer), ClientSession() as http:
+        await seller.connect(env.base_url, seller_token)
+        await buyer.connect(env.base_url, buyer_token)
+        for client in (seller, buyer):
+            joined = await client.call("show.join", {"show_id": env.show_id})
+            assert joined["ok"], joined
+        ack = await seller.call("offer.start", {"show_id": env.show_id, "offer_id": offer.id})
+        assert (True, "live") == (ack["ok"], ack["offer"]["status"])
+        ack = await seller.call("offer.pin", {"show_id": env.show_id, "offer_id": offer.id})
+        assert ack["ok"], ack
+        pinned = await buyer.expect("offer.pinned")
+        assert (offer.id, 5) == (pinned["offer"]["id"], pinned["offer"]["stock_left"])
+
+        ack = await buyer.call(
+            "checkout.start",
+            {"show_id": env.show_id, "offer_id": offer.id, "quantity": 2,
+             "idempotency_key": "sock-key-0001"},
+        )  # fmt: skip
+        assert ack["ok"], ack
+        order: dict[str, Any] = ack["order"]
+        assert ("pending_payment", {"amount": 3000, "currency": "USD"}) == (
+            order["status"],
+            order["total"],
+        )
+        assert "demo" == ack["payment"]["provider"]
+        left = await buyer.expect("offer.updated", lambda d: d["offer"]["stock_left"] == 3)
+        assert offer.id == left["offer"]["id"]
+
+        status, paid = await post_json(
+            http, ack["payment"]["confirm_url"], {"card": "4242424242424242"}, buyer_token
+        )
+        assert (200, "paid") == (status, paid["status"])
+
+        def is_paid(data: Any) -> bool:
+            return bool(data["order"]["id"] == order["id"] and data["order"]["status"] == "paid")
+
+        mine = await buyer.expect("order.updated", is_paid)
+        feed = await seller.expect("order.updated", is_paid)
+        assert mine["order"] == feed["order"]
+
+
+async def test_socket_checkout_refuses_prices_and_guests(env: ShopEnv) -> None:
+    """A checkout payload carrying a price is invalid input; a watch-only client cannot buy."""
+    offer = await env.offer(stock=5)
+    _, buyer_user = await env.user("Bea")
+    token = await env.token(buyer_user)
+    async with clients(2) as (buyer, anonymous):
+        await buyer.connect(env.base_url, token)
+        await anonymous.connect(env.base_url)
+        body = {"show_id": env.show_id, "offer_id": offer.id, "quantity": 1,
+                "idempotency_key": "sock-key-0002"}  # fmt: skip
+        ack = await buyer.call("checkout.start", {**body, "price": 1})
+        assert (False, "invalid_input") == (ack["ok"], ack["error"]["code"])
+        ack = await buyer.call("checkout.start", {**body, "quantity": "1"})
+        assert (False, "invalid_input") == (ack["ok"], ack["error"]["code"])
+        ack = await anonymous.call("checkout.start", body)
+        assert (False, "unauthenticated") == (ack["ok"], ack["error"]["code"])
+        assert 5 == (await env.shop.inventory.level(offer.pool)).available

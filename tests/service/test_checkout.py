@@ -1,0 +1,253 @@
+"""Checkout and settlement with real adapters (in-process + SQLite, and Redis + PostgreSQL
+started by the tests): no oversell under a stampede, idempotent checkouts, per-buyer limits
+under parallel requests, expiry exactly once, prices only from the server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from livecommerce.domain.ledger import EntryKind
+from livecommerce.domain.offers import OfferKind
+from livecommerce.domain.orders import OrderStatus
+from livecommerce.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    LimitReached,
+    OfferNotActive,
+    PaymentDeclined,
+    SoldOut,
+)
+from livecommerce.shop import rebuild_inventory
+from tests.conftest import SettingsFactory
+from tests.support.shop import FakeClock, ShopEnv, shop_env
+
+PAYS = "4242 4242 4242 4242"
+DECLINED = "4000 0000 0000 0002"
+
+
+@pytest.fixture(params=["memory", pytest.param("redis+postgres", marks=pytest.mark.postgres)])
+async def env(
+    request: pytest.FixtureRequest, settings_factory: SettingsFactory
+) -> AsyncIterator[ShopEnv]:
+    sections: dict[str, Any] = {"shop": {"sweep_interval_seconds": 3600}}
+    if request.param != "memory":
+        sections["store"] = {"url": request.getfixturevalue("postgres_url"), "pool_size": 20}
+        sections["redis"] = {"url": request.getfixturevalue("redis_url")}
+    async with shop_env(settings_factory(**sections)) as running:
+        yield running
+
+
+async def test_stampede_sells_exactly_the_stock(env: ShopEnv) -> None:
+    """200 buyers released together for 10 units: exactly 10 paid, units conserved throughout."""
+    offer = await env.offer(stock=10, kind=OfferKind.FLASH, price=1999)
+    buyers = [await env.buyer(f"b{i}") for i in range(200)]
+    gate = asyncio.Event()
+    samples: list[tuple[int, int, int]] = []
+    done = False
+
+    async def sample() -> None:
+        while not done:
+            level = await env.shop.inventory.level(offer.pool)
+            samples.append((level.sold, level.reserved, level.available))
+            await asyncio.sleep(0)
+
+    async def buy(i: int) -> str:
+        await gate.wait()
+        try:
+            order, _pay = await env.shop.checkout.start(
+                buyers[i], env.show_id, offer.id, None, 1, f"stampede-{i:04d}"
+            )
+        except SoldOut:
+            return "sold_out"
+        await env.shop.payments.confirm_demo(buyers[i], order.id, PAYS)
+        return "paid"
+
+    sampler = asyncio.create_task(sample())
+    tasks = [asyncio.create_task(buy(i)) for i in range(200)]
+    await asyncio.sleep(0.05)
+    gate.set()
+    results = await asyncio.wait_for(asyncio.gather(*tasks), 60)
+    done = True
+    await sampler
+    assert results.count("paid") == 10
+    assert results.count("sold_out") == 190
+    assert samples
+    assert all(sum(s) == 10 and min(s) >= 0 for s in samples)
+    level = await env.shop.inventory.level(offer.pool)
+    assert (level.sold, level.reserved, level.available) == (10, 0, 0)
+    journal = await env.shop.store.journal()
+    payments = [t for t in journal if t.kind is EntryKind.PAYMENT]
+    orders = {o.id: o for o in await env.shop.store.offer_orders(offer.id, [OrderStatus.PAID])}
+    assert len(payments) == 10
+    assert sum(orders[t.order_id].quantity for t in payments) == level.sold
+
+
+async def test_same_key_in_parallel_is_one_order(env: ShopEnv) -> None:
+    """Twenty parallel checkouts with one key make one order; another body is a conflict."""
+    offer = await env.offer(stock=5)
+    buyer = await env.buyer()
+    results = await asyncio.gather(
+        *[
+            env.shop.checkout.start(buyer, env.show_id, offer.id, None, 2, "same-key-001")
+            for _ in range(20)
+        ]
+    )
+    assert len({order.id for order, _ in results}) == 1
+    assert len({pay.ref for _, pay in results}) == 1
+    level = await env.shop.inventory.level(offer.pool)
+    assert level.reserved == 2
+    with pytest.raises(IdempotencyConflict):
+        await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 3, "same-key-001")
+    assert (await env.shop.inventory.level(offer.pool)).reserved == 2
+
+
+async def test_key_reused_for_another_offer_is_a_conflict(env: ShopEnv) -> None:
+    """Reusing a key on a different offer is idempotency_conflict and holds nothing there."""
+    first, second = await env.offer(stock=5), await env.offer(stock=5)
+    buyer = await env.buyer()
+    await env.shop.checkout.start(buyer, env.show_id, first.id, None, 1, "reuse-key-01")
+    with pytest.raises(IdempotencyConflict):
+        await env.shop.checkout.start(buyer, env.show_id, second.id, None, 1, "reuse-key-01")
+    assert 5 == (await env.shop.inventory.level(second.pool)).available
+    assert 4 == (await env.shop.inventory.level(first.pool)).available
+
+
+async def test_per_buyer_limit_under_parallel_requests(env: ShopEnv) -> None:
+    """One buyer's 20 parallel checkouts against a limit of 2 get exactly 2 units."""
+    offer = await env.offer(stock=50, per_buyer_limit=2)
+    buyer = await env.buyer()
+
+    async def attempt(i: int) -> int:
+        try:
+            await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, f"lim-key-{i:03d}")
+        except LimitReached:
+            return 0
+        return 1
+
+    assert sum(await asyncio.gather(*[attempt(i) for i in range(20)])) == 2
+    assert (await env.shop.inventory.level(offer.pool)).reserved == 2
+
+
+async def test_bad_quantities_change_nothing(env: ShopEnv) -> None:
+    """Zero, negative, huge or non-integer quantities are refused and hold nothing."""
+    offer = await env.offer(stock=5)
+    buyer = await env.buyer()
+    for i, quantity in enumerate([0, -1, 101, 10**12, 1.5, "2", True, None]):
+        with pytest.raises(InvalidInput):
+            await env.shop.checkout.start(
+                buyer, env.show_id, offer.id, None, quantity, f"bad-q-{i:03d}"
+            )
+    assert (await env.shop.inventory.level(offer.pool)).available == 5
+    assert await env.shop.store.offer_orders(offer.id, list(OrderStatus)) == []
+
+
+async def test_price_comes_from_the_offer(env: ShopEnv) -> None:
+    """The order's total is the offer's price times quantity, whatever the product says."""
+    offer = await env.offer(stock=5, kind=OfferKind.FLASH, price=1234)
+    buyer = await env.buyer()
+    order, pay = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 3, "price-key-1")
+    assert (order.total.minor, order.total.currency) == (3702, "USD")
+    assert order.status is OrderStatus.PENDING_PAYMENT
+    assert pay.client["provider"] == "demo"
+    assert pay.client["confirm_url"].endswith(f"/api/v1/payments/demo/{order.id}/confirm")
+
+
+async def test_sale_window_and_sold_out_hold_nothing(env: ShopEnv) -> None:
+    """Before the start, after the end and when sold out, checkout is refused cleanly."""
+    now = int(env.clock.now() * 1000)
+    later = await env.offer(stock=3, kind=OfferKind.FLASH, price=100,
+                            starts_at_ms=now + 60_000, ends_at_ms=now + 120_000)  # fmt: skip
+    buyer = await env.buyer()
+    with pytest.raises(OfferNotActive):
+        await env.shop.checkout.start(buyer, env.show_id, later.id, None, 1, "window-k-1")
+    env.clock.advance(121)
+    with pytest.raises(OfferNotActive):
+        await env.shop.checkout.start(buyer, env.show_id, later.id, None, 1, "window-k-2")
+    small = await env.offer(stock=1)
+    with pytest.raises(SoldOut):
+        await env.shop.checkout.start(buyer, env.show_id, small.id, None, 2, "window-k-3")
+    assert (await env.shop.inventory.level(small.pool)).available == 1
+
+
+async def test_declined_card_fails_and_releases(env: ShopEnv) -> None:
+    """A declined demo card fails the order and releases its units."""
+    offer = await env.offer(stock=2)
+    buyer = await env.buyer()
+    updates = await env.bus_events("order.updated")
+    order, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 2, "decline-k1")
+    with pytest.raises(PaymentDeclined):
+        await env.shop.payments.confirm_demo(buyer, order.id, DECLINED)
+    stored = await env.shop.store.get_order(order.id)
+    assert stored is not None
+    assert stored.status is OrderStatus.FAILED
+    assert (await env.shop.inventory.level(offer.pool)).available == 2
+    assert [u["order"]["status"] for u in updates] == ["reserved", "pending_payment", "failed"]
+
+
+async def test_expiry_releases_exactly_once_and_never_a_paid_order(env: ShopEnv) -> None:
+    """Concurrent sweeps past the deadline release an unpaid hold once and leave paid ones."""
+    offer = await env.offer(stock=4)
+    a, b = await env.buyer("a"), await env.buyer("b")
+    unpaid, _ = await env.shop.checkout.start(a, env.show_id, offer.id, None, 2, "expire-k-1")
+    paid, _ = await env.shop.checkout.start(b, env.show_id, offer.id, None, 2, "expire-k-2")
+    await env.shop.payments.confirm_demo(b, paid.id, PAYS)
+    env.clock.advance(601)
+    released = await asyncio.gather(*[env.shop.payments.sweep() for _ in range(10)])
+    assert sum(released) == 1
+    level = await env.shop.inventory.level(offer.pool)
+    assert (level.sold, level.reserved, level.available) == (2, 0, 2)
+    got_unpaid = await env.shop.store.get_order(unpaid.id)
+    got_paid = await env.shop.store.get_order(paid.id)
+    assert got_unpaid is not None
+    assert got_paid is not None
+    assert (got_unpaid.status, got_paid.status) == (OrderStatus.EXPIRED, OrderStatus.PAID)
+    with pytest.raises(InvalidInput):
+        await env.shop.payments.confirm_demo(a, unpaid.id, "1234 5678 9012 3456")
+    await env.shop.payments.confirm_demo(a, unpaid.id, PAYS)  # too late: payment was cancelled
+    got_unpaid = await env.shop.store.get_order(unpaid.id)
+    assert got_unpaid is not None
+    assert got_unpaid.status is OrderStatus.EXPIRED
+
+
+async def test_payment_just_before_sweep_wins(env: ShopEnv) -> None:
+    """A payment that succeeded at the provider before the sweep is honoured, not expired."""
+    offer = await env.offer(stock=1)
+    buyer = await env.buyer()
+    order, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "race-key-1")
+    demo: Any = env.shop.payments.gateway("demo")
+    await demo.confirm(order, PAYS)  # paid at the provider, our side not told yet
+    env.clock.advance(601)
+    await env.shop.payments.sweep()
+    got = await env.shop.store.get_order(order.id)
+    assert got is not None
+    assert got.status is OrderStatus.PAID
+    assert (await env.shop.inventory.level(offer.pool)).sold == 1
+
+
+async def test_refunds_reverse_and_inventory_rebuilds(env: ShopEnv) -> None:
+    """Partial then full refunds post reversing entries; a lost inventory rebuilds from orders."""
+    offer = await env.offer(stock=5)
+    buyer = await env.buyer()
+    order, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 2, "refund-k-1")
+    await env.shop.payments.confirm_demo(buyer, order.id, PAYS)
+    held, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "refund-k-2")
+    part = await env.shop.payments.refund(env.seller, order.id, 1000, None)
+    assert (part.status, part.refunded_minor) == (OrderStatus.PARTIALLY_REFUNDED, 1000)
+    full = await env.shop.payments.refund(env.seller, order.id, None, None)
+    assert (full.status, full.refunded_minor) == (OrderStatus.REFUNDED, 9800)
+    kinds = sorted(t.kind for t in await env.shop.store.journal(order.id))
+    assert kinds == [EntryKind.PAYMENT, EntryKind.REFUND, EntryKind.REFUND]  # by name
+    before = await env.shop.inventory.level(offer.pool)
+    assert await rebuild_inventory(env.shop, force=True) >= 1
+    assert await env.shop.inventory.level(offer.pool) == before
+    assert (before.sold, before.reserved) == (2, 1)
+    assert held.status is OrderStatus.PENDING_PAYMENT
+
+
+async def test_fake_clock_is_used(env: ShopEnv) -> None:
+    """The app runs on the test's clock (so expiry tests never sleep)."""
+    assert isinstance(env.clock, FakeClock)

@@ -1,0 +1,146 @@
+"""A running app with a seller, a live show, a product and helpers to make buyers and offers,
+for the shop's service and integration tests. The clock is a settable fake so expiry tests
+never sleep; users are written straight to the store (no password hashing) so 200 buyers are
+cheap."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import ClientSession, web
+
+from livecommerce import keys
+from livecommerce.adapters.sql.accounts import SqlAccountStore
+from livecommerce.app import create_app
+from livecommerce.domain.access import Principal, Role
+from livecommerce.domain.money import Money
+from livecommerce.domain.offers import Offer, OfferKind
+from livecommerce.domain.shows import ShowStatus
+from livecommerce.ids import new_id
+from livecommerce.services.accounts import principal_of
+from livecommerce.services.catalog import VariantSpec
+from livecommerce.services.ports import Product, User
+from livecommerce.settings import Settings
+from livecommerce.shop import Shop
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.t = time.time()
+
+    def now(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@dataclass
+class ShopEnv:
+    app: web.Application
+    base_url: str
+    clock: FakeClock
+    seller: Principal
+    seller_user: User
+    show_id: str
+    product: Product
+
+    @property
+    def shop(self) -> Shop:
+        return self.app[keys.SHOP]
+
+    async def user(self, name: str, role: Role = Role.VIEWER) -> tuple[Principal, User]:
+        user = User(new_id("usr"), name, f"{new_id('m')}@example.test", role, False, 0)
+        await SqlAccountStore(self.app[keys.DB]).add_user(user)
+        return principal_of(user), user
+
+    async def buyer(self, name: str = "buyer") -> Principal:
+        return (await self.user(name))[0]
+
+    async def token(self, user: User) -> str:
+        return await self.app[keys.ACCOUNTS].issue_api_token(user)
+
+    async def offer(
+        self,
+        *,
+        stock: int = 10,
+        kind: OfferKind = OfferKind.FIXED,
+        price: int | None = None,
+        per_buyer_limit: int | None = None,
+        start: bool = True,
+        **window: Any,
+    ) -> Offer:
+        if kind is OfferKind.FLASH and window.get("ends_at_ms") is None:
+            window["ends_at_ms"] = int(self.clock.now() * 1000) + 3_600_000
+        offer = await self.shop.offers.create(
+            self.seller,
+            self.show_id,
+            product_id=self.product.id,
+            kind=kind,
+            price_minor=price,
+            stock=stock,
+            per_buyer_limit=per_buyer_limit,
+            **window,
+        )
+        if start:
+            offer = await self.shop.offers.start(self.seller, self.show_id, offer.id)
+        return offer
+
+    async def bus_events(self, topic: str) -> list[dict[str, Any]]:
+        """Start recording a Bus topic; returns the (growing) list."""
+        seen: list[dict[str, Any]] = []
+
+        async def record(payload: dict[str, Any]) -> None:
+            seen.append(payload)
+
+        self.app[keys.BUS].subscribe(topic, record)
+        return seen
+
+
+@contextlib.asynccontextmanager
+async def shop_env(settings: Settings, clock: FakeClock | None = None) -> AsyncIterator[ShopEnv]:
+    """The real app (every adapter per `settings`) on 127.0.0.1 with a seller's live show."""
+    app = create_app(settings)
+    fake = clock or FakeClock()
+    app[keys.CLOCK] = fake
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.server.host, settings.server.port)
+        await site.start()
+        seller_user = User(new_id("usr"), "Seller", "seller@example.test", Role.SELLER, False, 0)
+        await SqlAccountStore(app[keys.DB]).add_user(seller_user)
+        seller = principal_of(seller_user)
+        show, _key = await app[keys.SHOWS].create(seller, "Flash sale night")
+        await app[keys.SHOWS].set_status(show.id, ShowStatus.LIVE)
+        product = await app[keys.CATALOG].create_product(
+            seller,
+            name="Sneaker",
+            price=Money(4900, "USD"),
+            variants=[VariantSpec("42", 500)],
+        )
+        yield ShopEnv(
+            app=app,
+            base_url=f"http://{settings.server.host}:{settings.server.port}",
+            clock=fake,
+            seller=seller,
+            seller_user=seller_user,
+            show_id=show.id,
+            product=product,
+        )
+    finally:
+        await runner.cleanup()
+
+
+async def post_json(
+    session: ClientSession, url: str, body: Any, token: str | None = None
+) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with session.post(url, json=body, headers=headers) as resp:
+        return resp.status, await resp.json()

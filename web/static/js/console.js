@@ -1,0 +1,150 @@
+// The host console: chat with inline delete / timeout / ban, slow mode and filters, the
+// held-for-review and reports queues, the Q&A queue and the audit log. Everything goes through
+// the hub's mod.* events; the audit log comes from the hub's REST endpoint when it exists.
+import { $, api, appendCapped, cfg, chatLine, confirmFirst, connectShow, el, errorText, timeOf } from "./common.js";
+
+const showId = cfg.showId;
+
+function status(text, state = "") {
+  $("console-status").textContent = text;
+  $("console-status").dataset.state = state;
+}
+
+async function mod(event, payload, done) {
+  const ack = await hub.emit(event, payload);
+  status(ack.ok ? done : errorText(ack), ack.ok ? "ok" : "error");
+  if (ack.ok) loadAudit();
+  return ack;
+}
+
+function actions(m) {
+  const uid = m.user?.id;
+  const box = el("span", { className: "actions" },
+    el("button", { type: "button", className: "secondary small", "data-action": "delete", "aria-label": `Delete message from ${m.user?.name || "someone"}`, onclick: () => mod("mod.delete", { message_id: m.id }, "Message deleted.") }, "Delete"));
+  if (uid && uid !== cfg.userId) {
+    box.append(
+      el("button", { type: "button", className: "secondary small", "data-action": "timeout", "aria-label": `Time out ${m.user?.name || "user"} for 5 minutes`, onclick: () => mod("mod.timeout", { user_id: uid, seconds: 300 }, `${m.user?.name} timed out for 5 minutes.`) }, "Timeout"),
+      banButton(m, uid));
+  }
+  return box;
+}
+
+function banButton(m, uid) {
+  const button = el("button", { type: "button", className: "secondary small danger", "data-action": "ban", "aria-label": `Ban ${m.user?.name || "user"}` }, "Ban");
+  button.addEventListener("click", confirmFirst(button, () => mod("mod.ban", { user_id: uid }, `${m.user?.name} banned.`), "Confirm ban"));
+  return button;
+}
+
+function addChat(m) {
+  if (!m?.id || document.getElementById(`msg-${m.id}`)) return;
+  appendCapped($("chat-list"), chatLine(m, actions));
+}
+
+const hub = connectShow(showId, {
+  onJoined(ack, messages, resumed) {
+    if (!resumed) $("chat-list").replaceChildren();
+    for (const m of messages) addChat(m);
+    for (const q of ack.questions || []) upsertQuestion(q);
+    if (typeof ack.viewers === "number") $("viewers-count").textContent = String(ack.viewers);
+    loadQueue();
+    loadAudit();
+  },
+  onState(state, err) {
+    if (state === "disconnected") status("Reconnecting…", "pending");
+    if (state === "error") status(err?.message || "could not join", "error");
+  },
+});
+
+hub.on("chat.message", addChat);
+hub.on("chat.batch", (p) => { for (const m of p.messages || []) addChat(m); });
+hub.on("chat.deleted", (p) => { document.getElementById(`msg-${p.id}`)?.remove(); document.getElementById(`held-${p.id}`)?.remove(); });
+hub.on("viewers.count", (p) => { $("viewers-count").textContent = String(p.count ?? 0); });
+hub.on("mod.applied", (p) => { if (p.slow_mode_seconds !== undefined) $("slowmode").value = String(p.slow_mode_seconds); loadAudit(); });
+hub.on("chat.held", (p) => addHeld(p.message));
+hub.on("chat.reported", (p) => addReport(p.report));
+
+$("chat-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const ack = await hub.emit("chat.send", { text: $("chat-input").value.trim() });
+  if (ack.ok) { $("chat-input").value = ""; if (ack.message) addChat(ack.message); }
+  else status(errorText(ack), "error");
+});
+
+// --- rules ---------------------------------------------------------------------------------
+function showPolicy(policy) {
+  if (!policy) return;
+  $("slowmode").value = String(policy.slow_mode_seconds || 0);
+  $("block-links").checked = Boolean(policy.block_links);
+  $("hold-for-review").checked = Boolean(policy.hold_for_review);
+  $("banned-words").value = (policy.banned_words || []).join(", ");
+}
+$("slowmode").addEventListener("change", () => mod("mod.slowmode", { seconds: Number($("slowmode").value) }, "Slow mode updated."));
+$("rules-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const words = $("banned-words").value.split(",").map((w) => w.trim()).filter(Boolean);
+  const ack = await mod("mod.policy", { block_links: $("block-links").checked, hold_for_review: $("hold-for-review").checked, banned_words: words }, "Rules saved.");
+  if (ack.ok) showPolicy(ack.policy);
+});
+
+// --- queues --------------------------------------------------------------------------------
+function addHeld(m) {
+  if (!m?.id || document.getElementById(`held-${m.id}`)) return;
+  const li = el("li", { id: `held-${m.id}` },
+    el("span", { className: "who", text: m.user?.name || "someone" }), " ", el("span", { className: "text", text: m.text }), " ",
+    el("button", { type: "button", className: "small", onclick: async () => { const a = await mod("mod.approve", { message_id: m.id }, "Approved."); if (a.ok) li.remove(); } }, "Approve"),
+    el("button", { type: "button", className: "secondary small", onclick: async () => { const a = await mod("mod.reject", { message_id: m.id }, "Rejected."); if (a.ok) li.remove(); } }, "Reject"));
+  $("held-list").append(li);
+}
+function addReport(r) {
+  if (!r?.id || document.getElementById(`report-${r.id}`)) return;
+  const li = el("li", { id: `report-${r.id}` },
+    el("span", { text: `${r.reporter?.name || "someone"} reported ${r.message?.user?.name || "a line"}` }), ": ",
+    el("span", { className: "text", text: r.message?.text || r.reason || "" }), " ",
+    r.message_id ? el("button", { type: "button", className: "secondary small", onclick: () => mod("mod.delete", { message_id: r.message_id }, "Message deleted.") }, "Delete line") : null,
+    el("button", { type: "button", className: "small", onclick: async () => { const a = await mod("mod.resolve_report", { report_id: r.id }, "Report resolved."); if (a.ok) li.remove(); } }, "Resolve"));
+  $("report-list").append(li);
+}
+async function loadQueue() {
+  const ack = await hub.emit("mod.queue", {});
+  if (!ack.ok) { status(errorText(ack), "error"); return; }
+  $("held-list").replaceChildren();
+  $("report-list").replaceChildren();
+  for (const m of ack.held || []) addHeld(m);
+  for (const r of ack.reports || []) addReport(r);
+  showPolicy(ack.policy);
+}
+
+// --- Q&A -----------------------------------------------------------------------------------
+const questions = new Map();
+function upsertQuestion(q) {
+  if (!q?.id) return;
+  questions.set(q.id, q);
+  const items = [...questions.values()].sort((a, b) => (a.answered - b.answered) || (b.votes - a.votes));
+  $("qa-list").replaceChildren(...items.map((item) => el("li", { className: item.answered ? "answered" : "" },
+    el("span", { className: "badge tag", text: `▲ ${item.votes}` }), " ",
+    el("span", { className: "who", text: item.user?.name || "someone" }), " ",
+    el("span", { className: "text", text: item.text }), " ",
+    item.answered ? el("span", { className: "muted", text: "answered" })
+      : el("button", { type: "button", className: "secondary small", onclick: async () => { const a = await hub.emit("qa.answer", { question_id: item.id }); if (a.ok && a.question) upsertQuestion(a.question); else if (!a.ok) status(errorText(a), "error"); } }, "Mark answered"))));
+}
+hub.on("qa.updated", (p) => upsertQuestion(p.question));
+
+// --- audit log -----------------------------------------------------------------------------
+let auditTimer = null;
+function loadAudit() {
+  clearTimeout(auditTimer);
+  auditTimer = setTimeout(async () => {
+    try {
+      const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/moderation/audit?limit=100`);
+      const entries = data.entries || [];
+      $("audit-list").replaceChildren(...entries.slice(0, 100).map((a) => el("li", {},
+        el("span", { className: "muted", text: timeOf(a.at) }), " ",
+        el("span", { className: "who", text: a.actor?.name || "" }), " ",
+        el("span", { text: `${a.action}${a.reason ? ` (${a.reason})` : ""}${a.detail ? ` ${typeof a.detail === "string" ? a.detail : JSON.stringify(a.detail)}` : ""}` }))));
+    } catch (err) {
+      $("audit-list").replaceChildren(el("li", { className: "muted", text: err.status === 404 ? "The audit log is not available on this server." : err.message }));
+    }
+  }, 300);
+}
+
+document.body.dataset.ready = "1";

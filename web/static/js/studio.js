@@ -1,0 +1,289 @@
+// The seller studio: camera/mic preview with device pickers, Go live / End over WHIP from the
+// browser, a connection and bitrate indicator, the stream key (rotate or paste) with OBS/ffmpeg
+// hints, offers to pin or start, questions to answer, the live order feed and the viewer count.
+import { $, api, cfg, confirmFirst, connectShow, emitOrRest, el, errorText, money, minorOf, timeOf, toMinor } from "./common.js";
+import { bitrateMeter, publishWhip } from "./media.js";
+
+const showId = cfg.showId;
+const iceServers = JSON.parse(cfg.iceServers || "[]");
+const preview = $("preview");
+let stream = null;
+let publisher = null;
+let meter = null;
+
+function status(text, state = "") {
+  $("studio-status").textContent = text;
+  $("studio-status").dataset.state = state;
+}
+function conn(text, cls) {
+  const c = $("conn");
+  c.textContent = text;
+  c.className = `badge ${cls}`;
+  document.body.dataset.publish = text;
+}
+
+// --- devices -------------------------------------------------------------------------------
+async function openCamera() {
+  const video = $("camera").value ? { deviceId: { exact: $("camera").value } } : { width: 1280, height: 720 };
+  const audio = $("microphone").value ? { deviceId: { exact: $("microphone").value } } : true;
+  const next = await navigator.mediaDevices.getUserMedia({ video, audio });
+  if (stream) for (const t of stream.getTracks()) t.stop();
+  stream = next;
+  preview.srcObject = stream;
+  if (publisher) {
+    // Switch devices while live without renegotiating: replace the sender's track.
+    for (const sender of publisher.pc.getSenders()) {
+      const track = stream.getTracks().find((t) => t.kind === sender.track?.kind);
+      if (track) await sender.replaceTrack(track);
+    }
+  }
+}
+
+async function listDevices() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  const fill = (select, kind) => {
+    const current = select.value;
+    const options = devices.filter((d) => d.kind === kind).map((d, i) => el("option", { value: d.deviceId, text: d.label || `${kind} ${i + 1}` }));
+    select.replaceChildren(...options);
+    if (current) select.value = current;
+  };
+  fill($("camera"), "videoinput");
+  fill($("microphone"), "audioinput");
+}
+
+$("camera").addEventListener("change", () => openCamera().catch((e) => status(e.message, "error")));
+$("microphone").addEventListener("change", () => openCamera().catch((e) => status(e.message, "error")));
+navigator.mediaDevices?.addEventListener?.("devicechange", listDevices);
+
+// --- stream key ----------------------------------------------------------------------------
+$("rotate").addEventListener("click", confirmFirst($("rotate"), async () => {
+  try {
+    const data = await api("POST", `/api/v1/shows/${encodeURIComponent(showId)}/stream-key`);
+    $("stream-key").value = data.stream_key;
+    if (data.whip_url) $("whip-url").value = data.whip_url;
+    status("New stream key ready.", "ok");
+  } catch (err) {
+    status(`Could not rotate the key: ${err.message}`, "error");
+  }
+}, "Rotate? Old key stops"));
+
+async function ensureKey() {
+  let key = $("stream-key").value.trim();
+  if (key) return key;
+  const data = await api("POST", `/api/v1/shows/${encodeURIComponent(showId)}/stream-key`);
+  $("stream-key").value = data.stream_key;
+  return data.stream_key;
+}
+
+// --- go live -------------------------------------------------------------------------------
+$("go-live").addEventListener("click", async () => {
+  $("go-live").disabled = true;
+  status("Going live…", "pending");
+  conn("connecting", "off");
+  try {
+    if (!stream) await openCamera();
+    const key = await ensureKey();
+    publisher = await publishWhip(stream, cfg.whipUrl, key, iceServers);
+    meter = bitrateMeter(publisher.pc, "outbound");
+    publisher.pc.addEventListener("connectionstatechange", () => {
+      const s = publisher?.pc.connectionState;
+      if (s === "failed" || s === "disconnected") conn(s, "warn");
+      else if (s === "connected") conn("live", "live");
+    });
+    conn("live", "live");
+    status("You are live.", "live");
+    $("end").disabled = false;
+  } catch (err) {
+    conn("offline", "off");
+    status(`Could not go live: ${err.message}`, "error");
+    $("go-live").disabled = false;
+  }
+});
+
+$("end").addEventListener("click", async () => {
+  $("end").disabled = true;
+  const p = publisher;
+  publisher = null;
+  meter = null;
+  if (p) await p.stop();
+  conn("offline", "off");
+  $("bitrate").textContent = "";
+  status("Broadcast ended.", "ended");
+  $("go-live").disabled = false;
+});
+
+setInterval(async () => {
+  if (!meter) return;
+  const { kbps, rtt, frames } = await meter();
+  const parts = [];
+  if (kbps !== null) parts.push(`${Math.round(kbps)} kbit/s`);
+  if (rtt !== null) parts.push(`${Math.round(rtt * 1000)} ms`);
+  if (frames !== null) parts.push(`${frames} frames`);
+  $("bitrate").textContent = parts.join(" · ");
+  if (kbps !== null && kbps < 150 && publisher) conn("weak", "warn");
+  else if (publisher && publisher.pc.connectionState === "connected") conn("live", "live");
+}, 1000);
+
+// --- hub: offers, questions, orders, viewers -----------------------------------------------
+const hub = connectShow(showId, {
+  onJoined(ack) {
+    for (const q of ack.questions || []) upsertQuestion(q);
+    if (typeof ack.viewers === "number") $("viewers-count").textContent = String(ack.viewers);
+    if (ack.show?.status) setLive(ack.show.status);
+  },
+});
+
+const RANK = { scheduled: 0, live: 1, ended: 2 };
+let currentStatus = cfg.showStatus || "scheduled";
+function setLive(s) {
+  // Statuses only move forward; an older one (a cached join ack) is ignored.
+  if ((RANK[s] ?? 0) < (RANK[currentStatus] ?? 0)) return;
+  currentStatus = s;
+  const badge = $("live-badge");
+  badge.textContent = s === "live" ? "LIVE" : String(s).toUpperCase();
+  badge.className = `badge ${s === "live" ? "live" : "off"}`;
+}
+hub.on("show.state", (p) => setLive(p.status));
+hub.on("viewers.count", (p) => { $("viewers-count").textContent = String(p.count ?? 0); });
+
+const offers = new Map();
+const products = new Map();
+let pinnedId = null;
+
+async function productName(id) {
+  if (!products.has(id)) products.set(id, api("GET", `/api/v1/products/${encodeURIComponent(id)}`).catch(() => null));
+  return (await products.get(id))?.name || id;
+}
+
+async function renderOffers() {
+  const list = $("offer-list");
+  const items = await Promise.all([...offers.values()].map(async (o) => {
+    const name = await productName(o.product_id);
+    const pin = el("button", { type: "button", className: "secondary", "data-action": "pin", onclick: () => act("offer.pin", o) }, pinnedId === o.id ? "Pinned" : "Pin");
+    pin.disabled = pinnedId === o.id;
+    const start = el("button", { type: "button", "data-action": "start", onclick: () => act("offer.start", o) }, o.kind === "flash" ? "Start flash sale" : "Start sale");
+    start.disabled = o.status === "live" || o.status === "ended";
+    return el("li", { id: `offer-${o.id}`, "data-offer-id": o.id, className: pinnedId === o.id ? "pinned" : "" },
+      el("div", {}, el("strong", { text: name }), " ", el("span", { className: "badge tag", text: o.kind }), " ", el("span", { className: `badge status ${o.status}`, text: o.status })),
+      el("div", { className: "muted" }, money(o.price), " · ", `${o.stock_left ?? o.stock} left`, o.ends_at ? ` · ends ${timeOf(o.ends_at)}` : ""),
+      el("div", { className: "row" }, pin, start));
+  }));
+  list.replaceChildren(...items);
+  $("offers-empty").hidden = items.length > 0;
+}
+
+async function act(event, o) {
+  const action = event === "offer.pin" ? "pin" : "start";
+  const url = `/api/v1/shows/${encodeURIComponent(showId)}/offers/${encodeURIComponent(o.id)}/${action}`;
+  const ack = await emitOrRest(hub, event, { offer_id: o.id }, "POST", url, {});
+  if (ack.ok && !ack.offer && ack.id) ack.offer = { ...ack };
+  $("offer-status").textContent = ack.ok ? (event === "offer.pin" ? "Pinned." : "Sale started.") : errorText(ack);
+  if (ack.ok) {
+    if (event === "offer.pin") pinnedId = o.id;
+    if (ack.offer) offers.set(ack.offer.id, { ...offers.get(ack.offer.id), ...ack.offer });
+    renderOffers();
+  }
+}
+
+async function loadOffers() {
+  try {
+    const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/offers`);
+    for (const o of data.offers || []) offers.set(o.id, o);
+    const pinned = (data.offers || []).find((o) => o.pinned);
+    if (pinned) pinnedId = pinned.id;
+    renderOffers();
+  } catch { /* no shop yet */ }
+}
+hub.on("offer.pinned", (p) => { const o = p.offer || p; pinnedId = o.id; offers.set(o.id, { ...offers.get(o.id), ...o }); renderOffers(); });
+hub.on("offer.updated", (p) => { const o = p.offer || p; offers.set(o.id, { ...offers.get(o.id), ...o }); renderOffers(); });
+
+// New offers: the seller's products, a kind, an optional price, stock and a flash-sale window.
+async function loadProducts() {
+  try {
+    const data = await api("GET", `/api/v1/products?seller_id=${encodeURIComponent(cfg.userId)}`);
+    const select = $("offer-product");
+    select.replaceChildren(...(data.products || []).map((p) => {
+      products.set(p.id, Promise.resolve(p));
+      return el("option", { value: p.id, text: `${p.name} · ${money(p.price, p.currency)}` });
+    }));
+  } catch { /* no catalog */ }
+}
+$("offer-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const body = { product_id: $("offer-product").value, kind: $("offer-kind").value, stock: Number($("offer-stock").value) };
+  if ($("offer-price").value !== "") body.price = toMinor($("offer-price").value);
+  if ($("offer-limit").value) body.per_buyer_limit = Number($("offer-limit").value);
+  if (body.kind === "flash") body.ends_at = new Date(Date.now() + Number($("offer-minutes").value || 5) * 60000).toISOString();
+  try {
+    const o = await api("POST", `/api/v1/shows/${encodeURIComponent(showId)}/offers`, body);
+    offers.set(o.id, o);
+    renderOffers();
+    $("offer-status").textContent = "Offer added. Pin it, then start it.";
+  } catch (err) {
+    $("offer-status").textContent = err.message;
+  }
+});
+
+// Questions: answer inline (text optional: "answered on air").
+const questions = new Map();
+function upsertQuestion(q) {
+  if (!q?.id) return;
+  questions.set(q.id, q);
+  const items = [...questions.values()].sort((a, b) => (a.answered - b.answered) || (b.votes - a.votes));
+  $("qa-list").replaceChildren(...items.map((item) => {
+    const input = el("input", { "aria-label": "Answer", placeholder: "Answer (optional)", maxlength: 500 });
+    const form = el("form", { className: "row" }, input, el("button", { type: "submit", className: "secondary" }, "Answer"));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const payload = { question_id: item.id };
+      if (input.value.trim()) payload.text = input.value.trim();
+      const ack = await hub.emit("qa.answer", payload);
+      if (ack.ok && ack.question) upsertQuestion(ack.question);
+    });
+    return el("li", { id: `q-${item.id}`, className: item.answered ? "answered" : "" },
+      el("span", { className: "badge tag", text: `▲ ${item.votes}` }), " ",
+      el("span", { className: "who", text: item.user?.name || "someone" }), " ",
+      el("span", { className: "text", text: item.text }),
+      item.answered ? el("p", { className: "answer", text: item.answer || "Answered on air" }) : form);
+  }));
+}
+hub.on("qa.updated", (p) => upsertQuestion(p.question));
+
+// Orders: the feed and running totals (paid orders count toward the total).
+const orders = new Map();
+function upsertOrder(o) {
+  if (!o?.id || (o.show_id && o.show_id !== showId)) return;
+  orders.set(o.id, { ...(orders.get(o.id) || {}), ...o });
+  const items = [...orders.values()].sort((a, b) => (b.created_at || 0) - (a.created_at || 0));
+  $("order-feed").replaceChildren(...items.slice(0, 100).map((x) => el("li", { id: `order-${x.id}`, "data-status": x.status },
+    el("span", { className: `badge status ${x.status}`, text: x.status }), " ",
+    el("span", { text: money(x.total) }), " ",
+    el("span", { className: "muted", text: `${x.quantity ? `${x.quantity} × ` : ""}${timeOf(x.created_at)}` }))));
+  const paid = items.filter((x) => x.status === "paid" || x.status === "fulfilled");
+  const total = paid.reduce((sum, x) => sum + minorOf(x.total), 0);
+  const currency = paid[0]?.total?.currency || cfg.currency;
+  $("orders-total").textContent = `${paid.length} paid · ${money(total, currency)}`;
+}
+hub.on("order.updated", (p) => upsertOrder(p.order || p));
+async function loadOrders() {
+  try {
+    const data = await api("GET", `/api/v1/orders?scope=seller&show_id=${encodeURIComponent(showId)}`);
+    for (const o of data.orders || []) upsertOrder(o);
+  } catch { /* no shop on this server */ }
+}
+
+// --- start ---------------------------------------------------------------------------------
+(async () => {
+  try {
+    await openCamera();
+    await listDevices();
+    status("Camera ready. Press Go live when you are.", "ready");
+  } catch (err) {
+    status(`Camera or microphone unavailable: ${err.message}. You can still stream from OBS.`, "error");
+  }
+  document.body.dataset.ready = "1";
+})();
+loadOffers();
+loadOrders();
+loadProducts();
+window.addEventListener("pagehide", () => { if (publisher) publisher.stop(); });
