@@ -157,10 +157,20 @@ class Hub:
                     await state.outbox.close()
 
     async def close_connections(self) -> None:
-        """on_shutdown: tell every client to go away so the server can stop promptly."""
+        """on_shutdown: tell every client to go away so the server can stop promptly.
+
+        Socket.IO-level disconnects first (clients see a clean close), then every Engine.IO
+        socket, including half-open ones that never joined a namespace (their websocket
+        handlers would otherwise hold aiohttp's shutdown for its full timeout), then the
+        Engine.IO heartbeat task.
+        """
         for sid in list(self.connections):
             with contextlib.suppress(Exception):
                 await self.sio.disconnect(sid)
+        with contextlib.suppress(Exception):
+            await self.sio.eio.disconnect()
+        with contextlib.suppress(Exception):
+            await self.sio.shutdown()
 
     # --- connections ----------------------------------------------------------------------
 
