@@ -247,12 +247,13 @@ class Hub:
     async def show_ref(self, show_id: str) -> ShowRef:
         return ref_of(await self.show(show_id))
 
-    def joined(self, sid: str, show_id: str) -> ShowRef:
-        """The show a handler acts on, which the connection must have joined first."""
+    async def joined(self, sid: str, show_id: str) -> ShowRef:
+        """The show a handler acts on, which the connection must have joined first; its
+        seller and hosts are re-read (5 s cache) so a host granted mid-show acts at once."""
         conn = self.connections.get(sid)
         if conn is None or show_id not in conn.shows:
             raise InvalidInput("join the show first (show.join)")
-        return conn.shows[show_id]
+        return await self.show_ref(show_id)
 
     def _state(self, show_id: str) -> ShowState:
         state = self.shows.get(show_id)
