@@ -167,10 +167,12 @@ class Hub:
         for sid in list(self.connections):
             with contextlib.suppress(Exception):
                 await self.sio.disconnect(sid)
+        # abort, do not wait: a socket whose peer is gone never drains its queue
+        for socket in list(self.sio.eio.sockets.values()):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(socket.close(wait=False, abort=True), 1.0)
         with contextlib.suppress(Exception):
-            await self.sio.eio.disconnect()
-        with contextlib.suppress(Exception):
-            await self.sio.shutdown()
+            await asyncio.wait_for(self.sio.shutdown(), 2.0)
 
     # --- connections ----------------------------------------------------------------------
 
