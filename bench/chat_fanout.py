@@ -66,6 +66,9 @@ async def _server(coalesce: bool, data_dir: str) -> AsyncIterator[tuple[str, int
         "LIVECOMMERCE_HUB__CHAT_RATES": '[{"limit": 100000, "per_seconds": 1}]',
         "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": "100000",
         "LIVECOMMERCE_HUB__COALESCE_ABOVE_PER_SECOND": "10" if coalesce else "1000000000",
+        "LIVECOMMERCE_HUB__COALESCE_ABOVE_DELIVERIES_PER_SECOND": (
+            "2000" if coalesce else "1000000000000"
+        ),
     }
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
         [sys.executable, "-m", "livecommerce", "serve"],

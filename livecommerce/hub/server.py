@@ -266,6 +266,8 @@ class Hub:
                 self._emit_sid,
                 coalesce_above=self.settings.coalesce_above_per_second,
                 interval=self.settings.coalesce_interval_ms / 1000,
+                deliveries_above=self.settings.coalesce_above_deliveries_per_second,
+                audience=lambda: self.local_viewers(show_id),
             )
             state = self.shows[show_id] = ShowState(outbox)
         return state
