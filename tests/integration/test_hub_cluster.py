@@ -119,8 +119,8 @@ async def test_viewer_count_across_nodes(cluster: Cluster) -> None:
     on_a = await join(cluster.a, cast, None)
     on_b = await join(cluster.b, cast, None)
     try:
-        await on_a.expect("viewers.count", lambda d: d["count"] == 2, within=5)
-        await on_b.expect("viewers.count", lambda d: d["count"] == 2, within=5)
+        await on_a.expect("viewers.count", lambda d: d["count"] == 2, within=10)
+        await on_b.expect("viewers.count", lambda d: d["count"] == 2, within=10)
     finally:
         await on_a.close()
         await on_b.close()
