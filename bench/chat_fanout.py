@@ -35,7 +35,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.support.servers import free_port, wait_for_port
+from tests.support.servers import RedisServer, free_port, wait_for_port
 
 TITLE = "Chat fan-out"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -54,7 +54,9 @@ def _rss_bytes(pid: int) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _server(coalesce: bool, data_dir: str) -> AsyncIterator[tuple[str, int]]:
+async def _server(
+    coalesce: bool, data_dir: str, redis_url: str = ""
+) -> AsyncIterator[tuple[str, int]]:
     port = free_port()
     env = {
         **os.environ,
@@ -62,6 +64,7 @@ async def _server(coalesce: bool, data_dir: str) -> AsyncIterator[tuple[str, int
         "LIVECOMMERCE_SERVER__HOST": "127.0.0.1",
         "LIVECOMMERCE_SERVER__DATA_DIR": data_dir,
         "LIVECOMMERCE_DEMO__ENABLED": "false",
+        "LIVECOMMERCE_REDIS__URL": redis_url,
         "LIVECOMMERCE_LOG__LEVEL": "WARNING",
         "LIVECOMMERCE_HUB__CHAT_RATES": '[{"limit": 100000, "per_seconds": 1}]',
         "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": "100000",
@@ -118,12 +121,13 @@ class _Worker:
         return result
 
 
-async def _workers(base: str, show_id: str, n: int, processes: int) -> list[_Worker]:
+async def _workers(bases: list[str], show_id: str, n: int, processes: int) -> list[_Worker]:
+    """Worker i connects its clients to node ``i % len(bases)``."""
     workers = []
     for i in range(processes):
         count = n // processes + (1 if i < n % processes else 0)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench._chat_worker", base, show_id, str(count),
+            sys.executable, "-m", "bench._chat_worker", bases[i % len(bases)], show_id, str(count),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
         )  # fmt: skip
         workers.append(_Worker(proc))
@@ -165,19 +169,33 @@ class Row:
     packets: int
 
 
-async def _measure(n: int, coalesce: bool, window: float, rate: float, processes: int) -> Row:
+async def _measure(
+    n: int, coalesce: bool, window: float, rate: float, processes: int, nodes: int = 1
+) -> Row:
     with tempfile.TemporaryDirectory(prefix="lc-bench-chat-") as data_dir:
-        async with _server(coalesce, data_dir) as (base, pid):
-            show_id, token = await _show(base)
+        async with contextlib.AsyncExitStack() as stack:
+            redis_url = ""
+            if nodes > 1:
+                redis = RedisServer()
+                redis.start()
+                stack.callback(redis.kill)
+                redis_url = redis.url
+            servers = [
+                await stack.enter_async_context(_server(coalesce, data_dir, redis_url))
+                for _ in range(nodes)
+            ]
+            bases = [base for base, _ in servers]
+            pids = [pid for _, pid in servers]
+            show_id, token = await _show(bases[0])
             await asyncio.sleep(1.0)
-            rss0 = _rss_bytes(pid)
-            workers = await _workers(base, show_id, n, processes)
+            rss0 = sum(_rss_bytes(pid) for pid in pids)
+            workers = await _workers(bases, show_id, n, processes)
             await asyncio.sleep(2.0)
-            rss1 = _rss_bytes(pid)
+            rss1 = sum(_rss_bytes(pid) for pid in pids)
             await asyncio.gather(*(w.command("start") for w in workers))
-            cpu0 = _cpu_seconds(pid)
-            sent = await _sender(base, show_id, token, rate, window)
-            cpu1 = _cpu_seconds(pid)
+            cpu0 = sum(_cpu_seconds(pid) for pid in pids)
+            sent = await _sender(bases[0], show_id, token, rate, window)
+            cpu1 = sum(_cpu_seconds(pid) for pid in pids)
             await asyncio.sleep(3.0)  # let stragglers arrive; they still count as delivered
             results = await asyncio.gather(*(w.command("report") for w in workers))
             for w in workers:
@@ -188,8 +206,9 @@ async def _measure(n: int, coalesce: bool, window: float, rate: float, processes
     packets = sum(r["packets"] for r in results)
     ordered = sorted(latencies) or [float("nan")]
     cpu = cpu1 - cpu0
+    mode = "coalesced" if coalesce else "one emit per line"
     return Row(
-        mode="coalesced" if coalesce else "one emit per line",
+        mode=mode if nodes == 1 else f"{mode}, {nodes} nodes + Redis",
         clients=n,
         sent=sent,
         delivered=delivered,
@@ -224,11 +243,14 @@ def run() -> str:
     rate = float(os.environ.get("CHAT_RATE", "20"))
     processes = int(os.environ.get("CHAT_WORKERS", "4"))
 
+    two_node_sizes = [int(s) for s in os.environ.get("CHAT_TWO_NODE_SIZES", "1000").split(",") if s]
+
     async def all_rows() -> list[Row]:
         rows = []
-        for n in sizes:
+        plan = [(n, 1) for n in sizes] + [(n, 2) for n in two_node_sizes]
+        for n, nodes in plan:
             for coalesce in (True, False):
-                rows.append(await _measure(n, coalesce, window, rate, processes))
+                rows.append(await _measure(n, coalesce, window, rate, processes, nodes))
                 print(rows[-1], file=sys.stderr, flush=True)
         return rows
 
@@ -245,12 +267,12 @@ def run() -> str:
         *_table(rows),
         "",
     ]
-    for n in sizes:
-        on = next(r for r in rows if r.clients == n and r.mode == "coalesced")
-        off = next(r for r in rows if r.clients == n and r.mode != "coalesced")
+    for first, second in zip(rows[::2], rows[1::2], strict=True):
+        on, off, n = first, second, first.clients
         if on.us_per_delivery and on.us_per_delivery == on.us_per_delivery:
             lines.append(
-                f"- {n} clients: server CPU per delivered line **{off.us_per_delivery:.1f} µs** "
+                f"- {n} clients ({on.mode}): server CPU per delivered line "
+                f"**{off.us_per_delivery:.1f} µs** "
                 f"one-emit-per-line vs **{on.us_per_delivery:.1f} µs** coalesced → "
                 f"**{off.us_per_delivery / on.us_per_delivery:.1f}×** less; p99 "
                 f"{off.p99_ms:.0f} ms → {on.p99_ms:.0f} ms."
@@ -258,6 +280,8 @@ def run() -> str:
     lines += [
         "",
         "Reproduce: `.venv/bin/python -m bench chat_fanout` (env `CHAT_SIZES`, `CHAT_WINDOW`, "
-        "`CHAT_RATE`, `CHAT_WORKERS`). Two nodes sharing Redis: not measured yet.",
+        "`CHAT_RATE`, `CHAT_WORKERS`, `CHAT_TWO_NODE_SIZES`). Two-node rows: two server processes "
+        "sharing one store and a redis-server the benchmark starts; clients split between them, "
+        "the sender on the first; CPU and memory are the sum of both servers.",
     ]
     return "\n".join(lines)

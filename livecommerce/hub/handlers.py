@@ -11,11 +11,17 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from livecommerce import keys
 from livecommerce.domain.access import Action, authorize, badges, is_staff
 from livecommerce.domain.moderation import ModAction, ReportStatus
+from livecommerce.domain.ratelimit import Rate
+from livecommerce.errors import RateLimited
 from livecommerce.hub.events import EventContext, Payload, events
 from livecommerce.routes.models import ShowOut
 from livecommerce.services.moderation import Outcome
+
+#: show.join per connection (reconnect storms and scripted re-joins read history each time).
+JOIN_RATES = (Rate(10, 10.0),)
 
 ShowId = Annotated[str, Field(min_length=1, max_length=100)]
 ItemId = Annotated[str, Field(min_length=1, max_length=100)]
@@ -124,6 +130,9 @@ async def show_join(ctx: EventContext, p: ShowJoin) -> dict[str, Any]:
     """Join the show's room; ack with the show, the last lines (or all after last_seq), the
     open questions, the chat rules and who you are in this show."""
     hub = ctx.hub
+    # a join reads history from the store: cap how often one connection may do it
+    if not await ctx.app[keys.RATE_LIMITER].allow(f"join:{ctx.sid}", JOIN_RATES):
+        raise RateLimited("joining too often")
     show = await hub.show(p.show_id)
     ref = await hub.show_ref(p.show_id)
     _, messages = await hub.join(ctx.sid, ref, p.last_seq)
