@@ -259,8 +259,22 @@ class ShowPackager:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog
-        await asyncio.to_thread(self._queue.put, None)
-        await asyncio.to_thread(self._thread.join)
+        await asyncio.to_thread(self._send_stop)
+        if self._thread.is_alive():
+            await asyncio.to_thread(self._thread.join)
+
+    def _send_stop(self) -> None:
+        """Queue the end marker without ever blocking on a thread that has already died.
+
+        A packager that failed leaves a full queue nobody reads; a plain blocking ``put`` would
+        then hang shutdown (and the event loop's executor) forever.
+        """
+        while self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=0.2)
+            except queue.Full:
+                continue
+            return
 
     # -- packager thread -----------------------------------------------------------------------
     def _run(self) -> None:
