@@ -195,31 +195,48 @@ class Hub:
         address = (request.remote if request is not None else None) or "unknown"
         if self._per_address.get(address, 0) >= self.settings.max_connections_per_address:
             raise _refuse(TooManyConnections("too many connections from this address"))
+        # take the slot before any await, so concurrent handshakes cannot overshoot the cap
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        try:
+            principal = await self._principal(request, auth)
+        except BaseException:
+            self._release_address(address)
+            raise
+        self.connections[sid] = Connection(sid, principal, address)
+        if principal is not None:
+            await self.sio.enter_room(sid, user_room(principal.user_id))
+
+    async def _principal(self, request: web.Request | None, auth: Any) -> Principal | None:
+        """``auth.token`` (refused if wrong), else the page's session cookie (anonymous if
+        stale, as on HTTP), else nobody: a watch-only connection."""
         token = auth.get("token") if isinstance(auth, dict) else None
-        if token is None and request is not None:
-            token = request.cookies.get(SESSION_COOKIE)
-        principal: Principal | None = None
         if token is not None:
             if not isinstance(token, str):
                 raise _refuse(Unauthenticated("token must be a string"))
             try:
-                principal = await self.app[keys.ACCOUNTS].authenticate(token)
+                return await self.app[keys.ACCOUNTS].authenticate(token)
             except LiveCommerceError as exc:
                 raise _refuse(exc) from exc
-        self._per_address[address] = self._per_address.get(address, 0) + 1
-        self.connections[sid] = Connection(sid, principal, address)
-        if principal is not None:
-            await self.sio.enter_room(sid, user_room(principal.user_id))
+        cookie = request.cookies.get(SESSION_COOKIE) if request is not None else None
+        if cookie:
+            try:
+                return await self.app[keys.ACCOUNTS].authenticate(cookie)
+            except Unauthenticated:
+                return None
+        return None
+
+    def _release_address(self, address: str) -> None:
+        left = self._per_address.get(address, 1) - 1
+        if left > 0:
+            self._per_address[address] = left
+        else:
+            self._per_address.pop(address, None)
 
     async def _on_disconnect(self, sid: str, *_reason: Any) -> None:
         conn = self.connections.pop(sid, None)
         if conn is None:
             return
-        left = self._per_address.get(conn.address, 1) - 1
-        if left > 0:
-            self._per_address[conn.address] = left
-        else:
-            self._per_address.pop(conn.address, None)
+        self._release_address(conn.address)
         for show_id in list(conn.shows):
             self._leave_local(sid, show_id)
 
