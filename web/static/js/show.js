@@ -392,7 +392,11 @@ function checkoutStatus(text, state) {
 $("buy-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   if (!offer) return;
-  if (!me.id || me.guest) { checkoutStatus("Log in with an account to buy.", "error"); return; }
+  if (!me.id || me.guest) {
+    checkoutStatus("", "error");
+    $("checkout-status").append(el("a", { href: `/login?next=${encodeURIComponent(location.pathname)}`, text: "Log in or sign up to buy" }));
+    return;
+  }
   checkoutKey = checkoutKey || newKey();
   $("buy").disabled = true;
   checkoutStatus("Reserving…", "pending");
