@@ -125,6 +125,9 @@ class BroadcastSettings(Section):
     #: HLS packager: one per live show, fMP4 segments with EXT-X-PROGRAM-DATE-TIME.
     hls_enabled: bool = True
     hls_segment_seconds: float = Field(2.0, ge=0.5, le=10)
+    #: LL-HLS: ~hls_part_seconds CMAF parts, blocking playlist reload, preload hints.
+    hls_low_latency: bool = False
+    hls_part_seconds: float = Field(0.2, ge=0.1, le=1.0)
     hls_ladder: list[HlsRenditionSettings] = [
         HlsRenditionSettings(name="source"),
         HlsRenditionSettings(name="360p", height=360, bitrate=800_000),
@@ -166,6 +169,8 @@ class HubSettings(Section):
     reaction_interval_ms: int = Field(250, ge=50)
     #: Above this many lines per second in a show, chat is coalesced into ``chat.batch``.
     coalesce_above_per_second: float = Field(10.0, ge=0)
+    #: ...or above this many deliveries per second (lines/s x viewers on this node).
+    coalesce_above_deliveries_per_second: float = Field(2000.0, ge=0)
     #: How often a coalesced batch is sent (100-250 ms keeps chat feeling live).
     coalesce_interval_ms: int = Field(150, ge=20, le=1000)
     #: ``viewers.count`` is pushed at most this often, and only when it changed.
