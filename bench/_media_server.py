@@ -46,7 +46,11 @@ async def serve(args: argparse.Namespace) -> None:
     packagers: HlsPackagers | None = None
     if args.hls_dir:
         packagers = HlsPackagers(
-            Path(args.hls_dir), (Rendition("source"),), args.segment_seconds, args.fps
+            Path(args.hls_dir),
+            (Rendition("source"),),
+            args.segment_seconds,
+            args.fps,
+            args.part_seconds or None,
         )
         manager.listeners.append(packagers)
     relay = MediaRelay()
@@ -115,6 +119,7 @@ def main() -> None:
     parser.add_argument("--whip", action="store_true", help="wait for a WHIP publisher")
     parser.add_argument("--hls-dir", default="")
     parser.add_argument("--segment-seconds", type=float, default=1.0)
+    parser.add_argument("--part-seconds", type=float, default=0.0, help="LL-HLS parts; 0 = off")
     args = parser.parse_args()
     asyncio.run(serve(args))
 

@@ -125,6 +125,9 @@ class BroadcastSettings(Section):
     #: HLS packager: one per live show, fMP4 segments with EXT-X-PROGRAM-DATE-TIME.
     hls_enabled: bool = True
     hls_segment_seconds: float = Field(2.0, ge=0.5, le=10)
+    #: LL-HLS: ~hls_part_seconds CMAF parts, blocking playlist reload, preload hints.
+    hls_low_latency: bool = False
+    hls_part_seconds: float = Field(0.2, ge=0.1, le=1.0)
     hls_ladder: list[HlsRenditionSettings] = [
         HlsRenditionSettings(name="source"),
         HlsRenditionSettings(name="360p", height=360, bitrate=800_000),
@@ -197,6 +200,12 @@ class ShopSettings(Section):
     sweep_interval_seconds: float = Field(5.0, gt=0, le=3600)
     #: Shortest gap between two `offer.updated` stock announcements of one offer (coalescing).
     stock_update_interval_seconds: float = Field(0.2, ge=0, le=60)
+    #: New checkouts per buyer (retries of one idempotency key are not counted): keeps one
+    #: account from holding a whole offer's stock with unpaid reservations.
+    checkout_rates: list[RateSetting] = [
+        RateSetting(limit=5, per_seconds=10),
+        RateSetting(limit=30, per_seconds=600),
+    ]
 
 
 class Settings(BaseSettings):

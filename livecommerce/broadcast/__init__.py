@@ -50,6 +50,7 @@ async def _broadcast_ctx(app: web.Application) -> AsyncIterator[None]:
         tuple(Rendition(r.name, r.height, r.bitrate) for r in section.hls_ladder),
         section.hls_segment_seconds,
         section.synthetic_fps,
+        section.hls_part_seconds if section.hls_low_latency else None,
     )
     app[keys.HLS] = packagers
     if section.hls_enabled:

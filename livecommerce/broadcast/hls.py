@@ -13,6 +13,10 @@ packager asks the feed for one (the publisher gets a PLI, the synthetic encoder 
 
 Playlists are type EVENT, so they list every segment; when the show ends FFmpeg appends
 ``#EXT-X-ENDLIST`` and the same files become the replay, served as VOD under ``/replays/``.
+LL-HLS (``hls_low_latency``): each rendition is muxed by the ``mp4`` muxer into ~200 ms CMAF
+parts instead (see :mod:`livecommerce.broadcast.llhls`); the HTTP layer blocks playlist reloads
+on :meth:`ShowPackager.wait_for_part`.
+
 Audio: the feed's Opus is decoded once per show and encoded to AAC in each rendition (AAC is
 what every HLS player plays). VP8 feeds get only the transcoded renditions (no VP8 in HLS).
 """
@@ -34,7 +38,9 @@ from typing import TYPE_CHECKING
 import av
 from av.video.frame import PictureType
 
+from livecommerce.broadcast.cmaf import FragmentSplitter
 from livecommerce.broadcast.config import Rendition
+from livecommerce.broadcast.llhls import LowLatencyPlaylist, PartPosition
 from livecommerce.broadcast.relay import ShowFeed
 
 if TYPE_CHECKING:
@@ -79,9 +85,16 @@ class _Rendition:
     """One rendition's FFmpeg hls muxer; opened lazily when the first picture is known."""
 
     def __init__(
-        self, spec: Rendition, directory: Path, segment_seconds: float, fps: int, audio: bool
+        self,
+        spec: Rendition,
+        directory: Path,
+        segment_seconds: float,
+        fps: int,
+        audio: bool,
+        low_latency: LowLatencyPlaylist | None = None,
     ) -> None:
         self.spec = spec
+        self.low_latency = low_latency
         self.with_audio = audio
         self.audio: av.AudioStream | None = None
         self.directory = directory
@@ -94,6 +107,19 @@ class _Rendition:
 
     def _open(self) -> av.container.OutputContainer:
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self.low_latency is not None:
+            part_us = int(self.low_latency.part_target * 1_000_000)
+            sink = FragmentSplitter(self.low_latency.on_init, self.low_latency.on_fragment)
+            return av.open(
+                sink,
+                mode="w",
+                format="mp4",
+                options={
+                    "movflags": "cmaf+frag_keyframe+empty_moov+default_base_moof",
+                    "frag_duration": str(part_us),
+                    "flush_packets": "1",
+                },
+            )
         return av.open(
             str(self.directory / "index.m3u8"),
             mode="w",
@@ -145,7 +171,10 @@ class _Rendition:
             "preset": "ultrafast",
             "tune": "zerolatency",
             "profile": "baseline",
-            "g": str(max(1, int(self.fps * self.segment_seconds))),
+            # Keyframes only where we force them (the segment grid): no GOP or scene cuts
+            # that would start segments or LL-HLS parts off the grid.
+            "g": str(max(1, int(self.fps * self.segment_seconds * 10))),
+            "x264-params": "scenecut=0",
         }
         self.container, self.stream, self.size = container, stream, (width, height)
         self._add_audio(container)
@@ -182,8 +211,10 @@ class _Rendition:
             with contextlib.suppress(av.FFmpegError):
                 for packet in self.audio.encode(None):
                     self.container.mux(packet)
-        self.container.close()  # writes #EXT-X-ENDLIST
+        self.container.close()  # hls muxer: writes #EXT-X-ENDLIST; mp4: the last part
         self.container = None
+        if self.low_latency is not None:
+            self.low_latency.finish()
 
 
 class ShowPackager:
@@ -196,9 +227,14 @@ class ShowPackager:
         ladder: tuple[Rendition, ...],
         segment_seconds: float = 2.0,
         fps: int = 30,
+        part_seconds: float | None = None,
     ) -> None:
         self.feed = feed
         self.directory = directory
+        self.part_seconds = part_seconds
+        self.positions: dict[str, PartPosition] = {}
+        self._changed: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.segment_seconds = segment_seconds
         codec = (feed.video_codec.name if feed.video_codec else "h264").lower()
         self.codec = codec
@@ -206,7 +242,14 @@ class ShowPackager:
         self.ladder = tuple(r for r in ladder if r.height or codec == "h264")
         self.has_audio = feed.audio_codec is not None
         self.renditions = [
-            _Rendition(r, directory / r.name, segment_seconds, fps, self.has_audio)
+            _Rendition(
+                r,
+                directory / r.name,
+                segment_seconds,
+                fps,
+                self.has_audio,
+                self._low_latency(r.name, directory / r.name),
+            )
             for r in self.ladder
         ]
         self.dropped = 0
@@ -218,9 +261,45 @@ class ShowPackager:
         self._last_keyframe = 0.0
         self.ready = threading.Event()  # set once the multivariant playlist exists
 
+    def _low_latency(self, name: str, directory: Path) -> LowLatencyPlaylist | None:
+        if self.part_seconds is None:
+            return None
+
+        def notify(position: PartPosition) -> None:  # packager thread → event loop
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._moved, name, position)
+
+        return LowLatencyPlaylist(directory, self.segment_seconds, self.part_seconds, notify)
+
     # -- event loop side -------------------------------------------------------------------
+    def _moved(self, name: str, position: PartPosition) -> None:
+        self.positions[name] = position
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = asyncio.Event()
+
+    async def wait_for_part(
+        self, rendition: str, msn: int, part: int | None, within: float
+    ) -> bool:
+        """Block until segment ``msn`` (part ``part``) of a rendition exists (LL-HLS reload)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            position = self.positions.get(rendition)
+            if position is not None and position.has(msn, part):
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._changed is None:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return False
+
     def start(self) -> None:
         """Start the thread, tap the feed and watch the keyframe cadence."""
+        self._loop = asyncio.get_running_loop()
+        self._changed = asyncio.Event()
         if self.directory.exists():
             shutil.rmtree(self.directory)  # a restarted show starts a fresh recording
         self.directory.mkdir(parents=True)
@@ -369,9 +448,15 @@ class HlsPackagers:
     """The packagers of this node, following the manager's feeds (a ``FeedListener``)."""
 
     def __init__(
-        self, root: Path, ladder: tuple[Rendition, ...], segment_seconds: float, fps: int
+        self,
+        root: Path,
+        ladder: tuple[Rendition, ...],
+        segment_seconds: float,
+        fps: int,
+        part_seconds: float | None = None,
     ) -> None:
         self.root = root
+        self.part_seconds = part_seconds
         self.ladder = ladder
         self.segment_seconds = segment_seconds
         self.fps = fps
@@ -387,7 +472,12 @@ class HlsPackagers:
         if current is not None and current.feed is feed:
             return
         packager = ShowPackager(
-            feed, self.show_dir(feed.show_id), self.ladder, self.segment_seconds, self.fps
+            feed,
+            self.show_dir(feed.show_id),
+            self.ladder,
+            self.segment_seconds,
+            self.fps,
+            self.part_seconds,
         )
         self.packagers[feed.show_id] = packager
         packager.start()

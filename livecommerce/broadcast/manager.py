@@ -190,7 +190,8 @@ class BroadcastManager:
         await self.gate.check_publisher(show_id, stream_key)
         if show_id in self._publishers or show_id in self._synthetic:
             raise MediaRejected(409, "conflict", "this show already has a live publisher")
-        filtered = self._filter(offer, sdp.accept_ingest_codec)
+        # H.264 first: every viewer (Safari/iOS included) and the HLS pass-through can use it.
+        filtered = self._filter(offer, sdp.accept_ingest_codec, ("h264",), single=True)
         session = self._new_session(show_id, "publisher")
         self._publishers[show_id] = session.id  # reserve before any await: one publisher
         receivers: dict[str, RTCRtpReceiver] = {}
@@ -398,9 +399,11 @@ class BroadcastManager:
 
     # -- helpers ----------------------------------------------------------------------------------
     @staticmethod
-    def _filter(offer: str, accept: sdp.CodecFilter) -> str:
+    def _filter(
+        offer: str, accept: sdp.CodecFilter, prefer: tuple[str, ...] = (), single: bool = False
+    ) -> str:
         try:
-            return sdp.filter_offer(offer, accept)
+            return sdp.filter_offer(offer, accept, prefer, single)
         except sdp.NoSupportedCodec as exc:
             raise MediaRejected(406, "unsupported_media", str(exc)) from exc
         except sdp.MalformedSdp as exc:

@@ -79,8 +79,17 @@ def _parse_fmtp(value: str) -> dict[str, str]:
     return params
 
 
-def filter_offer(sdp: str, accept: CodecFilter = accept_ingest_codec) -> str:
+def filter_offer(
+    sdp: str,
+    accept: CodecFilter = accept_ingest_codec,
+    prefer: tuple[str, ...] = (),
+    single: bool = False,
+) -> str:
     """Return the offer with only accepted codecs (and their RTX) left in every media section.
+
+    Codecs named in ``prefer`` (lower case) rank first; with ``single`` only the best-ranked
+    codec (and its RTX) is kept, so the answer leaves the publisher no choice: a browser that
+    lists VP8 first still sends H.264 when it offered it, and the feed's codec is known.
 
     Raises :class:`MalformedSdp` for anything outside the caps or the SDP grammar we rely on,
     :class:`NoSupportedCodec` when an audio/video section has no acceptable codec.
@@ -104,11 +113,13 @@ def filter_offer(sdp: str, accept: CodecFilter = accept_ingest_codec) -> str:
         raise MalformedSdp("too many media sections")
     out = list(session)
     for section in media:
-        out.extend(_filter_section(section, accept))
+        out.extend(_filter_section(section, accept, prefer, single))
     return "\r\n".join(out) + "\r\n"
 
 
-def _filter_section(section: list[str], accept: CodecFilter) -> list[str]:
+def _filter_section(
+    section: list[str], accept: CodecFilter, prefer: tuple[str, ...], single: bool
+) -> list[str]:
     parts = section[0][2:].split()
     if len(parts) < 4:
         raise MalformedSdp("bad m-line")
@@ -147,6 +158,21 @@ def _filter_section(section: list[str], accept: CodecFilter) -> list[str]:
         ) and int(fmtp[pt]["apt"]) in keep:
             keep.add(pt)
     kept_pts = [pt for pt in offered_pts if pt in keep]
+    order = {pt: i for i, pt in enumerate(kept_pts)}
+
+    def rank(pt: int) -> tuple[int, int, int]:
+        name = rtpmap[pt][0].lower()
+        if name == "rtx":
+            base = int(fmtp[pt]["apt"])
+            return (*rank(base)[:2], 1)
+        pref = prefer.index(name) if name in prefer else len(prefer)
+        return (pref, order[pt], 0)
+
+    kept_pts.sort(key=rank)
+    if single:
+        best = kept_pts[0]
+        kept_pts = [pt for pt in kept_pts if pt == best or fmtp.get(pt, {}).get("apt") == str(best)]
+        keep = set(kept_pts)
     result = [" ".join(["m=" + parts[0], parts[1], parts[2], *map(str, kept_pts)])]
     for line in section[1:]:
         m = _PT_LINE.match(line)

@@ -17,6 +17,8 @@ from livecommerce import keys
 from livecommerce.broadcast.errors import MediaRejected, unauthenticated
 from livecommerce.broadcast.sdp import MAX_SDP_BYTES
 from livecommerce.domain.ratelimit import Rate
+from livecommerce.domain.shows import ShowStatus
+from livecommerce.errors import NotFound
 from livecommerce.routes.auth import bearer_token
 
 __all__ = ["add_media_routes"]
@@ -129,8 +131,10 @@ async def no_trickle(request: web.Request) -> web.Response:
 # Only names the packager writes: the multivariant playlist, and per rendition its playlist,
 # init segment and numbered media segments. Anything else (.., %2e, tmp files) is a 404.
 _HLS_NAME = re.compile(
-    r"^(?:index\.m3u8|[a-z0-9_-]{1,32}/(?:index\.m3u8|init\.mp4|seg_\d{5}\.m4s))$"
+    r"^(?:index\.m3u8|[a-z0-9_-]{1,32}/"
+    r"(?:index\.m3u8|init\.mp4|seg_\d{5}\.m4s|part_(?P<msn>\d{5})_(?P<part>\d{1,3})\.m4s))$"
 )
+_BLOCK_SECONDS = 6.0  # longest a blocking reload or preload-hint request is held
 _TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".mp4": "video/mp4",
@@ -151,6 +155,42 @@ def _media_file(request: web.Request) -> tuple[Path, str]:
     return path, name
 
 
+def _query_int(request: web.Request, key: str) -> int | None:
+    value = request.query.get(key)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise web.HTTPBadRequest(reason=f"{key} must be a non-negative integer")
+    return int(value)
+
+
+async def _block_until_available(request: web.Request) -> None:
+    """LL-HLS: hold a playlist reload (``_HLS_msn``/``_HLS_part``) or a preload-hinted part
+    request until the packager has written it (at most ``_BLOCK_SECONDS``)."""
+    show_id, name = request.match_info["show_id"], request.match_info["name"]
+    match = _HLS_NAME.fullmatch(name)
+    packager = request.app[keys.HLS].packagers.get(show_id)
+    if match is None or packager is None or packager.part_seconds is None or "/" not in name:
+        return
+    rendition = name.split("/", 1)[0]
+    part: int | None
+    if match.group("msn") is not None:
+        msn, part = int(match.group("msn")), int(match.group("part"))
+    elif name.endswith("/index.m3u8"):
+        msn_q, part_q = _query_int(request, "_HLS_msn"), _query_int(request, "_HLS_part")
+        if msn_q is None:
+            if part_q is not None:
+                raise web.HTTPBadRequest(reason="_HLS_part needs _HLS_msn")
+            return
+        msn, part = msn_q, part_q
+        position = packager.positions.get(rendition)
+        if position is not None and msn > position.msn + 2:
+            raise web.HTTPBadRequest(reason="_HLS_msn is too far in the future")
+    else:
+        return
+    await packager.wait_for_part(rendition, msn, part, _BLOCK_SECONDS)
+
+
 def _ended(path: Path) -> bool:
     try:
         return "#EXT-X-ENDLIST" in path.read_text()
@@ -160,6 +200,7 @@ def _ended(path: Path) -> bool:
 
 async def hls_file(request: web.Request) -> web.StreamResponse:
     """Live HLS: playlists revalidated on every request, segments cached for good."""
+    await _block_until_available(request)
     path, name = _media_file(request)
     if name.endswith(".m3u8"):
         return web.Response(
@@ -172,9 +213,19 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def _show_ended(request: web.Request) -> bool:
+    try:
+        show = await request.app[keys.SHOWS].get(request.match_info["show_id"])
+    except NotFound:
+        return False
+    return show.status is ShowStatus.ENDED
+
+
 async def replay_file(request: web.Request) -> web.StreamResponse:
     """Replay (VOD): the ended show's segments; 404 while the show is still live."""
     path, name = _media_file(request)
+    if name.endswith(".m3u8") and not await _show_ended(request):
+        raise web.HTTPNotFound()
     if name == "index.m3u8":
         renditions = [p for p in path.parent.glob("*/index.m3u8")]
         if not renditions or not all(_ended(p) for p in renditions):

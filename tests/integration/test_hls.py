@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import av
@@ -22,7 +23,7 @@ async def _wait_segments(env: MediaApp, rendition: str, count: int) -> str:
     async def poll() -> str:
         while True:
             status, _, _, body = await _get(env, f"/hls/{env.show_id}/{rendition}/index.m3u8")
-            if status == 200 and body.decode().count(".m4s") >= count:
+            if status == 200 and body.decode().count("#EXTINF:") >= count:
                 return body.decode()
             await asyncio.sleep(0.2)
 
@@ -98,3 +99,41 @@ async def test_hls_serves_only_packager_files(tmp_path: Path) -> None:
             # encoded=True: send the path as written, without client-side normalisation
             async with env.http.get(yarl.URL(env.base_url + path, encoded=True)) as resp:
                 assert (path, resp.status) == (path, 404)
+
+
+async def test_ll_hls_parts_blocking_reload_and_replay(tmp_path: Path) -> None:
+    """LL-HLS: parts and preload hints appear, a blocking reload waits for the next part,
+    and the finished show's segments decode as a replay."""
+    settings = {"hls_segment_seconds": 1.0, "hls_low_latency": True, "hls_part_seconds": 0.2}
+    async with running_media_app(tmp_path, settings) as env:
+        await env.manager.start_synthetic(env.show_id)
+        playlist = await _wait_segments(env, "source", 2)
+        assert "#EXT-X-PART-INF:PART-TARGET=" in playlist
+        assert "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES" in playlist
+        assert "INDEPENDENT=YES" in playlist
+        hint = re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part_(\d{5})_(\d+)\.m4s"', playlist)
+        assert hint is not None
+        msn, part = int(hint.group(1)), int(hint.group(2))
+        # Blocking reload: ask for the hinted part; the answer must already list it.
+        base = f"/hls/{env.show_id}/source"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        status, _, _, body = await _get(env, f"{base}/index.m3u8?_HLS_msn={msn}&_HLS_part={part}")
+        assert status == 200
+        assert f"part_{msn:05d}_{part}.m4s" in body.decode().split("PRELOAD-HINT")[0]
+        assert loop.time() - started < 2.0
+        # The preload-hinted next part is held until it exists, then served.
+        next_hint = re.search(r'PRELOAD-HINT:TYPE=PART,URI="(part_\d{5}_\d+\.m4s)"', body.decode())
+        assert next_hint is not None
+        status, ctype, _, data = await _get(env, f"{base}/{next_hint.group(1)}")
+        assert (status, ctype) == (200, "video/iso.segment")
+        assert data[4:8] == b"moof"
+        # Too far ahead is refused.
+        assert (await _get(env, f"{base}/index.m3u8?_HLS_msn={msn + 50}"))[0] == 400
+
+        await env.manager.end_show(env.show_id)
+        url = f"{env.base_url}/replays/{env.show_id}/source/index.m3u8"
+        counters, samples = await asyncio.to_thread(_decode, url)
+        assert len(counters) >= 30
+        assert counters == sorted(counters)
+        assert samples > 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from aiortc import RTCSessionDescription
+
 from livecommerce import keys
 from livecommerce.broadcast.synthetic import SyntheticSource
 from livecommerce.domain.shows import ShowStatus
@@ -144,3 +146,25 @@ async def test_whip_offers_are_rate_limited(tmp_path: Path) -> None:
                 statuses.append((resp.status, resp.headers.get("Retry-After")))
         assert statuses == [(401, None), (401, None), (429, "10")]
         assert env.manager.peer_count == 0
+
+
+async def test_server_picks_h264_when_publisher_offers_vp8_first(tmp_path: Path) -> None:
+    """An offer listing VP8 before H.264 (aiortc's and Chrome's order) is answered H.264-only."""
+    async with running_media_app(tmp_path) as env:
+        publisher = Publisher(SyntheticSource(640, 368), video_mime="", audio=False)
+        offer = await publisher.offer()
+        video_offer = offer.split("m=video", 1)[1]
+        assert video_offer.index("VP8/90000") < video_offer.index("H264/90000")
+        answer = await env.whip(offer)
+        await publisher.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        video_answer = answer.split("m=video", 1)[1]
+        assert "H264/90000" in video_answer
+        assert "VP8" not in video_answer
+        codec = env.manager.feeds[env.show_id].video_codec
+        assert codec is not None
+        assert codec.name.lower() == "h264"
+        viewer = Viewer(audio=False)
+        await viewer.connect(env.whep)
+        await viewer.wait_frames(10, within=20)
+        await viewer.close()
+        await publisher.close()

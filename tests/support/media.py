@@ -16,7 +16,7 @@ import av
 from aiortc import MediaStreamTrack, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from livecommerce.broadcast.errors import MediaRejected, not_found, unauthenticated
+from livecommerce.broadcast.errors import not_found, unauthenticated
 from livecommerce.broadcast.ice import IcePolicy, ScopedPeerConnection, create_peer_connection
 from livecommerce.broadcast.synthetic import (
     Stamp,
@@ -89,7 +89,8 @@ class Publisher:
         self.pc.addTrack(SyntheticVideoTrack(source))
         if audio:
             self.pc.addTrack(SyntheticAudioTrack(source))
-        _prefer(self.pc, "video", video_mime)
+        if video_mime:  # empty = aiortc's own order (VP8 first, like Chrome)
+            _prefer(self.pc, "video", video_mime)
 
     async def offer(self) -> str:
         """Gather and return the complete offer SDP."""
@@ -168,9 +169,3 @@ class Viewer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, MediaStreamError):
                 await task
-
-
-def rejected_status(exc: BaseException) -> int:
-    """Status of a MediaRejected (for table tests)."""
-    assert isinstance(exc, MediaRejected)
-    return exc.status

@@ -84,3 +84,15 @@ def test_h264_without_packetization_mode_1_is_not_accepted() -> None:
     offer = OFFER.replace("packetization-mode=1;profile-level-id=42e01f", "profile-level-id=42e01f")
     out = sdp.filter_offer(offer)
     assert "m=video 9 UDP/TLS/RTP/SAVPF 103\r\n" in out
+
+
+def test_preferred_codec_moves_first_with_its_rtx_after_it() -> None:
+    """With H.264 preferred, a VP8-first offer lists H.264 then its RTX, then VP8."""
+    offer = OFFER.replace("96 97 98 99 102 103", "103 96 97 98 99 102")
+    out = sdp.filter_offer(offer, prefer=("h264",))
+    assert "m=video 9 UDP/TLS/RTP/SAVPF 98 99 103\r\n" in out
+    plain = sdp.filter_offer(offer)
+    assert "m=video 9 UDP/TLS/RTP/SAVPF 103 98 99\r\n" in plain
+    single = sdp.filter_offer(offer, prefer=("h264",), single=True)
+    assert "m=video 9 UDP/TLS/RTP/SAVPF 98 99\r\n" in single
+    assert "VP8" not in single
