@@ -11,6 +11,8 @@ import aiohttp
 import pytest
 
 from livecommerce import keys
+from livecommerce.domain.access import Role
+from livecommerce.errors import ReservedName
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
 from tests.support.hub_clients import Cast, HubClient, make_cast
@@ -184,10 +186,15 @@ async def test_reports_queue_for_hosts(node: tuple[RunningApp, Cast]) -> None:
 async def test_reserved_names_refused_in_chat(
     node: tuple[RunningApp, Cast],
 ) -> None:
-    """A guest named like staff cannot chat under that name."""
+    """An account named like staff (made before the name rule, or by an admin) cannot chat."""
     running, cast = node
-    fake = await running.app[keys.ACCOUNTS].guest("Ꮪeller")
-    client = await join(running, cast, fake.token)
+    accounts = running.app[keys.ACCOUNTS]
+    with pytest.raises(ReservedName):
+        await accounts.guest("Ꮪeller")  # sign-up paths refuse it outright
+    legacy = await accounts.create_user(
+        "Ꮪeller", "legacy@test.example", "old-password", Role.VIEWER
+    )
+    client = await join(running, cast, await accounts.issue_api_token(legacy))
     try:
         ack = await client.call("chat.send", {"show_id": cast.show_id, "text": "official deal!"})
         assert ack["error"]["code"] == "reserved_name"
