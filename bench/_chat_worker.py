@@ -84,14 +84,12 @@ async def main() -> None:
                     tasks.append(asyncio.create_task(client(http, base, show_id, counters, ready)))
                     if i % 50 == 49:
                         await asyncio.sleep(0.05)  # do not stampede the accept queue
-                done = 0
-                for ready in events:
-                    try:
-                        await asyncio.wait_for(ready.wait(), 60)
-                        done += 1
-                    except TimeoutError:
-                        pass
-                reply = {"connected": done}
+                # one deadline for all (a client whose connect failed never becomes ready)
+                waits = [asyncio.create_task(ready.wait()) for ready in events]
+                _done, pending = await asyncio.wait(waits, timeout=120)
+                for waiter in pending:
+                    waiter.cancel()
+                reply = {"connected": sum(ready.is_set() for ready in events)}
             elif command == "start":
                 counters.recording = True
             elif command == "report":

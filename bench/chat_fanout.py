@@ -121,7 +121,9 @@ class _Worker:
         return result
 
 
-async def _workers(bases: list[str], show_id: str, n: int, processes: int) -> list[_Worker]:
+async def _workers(
+    bases: list[str], show_id: str, n: int, processes: int
+) -> tuple[list[_Worker], int]:
     """Worker i connects its clients to node ``i % len(bases)``."""
     workers = []
     for i in range(processes):
@@ -132,8 +134,10 @@ async def _workers(bases: list[str], show_id: str, n: int, processes: int) -> li
         )  # fmt: skip
         workers.append(_Worker(proc))
     ready = await asyncio.gather(*(w.command("connect") for w in workers))
-    assert sum(r["connected"] for r in ready) == n, ready
-    return workers
+    connected = sum(r["connected"] for r in ready)
+    if connected < n:
+        print(f"chat_fanout: only {connected} of {n} clients joined", file=sys.stderr)
+    return workers, connected
 
 
 async def _sender(base: str, show_id: str, token: str, rate: float, window: float) -> int:
@@ -189,7 +193,7 @@ async def _measure(
             show_id, token = await _show(bases[0])
             await asyncio.sleep(1.0)
             rss0 = sum(_rss_bytes(pid) for pid in pids)
-            workers = await _workers(bases, show_id, n, processes)
+            workers, connected = await _workers(bases, show_id, n, processes)
             await asyncio.sleep(2.0)
             rss1 = sum(_rss_bytes(pid) for pid in pids)
             await asyncio.gather(*(w.command("start") for w in workers))
@@ -209,14 +213,14 @@ async def _measure(
     mode = "coalesced" if coalesce else "one emit per line"
     return Row(
         mode=mode if nodes == 1 else f"{mode}, {nodes} nodes + Redis",
-        clients=n,
+        clients=connected,
         sent=sent,
         delivered=delivered,
         p50_ms=statistics.median(ordered),
         p99_ms=ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
         cpu_s=cpu,
         us_per_delivery=cpu / delivered * 1e6 if delivered else float("nan"),
-        kib_per_conn=(rss1 - rss0) / n / 1024,
+        kib_per_conn=(rss1 - rss0) / max(1, connected) / 1024,
         packets=packets,
     )
 

@@ -165,3 +165,29 @@ async def test_redis_restart_mid_show(cluster: Cluster, redis_server: RedisServe
     finally:
         for client in (seller_a, watcher_a, watcher_b):
             await client.close()
+
+
+async def test_rejoin_on_other_node_with_last_seq(cluster: Cluster) -> None:
+    """A client that reconnects to the other node with last_seq gets exactly what it missed."""
+    cast = cluster.cast
+    seller = await join(cluster.a, cast, cast.seller.token)
+    first = await join(cluster.a, cast, None)
+    try:
+        for i in range(2):
+            await say(seller, cast, f"seen {i}")
+        seen = await first.chat_lines(0.5)
+        assert [m["text"] for m in seen] == ["seen 0", "seen 1"]
+        await first.close()
+        for i in range(3):
+            await say(seller, cast, f"missed {i}")
+        again = HubClient()
+        await again.connect(cluster.b.base_url)
+        ack = await again.call(
+            "show.join", {"show_id": cast.show_id, "last_seq": max(m["seq"] for m in seen)}
+        )
+        assert [m["text"] for m in ack["messages"]] == [f"missed {i}" for i in range(3)]
+        await say(seller, cast, "live")
+        assert [m["text"] for m in await again.chat_lines(0.8)] == ["live"]
+        await again.close()
+    finally:
+        await seller.close()

@@ -11,6 +11,8 @@ import aiohttp
 import pytest
 
 from livecommerce import keys
+from livecommerce.domain.access import Role
+from livecommerce.errors import ReservedName
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
 from tests.support.hub_clients import Cast, HubClient, make_cast
@@ -184,10 +186,15 @@ async def test_reports_queue_for_hosts(node: tuple[RunningApp, Cast]) -> None:
 async def test_reserved_names_refused_in_chat(
     node: tuple[RunningApp, Cast],
 ) -> None:
-    """A guest named like staff cannot chat under that name."""
+    """An account named like staff (made before the name rule, or by an admin) cannot chat."""
     running, cast = node
-    fake = await running.app[keys.ACCOUNTS].guest("Ꮪeller")
-    client = await join(running, cast, fake.token)
+    accounts = running.app[keys.ACCOUNTS]
+    with pytest.raises(ReservedName):
+        await accounts.guest("Ꮪeller")  # sign-up paths refuse it outright
+    legacy = await accounts.create_user(
+        "Ꮪeller", "legacy@test.example", "old-password", Role.VIEWER
+    )
+    client = await join(running, cast, await accounts.issue_api_token(legacy))
     try:
         ack = await client.call("chat.send", {"show_id": cast.show_id, "text": "official deal!"})
         assert ack["error"]["code"] == "reserved_name"
@@ -230,3 +237,21 @@ async def test_audit_log_export(node: tuple[RunningApp, Cast]) -> None:
         async with http.get(url, headers=viewer) as resp:
             assert resp.status == 403
             assert (await resp.json())["error"]["code"] == "forbidden"
+
+
+async def test_followers_only_restricts_viewers(node: tuple[RunningApp, Cast]) -> None:
+    """With followers-only on (and no follow data yet) viewers get chat_restricted; staff chat."""
+    running, cast = node
+    host = await join(running, cast, cast.host.token)
+    alice = await join(running, cast, cast.alice.token)
+    try:
+        await host.call("mod.policy", {"show_id": cast.show_id, "followers_only": True})
+        refused = await alice.call("chat.send", {"show_id": cast.show_id, "text": "hi"})
+        assert refused["error"]["code"] == "chat_restricted"
+        assert (await host.call("chat.send", {"show_id": cast.show_id, "text": "hosts can"}))["ok"]
+        await host.call("mod.policy", {"show_id": cast.show_id, "followers_only": False})
+        assert (await alice.call("chat.send", {"show_id": cast.show_id, "text": "hi"}))["ok"]
+        assert await audit_actions(running, cast) == ["policy", "policy"]
+    finally:
+        await host.close()
+        await alice.close()
