@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field
 
 from livecommerce import keys
+from livecommerce.domain.offers import OfferStatus
 from livecommerce.domain.orders import order_view
 from livecommerce.hub.events import EventContext, Payload, events
 
@@ -54,3 +55,14 @@ async def offer_start(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
     offers = ctx.app[keys.SHOP].offers
     offer = await offers.start(ctx.principal, p.show_id, p.offer_id, p.media_ts)
     return {"offer": await offers.view(offer)}
+
+
+@events.join_field("pinned")
+async def pinned_offer(ctx: EventContext, show_id: str) -> dict[str, Any] | None:
+    """The offer on screen now (the latest pin of a live offer), for viewers who join late."""
+    offers = ctx.app[keys.SHOP].offers
+    live = [o for o in await offers.list(show_id) if o.pinned_at_ms is not None]
+    live = [o for o in live if o.status is OfferStatus.LIVE]
+    if not live:
+        return None
+    return await offers.view(max(live, key=lambda o: o.pinned_at_ms or 0))

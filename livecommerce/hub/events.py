@@ -89,9 +89,29 @@ def failure(exc: LiveCommerceError) -> dict[str, Any]:
 INTERNAL_ERROR = {"ok": False, "error": {"code": "internal_error", "message": "internal error"}}
 
 
+#: Adds one field to the ``show.join`` ack: ``(ctx, show_id) -> value``.
+JoinField = Callable[[EventContext, str], Awaitable[Any]]
+
+
 class EventRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, _Registered[Any]] = {}
+        self._join_fields: dict[str, JoinField] = {}
+
+    def join_field(self, name: str) -> Callable[[JoinField], JoinField]:
+        """Let another plane add ``name`` to the ``show.join`` ack (the shop adds the pinned offer),
+        so a late joiner sees the whole room at once without the hub importing that plane."""
+
+        def decorate(field: JoinField) -> JoinField:
+            if name in self._join_fields:
+                raise ValueError(f"a join field {name!r} is already registered")
+            self._join_fields[name] = field
+            return field
+
+        return decorate
+
+    async def join_fields(self, ctx: EventContext, show_id: str) -> dict[str, Any]:
+        return {name: await field(ctx, show_id) for name, field in self._join_fields.items()}
 
     def on(self, name: str, *, model: type[M]) -> Callable[[Handler[M]], Handler[M]]:
         """Register ``handler(ctx, payload) -> dict | None`` for the client event ``name``."""

@@ -158,6 +158,7 @@ async def show_join(ctx: EventContext, p: ShowJoin) -> dict[str, Any]:
         },
         "viewers": await hub.viewers(ref.id),
         "you": you,
+        **await events.join_fields(ctx, ref.id),
     }
 
 

@@ -43,6 +43,10 @@ async def test_demo_checkout_from_socketio_clients(env: ShopEnv) -> None:
         )
         assert ack["ok"], ack
         pinned = await buyer.expect("offer.pinned")
+        async with clients(1) as (late,):
+            await late.connect(env.base_url, buyer_token)
+            joined = await late.call("show.join", {"show_id": env.show_id})
+            assert (offer.id, "live") == (joined["pinned"]["id"], joined["pinned"]["status"])
         assert (offer.id, 5, 12.5) == (
             pinned["offer"]["id"],
             pinned["offer"]["stock_left"],
