@@ -17,13 +17,11 @@ import contextlib
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -37,10 +35,13 @@ from livecommerce.domain.money import Money
 from livecommerce.domain.offers import OfferKind, make_offer, start_offer
 from livecommerce.domain.orders import HOLDING, SOLD
 from livecommerce.domain.shows import ShowStatus
+from livecommerce.errors import LiveCommerceError
 from livecommerce.ids import hash_secret, new_id, new_secret
 from livecommerce.services.accounts import TOKEN_PREFIX
 from livecommerce.services.ports import Product, Show, User, Variant
+from livecommerce.settings import load_settings
 from tests.support.servers import PostgresServer, RedisServer, free_port
+from tests.support.shop import shop_env
 
 TITLE = "Flash-sale stampede"
 BUYERS = int(os.environ.get("STAMPEDE_BUYERS", "1000"))
@@ -108,11 +109,15 @@ async def seed(store_url: str, buyers: int, units: int) -> Seeded:
 @contextlib.asynccontextmanager
 async def server(env: dict[str, str], port: int) -> AsyncIterator[str]:
     """`python -m livecommerce serve` in a child process until the block ends."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "livecommerce", "serve"],
+    errlog = tempfile.TemporaryFile()  # noqa: SIM115 why: closed in the finally below
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "livecommerce",
+        "serve",
         env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=errlog,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -124,18 +129,19 @@ async def server(env: dict[str, str], port: int) -> AsyncIterator[str]:
                             break
                 except aiohttp.ClientError:
                     pass
-                if proc.poll() is not None:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise RuntimeError(f"server exited: {err[-2000:]}")
+                if proc.returncode is not None:
+                    errlog.seek(0)
+                    raise RuntimeError(f"server exited: {errlog.read().decode()[-2000:]}")
                 await asyncio.sleep(0.1)
         yield base
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
             proc.kill()
-            proc.wait()
+            await proc.wait()
+        errlog.close()
 
 
 async def connect_all(base: str, tokens: list[str]) -> list[socketio.AsyncClient]:
@@ -238,29 +244,98 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
     }
 
 
-async def main() -> list[dict[str, Any]]:
-    results = []
-    with tempfile.TemporaryDirectory(prefix="lc-bench-sqlite-") as tmp:
-        results.append(
-            await scenario("in-process (SQLite + memory inventory)", f"sqlite:///{tmp}/s.db", "")
+async def service_level(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
+    """The same stampede straight into CheckoutService (no sockets): the money path alone."""
+    with tempfile.TemporaryDirectory(prefix="lc-bench-svc-") as data:
+        settings = load_settings(
+            None,
+            {
+                "server": {"port": free_port(), "data_dir": data},
+                "store": {"url": store_url, "pool_size": 20},
+                "redis": {"url": redis_url},
+                "demo": {"enabled": False},
+                "log": {"level": "WARNING"},
+            },
         )
+        async with shop_env(settings) as env:
+            offer = await env.offer(
+                stock=UNITS, kind=OfferKind.FLASH, price=4900, per_buyer_limit=1
+            )
+            buyers = [await env.buyer(f"b{i}") for i in range(BUYERS)]
+            gate = asyncio.Event()
+            latencies: list[float] = []
+            codes: dict[str, int] = {}
+
+            async def one(i: int) -> None:
+                await gate.wait()
+                t0 = time.perf_counter()
+                try:
+                    await env.shop.checkout.start(
+                        buyers[i], env.show_id, offer.id, None, 1, f"svc-{i:06d}"
+                    )
+                    code = "ok"
+                except LiveCommerceError as exc:
+                    code = exc.code
+                latencies.append(time.perf_counter() - t0)
+                codes[code] = codes.get(code, 0) + 1
+
+            tasks = [asyncio.create_task(one(i)) for i in range(BUYERS)]
+            await asyncio.sleep(0.1)
+            start = time.perf_counter()
+            gate.set()
+            await asyncio.gather(*tasks)
+            wall = time.perf_counter() - start
+            level = await env.shop.inventory.level(offer.pool)
+            held = await env.shop.store.offer_orders(offer.id, [*HOLDING, *SOLD])
+    return {
+        "name": name,
+        "rate": BUYERS / wall,
+        "p50": pct(latencies, 0.5),
+        "p99": pct(latencies, 0.99),
+        "won": codes.get("ok", 0),
+        "oversold": max(
+            0, sum(o.quantity for o in held) - UNITS, level.sold + level.reserved - UNITS
+        ),
+        "codes": codes,
+    }
+
+
+async def main() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    sockets, services = [], []
+    in_process = "in-process (SQLite + memory inventory)"
+    with tempfile.TemporaryDirectory(prefix="lc-bench-sqlite-") as tmp:
+        services.append(await service_level(in_process, f"sqlite:///{tmp}/v.db", ""))
+        sockets.append(await scenario(in_process, f"sqlite:///{tmp}/s.db", ""))
     redis, pg = RedisServer(), PostgresServer()
     redis.start()
     pg.start()
     try:
-        results.append(
-            await scenario(
-                "Redis + PostgreSQL", pg.create_database("stampede"), redis.url
-            )
+        services.append(
+            await service_level("Redis + PostgreSQL", pg.create_database("svc"), redis.url)
+        )
+        redis.flush()
+        sockets.append(
+            await scenario("Redis + PostgreSQL", pg.create_database("stampede"), redis.url)
         )
     finally:
         redis.kill()
         pg.cleanup()
-    return results
+    return sockets, services
 
 
 def run() -> str:
-    results = asyncio.run(main())
+    load_before = os.getloadavg()[0]
+    results, services = asyncio.run(main())
+    svc_rows = [
+        "| adapters | attempts/s | p50 ms | p99 ms | orders with stock | oversold | outcomes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in services:
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["codes"].items()))
+        svc_rows.append(
+            f"| {r['name']} | {r['rate']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} | "
+            f"{r['won']} of {UNITS} | **{r['oversold']}** | {outcomes} |"
+        )
     rows = [
         "| adapters | attempts/s | p50 ack ms | p99 ack ms | baseline attempts/s | "
         "baseline p50 / p99 ms | orders with stock | oversold | outcomes |",
@@ -274,6 +349,10 @@ def run() -> str:
             f"{r['won']} of {UNITS} | **{r['oversold']}** | {outcomes} |"
         )
     return (
+        f"**Money path alone** ({BUYERS} concurrent `CheckoutService.start` calls in one event "
+        "loop, no sockets; each winner also writes its order and creates its demo payment):\n\n"
+        + "\n".join(svc_rows)
+        + "\n\n**Through Socket.IO** — "
         f"{BUYERS} python-socketio buyers (one process, websocket transport) send "
         f"`checkout.start` for one unit each at the same instant; a flash sale of {UNITS} units, "
         "per-buyer limit 1, demo payments. Server: one `livecommerce serve` process. An attempt "
@@ -281,7 +360,8 @@ def run() -> str:
         "refused `sold_out` with nothing held. Baseline: the same burst of invalid payloads "
         "(refused by validation, no store touched).\n\n"
         + "\n".join(rows)
-        + "\n\nReproduce: `python -m bench stampede` "
+        + f"\n\nLoad average when the run started: {load_before:.1f} on {os.cpu_count()} cores "
+        "(shared machine). Reproduce: `python -m bench stampede` "
         "(`STAMPEDE_BUYERS` / `STAMPEDE_UNITS` to resize). The client process shares the "
         "machine's cores with the server, so absolute rates are a floor.\n"
     )

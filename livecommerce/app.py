@@ -108,7 +108,9 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     clock = app[keys.CLOCK]
     settings = app[keys.SETTINGS]
     account_store = SqlAccountStore(db)
-    app[keys.ACCOUNTS] = AccountService(account_store, clock, settings.auth)
+    app[keys.ACCOUNTS] = AccountService(
+        account_store, clock, settings.auth, tuple(settings.hub.reserved_names)
+    )
     app[keys.SHOWS] = ShowService(SqlShowStore(db), account_store, clock, app[keys.BUS])
     app[keys.CATALOG] = CatalogService(SqlCatalogStore(db), clock)
     if settings.demo.enabled:

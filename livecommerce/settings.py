@@ -169,6 +169,8 @@ class HubSettings(Section):
     reaction_interval_ms: int = Field(250, ge=50)
     #: Above this many lines per second in a show, chat is coalesced into ``chat.batch``.
     coalesce_above_per_second: float = Field(10.0, ge=0)
+    #: ...or above this many deliveries per second (lines/s x viewers on this node).
+    coalesce_above_deliveries_per_second: float = Field(2000.0, ge=0)
     #: How often a coalesced batch is sent (100-250 ms keeps chat feeling live).
     coalesce_interval_ms: int = Field(150, ge=20, le=1000)
     #: ``viewers.count`` is pushed at most this often, and only when it changed.
@@ -198,6 +200,12 @@ class ShopSettings(Section):
     sweep_interval_seconds: float = Field(5.0, gt=0, le=3600)
     #: Shortest gap between two `offer.updated` stock announcements of one offer (coalescing).
     stock_update_interval_seconds: float = Field(0.2, ge=0, le=60)
+    #: New checkouts per buyer (retries of one idempotency key are not counted): keeps one
+    #: account from holding a whole offer's stock with unpaid reservations.
+    checkout_rates: list[RateSetting] = [
+        RateSetting(limit=5, per_seconds=10),
+        RateSetting(limit=30, per_seconds=600),
+    ]
 
 
 class Settings(BaseSettings):

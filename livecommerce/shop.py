@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,11 +20,16 @@ from livecommerce import keys
 from livecommerce.adapters.demo_payments import DemoPaymentGateway
 from livecommerce.adapters.memory_inventory import MemoryInventory
 from livecommerce.adapters.redis_inventory import RedisInventory
+from livecommerce.adapters.shop_metrics import PrometheusShopMetrics
+from livecommerce.adapters.sql_catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql_orders import SqlOrderStore
 from livecommerce.adapters.stripe_payments import StripePaymentGateway
-from livecommerce.domain.offers import OfferStatus
-from livecommerce.errors import NotFound
+from livecommerce.domain.offers import OfferKind, OfferStatus
+from livecommerce.domain.ratelimit import Rate
+from livecommerce.errors import LiveCommerceError, NotFound
+from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.checkout import CheckoutService
+from livecommerce.services.demo import DEMO_FILE
 from livecommerce.services.inventory import InventoryStore
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, ShopEvents
@@ -43,6 +49,7 @@ class Shop:
     store: SqlOrderStore
     inventory: InventoryStore
     events: ShopEvents
+    catalog_admin: CatalogAdminService
 
 
 async def rebuild_inventory(shop: Shop, *, force: bool) -> int:
@@ -62,6 +69,43 @@ async def rebuild_inventory(shop: Shop, *, force: bool) -> int:
         await shop.payments.rebuild_pool(offer.id, offer.stock)
         rebuilt += 1
     return rebuilt
+
+
+async def seed_demo_offers(shop: Shop, app: web.Application) -> None:
+    """Give the demo show something to buy: a fixed-price offer, pinned, and a flash sale with
+    a per-buyer limit. Only when the show has no offers yet (so restarts add nothing)."""
+    settings = app[keys.SETTINGS]
+    path = settings.server.data_dir / DEMO_FILE
+    try:
+        data = json.loads(await asyncio.to_thread(path.read_text))
+        show_id = str(data["show_id"])
+        seller = await app[keys.ACCOUNTS].authenticate(str(data["seller_token"]))
+        product_ids = [str(p) for p in data.get("product_ids", [])]
+    except (OSError, ValueError, KeyError, LiveCommerceError):
+        log.warning("demo offers not seeded: no usable demo.json")
+        return
+    if not product_ids or await shop.offers.list(show_id):
+        return
+    now_ms = int(app[keys.CLOCK].now() * 1000)
+    # the last product (the lamp) and the third (the sneaker): the first ones stay free for
+    # the seller's own offers in the studio
+    fixed = await shop.offers.create(
+        seller, show_id, product_id=product_ids[-1], kind=OfferKind.FIXED
+    )
+    await shop.offers.start(seller, show_id, fixed.id)
+    await shop.offers.pin(seller, show_id, fixed.id)
+    flash_product = await app[keys.CATALOG].get(product_ids[min(2, len(product_ids) - 1)])
+    flash = await shop.offers.create(
+        seller,
+        show_id,
+        product_id=flash_product.id,
+        kind=OfferKind.FLASH,
+        price_minor=flash_product.price_minor * 3 // 4,
+        stock=10,
+        per_buyer_limit=2,
+        ends_at_ms=now_ms + 24 * 3_600_000,
+    )
+    await shop.offers.start(seller, show_id, flash.id)
 
 
 async def _sweeper(shop: Shop, interval: float) -> None:
@@ -86,6 +130,7 @@ async def _shop_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         inventory = redis_inventory
         app[keys.HEALTH_CHECKS]["inventory"] = redis_inventory.ping
+        await redis_inventory.warm(min(20, settings.redis.pool_size))
     else:
         inventory = MemoryInventory()
     store = SqlOrderStore(db)
@@ -95,6 +140,7 @@ async def _shop_ctx(app: web.Application) -> AsyncIterator[None]:
         inventory,
         clock,
         stock_interval=settings.shop.stock_update_interval_seconds,
+        metrics=PrometheusShopMetrics(app[keys.REGISTRY]),
     )
     gateways: dict[str, PaymentGateway] = {"demo": DemoPaymentGateway(db, settings.base_url)}
     stripe_gateway: StripePaymentGateway | None = None
@@ -120,6 +166,8 @@ async def _shop_ctx(app: web.Application) -> AsyncIterator[None]:
             clock,
             provider=pay.provider,
             ttl_seconds=settings.shop.reservation_ttl_seconds,
+            limiter=app[keys.RATE_LIMITER],
+            rates=[Rate(r.limit, r.per_seconds) for r in settings.shop.checkout_rates],
         ),
         offers=OfferService(store, inventory, app[keys.CATALOG], app[keys.SHOWS], events, clock),
         orders=OrderService(store, events, clock),
@@ -127,10 +175,18 @@ async def _shop_ctx(app: web.Application) -> AsyncIterator[None]:
         store=store,
         inventory=inventory,
         events=events,
+        catalog_admin=CatalogAdminService(
+            app[keys.CATALOG],
+            SqlCatalogAdmin(db),
+            settings.server.data_dir / "uploads" / "products",
+            settings.shop.image_max_bytes,
+        ),
     )
     app[keys.SHOP] = shop
     try:
         await rebuild_inventory(shop, force=redis_inventory is None)
+        if settings.demo.enabled:
+            await seed_demo_offers(shop, app)
         sweeper = asyncio.get_running_loop().create_task(
             _sweeper(shop, settings.shop.sweep_interval_seconds)
         )
@@ -160,3 +216,4 @@ def setup(app: web.Application) -> None:
     order_routes.api.register(app)
     payment_routes.api.register(app)
     webhooks.setup(app)
+    app.router.add_get("/uploads/products/{name}", shop_routes.product_image)

@@ -30,6 +30,8 @@ class CheckoutStart(Payload):
 class OfferRef(Payload):
     show_id: str = Field(min_length=1, max_length=100)
     offer_id: str = Field(min_length=1, max_length=100)
+    #: The studio player's position; the server stamps time since going live when absent.
+    media_ts: float | None = Field(None, ge=0)
 
 
 @events.on("checkout.start", model=CheckoutStart)
@@ -43,12 +45,12 @@ async def checkout_start(ctx: EventContext, p: CheckoutStart) -> dict[str, Any]:
 @events.on("offer.pin", model=OfferRef)
 async def offer_pin(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
     offers = ctx.app[keys.SHOP].offers
-    offer = await offers.pin(ctx.principal, p.show_id, p.offer_id)
+    offer = await offers.pin(ctx.principal, p.show_id, p.offer_id, p.media_ts)
     return {"offer": await offers.view(offer)}
 
 
 @events.on("offer.start", model=OfferRef)
 async def offer_start(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
     offers = ctx.app[keys.SHOP].offers
-    offer = await offers.start(ctx.principal, p.show_id, p.offer_id)
+    offer = await offers.start(ctx.principal, p.show_id, p.offer_id, p.media_ts)
     return {"offer": await offers.view(offer)}

@@ -111,3 +111,7 @@ class DemoPaymentGateway:
             self._ref(order),
         )
         return RefundResult(id=f"demo_re_{digest}", amount=amount)
+
+    async def refunds(self, order: Order) -> list[RefundResult]:
+        """Demo refunds only happen through our API, which records them as it makes them."""
+        return []

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "lc:hub:show:"
 RETRY_SECONDS = 0.5
+#: Longest a join waits for its show's subscription (Redis slow or away: do not hang).
+WATCH_WAIT_SECONDS = 1.0
 #: Events waiting to be published; beyond this (Redis away for long) new ones are dropped.
 OUTGOING_MAX = 10_000
 
@@ -43,6 +45,7 @@ class RedisFanout:
         self._outgoing: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=OUTGOING_MAX)
         self.connected = asyncio.Event()
         self._gapfill: asyncio.Future[None] | None = None
+        self._subscribing: dict[str, asyncio.Future[None]] = {}
 
     def set_handlers(self, on_message: FanoutHandler, on_reconnect: ReconnectHandler) -> None:
         self._on_message = on_message
@@ -70,14 +73,22 @@ class RedisFanout:
                     "hub fan-out publish failed; %d events reached this node only", len(batch)
                 )
 
-    def watch(self, show_id: str) -> None:
+    async def watch(self, show_id: str) -> None:
+        if show_id in self._watched and show_id not in self._subscribing:
+            return
         if show_id not in self._watched:
             self._watched.add(show_id)
+            self._subscribing[show_id] = asyncio.get_running_loop().create_future()
             self._changes.put_nowait((True, show_id))
+        waiter = self._subscribing.get(show_id)
+        if waiter is not None and self.connected.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter), WATCH_WAIT_SECONDS)
 
     def unwatch(self, show_id: str) -> None:
         if show_id in self._watched:
             self._watched.discard(show_id)
+            self._confirm({show_id})
             self._changes.put_nowait((False, show_id))
 
     @contextlib.asynccontextmanager
@@ -103,6 +114,7 @@ class RedisFanout:
                 )
                 while not self._changes.empty():
                     self._changes.get_nowait()  # the full set was just subscribed
+                self._confirm(set(self._watched))
                 self.connected.set()
                 if not first and self._on_reconnect is not None:
                     self._gapfill = asyncio.ensure_future(self._on_reconnect())
@@ -122,12 +134,21 @@ class RedisFanout:
                 add, show_id = self._changes.get_nowait()
                 if add:
                     await pubsub.subscribe(CHANNEL_PREFIX + show_id)
+                    self._confirm({show_id})
                 else:
                     await pubsub.unsubscribe(CHANNEL_PREFIX + show_id)
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
             if message is None or message.get("type") != "message":
                 continue
             await self._dispatch(message["channel"], message["data"])
+
+    def _confirm(self, show_ids: set[str]) -> None:
+        """Wake joins waiting for these subscriptions (the SUBSCRIBE was written before any
+        later PUBLISH from another node can be routed to us)."""
+        for show_id in show_ids:
+            waiter = self._subscribing.pop(show_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     async def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
         try:

@@ -16,6 +16,7 @@ from livecommerce.domain.ledger import JournalTransaction
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import Offer, OfferKind, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus
+from livecommerce.ids import new_id
 from livecommerce.services.orders import OrderFilter
 
 _ORDER_COLUMNS = (
@@ -68,6 +69,7 @@ def _offer(row: Row) -> Offer:
         ends_at_ms=None if row["ends_at"] is None else int(row["ends_at"]),
         status=OfferStatus(row["status"]),
         created_at_ms=int(row["created_at"]),
+        pinned_at_ms=None if row["pinned_at"] is None else int(row["pinned_at"]),
     )
 
 
@@ -217,6 +219,15 @@ class SqlOrderStore:
         )
         return [_order(r) for r in rows]
 
+    async def paid_orders(self, offer_id: str) -> list[Order]:
+        columns = ", ".join(f"o.{c.strip()}" for c in _ORDER_COLUMNS.split(","))
+        rows = await self._db.fetchall(
+            f"SELECT DISTINCT {columns} FROM orders o JOIN journal_transactions t "  # noqa: S608 why: constant column list
+            "ON t.order_id = o.id WHERE o.offer_id = ? AND t.kind = 'payment'",
+            offer_id,
+        )
+        return [_order(r) for r in rows]
+
     async def journal(self, order_id: str | None = None) -> list[JournalTransaction]:
         return await self.ledger.transactions(order_id)
 
@@ -285,6 +296,37 @@ class SqlOrderStore:
                 "SELECT * FROM offers WHERE show_id = ? ORDER BY created_at, id", show_id
             )
         return [_offer(r) for r in rows]
+
+    # -- timeline --------------------------------------------------------------------------------
+    async def add_timeline(
+        self, show_id: str, offer_id: str, kind: str, at_ms: int, media_ts_ms: int | None
+    ) -> None:
+        await self._db.execute(
+            "INSERT INTO offer_timeline (id, show_id, offer_id, kind, at, media_ts_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            new_id("otl"),
+            show_id,
+            offer_id,
+            kind,
+            at_ms,
+            media_ts_ms,
+        )
+
+    async def timeline(self, show_id: str) -> list[dict[str, object]]:
+        rows = await self._db.fetchall(
+            "SELECT offer_id, kind, at, media_ts_ms FROM offer_timeline WHERE show_id = ? "
+            "ORDER BY at, id",
+            show_id,
+        )
+        return [
+            {
+                "type": f"offer.{row['kind']}",
+                "offer_id": row["offer_id"],
+                "at": int(row["at"]),
+                "media_ts": None if row["media_ts_ms"] is None else int(row["media_ts_ms"]) / 1000,
+            }
+            for row in rows
+        ]
 
 
 class _AlreadyPosted(Exception):

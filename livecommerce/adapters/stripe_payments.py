@@ -113,6 +113,17 @@ class StripePaymentGateway:
             raise PaymentGatewayError("the refund was refused by the payment provider") from exc
         return RefundResult(id=refund.id, amount=refund.amount)
 
+    async def refunds(self, order: Order) -> list[RefundResult]:
+        try:
+            listing = await self._client.v1.refunds.list_async(
+                {"payment_intent": order.payment_ref, "limit": 100}
+            )
+        except stripe.StripeError as exc:
+            raise PaymentGatewayError("could not read the refunds") from exc
+        return [
+            RefundResult(id=r.id, amount=r.amount) for r in listing.data if r.status == "succeeded"
+        ]
+
     def verify_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:
         """The event, if `payload` is byte-for-byte what Stripe signed within five minutes."""
         if not self._webhook_secret:

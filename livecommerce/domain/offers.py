@@ -49,6 +49,8 @@ class Offer:
     ends_at_ms: int | None
     status: OfferStatus
     created_at_ms: int
+    #: When a seller or host last put it on screen (None: never pinned).
+    pinned_at_ms: int | None = None
 
     @property
     def pool(self) -> str:
@@ -145,4 +147,5 @@ def offer_view(offer: Offer, stock_left: int, now_ms: int) -> dict[str, object]:
         "starts_at": offer.starts_at_ms,
         "ends_at": offer.ends_at_ms,
         "countdown": countdown,
+        "pinned_at": offer.pinned_at_ms,
     }

@@ -27,8 +27,9 @@ class Fanout(Protocol):
     async def publish(self, show_id: str, envelope: dict[str, Any]) -> None:
         """Send to the other nodes serving this show (never back to this node)."""
 
-    def watch(self, show_id: str) -> None:
-        """Start receiving this show's events (the first local viewer arrived)."""
+    async def watch(self, show_id: str) -> None:
+        """Start receiving this show's events (the first local viewer arrived); returns once
+        subscribed, or after a short wait when the backend is away (joins never hang on it)."""
 
     def unwatch(self, show_id: str) -> None:
         """Stop receiving them (the last local viewer left)."""
@@ -48,7 +49,7 @@ class LocalFanout:
     async def publish(self, show_id: str, envelope: dict[str, Any]) -> None:
         return None
 
-    def watch(self, show_id: str) -> None:
+    async def watch(self, show_id: str) -> None:
         return None
 
     def unwatch(self, show_id: str) -> None:

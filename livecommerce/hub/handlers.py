@@ -11,11 +11,17 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from livecommerce import keys
 from livecommerce.domain.access import Action, authorize, badges, is_staff
 from livecommerce.domain.moderation import ModAction, ReportStatus
+from livecommerce.domain.ratelimit import Rate
+from livecommerce.errors import RateLimited
 from livecommerce.hub.events import EventContext, Payload, events
 from livecommerce.routes.models import ShowOut
 from livecommerce.services.moderation import Outcome
+
+#: show.join per connection (reconnect storms and scripted re-joins read history each time).
+JOIN_RATES = (Rate(10, 10.0),)
 
 ShowId = Annotated[str, Field(min_length=1, max_length=100)]
 ItemId = Annotated[str, Field(min_length=1, max_length=100)]
@@ -124,6 +130,9 @@ async def show_join(ctx: EventContext, p: ShowJoin) -> dict[str, Any]:
     """Join the show's room; ack with the show, the last lines (or all after last_seq), the
     open questions, the chat rules and who you are in this show."""
     hub = ctx.hub
+    # a join reads history from the store: cap how often one connection may do it
+    if not await ctx.app[keys.RATE_LIMITER].allow(f"join:{ctx.sid}", JOIN_RATES):
+        raise RateLimited("joining too often")
     show = await hub.show(p.show_id)
     ref = await hub.show_ref(p.show_id)
     _, messages = await hub.join(ctx.sid, ref, p.last_seq)
@@ -154,7 +163,7 @@ async def show_join(ctx: EventContext, p: ShowJoin) -> dict[str, Any]:
 
 @events.on("show.leave", model=ShowLeave)
 async def show_leave(ctx: EventContext, p: ShowLeave) -> None:
-    ctx.hub.joined(ctx.sid, p.show_id)
+    await ctx.hub.joined(ctx.sid, p.show_id)
     await ctx.hub.leave(ctx.sid, p.show_id)
 
 
@@ -165,7 +174,7 @@ async def show_leave(ctx: EventContext, p: ShowLeave) -> None:
 async def chat_send(ctx: EventContext, p: ChatSend) -> dict[str, Any]:
     """Store and deliver a line; a line held for review is acked with ``held: true``."""
     hub = ctx.hub
-    show = hub.joined(ctx.sid, p.show_id)
+    show = await hub.joined(ctx.sid, p.show_id)
     message = await hub.services.chat.send(ctx.principal, show, p.text)
     if message.status == "held":
         await hub.broadcast(show.id, "chat.held", {"message": message.to_wire()}, staff_only=True)
@@ -177,14 +186,14 @@ async def chat_send(ctx: EventContext, p: ChatSend) -> dict[str, Any]:
 @events.on("reaction.send", model=ReactionSend)
 async def reaction_send(ctx: EventContext, p: ReactionSend) -> None:
     """Count taps; the room sees them aggregated in ``reaction.burst``."""
-    show = ctx.hub.joined(ctx.sid, p.show_id)
+    show = await ctx.hub.joined(ctx.sid, p.show_id)
     await ctx.hub.services.chat.react(ctx.principal, show, p.kind, p.count)
     ctx.hub.add_reactions(show.id, p.kind, p.count)
 
 
 @events.on("chat.report", model=ChatReport)
 async def chat_report(ctx: EventContext, p: ChatReport) -> dict[str, Any]:
-    show = ctx.hub.joined(ctx.sid, p.show_id)
+    show = await ctx.hub.joined(ctx.sid, p.show_id)
     report = await ctx.hub.services.moderation.report(ctx.principal, show, p.message_id, p.reason)
     await ctx.hub.broadcast(show.id, "chat.reported", {"report": report.to_wire()}, staff_only=True)
     return {"report_id": report.id}
@@ -195,7 +204,7 @@ async def chat_report(ctx: EventContext, p: ChatReport) -> dict[str, Any]:
 
 @events.on("qa.ask", model=QaAsk)
 async def qa_ask(ctx: EventContext, p: QaAsk) -> dict[str, Any]:
-    show = ctx.hub.joined(ctx.sid, p.show_id)
+    show = await ctx.hub.joined(ctx.sid, p.show_id)
     question = await ctx.hub.services.qa.ask(ctx.principal, show, p.text)
     await ctx.hub.broadcast(show.id, "qa.updated", {"question": question.to_wire()})
     return {"question": question.to_wire()}
@@ -203,7 +212,7 @@ async def qa_ask(ctx: EventContext, p: QaAsk) -> dict[str, Any]:
 
 @events.on("qa.upvote", model=QaUpvote)
 async def qa_upvote(ctx: EventContext, p: QaUpvote) -> dict[str, Any]:
-    show = ctx.hub.joined(ctx.sid, p.show_id)
+    show = await ctx.hub.joined(ctx.sid, p.show_id)
     question = await ctx.hub.services.qa.upvote(ctx.principal, show, p.question_id)
     await ctx.hub.broadcast(show.id, "qa.updated", {"question": question.to_wire()})
     return {"question": question.to_wire()}
@@ -211,7 +220,7 @@ async def qa_upvote(ctx: EventContext, p: QaUpvote) -> dict[str, Any]:
 
 @events.on("qa.answer", model=QaAnswer)
 async def qa_answer(ctx: EventContext, p: QaAnswer) -> dict[str, Any]:
-    show = ctx.hub.joined(ctx.sid, p.show_id)
+    show = await ctx.hub.joined(ctx.sid, p.show_id)
     question = await ctx.hub.services.qa.answer(
         ctx.principal, show, p.question_id, p.text, p.media_ts
     )

@@ -157,10 +157,22 @@ class Hub:
                     await state.outbox.close()
 
     async def close_connections(self) -> None:
-        """on_shutdown: tell every client to go away so the server can stop promptly."""
+        """on_shutdown: tell every client to go away so the server can stop promptly.
+
+        Socket.IO-level disconnects first (clients see a clean close), then every Engine.IO
+        socket, including half-open ones that never joined a namespace (their websocket
+        handlers would otherwise hold aiohttp's shutdown for its full timeout), then the
+        Engine.IO heartbeat task.
+        """
         for sid in list(self.connections):
             with contextlib.suppress(Exception):
                 await self.sio.disconnect(sid)
+        # abort, do not wait: a socket whose peer is gone never drains its queue
+        for socket in list(self.sio.eio.sockets.values()):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(socket.close(wait=False, abort=True), 1.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.sio.shutdown(), 2.0)
 
     # --- connections ----------------------------------------------------------------------
 
@@ -183,31 +195,48 @@ class Hub:
         address = (request.remote if request is not None else None) or "unknown"
         if self._per_address.get(address, 0) >= self.settings.max_connections_per_address:
             raise _refuse(TooManyConnections("too many connections from this address"))
+        # take the slot before any await, so concurrent handshakes cannot overshoot the cap
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        try:
+            principal = await self._principal(request, auth)
+        except BaseException:
+            self._release_address(address)
+            raise
+        self.connections[sid] = Connection(sid, principal, address)
+        if principal is not None:
+            await self.sio.enter_room(sid, user_room(principal.user_id))
+
+    async def _principal(self, request: web.Request | None, auth: Any) -> Principal | None:
+        """``auth.token`` (refused if wrong), else the page's session cookie (anonymous if
+        stale, as on HTTP), else nobody: a watch-only connection."""
         token = auth.get("token") if isinstance(auth, dict) else None
-        if token is None and request is not None:
-            token = request.cookies.get(SESSION_COOKIE)
-        principal: Principal | None = None
         if token is not None:
             if not isinstance(token, str):
                 raise _refuse(Unauthenticated("token must be a string"))
             try:
-                principal = await self.app[keys.ACCOUNTS].authenticate(token)
+                return await self.app[keys.ACCOUNTS].authenticate(token)
             except LiveCommerceError as exc:
                 raise _refuse(exc) from exc
-        self._per_address[address] = self._per_address.get(address, 0) + 1
-        self.connections[sid] = Connection(sid, principal, address)
-        if principal is not None:
-            await self.sio.enter_room(sid, user_room(principal.user_id))
+        cookie = request.cookies.get(SESSION_COOKIE) if request is not None else None
+        if cookie:
+            try:
+                return await self.app[keys.ACCOUNTS].authenticate(cookie)
+            except Unauthenticated:
+                return None
+        return None
+
+    def _release_address(self, address: str) -> None:
+        left = self._per_address.get(address, 1) - 1
+        if left > 0:
+            self._per_address[address] = left
+        else:
+            self._per_address.pop(address, None)
 
     async def _on_disconnect(self, sid: str, *_reason: Any) -> None:
         conn = self.connections.pop(sid, None)
         if conn is None:
             return
-        left = self._per_address.get(conn.address, 1) - 1
-        if left > 0:
-            self._per_address[conn.address] = left
-        else:
-            self._per_address.pop(conn.address, None)
+        self._release_address(conn.address)
         for show_id in list(conn.shows):
             self._leave_local(sid, show_id)
 
@@ -237,12 +266,13 @@ class Hub:
     async def show_ref(self, show_id: str) -> ShowRef:
         return ref_of(await self.show(show_id))
 
-    def joined(self, sid: str, show_id: str) -> ShowRef:
-        """The show a handler acts on, which the connection must have joined first."""
+    async def joined(self, sid: str, show_id: str) -> ShowRef:
+        """The show a handler acts on, which the connection must have joined first; its
+        seller and hosts are re-read (5 s cache) so a host granted mid-show acts at once."""
         conn = self.connections.get(sid)
         if conn is None or show_id not in conn.shows:
             raise InvalidInput("join the show first (show.join)")
-        return conn.shows[show_id]
+        return await self.show_ref(show_id)
 
     def _state(self, show_id: str) -> ShowState:
         state = self.shows.get(show_id)
@@ -253,9 +283,10 @@ class Hub:
                 self._emit_sid,
                 coalesce_above=self.settings.coalesce_above_per_second,
                 interval=self.settings.coalesce_interval_ms / 1000,
+                deliveries_above=self.settings.coalesce_above_deliveries_per_second,
+                audience=lambda: self.local_viewers(show_id),
             )
             state = self.shows[show_id] = ShowState(outbox)
-            self.services.fanout.watch(show_id)
         return state
 
     async def join(
@@ -275,6 +306,8 @@ class Hub:
         state = self._state(show.id)
         state.outbox.begin_join(sid)
         try:
+            # subscribed before the history read: what the store lacks, the channel brings
+            await self.services.fanout.watch(show.id)
             await self.sio.enter_room(sid, show_room(show.id))
             if is_staff(principal, show):
                 await self.sio.enter_room(sid, staff_room(show.id))

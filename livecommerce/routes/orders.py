@@ -127,3 +127,14 @@ async def fulfil_order(request: web.Request) -> OrderOut:
     principal = await require_principal(request)
     order = await request.app[keys.SHOP].orders.fulfil(principal, request.match_info["order_id"])
     return _out(order)
+
+
+@api.post(
+    "/api/v1/orders/{order_id}/cancel",
+    response=OrderOut,
+    summary="Cancel an unpaid order (buyer or seller); its stock goes back at once",
+)
+async def cancel_order(request: web.Request) -> OrderOut:
+    principal = await require_principal(request)
+    order = await request.app[keys.SHOP].payments.cancel(principal, request.match_info["order_id"])
+    return _out(order)

@@ -297,13 +297,19 @@ async def _dashboard_context(request: web.Request, principal: Principal) -> dict
     def fmt(minor: int) -> str:
         return Money(minor, currency).display()
 
+    def amount(minor: int) -> str:
+        """An axis label: the amount without the currency, which the chart title names."""
+        return fmt(minor).rsplit(" ", 1)[0]
+
     charts: dict[str, Markup] = {}
     if figures is not None:
         charts = {
             "viewers": series_chart("Concurrent viewers", figures.viewers),
             "chat": series_chart("Chat lines per minute", figures.chat_per_minute, kind="bar"),
             "paid": series_chart("Paid orders per minute", figures.paid_per_minute, kind="bar"),
-            "gmv": series_chart("GMV per minute", figures.gmv_per_minute, kind="bar", label=fmt),
+            "gmv": series_chart(
+                f"GMV per minute ({currency})", figures.gmv_per_minute, kind="bar", label=amount
+            ),
         }
     return {
         "shows": shows,

@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from livecommerce import keys
 from livecommerce.domain.offers import OfferKind
 from livecommerce.domain.orders import order_view
+from livecommerce.errors import PayloadTooLarge
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
-from livecommerce.routes.models import to_ms
+from livecommerce.routes.models import ProductOut, to_ms
 
 api = ApiRoutes("shop")
 
@@ -49,6 +50,8 @@ class OfferOut(BaseModel):
     starts_at: int | None = Field(description="epoch milliseconds")
     ends_at: int | None = Field(description="epoch milliseconds")
     countdown: int | None = Field(description="seconds until the sale starts")
+    pinned_at: int | None = Field(None, description="epoch milliseconds of the last pin")
+    pinned: bool = Field(False, description="the offer currently on screen in the show")
 
 
 class OfferList(BaseModel):
@@ -122,16 +125,38 @@ async def create_offer(request: web.Request, body: OfferIn) -> OfferOut:
 async def list_offers(request: web.Request) -> OfferList:
     shop = request.app[keys.SHOP]
     offers = await shop.offers.list(request.match_info["show_id"])
-    return OfferList(offers=[await _offer_out(request, o) for o in offers])
+    out = [await _offer_out(request, o) for o in offers]
+    on_screen = [o for o in out if o.pinned_at is not None and o.status != "ended"]
+    if on_screen:
+        max(on_screen, key=lambda o: o.pinned_at or 0).pinned = True
+    return OfferList(offers=out)
+
+
+class OfferMoment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    media_ts: float | None = Field(
+        None, ge=0, description="the show's media time in seconds (default: since it went live)"
+    )
+
+
+class TimelineEvent(BaseModel):
+    type: str
+    offer_id: str
+    at: int = Field(description="epoch milliseconds")
+    media_ts: float | None
+
+
+class Timeline(BaseModel):
+    events: list[TimelineEvent]
 
 
 def _offer_action(name: str) -> Any:
-    async def handler(request: web.Request) -> OfferOut:
+    async def handler(request: web.Request, body: OfferMoment) -> OfferOut:
         principal = await require_principal(request)
         offers = request.app[keys.SHOP].offers
         action = getattr(offers, name)
         offer = await action(
-            principal, request.match_info["show_id"], request.match_info["offer_id"]
+            principal, request.match_info["show_id"], request.match_info["offer_id"], body.media_ts
         )
         return await _offer_out(request, offer)
 
@@ -146,9 +171,21 @@ for _name, _summary in (
 ):
     api.post(
         f"/api/v1/shows/{{show_id}}/offers/{{offer_id}}/{_name}",
+        body=OfferMoment,
         response=OfferOut,
         summary=_summary,
     )(_offer_action(_name))
+
+
+@api.get(
+    "/api/v1/shows/{show_id}/timeline",
+    response=Timeline,
+    auth=False,
+    summary="Pins and offer starts/ends with their media timestamps (replays stay shoppable)",
+)
+async def timeline(request: web.Request) -> Timeline:
+    events = await request.app[keys.SHOP].offers.timeline(request.match_info["show_id"])
+    return Timeline(events=[TimelineEvent.model_validate(e) for e in events])
 
 
 @api.post(
@@ -169,3 +206,95 @@ async def checkout(request: web.Request, body: CheckoutIn) -> CheckoutOut:
         body.idempotency_key,
     )
     return CheckoutOut(order=OrderOut.model_validate(order_view(order)), payment=payment.client)
+
+
+# --- catalog administration (the foundation creates and lists products) ------------------------
+
+
+class ProductPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=120)
+    description: str | None = Field(None, max_length=4000)
+    price: int | None = Field(None, gt=0, le=100_000_000, description="minor units")
+
+
+class VariantPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stock: int | None = Field(None, ge=0, le=1_000_000)
+    price: int | None = Field(None, gt=0, le=100_000_000, description="minor units")
+
+
+@api.patch(
+    "/api/v1/products/{product_id}",
+    body=ProductPatch,
+    response=ProductOut,
+    summary="Edit a product (its seller)",
+)
+async def update_product(request: web.Request, body: ProductPatch) -> ProductOut:
+    principal = await require_principal(request)
+    product = await request.app[keys.SHOP].catalog_admin.update(
+        principal,
+        request.match_info["product_id"],
+        name=body.name,
+        description=body.description,
+        price_minor=body.price,
+    )
+    return ProductOut.of(product)
+
+
+@api.patch(
+    "/api/v1/products/{product_id}/variants/{variant_id}",
+    body=VariantPatch,
+    response=ProductOut,
+    summary="Restock or reprice a variant (its seller)",
+)
+async def update_variant(request: web.Request, body: VariantPatch) -> ProductOut:
+    principal = await require_principal(request)
+    product = await request.app[keys.SHOP].catalog_admin.update_variant(
+        principal,
+        request.match_info["product_id"],
+        request.match_info["variant_id"],
+        stock=body.stock,
+        price_minor=body.price,
+    )
+    return ProductOut.of(product)
+
+
+@api.delete(
+    "/api/v1/products/{product_id}",
+    status=204,
+    summary="Delete a product that was never offered (its seller)",
+)
+async def delete_product(request: web.Request) -> web.Response:
+    principal = await require_principal(request)
+    await request.app[keys.SHOP].catalog_admin.delete(principal, request.match_info["product_id"])
+    return web.Response(status=204)
+
+
+@api.put(
+    "/api/v1/products/{product_id}/image",
+    response=ProductOut,
+    summary="Upload the product image: raw bytes, Content-Type image/png, jpeg, webp or gif",
+)
+async def upload_image(request: web.Request) -> ProductOut:
+    principal = await require_principal(request)
+    limit = request.app[keys.SETTINGS].shop.image_max_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"images are limited to {limit} bytes")
+    data = await request.content.read(limit + 1)
+    product = await request.app[keys.SHOP].catalog_admin.set_image(
+        principal, request.match_info["product_id"], request.content_type, data
+    )
+    return ProductOut.of(product)
+
+
+async def product_image(request: web.Request) -> web.FileResponse:
+    """Uploaded product images (immutable names, so they may be cached for a long time)."""
+    path = request.app[keys.SHOP].catalog_admin.path_of(request.match_info["name"])
+    return web.FileResponse(
+        path,
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from livecommerce import keys
 from livecommerce.adapters.stripe_payments import StripePaymentGateway
-from livecommerce.errors import NotFound, PayloadTooLarge
+from livecommerce.errors import InvalidSignature, NotFound, PayloadTooLarge
 
 MAX_WEBHOOK_BYTES = 512 * 1024
 
@@ -25,7 +25,11 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     body = await request.content.read(MAX_WEBHOOK_BYTES + 1)
     if len(body) > MAX_WEBHOOK_BYTES:
         raise PayloadTooLarge("webhook body too large")
-    event = gateway.verify_event(body, request.headers.get("Stripe-Signature"))
+    try:
+        event = gateway.verify_event(body, request.headers.get("Stripe-Signature"))
+    except InvalidSignature:
+        shop.events.metrics.webhook("invalid")
+        raise
     await shop.payments.handle_stripe_event(event)
     return web.json_response({"received": True})
 

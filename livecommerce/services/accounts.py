@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from livecommerce.domain.access import Principal, Role
 from livecommerce.domain.accounts import check_password, normalize_email, normalize_name
+from livecommerce.domain.names import check_display_name
 from livecommerce.errors import PermissionDenied, Unauthenticated
 from livecommerce.ids import hash_secret, new_id, new_secret
 from livecommerce.services.ports import AccountStore, Clock, User
@@ -36,8 +37,15 @@ def principal_of(user: User) -> Principal:
 
 
 class AccountService:
-    def __init__(self, store: AccountStore, clock: Clock, settings: AuthSettings) -> None:
+    def __init__(
+        self,
+        store: AccountStore,
+        clock: Clock,
+        settings: AuthSettings,
+        reserved_names: tuple[str, ...] = (),
+    ) -> None:
         self._store = store
+        self._reserved_names = reserved_names
         self._clock = clock
         self._settings = settings
         self._hasher = PasswordHasher()
@@ -59,10 +67,11 @@ class AccountService:
         if role is Role.ADMIN or (role is Role.SELLER and not self._settings.seller_signup):
             raise PermissionDenied(f"cannot sign up as {role}")
         check_password(password)
+        name = self._public_name(name)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         user = User(
             id=new_id("usr"),
-            name=normalize_name(name),
+            name=name,
             email=normalize_email(email),
             role=role,
             is_guest=False,
@@ -71,6 +80,13 @@ class AccountService:
         )
         await self._store.add_user(user)
         return Issued(user, await self._issue(user, "api", self._settings.token_ttl_days * DAY_MS))
+
+    def _public_name(self, raw: str) -> str:
+        """Self-chosen names may not read like staff (seller, host, admin, the shop's name…),
+        lookalike letters included; badges are the only way to show a role."""
+        name = normalize_name(raw)
+        check_display_name(name, self._reserved_names)
+        return name
 
     async def create_user(self, name: str, email: str, password: str, role: Role) -> User:
         """Administrative creation (demo seeding, CLI) that may create any role."""
@@ -115,7 +131,7 @@ class AccountService:
         return await self._issue(user, "api", self._settings.token_ttl_days * DAY_MS)
 
     async def guest(self, name: str) -> Issued:
-        user = User(new_id("usr"), normalize_name(name), None, Role.VIEWER, True, self._now_ms())
+        user = User(new_id("usr"), self._public_name(name), None, Role.VIEWER, True, self._now_ms())
         await self._store.add_user(user)
         ttl = self._settings.guest_ttl_hours * 3_600_000
         return Issued(user, await self._issue(user, "guest", ttl))

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -28,19 +29,22 @@ from livecommerce.domain.orders import (
     transition,
     validate_quantity,
 )
+from livecommerce.domain.ratelimit import Rate
 from livecommerce.errors import (
     Conflict,
     IdempotencyConflict,
     InvalidInput,
+    LiveCommerceError,
     NotFound,
     OfferNotActive,
     PaymentGatewayError,
+    RateLimited,
 )
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.inventory import InventoryStore
 from livecommerce.services.orders import OrderStore, ShopEvents
 from livecommerce.services.payments import PaymentInfo, PaymentService
-from livecommerce.services.ports import Clock
+from livecommerce.services.ports import Clock, RateLimiter
 
 T = TypeVar("T")
 
@@ -71,7 +75,11 @@ class CheckoutService:
         *,
         provider: str,
         ttl_seconds: int,
+        limiter: RateLimiter | None = None,
+        rates: Sequence[Rate] = (),
     ) -> None:
+        self._limiter = limiter
+        self._rates = tuple(rates)
         self._store = store
         self._inventory = inventory
         self._payments = payments
@@ -142,7 +150,31 @@ class CheckoutService:
         quantity: object,
         idempotency_key: str,
     ) -> tuple[Order, PaymentInfo]:
-        """Reserve, create the order and its payment; idempotent per (buyer, key).
+        """Reserve, create the order and its payment; idempotent per (buyer, key)."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await self._start(
+                principal, show_id, offer_id, variant_id, quantity, idempotency_key
+            )
+            outcome = "ok"
+            return result
+        except LiveCommerceError as exc:
+            outcome = exc.code
+            raise
+        finally:
+            self._events.metrics.checkout(outcome, time.perf_counter() - started)
+
+    async def _start(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        offer_id: str,
+        variant_id: str | None,
+        quantity: object,
+        idempotency_key: str,
+    ) -> tuple[Order, PaymentInfo]:
+        """The checkout itself.
 
         The reservation (keyed by the derived order id) is tried first: it is the one atomic
         step, and it doubles as the idempotency record, so a buyer who loses a stampede costs
@@ -167,6 +199,14 @@ class CheckoutService:
                 raise
             return await self._replay(existing, fingerprint)
         expires = now + self._ttl_ms
+        if self._limiter is not None and self._rates:
+            # only attempts that would hold stock count; the reservation below tells retries
+            # of a known key apart, so check the key first to never refuse an honest retry
+            known = await self._inventory.reservation(offer.pool, order_id)
+            if known is None and not await self._limiter.allow(
+                f"checkout:{buyer.user_id}", self._rates
+            ):
+                raise RateLimited("too many checkouts; wait a moment")
         try:
             held = await self._inventory.reserve(
                 offer.pool, order_id, buyer.user_id, qty, offer.per_buyer_limit, expires

@@ -7,6 +7,8 @@ Bus as `offer.pinned` / `offer.updated` for the hub to relay to the show room.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import (
@@ -22,7 +24,7 @@ from livecommerce.services.catalog import CatalogService
 from livecommerce.services.inventory import InventoryStore
 from livecommerce.services.orders import OrderStore, ShopEvents
 from livecommerce.services.ports import Clock
-from livecommerce.services.shows import ShowService
+from livecommerce.services.shows import ShowService, show_ref
 
 
 class OfferService:
@@ -49,6 +51,24 @@ class OfferService:
         show = await self._shows.show_ref(show_id)
         authorize(principal, Action.MANAGE_OFFERS, show)
         return show
+
+    async def _moment(
+        self, principal: Principal | None, show_id: str, media_ts: float | None
+    ) -> tuple[int, float | None]:
+        """Authorize staff and stamp the moment: wall time, and the show's media time (the
+        studio's player position when it sends one, else seconds since the show went live)."""
+        show = await self._shows.get(show_id)
+        authorize(principal, Action.MANAGE_OFFERS, show_ref(show))
+        now = self._now_ms()
+        if media_ts is not None and media_ts < 0:
+            raise InvalidInput("media_ts must not be negative")
+        if media_ts is None and show.started_at is not None:
+            media_ts = max(0, now - show.started_at) / 1000
+        return now, media_ts
+
+    async def _record(self, offer: Offer, kind: str, now: int, media_ts: float | None) -> None:
+        media_ms = None if media_ts is None else round(media_ts * 1000)
+        await self._store.add_timeline(offer.show_id, offer.id, kind, now, media_ms)
 
     async def get(self, show_id: str, offer_id: str) -> Offer:
         offer = await self._store.get_offer(offer_id)
@@ -96,29 +116,55 @@ class OfferService:
         await self._inventory.ensure_pool(offer.pool, offer.stock)
         return offer
 
-    async def start(self, principal: Principal | None, show_id: str, offer_id: str) -> Offer:
+    async def start(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        offer_id: str,
+        media_ts: float | None = None,
+    ) -> Offer:
         """Open the offer for checkout (a flash sale counts down to its start)."""
-        await self._staff(principal, show_id)
-        offer = start_offer(await self.get(show_id, offer_id), self._now_ms())
+        now, media_ts = await self._moment(principal, show_id, media_ts)
+        offer = start_offer(await self.get(show_id, offer_id), now)
         await self._store.save_offer(offer)
         await self._inventory.ensure_pool(offer.pool, offer.stock)
-        await self._events.offer_updated(offer)
+        await self._record(offer, "started", now, media_ts)
+        await self._events.offer_updated(offer, media_ts)
         return offer
 
-    async def pin(self, principal: Principal | None, show_id: str, offer_id: str) -> Offer:
+    async def pin(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        offer_id: str,
+        media_ts: float | None = None,
+    ) -> Offer:
         """Put the offer on screen for everyone in the show."""
-        await self._staff(principal, show_id)
-        offer = await self.get(show_id, offer_id)
-        await self._store.save_offer(offer, pinned_at_ms=self._now_ms())
-        await self._events.offer_pinned(offer)
+        now, media_ts = await self._moment(principal, show_id, media_ts)
+        offer = replace(await self.get(show_id, offer_id), pinned_at_ms=now)
+        await self._store.save_offer(offer, pinned_at_ms=now)
+        await self._record(offer, "pinned", now, media_ts)
+        await self._events.offer_pinned(offer, media_ts)
         return offer
 
-    async def end(self, principal: Principal | None, show_id: str, offer_id: str) -> Offer:
-        await self._staff(principal, show_id)
+    async def end(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        offer_id: str,
+        media_ts: float | None = None,
+    ) -> Offer:
+        now, media_ts = await self._moment(principal, show_id, media_ts)
         offer = end_offer(await self.get(show_id, offer_id))
         await self._store.save_offer(offer)
-        await self._events.offer_updated(offer)
+        await self._record(offer, "ended", now, media_ts)
+        await self._events.offer_updated(offer, media_ts)
         return offer
+
+    async def timeline(self, show_id: str) -> list[dict[str, object]]:
+        """Pins and offer starts/ends with their media timestamps (for replays)."""
+        await self._shows.get(show_id)
+        return await self._store.timeline(show_id)
 
     async def list(self, show_id: str) -> list[Offer]:
         return await self._store.list_offers(show_id)

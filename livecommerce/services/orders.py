@@ -69,6 +69,10 @@ class OrderStore(Protocol):
         """An offer's orders in these statuses (for rebuilding inventory)."""
         ...
 
+    async def paid_orders(self, offer_id: str) -> list[Order]:
+        """The offer's orders that have a payment in the journal (whatever their status says)."""
+        ...
+
     async def journal(self, order_id: str | None = None) -> list[JournalTransaction]:
         """Journal transactions (of one order, or all), oldest first."""
         ...
@@ -87,6 +91,16 @@ class OrderStore(Protocol):
 
     async def list_offers(self, show_id: str | None = None) -> list[Offer]: ...
 
+    async def add_timeline(
+        self, show_id: str, offer_id: str, kind: str, at_ms: int, media_ts_ms: int | None
+    ) -> None:
+        """Append an offer moment (pinned, started, ended) to the show's timeline."""
+        ...
+
+    async def timeline(self, show_id: str) -> list[dict[str, object]]:
+        """The show's offer moments, oldest first."""
+        ...
+
 
 class ShopEvents:
     """Publishes the shop's outcomes on the Bus (the hub relays them to rooms):
@@ -102,7 +116,9 @@ class ShopEvents:
         clock: Clock,
         *,
         stock_interval: float = 0.2,
+        metrics: ShopMetrics | None = None,
     ) -> None:
+        self.metrics: ShopMetrics = metrics or NoMetrics()
         self._bus = bus
         self._store = store
         self._inventory = inventory
@@ -112,6 +128,7 @@ class ShopEvents:
         self._pending: dict[str, asyncio.Task[None]] = {}
 
     async def order_updated(self, order: Order) -> None:
+        self.metrics.order_status(str(order.status))
         await self._bus.publish(
             "order.updated",
             {
@@ -129,13 +146,18 @@ class ShopEvents:
             left = 0
         return offer_view(offer, left, int(self._clock.now() * 1000))
 
-    async def offer_pinned(self, offer: Offer) -> None:
+    async def offer_pinned(self, offer: Offer, media_ts: float | None = None) -> None:
         view = await self.offer_view(offer)
-        await self._bus.publish("offer.pinned", {"show_id": offer.show_id, "offer": view})
+        await self._bus.publish(
+            "offer.pinned", {"show_id": offer.show_id, "offer": view, "media_ts": media_ts}
+        )
 
-    async def offer_updated(self, offer: Offer) -> None:
+    async def offer_updated(self, offer: Offer, media_ts: float | None = None) -> None:
         view = await self.offer_view(offer)
-        await self._bus.publish("offer.updated", {"show_id": offer.show_id, "offer": view})
+        payload: dict[str, object] = {"show_id": offer.show_id, "offer": view}
+        if media_ts is not None:
+            payload["media_ts"] = media_ts
+        await self._bus.publish("offer.updated", payload)
 
     async def stock_changed(self, show_id: str, offer_id: str) -> None:
         """Announce the offer's stock left, coalescing bursts."""
@@ -259,3 +281,26 @@ CSV_COLUMNS = (
     "payment_provider",
     "payment_ref",
 )
+
+
+class ShopMetrics(Protocol):
+    """What the shop counts (Prometheus in production, nothing in unit tests)."""
+
+    def checkout(self, outcome: str, seconds: float) -> None: ...
+
+    def order_status(self, status: str) -> None: ...
+
+    def webhook(self, result: str) -> None: ...
+
+
+class NoMetrics:
+    """A ShopMetrics that records nothing."""
+
+    def checkout(self, outcome: str, seconds: float) -> None:
+        return None
+
+    def order_status(self, status: str) -> None:
+        return None
+
+    def webhook(self, result: str) -> None:
+        return None

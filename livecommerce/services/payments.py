@@ -35,13 +35,20 @@ from livecommerce.errors import (
     InvalidInput,
     NotFound,
     PaymentDeclined,
+    PaymentGatewayError,
     PermissionDenied,
+    Unauthenticated,
 )
 from livecommerce.services.inventory import InventoryStore
 from livecommerce.services.orders import OrderStore, ShopEvents
 from livecommerce.services.ports import Clock
 
 log = logging.getLogger(__name__)
+
+#: Stripe events after which the order's refunds are re-read.
+REFUND_EVENTS = frozenset(
+    {"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,10 @@ class PaymentGateway(Protocol):
         ...
 
     async def refund(self, order: Order, amount: int, idempotency_key: str) -> RefundResult: ...
+
+    async def refunds(self, order: Order) -> list[RefundResult]:
+        """Every succeeded refund of the order's payment at the provider (however it was made)."""
+        ...
 
 
 class PaymentService:
@@ -178,19 +189,56 @@ class PaymentService:
         """A verified Stripe event: dedupe by id, then re-read the PaymentIntent and apply it."""
         event_id = str(event.get("id", ""))
         if not event_id or await self._store.seen_event(event_id):
+            self._events.metrics.webhook("duplicate")
             return
         type_ = str(event.get("type", ""))
         obj = event.get("data", {}).get("object", {})
         pi_id = ""
         if type_.startswith("payment_intent."):
             pi_id = str(obj.get("id", ""))
-        elif type_.startswith("charge."):
+        elif type_.startswith("charge.") or type_.startswith("refund."):
             pi_id = str(obj.get("payment_intent") or "")
         if pi_id:
             order = await self._store.order_by_payment("stripe", pi_id)
             if order is not None:
-                await self.sync(order.id)
+                order = await self.sync(order.id)
+                if type_ in REFUND_EVENTS:
+                    await self.sync_refunds(order.id)
         await self._store.record_event(event_id, "stripe", type_, self._now_ms())
+        self._events.metrics.webhook("handled")
+
+    async def cancel(self, principal: Principal | None, order_id: str) -> Order:
+        """Give up an unpaid order (its buyer, its seller or an admin): the payment is cancelled
+        at the provider first, so a payment that already went through wins and is kept."""
+        if principal is None:
+            raise Unauthenticated("sign in to cancel an order")
+        order = await self._order(order_id)
+        allowed = principal.user_id in (order.buyer_id, order.seller_id)
+        if not allowed and principal.role is not Role.ADMIN:
+            raise NotFound("no such order")
+        if order.status not in HOLDING:
+            raise Conflict(f"a {order.status} order cannot be cancelled")
+        provider = ProviderStatus.CANCELED
+        if order.payment_ref:
+            provider = await self.gateway(order.payment_provider).cancel_payment(order)
+        if provider is ProviderStatus.SUCCEEDED:
+            paid = await self.apply(order, provider)
+            raise Conflict(f"the order was already paid ({paid.status})")
+        cancelled = transition(order, OrderStatus.CANCELLED, self._now_ms())
+        if await self._store.save_order(cancelled, order.status):
+            await self.after_change(cancelled)
+            return cancelled
+        return await self.cancel(principal, order_id)  # it moved meanwhile: decide again
+
+    async def sync_refunds(self, order_id: str) -> Order:
+        """Record every refund the provider has for this order's payment that the journal does
+        not (refunds made in the provider's dashboard, or ours if we crashed after asking)."""
+        order = await self._order(order_id)
+        if order.status not in SOLD:
+            return order
+        for result in await self.gateway(order.payment_provider).refunds(order):
+            order = await self._record_refund(order, result)
+        return order
 
     # -- expiry ----------------------------------------------------------------------------------
     async def sweep(self, limit: int = 200) -> int:
@@ -201,7 +249,13 @@ class PaymentService:
         for order in await self._store.due_orders(now, limit):
             provider = ProviderStatus.CANCELED
             if order.payment_ref:
-                provider = await self.gateway(order.payment_provider).cancel_payment(order)
+                try:
+                    provider = await self.gateway(order.payment_provider).cancel_payment(order)
+                except (PaymentGatewayError, NotFound):
+                    # the provider is unreachable: keep holding (never release what might be
+                    # paid) and try again on the next pass
+                    log.warning("could not cancel an expired payment", extra={"order": order.id})
+                    continue
             if provider is ProviderStatus.SUCCEEDED:
                 await self.apply(order, provider)
                 continue
@@ -220,9 +274,14 @@ class PaymentService:
         return released
 
     async def rebuild_pool(self, offer_id: str, stock: int) -> None:
-        """Rebuild an offer's pool from the durable store: paid orders are sold units, holding
-        orders are held; so a Redis that lost its data never sells a unit twice."""
-        orders = await self._store.offer_orders(offer_id, [*HOLDING, *SOLD])
+        """Rebuild an offer's pool from the durable store: units with a payment in the ledger
+        (or an order past payment) are sold, holding orders are held; so a Redis that lost its
+        data never sells a unit twice. Ledger and order status agree by construction (written
+        in one transaction); if they ever did not, the unit counts as sold, never as free."""
+        orders = {o.id: o for o in await self._store.offer_orders(offer_id, [*HOLDING, *SOLD])}
+        paid = {o.id: o for o in await self._store.paid_orders(offer_id)}
+        if set(paid) - {i for i, o in orders.items() if o.status in SOLD}:
+            log.warning("ledger payments without a paid order", extra={"offer": offer_id})
         reservations = [
             Reservation(
                 o.id,
@@ -230,9 +289,11 @@ class PaymentService:
                 o.buyer_id,
                 o.quantity,
                 o.expires_at_ms,
-                ReservationStatus.HELD if o.status in HOLDING else ReservationStatus.COMMITTED,
+                ReservationStatus.HELD
+                if o.status in HOLDING and o.id not in paid
+                else ReservationStatus.COMMITTED,
             )
-            for o in orders
+            for o in {**orders, **paid}.values()
         ]
         await self._inventory.restore(pool_of(offer_id), stock, reservations)
 
@@ -254,7 +315,14 @@ class PaymentService:
             raise InvalidInput(f"refund must be between 1 and {left}")
         provider_key = key or f"lc-refund-{order.id}-{order.refunded_minor}-{amount}"
         result = await self.gateway(order.payment_provider).refund(order, amount, provider_key)
+        return await self._record_refund(order, result)
+
+    async def _record_refund(self, order: Order, result: RefundResult) -> Order:
+        """Post the reversing entries for one provider refund, once (keyed by its id)."""
+        key = f"refund:{order.payment_provider}:{result.id}"
         for _ in range(5):
+            if any(t.idempotency_key == key for t in await self._store.journal(order.id)):
+                return order  # already recorded (a replay, or the webhook got here first)
             done = order.refunded_minor + result.amount
             new = replace(
                 transition(order, status_after_refund(order, done), self._now_ms()),
@@ -268,16 +336,11 @@ class PaymentService:
                 fee_bps=self._fee_bps,
                 refunded_before=order.refunded_minor,
                 amount=result.amount,
-                idempotency_key=f"refund:{order.payment_provider}:{result.id}",
+                idempotency_key=key,
                 at_ms=new.updated_at_ms,
             )
             if await self._store.save_order(new, order.status, journal, order.refunded_minor):
                 await self._events.order_updated(new)
                 return new
             order = await self._order(order.id)
-            if any(
-                t.idempotency_key == journal.idempotency_key
-                for t in await self._store.journal(order.id)
-            ):
-                return order  # a replay of a refund already recorded
         raise Conflict("the order changed while refunding; try again")

@@ -73,10 +73,10 @@ async def test_commit_and_release_happen_exactly_once_under_races(store: Invento
         *[store.release("p", "o1") for _ in range(10)],
         *[store.commit("p", "o1") for _ in range(10)],
     )
-    assert sum(results) == 1
+    assert 1 == sum(results)
     level = await store.level("p")
     assert 3 == level.total == level.sold + level.reserved + level.available
-    assert level.reserved == 0
+    assert 0 == level.reserved
 
 
 async def test_stampede_never_oversells(store: InventoryStore) -> None:
@@ -91,7 +91,7 @@ async def test_stampede_never_oversells(store: InventoryStore) -> None:
         return True
 
     wins = await asyncio.gather(*[attempt(i) for i in range(1000)])
-    assert sum(wins) == 100
+    assert 100 == sum(wins)
     assert StockLevel(100, 100, 0) == await store.level("flash")
 
 
@@ -106,7 +106,7 @@ async def test_per_buyer_limit_under_parallel_requests(store: InventoryStore) ->
             return 0
         return 1
 
-    assert sum(await asyncio.gather(*[attempt(i) for i in range(20)])) == 2
+    assert 2 == sum(await asyncio.gather(*[attempt(i) for i in range(20)]))
 
 
 async def test_due_lists_only_expired_holds(store: InventoryStore) -> None:

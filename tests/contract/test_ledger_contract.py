@@ -58,7 +58,7 @@ async def test_status_change_is_compare_and_set(db: Db) -> None:
     assert not await store.save_order(transition(o, OrderStatus.EXPIRED, 3), OrderStatus.RESERVED)
     got = await store.get_order(o.id)
     assert got is not None
-    assert got.status == OrderStatus.PENDING_PAYMENT
+    assert OrderStatus.PENDING_PAYMENT == got.status
 
 
 async def test_racing_payments_post_one_journal_transaction(db: Db) -> None:
@@ -71,12 +71,13 @@ async def test_racing_payments_post_one_journal_transaction(db: Db) -> None:
     results = await asyncio.gather(
         *[store.save_order(paid, OrderStatus.PENDING_PAYMENT, paid_journal(o)) for _ in range(10)]
     )
-    assert sum(results) == 1
+    assert 1 == sum(results)
     journal = await store.journal(o.id)
-    assert len(journal) == 1
-    assert journal[0].amount == 2000
-    assert await store.ledger.balance(Account.SELLER_PAYABLE, "s1", "EUR") == -1800
-    assert await store.ledger.balance(Account.PLATFORM_FEES, PLATFORM, "EUR") == -200
+    assert 1 == len(journal)
+    assert [o.id] == [p.id for p in await store.paid_orders("of1")]
+    assert 2000 == journal[0].amount
+    assert -1800 == await store.ledger.balance(Account.SELLER_PAYABLE, "s1", "EUR")
+    assert -200 == await store.ledger.balance(Account.PLATFORM_FEES, PLATFORM, "EUR")
 
 
 async def test_refund_entries_reverse_and_balances_derive(db: Db) -> None:
@@ -106,7 +107,7 @@ async def test_due_orders_and_filters(db: Db) -> None:
     assert {a.id, b.id} == {o.id for o in await store.due_orders(10**9)}
     late = await store.list_orders(OrderFilter(since_ms=50_000))
     assert [b.id] == [o.id for o in late]
-    assert await store.list_orders(OrderFilter(statuses=(OrderStatus.PAID,))) == []
+    assert [] == await store.list_orders(OrderFilter(statuses=(OrderStatus.PAID,)))
 
 
 async def test_events_are_recorded_once_and_offers_round_trip(db: Db) -> None:

@@ -44,6 +44,7 @@ async def test_pin_flash_sale_and_demo_buy_end_to_end(demo: Demo, browser: Brows
         " && !document.getElementById('buy').disabled",
         timeout=10000,
     )
+    await row.locator(".countdown", has_text="ends in").wait_for(timeout=5000)
     price = await vpage.text_content("#offer-price")
     assert price is not None and "12.00" in price
     assert "3 left" == await vpage.text_content("#offer-stock")

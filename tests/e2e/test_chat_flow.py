@@ -8,7 +8,7 @@ from tests.e2e.conftest import Demo, login, open_page
 
 
 async def test_viewer_chats_and_host_deletes_the_line(demo: Demo, browser: Browser) -> None:
-    """A host deletes a viewer's line from the console; it disappears on the viewer's page."""
+    """A host deletes a viewer's line (it vanishes for the viewer), then times out and bans them."""
     viewer_ctx = await login(
         browser, demo.base_url, demo.data["viewer_email"], demo.data["password"]
     )
@@ -45,11 +45,44 @@ async def test_viewer_chats_and_host_deletes_the_line(demo: Demo, browser: Brows
         timeout=10000,
     )
     await viewer.shot("viewer-timed-out")
+
+    # A ban (two presses: the button arms first) is announced and survives a reload.
+    ban = second.locator("[data-action=ban]")
+    await ban.click()
+    await ban.click()
+    await vpage.wait_for_function(
+        "() => /banned you/.test(document.getElementById('chat-notice').textContent)",
+        timeout=10000,
+    )
+    assert await vpage.is_hidden("#chat-form")
+    await vpage.reload()
+    await vpage.wait_for_function(
+        "() => /banned you/.test(document.getElementById('chat-notice').textContent)",
+        timeout=10000,
+    )
+    assert await vpage.is_hidden("#chat-form")
     await cpage.wait_for_function(
-        "() => document.querySelectorAll('#audit-list li').length >= 2", timeout=10000
+        "() => document.querySelectorAll('#audit-list li').length >= 3", timeout=10000
     )
     for watched in (viewer, console):
         assert [] == watched.page_errors
         assert [] == watched.dialogs
     await viewer_ctx.close()
     await host_ctx.close()
+
+
+async def test_stale_guest_token_falls_back_to_watching(demo: Demo, browser: Browser) -> None:
+    """A guest token the server refuses is dropped: the page watches and asks for a name."""
+    context = await browser.new_context()
+    await context.add_init_script("sessionStorage.setItem('lc_guest_token', 'lct_not-a-token')")
+    viewer = await open_page(browser, f"{demo.base_url}/shows/{demo.show_id}", context=context)
+    page = viewer.page
+    await page.wait_for_selector("#guest-form:not([hidden])", timeout=10000)
+    assert await page.evaluate("() => sessionStorage.getItem('lc_guest_token') === null")
+    await page.fill("#guest-name", "Robin")
+    await page.click("#guest-form button[type=submit]")
+    await page.fill("#chat-input", "hello again")
+    await page.press("#chat-input", "Enter")
+    await page.locator("#chat-list li", has_text="hello again").wait_for(timeout=10000)
+    assert [] == viewer.page_errors
+    await context.close()

@@ -98,3 +98,31 @@ async def test_pages_render_in_the_browser(demo: Demo, browser: Browser) -> None
         assert [] == watched.dialogs, name
         await watched.shot(f"page-{name}")
     await seller.close()
+
+
+async def test_session_cookie_is_httponly_and_samesite(demo: Demo, browser: Browser) -> None:
+    """The login form sets an HttpOnly, SameSite=Lax session cookie that scripts cannot read."""
+    seller = await login(browser, demo.base_url, demo.data["seller_email"], demo.data["password"])
+    cookie = next(c for c in await seller.cookies() if c["name"] == "lc_session")
+    assert cookie["httpOnly"] is True
+    assert "Lax" == cookie["sameSite"]
+    assert cookie["secure"] is False  # plain http on loopback; https turns it on
+    watched = await open_page(browser, f"{demo.base_url}/", context=seller)
+    assert "lc_session" not in await watched.page.evaluate("() => document.cookie")
+    await seller.close()
+
+
+async def test_modules_and_vendor_files_are_served_as_javascript(demo: Demo) -> None:
+    """Page modules and vendored libraries come with a JavaScript type and nosniff."""
+    files = [
+        "/static/js/show.js",
+        "/static/js/common.js",
+        "/static/vendor/socket.io-client-4.8.3/socket.io.esm.min.js",
+        "/static/vendor/hls.js-1.6.15/hls.min.js",
+    ]
+    async with aiohttp.ClientSession() as http:
+        for path in files:
+            async with http.get(demo.base_url + path) as resp:
+                assert 200 == resp.status, path
+                assert resp.content_type in ("text/javascript", "application/javascript"), path
+                assert "nosniff" == resp.headers["X-Content-Type-Options"]

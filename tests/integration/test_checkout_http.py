@@ -3,6 +3,7 @@ refused), the demo confirm endpoint, order books for buyers and sellers, CSV, fu
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,6 +11,7 @@ from aiohttp import ClientSession
 
 from livecommerce.domain.access import Role
 from tests.conftest import SettingsFactory
+from tests.support.app import running_app
 from tests.support.shop import ShopEnv, post_json, shop_env
 
 
@@ -36,9 +38,14 @@ async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> Non
          "per_buyer_limit": 2, "ends_at": "2999-01-01T00:00:00Z"},
         seller_token,
     )  # fmt: skip
-    assert status == 201, offer
+    assert 201 == status, offer
     status, started = await post_json(http, f"{base}/offers/{offer['id']}/start", {}, seller_token)
     assert (status, started["status"], started["stock_left"]) == (200, "live", 3)
+    status, _ = await post_json(http, f"{base}/offers/{offer['id']}/pin", {}, seller_token)
+    assert 200 == status
+    async with http.get(f"{base}/offers") as resp:
+        listed = (await resp.json())["offers"]
+    assert [(offer["id"], True)] == [(o["id"], o["pinned"]) for o in listed]
     _, buyer_user = await env.user("Buyer")
     buyer_token = await env.token(buyer_user)
     status, out = await post_json(
@@ -47,10 +54,10 @@ async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> Non
         {"offer_id": offer["id"], "quantity": 2, "idempotency_key": "http-key-0001"},
         buyer_token,
     )
-    assert status == 201, out
+    assert 201 == status, out
     assert out["order"]["total"] == {"amount": 5000, "currency": "USD"}
-    assert out["order"]["status"] == "pending_payment"
-    assert out["payment"]["provider"] == "demo"
+    assert "pending_payment" == out["order"]["status"]
+    assert "demo" == out["payment"]["provider"]
     assert "no money" in out["payment"]["notice"]
     status, paid = await post_json(
         http, out["payment"]["confirm_url"], {"card": "4242 4242 4242 4242"}, buyer_token
@@ -61,7 +68,11 @@ async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> Non
         mine = await resp.json()
     assert [o["id"] for o in mine["orders"]] == [out["order"]["id"]]
     async with http.get(f"{env.base_url}/api/v1/orders?scope=seller", headers=headers) as resp:
-        assert resp.status == 403
+        assert 403 == resp.status
+    async with http.get(f"{env.base_url}/metrics") as resp:
+        metrics = await resp.text()
+    assert 'livecommerce_checkouts_total{outcome="ok"} 1.0' in metrics
+    assert 'livecommerce_order_transitions_total{status="paid"} 1.0' in metrics
 
 
 async def test_client_price_and_bad_quantities_are_refused(
@@ -89,7 +100,7 @@ async def test_client_price_and_bad_quantities_are_refused(
     for body in bodies:
         status, out = await post_json(http, url, body, token)
         assert (status, out["error"]["code"]) == (422, "invalid_input"), body
-    assert (await env.shop.inventory.level(offer.pool)).available == 5
+    assert 5 == (await env.shop.inventory.level(offer.pool)).available
 
 
 async def test_seller_order_book_csv_fulfil_refund(env: ShopEnv, http: ClientSession) -> None:
@@ -117,10 +128,10 @@ async def test_seller_order_book_csv_fulfil_refund(env: ShopEnv, http: ClientSes
     async with http.get(
         f"{env.base_url}/api/v1/orders/export.csv?scope=seller", headers=headers
     ) as resp:
-        assert resp.content_type == "text/csv"
+        assert "text/csv" == resp.content_type
         lines = (await resp.text()).strip().splitlines()
     assert lines[0].startswith("order_id,created_at_ms,status")
-    assert len(lines) == 3
+    assert 3 == len(lines)
     status, fulfilled = await post_json(
         http, f"{env.base_url}/api/v1/orders/{order.id}/fulfil", {}, token
     )
@@ -136,7 +147,7 @@ async def test_seller_order_book_csv_fulfil_refund(env: ShopEnv, http: ClientSes
     status, _denied = await post_json(
         http, f"{env.base_url}/api/v1/orders/{order.id}/refund", {}, other_token
     )
-    assert status == 403
+    assert 403 == status
     assert declined.id != order.id
 
 
@@ -150,7 +161,7 @@ async def test_offers_need_staff_and_appear_in_openapi(env: ShopEnv, http: Clien
         {"product_id": env.product.id},
         token,
     )
-    assert status == 403, out
+    assert 403 == status, out
     async with http.get(f"{env.base_url}/api/v1/openapi.json") as resp:
         paths = (await resp.json())["paths"]
     for path in (
@@ -161,3 +172,19 @@ async def test_offers_need_staff_and_appear_in_openapi(env: ShopEnv, http: Clien
         "/api/v1/payments/demo/{order_id}/confirm",
     ):
         assert path in paths
+
+
+async def test_demo_show_has_a_pinned_offer_and_a_flash_sale(
+    settings_factory: SettingsFactory, http: ClientSession
+) -> None:
+    """With the demo on, the demo show offers a pinned fixed-price item and a flash sale, once."""
+    settings = settings_factory(demo={"enabled": True})
+    for _restart in range(2):
+        async with running_app(settings) as app:
+            demo = json.loads((settings.server.data_dir / "demo.json").read_text())
+            async with http.get(f"{app.base_url}/api/v1/shows/{demo['show_id']}/offers") as resp:
+                offers = (await resp.json())["offers"]
+    assert [("fixed", True, "live"), ("flash", False, "live")] == [
+        (o["kind"], o["pinned"], o["status"]) for o in offers
+    ]
+    assert 2 == offers[1]["per_buyer_limit"]

@@ -12,6 +12,7 @@ from aiohttp import ClientSession
 
 from livecommerce.domain.offers import OfferKind
 from tests.conftest import SettingsFactory
+from tests.support.fake_stripe import FakeStripe
 from tests.support.hub_clients import clients
 from tests.support.shop import ShopEnv, post_json, shop_env
 
@@ -36,10 +37,22 @@ async def test_demo_checkout_from_socketio_clients(env: ShopEnv) -> None:
             assert joined["ok"], joined
         ack = await seller.call("offer.start", {"show_id": env.show_id, "offer_id": offer.id})
         assert (True, "live") == (ack["ok"], ack["offer"]["status"])
-        ack = await seller.call("offer.pin", {"show_id": env.show_id, "offer_id": offer.id})
+        env.clock.advance(1)
+        ack = await seller.call(
+            "offer.pin", {"show_id": env.show_id, "offer_id": offer.id, "media_ts": 12.5}
+        )
         assert ack["ok"], ack
         pinned = await buyer.expect("offer.pinned")
-        assert (offer.id, 5) == (pinned["offer"]["id"], pinned["offer"]["stock_left"])
+        assert (offer.id, 5, 12.5) == (
+            pinned["offer"]["id"],
+            pinned["offer"]["stock_left"],
+            pinned["media_ts"],
+        )
+        async with http.get(f"{env.base_url}/api/v1/shows/{env.show_id}/timeline") as resp:
+            events = (await resp.json())["events"]
+        assert ["offer.started", "offer.pinned"] == [e["type"] for e in events]
+        assert 12.5 == events[1]["media_ts"]
+        assert events[0]["media_ts"] >= 0
 
         ack = await buyer.call(
             "checkout.start",
@@ -86,3 +99,41 @@ async def test_socket_checkout_refuses_prices_and_guests(env: ShopEnv) -> None:
         ack = await anonymous.call("checkout.start", body)
         assert (False, "unauthenticated") == (ack["ok"], ack["error"]["code"])
         assert 5 == (await env.shop.inventory.level(offer.pool)).available
+
+
+async def test_stripe_checkout_from_socketio_client(settings_factory: SettingsFactory) -> None:
+    """With Stripe: the ack carries the client secret; paying (as Stripe.js would) makes the
+    local Stripe deliver a signed webhook, and the buyer gets `order.updated` paid."""
+    async with FakeStripe() as fake:
+        settings = settings_factory(
+            payments={
+                "provider": "stripe",
+                "stripe_secret_key": fake.api_key,
+                "stripe_publishable_key": "pk_test_local",
+                "stripe_webhook_secret": "whsec_socket_test",
+                "stripe_api_base": fake.url,
+            }
+        )
+        async with shop_env(settings) as env:
+            fake.add_endpoint(f"{env.base_url}/webhooks/stripe", "whsec_socket_test")
+            offer = await env.offer(stock=2)
+            _, buyer_user = await env.user("Bea")
+            async with clients(1) as (buyer,):
+                await buyer.connect(env.base_url, await env.token(buyer_user))
+                ack = await buyer.call(
+                    "checkout.start",
+                    {"show_id": env.show_id, "offer_id": offer.id, "quantity": 1,
+                     "idempotency_key": "stripe-sock-1"},
+                )  # fmt: skip
+                assert ack["ok"], ack
+                assert ("stripe", "pk_test_local") == (
+                    ack["payment"]["provider"],
+                    ack["payment"]["publishable_key"],
+                )
+                secret = ack["payment"]["client_secret"]
+                pi_id = secret.split("_secret_")[0]
+                fake.pay_out_of_band(pi_id)
+                paid = await buyer.expect(
+                    "order.updated", lambda d: d["order"]["status"] == "paid", within=10
+                )
+                assert ack["order"]["id"] == paid["order"]["id"]

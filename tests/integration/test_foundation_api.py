@@ -118,6 +118,9 @@ async def test_signup_login_guest_and_duplicate_email(api: Api) -> None:
         json={"email": "lena@test.example", "password": "pass-LenaLena"},
     )
     assert 200 == status
+    for impostor in ("Admin", "Official ѕeller", "H0ST", "m o d e r a t o r"):
+        status, refused = await api.call("POST", "/api/v1/auth/guest", json={"name": impostor})
+        assert (422, "reserved_name") == (status, refused["error"]["code"]), impostor
     status, guest = await api.call("POST", "/api/v1/auth/guest", json={"name": "Gil"})
     assert (201, True) == (status, guest["user"]["is_guest"])
     status, body = await api.call("POST", "/api/v1/auth/logout", body["token"])

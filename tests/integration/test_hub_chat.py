@@ -196,6 +196,9 @@ async def test_viewer_cannot_moderate(node: tuple[RunningApp, Cast]) -> None:
             ("mod.ban", {"user_id": cast.bob.user_id}),
             ("mod.slowmode", {"seconds": 10}),
             ("mod.policy", {"block_links": True}),
+            ("mod.queue", {}),
+            ("offer.pin", {"offer_id": "off_any"}),
+            ("offer.start", {"offer_id": "off_any"}),
         ]
         for event, data in attempts:
             ack = await alice.call(event, {"show_id": cast.show_id, **data})

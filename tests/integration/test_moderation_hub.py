@@ -230,3 +230,21 @@ async def test_audit_log_export(node: tuple[RunningApp, Cast]) -> None:
         async with http.get(url, headers=viewer) as resp:
             assert resp.status == 403
             assert (await resp.json())["error"]["code"] == "forbidden"
+
+
+async def test_followers_only_restricts_viewers(node: tuple[RunningApp, Cast]) -> None:
+    """With followers-only on (and no follow data yet) viewers get chat_restricted; staff chat."""
+    running, cast = node
+    host = await join(running, cast, cast.host.token)
+    alice = await join(running, cast, cast.alice.token)
+    try:
+        await host.call("mod.policy", {"show_id": cast.show_id, "followers_only": True})
+        refused = await alice.call("chat.send", {"show_id": cast.show_id, "text": "hi"})
+        assert refused["error"]["code"] == "chat_restricted"
+        assert (await host.call("chat.send", {"show_id": cast.show_id, "text": "hosts can"}))["ok"]
+        await host.call("mod.policy", {"show_id": cast.show_id, "followers_only": False})
+        assert (await alice.call("chat.send", {"show_id": cast.show_id, "text": "hi"}))["ok"]
+        assert await audit_actions(running, cast) == ["policy", "policy"]
+    finally:
+        await host.close()
+        await alice.close()

@@ -40,7 +40,10 @@ async def env(fake: FakeStripe, settings_factory: SettingsFactory) -> AsyncItera
             "stripe_webhook_secret": WHSEC,
             "stripe_api_base": fake.url,
         },
-        shop={"sweep_interval_seconds": 3600},
+        shop={
+            "sweep_interval_seconds": 3600,
+            "checkout_rates": [{"limit": 10_000, "per_seconds": 1}],
+        },
     )
     async with shop_env(settings) as running:
         fake.add_endpoint(f"{running.base_url}/webhooks/stripe", WHSEC)
@@ -57,15 +60,15 @@ async def test_parallel_same_key_makes_one_payment_intent(fake: FakeStripe, env:
             for _ in range(20)
         ]
     )
-    assert len({order.id for order, _ in results}) == 1
-    assert len(fake.payment_intents) == 1
+    assert 1 == len({order.id for order, _ in results})
+    assert 1 == len(fake.payment_intents)
     pi = next(iter(fake.payment_intents.values()))
     assert {pay.client["client_secret"] for _, pay in results} == {pi["client_secret"]}
     assert pi["automatic_payment_methods"]["enabled"] is True
     assert (pi["amount"], pi["currency"]) == (4900, "usd")
     with pytest.raises(IdempotencyConflict):
         await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 2, "stripe-key-01")
-    assert len(fake.payment_intents) == 1
+    assert 1 == len(fake.payment_intents)
 
 
 async def test_webhooks_duplicated_and_shuffled_post_once(fake: FakeStripe, env: ShopEnv) -> None:
@@ -89,7 +92,7 @@ async def test_webhooks_duplicated_and_shuffled_post_once(fake: FakeStripe, env:
     statuses = []
     for chunk in range(0, len(deliveries), 8):
         statuses += await asyncio.gather(*[fake.deliver(e) for e in deliveries[chunk : chunk + 8]])
-    assert set(statuses) == {200}
+    assert {200} == set(statuses)
     journal = await env.shop.store.journal()
     payments = [t for t in journal if t.kind is EntryKind.PAYMENT]
     assert sorted(t.order_id for t in payments) == sorted(o.id for o in orders[:4])
@@ -110,23 +113,23 @@ async def test_forged_stale_and_modified_webhooks_are_refused(
     order, pay = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "forge-k-01")
     fake.pay_out_of_band(pay.ref)
     event = next(e for e in fake.events if e["type"] == "payment_intent.succeeded")
-    assert await fake.deliver(event, secret="whsec_attacker") == 400
-    assert await fake.deliver(event, timestamp=int(time.time()) - 400) == 400
-    assert await fake.deliver(event, tamper=True) == 400
+    assert 400 == await fake.deliver(event, secret="whsec_attacker")
+    assert 400 == await fake.deliver(event, timestamp=int(time.time()) - 400)
+    assert 400 == await fake.deliver(event, tamper=True)
     url = f"{env.base_url}/webhooks/stripe"
     async with ClientSession() as session:
         async with session.post(url, data=json.dumps(event)) as resp:
-            assert resp.status == 400
-            assert (await resp.json())["error"]["code"] == "invalid_signature"
+            assert 400 == resp.status
+            assert "invalid_signature" == (await resp.json())["error"]["code"]
         body = json.dumps(event).encode()
         header = sign(body, WHSEC)
         async with session.post(url, data=body + b" ", headers={"Stripe-Signature": header}) as r:
-            assert r.status == 400
+            assert 400 == r.status
     got = await env.shop.store.get_order(order.id)
     assert got is not None
     assert got.status is OrderStatus.PENDING_PAYMENT
-    assert await env.shop.store.journal(order.id) == []
-    assert await fake.deliver(event) == 200
+    assert [] == await env.shop.store.journal(order.id)
+    assert 200 == await fake.deliver(event)
     got = await env.shop.store.get_order(order.id)
     assert got is not None
     assert got.status is OrderStatus.PAID
@@ -142,7 +145,7 @@ async def test_event_body_is_not_trusted(fake: FakeStripe, env: ShopEnv) -> None
     lie["id"] = "evt_forged_success"
     lie["type"] = "payment_intent.succeeded"
     lie["data"]["object"]["status"] = "succeeded"
-    assert await fake.deliver(lie) == 200
+    assert 200 == await fake.deliver(lie)
     got = await env.shop.store.get_order(order.id)
     assert got is not None
     assert got.status is OrderStatus.PENDING_PAYMENT
@@ -161,8 +164,8 @@ async def test_sweeper_cancels_at_stripe_before_expiring(fake: FakeStripe, env: 
     )
     fake.pay_out_of_band(paid_pay.ref)  # webhook never arrives
     env.clock.advance(601)
-    assert await env.shop.payments.sweep() == 1
-    assert fake.payment_intents[open_pay.ref]["status"] == "canceled"
+    assert 1 == await env.shop.payments.sweep()
+    assert "canceled" == fake.payment_intents[open_pay.ref]["status"]
     got_open = await env.shop.store.get_order(open_order.id)
     got_paid = await env.shop.store.get_order(paid_order.id)
     assert got_open is not None
@@ -182,7 +185,39 @@ async def test_refund_through_stripe(fake: FakeStripe, env: ShopEnv) -> None:
     first = await env.shop.payments.refund(env.seller, order.id, 900, "refund-req-0001")
     again = await env.shop.payments.refund(env.seller, order.id, 900, "refund-req-0001")
     assert first.status is OrderStatus.PARTIALLY_REFUNDED
-    assert again.refunded_minor == 900
-    assert len(fake.refunds) == 1
+    assert 900 == again.refunded_minor
+    assert 1 == len(fake.refunds)
     refunds = [t for t in await env.shop.store.journal(order.id) if t.kind is EntryKind.REFUND]
-    assert [t.amount for t in refunds] == [900]
+    assert [900] == [t.amount for t in refunds]
+
+
+async def test_dashboard_refunds_reach_the_ledger_once(fake: FakeStripe, env: ShopEnv) -> None:
+    """Refunds made outside the API are recorded from webhooks; API refunds are not doubled."""
+    offer = await env.offer(stock=2)
+    buyer = await env.buyer()
+    order, pay = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "dash-ref-1")
+    fake.pay_out_of_band(pay.ref)
+    await env.shop.payments.sync(order.id)
+    await env.shop.payments.refund(env.seller, order.id, 1000, "api-refund-001")
+    fake.refund_out_of_band(pay.ref, 500)
+    for event in fake.events * 3:
+        assert 200 == await fake.deliver(event)
+    got = await env.shop.store.get_order(order.id)
+    assert got is not None
+    assert (OrderStatus.PARTIALLY_REFUNDED, 1500) == (got.status, got.refunded_minor)
+    refunds = [t for t in await env.shop.store.journal(order.id) if t.kind is EntryKind.REFUND]
+    assert [500, 1000] == sorted(t.amount for t in refunds)
+
+
+async def test_sweeper_keeps_holding_while_stripe_is_down(fake: FakeStripe, env: ShopEnv) -> None:
+    """If Stripe cannot be asked, an expired hold is kept (it might be paid), not released."""
+    offer = await env.offer(stock=1)
+    buyer = await env.buyer()
+    order, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "down-key-1")
+    await fake.close()
+    env.clock.advance(601)
+    assert 0 == await env.shop.payments.sweep()
+    got = await env.shop.store.get_order(order.id)
+    assert got is not None
+    assert OrderStatus.PENDING_PAYMENT is got.status
+    assert 1 == (await env.shop.inventory.level(offer.pool)).reserved

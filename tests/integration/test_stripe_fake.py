@@ -52,13 +52,13 @@ async def test_payment_intent_pays_with_test_card(
         },
         {"idempotency_key": "order-ord_1"},
     )
-    assert pi.status == "requires_payment_method"
+    assert "requires_payment_method" == pi.status
     assert pi.automatic_payment_methods is not None
     assert pi.automatic_payment_methods.enabled
-    assert pi.metadata["order_id"] == "ord_1"
+    assert "ord_1" == pi.metadata["order_id"]
     assert pi.client_secret
     paid = await client.v1.payment_intents.confirm_async(pi.id, {"payment_method": "pm_card_visa"})
-    assert paid.status == "succeeded"
+    assert "succeeded" == paid.status
     again = await client.v1.payment_intents.retrieve_async(pi.id)
     assert (again.amount_received, again.status) == (1999, "succeeded")
     assert [e["type"] for e in fake.events] == [
@@ -77,8 +77,8 @@ async def test_declined_card_raises_card_error(
         await client.v1.payment_intents.confirm_async(
             pi.id, {"payment_method": "pm_card_chargeDeclined"}
         )
-    assert err.value.code == "card_declined"
-    assert fake.payment_intents[pi.id]["status"] == "requires_payment_method"
+    assert "card_declined" == err.value.code
+    assert "requires_payment_method" == fake.payment_intents[pi.id]["status"]
 
 
 async def test_idempotent_replay_and_conflict(
@@ -92,8 +92,8 @@ async def test_idempotent_replay_and_conflict(
             for _ in range(20)
         ]
     )
-    assert len({p.id for p in pis}) == 1
-    assert len(fake.payment_intents) == 1
+    assert 1 == len({p.id for p in pis})
+    assert 1 == len(fake.payment_intents)
     with pytest.raises(stripe.IdempotencyError):
         await client.v1.payment_intents.create_async(
             {"amount": 701, "currency": "eur"}, {"idempotency_key": "k-1"}
@@ -109,11 +109,11 @@ async def test_cancel_and_refunds(fake: FakeStripe, client: stripe.StripeClient)
     r1 = await client.v1.refunds.create_async({"payment_intent": pi.id, "amount": 300})
     assert (r1.amount, r1.status) == (300, "succeeded")
     r2 = await client.v1.refunds.create_async({"payment_intent": pi.id})
-    assert r2.amount == 700
+    assert 700 == r2.amount
     with pytest.raises(stripe.InvalidRequestError):
         await client.v1.refunds.create_async({"payment_intent": pi.id, "amount": 1})
     open_pi = await client.v1.payment_intents.create_async({"amount": 1000, "currency": "eur"})
-    assert (await client.v1.payment_intents.cancel_async(open_pi.id)).status == "canceled"
+    assert "canceled" == (await client.v1.payment_intents.cancel_async(open_pi.id)).status
 
 
 async def test_webhook_signatures_verify_like_stripe(
@@ -143,10 +143,10 @@ async def test_webhook_signatures_verify_like_stripe(
         fake.add_endpoint(f"http://127.0.0.1:{port}/hook", SECRET)
         await client.v1.payment_intents.create_async({"amount": 100, "currency": "eur"})
         event = fake.events[0]
-        assert await fake.deliver(event) == 200
-        assert await fake.deliver(event, timestamp=int(time.time()) - 301) == 400
-        assert await fake.deliver(event, tamper=True) == 400
-        assert await fake.deliver(event, secret="whsec_other") == 400
+        assert 200 == await fake.deliver(event)
+        assert 400 == await fake.deliver(event, timestamp=int(time.time()) - 301)
+        assert 400 == await fake.deliver(event, tamper=True)
+        assert 400 == await fake.deliver(event, secret="whsec_other")
         assert verdicts == ["payment_intent.created", "rejected", "rejected", "rejected"]
     finally:
         await runner.cleanup()

@@ -14,11 +14,14 @@ from livecommerce.domain.ledger import EntryKind
 from livecommerce.domain.offers import OfferKind
 from livecommerce.domain.orders import OrderStatus
 from livecommerce.errors import (
+    Conflict,
     IdempotencyConflict,
     InvalidInput,
     LimitReached,
+    NotFound,
     OfferNotActive,
     PaymentDeclined,
+    RateLimited,
     SoldOut,
 )
 from livecommerce.shop import rebuild_inventory
@@ -33,7 +36,12 @@ DECLINED = "4000 0000 0000 0002"
 async def env(
     request: pytest.FixtureRequest, settings_factory: SettingsFactory
 ) -> AsyncIterator[ShopEnv]:
-    sections: dict[str, Any] = {"shop": {"sweep_interval_seconds": 3600}}
+    sections: dict[str, Any] = {
+        "shop": {
+            "sweep_interval_seconds": 3600,
+            "checkout_rates": [{"limit": 10_000, "per_seconds": 1}],
+        }
+    }
     if request.param != "memory":
         sections["store"] = {"url": request.getfixturevalue("postgres_url"), "pool_size": 20}
         sections["redis"] = {"url": request.getfixturevalue("redis_url")}
@@ -73,8 +81,8 @@ async def test_stampede_sells_exactly_the_stock(env: ShopEnv) -> None:
     results = await asyncio.wait_for(asyncio.gather(*tasks), 60)
     done = True
     await sampler
-    assert results.count("paid") == 10
-    assert results.count("sold_out") == 190
+    assert 10 == results.count("paid")
+    assert 190 == results.count("sold_out")
     assert samples
     assert all(sum(s) == 10 and min(s) >= 0 for s in samples)
     level = await env.shop.inventory.level(offer.pool)
@@ -82,7 +90,7 @@ async def test_stampede_sells_exactly_the_stock(env: ShopEnv) -> None:
     journal = await env.shop.store.journal()
     payments = [t for t in journal if t.kind is EntryKind.PAYMENT]
     orders = {o.id: o for o in await env.shop.store.offer_orders(offer.id, [OrderStatus.PAID])}
-    assert len(payments) == 10
+    assert 10 == len(payments)
     assert sum(orders[t.order_id].quantity for t in payments) == level.sold
 
 
@@ -96,13 +104,13 @@ async def test_same_key_in_parallel_is_one_order(env: ShopEnv) -> None:
             for _ in range(20)
         ]
     )
-    assert len({order.id for order, _ in results}) == 1
-    assert len({pay.ref for _, pay in results}) == 1
+    assert 1 == len({order.id for order, _ in results})
+    assert 1 == len({pay.ref for _, pay in results})
     level = await env.shop.inventory.level(offer.pool)
-    assert level.reserved == 2
+    assert 2 == level.reserved
     with pytest.raises(IdempotencyConflict):
         await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 3, "same-key-001")
-    assert (await env.shop.inventory.level(offer.pool)).reserved == 2
+    assert 2 == (await env.shop.inventory.level(offer.pool)).reserved
 
 
 async def test_key_reused_for_another_offer_is_a_conflict(env: ShopEnv) -> None:
@@ -128,8 +136,8 @@ async def test_per_buyer_limit_under_parallel_requests(env: ShopEnv) -> None:
             return 0
         return 1
 
-    assert sum(await asyncio.gather(*[attempt(i) for i in range(20)])) == 2
-    assert (await env.shop.inventory.level(offer.pool)).reserved == 2
+    assert 2 == sum(await asyncio.gather(*[attempt(i) for i in range(20)]))
+    assert 2 == (await env.shop.inventory.level(offer.pool)).reserved
 
 
 async def test_bad_quantities_change_nothing(env: ShopEnv) -> None:
@@ -141,8 +149,8 @@ async def test_bad_quantities_change_nothing(env: ShopEnv) -> None:
             await env.shop.checkout.start(
                 buyer, env.show_id, offer.id, None, quantity, f"bad-q-{i:03d}"
             )
-    assert (await env.shop.inventory.level(offer.pool)).available == 5
-    assert await env.shop.store.offer_orders(offer.id, list(OrderStatus)) == []
+    assert 5 == (await env.shop.inventory.level(offer.pool)).available
+    assert [] == await env.shop.store.offer_orders(offer.id, list(OrderStatus))
 
 
 async def test_price_comes_from_the_offer(env: ShopEnv) -> None:
@@ -152,7 +160,7 @@ async def test_price_comes_from_the_offer(env: ShopEnv) -> None:
     order, pay = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 3, "price-key-1")
     assert (order.total.minor, order.total.currency) == (3702, "USD")
     assert order.status is OrderStatus.PENDING_PAYMENT
-    assert pay.client["provider"] == "demo"
+    assert "demo" == pay.client["provider"]
     assert pay.client["confirm_url"].endswith(f"/api/v1/payments/demo/{order.id}/confirm")
 
 
@@ -170,7 +178,7 @@ async def test_sale_window_and_sold_out_hold_nothing(env: ShopEnv) -> None:
     small = await env.offer(stock=1)
     with pytest.raises(SoldOut):
         await env.shop.checkout.start(buyer, env.show_id, small.id, None, 2, "window-k-3")
-    assert (await env.shop.inventory.level(small.pool)).available == 1
+    assert 1 == (await env.shop.inventory.level(small.pool)).available
 
 
 async def test_declined_card_fails_and_releases(env: ShopEnv) -> None:
@@ -184,7 +192,7 @@ async def test_declined_card_fails_and_releases(env: ShopEnv) -> None:
     stored = await env.shop.store.get_order(order.id)
     assert stored is not None
     assert stored.status is OrderStatus.FAILED
-    assert (await env.shop.inventory.level(offer.pool)).available == 2
+    assert 2 == (await env.shop.inventory.level(offer.pool)).available
     assert [u["order"]["status"] for u in updates] == ["reserved", "pending_payment", "failed"]
 
 
@@ -197,7 +205,7 @@ async def test_expiry_releases_exactly_once_and_never_a_paid_order(env: ShopEnv)
     await env.shop.payments.confirm_demo(b, paid.id, PAYS)
     env.clock.advance(601)
     released = await asyncio.gather(*[env.shop.payments.sweep() for _ in range(10)])
-    assert sum(released) == 1
+    assert 1 == sum(released)
     level = await env.shop.inventory.level(offer.pool)
     assert (level.sold, level.reserved, level.available) == (2, 0, 2)
     got_unpaid = await env.shop.store.get_order(unpaid.id)
@@ -225,7 +233,7 @@ async def test_payment_just_before_sweep_wins(env: ShopEnv) -> None:
     got = await env.shop.store.get_order(order.id)
     assert got is not None
     assert got.status is OrderStatus.PAID
-    assert (await env.shop.inventory.level(offer.pool)).sold == 1
+    assert 1 == (await env.shop.inventory.level(offer.pool)).sold
 
 
 async def test_refunds_reverse_and_inventory_rebuilds(env: ShopEnv) -> None:
@@ -251,3 +259,42 @@ async def test_refunds_reverse_and_inventory_rebuilds(env: ShopEnv) -> None:
 async def test_fake_clock_is_used(env: ShopEnv) -> None:
     """The app runs on the test's clock (so expiry tests never sleep)."""
     assert isinstance(env.clock, FakeClock)
+
+
+async def test_cancel_releases_unless_already_paid(env: ShopEnv) -> None:
+    """Cancelling an unpaid order releases its stock; a payment that went through wins."""
+    offer = await env.offer(stock=3)
+    buyer, stranger = await env.buyer("b"), await env.buyer("s")
+    order, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 2, "cancel-k-1")
+    with pytest.raises(NotFound):
+        await env.shop.payments.cancel(stranger, order.id)
+    cancelled = await env.shop.payments.cancel(buyer, order.id)
+    assert OrderStatus.CANCELLED is cancelled.status
+    assert 3 == (await env.shop.inventory.level(offer.pool)).available
+    with pytest.raises(Conflict):
+        await env.shop.payments.cancel(buyer, order.id)
+    raced, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "cancel-k-2")
+    demo: Any = env.shop.payments.gateway("demo")
+    await demo.confirm(raced, PAYS)
+    with pytest.raises(Conflict):
+        await env.shop.payments.cancel(env.seller, raced.id)
+    got = await env.shop.store.get_order(raced.id)
+    assert got is not None
+    assert OrderStatus.PAID is got.status
+
+
+async def test_new_checkouts_per_buyer_are_rate_limited(settings_factory: SettingsFactory) -> None:
+    """A buyer's burst of new checkouts is limited; retrying a known key never is."""
+    settings = settings_factory(shop={"checkout_rates": [{"limit": 3, "per_seconds": 60}]})
+    async with shop_env(settings) as env:
+        offer = await env.offer(stock=50)
+        buyer = await env.buyer()
+        for i in range(3):
+            await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, f"rate-key-{i}")
+        with pytest.raises(RateLimited):
+            await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "rate-key-9")
+        again, _ = await env.shop.checkout.start(
+            buyer, env.show_id, offer.id, None, 1, "rate-key-0"
+        )
+        assert OrderStatus.PENDING_PAYMENT is again.status
+        assert 3 == (await env.shop.inventory.level(offer.pool)).reserved

@@ -35,7 +35,7 @@ async def test_redis_restart_rebuilds_stock_from_the_store(
             with pytest.raises(SoldOut):
                 await env.shop.checkout.start(c, env.show_id, offer.id, None, 1, "rr-key-d")
             env.clock.advance(601)
-            assert await env.shop.payments.sweep() == 2
+            assert 2 == await env.shop.payments.sweep()
             level = await env.shop.inventory.level(offer.pool)
             assert (level.sold, level.reserved, level.available) == (1, 0, 2)
             for order in (held, last):

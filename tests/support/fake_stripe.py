@@ -119,6 +119,7 @@ class FakeStripe:
         app.router.add_post("/v1/payment_intents/{id}/confirm", self._confirm_pi)
         app.router.add_post("/v1/payment_intents/{id}/cancel", self._cancel_pi)
         app.router.add_post("/v1/refunds", self._create_refund)
+        app.router.add_get("/v1/refunds", self._list_refunds)
         app.router.add_get("/v1/refunds/{id}", self._get_refund)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -409,6 +410,25 @@ class FakeStripe:
             },
         )
         return dict(refund)
+
+    async def _list_refunds(self, request: web.Request) -> web.Response:
+        def listing(params: JSON) -> JSON:
+            pi_id = params.get("payment_intent")
+            data = [r for r in self.refunds.values() if pi_id in (None, r["payment_intent"])]
+            data.sort(key=lambda r: r["created"], reverse=True)
+            limit = int(params.get("limit", 10))
+            return {
+                "object": "list",
+                "url": "/v1/refunds",
+                "has_more": len(data) > limit,
+                "data": [dict(r) for r in data[:limit]],
+            }
+
+        return await self._handle(request, listing)
+
+    def refund_out_of_band(self, pi_id: str, amount: int) -> JSON:
+        """A refund made in Stripe's dashboard (not through our API)."""
+        return self._do_refund({"payment_intent": pi_id, "amount": str(amount)})
 
     async def _get_refund(self, request: web.Request) -> web.Response:
         def get(_params: JSON, re_id: str) -> JSON:

@@ -32,7 +32,7 @@ def test_per_buyer_limit_counts_what_buyer_already_holds() -> None:
     """A buyer at the limit gets LimitReached even with stock left."""
     with pytest.raises(LimitReached):
         reserve(StockLevel(total=10), 2, buyer_units=1, per_buyer_limit=2)
-    assert reserve(StockLevel(total=10), 1, buyer_units=1, per_buyer_limit=2).reserved == 1
+    assert 1 == reserve(StockLevel(total=10), 1, buyer_units=1, per_buyer_limit=2).reserved
 
 
 @pytest.mark.parametrize("qty", [0, -1])
@@ -62,5 +62,5 @@ def test_release_returns_units_once() -> None:
 
 def test_rebuild_never_hands_out_sold_units() -> None:
     """Rebuilding from the durable store keeps sold and held units out of available."""
-    assert rebuild(total=10, sold=5, held=2).available == 3
-    assert rebuild(total=4, sold=5, held=2).available == 0
+    assert 3 == rebuild(total=10, sold=5, held=2).available
+    assert 0 == rebuild(total=4, sold=5, held=2).available

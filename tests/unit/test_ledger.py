@@ -29,9 +29,9 @@ def test_payment_splits_fee_and_seller_share() -> None:
         at_ms=1,
     )
     bal = balances([txn])
-    assert bal[(Account.PROVIDER_CLEARING, PLATFORM, "EUR")] == 10_000
-    assert bal[(Account.SELLER_PAYABLE, "s", "EUR")] == -9_500
-    assert bal[(Account.PLATFORM_FEES, PLATFORM, "EUR")] == -500
+    assert 10_000 == bal[(Account.PROVIDER_CLEARING, PLATFORM, "EUR")]
+    assert -9_500 == bal[(Account.SELLER_PAYABLE, "s", "EUR")]
+    assert -500 == bal[(Account.PLATFORM_FEES, PLATFORM, "EUR")]
 
 
 @given(
@@ -77,5 +77,5 @@ def test_refunds_in_any_parts_reverse_everything(total: int, fee_bps: int, cuts:
 
 def test_fee_rounds_down() -> None:
     """The platform fee is floored to a whole minor unit."""
-    assert platform_fee(19, 500) == 0
-    assert platform_fee(20, 500) == 1
+    assert 0 == platform_fee(19, 500)
+    assert 1 == platform_fee(20, 500)

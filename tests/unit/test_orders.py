@@ -49,9 +49,9 @@ def make_order(status: OrderStatus = OrderStatus.RESERVED, quantity: int = 2) ->
 def test_new_order_is_reserved_with_server_total() -> None:
     """A new order is reserved and its total is unit price times quantity."""
     order = make_order(quantity=3)
-    assert order.status == OrderStatus.RESERVED
+    assert OrderStatus.RESERVED == order.status
     assert Money(3750, "EUR") == order.total
-    assert order.expires_at_ms == 601_000
+    assert 601_000 == order.expires_at_ms
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_table_covers_every_status_and_ends_are_final() -> None:
         OrderStatus.REFUNDED,
     ):
         assert frozenset() == TRANSITIONS[end]
-    assert set(OrderStatus) == HOLDING | SOLD | RELEASED
+    assert HOLDING | SOLD | RELEASED == set(OrderStatus)
     assert not (HOLDING & SOLD)
     assert not (SOLD & RELEASED)
     assert not (HOLDING & RELEASED)
@@ -109,8 +109,8 @@ def test_expiry_only_for_holding_orders() -> None:
 def test_refund_status() -> None:
     """Refunding all of the total is refunded; part of it is partially refunded; more is refused."""
     order = make_order(OrderStatus.PAID)
-    assert status_after_refund(order, 2500) == OrderStatus.REFUNDED
-    assert status_after_refund(order, 1) == OrderStatus.PARTIALLY_REFUNDED
+    assert OrderStatus.REFUNDED == status_after_refund(order, 2500)
+    assert OrderStatus.PARTIALLY_REFUNDED == status_after_refund(order, 1)
     with pytest.raises(InvalidInput):
         status_after_refund(order, 2501)
     with pytest.raises(InvalidInput):

@@ -78,5 +78,5 @@ def test_fixed_offer_starts_now_and_view_has_countdown() -> None:
     fixed = start_offer(flash(kind=OfferKind.FIXED, starts_at_ms=None, ends_at_ms=None), 50)
     assert (fixed.status, fixed.starts_at_ms) == (OfferStatus.LIVE, 50)
     view = offer_view(start_offer(flash(), 0), 7, 0)
-    assert view["countdown"] == 1
-    assert view["stock_left"] == 7
+    assert 1 == view["countdown"]
+    assert 7 == view["stock_left"]

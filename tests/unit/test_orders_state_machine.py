@@ -192,7 +192,7 @@ class ShopMachine(RuleBasedStateMachine):
     @invariant()
     def units_are_conserved(self) -> None:
         s = self.stock
-        assert s.sold + s.reserved + s.available == TOTAL
+        assert TOTAL == s.sold + s.reserved + s.available
         assert s.available >= 0
         assert s.reserved >= 0
         assert s.sold <= TOTAL
@@ -214,7 +214,7 @@ class ShopMachine(RuleBasedStateMachine):
 
     @invariant()
     def journal_balances(self) -> None:
-        assert sum(balances(self.journal.values()).values()) == 0
+        assert 0 == sum(balances(self.journal.values()).values())
         for o in self.orders.values():
             refunded = sum(
                 t.amount

@@ -133,7 +133,7 @@ export function connectShow(showId, { token, onJoined, onState } = {}) {
     }
   });
   socket.on("disconnect", () => onState?.("disconnected"));
-  socket.on("connect_error", (err) => onState?.("connect_error", { message: err.message }));
+  socket.on("connect_error", (err) => onState?.("connect_error", { message: err.message, data: err.data }));
   return hub;
 }
 

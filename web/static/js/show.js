@@ -51,7 +51,18 @@ async function startPlayer() {
   session = { stop: async () => {} }; // placeholder so concurrent starts do not race
   playerState("loading", "Connecting…");
   try {
-    const whep = await playWhep(video, cfg.whepUrl, iceServers);
+    // Right after show.state "live" the media plane may still be starting the show's feed
+    // (404/409): retry WHEP briefly before settling for HLS.
+    let whep = null;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        whep = await playWhep(video, cfg.whepUrl, iceServers);
+        break;
+      } catch (err) {
+        if (attempt >= 2 || ![404, 409].includes(err.status) || gen !== generation) throw err;
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+    }
     if (gen !== generation) { await whep.stop(); return; }
     session = whep;
     setTransport("whep");
@@ -122,9 +133,23 @@ const hub = connectShow(showId, {
     else if (!offer) loadPinned();
     chatControls();
   },
-  onState(state) {
+  onState(state, err) {
+    const refused = err?.data?.code === "unauthenticated" || err?.data?.error?.code === "unauthenticated";
+    if (state === "connect_error" && guestToken && refused) {
+      // A guest token that expired: forget it, watch anonymously, offer the name form again.
+      guestToken = null;
+      sessionStorage.removeItem(GUEST_KEY);
+      hub.socket.auth = {};
+      hub.socket.connect();
+      chatControls();
+      return;
+    }
     if (state === "disconnected") notice("Reconnecting…", true);
     if (state === "connected") clearNotice();
+    if (state === "error") {
+      notice(err?.code === "banned" ? "A host banned you from this show's chat. You can still watch." : err?.message || "Could not join the chat.");
+      if (err?.code === "banned") { $("chat-form").hidden = true; $("guest-form").hidden = true; }
+    }
   },
 });
 
@@ -163,10 +188,15 @@ hub.on("mod.applied", (p) => {
   }
   if (!p.user_id || p.user_id !== me.id) return;
   if (p.action === "timeout") notice(`A host timed you out until ${timeOf(p.until)}. You can still watch.`);
-  else if (p.action === "ban") { notice("A host banned you from this show's chat."); $("chat-form").hidden = true; }
+  else if (p.action === "ban") { notice("A host banned you from this show's chat. You can still watch."); $("chat-form").hidden = true; }
   else if (p.action === "unban") notice("You may chat again.");
 });
 hub.on("show.state", (p) => setLive(p.status));
+hub.on("show.left", (p) => {
+  notice(p.reason === "banned" ? "A host banned you from this show's chat. You can still watch." : "You left this show's chat.");
+  $("chat-form").hidden = true;
+  $("guest-form").hidden = true;
+});
 hub.on("viewers.count", (p) => { $("viewers-count").textContent = String(p.count ?? 0); });
 
 $("chat-form").addEventListener("submit", async (e) => {

@@ -1,7 +1,7 @@
 // The seller studio: camera/mic preview with device pickers, Go live / End over WHIP from the
 // browser, a connection and bitrate indicator, the stream key (rotate or paste) with OBS/ffmpeg
 // hints, offers to pin or start, questions to answer, the live order feed and the viewer count.
-import { $, api, cfg, confirmFirst, connectShow, emitOrRest, el, errorText, money, minorOf, timeOf, toMinor } from "./common.js";
+import { $, api, cfg, clock, confirmFirst, connectShow, emitOrRest, el, errorText, money, minorOf, timeOf, toMinor } from "./common.js";
 import { bitrateMeter, publishWhip } from "./media.js";
 
 const showId = cfg.showId;
@@ -165,12 +165,27 @@ async function renderOffers() {
     start.disabled = o.status === "live" || o.status === "ended";
     return el("li", { id: `offer-${o.id}`, "data-offer-id": o.id, className: pinnedId === o.id ? "pinned" : "" },
       el("div", {}, el("strong", { text: name }), " ", el("span", { className: "badge tag", text: o.kind }), " ", el("span", { className: `badge status ${o.status}`, text: o.status })),
-      el("div", { className: "muted" }, money(o.price), " · ", `${o.stock_left ?? o.stock} left`, o.ends_at ? ` · ends ${timeOf(o.ends_at)}` : ""),
+      el("div", { className: "muted" }, money(o.price), " · ", `${o.stock_left ?? o.stock} left`,
+        o.ends_at ? el("span", { className: "countdown", "data-ends": o.ends_at, "data-starts": o.starts_at || "" }) : ""),
       el("div", { className: "row" }, pin, start));
   }));
   list.replaceChildren(...items);
   $("offers-empty").hidden = items.length > 0;
+  tickCountdowns();
 }
+
+/** Flash-sale countdowns in the offer list, ticking without re-rendering the list. */
+function tickCountdowns() {
+  const now = Date.now();
+  for (const span of document.querySelectorAll("#offer-list .countdown")) {
+    const starts = Number(span.dataset.starts || 0);
+    const ends = Number(span.dataset.ends || 0);
+    if (starts && now < starts) span.textContent = ` · starts in ${clock((starts - now) / 1000)}`;
+    else if (ends && now < ends) span.textContent = ` · ends in ${clock((ends - now) / 1000)}`;
+    else span.textContent = " · over";
+  }
+}
+setInterval(tickCountdowns, 1000);
 
 async function act(event, o) {
   const action = event === "offer.pin" ? "pin" : "start";

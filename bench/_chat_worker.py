@@ -1,0 +1,112 @@
+"""A bench worker process: N lightweight Socket.IO clients over raw websockets.
+
+Speaks Engine.IO v4 / Socket.IO v5 on the websocket transport (open ``0``, connect ``40``,
+ping ``2`` / pong ``3``, events ``42[...]``, acks ``43<id>[...]``), which is exactly what a
+python-socketio or socket.io-client connection sends once upgraded, at a fraction of the memory.
+Commands on stdin, one JSON reply per line on stdout: connect, start, report, quit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+
+class Counters:
+    def __init__(self) -> None:
+        self.lines = 0
+        self.packets = 0
+        self.latencies: list[float] = []
+        self.recording = False
+
+
+def _record(counters: Counters, lines: list[dict[str, Any]], now: float) -> None:
+    if not counters.recording:
+        return
+    counters.packets += 1
+    for line in lines:
+        text = line.get("text", "")
+        if text.startswith("t="):
+            counters.lines += 1
+            counters.latencies.append(round((now - float(text[2:])) * 1000, 2))
+
+
+async def client(
+    http: aiohttp.ClientSession, base: str, show_id: str, counters: Counters, ready: asyncio.Event
+) -> None:
+    url = base.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    async with http.ws_connect(url, max_msg_size=0, autoping=True) as ws:
+        await ws.receive()  # engine.io open packet
+        await ws.send_str("40")
+        joined = False
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            data: str = msg.data
+            if data == "2":
+                await ws.send_str("3")
+            elif data.startswith("40") and not joined:
+                await ws.send_str("421" + json.dumps(["show.join", {"show_id": show_id}]))
+            elif data.startswith("431") and not joined:
+                joined = True
+                ready.set()
+            elif data.startswith("42"):
+                event, payload = json.loads(data[2:])[:2]
+                now = time.time()
+                if event == "chat.message":
+                    _record(counters, [payload], now)
+                elif event == "chat.batch":
+                    _record(counters, payload["messages"], now)
+
+
+async def main() -> None:
+    base, show_id, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    counters = Counters()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        tasks: list[asyncio.Task[None]] = []
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while True:
+            command = (await reader.readline()).decode().strip()
+            reply: dict[str, Any] = {}
+            if command == "connect":
+                events = []
+                for i in range(n):
+                    ready = asyncio.Event()
+                    events.append(ready)
+                    tasks.append(asyncio.create_task(client(http, base, show_id, counters, ready)))
+                    if i % 50 == 49:
+                        await asyncio.sleep(0.05)  # do not stampede the accept queue
+                # one deadline for all (a client whose connect failed never becomes ready)
+                waits = [asyncio.create_task(ready.wait()) for ready in events]
+                _done, pending = await asyncio.wait(waits, timeout=120)
+                for waiter in pending:
+                    waiter.cancel()
+                reply = {"connected": sum(ready.is_set() for ready in events)}
+            elif command == "start":
+                counters.recording = True
+            elif command == "report":
+                counters.recording = False
+                reply = {
+                    "lines": counters.lines,
+                    "packets": counters.packets,
+                    "latencies_ms": counters.latencies,
+                }
+            elif command in ("quit", ""):
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                print("{}", flush=True)
+                return
+            print(json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

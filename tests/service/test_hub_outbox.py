@@ -1,0 +1,75 @@
+"""The per-show outbox: coalescing and the join barrier, with a recording emitter."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from livecommerce.hub.outbox import ShowOutbox
+
+Sent = list[tuple[str, str, Any, list[str]]]
+
+
+def line(seq: int) -> dict[str, Any]:
+    return {"id": f"m{seq}", "seq": seq, "text": str(seq)}
+
+
+def make(sent: Sent, coalesce_above: float = 100, interval: float = 0.05) -> ShowOutbox:
+    async def room(event: str, data: dict[str, Any], skip: list[str]) -> None:
+        sent.append(("room", event, data, skip))
+
+    async def one(event: str, data: dict[str, Any], sid: str) -> None:
+        sent.append(("sid", event, data, [sid]))
+
+    return ShowOutbox("s", room, one, coalesce_above=coalesce_above, interval=interval)
+
+
+async def test_quiet_show_sends_one_message_per_line() -> None:
+    """Below the threshold every line is its own chat.message; duplicates are dropped."""
+    sent: Sent = []
+    box = make(sent)
+    await box.deliver(line(1))
+    await box.deliver(line(1))
+    await box.deliver(line(2))
+    assert [(e, d["seq"]) for _, e, d, _ in sent] == [("chat.message", 1), ("chat.message", 2)]
+
+
+async def test_busy_show_batches_in_order() -> None:
+    """Above the threshold lines are queued and flushed together as chat.batch."""
+    sent: Sent = []
+    box = make(sent, coalesce_above=2)
+    for seq in range(1, 7):
+        await box.deliver(line(seq))
+    await asyncio.sleep(0.1)
+    delivered = [
+        m["seq"] for _, e, d, _ in sent for m in (d["messages"] if e == "chat.batch" else [d])
+    ]
+    assert delivered == [1, 2, 3, 4, 5, 6]
+    assert sent[-1][1] == "chat.batch"
+    await box.close()
+
+
+async def test_join_barrier_no_gap_no_duplicate() -> None:
+    """Lines emitted while a client joins go into its ack once and are not sent live again."""
+    sent: Sent = []
+    box = make(sent)
+    box.begin_join("j")
+    await box.deliver(line(5))  # arrives while the joiner reads history
+    assert sent[-1][3] == ["j"]  # the room emit skipped the joiner
+    ack = box.finish_join("j", [line(4), line(5)], None)
+    assert [m["seq"] for m in ack] == [4, 5]
+    await box.deliver(line(6))
+    assert sent[-1][3] == []  # caught up: the joiner gets new lines with everyone
+    late = {"id": "m3b", "seq": 3, "text": "late from another node"}
+    await box.deliver(late)
+    assert sent[-1][3] == ["j"]  # older than what the ack carried: not sent to the joiner
+
+
+async def test_join_barrier_adds_lines_missing_from_history() -> None:
+    """A line the history read missed but the room saw is appended to the ack."""
+    sent: Sent = []
+    box = make(sent)
+    box.begin_join("j")
+    await box.deliver(line(8))
+    ack = box.finish_join("j", [line(7)], 6)
+    assert [m["seq"] for m in ack] == [7, 8]
