@@ -104,6 +104,7 @@ class _Rendition:
         self.stream: av.VideoStream | None = None
         self.size = (0, 0)
         self.next_keyframe_pts = 0
+        self.last_pts = -1
 
     def _open(self) -> av.container.OutputContainer:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -192,6 +193,10 @@ class _Rendition:
     def encode(self, frame: av.VideoFrame, pts: int) -> None:
         assert self.container is not None
         assert self.stream is not None
+        # A decoder can release several frames for one packet: keep encoder input strictly
+        # increasing, or the muxer refuses the output (EINVAL on non-monotonic DTS).
+        pts = max(pts, self.last_pts + 1)
+        self.last_pts = pts
         scaled = frame.reformat(width=self.size[0], height=self.size[1], format="yuv420p")
         scaled.pts, scaled.time_base = pts, _TB
         if pts >= self.next_keyframe_pts:  # keyframes on the segment grid
@@ -254,6 +259,7 @@ class ShowPackager:
         ]
         self.dropped = 0
         self.packets = 0
+        self.failed = False  # the thread died; the tap stops queueing
         self._queue: queue.Queue[_Item | None] = queue.Queue(QUEUE_PACKETS)
         self._resync = True
         self._thread = threading.Thread(target=self._run, name=f"hls-{feed.show_id}", daemon=True)
@@ -309,6 +315,8 @@ class ShowPackager:
         self._watchdog = asyncio.create_task(self._keyframe_watchdog())
 
     def _tap(self, packet: EncodedPacket, kind: str) -> None:
+        if self.failed:
+            return
         if kind == "audio":
             with contextlib.suppress(queue.Full):  # a lost 20 ms of audio needs no resync
                 self._queue.put_nowait(_Item(kind, bytes(packet), packet.pts or 0, True))
@@ -338,22 +346,17 @@ class ShowPackager:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog
-        await asyncio.to_thread(self._send_stop)
-        if self._thread.is_alive():
-            await asyncio.to_thread(self._thread.join)
+        await asyncio.to_thread(self._finish_thread)
 
-    def _send_stop(self) -> None:
-        """Queue the end marker without ever blocking on a thread that has already died.
-
-        A packager that failed leaves a full queue nobody reads; a plain blocking ``put`` would
-        then hang shutdown (and the event loop's executor) forever.
-        """
+    def _finish_thread(self) -> None:
+        """Hand the thread its end marker without ever blocking on a dead thread's full queue."""
         while self._thread.is_alive():
             try:
-                self._queue.put(None, timeout=0.2)
+                self._queue.put(None, timeout=0.5)
+                break
             except queue.Full:
                 continue
-            return
+        self._thread.join()
 
     # -- packager thread -----------------------------------------------------------------------
     def _run(self) -> None:
@@ -386,6 +389,7 @@ class ShowPackager:
                 self._package(decoder, item, pts)
         except Exception:
             log.exception("HLS packager for show %s failed", self.feed.show_id)
+            self.failed = True
         finally:
             for rendition in self.renditions:
                 try:
@@ -394,12 +398,16 @@ class ShowPackager:
                     log.exception("closing HLS rendition %s failed", rendition.spec.name)
 
     def _package(self, decoder: av.VideoCodecContext, item: _Item, pts: int) -> None:
+        packet = av.Packet(item.data)
+        packet.pts = packet.dts = pts
+        packet.time_base = _TB
         try:
-            frames = decoder.decode(av.Packet(item.data))
+            frames = decoder.decode(packet)
         except av.FFmpegError:
             frames = []
         for frame in frames:
             assert isinstance(frame, av.VideoFrame)
+            frame_pts = frame.pts if frame.pts is not None else pts
             for rendition in self.renditions:
                 if rendition.container is None and item.keyframe:
                     if rendition.spec.height:
@@ -412,7 +420,7 @@ class ShowPackager:
                 self._write_multivariant()
             for rendition in self.renditions:
                 if rendition.container is not None and rendition.spec.height:
-                    rendition.encode(frame, pts)
+                    rendition.encode(frame, frame_pts)
         for rendition in self.renditions:
             if rendition.container is not None and not rendition.spec.height:
                 rendition.mux_packet(item, pts)
