@@ -139,17 +139,6 @@ class OfferMoment(BaseModel):
     )
 
 
-class TimelineEvent(BaseModel):
-    type: str
-    offer_id: str
-    at: int = Field(description="epoch milliseconds")
-    media_ts: float | None
-
-
-class Timeline(BaseModel):
-    events: list[TimelineEvent]
-
-
 def _offer_action(name: str) -> Any:
     async def handler(request: web.Request, body: OfferMoment) -> OfferOut:
         principal = await require_principal(request)
@@ -175,17 +164,6 @@ for _name, _summary in (
         response=OfferOut,
         summary=_summary,
     )(_offer_action(_name))
-
-
-@api.get(
-    "/api/v1/shows/{show_id}/timeline",
-    response=Timeline,
-    auth=False,
-    summary="Pins and offer starts/ends with their media timestamps (replays stay shoppable)",
-)
-async def timeline(request: web.Request) -> Timeline:
-    events = await request.app[keys.SHOP].offers.timeline(request.match_info["show_id"])
-    return Timeline(events=[TimelineEvent.model_validate(e) for e in events])
 
 
 @api.post(

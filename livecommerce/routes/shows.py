@@ -15,6 +15,8 @@ from livecommerce.routes.auth import principal_of, require_principal
 from livecommerce.routes.models import ShowOut, to_ms
 
 api = ApiRoutes("shows")
+#: Answered questions read into a timeline (a show rarely has more; the oldest drop first).
+TIMELINE_QUESTIONS = 1000
 
 
 class ShowIn(BaseModel):
@@ -143,3 +145,48 @@ async def revoke_host(request: web.Request) -> ShowOut:
         principal, request.match_info["show_id"], request.match_info["user_id"]
     )
     return ShowOut.of(show)
+
+
+class TimelineEvent(BaseModel):
+    """One shoppable moment of a show: an offer started, pinned or ended, or a question answered."""
+
+    type: str = Field(description="offer.started, offer.pinned, offer.ended or question.answered")
+    at: int = Field(description="epoch milliseconds")
+    media_ts: float | None = Field(description="seconds into the broadcast (the replay's clock)")
+    offer_id: str | None = None
+    question_id: str | None = None
+    question: str | None = None
+    answer: str | None = None
+
+
+class Timeline(BaseModel):
+    events: list[TimelineEvent]
+
+
+@api.get(
+    "/api/v1/shows/{show_id}/timeline",
+    response=Timeline,
+    auth=False,
+    summary="Offer moments and answered questions with media timestamps (shoppable replays)",
+)
+async def timeline(request: web.Request) -> Timeline:
+    show = await request.app[keys.SHOWS].get(request.match_info["show_id"])
+    events = [
+        TimelineEvent.model_validate(e)
+        for e in await request.app[keys.SHOP].offers.timeline(show.id)
+    ]
+    questions = await request.app[keys.HUB].services.qa.list(show.id, TIMELINE_QUESTIONS)
+    events += [
+        TimelineEvent(
+            type="question.answered",
+            at=q.answered_at_ms or q.at_ms,
+            media_ts=q.on_air_media_ts,
+            question_id=q.id,
+            question=q.text,
+            answer=q.answer,
+        )
+        for q in questions
+        if q.answered
+    ]
+    events.sort(key=lambda e: e.at)  # stable: same-millisecond offer moments keep their order
+    return Timeline(events=events)

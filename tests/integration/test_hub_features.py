@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 from tests.conftest import SettingsFactory
@@ -93,6 +94,14 @@ async def test_questions_votes_and_answers(node: tuple[RunningApp, Cast]) -> Non
         ack = await late.call("show.join", {"show_id": cast.show_id})
         assert [q["id"] for q in ack["questions"]] == [question_id]
         await late.close()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{running.base_url}/api/v1/shows/{cast.show_id}/timeline") as resp,
+        ):
+            events = (await resp.json())["events"]
+        assert [("question.answered", question_id, "Does it come in red?", "Yes!", 61.5)] == [
+            (e["type"], e["question_id"], e["question"], e["answer"], e["media_ts"]) for e in events
+        ]
     finally:
         for client in (seller, alice, bob):
             await client.close()
