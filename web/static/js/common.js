@@ -214,17 +214,3 @@ export function confirmFirst(button, action, armedText = "Sure?") {
   };
 }
 
-/**
- * Send a client event over the hub; when this server's hub does not know the event (the plane
- * that owns it registers no hub handler), use the equivalent REST endpoint instead, so a page
- * works on any combination of planes. REST answers are wrapped as an ack (`{ok, ...data}`).
- */
-export async function emitOrRest(hub, event, payload, method, url, body = payload) {
-  const ack = await hub.emit(event, payload);
-  if (ack.ok || !/unknown event/.test(ack.error?.message || "")) return ack;
-  try {
-    return { ok: true, ...(await api(method, url, body)) };
-  } catch (err) {
-    return { ok: false, error: { code: err.code || "error", message: err.message } };
-  }
-}

@@ -1,7 +1,7 @@
 // The viewer page: WHEP first, HLS fallback; chat, reactions, Q&A, the pinned offer with
 // checkout (demo card or Stripe), and my orders. State the tests look at is mirrored on
 // <body data-transport="whep|hls" data-player="playing|...">.
-import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, emitOrRest, errorText, minorOf, money, newKey, tabs, timeOf } from "./common.js";
+import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, errorText, minorOf, money, newKey, tabs, timeOf } from "./common.js";
 import { playHls, playWhep } from "./media.js";
 
 const showId = cfg.showId;
@@ -402,7 +402,7 @@ $("buy-form").addEventListener("submit", async (e) => {
   checkoutStatus("Reserving…", "pending");
   const payload = { offer_id: offer.id, quantity: Number($("quantity").value) || 1, idempotency_key: checkoutKey };
   if (!$("variant-label").hidden && $("variant").value) payload.variant_id = $("variant").value;
-  const ack = await emitOrRest(hub, "checkout.start", payload, "POST", `/api/v1/shows/${encodeURIComponent(showId)}/checkout`, payload);
+  const ack = await hub.emit("checkout.start", payload);
   $("buy").disabled = false;
   if (!ack.ok) {
     checkoutKey = null; // the next attempt is a new purchase

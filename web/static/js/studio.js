@@ -1,7 +1,7 @@
 // The seller studio: camera/mic preview with device pickers, Go live / End over WHIP from the
 // browser, a connection and bitrate indicator, the stream key (rotate or paste) with OBS/ffmpeg
 // hints, offers to pin or start, questions to answer, the live order feed and the viewer count.
-import { $, api, cfg, clock, confirmFirst, connectShow, emitOrRest, el, errorText, money, minorOf, timeOf, toMinor } from "./common.js";
+import { $, api, cfg, clock, confirmFirst, connectShow, el, errorText, money, minorOf, timeOf, toMinor } from "./common.js";
 import { bitrateMeter, publishWhip } from "./media.js";
 
 const showId = cfg.showId;
@@ -188,10 +188,7 @@ function tickCountdowns() {
 setInterval(tickCountdowns, 1000);
 
 async function act(event, o) {
-  const action = event === "offer.pin" ? "pin" : "start";
-  const url = `/api/v1/shows/${encodeURIComponent(showId)}/offers/${encodeURIComponent(o.id)}/${action}`;
-  const ack = await emitOrRest(hub, event, { offer_id: o.id }, "POST", url, {});
-  if (ack.ok && !ack.offer && ack.id) ack.offer = { ...ack };
+  const ack = await hub.emit(event, { offer_id: o.id });
   $("offer-status").textContent = ack.ok ? (event === "offer.pin" ? "Pinned." : "Sale started.") : errorText(ack);
   if (ack.ok) {
     if (event === "offer.pin") pinnedId = o.id;
