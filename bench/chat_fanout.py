@@ -94,7 +94,7 @@ async def _show(base: str) -> tuple[str, str]:
     """A seller account and a show on the fresh server: (show_id, seller token)."""
     async with aiohttp.ClientSession() as http:
         body = {
-            "name": "Bench Seller",
+            "name": "Bench Owner",  # staff-like names are refused at sign-up
             "email": f"bench{time.time_ns()}@example.test",
             "password": "correct horse battery",
             "role": "seller",
