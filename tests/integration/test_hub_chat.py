@@ -10,7 +10,7 @@ import pytest
 from livecommerce import keys
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
-from tests.support.hub_clients import Cast, HubClient, make_cast
+from tests.support.hub_clients import Cast, HubClient, join_show, make_cast
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,11 +34,7 @@ async def strict_node(
 
 
 async def joined(running: RunningApp, cast: Cast, token: str | None) -> tuple[HubClient, Any]:
-    client = HubClient()
-    await client.connect(running.base_url, token)
-    ack = await client.call("show.join", {"show_id": cast.show_id})
-    assert ack["ok"] is True, ack
-    return client, ack
+    return await join_show(running.base_url, cast.show_id, token)
 
 
 async def test_chat_round_trip(node: tuple[RunningApp, Cast]) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
-from tests.support.hub_clients import Cast, HubClient, make_cast
+from tests.support.hub_clients import Cast, HubClient, join_show, make_cast
 from tests.support.servers import RedisServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(90)]
@@ -49,11 +49,7 @@ async def cluster(settings_factory: SettingsFactory, redis_url: str) -> AsyncIte
 
 
 async def join(node: RunningApp, cast: Cast, token: str | None) -> HubClient:
-    client = HubClient()
-    await client.connect(node.base_url, token)
-    ack = await client.call("show.join", {"show_id": cast.show_id})
-    assert ack["ok"] is True, ack
-    return client
+    return (await join_show(node.base_url, cast.show_id, token))[0]
 
 
 async def say(client: HubClient, cast: Cast, text: str) -> Any:

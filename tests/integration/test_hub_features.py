@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
-from tests.support.hub_clients import Cast, HubClient, make_cast, refused
+from tests.support.hub_clients import Cast, HubClient, join_show, make_cast, refused
 
 pytestmark = pytest.mark.timeout(60)
 ROOMY = {
@@ -29,11 +29,7 @@ async def node(settings_factory: SettingsFactory) -> AsyncIterator[tuple[Running
 
 
 async def join(running: RunningApp, cast: Cast, token: str | None) -> HubClient:
-    client = HubClient()
-    await client.connect(running.base_url, token)
-    ack = await client.call("show.join", {"show_id": cast.show_id})
-    assert ack["ok"] is True, ack
-    return client
+    return (await join_show(running.base_url, cast.show_id, token))[0]
 
 
 async def test_reactions_are_aggregated(node: tuple[RunningApp, Cast]) -> None:

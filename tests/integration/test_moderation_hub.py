@@ -15,7 +15,7 @@ from livecommerce.domain.access import Role
 from livecommerce.errors import ReservedName
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
-from tests.support.hub_clients import Cast, HubClient, make_cast
+from tests.support.hub_clients import Cast, HubClient, join_show, make_cast
 
 pytestmark = pytest.mark.timeout(60)
 ROOMY = {"chat_rates": [{"limit": 1000, "per_seconds": 1}]}
@@ -28,11 +28,7 @@ async def node(settings_factory: SettingsFactory) -> AsyncIterator[tuple[Running
 
 
 async def join(running: RunningApp, cast: Cast, token: str | None) -> HubClient:
-    client = HubClient()
-    await client.connect(running.base_url, token)
-    ack = await client.call("show.join", {"show_id": cast.show_id})
-    assert ack["ok"] is True, ack
-    return client
+    return (await join_show(running.base_url, cast.show_id, token))[0]
 
 
 async def say(client: HubClient, cast: Cast, text: str) -> dict[str, Any]:

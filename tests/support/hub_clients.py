@@ -164,3 +164,14 @@ async def clients(n: int) -> AsyncIterator[list[HubClient]]:
     finally:
         for client in made:
             await client.close()
+
+
+async def join_show(
+    base_url: str, show_id: str, token: str | None
+) -> tuple[HubClient, dict[str, Any]]:
+    """A client connected with ``token`` (None = watch-only) that joined the show, ack ok."""
+    client = HubClient()
+    await client.connect(base_url, token)
+    ack: dict[str, Any] = await client.call("show.join", {"show_id": show_id})
+    assert ack["ok"] is True, ack
+    return client, ack
