@@ -16,14 +16,9 @@ from livecommerce.domain.orders import order_view
 from livecommerce.errors import PayloadTooLarge
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
-from livecommerce.routes.models import ProductOut, to_ms
+from livecommerce.routes.models import MoneyOut, ProductOut, to_ms
 
 api = ApiRoutes("shop")
-
-
-class MoneyOut(BaseModel):
-    amount: int
-    currency: str
 
 
 class OfferIn(BaseModel):
