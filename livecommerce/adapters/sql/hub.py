@@ -191,16 +191,13 @@ class SqlHubStore:
 
     async def set_policy(self, show_id: str, policy: ChatPolicy, at_ms: int) -> None:
         payload = json.dumps(policy.to_wire())
-        async with self._db.transaction() as tx:
-            changed = await tx.execute(
-                "UPDATE chat_policies SET policy = ?, updated_at = ? WHERE show_id = ?",
-                payload, at_ms, show_id,
-            )  # fmt: skip
-            if not changed:
-                await tx.execute(
-                    "INSERT INTO chat_policies (show_id, policy, updated_at) VALUES (?, ?, ?)",
-                    show_id, payload, at_ms,
-                )  # fmt: skip
+        # one upsert: two hosts saving at once cannot both miss the row and collide on insert
+        await self._db.execute(
+            "INSERT INTO chat_policies (show_id, policy, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (show_id) DO UPDATE SET policy = excluded.policy, "
+            "updated_at = excluded.updated_at",
+            show_id, payload, at_ms,
+        )  # fmt: skip
 
     async def standing(self, show_id: str, user_id: str) -> Standing:
         ban = await self._db.fetchone(
@@ -227,16 +224,11 @@ class SqlHubStore:
         return removed > 0
 
     async def mute(self, show_id: str, user_id: str, until_ms: int) -> None:
-        async with self._db.transaction() as tx:
-            changed = await tx.execute(
-                "UPDATE chat_timeouts SET until = ? WHERE show_id = ? AND user_id = ?",
-                until_ms, show_id, user_id,
-            )  # fmt: skip
-            if not changed:
-                await tx.execute(
-                    "INSERT INTO chat_timeouts (show_id, user_id, until) VALUES (?, ?, ?)",
-                    show_id, user_id, until_ms,
-                )  # fmt: skip
+        await self._db.execute(
+            "INSERT INTO chat_timeouts (show_id, user_id, until) VALUES (?, ?, ?) "
+            "ON CONFLICT (show_id, user_id) DO UPDATE SET until = excluded.until",
+            show_id, user_id, until_ms,
+        )  # fmt: skip
 
     async def add_report(self, report: Report) -> bool:
         try:
