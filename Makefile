@@ -4,14 +4,16 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+LOCK := requirements.lock
 PYTEST_ARGS ?=
 
-.PHONY: run test check bench system-deps venv format clean
+.PHONY: run test check bench lock system-deps venv format clean
 
-$(STAMP): pyproject.toml
+## Exactly the locked versions (hashes checked), then the project itself without resolving again.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -23,7 +25,12 @@ system-deps:
 run: $(STAMP)
 	$(PY) -m livecommerce serve
 
+## Re-resolve requirements.lock after changing pyproject.toml (UPGRADE=1 moves every pin).
+lock: $(STAMP)
+	bash scripts/lock
+
 check: $(STAMP)
+	$(PY) scripts/lock-check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy

@@ -126,7 +126,7 @@ class RedisFanout:
                 await asyncio.sleep(RETRY_SECONDS)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     async def _pump(self, pubsub: Any) -> None:
         while True:

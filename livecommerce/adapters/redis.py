@@ -84,7 +84,7 @@ class RedisBus:
                 backoff = min(backoff * 2, 2.0)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # why: redis-py leaves it untyped
+                    await pubsub.aclose()
 
     async def _dispatch(self, channel: bytes, data: bytes) -> None:
         try:
