@@ -3,9 +3,11 @@
 Owns: the registry of peer connections (every one is registered the moment it exists and
 removed when it is closed, so a test can prove no error path leaves one behind), one
 :class:`ShowFeed` per live show, the single-publisher rule, the viewer cap, and the
-live → ended transition with a grace period for publisher reconnects. It knows nothing of HTTP:
-routes turn :class:`MediaRejected` into responses, and a :class:`ShowGate` (built by ``setup``)
-connects it to the show service.
+live → ended transition with a grace period for publisher reconnects. Answering an offer is left
+to :mod:`~livecommerce.broadcast.publisher` (WHIP) and :mod:`~livecommerce.broadcast.viewer`
+(WHEP); this module decides who may connect and closes whatever a failed answer left open. It
+knows nothing of HTTP: routes turn :class:`MediaRejected` into responses, and a
+:class:`ShowGate` (built by ``setup``) connects it to the show service.
 """
 
 from __future__ import annotations
@@ -13,31 +15,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
-
-from livecommerce.broadcast import sdp
 from livecommerce.broadcast.config import BroadcastConfig
 from livecommerce.broadcast.encoder import SyntheticShowSource
 from livecommerce.broadcast.errors import MediaRejected
 from livecommerce.broadcast.ice import IcePolicy, create_peer_connection
-from livecommerce.broadcast.ingest import (
-    consume_ingest,
-    mark_passthrough,
-    request_publisher_keyframe,
-)
-from livecommerce.broadcast.relay import FeedCodec, ShowFeed
+from livecommerce.broadcast.ingest import request_publisher_keyframe
+from livecommerce.broadcast.publisher import answer_publisher, publisher_offer
+from livecommerce.broadcast.relay import ShowFeed
+from livecommerce.broadcast.session import PeerSession, Role, new_session_id
 from livecommerce.broadcast.synthetic import SyntheticSource
+from livecommerce.broadcast.viewer import answer_viewer, viewer_offer
 
-__all__ = ["BroadcastManager", "FeedListener", "PeerSession", "ShowGate"]
+__all__ = ["BroadcastManager", "FeedListener", "ShowGate"]
 
 log = logging.getLogger(__name__)
-
-Role = Literal["publisher", "viewer"]
 
 
 class ShowGate(Protocol):
@@ -64,34 +58,6 @@ class FeedListener(Protocol):
 
     async def feed_ended(self, feed: ShowFeed) -> None:
         """The show ended: finish whatever was made from this feed."""
-
-
-@dataclass
-class PeerSession:
-    """One peer connection: a show's publisher or one of its viewers."""
-
-    id: str
-    show_id: str
-    role: Role
-    pc: RTCPeerConnection
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    tracks: list[MediaStreamTrack] = field(default_factory=list)
-    closed: bool = False
-
-
-def new_session_id() -> str:
-    """A 128-bit CSPRNG session id, URL-safe (it becomes part of the Location URL)."""
-    return secrets.token_urlsafe(16)
-
-
-def _codec_of(transceiver_codecs: list[object]) -> FeedCodec | None:
-    for codec in transceiver_codecs:
-        mime = str(getattr(codec, "mimeType", ""))
-        if mime.lower().endswith("/rtx"):
-            continue
-        params = dict(getattr(codec, "parameters", {}) or {})
-        return FeedCodec(mime, {str(k): v for k, v in params.items()})
-    return None
 
 
 class BroadcastManager:
@@ -190,46 +156,29 @@ class BroadcastManager:
         await self.gate.check_publisher(show_id, stream_key)
         if show_id in self._publishers or show_id in self._synthetic:
             raise MediaRejected(409, "conflict", "this show already has a live publisher")
-        # H.264 first: every viewer (Safari/iOS included) and the HLS pass-through can use it.
-        filtered = self._filter(offer, sdp.accept_ingest_codec, ("h264",), single=True)
+        filtered = publisher_offer(offer)
         session = self._new_session(show_id, "publisher")
         self._publishers[show_id] = session.id  # reserve before any await: one publisher
-        receivers: dict[str, RTCRtpReceiver] = {}
         try:
-            pc = session.pc
-
-            @pc.on("track")
-            def on_track(track: MediaStreamTrack) -> None:
-                mark_passthrough(track)
-                session.tracks.append(track)
-                for receiver in pc.getReceivers():
-                    if receiver.track is track:
-                        receivers[track.kind] = receiver
-                feed = self._feed(show_id)
-                session.tasks.append(asyncio.create_task(consume_ingest(track, feed)))
-
-            await self._negotiate(pc, filtered)
-            codecs = {t.kind: _codec_of(list(t._codecs)) for t in pc.getTransceivers()}
-            if codecs.get("video") is None and codecs.get("audio") is None:
-                raise MediaRejected(406, "unsupported_media", "no common codec")
+            media = await answer_publisher(session, filtered, lambda: self._feed(show_id))
         except BaseException:
             await self._close_session_quietly(session)
             self._drop_unused_feed(show_id)
             raise
         feed = self._feed(show_id)
-        video_receiver = receivers.get("video")
+        video_receiver = media.video_receiver
 
         def ask_keyframe() -> None:
             if video_receiver is not None and not session.closed:
                 self._spawn(request_publisher_keyframe(video_receiver), "pli")
 
-        feed.attach_source(codecs.get("video"), codecs.get("audio"), ask_keyframe)
+        feed.attach_source(media.video, media.audio, ask_keyframe)
         self._watch(session)
         self._cancel_end(show_id)
         for listener in self.listeners:
             listener.feed_started(feed)
         await self.gate.mark_live(show_id)
-        return session.id, pc.localDescription.sdp
+        return session.id, session.pc.localDescription.sdp
 
     async def _close_session_quietly(self, session: PeerSession) -> None:
         was_publisher = self._publishers.get(session.show_id) == session.id
@@ -276,33 +225,15 @@ class BroadcastManager:
                 "this node is full; use HLS",
                 {"Retry-After": str(self.config.viewer_retry_after)},
             )
-        filtered = self._filter(offer, _accept_feed_codec(feed))
+        filtered = viewer_offer(offer, feed)
         session = self._new_session(show_id, "viewer")
         try:
-            pc = session.pc
-            await pc.setRemoteDescription(RTCSessionDescription(filtered, "offer"))
-            for transceiver in pc.getTransceivers():
-                kind = transceiver.kind
-                if (kind == "video" and feed.video_codec) or (kind == "audio" and feed.audio_codec):
-                    track = feed.subscribe(kind)
-                    session.tracks.append(track)
-                    sender = pc.addTrack(track)
-                    # Viewer PLI/FIR reaches the one source, not a per-viewer encoder.
-                    sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
-                    transceiver.direction = "sendonly"
-            answer = await pc.createAnswer()
-            await pc.setLocalDescription(answer)
-        except MediaRejected:
-            await self._close_session(session)
-            raise
-        except Exception as exc:
-            await self._close_session(session)
-            raise MediaRejected(400, "invalid_sdp", "the offer could not be negotiated") from exc
+            await answer_viewer(session, feed, filtered)
         except BaseException:
             await self._close_session(session)
             raise
         self._watch(session)
-        return session.id, pc.localDescription.sdp
+        return session.id, session.pc.localDescription.sdp
 
     async def leave(self, show_id: str, session_id: str) -> None:
         """WHEP DELETE: close one viewer."""
@@ -396,37 +327,3 @@ class BroadcastManager:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    # -- helpers ----------------------------------------------------------------------------------
-    @staticmethod
-    def _filter(
-        offer: str, accept: sdp.CodecFilter, prefer: tuple[str, ...] = (), single: bool = False
-    ) -> str:
-        try:
-            return sdp.filter_offer(offer, accept, prefer, single)
-        except sdp.NoSupportedCodec as exc:
-            raise MediaRejected(406, "unsupported_media", str(exc)) from exc
-        except sdp.MalformedSdp as exc:
-            raise MediaRejected(400, "invalid_sdp", str(exc)) from exc
-
-    @staticmethod
-    async def _negotiate(pc: RTCPeerConnection, offer: str) -> None:
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
-        except MediaRejected:
-            raise
-        except Exception as exc:  # aiortc raises ValueError/InternalError on odd SDP
-            raise MediaRejected(400, "invalid_sdp", "the offer could not be negotiated") from exc
-
-
-def _accept_feed_codec(feed: ShowFeed) -> sdp.CodecFilter:
-    """Viewer offers may only keep the feed's own codecs: packets are passed, not transcoded."""
-
-    def accept(kind: str, codec: sdp.OfferedCodec) -> bool:
-        if not sdp.accept_ingest_codec(kind, codec):
-            return False
-        ours = feed.video_codec if kind == "video" else feed.audio_codec
-        return ours is not None and ours.name.lower() == codec.name.lower()
-
-    return accept

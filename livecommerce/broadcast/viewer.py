@@ -1,0 +1,55 @@
+"""The viewer (WHEP) side of a session: subscribing it to the show's feed and answering the offer.
+
+A viewer gets the feed's own packets, never a transcode, so its offer may only keep the feed's
+codecs; and its PLI/FIR is routed to the feed's one source instead of a per-viewer encoder.
+"""
+
+from __future__ import annotations
+
+from aiortc import RTCSessionDescription
+
+from livecommerce.broadcast import sdp
+from livecommerce.broadcast.errors import MediaRejected
+from livecommerce.broadcast.relay import ShowFeed
+from livecommerce.broadcast.session import PeerSession, checked_offer
+
+__all__ = ["answer_viewer", "viewer_offer"]
+
+
+def viewer_offer(offer: str, feed: ShowFeed) -> str:
+    """A WHEP offer filtered to the feed's own codecs."""
+    return checked_offer(offer, _accept_feed_codec(feed))
+
+
+async def answer_viewer(session: PeerSession, feed: ShowFeed, offer: str) -> None:
+    """Subscribe the session to the feed and answer its filtered offer (400 if aiortc refuses)."""
+    pc = session.pc
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        for transceiver in pc.getTransceivers():
+            kind = transceiver.kind
+            if (kind == "video" and feed.video_codec) or (kind == "audio" and feed.audio_codec):
+                track = feed.subscribe(kind)
+                session.tracks.append(track)
+                sender = pc.addTrack(track)
+                # Viewer PLI/FIR reaches the one source, not a per-viewer encoder.
+                sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
+                transceiver.direction = "sendonly"
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)
+    except MediaRejected:
+        raise
+    except Exception as exc:
+        raise MediaRejected(400, "invalid_sdp", "the offer could not be negotiated") from exc
+
+
+def _accept_feed_codec(feed: ShowFeed) -> sdp.CodecFilter:
+    """Viewer offers may only keep the feed's own codecs: packets are passed, not transcoded."""
+
+    def accept(kind: str, codec: sdp.OfferedCodec) -> bool:
+        if not sdp.accept_ingest_codec(kind, codec):
+            return False
+        ours = feed.video_codec if kind == "video" else feed.audio_codec
+        return ours is not None and ours.name.lower() == codec.name.lower()
+
+    return accept
