@@ -29,7 +29,7 @@ import socketio
 
 from livecommerce.adapters.sql.accounts import SqlAccountStore
 from livecommerce.adapters.sql.database import open_database
-from livecommerce.adapters.sql_orders import SqlOrderStore
+from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.domain.access import Role
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import OfferKind, make_offer, start_offer
@@ -285,8 +285,8 @@ async def service_level(name: str, store_url: str, redis_url: str) -> dict[str, 
             gate.set()
             await asyncio.gather(*tasks)
             wall = time.perf_counter() - start
-            level = await env.shop.inventory.level(offer.pool)
-            held = await env.shop.store.offer_orders(offer.id, [*HOLDING, *SOLD])
+            level = await env.adapters.inventory.level(offer.pool)
+            held = await env.adapters.orders.offer_orders(offer.id, [*HOLDING, *SOLD])
     return {
         "name": name,
         "rate": BUYERS / wall,

@@ -1,14 +1,15 @@
-"""The app factory: the only place that knows concrete adapters.
+"""The composition root: ``create_app`` attaches every plane's handlers to one aiohttp app and
+registers the single start-up/shutdown context (``livecommerce/bootstrap/``), which opens the
+adapters, builds the services and starts the background work.
 
-``create_app`` is synchronous and does no I/O. Stores and clients open in ``cleanup_ctx`` (their
-cleanup runs only if their startup ran); long-lived client connections close in ``on_shutdown``.
+``create_app`` is synchronous and does no I/O (the secret key, the store and Redis are opened at
+start-up, so building an app in a test or at import never fails on the environment). Together
+with ``bootstrap/`` and the CLI this is the only code that names concrete adapters.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,39 +18,15 @@ import jinja2
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 
-from livecommerce import broadcast, hub, keys, shop
-from livecommerce.adapters.memory import MemoryBus, MemoryRateLimiter, SystemClock
-from livecommerce.adapters.sql.accounts import SqlAccountStore
-from livecommerce.adapters.sql.catalog import SqlCatalogStore
-from livecommerce.adapters.sql.database import open_database
-from livecommerce.adapters.sql.shows import SqlShowStore
+from livecommerce import bootstrap, hub, keys
+from livecommerce.adapters.clock import SystemClock
+from livecommerce.broadcast import BROADCAST
 from livecommerce.routes import setup_routes
 from livecommerce.routes.middleware import error_middleware, metrics_middleware, security_headers
 from livecommerce.routes.pages import pre_session
-from livecommerce.services.accounts import AccountService
-from livecommerce.services.catalog import CatalogService
-from livecommerce.services.demo import seed_demo
-from livecommerce.services.shows import ShowService
 from livecommerce.settings import Settings
 
-log = logging.getLogger(__name__)
-
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-
-
-def _secret_key(settings: Settings) -> bytes:
-    """The configured key, or one generated once and kept in the data dir (mode 0600)."""
-    configured = settings.server.secret_key.get_secret_value()
-    if configured:
-        return configured.encode()
-    path = settings.server.data_dir / "secret_key"
-    if path.exists():
-        return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode()
-    path.write_bytes(key)
-    path.chmod(0o600)
-    return key
 
 
 def _templates(app: web.Application) -> jinja2.Environment:
@@ -70,58 +47,11 @@ def _templates(app: web.Application) -> jinja2.Environment:
     return env
 
 
-async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    db = await open_database(settings.store_url, settings.store.pool_size)
-    app[keys.DB] = db
-    app[keys.HEALTH_CHECKS]["store"] = db.ping
-    yield
-    await db.close()
-
-
-async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Redis-backed bus and rate limits when configured, in-process ones otherwise."""
-    settings = app[keys.SETTINGS]
-    if not settings.redis.url:
-        app[keys.BUS] = MemoryBus()
-        app[keys.RATE_LIMITER] = MemoryRateLimiter(app[keys.CLOCK])
-        yield
-        return
-    from livecommerce.adapters import redis as redis_adapters
-
-    client = redis_adapters.connect(settings.redis.url, settings.redis.pool_size)
-    bus = redis_adapters.RedisBus(client)
-    app[keys.BUS] = bus
-    app[keys.RATE_LIMITER] = redis_adapters.RedisRateLimiter(client)
-
-    async def ping() -> None:
-        await client.ping()
-
-    app[keys.HEALTH_CHECKS]["redis"] = ping
-    async with bus.running():
-        yield
-    await client.aclose()
-
-
-async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
-    db = app[keys.DB]
-    clock = app[keys.CLOCK]
-    settings = app[keys.SETTINGS]
-    account_store = SqlAccountStore(db)
-    app[keys.ACCOUNTS] = AccountService(
-        account_store, clock, settings.auth, tuple(settings.hub.reserved_names)
-    )
-    app[keys.SHOWS] = ShowService(SqlShowStore(db), account_store, clock, app[keys.BUS])
-    app[keys.CATALOG] = CatalogService(SqlCatalogStore(db), clock)
-    if settings.demo.enabled:
-        await seed_demo(
-            settings.server.data_dir,
-            settings.base_url,
-            app[keys.ACCOUNTS],
-            app[keys.SHOWS],
-            app[keys.CATALOG],
-        )
-    yield
+async def _close_peers(app: web.Application) -> None:
+    """Peer connections are long-lived clients: close them before the server waits on them."""
+    manager = app.get(BROADCAST)
+    if manager is not None:
+        await manager.close()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -134,18 +64,12 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.CLOCK] = SystemClock()
     app[keys.REGISTRY] = registry
     app[keys.HEALTH_CHECKS] = {}
-    app[keys.API_ROUTES] = []
-    app[keys.SECRET_KEY] = _secret_key(settings)
     app[keys.TEMPLATES] = _templates(app)
-    Gauge("livecommerce_up", "1 while the server runs", registry=app[keys.REGISTRY]).set(1)
-
-    app.cleanup_ctx.append(_store_ctx)
-    app.cleanup_ctx.append(_redis_ctx)
-    app.cleanup_ctx.append(_services_ctx)
-    broadcast.setup(app)
+    Gauge("livecommerce_up", "1 while the server runs", registry=registry).set(1)
     setup_routes(app, WEB_DIR / "static")
-    shop.setup(app)
-    hub.setup(app)
+    hub.attach(app)
+    app.cleanup_ctx.append(bootstrap.runtime)
+    app.on_shutdown.append(_close_peers)
     return app
 
 

@@ -68,6 +68,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 async def _serve(settings: Settings) -> None:
     from livecommerce.app import serving
+    from livecommerce.bootstrap.demo import demo_welcome
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -75,6 +76,8 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with serving(settings):
         print(f"LiveCommerce serving on {settings.base_url}", file=sys.stderr, flush=True)
+        if settings.demo.enabled:
+            print(demo_welcome(settings.server.data_dir), file=sys.stderr, flush=True)
         await stop.wait()
 
 
@@ -90,7 +93,7 @@ async def _migrate(settings: Settings) -> list[int]:
 
 
 async def _create_user(settings: Settings, name: str, email: str, role: Role, password: str) -> str:
-    from livecommerce.adapters.memory import SystemClock
+    from livecommerce.adapters.clock import SystemClock
     from livecommerce.adapters.sql.accounts import SqlAccountStore
     from livecommerce.adapters.sql.database import open_database
     from livecommerce.services.accounts import AccountService

@@ -109,7 +109,8 @@ class HlsRenditionSettings(Section):
 
 class BroadcastSettings(Section):
     ice: IceSettings = IceSettings()
-    #: Runtime HLS output and recordings (git-ignored).
+    #: Runtime HLS output and replays; a relative path is inside ``server.data_dir``, so two
+    #: servers with their own data dirs never write into each other's folder.
     media_dir: Path = Path("media")
     #: WebRTC (WHEP) viewers per node; beyond it 503 + Retry-After and the page falls back to HLS.
     viewer_cap: int = Field(200, ge=1)
@@ -232,6 +233,11 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
+
+    @property
+    def media_dir(self) -> Path:
+        """Where HLS segments and replays go (``broadcast.media_dir`` under the data dir)."""
+        return self.server.data_dir / self.broadcast.media_dir
 
     @property
     def store_url(self) -> str:

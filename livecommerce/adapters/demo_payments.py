@@ -14,7 +14,7 @@ import hashlib
 from livecommerce.adapters.sql.database import Database, UniqueViolation
 from livecommerce.domain.orders import Order, ProviderStatus
 from livecommerce.errors import InvalidInput, NotFound
-from livecommerce.services.payments import PaymentInfo, RefundResult
+from livecommerce.services.ports import PaymentInfo, RefundResult
 
 PAYING_CARDS = frozenset({"4242424242424242"})
 DECLINED_CARDS = frozenset({"4000000000000002"})

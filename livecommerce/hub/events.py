@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from livecommerce.domain.access import Principal
@@ -27,6 +26,7 @@ from livecommerce.errors import InvalidInput, LiveCommerceError, Unauthenticated
 
 if TYPE_CHECKING:
     from livecommerce.hub.server import Hub
+    from livecommerce.services.container import Services
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class EventContext:
     sid: str
     #: None for a watch-only connection (no token).
     principal: Principal | None
-    app: web.Application
+    services: Services
     hub: Hub
 
     def require_principal(self) -> Principal:

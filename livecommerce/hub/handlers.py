@@ -11,14 +11,13 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from livecommerce import keys
 from livecommerce.domain.access import Action, authorize, badges, is_staff
 from livecommerce.domain.moderation import ModAction, ReportStatus
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.errors import RateLimited
 from livecommerce.hub.events import EventContext, Payload, events
-from livecommerce.routes.models import ShowOut
 from livecommerce.services.moderation import Outcome
+from livecommerce.wire import ShowOut
 
 #: show.join per connection (reconnect storms and scripted re-joins read history each time).
 JOIN_RATES = (Rate(10, 10.0),)
@@ -131,12 +130,12 @@ async def show_join(ctx: EventContext, p: ShowJoin) -> dict[str, Any]:
     open questions, the chat rules and who you are in this show."""
     hub = ctx.hub
     # a join reads history from the store: cap how often one connection may do it
-    if not await ctx.app[keys.RATE_LIMITER].allow(f"join:{ctx.sid}", JOIN_RATES):
+    if not await ctx.services.rate_limiter.allow(f"join:{ctx.sid}", JOIN_RATES):
         raise RateLimited("joining too often")
     show = await hub.show(p.show_id)
     ref = await hub.show_ref(p.show_id)
     _, messages = await hub.join(ctx.sid, ref, p.last_seq)
-    services = hub.services
+    services = ctx.services
     policy = await services.moderation.policy(ref.id)
     questions = await services.qa.list(ref.id, 50)
     you: dict[str, Any] | None = None
@@ -176,7 +175,7 @@ async def chat_send(ctx: EventContext, p: ChatSend) -> dict[str, Any]:
     """Store and deliver a line; a line held for review is acked with ``held: true``."""
     hub = ctx.hub
     show = await hub.joined(ctx.sid, p.show_id)
-    message = await hub.services.chat.send(ctx.principal, show, p.text)
+    message = await ctx.services.chat.send(ctx.principal, show, p.text)
     if message.status == "held":
         await hub.broadcast(show.id, "chat.held", {"message": message.to_wire()}, staff_only=True)
         return {"held": True, "message": message.to_wire()}
@@ -188,14 +187,14 @@ async def chat_send(ctx: EventContext, p: ChatSend) -> dict[str, Any]:
 async def reaction_send(ctx: EventContext, p: ReactionSend) -> None:
     """Count taps; the room sees them aggregated in ``reaction.burst``."""
     show = await ctx.hub.joined(ctx.sid, p.show_id)
-    await ctx.hub.services.chat.react(ctx.principal, show, p.kind, p.count)
+    await ctx.services.chat.react(ctx.principal, show, p.kind, p.count)
     ctx.hub.add_reactions(show.id, p.kind, p.count)
 
 
 @events.on("chat.report", model=ChatReport)
 async def chat_report(ctx: EventContext, p: ChatReport) -> dict[str, Any]:
     show = await ctx.hub.joined(ctx.sid, p.show_id)
-    report = await ctx.hub.services.moderation.report(ctx.principal, show, p.message_id, p.reason)
+    report = await ctx.services.moderation.report(ctx.principal, show, p.message_id, p.reason)
     await ctx.hub.broadcast(show.id, "chat.reported", {"report": report.to_wire()}, staff_only=True)
     return {"report_id": report.id}
 
@@ -206,7 +205,7 @@ async def chat_report(ctx: EventContext, p: ChatReport) -> dict[str, Any]:
 @events.on("qa.ask", model=QaAsk)
 async def qa_ask(ctx: EventContext, p: QaAsk) -> dict[str, Any]:
     show = await ctx.hub.joined(ctx.sid, p.show_id)
-    question = await ctx.hub.services.qa.ask(ctx.principal, show, p.text)
+    question = await ctx.services.qa.ask(ctx.principal, show, p.text)
     await ctx.hub.broadcast(show.id, "qa.updated", {"question": question.to_wire()})
     return {"question": question.to_wire()}
 
@@ -214,7 +213,7 @@ async def qa_ask(ctx: EventContext, p: QaAsk) -> dict[str, Any]:
 @events.on("qa.upvote", model=QaUpvote)
 async def qa_upvote(ctx: EventContext, p: QaUpvote) -> dict[str, Any]:
     show = await ctx.hub.joined(ctx.sid, p.show_id)
-    question = await ctx.hub.services.qa.upvote(ctx.principal, show, p.question_id)
+    question = await ctx.services.qa.upvote(ctx.principal, show, p.question_id)
     await ctx.hub.broadcast(show.id, "qa.updated", {"question": question.to_wire()})
     return {"question": question.to_wire()}
 
@@ -222,9 +221,7 @@ async def qa_upvote(ctx: EventContext, p: QaUpvote) -> dict[str, Any]:
 @events.on("qa.answer", model=QaAnswer)
 async def qa_answer(ctx: EventContext, p: QaAnswer) -> dict[str, Any]:
     show = await ctx.hub.joined(ctx.sid, p.show_id)
-    question = await ctx.hub.services.qa.answer(
-        ctx.principal, show, p.question_id, p.text, p.media_ts
-    )
+    question = await ctx.services.qa.answer(ctx.principal, show, p.question_id, p.text, p.media_ts)
     await ctx.hub.broadcast(show.id, "qa.updated", {"question": question.to_wire()})
     return {"question": question.to_wire()}
 
@@ -256,14 +253,14 @@ async def _announce(ctx: EventContext, show_id: str, outcome: Outcome) -> dict[s
 @events.on("mod.delete", model=ModDelete)
 async def mod_delete(ctx: EventContext, p: ModDelete) -> dict[str, Any]:
     show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.hub.services.moderation.delete(ctx.principal, show, p.message_id, p.reason)
+    outcome = await ctx.services.moderation.delete(ctx.principal, show, p.message_id, p.reason)
     return await _announce(ctx, show.id, outcome)
 
 
 @events.on("mod.timeout", model=ModTimeout)
 async def mod_timeout(ctx: EventContext, p: ModTimeout) -> dict[str, Any]:
     show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.hub.services.moderation.timeout(
+    outcome = await ctx.services.moderation.timeout(
         ctx.principal, show, p.user_id, p.seconds, p.reason
     )
     return await _announce(ctx, show.id, outcome)
@@ -272,21 +269,21 @@ async def mod_timeout(ctx: EventContext, p: ModTimeout) -> dict[str, Any]:
 @events.on("mod.ban", model=ModBan)
 async def mod_ban(ctx: EventContext, p: ModBan) -> dict[str, Any]:
     show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.hub.services.moderation.ban(ctx.principal, show, p.user_id, p.reason)
+    outcome = await ctx.services.moderation.ban(ctx.principal, show, p.user_id, p.reason)
     return await _announce(ctx, show.id, outcome)
 
 
 @events.on("mod.unban", model=ModBan)
 async def mod_unban(ctx: EventContext, p: ModBan) -> dict[str, Any]:
     show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.hub.services.moderation.unban(ctx.principal, show, p.user_id, p.reason)
+    outcome = await ctx.services.moderation.unban(ctx.principal, show, p.user_id, p.reason)
     return await _announce(ctx, show.id, outcome)
 
 
 @events.on("mod.slowmode", model=ModSlowmode)
 async def mod_slowmode(ctx: EventContext, p: ModSlowmode) -> dict[str, Any]:
     show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.hub.services.moderation.slow_mode(ctx.principal, show, p.seconds)
+    outcome = await ctx.services.moderation.slow_mode(ctx.principal, show, p.seconds)
     return await _announce(ctx, show.id, outcome)
 
 
@@ -295,7 +292,7 @@ async def mod_policy(ctx: EventContext, p: ModPolicy) -> dict[str, Any]:
     """Filters (banned words, links, hold for review) and audience flags for the show."""
     show = await ctx.hub.show_ref(p.show_id)
     changes = p.model_dump(exclude={"show_id"}, exclude_none=True)
-    outcome = await ctx.hub.services.moderation.set_policy(ctx.principal, show, changes)
+    outcome = await ctx.services.moderation.set_policy(ctx.principal, show, changes)
     await _announce(ctx, show.id, outcome)
     assert outcome.policy is not None
     return {"policy": outcome.policy.to_wire()}
@@ -304,21 +301,21 @@ async def mod_policy(ctx: EventContext, p: ModPolicy) -> dict[str, Any]:
 @events.on("mod.approve", model=ModReview)
 async def mod_approve(ctx: EventContext, p: ModReview) -> dict[str, Any]:
     show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.hub.services.moderation.review(ctx.principal, show, p.message_id, True)
+    outcome = await ctx.services.moderation.review(ctx.principal, show, p.message_id, True)
     return await _announce(ctx, show.id, outcome)
 
 
 @events.on("mod.reject", model=ModReview)
 async def mod_reject(ctx: EventContext, p: ModReview) -> dict[str, Any]:
     show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.hub.services.moderation.review(ctx.principal, show, p.message_id, False)
+    outcome = await ctx.services.moderation.review(ctx.principal, show, p.message_id, False)
     return await _announce(ctx, show.id, outcome)
 
 
 @events.on("mod.resolve_report", model=ModResolveReport)
 async def mod_resolve_report(ctx: EventContext, p: ModResolveReport) -> dict[str, Any]:
     show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.hub.services.moderation.resolve_report(ctx.principal, show, p.report_id)
+    outcome = await ctx.services.moderation.resolve_report(ctx.principal, show, p.report_id)
     return await _announce(ctx, show.id, outcome)
 
 
@@ -327,7 +324,7 @@ async def mod_queue(ctx: EventContext, p: ModQueue) -> dict[str, Any]:
     """Held lines and open reports, for a host console that just connected."""
     show = await ctx.hub.show_ref(p.show_id)
     authorize(ctx.principal, Action.MODERATE, show)
-    services = ctx.hub.services
+    services = ctx.services
     held = await services.chat.held(show.id)
     reports = await services.moderation.reports(ctx.principal, show, ReportStatus.OPEN)
     return {

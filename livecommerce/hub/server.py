@@ -39,20 +39,16 @@ from livecommerce.hub.events import (
     staff_room,
     user_room,
 )
-from livecommerce.hub.fanout import Fanout
 from livecommerce.hub.outbox import ShowOutbox
 from livecommerce.ids import new_id
-from livecommerce.services.chat import ChatService
-from livecommerce.services.moderation import ModerationService
+from livecommerce.services.container import Services
 from livecommerce.services.ports import Show
-from livecommerce.services.presence import PresenceStore
-from livecommerce.services.qa import QaService
 from livecommerce.services.shows import show_ref as ref_of
 from livecommerce.settings import HubSettings, Settings
 
 log = logging.getLogger(__name__)
 
-SESSION_COOKIE = "lc_session"
+
 #: How long a show's seller/hosts are cached per node (host grants apply within this).
 SHOW_CACHE_SECONDS = 5.0
 
@@ -79,15 +75,6 @@ class ShowState:
     reported_at: float = 0.0
     pushed_count: int | None = None
     pushed_at: float | None = None
-
-
-@dataclass(frozen=True)
-class HubServices:
-    chat: ChatService
-    moderation: ModerationService
-    qa: QaService
-    presence: PresenceStore
-    fanout: Fanout
 
 
 class Hub:
@@ -121,11 +108,11 @@ class Hub:
         self.shows: dict[str, ShowState] = {}
         self._per_address: dict[str, int] = {}
         self._show_cache: dict[str, tuple[float, Show]] = {}
-        self._services: HubServices | None = None
+        self._services: Services | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
-    def services(self) -> HubServices:
+    def services(self) -> Services:
         if self._services is None:
             raise RuntimeError("the hub is not started")
         return self._services
@@ -133,11 +120,11 @@ class Hub:
     # --- lifecycle ------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def running(self, services: HubServices) -> AsyncIterator[None]:
+    async def running(self, services: Services) -> AsyncIterator[None]:
         """Start loops and the fan-out; on exit stop them (connections close in on_shutdown)."""
         self._services = services
         services.fanout.set_handlers(self._on_fanout, self._on_fanout_reconnect)
-        bus = self.app[keys.BUS]
+        bus = services.bus
         for topic in self.relays.rules:
             bus.subscribe(topic, self._relay_handler(topic))
         async with services.fanout.running():
@@ -214,13 +201,13 @@ class Hub:
             if not isinstance(token, str):
                 raise _refuse(Unauthenticated("token must be a string"))
             try:
-                return await self.app[keys.ACCOUNTS].authenticate(token)
+                return await self.services.accounts.authenticate(token)
             except LiveCommerceError as exc:
                 raise _refuse(exc) from exc
-        cookie = request.cookies.get(SESSION_COOKIE) if request is not None else None
+        cookie = request.cookies.get(keys.SESSION_COOKIE) if request is not None else None
         if cookie:
             try:
-                return await self.app[keys.ACCOUNTS].authenticate(cookie)
+                return await self.services.accounts.authenticate(cookie)
             except Unauthenticated:
                 return None
         return None
@@ -245,7 +232,7 @@ class Hub:
         if conn is None:  # pragma: no cover - socketio only routes events of connected sids
             return {"ok": False, "error": {"code": "unauthenticated", "message": "not connected"}}
         data = args[0] if args else None
-        ctx = EventContext(sid=sid, principal=conn.principal, app=self.app, hub=self)
+        ctx = EventContext(sid=sid, principal=conn.principal, services=self.services, hub=self)
         return await self.registry.dispatch(event, ctx, data)
 
     # --- shows ----------------------------------------------------------------------------
@@ -257,7 +244,7 @@ class Hub:
         cached = self._show_cache.get(show_id)
         if cached and cached[0] > now:
             return cached[1]
-        show = await self.app[keys.SHOWS].get(show_id)
+        show = await self.services.shows.get(show_id)
         if len(self._show_cache) > 10_000:
             self._show_cache = {k: v for k, v in self._show_cache.items() if v[0] > now}
         self._show_cache[show_id] = (now + SHOW_CACHE_SECONDS, show)

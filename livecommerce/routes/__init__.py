@@ -1,4 +1,7 @@
-"""HTTP handlers: the JSON API (declared, validated, documented), pages, operational endpoints."""
+"""HTTP handlers: the JSON API (declared, validated, documented), pages, WHIP/WHEP signalling,
+HLS and replay files, webhooks and operational endpoints. Handlers reach the application
+through ``app[keys.SERVICES]`` only (media signalling also through the broadcast plane's keys).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +9,34 @@ from pathlib import Path
 
 from aiohttp import web
 
-from livecommerce.routes import accounts, pages, products, shows, system
+from livecommerce.routes import (
+    accounts,
+    moderation,
+    orders,
+    pages,
+    payments,
+    products,
+    shop,
+    shows,
+    system,
+    webhooks,
+)
+from livecommerce.routes.api import API_ROUTES
+from livecommerce.routes.media import add_media_routes
 from livecommerce.routes.openapi import openapi_document
 
-API_MODULES = (accounts, shows, products)
+API_MODULES = (accounts, shows, products, shop, orders, payments, moderation)
 
 
 def setup_routes(app: web.Application, static_dir: Path) -> None:
+    app[API_ROUTES] = []
     for module in API_MODULES:
         module.api.register(app)
     app.router.add_get("/api/v1/openapi.json", openapi_document)
     app.router.add_get("/healthz", system.healthz)
     app.router.add_get("/metrics", system.metrics)
+    webhooks.setup(app)
+    app.router.add_get("/uploads/products/{name}", shop.product_image)
+    add_media_routes(app)
     pages.setup(app)
     app.router.add_static("/static/", static_dir, name="static", append_version=True)

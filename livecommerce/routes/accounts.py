@@ -13,7 +13,7 @@ from livecommerce.domain.ratelimit import Rate
 from livecommerce.errors import RateLimited
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import bearer_token, require_principal
-from livecommerce.routes.models import UserOut
+from livecommerce.wire import UserOut
 
 api = ApiRoutes("accounts")
 
@@ -48,7 +48,7 @@ async def limit_attempts(request: web.Request, what: str) -> None:
     settings = request.app[keys.SETTINGS]
     rate = Rate(settings.auth.attempts_per_minute, 60)
     address = request.remote or "unknown"
-    if not await request.app[keys.RATE_LIMITER].allow(f"auth:{what}:{address}", [rate]):
+    if not await request.app[keys.SERVICES].rate_limiter.allow(f"auth:{what}:{address}", [rate]):
         raise RateLimited("too many attempts; wait a minute")
 
 
@@ -62,7 +62,7 @@ async def limit_attempts(request: web.Request, what: str) -> None:
 )
 async def signup(request: web.Request, body: SignupIn) -> TokenOut:
     await limit_attempts(request, "signup")
-    issued = await request.app[keys.ACCOUNTS].signup(
+    issued = await request.app[keys.SERVICES].accounts.signup(
         body.name, body.email, body.password, Role(body.role)
     )
     return TokenOut(token=issued.token, user=UserOut.of(issued.user))
@@ -77,7 +77,7 @@ async def signup(request: web.Request, body: SignupIn) -> TokenOut:
 )
 async def login(request: web.Request, body: LoginIn) -> TokenOut:
     await limit_attempts(request, "login")
-    issued = await request.app[keys.ACCOUNTS].login(body.email, body.password)
+    issued = await request.app[keys.SERVICES].accounts.login(body.email, body.password)
     return TokenOut(token=issued.token, user=UserOut.of(issued.user))
 
 
@@ -91,7 +91,7 @@ async def login(request: web.Request, body: LoginIn) -> TokenOut:
 )
 async def guest(request: web.Request, body: GuestIn) -> TokenOut:
     await limit_attempts(request, "guest")
-    issued = await request.app[keys.ACCOUNTS].guest(body.name)
+    issued = await request.app[keys.SERVICES].accounts.guest(body.name)
     return TokenOut(token=issued.token, user=UserOut.of(issued.user))
 
 
@@ -100,13 +100,13 @@ async def logout(request: web.Request) -> web.Response:
     await require_principal(request)
     token = bearer_token(request)
     if token:
-        await request.app[keys.ACCOUNTS].logout(token)
+        await request.app[keys.SERVICES].accounts.logout(token)
     return web.Response(status=204)
 
 
 @api.get("/api/v1/me", response=UserOut, summary="The signed-in user")
 async def me(request: web.Request) -> UserOut:
     principal = await require_principal(request)
-    user = await request.app[keys.ACCOUNTS].get_user(principal.user_id)
+    user = await request.app[keys.SERVICES].accounts.get_user(principal.user_id)
     assert user is not None  # a token that authenticated has a user
     return UserOut.of(user)

@@ -77,6 +77,10 @@ def respond(result: Any, status: int) -> web.StreamResponse:
     return web.json_response(payload, status=status)
 
 
+#: Every documented route of the app, in registration order (the OpenAPI document's source).
+API_ROUTES = web.AppKey("api_routes", list[ApiRoute])
+
+
 class ApiRoutes:
     """A route table for one module; ``register`` adds it to the app and to the API document."""
 
@@ -111,7 +115,7 @@ class ApiRoutes:
     def register(self, app: web.Application) -> None:
         for route in self.routes:
             app.router.add_route(route.method, route.path, _wrap(route))
-            app[keys.API_ROUTES].append(route)
+            app[API_ROUTES].append(route)
 
 
 def _wrap(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

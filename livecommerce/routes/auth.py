@@ -15,7 +15,6 @@ from livecommerce import keys
 from livecommerce.domain.access import Principal
 from livecommerce.errors import PermissionDenied, Unauthenticated
 
-SESSION_COOKIE = "lc_session"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -36,12 +35,12 @@ async def principal_of(request: web.Request) -> Principal | None:
     """The caller, or None when anonymous; a present but bad bearer token is an error."""
     if keys.PRINCIPAL in request:
         return request[keys.PRINCIPAL]
-    accounts = request.app[keys.ACCOUNTS]
+    accounts = request.app[keys.SERVICES].accounts
     principal: Principal | None = None
     token = bearer_token(request)
     if token is not None:
         principal = await accounts.authenticate(token)
-    elif (session := request.cookies.get(SESSION_COOKIE)) is not None:
+    elif (session := request.cookies.get(keys.SESSION_COOKIE)) is not None:
         try:
             principal = await accounts.authenticate(session)
         except Unauthenticated:
@@ -69,7 +68,7 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, token
     if secure is None:
         secure = settings.base_url.startswith("https://") or request.secure
     response.set_cookie(
-        SESSION_COOKIE,
+        keys.SESSION_COOKIE,
         token,
         httponly=True,
         samesite="Lax",

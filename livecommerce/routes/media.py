@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from livecommerce import keys
+from livecommerce.broadcast import BROADCAST, HLS
 from livecommerce.broadcast.errors import MediaRejected, unauthenticated
 from livecommerce.broadcast.sdp import MAX_SDP_BYTES
 from livecommerce.domain.ratelimit import Rate
@@ -50,7 +51,7 @@ async def _read_offer(request: web.Request) -> str:
 
 
 async def _limit(request: web.Request, key: str, per_minute: int) -> None:
-    limiter = request.app[keys.RATE_LIMITER]
+    limiter = request.app[keys.SERVICES].rate_limiter
     if not await limiter.allow(key, [Rate(per_minute, 60)]):
         raise MediaRejected(429, "rate_limited", "too many offers", {"Retry-After": "10"})
 
@@ -78,7 +79,7 @@ async def whip_post(request: web.Request) -> web.Response:
             raise unauthenticated("send the stream key as a Bearer token")
         offer = await _read_offer(request)
         await _limit(request, f"whip:show:{show_id}", per_minute)
-        session_id, answer = await request.app[keys.BROADCAST].publish(show_id, key, offer)
+        session_id, answer = await request.app[BROADCAST].publish(show_id, key, offer)
     except MediaRejected as exc:
         return _error(exc)
     return _created(request, "whip", show_id, session_id, answer)
@@ -87,7 +88,7 @@ async def whip_post(request: web.Request) -> web.Response:
 async def whip_delete(request: web.Request) -> web.Response:
     """End the broadcast session named by the Location URL (the show ends after a grace)."""
     try:
-        await request.app[keys.BROADCAST].stop_publisher(
+        await request.app[BROADCAST].stop_publisher(
             request.match_info["show_id"], request.match_info["session_id"]
         )
     except MediaRejected as exc:
@@ -102,7 +103,7 @@ async def whep_post(request: web.Request) -> web.Response:
     try:
         await _limit(request, f"whep:addr:{request.remote}", per_minute)
         offer = await _read_offer(request)
-        session_id, answer = await request.app[keys.BROADCAST].play(show_id, offer)
+        session_id, answer = await request.app[BROADCAST].play(show_id, offer)
     except MediaRejected as exc:
         return _error(exc)
     return _created(request, "whep", show_id, session_id, answer)
@@ -111,7 +112,7 @@ async def whep_post(request: web.Request) -> web.Response:
 async def whep_delete(request: web.Request) -> web.Response:
     """Leave: close this viewer's peer connection."""
     try:
-        await request.app[keys.BROADCAST].leave(
+        await request.app[BROADCAST].leave(
             request.match_info["show_id"], request.match_info["session_id"]
         )
     except MediaRejected as exc:
@@ -149,7 +150,7 @@ def _media_file(request: web.Request) -> tuple[Path, str]:
     show_id, name = request.match_info["show_id"], request.match_info["name"]
     if not _HLS_NAME.fullmatch(name):
         raise web.HTTPNotFound()
-    path = request.app[keys.HLS].show_dir(show_id) / name
+    path = request.app[HLS].show_dir(show_id) / name
     if not path.is_file():
         raise web.HTTPNotFound()
     return path, name
@@ -169,7 +170,7 @@ async def _block_until_available(request: web.Request) -> None:
     request until the packager has written it (at most ``_BLOCK_SECONDS``)."""
     show_id, name = request.match_info["show_id"], request.match_info["name"]
     match = _HLS_NAME.fullmatch(name)
-    packager = request.app[keys.HLS].packagers.get(show_id)
+    packager = request.app[HLS].packagers.get(show_id)
     if match is None or packager is None or packager.part_seconds is None or "/" not in name:
         return
     rendition = name.split("/", 1)[0]
@@ -215,7 +216,7 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
 
 async def _show_ended(request: web.Request) -> bool:
     try:
-        show = await request.app[keys.SHOWS].get(request.match_info["show_id"])
+        show = await request.app[keys.SERVICES].shows.get(request.match_info["show_id"])
     except NotFound:
         return False
     return show.status is ShowStatus.ENDED

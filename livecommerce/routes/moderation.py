@@ -15,6 +15,7 @@ from livecommerce import keys
 from livecommerce.domain.moderation import AUDIT_CSV_COLUMNS, ReportStatus, csv_cell
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
+from livecommerce.services.shows import show_ref
 
 api = ApiRoutes("moderation")
 
@@ -37,10 +38,9 @@ class ReportsQuery(BaseModel):
 )
 async def audit_log(request: web.Request, query: AuditQuery) -> web.StreamResponse | dict[str, Any]:
     principal = await require_principal(request)
-    hub = request.app[keys.HUB]
-    show_id = request.match_info["show_id"]
-    show = await hub.show_ref(show_id)
-    entries = await hub.services.moderation.audit(principal, show, query.limit)
+    services = request.app[keys.SERVICES]
+    show = show_ref(await services.shows.get(request.match_info["show_id"]))
+    entries = await services.moderation.audit(principal, show, query.limit)
     if query.format == "json":
         return {"entries": [e.to_wire() for e in entries]}
     out = io.StringIO()
@@ -67,17 +67,17 @@ async def audit_log(request: web.Request, query: AuditQuery) -> web.StreamRespon
 )
 async def reports(request: web.Request, query: ReportsQuery) -> dict[str, Any]:
     principal = await require_principal(request)
-    hub = request.app[keys.HUB]
-    show = await hub.show_ref(request.match_info["show_id"])
+    services = request.app[keys.SERVICES]
+    show = show_ref(await services.shows.get(request.match_info["show_id"]))
     status = ReportStatus(query.status) if query.status else None
-    found = await hub.services.moderation.reports(principal, show, status)
+    found = await services.moderation.reports(principal, show, status)
     return {"reports": [r.to_wire() for r in found]}
 
 
 @api.get("/api/v1/shows/{show_id}/moderation/held", summary="Lines held for review (staff)")
 async def held(request: web.Request) -> dict[str, Any]:
     principal = await require_principal(request)
-    hub = request.app[keys.HUB]
-    show = await hub.show_ref(request.match_info["show_id"])
-    await hub.services.moderation.reports(principal, show, None)  # authorizes MODERATE
-    return {"held": [m.to_wire() for m in await hub.services.chat.held(show.id)]}
+    services = request.app[keys.SERVICES]
+    show = show_ref(await services.shows.get(request.match_info["show_id"]))
+    await services.moderation.reports(principal, show, None)  # authorizes MODERATE
+    return {"held": [m.to_wire() for m in await services.chat.held(show.id)]}

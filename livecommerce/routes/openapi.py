@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from livecommerce import __version__, keys
-from livecommerce.routes.api import ApiRoute
+from livecommerce import __version__
+from livecommerce.routes.api import API_ROUTES, ApiRoute
 
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
@@ -93,4 +93,4 @@ def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    return web.json_response(build_document(request.app[keys.API_ROUTES]))
+    return web.json_response(build_document(request.app[API_ROUTES]))

@@ -13,9 +13,9 @@ from livecommerce import keys
 from livecommerce.domain.orders import Order, OrderStatus, order_view
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
-from livecommerce.routes.models import to_ms
 from livecommerce.routes.shop import OrderOut
-from livecommerce.services.orders import OrderFilter
+from livecommerce.services.ports import OrderFilter
+from livecommerce.wire import to_ms
 
 api = ApiRoutes("orders")
 
@@ -76,7 +76,7 @@ def _out(order: Order) -> OrderOut:
 )
 async def export_orders(request: web.Request, query: OrderQuery) -> web.Response:
     principal = await require_principal(request)
-    body = await request.app[keys.SHOP].orders.export_csv(principal, query.to_filter())
+    body = await request.app[keys.SERVICES].orders.export_csv(principal, query.to_filter())
     return web.Response(
         text=body,
         content_type="text/csv",
@@ -92,7 +92,7 @@ async def export_orders(request: web.Request, query: OrderQuery) -> web.Response
 )
 async def list_orders(request: web.Request, query: OrderQuery) -> OrderList:
     principal = await require_principal(request)
-    orders = await request.app[keys.SHOP].orders.list_orders(
+    orders = await request.app[keys.SERVICES].orders.list_orders(
         principal, scope=query.scope, flt=query.to_filter()
     )
     return OrderList(orders=[_out(o) for o in orders])
@@ -101,7 +101,9 @@ async def list_orders(request: web.Request, query: OrderQuery) -> OrderList:
 @api.get("/api/v1/orders/{order_id}", response=OrderOut, summary="One order (buyer or seller)")
 async def get_order(request: web.Request) -> OrderOut:
     principal = await require_principal(request)
-    return _out(await request.app[keys.SHOP].orders.get(principal, request.match_info["order_id"]))
+    return _out(
+        await request.app[keys.SERVICES].orders.get(principal, request.match_info["order_id"])
+    )
 
 
 @api.post(
@@ -112,7 +114,7 @@ async def get_order(request: web.Request) -> OrderOut:
 )
 async def refund_order(request: web.Request, body: RefundIn) -> OrderOut:
     principal = await require_principal(request)
-    order = await request.app[keys.SHOP].payments.refund(
+    order = await request.app[keys.SERVICES].payments.refund(
         principal, request.match_info["order_id"], body.amount, body.idempotency_key
     )
     return _out(order)
@@ -125,7 +127,9 @@ async def refund_order(request: web.Request, body: RefundIn) -> OrderOut:
 )
 async def fulfil_order(request: web.Request) -> OrderOut:
     principal = await require_principal(request)
-    order = await request.app[keys.SHOP].orders.fulfil(principal, request.match_info["order_id"])
+    order = await request.app[keys.SERVICES].orders.fulfil(
+        principal, request.match_info["order_id"]
+    )
     return _out(order)
 
 
@@ -136,5 +140,7 @@ async def fulfil_order(request: web.Request) -> OrderOut:
 )
 async def cancel_order(request: web.Request) -> OrderOut:
     principal = await require_principal(request)
-    order = await request.app[keys.SHOP].payments.cancel(principal, request.match_info["order_id"])
+    order = await request.app[keys.SERVICES].payments.cancel(
+        principal, request.match_info["order_id"]
+    )
     return _out(order)

@@ -9,14 +9,11 @@ staff pages is decided by :func:`authorize` / :func:`is_staff`, never by compari
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import hmac
 import io
 import json
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,14 +27,12 @@ from livecommerce.domain.shows import ShowStatus
 from livecommerce.errors import LiveCommerceError, NotFound, PermissionDenied
 from livecommerce.ids import new_secret
 from livecommerce.routes.auth import (
-    SESSION_COOKIE,
     csrf_token,
     principal_of,
     set_session_cookie,
 )
 from livecommerce.routes.charts import series_chart
 from livecommerce.routes.middleware import Handler
-from livecommerce.services.analytics import record_viewers, show_figures
 from livecommerce.services.ports import Show
 from livecommerce.services.shows import show_ref
 
@@ -54,7 +49,7 @@ async def render(
         principal = await principal_of(request)
     except LiveCommerceError:
         principal = None
-    session = request.cookies.get(SESSION_COOKIE)
+    session = request.cookies.get(keys.SESSION_COOKIE)
     env = request.app[keys.TEMPLATES]
     html = await env.get_template(template).render_async(
         user=principal,
@@ -69,7 +64,7 @@ async def render(
 
 @routes.get("/")
 async def home(request: web.Request) -> web.Response:
-    shows = request.app[keys.SHOWS]
+    shows = request.app[keys.SERVICES].shows
     live = await shows.list([ShowStatus.LIVE])
     upcoming = await shows.list([ShowStatus.SCHEDULED])
     return await render(request, "index.html", live=live, upcoming=upcoming)
@@ -120,7 +115,7 @@ async def login_submit(request: web.Request) -> web.Response:
             form_csrf=_form_csrf(request),
             next=safe_next(str(form.get("next", ""))),
         )
-    accounts = request.app[keys.ACCOUNTS]
+    accounts = request.app[keys.SERVICES].accounts
     try:
         if form.get("mode") == "signup":
             role = Role.SELLER if form.get("role") == "seller" else Role.VIEWER
@@ -152,11 +147,11 @@ async def login_submit(request: web.Request) -> web.Response:
 @routes.post("/logout")
 async def logout(request: web.Request) -> web.Response:
     await principal_of(request)  # checks the CSRF token of the session
-    session = request.cookies.get(SESSION_COOKIE)
+    session = request.cookies.get(keys.SESSION_COOKIE)
     if session:
-        await request.app[keys.ACCOUNTS].logout(session)
+        await request.app[keys.SERVICES].accounts.logout(session)
     response = web.HTTPSeeOther("/")
-    response.del_cookie(SESSION_COOKIE, path="/")
+    response.del_cookie(keys.SESSION_COOKIE, path="/")
     raise response
 
 
@@ -213,7 +208,7 @@ def user_data(principal: Principal | None) -> dict[str, str]:
 
 
 async def _show(request: web.Request) -> Show:
-    return await request.app[keys.SHOWS].get(request.match_info["show_id"])
+    return await request.app[keys.SERVICES].shows.get(request.match_info["show_id"])
 
 
 @routes.get("/shows/{show_id}")
@@ -287,13 +282,14 @@ def _seller(principal: Principal | None) -> Principal:
 async def _dashboard_context(request: web.Request, principal: Principal) -> dict[str, Any]:
     settings = request.app[keys.SETTINGS]
     seller_id = None if principal.role is Role.ADMIN else principal.user_id
-    shows = await request.app[keys.SHOWS].list(None, seller_id)
+    shows = await request.app[keys.SERVICES].shows.list(None, seller_id)
     shows.sort(key=lambda s: s.scheduled_at or s.created_at, reverse=True)
     selected = next((s for s in shows if s.id == request.query.get("show")), None)
     if selected is None and shows:
         selected = next((s for s in shows if s.status is ShowStatus.LIVE), shows[0])
     currency = settings.shop.currency
-    figures = await show_figures(request.app[keys.DB], selected.id, currency) if selected else None
+    analytics = request.app[keys.SERVICES].analytics
+    figures = await analytics.show_figures(selected.id) if selected else None
 
     def fmt(minor: int) -> str:
         return Money(minor, currency).display()
@@ -355,7 +351,7 @@ async def dashboard_create_show(request: web.Request) -> web.Response:
             scheduled_at = int(
                 (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000
             )
-        show, _key = await request.app[keys.SHOWS].create(
+        show, _key = await request.app[keys.SERVICES].shows.create(
             principal,
             str(form.get("title", "")),
             str(form.get("description", "")),
@@ -382,9 +378,7 @@ async def dashboard_csv(request: web.Request) -> web.Response:
     principal = await page_principal(request)
     show = await _show(request)
     authorize(principal, Action.MANAGE_SHOW, show_ref(show))
-    figures = await show_figures(
-        request.app[keys.DB], show.id, request.app[keys.SETTINGS].shop.currency
-    )
+    figures = await request.app[keys.SERVICES].analytics.show_figures(show.id)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -407,47 +401,8 @@ async def dashboard_csv(request: web.Request) -> web.Response:
     )
 
 
-#: How often the viewer count of each live show is sampled for the dashboard.
-SAMPLE_SECONDS = 15.0
-
-
-async def current_viewers(app: web.Application, show_id: str) -> int:
-    """Everyone watching: hub presence (WebRTC and HLS viewers alike) when the hub runs, else
-    the WebRTC viewers the broadcast plane holds."""
-    if keys.HUB in app:
-        return await app[keys.HUB].viewers(show_id)
-    if keys.BROADCAST in app:
-        return app[keys.BROADCAST].viewer_count(show_id)
-    return 0
-
-
-async def sample_viewers(app: web.Application) -> None:
-    """One viewer-count sample per live show (the dashboard's concurrent-viewers chart)."""
-    now_ms = int(app[keys.CLOCK].now() * 1000)
-    for show in await app[keys.SHOWS].list([ShowStatus.LIVE]):
-        await record_viewers(app[keys.DB], show.id, now_ms, await current_viewers(app, show.id))
-
-
-async def _sampler_ctx(app: web.Application) -> AsyncIterator[None]:
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(SAMPLE_SECONDS)
-            try:
-                await sample_viewers(app)
-            except Exception:
-                log.warning("viewer sampling failed", exc_info=True)
-
-    task = asyncio.create_task(loop(), name="pages-viewer-sampler")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def setup(app: web.Application) -> None:
-    """Register the pages and the dashboard's viewer sampler."""
     app.router.add_routes(routes)
-    app.cleanup_ctx.append(_sampler_ctx)
 
 
 @web.middleware

@@ -28,7 +28,7 @@ class DemoConfirmIn(BaseModel):
 )
 async def confirm_demo(request: web.Request, body: DemoConfirmIn) -> OrderOut:
     principal = await require_principal(request)
-    order = await request.app[keys.SHOP].payments.confirm_demo(
+    order = await request.app[keys.SERVICES].payments.confirm_demo(
         principal, request.match_info["order_id"], body.card
     )
     return OrderOut.model_validate(order_view(order))

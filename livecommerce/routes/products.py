@@ -9,8 +9,8 @@ from livecommerce import keys
 from livecommerce.domain.money import Money
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
-from livecommerce.routes.models import ProductOut
 from livecommerce.services.catalog import VariantSpec
+from livecommerce.wire import ProductOut
 
 api = ApiRoutes("catalog")
 
@@ -51,7 +51,7 @@ class ProductList(BaseModel):
 async def create_product(request: web.Request, body: ProductIn) -> ProductOut:
     principal = await require_principal(request)
     currency = body.currency or request.app[keys.SETTINGS].shop.currency
-    product = await request.app[keys.CATALOG].create_product(
+    product = await request.app[keys.SERVICES].catalog.create_product(
         principal,
         name=body.name,
         description=body.description,
@@ -70,10 +70,12 @@ async def create_product(request: web.Request, body: ProductIn) -> ProductOut:
     summary="Products, optionally one seller's",
 )
 async def list_products(request: web.Request, query: ProductListQuery) -> ProductList:
-    products = await request.app[keys.CATALOG].list(query.seller_id)
+    products = await request.app[keys.SERVICES].catalog.list(query.seller_id)
     return ProductList(products=[ProductOut.of(p) for p in products])
 
 
 @api.get("/api/v1/products/{product_id}", response=ProductOut, auth=False, summary="One product")
 async def get_product(request: web.Request) -> ProductOut:
-    return ProductOut.of(await request.app[keys.CATALOG].get(request.match_info["product_id"]))
+    return ProductOut.of(
+        await request.app[keys.SERVICES].catalog.get(request.match_info["product_id"])
+    )

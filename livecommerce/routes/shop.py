@@ -16,7 +16,7 @@ from livecommerce.domain.orders import order_view
 from livecommerce.errors import PayloadTooLarge
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
-from livecommerce.routes.models import MoneyOut, ProductOut, to_ms
+from livecommerce.wire import MoneyOut, ProductOut, to_ms
 
 api = ApiRoutes("shop")
 
@@ -85,7 +85,7 @@ class CheckoutOut(BaseModel):
 
 
 async def _offer_out(request: web.Request, offer: Any) -> OfferOut:
-    return OfferOut.model_validate(await request.app[keys.SHOP].offers.view(offer))
+    return OfferOut.model_validate(await request.app[keys.SERVICES].offers.view(offer))
 
 
 @api.post(
@@ -97,7 +97,7 @@ async def _offer_out(request: web.Request, offer: Any) -> OfferOut:
 )
 async def create_offer(request: web.Request, body: OfferIn) -> OfferOut:
     principal = await require_principal(request)
-    offer = await request.app[keys.SHOP].offers.create(
+    offer = await request.app[keys.SERVICES].offers.create(
         principal,
         request.match_info["show_id"],
         product_id=body.product_id,
@@ -118,7 +118,7 @@ async def create_offer(request: web.Request, body: OfferIn) -> OfferOut:
     summary="A show's offers with stock left",
 )
 async def list_offers(request: web.Request) -> OfferList:
-    shop = request.app[keys.SHOP]
+    shop = request.app[keys.SERVICES]
     offers = await shop.offers.list(request.match_info["show_id"])
     out = [await _offer_out(request, o) for o in offers]
     on_screen = [o for o in out if o.pinned_at is not None and o.status != "ended"]
@@ -137,7 +137,7 @@ class OfferMoment(BaseModel):
 def _offer_action(name: str) -> Any:
     async def handler(request: web.Request, body: OfferMoment) -> OfferOut:
         principal = await require_principal(request)
-        offers = request.app[keys.SHOP].offers
+        offers = request.app[keys.SERVICES].offers
         action = getattr(offers, name)
         offer = await action(
             principal, request.match_info["show_id"], request.match_info["offer_id"], body.media_ts
@@ -170,7 +170,7 @@ for _name, _summary in (
 )
 async def checkout(request: web.Request, body: CheckoutIn) -> CheckoutOut:
     principal = await require_principal(request)
-    order, payment = await request.app[keys.SHOP].checkout.start(
+    order, payment = await request.app[keys.SERVICES].checkout.start(
         principal,
         request.match_info["show_id"],
         body.offer_id,
@@ -205,7 +205,7 @@ class VariantPatch(BaseModel):
 )
 async def update_product(request: web.Request, body: ProductPatch) -> ProductOut:
     principal = await require_principal(request)
-    product = await request.app[keys.SHOP].catalog_admin.update(
+    product = await request.app[keys.SERVICES].catalog_admin.update(
         principal,
         request.match_info["product_id"],
         name=body.name,
@@ -223,7 +223,7 @@ async def update_product(request: web.Request, body: ProductPatch) -> ProductOut
 )
 async def update_variant(request: web.Request, body: VariantPatch) -> ProductOut:
     principal = await require_principal(request)
-    product = await request.app[keys.SHOP].catalog_admin.update_variant(
+    product = await request.app[keys.SERVICES].catalog_admin.update_variant(
         principal,
         request.match_info["product_id"],
         request.match_info["variant_id"],
@@ -240,7 +240,9 @@ async def update_variant(request: web.Request, body: VariantPatch) -> ProductOut
 )
 async def delete_product(request: web.Request) -> web.Response:
     principal = await require_principal(request)
-    await request.app[keys.SHOP].catalog_admin.delete(principal, request.match_info["product_id"])
+    await request.app[keys.SERVICES].catalog_admin.delete(
+        principal, request.match_info["product_id"]
+    )
     return web.Response(status=204)
 
 
@@ -255,7 +257,7 @@ async def upload_image(request: web.Request) -> ProductOut:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"images are limited to {limit} bytes")
     data = await request.content.read(limit + 1)
-    product = await request.app[keys.SHOP].catalog_admin.set_image(
+    product = await request.app[keys.SERVICES].catalog_admin.set_image(
         principal, request.match_info["product_id"], request.content_type, data
     )
     return ProductOut.of(product)
@@ -263,7 +265,7 @@ async def upload_image(request: web.Request) -> ProductOut:
 
 async def product_image(request: web.Request) -> web.FileResponse:
     """Uploaded product images (immutable names, so they may be cached for a long time)."""
-    path = request.app[keys.SHOP].catalog_admin.path_of(request.match_info["name"])
+    path = request.app[keys.SERVICES].catalog_admin.path_of(request.match_info["name"])
     return web.FileResponse(
         path,
         headers={

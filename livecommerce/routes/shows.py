@@ -12,7 +12,7 @@ from livecommerce import keys
 from livecommerce.domain.shows import ShowStatus
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import principal_of, require_principal
-from livecommerce.routes.models import ShowOut, to_ms
+from livecommerce.wire import ShowOut, to_ms
 
 api = ApiRoutes("shows")
 #: Answered questions read into a timeline (a show rarely has more; the oldest drop first).
@@ -66,7 +66,7 @@ class ShowList(BaseModel):
 )
 async def create_show(request: web.Request, body: ShowIn) -> ShowCreated:
     principal = await require_principal(request)
-    show, key = await request.app[keys.SHOWS].create(
+    show, key = await request.app[keys.SERVICES].shows.create(
         principal, body.title, body.description, to_ms(body.scheduled_at)
     )
     return ShowCreated(**ShowOut.of(show).model_dump(), stream_key=key)
@@ -81,14 +81,14 @@ async def create_show(request: web.Request, body: ShowIn) -> ShowCreated:
 )
 async def list_shows(request: web.Request, query: ShowListQuery) -> ShowList:
     statuses = [ShowStatus(query.status)] if query.status else None
-    shows = await request.app[keys.SHOWS].list(statuses, query.seller_id)
+    shows = await request.app[keys.SERVICES].shows.list(statuses, query.seller_id)
     return ShowList(shows=[ShowOut.of(s) for s in shows])
 
 
 @api.get("/api/v1/shows/{show_id}", response=ShowOut, auth=False, summary="One show")
 async def get_show(request: web.Request) -> ShowOut:
     await principal_of(request)  # a bad token is still an error, even on public reads
-    return ShowOut.of(await request.app[keys.SHOWS].get(request.match_info["show_id"]))
+    return ShowOut.of(await request.app[keys.SERVICES].shows.get(request.match_info["show_id"]))
 
 
 @api.patch(
@@ -99,7 +99,7 @@ async def get_show(request: web.Request) -> ShowOut:
 )
 async def update_show(request: web.Request, body: ShowPatch) -> ShowOut:
     principal = await require_principal(request)
-    show = await request.app[keys.SHOWS].update(
+    show = await request.app[keys.SERVICES].shows.update(
         principal,
         request.match_info["show_id"],
         title=body.title,
@@ -117,7 +117,7 @@ async def update_show(request: web.Request, body: ShowPatch) -> ShowOut:
 async def rotate_stream_key(request: web.Request) -> StreamKeyOut:
     principal = await require_principal(request)
     show_id = request.match_info["show_id"]
-    key = await request.app[keys.SHOWS].rotate_stream_key(principal, show_id)
+    key = await request.app[keys.SERVICES].shows.rotate_stream_key(principal, show_id)
     base = request.app[keys.SETTINGS].base_url
     return StreamKeyOut(stream_key=key, whip_url=f"{base}/whip/{show_id}")
 
@@ -130,7 +130,7 @@ async def rotate_stream_key(request: web.Request) -> StreamKeyOut:
 )
 async def grant_host(request: web.Request, body: HostIn) -> ShowOut:
     principal = await require_principal(request)
-    show = await request.app[keys.SHOWS].grant_host(
+    show = await request.app[keys.SERVICES].shows.grant_host(
         principal, request.match_info["show_id"], body.user_id
     )
     return ShowOut.of(show)
@@ -141,7 +141,7 @@ async def grant_host(request: web.Request, body: HostIn) -> ShowOut:
 )
 async def revoke_host(request: web.Request) -> ShowOut:
     principal = await require_principal(request)
-    show = await request.app[keys.SHOWS].revoke_host(
+    show = await request.app[keys.SERVICES].shows.revoke_host(
         principal, request.match_info["show_id"], request.match_info["user_id"]
     )
     return ShowOut.of(show)
@@ -170,12 +170,12 @@ class Timeline(BaseModel):
     summary="Offer moments and answered questions with media timestamps (shoppable replays)",
 )
 async def timeline(request: web.Request) -> Timeline:
-    show = await request.app[keys.SHOWS].get(request.match_info["show_id"])
+    show = await request.app[keys.SERVICES].shows.get(request.match_info["show_id"])
     events = [
         TimelineEvent.model_validate(e)
-        for e in await request.app[keys.SHOP].offers.timeline(show.id)
+        for e in await request.app[keys.SERVICES].offers.timeline(show.id)
     ]
-    questions = await request.app[keys.HUB].services.qa.list(show.id, TIMELINE_QUESTIONS)
+    questions = await request.app[keys.SERVICES].qa.list(show.id, TIMELINE_QUESTIONS)
     events += [
         TimelineEvent(
             type="question.answered",

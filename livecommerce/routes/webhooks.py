@@ -11,16 +11,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from livecommerce import keys
-from livecommerce.adapters.stripe_payments import StripePaymentGateway
 from livecommerce.errors import InvalidSignature, NotFound, PayloadTooLarge
+from livecommerce.services.ports import SignedWebhooks
 
 MAX_WEBHOOK_BYTES = 512 * 1024
 
 
 async def stripe_webhook(request: web.Request) -> web.Response:
-    shop = request.app[keys.SHOP]
+    shop = request.app[keys.SERVICES]
     gateway = shop.payments.gateway("stripe")
-    if not isinstance(gateway, StripePaymentGateway):
+    if not isinstance(gateway, SignedWebhooks):
         raise NotFound("stripe is not enabled")
     body = await request.content.read(MAX_WEBHOOK_BYTES + 1)
     if len(body) > MAX_WEBHOOK_BYTES:
@@ -28,7 +28,7 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     try:
         event = gateway.verify_event(body, request.headers.get("Stripe-Signature"))
     except InvalidSignature:
-        shop.events.metrics.webhook("invalid")
+        shop.shop_events.metrics.webhook("invalid")
         raise
     await shop.payments.handle_stripe_event(event)
     return web.json_response({"received": True})

@@ -52,12 +52,9 @@ class AccountService:
         # why: login for an unknown e-mail still verifies a hash, so timing does not reveal accounts
         self._dummy_hash = self._hasher.hash(new_secret(16))
 
-    def _now_ms(self) -> int:
-        return int(self._clock.now() * 1000)
-
     async def _issue(self, user: User, kind: str, ttl_ms: int) -> str:
         token = TOKEN_PREFIX + new_secret(32)
-        now = self._now_ms()
+        now = self._clock.now_ms()
         await self._store.add_token(hash_secret(token), user.id, kind, now, now + ttl_ms)
         return token
 
@@ -75,7 +72,7 @@ class AccountService:
             email=normalize_email(email),
             role=role,
             is_guest=False,
-            created_at=self._now_ms(),
+            created_at=self._clock.now_ms(),
             password_hash=password_hash,
         )
         await self._store.add_user(user)
@@ -98,7 +95,7 @@ class AccountService:
             normalize_email(email),
             role,
             False,
-            self._now_ms(),
+            self._clock.now_ms(),
             password_hash,
         )
         await self._store.add_user(user)
@@ -131,7 +128,9 @@ class AccountService:
         return await self._issue(user, "api", self._settings.token_ttl_days * DAY_MS)
 
     async def guest(self, name: str) -> Issued:
-        user = User(new_id("usr"), self._public_name(name), None, Role.VIEWER, True, self._now_ms())
+        user = User(
+            new_id("usr"), self._public_name(name), None, Role.VIEWER, True, self._clock.now_ms()
+        )
         await self._store.add_user(user)
         ttl = self._settings.guest_ttl_hours * 3_600_000
         return Issued(user, await self._issue(user, "guest", ttl))
@@ -144,7 +143,7 @@ class AccountService:
     async def user_for_token(self, token: str) -> User:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             raise Unauthenticated("invalid token")
-        user = await self._store.user_by_token(hash_secret(token), self._now_ms())
+        user = await self._store.user_by_token(hash_secret(token), self._clock.now_ms())
         if user is None:
             raise Unauthenticated("invalid or expired token")
         return user

@@ -1,146 +1,51 @@
-"""Seller analytics for the dashboard: per-show figures read from the stores the planes keep.
+"""Seller analytics for the dashboard: a show's figures for its seller, and the viewer-count
+samples taken while shows are live.
 
-Read-only and derived: chat lines come from the hub's ``chat_messages``, pins and offers from the
-shop's ``offers``, add-to-cart (reservations) and paid orders from ``orders``, viewer samples from
-the pages' own ``viewer_samples``. A plane that is not installed simply contributes nothing (its
-table is missing), so the dashboard works on any combination of planes. Figures are bucketed per
-minute in SQL so a long show costs one small query per series, not a scan in Python.
+Figures are derived from what the other stores already keep (through ``AnalyticsStore``); the
+only thing analytics records itself is the concurrent-viewer count, sampled from presence.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any
 
-from livecommerce.adapters.sql.database import Executor
+from livecommerce.domain.shows import ShowStatus
+from livecommerce.services.ports import AnalyticsStore, Clock, PresenceStore, ShowFigures
+from livecommerce.services.shows import ShowService
 
 log = logging.getLogger(__name__)
 
-MINUTE_MS = 60_000
-PAID = ("paid", "fulfilled")
 
+class AnalyticsService:
+    def __init__(
+        self,
+        store: AnalyticsStore,
+        shows: ShowService,
+        presence: PresenceStore,
+        clock: Clock,
+        currency: str,
+    ) -> None:
+        self._store = store
+        self._shows = shows
+        self._presence = presence
+        self._clock = clock
+        self._currency = currency
 
-@dataclass(frozen=True, slots=True)
-class TopProduct:
-    product_id: str
-    name: str
-    units: int
-    gmv_minor: int
+    async def show_figures(self, show_id: str) -> ShowFigures:
+        """Every dashboard figure of one show (the pages check the seller owns it)."""
+        return await self._store.show_figures(show_id, self._currency)
 
+    async def viewers(self, show_id: str) -> int:
+        """Everyone watching now, on every node (WebRTC and HLS viewers alike hold a hub
+        connection); 0 while presence is unreachable rather than failing a page."""
+        try:
+            return await self._presence.total(show_id)
+        except Exception:
+            log.warning("presence store unavailable; no viewer count")
+            return 0
 
-@dataclass(frozen=True, slots=True)
-class ShowFigures:
-    """What a seller wants to know about one show; money in minor units of ``currency``."""
-
-    show_id: str
-    currency: str
-    peak_viewers: int = 0
-    chat_lines: int = 0
-    pins: int = 0
-    add_to_cart: int = 0
-    paid_orders: int = 0
-    gmv_minor: int = 0
-    #: Per-minute series: epoch-ms minute → value.
-    viewers: dict[int, int] = field(default_factory=dict)
-    chat_per_minute: dict[int, int] = field(default_factory=dict)
-    paid_per_minute: dict[int, int] = field(default_factory=dict)
-    gmv_per_minute: dict[int, int] = field(default_factory=dict)
-    top_products: list[TopProduct] = field(default_factory=list)
-
-    @property
-    def conversion(self) -> float:
-        """Paid orders per add-to-cart (0 when nobody reserved anything)."""
-        return self.paid_orders / self.add_to_cart if self.add_to_cart else 0.0
-
-    @property
-    def minutes(self) -> list[int]:
-        """Every minute that has any figure, in order (the CSV's rows)."""
-        keys = set(self.viewers) | set(self.chat_per_minute) | set(self.paid_per_minute)
-        return sorted(keys)
-
-
-async def _rows(db: Executor, sql: str, *args: Any) -> list[dict[str, Any]]:
-    """Rows, or none when the owning plane (and so its table) is not installed."""
-    try:
-        return await db.fetchall(sql, *args)
-    except Exception as exc:
-        log.debug("analytics query skipped", extra={"reason": type(exc).__name__})
-        return []
-
-
-def _series(rows: list[dict[str, Any]], value: str = "n") -> dict[int, int]:
-    return {int(r["minute"]): int(r[value] or 0) for r in rows}
-
-
-async def show_figures(db: Executor, show_id: str, currency: str) -> ShowFigures:
-    """All dashboard figures of one show."""
-    minute = f"(at / {MINUTE_MS}) * {MINUTE_MS}"
-    chat = _series(
-        await _rows(
-            db,
-            f"SELECT {minute} AS minute, COUNT(*) AS n FROM chat_messages"  # noqa: S608 why: constants only
-            " WHERE show_id = ? AND status <> 'held' GROUP BY minute ORDER BY minute",
-            show_id,
-        )
-    )
-    viewers = _series(
-        await _rows(
-            db,
-            f"SELECT {minute} AS minute, MAX(viewers) AS n FROM viewer_samples"  # noqa: S608 why: constants only
-            " WHERE show_id = ? GROUP BY minute ORDER BY minute",
-            show_id,
-        )
-    )
-    created = f"(created_at / {MINUTE_MS}) * {MINUTE_MS}"
-    paid_rows = await _rows(
-        db,
-        f"SELECT {created} AS minute, COUNT(*) AS n, SUM(total_minor) AS gmv FROM orders"  # noqa: S608 why: constants only
-        " WHERE show_id = ? AND status IN ('paid', 'fulfilled') GROUP BY minute ORDER BY minute",
-        show_id,
-    )
-    carts = await _rows(db, "SELECT COUNT(*) AS n FROM orders WHERE show_id = ?", show_id)
-    pins = await _rows(
-        db, "SELECT COUNT(*) AS n FROM offers WHERE show_id = ? AND pinned_at IS NOT NULL", show_id
-    )
-    top = await _rows(
-        db,
-        "SELECT o.product_id AS product_id, COALESCE(MAX(p.name), o.product_id) AS name,"
-        " SUM(o.quantity) AS units, SUM(o.total_minor) AS gmv FROM orders o"
-        " LEFT JOIN products p ON p.id = o.product_id"
-        " WHERE o.show_id = ? AND o.status IN ('paid', 'fulfilled')"
-        " GROUP BY o.product_id ORDER BY gmv DESC LIMIT 5",
-        show_id,
-    )
-    paid = _series(paid_rows)
-    gmv = _series(paid_rows, "gmv")
-    return ShowFigures(
-        show_id=show_id,
-        currency=currency,
-        peak_viewers=max(viewers.values(), default=0),
-        chat_lines=sum(chat.values()),
-        pins=int(pins[0]["n"]) if pins else 0,
-        add_to_cart=int(carts[0]["n"]) if carts else 0,
-        paid_orders=sum(paid.values()),
-        gmv_minor=sum(gmv.values()),
-        viewers=viewers,
-        chat_per_minute=chat,
-        paid_per_minute=paid,
-        gmv_per_minute=gmv,
-        top_products=[
-            TopProduct(
-                str(r["product_id"]), str(r["name"]), int(r["units"] or 0), int(r["gmv"] or 0)
-            )
-            for r in top
-        ],
-    )
-
-
-async def record_viewers(db: Executor, show_id: str, at_ms: int, viewers: int) -> None:
-    """Keep one viewer-count sample (the dashboard's concurrent-viewers chart)."""
-    await db.execute(
-        "INSERT INTO viewer_samples (show_id, at, viewers) VALUES (?, ?, ?)",
-        show_id,
-        at_ms,
-        viewers,
-    )
+    async def sample_viewers(self) -> None:
+        """One viewer-count sample per live show (the dashboard's concurrent-viewers chart)."""
+        now_ms = self._clock.now_ms()
+        for show in await self._shows.list([ShowStatus.LIVE]):
+            await self._store.record_viewers(show.id, now_ms, await self.viewers(show.id))

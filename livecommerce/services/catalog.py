@@ -60,7 +60,7 @@ class CatalogService:
             price_minor=price.minor,
             currency=price.currency,
             image_url=image_url,
-            created_at=int(self._clock.now() * 1000),
+            created_at=self._clock.now_ms(),
             variants=tuple(
                 Variant(new_id("var"), s.label.strip(), s.stock, s.price_minor) for s in specs
             ),

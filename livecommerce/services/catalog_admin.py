@@ -1,20 +1,18 @@
 """Catalog administration for sellers: edit and delete their products, restock variants and
 upload product images.
 
-Images are checked twice before they touch the disk — the declared type must be one we serve
+Images are checked twice before they are stored — the declared type must be one we serve
 (PNG, JPEG, WebP, GIF) and the bytes must start with that format's signature — and capped at
-`shop.image_max_bytes`. Files get random names under `<data_dir>/uploads/products/`, so a
-client never chooses a path. A product that was ever offered in a show cannot be deleted (its
-orders and replay timeline point at it).
+`shop.image_max_bytes`. Files get random names chosen here (the ``ProductImages`` port keeps
+them under `<data_dir>/uploads/products/`), so a client never chooses a path. A product that
+was ever offered in a show cannot be deleted (its orders and replay timeline point at it).
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
-from livecommerce.adapters.sql_catalog_admin import SqlCatalogAdmin
 from livecommerce.domain.access import Action, Principal, Role, authorize
 from livecommerce.errors import (
     Conflict,
@@ -26,7 +24,7 @@ from livecommerce.errors import (
 )
 from livecommerce.ids import new_secret
 from livecommerce.services.catalog import NAME_MAX, PRICE_MAX, STOCK_MAX, CatalogService
-from livecommerce.services.ports import Product
+from livecommerce.services.ports import CatalogAdminStore, Product, ProductImages
 
 #: Served image types: content type → (file extension, accepted leading bytes).
 IMAGE_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
@@ -53,11 +51,15 @@ def check_image(content_type: str, data: bytes, max_bytes: int) -> str:
 
 class CatalogAdminService:
     def __init__(
-        self, catalog: CatalogService, admin: SqlCatalogAdmin, upload_dir: Path, max_bytes: int
+        self,
+        catalog: CatalogService,
+        admin: CatalogAdminStore,
+        images: ProductImages,
+        max_bytes: int,
     ) -> None:
         self._catalog = catalog
         self._admin = admin
-        self._dir = upload_dir
+        self._images = images
         self._max = max_bytes
 
     async def _owned(self, principal: Principal | None, product_id: str) -> Product:
@@ -124,15 +126,9 @@ class CatalogAdminService:
         await self._owned(principal, product_id)
         ext = check_image(content_type, data, self._max)
         name = f"{product_id}-{new_secret(12)}.{ext}"
-        await asyncio.to_thread(self._write, name, data)
+        await self._images.save(name, data)
         await self._admin.update_product(product_id, {"image_url": UPLOAD_PREFIX + name})
         return await self._catalog.get(product_id)
-
-    def _write(self, name: str, data: bytes) -> None:
-        self._dir.mkdir(parents=True, exist_ok=True)
-        tmp = self._dir / f".{name}.part"
-        tmp.write_bytes(data)
-        tmp.replace(self._dir / name)
 
     def path_of(self, name: str) -> Path:
         """The stored file for a public name; NotFound for anything that is not one of ours."""
@@ -140,7 +136,7 @@ class CatalogAdminService:
             raise NotFound("no such image")
         if name.rsplit(".", 1)[1] not in {ext for ext, _ in IMAGE_TYPES.values()}:
             raise NotFound("no such image")
-        path = self._dir / name
-        if not path.is_file():
+        path = self._images.path_of(name)
+        if path is None:
             raise NotFound("no such image")
         return path

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize, badges, is_staff
 from livecommerce.domain.chat import (
@@ -30,48 +29,7 @@ from livecommerce.domain.moderation import (
 from livecommerce.domain.names import check_display_name
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.errors import MessageRejected, RateLimited
-from livecommerce.services.moderation import ModerationStore
-from livecommerce.services.ports import Clock, RateLimiter
-
-
-class ChatStore(Protocol):
-    """Durable chat history with a per-show ``seq`` that never repeats, even across nodes."""
-
-    async def append(
-        self, show_id: str, author: ChatAuthor, text: str, at_ms: int, status: MessageStatus
-    ) -> ChatMessage:
-        """Store a line with the next ``seq`` of its show (atomically) and return it."""
-
-    async def recent(self, show_id: str, limit: int) -> list[ChatMessage]:
-        """The last ``limit`` visible lines, oldest first."""
-
-    async def after(self, show_id: str, seq: int, limit: int) -> list[ChatMessage]:
-        """Visible lines with ``seq`` greater than the given one, oldest first."""
-
-    async def get(self, message_id: str) -> ChatMessage | None: ...
-
-    async def set_status(self, message_id: str, status: MessageStatus) -> ChatMessage | None:
-        """Change a line's status; returns the updated line (None if unknown)."""
-
-    async def release(self, message_id: str, at_ms: int) -> ChatMessage | None:
-        """Make a held line visible with a fresh ``seq`` (so replay-after-seq still sees it)."""
-
-    async def hide_user(self, show_id: str, user_id: str) -> list[ChatMessage]:
-        """Hide every visible line of a user in a show; returns the lines that changed."""
-
-    async def last_message_ms(self, show_id: str, user_id: str) -> int:
-        """When the user's latest accepted line was sent (0 if never), for slow mode."""
-
-    async def held(self, show_id: str, limit: int) -> list[ChatMessage]:
-        """Lines waiting for review, oldest first."""
-
-
-class Audience(Protocol):
-    """Who follows or bought from a seller; the data arrives with later issues."""
-
-    async def is_follower(self, seller_id: str, user_id: str) -> bool: ...
-
-    async def is_buyer(self, seller_id: str, user_id: str) -> bool: ...
+from livecommerce.services.ports import Audience, ChatStore, Clock, ModerationStore, RateLimiter
 
 
 class NobodyAudience:
@@ -116,16 +74,13 @@ class ChatService:
         self._limits = limits or ChatLimits()
         self._audience = audience or NobodyAudience()
 
-    def now_ms(self) -> int:
-        return int(self._clock.now() * 1000)
-
     async def check_can_chat(self, principal: Principal | None, show: ShowRef) -> Principal:
         """Every rule about the *author* (not the text): auth, name, ban, timeout, audience."""
         who = authorize(principal, Action.CHAT, show)
         if is_staff(who, show):
             return who
         check_display_name(who.name, self._limits.reserved_names)
-        check_standing(await self._moderation.standing(show.id, who.user_id), self.now_ms())
+        check_standing(await self._moderation.standing(show.id, who.user_id), self._clock.now_ms())
         policy = await self._moderation.policy(show.id)
         if policy.followers_only or policy.buyers_only:
             check_audience(
@@ -143,7 +98,7 @@ class ChatService:
         """
         text = normalize_text(raw)
         who = await self.check_can_chat(principal, show)
-        now = self.now_ms()
+        now = self._clock.now_ms()
         staff = is_staff(who, show)
         status = MessageStatus.VISIBLE
         if not staff:
@@ -171,7 +126,9 @@ class ChatService:
         check_reaction(kind, count)
         who = authorize(principal, Action.CHAT, show)
         if not is_staff(who, show):
-            check_standing(await self._moderation.standing(show.id, who.user_id), self.now_ms())
+            check_standing(
+                await self._moderation.standing(show.id, who.user_id), self._clock.now_ms()
+            )
         if not await self._limiter.allow(
             f"react:{show.id}:{who.user_id}", self._limits.reaction_rates, cost=1
         ):

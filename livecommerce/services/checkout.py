@@ -41,10 +41,9 @@ from livecommerce.errors import (
     RateLimited,
 )
 from livecommerce.services.catalog import CatalogService
-from livecommerce.services.inventory import InventoryStore
-from livecommerce.services.orders import OrderStore, ShopEvents
-from livecommerce.services.payments import PaymentInfo, PaymentService
-from livecommerce.services.ports import Clock, RateLimiter
+from livecommerce.services.orders import ShopEvents
+from livecommerce.services.payments import PaymentService
+from livecommerce.services.ports import Clock, InventoryStore, OrderStore, PaymentInfo, RateLimiter
 
 T = TypeVar("T")
 
@@ -188,7 +187,7 @@ class CheckoutService:
             {"show_id": show_id, "offer_id": offer_id, "variant_id": variant_id, "quantity": qty}
         )
         order_id = order_id_for(buyer.user_id, idempotency_key)
-        now = int(self._clock.now() * 1000)
+        now = self._clock.now_ms()
         offer = await self._offer(show_id, offer_id, now)
         try:
             check_open(offer, now)
@@ -272,12 +271,12 @@ class CheckoutService:
             try:
                 info = await gateway.create_payment(order)
             except PaymentGatewayError:
-                failed = transition(order, OrderStatus.FAILED, int(self._clock.now() * 1000))
+                failed = transition(order, OrderStatus.FAILED, self._clock.now_ms())
                 if await self._store.save_order(failed, OrderStatus.RESERVED):
                     await self._payments.after_change(failed)
                 raise
             pending = replace(
-                transition(order, OrderStatus.PENDING_PAYMENT, int(self._clock.now() * 1000)),
+                transition(order, OrderStatus.PENDING_PAYMENT, self._clock.now_ms()),
                 payment_provider=info.provider,
                 payment_ref=info.ref,
             )

@@ -9,7 +9,7 @@ enforces a ban the moment it is written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize, is_staff
 from livecommerce.domain.chat import ChatMessage, MessageStatus
@@ -26,63 +26,10 @@ from livecommerce.domain.moderation import (
 )
 from livecommerce.errors import InvalidInput, NotFound, PermissionDenied
 from livecommerce.ids import new_id
-from livecommerce.services.ports import Clock
+from livecommerce.services.ports import Clock, ModerationStore, Report
 
 if TYPE_CHECKING:
-    from livecommerce.services.chat import ChatStore
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """A viewer's report of a chat line, queued for the show's hosts."""
-
-    id: str
-    show_id: str
-    message_id: str
-    reporter_id: str
-    reason: str
-    at_ms: int
-    status: ReportStatus = ReportStatus.OPEN
-    message: ChatMessage | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "show_id": self.show_id,
-            "message_id": self.message_id,
-            "reporter_id": self.reporter_id,
-            "reason": self.reason,
-            "status": str(self.status),
-            "at": self.at_ms,
-            "message": self.message.to_wire() if self.message else None,
-        }
-
-
-class ModerationStore(Protocol):
-    async def policy(self, show_id: str) -> ChatPolicy: ...
-
-    async def set_policy(self, show_id: str, policy: ChatPolicy, at_ms: int) -> None: ...
-
-    async def standing(self, show_id: str, user_id: str) -> Standing:
-        """Ban and timeout of one user in one show (``last_message_ms`` left at 0)."""
-
-    async def ban(self, show_id: str, user_id: str, by: str, reason: str, at_ms: int) -> None: ...
-
-    async def unban(self, show_id: str, user_id: str) -> bool: ...
-
-    async def mute(self, show_id: str, user_id: str, until_ms: int) -> None: ...
-
-    async def add_report(self, report: Report) -> bool:
-        """False when this reporter already reported this line (one report per person)."""
-
-    async def reports(self, show_id: str, status: ReportStatus | None) -> list[Report]: ...
-
-    async def resolve_report(self, report_id: str) -> Report | None: ...
-
-    async def append_audit(self, entry: AuditEntry) -> None: ...
-
-    async def audit(self, show_id: str, limit: int) -> list[AuditEntry]:
-        """Newest first."""
+    from livecommerce.services.ports import ChatStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +51,6 @@ class ModerationService:
         self._chat = chat
         self._clock = clock
 
-    def _now_ms(self) -> int:
-        return int(self._clock.now() * 1000)
-
     async def _audit(
         self,
         actor: Principal,
@@ -124,7 +68,7 @@ class ModerationService:
             actor_id=actor.user_id,
             actor_name=actor.name,
             action=action,
-            at_ms=self._now_ms(),
+            at_ms=self._clock.now_ms(),
             target_user_id=user_id,
             target_message_id=message_id,
             reason=reason,
@@ -171,7 +115,7 @@ class ModerationService:
         who = authorize(actor, Action.MODERATE, show)
         check_timeout_seconds(seconds)
         self._check_target(who, show, user_id)
-        until = self._now_ms() + seconds * 1000
+        until = self._clock.now_ms() + seconds * 1000
         await self._store.mute(show.id, user_id, until)
         entry = await self._audit(
             who,
@@ -189,7 +133,7 @@ class ModerationService:
         who = authorize(actor, Action.MODERATE, show)
         self._check_target(who, show, user_id)
         why = normalize_reason(reason)
-        await self._store.ban(show.id, user_id, who.user_id, why, self._now_ms())
+        await self._store.ban(show.id, user_id, who.user_id, why, self._clock.now_ms())
         hidden = await self._chat.hide_user(show.id, user_id)
         entry = await self._audit(
             who,
@@ -218,7 +162,7 @@ class ModerationService:
         who = authorize(actor, Action.MODERATE, show)
         check_slow_mode_seconds(seconds)
         policy = replace(await self._store.policy(show.id), slow_mode_seconds=seconds)
-        await self._store.set_policy(show.id, policy, self._now_ms())
+        await self._store.set_policy(show.id, policy, self._clock.now_ms())
         entry = await self._audit(
             who,
             show,
@@ -243,7 +187,7 @@ class ModerationService:
             followers_only=bool(current["followers_only"]),
             buyers_only=bool(current["buyers_only"]),
         )
-        await self._store.set_policy(show.id, policy, self._now_ms())
+        await self._store.set_policy(show.id, policy, self._clock.now_ms())
         entry = await self._audit(who, show, ModAction.POLICY, detail=policy.to_wire())
         return Outcome(ModAction.POLICY, entry, policy=policy)
 
@@ -268,7 +212,7 @@ class ModerationService:
         action = ModAction.APPROVE if approve else ModAction.REJECT
         released = None
         if approve:
-            released = await self._chat.release(message_id, self._now_ms())
+            released = await self._chat.release(message_id, self._clock.now_ms())
         else:
             await self._chat.set_status(message_id, MessageStatus.REJECTED)
         entry = await self._audit(
@@ -291,7 +235,7 @@ class ModerationService:
             message_id=message_id,
             reporter_id=who.user_id,
             reason=normalize_reason(reason),
-            at_ms=self._now_ms(),
+            at_ms=self._clock.now_ms(),
             message=message,
         )
         await self._store.add_report(report)

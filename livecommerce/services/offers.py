@@ -21,9 +21,8 @@ from livecommerce.domain.offers import (
 from livecommerce.errors import InvalidInput, NotFound
 from livecommerce.ids import new_id
 from livecommerce.services.catalog import CatalogService
-from livecommerce.services.inventory import InventoryStore
-from livecommerce.services.orders import OrderStore, ShopEvents
-from livecommerce.services.ports import Clock
+from livecommerce.services.orders import ShopEvents
+from livecommerce.services.ports import Clock, InventoryStore, OrderStore
 from livecommerce.services.shows import ShowService, show_ref
 
 
@@ -44,9 +43,6 @@ class OfferService:
         self._events = events
         self._clock = clock
 
-    def _now_ms(self) -> int:
-        return int(self._clock.now() * 1000)
-
     async def _staff(self, principal: Principal | None, show_id: str) -> ShowRef:
         show = await self._shows.show_ref(show_id)
         authorize(principal, Action.MANAGE_OFFERS, show)
@@ -59,7 +55,7 @@ class OfferService:
         studio's player position when it sends one, else seconds since the show went live)."""
         show = await self._shows.get(show_id)
         authorize(principal, Action.MANAGE_OFFERS, show_ref(show))
-        now = self._now_ms()
+        now = self._clock.now_ms()
         if media_ts is not None and media_ts < 0:
             raise InvalidInput("media_ts must not be negative")
         if media_ts is None and show.started_at is not None:
@@ -110,7 +106,7 @@ class OfferService:
             per_buyer_limit=per_buyer_limit,
             starts_at_ms=starts_at_ms,
             ends_at_ms=ends_at_ms,
-            now_ms=self._now_ms(),
+            now_ms=self._clock.now_ms(),
         )
         await self._store.add_offer(offer)
         await self._inventory.ensure_pool(offer.pool, offer.stock)

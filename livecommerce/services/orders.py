@@ -11,95 +11,20 @@ import asyncio
 import csv
 import io
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import replace
 
 from livecommerce.domain.access import Action, Principal, Role, authorize
-from livecommerce.domain.ledger import JournalTransaction
 from livecommerce.domain.offers import Offer, offer_view
 from livecommerce.domain.orders import Order, OrderStatus, order_view, transition
 from livecommerce.errors import Conflict, NotFound, Unauthenticated
-from livecommerce.services.inventory import InventoryStore
-from livecommerce.services.ports import Bus, Clock
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    """Which orders a list returns; None means any."""
-
-    buyer_id: str | None = None
-    seller_id: str | None = None
-    show_id: str | None = None
-    offer_id: str | None = None
-    statuses: tuple[OrderStatus, ...] = ()
-    since_ms: int | None = None
-    until_ms: int | None = None
-    limit: int = 100
-
-
-class OrderStore(Protocol):
-    async def add_order(self, order: Order) -> Order:
-        """Insert; when (buyer, idempotency key) exists, return the stored order instead."""
-        ...
-
-    async def get_order(self, order_id: str) -> Order | None: ...
-
-    async def order_by_payment(self, provider: str, ref: str) -> Order | None: ...
-
-    async def save_order(
-        self,
-        order: Order,
-        expected: OrderStatus,
-        journal: JournalTransaction | None = None,
-        expected_refunded: int | None = None,
-    ) -> bool:
-        """Write `order` iff the stored status is still `expected` (and refunded amount still
-        `expected_refunded` when given), plus `journal` in the same transaction; False when
-        someone else moved it first or the journal key was already posted."""
-        ...
-
-    async def list_orders(self, flt: OrderFilter) -> list[Order]: ...
-
-    async def due_orders(self, now_ms: int, limit: int = 100) -> list[Order]:
-        """Orders still holding stock whose deadline passed."""
-        ...
-
-    async def offer_orders(self, offer_id: str, statuses: Sequence[OrderStatus]) -> list[Order]:
-        """An offer's orders in these statuses (for rebuilding inventory)."""
-        ...
-
-    async def paid_orders(self, offer_id: str) -> list[Order]:
-        """The offer's orders that have a payment in the journal (whatever their status says)."""
-        ...
-
-    async def journal(self, order_id: str | None = None) -> list[JournalTransaction]:
-        """Journal transactions (of one order, or all), oldest first."""
-        ...
-
-    async def seen_event(self, event_id: str) -> bool: ...
-
-    async def record_event(self, event_id: str, provider: str, type_: str, at_ms: int) -> None:
-        """Remember a handled provider event (a second record is ignored)."""
-        ...
-
-    async def add_offer(self, offer: Offer) -> None: ...
-
-    async def get_offer(self, offer_id: str) -> Offer | None: ...
-
-    async def save_offer(self, offer: Offer, pinned_at_ms: int | None = None) -> None: ...
-
-    async def list_offers(self, show_id: str | None = None) -> list[Offer]: ...
-
-    async def add_timeline(
-        self, show_id: str, offer_id: str, kind: str, at_ms: int, media_ts_ms: int | None
-    ) -> None:
-        """Append an offer moment (pinned, started, ended) to the show's timeline."""
-        ...
-
-    async def timeline(self, show_id: str) -> list[dict[str, object]]:
-        """The show's offer moments, oldest first."""
-        ...
+from livecommerce.services.ports import (
+    Bus,
+    Clock,
+    InventoryStore,
+    OrderFilter,
+    OrderStore,
+    ShopMetrics,
+)
 
 
 class ShopEvents:
@@ -144,7 +69,7 @@ class ShopEvents:
             left = (await self._inventory.level(offer.pool)).available
         except NotFound:
             left = 0
-        return offer_view(offer, left, int(self._clock.now() * 1000))
+        return offer_view(offer, left, self._clock.now_ms())
 
     async def offer_pinned(self, offer: Offer, media_ts: float | None = None) -> None:
         view = await self.offer_view(offer)
@@ -229,7 +154,7 @@ class OrderService:
         order = await self._store.get_order(order_id)
         if order is None or not (seller.user_id == order.seller_id or seller.role is Role.ADMIN):
             raise NotFound("no such order")
-        new = transition(order, OrderStatus.FULFILLED, int(self._clock.now() * 1000))
+        new = transition(order, OrderStatus.FULFILLED, self._clock.now_ms())
         if not await self._store.save_order(new, order.status):
             raise Conflict("the order changed meanwhile; reload it")
         await self._events.order_updated(new)
@@ -281,16 +206,6 @@ CSV_COLUMNS = (
     "payment_provider",
     "payment_ref",
 )
-
-
-class ShopMetrics(Protocol):
-    """What the shop counts (Prometheus in production, nothing in unit tests)."""
-
-    def checkout(self, outcome: str, seconds: float) -> None: ...
-
-    def order_status(self, status: str) -> None: ...
-
-    def webhook(self, result: str) -> None: ...
 
 
 class NoMetrics:

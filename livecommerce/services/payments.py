@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 from livecommerce.domain.access import Action, Principal, Role, authorize
 from livecommerce.domain.inventory import Reservation, ReservationStatus
 from livecommerce.domain.ledger import payment_entry, refund_entry
-from livecommerce.domain.offers import pool_of
+from livecommerce.domain.offers import OfferStatus, pool_of
 from livecommerce.domain.orders import (
     HOLDING,
     RELEASED,
@@ -39,9 +39,14 @@ from livecommerce.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from livecommerce.services.inventory import InventoryStore
-from livecommerce.services.orders import OrderStore, ShopEvents
-from livecommerce.services.ports import Clock
+from livecommerce.services.orders import ShopEvents
+from livecommerce.services.ports import (
+    Clock,
+    InventoryStore,
+    OrderStore,
+    PaymentGateway,
+    RefundResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,47 +54,6 @@ log = logging.getLogger(__name__)
 REFUND_EVENTS = frozenset(
     {"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentInfo:
-    """A payment at the provider: its reference and what the buyer's browser needs to pay."""
-
-    provider: str
-    ref: str
-    client: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class RefundResult:
-    """A refund the provider accepted."""
-
-    id: str
-    amount: int
-
-
-class PaymentGateway(Protocol):
-    """A payment provider; every call is idempotent per order (or per refund key)."""
-
-    name: str
-
-    async def create_payment(self, order: Order) -> PaymentInfo:
-        """Create (or, for a retry, return) the order's payment."""
-        ...
-
-    async def payment_status(self, order: Order) -> ProviderStatus:
-        """Re-read the order's payment at the provider."""
-        ...
-
-    async def cancel_payment(self, order: Order) -> ProviderStatus:
-        """Cancel if still open; return the status afterwards (SUCCEEDED if it was paid)."""
-        ...
-
-    async def refund(self, order: Order, amount: int, idempotency_key: str) -> RefundResult: ...
-
-    async def refunds(self, order: Order) -> list[RefundResult]:
-        """Every succeeded refund of the order's payment at the provider (however it was made)."""
-        ...
 
 
 class PaymentService:
@@ -112,9 +76,6 @@ class PaymentService:
         self._clock = clock
         self._fee_bps = fee_bps
 
-    def _now_ms(self) -> int:
-        return int(self._clock.now() * 1000)
-
     def gateway(self, name: str) -> PaymentGateway:
         try:
             return self._gateways[name]
@@ -131,7 +92,7 @@ class PaymentService:
     async def apply(self, order: Order, provider: ProviderStatus) -> Order:
         """Apply the provider's current word to `order` (retrying if another writer won)."""
         for _ in range(5):
-            new = apply_provider_status(order, provider, self._now_ms())
+            new = apply_provider_status(order, provider, self._clock.now_ms())
             if new is None:
                 return order
             journal = None
@@ -204,7 +165,7 @@ class PaymentService:
                 order = await self.sync(order.id)
                 if type_ in REFUND_EVENTS:
                     await self.sync_refunds(order.id)
-        await self._store.record_event(event_id, "stripe", type_, self._now_ms())
+        await self._store.record_event(event_id, "stripe", type_, self._clock.now_ms())
         self._events.metrics.webhook("handled")
 
     async def cancel(self, principal: Principal | None, order_id: str) -> Order:
@@ -224,7 +185,7 @@ class PaymentService:
         if provider is ProviderStatus.SUCCEEDED:
             paid = await self.apply(order, provider)
             raise Conflict(f"the order was already paid ({paid.status})")
-        cancelled = transition(order, OrderStatus.CANCELLED, self._now_ms())
+        cancelled = transition(order, OrderStatus.CANCELLED, self._clock.now_ms())
         if await self._store.save_order(cancelled, order.status):
             await self.after_change(cancelled)
             return cancelled
@@ -244,7 +205,7 @@ class PaymentService:
     async def sweep(self, limit: int = 200) -> int:
         """Expire orders past their deadline and settle stray reservations; returns how many
         reservations were released. Safe to run on every node at once."""
-        now = self._now_ms()
+        now = self._clock.now_ms()
         released = 0
         for order in await self._store.due_orders(now, limit):
             provider = ProviderStatus.CANCELED
@@ -297,6 +258,24 @@ class PaymentService:
         ]
         await self._inventory.restore(pool_of(offer_id), stock, reservations)
 
+    async def rebuild_inventory(self, *, force: bool) -> int:
+        """Recreate every open offer's pool from orders (paid = sold, holding = held). With
+        `force=False` only pools the inventory store lost are rebuilt, so a node starting next to
+        live ones never overwrites their counts. Returns how many pools were rebuilt."""
+        rebuilt = 0
+        for offer in await self._store.list_offers():
+            if offer.status is OfferStatus.ENDED:
+                continue
+            if not force:
+                try:
+                    await self._inventory.level(offer.pool)
+                    continue
+                except NotFound:
+                    pass
+            await self.rebuild_pool(offer.id, offer.stock)
+            rebuilt += 1
+        return rebuilt
+
     # -- refunds ---------------------------------------------------------------------------------
     async def refund(
         self, principal: Principal | None, order_id: str, amount: int | None, key: str | None
@@ -325,7 +304,7 @@ class PaymentService:
                 return order  # already recorded (a replay, or the webhook got here first)
             done = order.refunded_minor + result.amount
             new = replace(
-                transition(order, status_after_refund(order, done), self._now_ms()),
+                transition(order, status_after_refund(order, done), self._clock.now_ms()),
                 refunded_minor=done,
             )
             journal = refund_entry(

@@ -6,31 +6,13 @@ nodes cannot inflate a count.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize, is_staff
 from livecommerce.domain.moderation import check_standing
 from livecommerce.domain.qa import Question, normalize_answer, normalize_question, order_questions
 from livecommerce.errors import InvalidInput, NotFound, RateLimited
 from livecommerce.ids import new_id
 from livecommerce.services.chat import ChatLimits, author_of
-from livecommerce.services.moderation import ModerationStore
-from livecommerce.services.ports import Clock, RateLimiter
-
-
-class QaStore(Protocol):
-    async def add_question(self, question: Question) -> None: ...
-
-    async def get_question(self, question_id: str) -> Question | None: ...
-
-    async def upvote(self, question_id: str, user_id: str, at_ms: int) -> bool:
-        """Count one vote; False (and nothing changes) when this user already voted."""
-
-    async def answer(
-        self, question_id: str, by: str, text: str, at_ms: int, media_ts: float | None
-    ) -> Question | None: ...
-
-    async def questions(self, show_id: str, limit: int) -> list[Question]: ...
+from livecommerce.services.ports import Clock, ModerationStore, QaStore, RateLimiter
 
 
 class QaService:
@@ -48,14 +30,13 @@ class QaService:
         self._clock = clock
         self._limits = limits or ChatLimits()
 
-    def _now_ms(self) -> int:
-        return int(self._clock.now() * 1000)
-
     async def ask(self, principal: Principal | None, show: ShowRef, raw: str) -> Question:
         text = normalize_question(raw)
         who = authorize(principal, Action.CHAT, show)
         if not is_staff(who, show):
-            check_standing(await self._moderation.standing(show.id, who.user_id), self._now_ms())
+            check_standing(
+                await self._moderation.standing(show.id, who.user_id), self._clock.now_ms()
+            )
         if not await self._limiter.allow(f"qa:{show.id}:{who.user_id}", self._limits.qa_rates):
             raise RateLimited("you are asking too fast")
         question = Question(
@@ -64,7 +45,7 @@ class QaService:
             author=author_of(who, show),
             text=text,
             votes=0,
-            at_ms=self._now_ms(),
+            at_ms=self._clock.now_ms(),
         )
         await self._store.add_question(question)
         return question
@@ -79,7 +60,7 @@ class QaService:
             raise NotFound("no such question in this show")
         if question.author.id == who.user_id:
             raise InvalidInput("you cannot upvote your own question")
-        await self._store.upvote(question_id, who.user_id, self._now_ms())
+        await self._store.upvote(question_id, who.user_id, self._clock.now_ms())
         updated = await self._store.get_question(question_id)
         assert updated is not None
         return updated
@@ -100,7 +81,7 @@ class QaService:
         if question is None or question.show_id != show.id:
             raise NotFound("no such question in this show")
         answered = await self._store.answer(
-            question_id, who.user_id, normalize_answer(text), self._now_ms(), media_ts
+            question_id, who.user_id, normalize_answer(text), self._clock.now_ms(), media_ts
         )
         assert answered is not None
         return answered

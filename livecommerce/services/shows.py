@@ -37,9 +37,6 @@ class ShowService:
         self._clock = clock
         self._bus = bus
 
-    def _now_ms(self) -> int:
-        return int(self._clock.now() * 1000)
-
     async def create(
         self,
         principal: Principal | None,
@@ -50,7 +47,7 @@ class ShowService:
         """A new scheduled show and its stream key (shown once; only its hash is kept)."""
         seller = authorize(principal, Action.CREATE_SHOW)
         _check_text(title, description)
-        now = self._now_ms()
+        now = self._clock.now_ms()
         show = Show(
             id=new_id("shw"),
             seller_id=seller.user_id,
@@ -107,7 +104,7 @@ class ShowService:
         show = await self.get(show_id)
         authorize(principal, Action.MANAGE_SHOW, show_ref(show))
         key = STREAM_KEY_PREFIX + new_secret(24)
-        await self._store.set_stream_key_hash(show_id, hash_secret(key), self._now_ms())
+        await self._store.set_stream_key_hash(show_id, hash_secret(key), self._clock.now_ms())
         await self._bus.publish("show.key_rotated", {"show_id": show_id})
         return key
 
@@ -124,7 +121,7 @@ class ShowService:
         """Move the lifecycle (driven by ingest) and announce it as ``show.state``."""
         show = await self.get(show_id)
         next_status(show.status, status)
-        now = self._now_ms()
+        now = self._clock.now_ms()
         fields: dict[str, object] = {"status": status}
         if status is ShowStatus.LIVE and show.started_at is None:
             fields["started_at"] = now
@@ -142,7 +139,7 @@ class ShowService:
         user = await self._accounts.user_by_id(user_id)
         if user is None or user.is_guest:
             raise NotFound("no such account")
-        await self._store.add_host(show_id, user_id, self._now_ms())
+        await self._store.add_host(show_id, user_id, self._clock.now_ms())
         return await self.get(show_id)
 
     async def revoke_host(self, principal: Principal | None, show_id: str, user_id: str) -> Show:

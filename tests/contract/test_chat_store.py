@@ -9,7 +9,7 @@ from livecommerce.adapters.sql.hub import SqlHubStore
 from livecommerce.domain.chat import ChatAuthor, MessageStatus
 from livecommerce.domain.moderation import AuditEntry, ChatPolicy, ModAction, ReportStatus
 from livecommerce.domain.qa import Question
-from livecommerce.services.moderation import Report
+from livecommerce.services.ports import Report
 
 Db = SqliteDatabase | PostgresDatabase
 ALICE = ChatAuthor("usr_a", "Alice", ())

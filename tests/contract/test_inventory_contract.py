@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from livecommerce.adapters.memory_inventory import MemoryInventory
-from livecommerce.adapters.redis_inventory import RedisInventory
+from livecommerce.adapters.memory.inventory import MemoryInventory
+from livecommerce.adapters.redis.client import connect
+from livecommerce.adapters.redis.inventory import RedisInventory
 from livecommerce.domain.inventory import Reservation, ReservationStatus, StockLevel
 from livecommerce.errors import LimitReached, NotFound, SoldOut, StoreUnavailable
-from livecommerce.services.inventory import InventoryStore
+from livecommerce.services.ports import InventoryStore
 from tests.support.servers import RedisServer
 
 
@@ -21,9 +22,9 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[InventoryStore]
     if request.param == "memory":
         yield MemoryInventory()
         return
-    redis_store = RedisInventory(request.getfixturevalue("redis_url"))
-    yield redis_store
-    await redis_store.close()
+    client = connect(request.getfixturevalue("redis_url"), 20)
+    yield RedisInventory(client)
+    await client.aclose()
 
 
 async def test_reserve_commit_release(store: InventoryStore) -> None:
@@ -152,12 +153,13 @@ async def test_redis_outage_is_store_unavailable() -> None:
     """With Redis down, operations raise StoreUnavailable (a 503), never a raw client error."""
     server = RedisServer()
     server.start()
-    store = RedisInventory(server.url)
+    client = connect(server.url, 5)
+    store = RedisInventory(client)
     try:
         await store.ensure_pool("p", 1)
         server.kill()
         with pytest.raises(StoreUnavailable):
             await store.reserve("p", "o1", "b1", 1, None, 1_000)
     finally:
-        await store.close()
+        await client.aclose()
         server.kill()

@@ -11,11 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from livecommerce.adapters.memory_inventory import MemoryInventory
-from livecommerce.adapters.redis_inventory import RedisInventory
+from livecommerce.adapters.memory.inventory import MemoryInventory
+from livecommerce.adapters.redis.client import connect
+from livecommerce.adapters.redis.inventory import RedisInventory
 from livecommerce.domain import inventory as rules
 from livecommerce.errors import LimitReached, SoldOut
-from livecommerce.services.inventory import InventoryStore
+from livecommerce.services.ports import InventoryStore
 
 TOTAL, LIMIT = 6, 3
 OPS = st.lists(
@@ -35,9 +36,9 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[InventoryStore]
     if request.param == "memory":
         yield MemoryInventory()
         return
-    redis_store = RedisInventory(request.getfixturevalue("redis_url"))
-    yield redis_store
-    await redis_store.close()
+    client = connect(request.getfixturevalue("redis_url"), 20)
+    yield RedisInventory(client)
+    await client.aclose()
 
 
 @settings(

@@ -8,7 +8,7 @@ import asyncio
 from dataclasses import replace
 
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase
-from livecommerce.adapters.sql_orders import SqlOrderStore
+from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.domain.ledger import (
     PLATFORM,
     Account,
@@ -20,7 +20,7 @@ from livecommerce.domain.ledger import (
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import OfferKind, make_offer
 from livecommerce.domain.orders import Order, OrderStatus, place_order, transition
-from livecommerce.services.orders import OrderFilter
+from livecommerce.services.ports import OrderFilter
 
 Db = SqliteDatabase | PostgresDatabase
 

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from livecommerce.adapters import redis as redis_adapters
-from livecommerce.adapters.hub_memory import MemoryPresence
-from livecommerce.adapters.hub_redis import RedisPresence
-from livecommerce.adapters.memory import SystemClock
-from livecommerce.services.presence import PresenceStore
+from livecommerce.adapters.clock import SystemClock
+from livecommerce.adapters.memory.presence import MemoryPresence
+from livecommerce.adapters.redis.client import connect
+from livecommerce.adapters.redis.presence import RedisPresence
+from livecommerce.services.ports import PresenceStore
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -20,7 +20,7 @@ async def presence(request: pytest.FixtureRequest) -> AsyncIterator[PresenceStor
     if request.param == "memory":
         yield MemoryPresence(SystemClock())
         return
-    client = redis_adapters.connect(request.getfixturevalue("redis_url"), 4)
+    client = connect(request.getfixturevalue("redis_url"), 4)
     yield RedisPresence(client)
     await client.aclose()
 

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from livecommerce.adapters import redis as redis_adapters
-from livecommerce.adapters.memory import MemoryBus, MemoryRateLimiter
+from livecommerce.adapters.memory.bus import MemoryBus
+from livecommerce.adapters.memory.ratelimit import MemoryRateLimiter
+from livecommerce.adapters.redis.bus import RedisBus
+from livecommerce.adapters.redis.client import connect
+from livecommerce.adapters.redis.ratelimit import RedisRateLimiter
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.services.ports import RateLimiter
 from tests.support.servers import RedisServer
@@ -20,8 +23,8 @@ async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
     if request.param == "memory":
         yield MemoryRateLimiter()
         return
-    client = redis_adapters.connect(request.getfixturevalue("redis_url"), 10)
-    yield redis_adapters.RedisRateLimiter(client)
+    client = connect(request.getfixturevalue("redis_url"), 10)
+    yield RedisRateLimiter(client)
     await client.aclose()
 
 
@@ -69,9 +72,9 @@ async def test_redis_bus_crosses_nodes_and_survives_restart(
     redis_server: RedisServer, redis_url: str
 ) -> None:
     """Node B sees node A's events exactly once, and again after Redis restarts."""
-    client_a = redis_adapters.connect(redis_url, 5)
-    client_b = redis_adapters.connect(redis_url, 5)
-    bus_a, bus_b = redis_adapters.RedisBus(client_a), redis_adapters.RedisBus(client_b)
+    client_a = connect(redis_url, 5)
+    client_b = connect(redis_url, 5)
+    bus_a, bus_b = RedisBus(client_a), RedisBus(client_b)
     seen_a: list[dict[str, Any]] = []
     seen_b: list[dict[str, Any]] = []
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
-from livecommerce import keys
+from livecommerce.broadcast import BROADCAST
 from livecommerce.settings import load_settings
 from tests.support.app import running_app
 from tests.support.media import Viewer
@@ -33,7 +33,7 @@ async def test_demo_show_is_live_with_synthetic_picture(tmp_path: Path) -> None:
     )
     async with running_app(settings) as running:
         demo = json.loads((tmp_path / "demo.json").read_text())
-        manager = running.app[keys.BROADCAST]
+        manager = running.app[BROADCAST]
         assert demo["show_id"] in manager.feeds
 
         viewer = Viewer()

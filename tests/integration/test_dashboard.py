@@ -11,7 +11,7 @@ import re
 import aiohttp
 
 from livecommerce import keys
-from livecommerce.routes.pages import sample_viewers
+from livecommerce.bootstrap.adapters import ADAPTERS
 from tests.conftest import SettingsFactory
 from tests.support.app import running_app
 
@@ -47,7 +47,7 @@ async def test_dashboard_shows_gmv_orders_and_csv(settings_factory: SettingsFact
             confirm_url, json={"card": "4242424242424242"}, headers=viewer
         ) as resp:
             assert 200 == resp.status, await resp.text()
-        await sample_viewers(running.app)
+        await running.app[keys.SERVICES].analytics.sample_viewers()
 
         async with http.get(f"{base}/dashboard?show={show_id}", headers=seller) as resp:
             assert 200 == resp.status
@@ -62,7 +62,7 @@ async def test_dashboard_shows_gmv_orders_and_csv(settings_factory: SettingsFact
             rows = list(csv.DictReader(io.StringIO(await resp.text())))
         assert 8000 == sum(int(r["gmv_minor_USD"]) for r in rows)
         assert 1 == sum(int(r["paid_orders"]) for r in rows)
-        samples = await running.app[keys.DB].fetchall(
+        samples = await running.app[ADAPTERS].db.fetchall(
             "SELECT viewers FROM viewer_samples WHERE show_id = ?", show_id
         )
         assert 1 == len(samples)

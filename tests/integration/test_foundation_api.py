@@ -134,7 +134,7 @@ async def test_stream_key_rotation_and_hosts(api: Api, live_app: RunningApp) -> 
     seller, _ = await api.signup("Sia", role="seller")
     _, host = await api.signup("Hal")
     _, show = await api.call("POST", "/api/v1/shows", seller, {"title": "Keys"})
-    service = live_app.app[keys.SHOWS]
+    service = live_app.app[keys.SERVICES].shows
     await service.verify_stream_key(show["id"], show["stream_key"])
     status, rotated = await api.call("POST", f"/api/v1/shows/{show['id']}/stream-key", seller)
     assert 200 == status

@@ -77,7 +77,7 @@ async def test_live_hls_ladder_decodes_and_becomes_replay(tmp_path: Path) -> Non
             assert counters == sorted(counters)
             # AAC audio covers (about) as long as the video does.
             assert samples / 48_000 > 0.8 * len(counters) / 30
-        assert (await env.app[keys.SHOWS].get(env.show_id)).status.value == "ended"
+        assert (await env.app[keys.SERVICES].shows.get(env.show_id)).status.value == "ended"
 
 
 async def test_hls_serves_only_packager_files(tmp_path: Path) -> None:

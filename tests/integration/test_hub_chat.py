@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from livecommerce import keys
+from livecommerce.hub import HUB
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
 from tests.support.hub_clients import Cast, HubClient, join_show, make_cast
@@ -200,8 +201,8 @@ async def test_viewer_cannot_moderate(node: tuple[RunningApp, Cast]) -> None:
             ack = await alice.call(event, {"show_id": cast.show_id, **data})
             assert ack["ok"] is False and ack["error"]["code"] == "forbidden", (event, ack)
         assert (await bob.call("chat.send", {"show_id": cast.show_id, "text": "still here"}))["ok"]
-        hub = running.app[keys.HUB]
-        seller = await running.app[keys.ACCOUNTS].authenticate(cast.seller.token)
+        hub = running.app[HUB]
+        seller = await running.app[keys.SERVICES].accounts.authenticate(cast.seller.token)
         show = await hub.show_ref(cast.show_id)
         assert await hub.services.moderation.audit(seller, show, 100) == []
         history = await hub.services.chat.history(

@@ -13,6 +13,7 @@ import pytest
 from livecommerce import keys
 from livecommerce.domain.access import Role
 from livecommerce.errors import ReservedName
+from livecommerce.hub import HUB
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
 from tests.support.hub_clients import Cast, HubClient, join_show, make_cast
@@ -39,8 +40,8 @@ async def say(client: HubClient, cast: Cast, text: str) -> dict[str, Any]:
 
 
 async def audit_actions(running: RunningApp, cast: Cast) -> list[str]:
-    hub = running.app[keys.HUB]
-    seller = await running.app[keys.ACCOUNTS].authenticate(cast.seller.token)
+    hub = running.app[HUB]
+    seller = await running.app[keys.SERVICES].accounts.authenticate(cast.seller.token)
     entries = await hub.services.moderation.audit(seller, await hub.show_ref(cast.show_id), 100)
     return [str(e.action) for e in reversed(entries)]
 
@@ -184,7 +185,7 @@ async def test_reserved_names_refused_in_chat(
 ) -> None:
     """An account named like staff (made before the name rule, or by an admin) cannot chat."""
     running, cast = node
-    accounts = running.app[keys.ACCOUNTS]
+    accounts = running.app[keys.SERVICES].accounts
     with pytest.raises(ReservedName):
         await accounts.guest("Ꮪeller")  # sign-up paths refuse it outright
     legacy = await accounts.create_user(

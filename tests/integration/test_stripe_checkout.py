@@ -93,14 +93,14 @@ async def test_webhooks_duplicated_and_shuffled_post_once(fake: FakeStripe, env:
     for chunk in range(0, len(deliveries), 8):
         statuses += await asyncio.gather(*[fake.deliver(e) for e in deliveries[chunk : chunk + 8]])
     assert {200} == set(statuses)
-    journal = await env.shop.store.journal()
+    journal = await env.adapters.orders.journal()
     payments = [t for t in journal if t.kind is EntryKind.PAYMENT]
     assert sorted(t.order_id for t in payments) == sorted(o.id for o in orders[:4])
-    final = [await env.shop.store.get_order(o.id) for o in orders]
+    final = [await env.adapters.orders.get_order(o.id) for o in orders]
     assert [o.status for o in final if o] == [OrderStatus.PAID] * 4 + [
         OrderStatus.PENDING_PAYMENT
     ] * 2
-    level = await env.shop.inventory.level(offer.pool)
+    level = await env.adapters.inventory.level(offer.pool)
     assert (level.sold, level.reserved) == (4, 2)
 
 
@@ -125,12 +125,12 @@ async def test_forged_stale_and_modified_webhooks_are_refused(
         header = sign(body, WHSEC)
         async with session.post(url, data=body + b" ", headers={"Stripe-Signature": header}) as r:
             assert 400 == r.status
-    got = await env.shop.store.get_order(order.id)
+    got = await env.adapters.orders.get_order(order.id)
     assert got is not None
     assert got.status is OrderStatus.PENDING_PAYMENT
-    assert [] == await env.shop.store.journal(order.id)
+    assert [] == await env.adapters.orders.journal(order.id)
     assert 200 == await fake.deliver(event)
-    got = await env.shop.store.get_order(order.id)
+    got = await env.adapters.orders.get_order(order.id)
     assert got is not None
     assert got.status is OrderStatus.PAID
 
@@ -146,7 +146,7 @@ async def test_event_body_is_not_trusted(fake: FakeStripe, env: ShopEnv) -> None
     lie["type"] = "payment_intent.succeeded"
     lie["data"]["object"]["status"] = "succeeded"
     assert 200 == await fake.deliver(lie)
-    got = await env.shop.store.get_order(order.id)
+    got = await env.adapters.orders.get_order(order.id)
     assert got is not None
     assert got.status is OrderStatus.PENDING_PAYMENT
     assert pay.ref == created["data"]["object"]["id"]
@@ -166,12 +166,12 @@ async def test_sweeper_cancels_at_stripe_before_expiring(fake: FakeStripe, env: 
     env.clock.advance(601)
     assert 1 == await env.shop.payments.sweep()
     assert "canceled" == fake.payment_intents[open_pay.ref]["status"]
-    got_open = await env.shop.store.get_order(open_order.id)
-    got_paid = await env.shop.store.get_order(paid_order.id)
+    got_open = await env.adapters.orders.get_order(open_order.id)
+    got_paid = await env.adapters.orders.get_order(paid_order.id)
     assert got_open is not None
     assert got_paid is not None
     assert (got_open.status, got_paid.status) == (OrderStatus.EXPIRED, OrderStatus.PAID)
-    level = await env.shop.inventory.level(offer.pool)
+    level = await env.adapters.inventory.level(offer.pool)
     assert (level.sold, level.reserved, level.available) == (1, 0, 1)
 
 
@@ -187,7 +187,7 @@ async def test_refund_through_stripe(fake: FakeStripe, env: ShopEnv) -> None:
     assert first.status is OrderStatus.PARTIALLY_REFUNDED
     assert 900 == again.refunded_minor
     assert 1 == len(fake.refunds)
-    refunds = [t for t in await env.shop.store.journal(order.id) if t.kind is EntryKind.REFUND]
+    refunds = [t for t in await env.adapters.orders.journal(order.id) if t.kind is EntryKind.REFUND]
     assert [900] == [t.amount for t in refunds]
 
 
@@ -202,10 +202,10 @@ async def test_dashboard_refunds_reach_the_ledger_once(fake: FakeStripe, env: Sh
     fake.refund_out_of_band(pay.ref, 500)
     for event in fake.events * 3:
         assert 200 == await fake.deliver(event)
-    got = await env.shop.store.get_order(order.id)
+    got = await env.adapters.orders.get_order(order.id)
     assert got is not None
     assert (OrderStatus.PARTIALLY_REFUNDED, 1500) == (got.status, got.refunded_minor)
-    refunds = [t for t in await env.shop.store.journal(order.id) if t.kind is EntryKind.REFUND]
+    refunds = [t for t in await env.adapters.orders.journal(order.id) if t.kind is EntryKind.REFUND]
     assert [500, 1000] == sorted(t.amount for t in refunds)
 
 
@@ -217,7 +217,7 @@ async def test_sweeper_keeps_holding_while_stripe_is_down(fake: FakeStripe, env:
     await fake.close()
     env.clock.advance(601)
     assert 0 == await env.shop.payments.sweep()
-    got = await env.shop.store.get_order(order.id)
+    got = await env.adapters.orders.get_order(order.id)
     assert got is not None
     assert OrderStatus.PENDING_PAYMENT is got.status
-    assert 1 == (await env.shop.inventory.level(offer.pool)).reserved
+    assert 1 == (await env.adapters.inventory.level(offer.pool)).reserved

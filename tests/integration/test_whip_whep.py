@@ -39,7 +39,7 @@ async def test_whip_publisher_fans_out_to_two_whep_viewers(tmp_path: Path) -> No
             assert counters == sorted(counters)
             assert counters[-1] - counters[0] >= 20
             assert viewer.audio_frames > 0
-        show = await env.app[keys.SHOWS].get(env.show_id)
+        show = await env.app[keys.SERVICES].shows.get(env.show_id)
         assert show.status is ShowStatus.LIVE
         feed = env.manager.feeds[env.show_id]
         assert feed.stats.keyframe_requests >= 1
@@ -49,7 +49,7 @@ async def test_whip_publisher_fans_out_to_two_whep_viewers(tmp_path: Path) -> No
         await publisher.close()
         await _wait_for(lambda: env.manager.peer_count == 0)
         # The publisher left: after the grace period (1 s here) the show ends.
-        shows = env.app[keys.SHOWS]
+        shows = env.app[keys.SERVICES].shows
 
         async def ended() -> None:
             while (await shows.get(env.show_id)).status is not ShowStatus.ENDED:  # noqa: ASYNC110
@@ -83,7 +83,7 @@ async def test_synthetic_show_single_encoder_serves_viewers(tmp_path: Path) -> N
             await viewer.connect(env.whep)
         for viewer in viewers:
             await viewer.wait_frames(15, within=20)
-        assert (await env.app[keys.SHOWS].get(env.show_id)).status is ShowStatus.LIVE
+        assert (await env.app[keys.SERVICES].shows.get(env.show_id)).status is ShowStatus.LIVE
         for viewer in viewers:
             await viewer.close()
         await _wait_for(lambda: env.manager.peer_count == 0)
@@ -96,7 +96,7 @@ async def test_key_rotation_ends_live_publisher(tmp_path: Path) -> None:
         offer_again = Publisher(SyntheticSource(640, 368), audio=False)
         await publisher.connect(env.whip)
         assert env.manager.peer_count == 1
-        await env.app[keys.SHOWS].rotate_stream_key(env.principal, env.show_id)
+        await env.app[keys.SERVICES].shows.rotate_stream_key(env.principal, env.show_id)
         await _wait_for(lambda: env.manager.peer_count == 0, within=5)
         async with env.http.post(
             f"{env.base_url}/whip/{env.show_id}",
@@ -126,7 +126,7 @@ async def test_publisher_reconnect_within_grace_keeps_show_and_viewers(tmp_path:
         seen = len(viewer.stamps)
         await viewer.wait_frames(seen + 20, within=20)
         await asyncio.sleep(3.5)  # past the first publisher's grace period
-        show = await env.app[keys.SHOWS].get(env.show_id)
+        show = await env.app[keys.SERVICES].shows.get(env.show_id)
         assert show.status is ShowStatus.LIVE
         assert env.manager.peer_count == 2
         await viewer.close()

@@ -24,7 +24,6 @@ from livecommerce.errors import (
     RateLimited,
     SoldOut,
 )
-from livecommerce.shop import rebuild_inventory
 from tests.conftest import SettingsFactory
 from tests.support.shop import FakeClock, ShopEnv, shop_env
 
@@ -59,7 +58,7 @@ async def test_stampede_sells_exactly_the_stock(env: ShopEnv) -> None:
 
     async def sample() -> None:
         while not done:
-            level = await env.shop.inventory.level(offer.pool)
+            level = await env.adapters.inventory.level(offer.pool)
             samples.append((level.sold, level.reserved, level.available))
             await asyncio.sleep(0)
 
@@ -85,11 +84,11 @@ async def test_stampede_sells_exactly_the_stock(env: ShopEnv) -> None:
     assert 190 == results.count("sold_out")
     assert samples
     assert all(sum(s) == 10 and min(s) >= 0 for s in samples)
-    level = await env.shop.inventory.level(offer.pool)
+    level = await env.adapters.inventory.level(offer.pool)
     assert (level.sold, level.reserved, level.available) == (10, 0, 0)
-    journal = await env.shop.store.journal()
+    journal = await env.adapters.orders.journal()
     payments = [t for t in journal if t.kind is EntryKind.PAYMENT]
-    orders = {o.id: o for o in await env.shop.store.offer_orders(offer.id, [OrderStatus.PAID])}
+    orders = {o.id: o for o in await env.adapters.orders.offer_orders(offer.id, [OrderStatus.PAID])}
     assert 10 == len(payments)
     assert sum(orders[t.order_id].quantity for t in payments) == level.sold
 
@@ -106,11 +105,11 @@ async def test_same_key_in_parallel_is_one_order(env: ShopEnv) -> None:
     )
     assert 1 == len({order.id for order, _ in results})
     assert 1 == len({pay.ref for _, pay in results})
-    level = await env.shop.inventory.level(offer.pool)
+    level = await env.adapters.inventory.level(offer.pool)
     assert 2 == level.reserved
     with pytest.raises(IdempotencyConflict):
         await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 3, "same-key-001")
-    assert 2 == (await env.shop.inventory.level(offer.pool)).reserved
+    assert 2 == (await env.adapters.inventory.level(offer.pool)).reserved
 
 
 async def test_key_reused_for_another_offer_is_a_conflict(env: ShopEnv) -> None:
@@ -120,8 +119,8 @@ async def test_key_reused_for_another_offer_is_a_conflict(env: ShopEnv) -> None:
     await env.shop.checkout.start(buyer, env.show_id, first.id, None, 1, "reuse-key-01")
     with pytest.raises(IdempotencyConflict):
         await env.shop.checkout.start(buyer, env.show_id, second.id, None, 1, "reuse-key-01")
-    assert 5 == (await env.shop.inventory.level(second.pool)).available
-    assert 4 == (await env.shop.inventory.level(first.pool)).available
+    assert 5 == (await env.adapters.inventory.level(second.pool)).available
+    assert 4 == (await env.adapters.inventory.level(first.pool)).available
 
 
 async def test_per_buyer_limit_under_parallel_requests(env: ShopEnv) -> None:
@@ -137,7 +136,7 @@ async def test_per_buyer_limit_under_parallel_requests(env: ShopEnv) -> None:
         return 1
 
     assert 2 == sum(await asyncio.gather(*[attempt(i) for i in range(20)]))
-    assert 2 == (await env.shop.inventory.level(offer.pool)).reserved
+    assert 2 == (await env.adapters.inventory.level(offer.pool)).reserved
 
 
 async def test_bad_quantities_change_nothing(env: ShopEnv) -> None:
@@ -149,8 +148,8 @@ async def test_bad_quantities_change_nothing(env: ShopEnv) -> None:
             await env.shop.checkout.start(
                 buyer, env.show_id, offer.id, None, quantity, f"bad-q-{i:03d}"
             )
-    assert 5 == (await env.shop.inventory.level(offer.pool)).available
-    assert [] == await env.shop.store.offer_orders(offer.id, list(OrderStatus))
+    assert 5 == (await env.adapters.inventory.level(offer.pool)).available
+    assert [] == await env.adapters.orders.offer_orders(offer.id, list(OrderStatus))
 
 
 async def test_price_comes_from_the_offer(env: ShopEnv) -> None:
@@ -166,7 +165,7 @@ async def test_price_comes_from_the_offer(env: ShopEnv) -> None:
 
 async def test_sale_window_and_sold_out_hold_nothing(env: ShopEnv) -> None:
     """Before the start, after the end and when sold out, checkout is refused cleanly."""
-    now = int(env.clock.now() * 1000)
+    now = env.clock.now_ms()
     later = await env.offer(stock=3, kind=OfferKind.FLASH, price=100,
                             starts_at_ms=now + 60_000, ends_at_ms=now + 120_000)  # fmt: skip
     buyer = await env.buyer()
@@ -178,7 +177,7 @@ async def test_sale_window_and_sold_out_hold_nothing(env: ShopEnv) -> None:
     small = await env.offer(stock=1)
     with pytest.raises(SoldOut):
         await env.shop.checkout.start(buyer, env.show_id, small.id, None, 2, "window-k-3")
-    assert 1 == (await env.shop.inventory.level(small.pool)).available
+    assert 1 == (await env.adapters.inventory.level(small.pool)).available
 
 
 async def test_declined_card_fails_and_releases(env: ShopEnv) -> None:
@@ -189,10 +188,10 @@ async def test_declined_card_fails_and_releases(env: ShopEnv) -> None:
     order, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 2, "decline-k1")
     with pytest.raises(PaymentDeclined):
         await env.shop.payments.confirm_demo(buyer, order.id, DECLINED)
-    stored = await env.shop.store.get_order(order.id)
+    stored = await env.adapters.orders.get_order(order.id)
     assert stored is not None
     assert stored.status is OrderStatus.FAILED
-    assert 2 == (await env.shop.inventory.level(offer.pool)).available
+    assert 2 == (await env.adapters.inventory.level(offer.pool)).available
     assert [u["order"]["status"] for u in updates] == ["reserved", "pending_payment", "failed"]
 
 
@@ -206,17 +205,17 @@ async def test_expiry_releases_exactly_once_and_never_a_paid_order(env: ShopEnv)
     env.clock.advance(601)
     released = await asyncio.gather(*[env.shop.payments.sweep() for _ in range(10)])
     assert 1 == sum(released)
-    level = await env.shop.inventory.level(offer.pool)
+    level = await env.adapters.inventory.level(offer.pool)
     assert (level.sold, level.reserved, level.available) == (2, 0, 2)
-    got_unpaid = await env.shop.store.get_order(unpaid.id)
-    got_paid = await env.shop.store.get_order(paid.id)
+    got_unpaid = await env.adapters.orders.get_order(unpaid.id)
+    got_paid = await env.adapters.orders.get_order(paid.id)
     assert got_unpaid is not None
     assert got_paid is not None
     assert (got_unpaid.status, got_paid.status) == (OrderStatus.EXPIRED, OrderStatus.PAID)
     with pytest.raises(InvalidInput):
         await env.shop.payments.confirm_demo(a, unpaid.id, "1234 5678 9012 3456")
     await env.shop.payments.confirm_demo(a, unpaid.id, PAYS)  # too late: payment was cancelled
-    got_unpaid = await env.shop.store.get_order(unpaid.id)
+    got_unpaid = await env.adapters.orders.get_order(unpaid.id)
     assert got_unpaid is not None
     assert got_unpaid.status is OrderStatus.EXPIRED
 
@@ -230,10 +229,10 @@ async def test_payment_just_before_sweep_wins(env: ShopEnv) -> None:
     await demo.confirm(order, PAYS)  # paid at the provider, our side not told yet
     env.clock.advance(601)
     await env.shop.payments.sweep()
-    got = await env.shop.store.get_order(order.id)
+    got = await env.adapters.orders.get_order(order.id)
     assert got is not None
     assert got.status is OrderStatus.PAID
-    assert 1 == (await env.shop.inventory.level(offer.pool)).sold
+    assert 1 == (await env.adapters.inventory.level(offer.pool)).sold
 
 
 async def test_refunds_reverse_and_inventory_rebuilds(env: ShopEnv) -> None:
@@ -247,11 +246,11 @@ async def test_refunds_reverse_and_inventory_rebuilds(env: ShopEnv) -> None:
     assert (part.status, part.refunded_minor) == (OrderStatus.PARTIALLY_REFUNDED, 1000)
     full = await env.shop.payments.refund(env.seller, order.id, None, None)
     assert (full.status, full.refunded_minor) == (OrderStatus.REFUNDED, 9800)
-    kinds = sorted(t.kind for t in await env.shop.store.journal(order.id))
+    kinds = sorted(t.kind for t in await env.adapters.orders.journal(order.id))
     assert kinds == [EntryKind.PAYMENT, EntryKind.REFUND, EntryKind.REFUND]  # by name
-    before = await env.shop.inventory.level(offer.pool)
-    assert await rebuild_inventory(env.shop, force=True) >= 1
-    assert await env.shop.inventory.level(offer.pool) == before
+    before = await env.adapters.inventory.level(offer.pool)
+    assert await env.shop.payments.rebuild_inventory(force=True) >= 1
+    assert await env.adapters.inventory.level(offer.pool) == before
     assert (before.sold, before.reserved) == (2, 1)
     assert held.status is OrderStatus.PENDING_PAYMENT
 
@@ -270,7 +269,7 @@ async def test_cancel_releases_unless_already_paid(env: ShopEnv) -> None:
         await env.shop.payments.cancel(stranger, order.id)
     cancelled = await env.shop.payments.cancel(buyer, order.id)
     assert OrderStatus.CANCELLED is cancelled.status
-    assert 3 == (await env.shop.inventory.level(offer.pool)).available
+    assert 3 == (await env.adapters.inventory.level(offer.pool)).available
     with pytest.raises(Conflict):
         await env.shop.payments.cancel(buyer, order.id)
     raced, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "cancel-k-2")
@@ -278,7 +277,7 @@ async def test_cancel_releases_unless_already_paid(env: ShopEnv) -> None:
     await demo.confirm(raced, PAYS)
     with pytest.raises(Conflict):
         await env.shop.payments.cancel(env.seller, raced.id)
-    got = await env.shop.store.get_order(raced.id)
+    got = await env.adapters.orders.get_order(raced.id)
     assert got is not None
     assert OrderStatus.PAID is got.status
 
@@ -297,4 +296,4 @@ async def test_new_checkouts_per_buyer_are_rate_limited(settings_factory: Settin
             buyer, env.show_id, offer.id, None, 1, "rate-key-0"
         )
         assert OrderStatus.PENDING_PAYMENT is again.status
-        assert 3 == (await env.shop.inventory.level(offer.pool)).reserved
+        assert 3 == (await env.adapters.inventory.level(offer.pool)).reserved

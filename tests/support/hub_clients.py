@@ -38,8 +38,8 @@ class Cast:
 
 
 async def make_cast(app: web.Application) -> Cast:
-    accounts = app[keys.ACCOUNTS]
-    shows = app[keys.SHOWS]
+    accounts = app[keys.SERVICES].accounts
+    shows = app[keys.SERVICES].shows
     seller = await accounts.signup("Sam Shop", "sam@example.test", "correct horse", Role.SELLER)
     host = await accounts.signup("Hana", "hana@example.test", "correct horse")
     alice = await accounts.signup("Alice", "alice@example.test", "correct horse")

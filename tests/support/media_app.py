@@ -14,6 +14,7 @@ from aiohttp import web
 
 from livecommerce import keys
 from livecommerce.app import create_app
+from livecommerce.broadcast import BROADCAST
 from livecommerce.broadcast.manager import BroadcastManager
 from livecommerce.domain.access import Principal, Role
 from livecommerce.settings import load_settings
@@ -41,11 +42,11 @@ class MediaApp:
     @property
     def manager(self) -> BroadcastManager:
         """The broadcast manager (peer registry, feeds)."""
-        return self.app[keys.BROADCAST]
+        return self.app[BROADCAST]
 
     async def new_show(self) -> tuple[str, str]:
         """Another show of the same seller: (show id, stream key)."""
-        show, key = await self.app[keys.SHOWS].create(self.principal, "another show")
+        show, key = await self.app[keys.SERVICES].shows.create(self.principal, "another show")
         return show.id, key
 
     async def whip(self, offer: str, show_id: str | None = None, key: str | None = None) -> str:
@@ -102,11 +103,11 @@ async def running_media_app(
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        user = await app[keys.ACCOUNTS].create_user(
+        user = await app[keys.SERVICES].accounts.create_user(
             "Seller", "seller@example.test", "correct horse battery", Role.SELLER
         )
         principal = Principal(user.id, user.name, Role.SELLER)
-        show, key = await app[keys.SHOWS].create(principal, "test show")
+        show, key = await app[keys.SERVICES].shows.create(principal, "test show")
         async with aiohttp.ClientSession() as http:
             yield MediaApp(f"http://127.0.0.1:{port}", app, http, show.id, key, principal)
     finally:

@@ -16,6 +16,7 @@ from aiohttp import ClientSession, web
 from livecommerce import keys
 from livecommerce.adapters.sql.accounts import SqlAccountStore
 from livecommerce.app import create_app
+from livecommerce.bootstrap.adapters import ADAPTERS, Adapters
 from livecommerce.domain.access import Principal, Role
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import Offer, OfferKind
@@ -23,9 +24,9 @@ from livecommerce.domain.shows import ShowStatus
 from livecommerce.ids import new_id
 from livecommerce.services.accounts import principal_of
 from livecommerce.services.catalog import VariantSpec
+from livecommerce.services.container import Services
 from livecommerce.services.ports import Product, User
 from livecommerce.settings import Settings
-from livecommerce.shop import Shop
 
 
 class FakeClock:
@@ -36,6 +37,9 @@ class FakeClock:
 
     def now(self) -> float:
         return self.t
+
+    def now_ms(self) -> int:
+        return int(self.t * 1000)
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
@@ -52,19 +56,23 @@ class ShopEnv:
     product: Product
 
     @property
-    def shop(self) -> Shop:
-        return self.app[keys.SHOP]
+    def shop(self) -> Services:
+        return self.app[keys.SERVICES]
+
+    @property
+    def adapters(self) -> Adapters:
+        return self.app[ADAPTERS]
 
     async def user(self, name: str, role: Role = Role.VIEWER) -> tuple[Principal, User]:
         user = User(new_id("usr"), name, f"{new_id('m')}@example.test", role, False, 0)
-        await SqlAccountStore(self.app[keys.DB]).add_user(user)
+        await SqlAccountStore(self.app[ADAPTERS].db).add_user(user)
         return principal_of(user), user
 
     async def buyer(self, name: str = "buyer") -> Principal:
         return (await self.user(name))[0]
 
     async def token(self, user: User) -> str:
-        return await self.app[keys.ACCOUNTS].issue_api_token(user)
+        return await self.app[keys.SERVICES].accounts.issue_api_token(user)
 
     async def offer(
         self,
@@ -77,7 +85,7 @@ class ShopEnv:
         **window: Any,
     ) -> Offer:
         if kind is OfferKind.FLASH and window.get("ends_at_ms") is None:
-            window["ends_at_ms"] = int(self.clock.now() * 1000) + 3_600_000
+            window["ends_at_ms"] = self.clock.now_ms() + 3_600_000
         offer = await self.shop.offers.create(
             self.seller,
             self.show_id,
@@ -99,7 +107,7 @@ class ShopEnv:
         async def record(payload: dict[str, Any]) -> None:
             seen.append(payload)
 
-        self.app[keys.BUS].subscribe(topic, record)
+        self.app[keys.SERVICES].bus.subscribe(topic, record)
         return seen
 
 
@@ -115,11 +123,11 @@ async def shop_env(settings: Settings, clock: FakeClock | None = None) -> AsyncI
         site = web.TCPSite(runner, settings.server.host, settings.server.port)
         await site.start()
         seller_user = User(new_id("usr"), "Seller", "seller@example.test", Role.SELLER, False, 0)
-        await SqlAccountStore(app[keys.DB]).add_user(seller_user)
+        await SqlAccountStore(app[ADAPTERS].db).add_user(seller_user)
         seller = principal_of(seller_user)
-        show, _key = await app[keys.SHOWS].create(seller, "Flash sale night")
-        await app[keys.SHOWS].set_status(show.id, ShowStatus.LIVE)
-        product = await app[keys.CATALOG].create_product(
+        show, _key = await app[keys.SERVICES].shows.create(seller, "Flash sale night")
+        await app[keys.SERVICES].shows.set_status(show.id, ShowStatus.LIVE)
+        product = await app[keys.SERVICES].catalog.create_product(
             seller,
             name="Sneaker",
             price=Money(4900, "USD"),

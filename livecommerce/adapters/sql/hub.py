@@ -28,7 +28,7 @@ from livecommerce.domain.moderation import (
 )
 from livecommerce.domain.qa import Question
 from livecommerce.ids import new_id
-from livecommerce.services.moderation import Report
+from livecommerce.services.ports import Report
 
 Row = dict[str, Any]
 

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
-from livecommerce.adapters.sql_ledger import SqlLedger, post
+from livecommerce.adapters.sql.ledger import SqlLedger, post
 from livecommerce.domain.ledger import JournalTransaction
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import Offer, OfferKind, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus
 from livecommerce.ids import new_id
-from livecommerce.services.orders import OrderFilter
+from livecommerce.services.ports import OrderFilter
 
 _ORDER_COLUMNS = (
     "id, buyer_id, seller_id, show_id, offer_id, product_id, variant_id, quantity, "

@@ -13,7 +13,7 @@ from dataclasses import replace
 from livecommerce.domain import inventory as rules
 from livecommerce.domain.inventory import Reservation, ReservationStatus, StockLevel
 from livecommerce.errors import NotFound
-from livecommerce.services.inventory import ReserveResult
+from livecommerce.services.ports import ReserveResult
 
 
 class MemoryInventory:
@@ -106,6 +106,3 @@ class MemoryInventory:
         for r in reservations:
             key = (pool, r.buyer_id)
             self._buyer_units[key] = self._buyer_units.get(key, 0) + r.quantity
-
-    async def close(self) -> None:
-        return None

@@ -1,4 +1,5 @@
-"""Wire models shared by several route modules (timestamps are ISO 8601 in UTC on the wire)."""
+"""Wire models of the records clients see, shared by the REST routes and the Socket.IO hub so
+a show or a product has one shape everywhere (timestamps are ISO 8601 in UTC on the wire)."""
 
 from __future__ import annotations
 

@@ -18,15 +18,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis import exceptions as redis_errors
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from livecommerce.domain import inventory as rules
 from livecommerce.domain.inventory import Reservation, ReservationStatus, StockLevel
 from livecommerce.errors import InvalidInput, LimitReached, NotFound, SoldOut, StoreUnavailable
-from livecommerce.services.inventory import ReserveResult
+from livecommerce.services.ports import ReserveResult
 
 # One flat string reply ("code;total;reserved;sold;record"): parsing a five-element array costs
 # redis-py several times more CPU than one bulk string, and this runs once per buyer in a burst.
@@ -93,18 +91,8 @@ def _parse(reservation_id: str, pool: str, record: str) -> Reservation:
 class RedisInventory:
     """Stock pools in Redis; every state change is one Lua script."""
 
-    def __init__(self, url: str, *, max_connections: int = 50, prefix: str = "lc:inv") -> None:
-        # why retry: after a Redis restart every pooled connection is dead; each script is
-        # idempotent (keyed by reservation id, settle only from `held`), so a retry is safe.
-        self._pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=10,
-            decode_responses=True,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), 3),
-            retry_on_error=[redis_errors.ConnectionError, redis_errors.TimeoutError],
-        )
-        self._redis: Redis = Redis(connection_pool=self._pool)
+    def __init__(self, client: Redis, *, prefix: str = "lc:inv") -> None:
+        self._redis = client
         self._prefix = prefix
         self._due_key = f"{prefix}:due"
         self._reserve: AsyncScript = self._redis.register_script(_RESERVE)
@@ -250,7 +238,3 @@ class RedisInventory:
                 await pipe.execute()
 
         await self._call(write)
-
-    async def close(self) -> None:
-        await self._redis.aclose()
-        await self._pool.disconnect()

@@ -1,37 +1,15 @@
-"""The small interfaces services need; adapters implement them and ``app.py`` picks which.
-
-Records crossing these ports are frozen dataclasses defined here, so stores never leak rows.
-"""
+"""Ports for accounts, shows and the catalog, with the records that cross them (frozen
+dataclasses, so stores never leak rows)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from livecommerce.domain.access import Role
-from livecommerce.domain.ratelimit import Rate
 from livecommerce.domain.shows import ShowStatus
-
-BusHandler = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class Clock(Protocol):
-    def now(self) -> float:
-        """Seconds since the epoch; injected so tests and the domain never read the wall clock."""
-
-
-class Bus(Protocol):
-    """Fan-out of application events to every node (in-process or Redis pub/sub)."""
-
-    async def publish(self, topic: str, payload: dict[str, Any]) -> None: ...
-
-    def subscribe(self, topic: str, handler: BusHandler) -> None: ...
-
-
-class RateLimiter(Protocol):
-    async def allow(self, key: str, rates: Sequence[Rate], cost: int = 1) -> bool:
-        """True if every rate admits one more event for ``key`` (and then counts it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +102,30 @@ class CatalogStore(Protocol):
     async def get_product(self, product_id: str) -> Product | None: ...
 
     async def list_products(self, seller_id: str | None = None) -> list[Product]: ...
+
+
+class CatalogAdminStore(Protocol):
+    """The writes a seller's catalog needs after creation: edit, restock, delete."""
+
+    async def update_product(self, product_id: str, fields: dict[str, Any]) -> None:
+        """Set the given columns (names are fixed by the service)."""
+
+    async def update_variant(
+        self, product_id: str, variant_id: str, stock: int | None, price_minor: int | None
+    ) -> bool:
+        """False when the product has no such variant."""
+
+    async def offers_of(self, product_id: str) -> int:
+        """How many offers ever sold this product (such a product is never deleted)."""
+
+    async def delete_product(self, product_id: str) -> None: ...
+
+
+class ProductImages(Protocol):
+    """Where uploaded product images live; names are chosen by the service, never a client."""
+
+    async def save(self, name: str, data: bytes) -> None:
+        """Store atomically (a reader never sees half a file)."""
+
+    def path_of(self, name: str) -> Path | None:
+        """The stored file for a name, or None when there is none."""

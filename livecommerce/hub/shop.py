@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import Field
 
-from livecommerce import keys
 from livecommerce.domain.offers import OfferStatus
 from livecommerce.domain.orders import order_view
 from livecommerce.hub.events import EventContext, Payload, events
@@ -37,7 +36,7 @@ class OfferRef(Payload):
 
 @events.on("checkout.start", model=CheckoutStart)
 async def checkout_start(ctx: EventContext, p: CheckoutStart) -> dict[str, Any]:
-    order, payment = await ctx.app[keys.SHOP].checkout.start(
+    order, payment = await ctx.services.checkout.start(
         ctx.principal, p.show_id, p.offer_id, p.variant_id, p.quantity, p.idempotency_key
     )
     return {"order": order_view(order), "payment": payment.client}
@@ -45,14 +44,14 @@ async def checkout_start(ctx: EventContext, p: CheckoutStart) -> dict[str, Any]:
 
 @events.on("offer.pin", model=OfferRef)
 async def offer_pin(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
-    offers = ctx.app[keys.SHOP].offers
+    offers = ctx.services.offers
     offer = await offers.pin(ctx.principal, p.show_id, p.offer_id, p.media_ts)
     return {"offer": await offers.view(offer)}
 
 
 @events.on("offer.start", model=OfferRef)
 async def offer_start(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
-    offers = ctx.app[keys.SHOP].offers
+    offers = ctx.services.offers
     offer = await offers.start(ctx.principal, p.show_id, p.offer_id, p.media_ts)
     return {"offer": await offers.view(offer)}
 
@@ -60,7 +59,7 @@ async def offer_start(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
 @events.join_field("pinned")
 async def pinned_offer(ctx: EventContext, show_id: str) -> dict[str, Any] | None:
     """The offer on screen now (the latest pin of a live offer), for viewers who join late."""
-    offers = ctx.app[keys.SHOP].offers
+    offers = ctx.services.offers
     live = [o for o in await offers.list(show_id) if o.pinned_at_ms is not None]
     live = [o for o in live if o.status is OfferStatus.LIVE]
     if not live:

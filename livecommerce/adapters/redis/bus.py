@@ -12,28 +12,19 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from livecommerce.adapters.memory import MemoryRateLimiter, deliver
-from livecommerce.domain.ratelimit import Rate
+from livecommerce.adapters.memory.bus import deliver
 from livecommerce.ids import new_id
 from livecommerce.services.ports import BusHandler
 
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "lc:bus:"
-
-
-def connect(url: str, pool_size: int) -> aioredis.Redis:
-    """A client whose pool blocks (instead of raising) when all connections are busy."""
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=pool_size, timeout=5, socket_timeout=5, socket_connect_timeout=2
-    )
-    return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
 
 
 class RedisBus:
@@ -86,58 +77,12 @@ class RedisBus:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
 
-    async def _dispatch(self, channel: bytes, data: bytes) -> None:
+    async def _dispatch(self, channel: str, data: str) -> None:
         try:
             envelope = json.loads(data)
         except ValueError:
             return
         if envelope.get("node") == self._node:
             return
-        topic = channel.decode().removeprefix(CHANNEL_PREFIX)
+        topic = channel.removeprefix(CHANNEL_PREFIX)
         await deliver(list(self._handlers.get(topic, ())), topic, envelope.get("payload", {}))
-
-
-# KEYS: one per rate. ARGV: cost, then (interval_ms, window_ms) per rate. Server time avoids
-# clock skew between nodes; refused requests change nothing.
-_GCRA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local cost = tonumber(ARGV[1])
-local new = {}
-for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
-  local tat = tonumber(redis.call('GET', key) or now)
-  if tat < now then tat = now end
-  local next_tat = tat + interval * cost
-  if next_tat - now > window then return 0 end
-  new[i] = math.floor(next_tat)  -- why: integers survive Lua's 14-digit number formatting
-end
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, new[i], 'PX', math.ceil(new[i] - now) + 1)
-end
-return 1
-"""
-
-
-class RedisRateLimiter:
-    """The same GCRA as the in-process limiter, shared by every node through Redis.
-
-    While Redis is unreachable the node falls back to its own in-process limiter: limits then
-    hold per node instead of per fleet, which is better than refusing or admitting everything.
-    """
-
-    def __init__(self, client: aioredis.Redis) -> None:
-        self._script = client.register_script(_GCRA)
-        self._fallback = MemoryRateLimiter()
-
-    async def allow(self, key: str, rates: Sequence[Rate], cost: int = 1) -> bool:
-        keys = [f"lc:rl:{key}:{r.limit}:{r.per_seconds}" for r in rates]
-        argv: list[float] = [cost]
-        for rate in rates:
-            argv += [rate.interval * 1000, rate.per_seconds * 1000]
-        try:
-            return bool(await self._script(keys=keys, args=argv))
-        except (RedisError, OSError):
-            log.warning("rate limiter lost redis; limiting on this node only")
-            return await self._fallback.allow(key, rates, cost)

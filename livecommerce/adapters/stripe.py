@@ -15,7 +15,7 @@ import stripe
 
 from livecommerce.domain.orders import Order, ProviderStatus
 from livecommerce.errors import InvalidSignature, PaymentGatewayError
-from livecommerce.services.payments import PaymentInfo, RefundResult
+from livecommerce.services.ports import PaymentInfo, RefundResult
 
 _STATUS = {"succeeded": ProviderStatus.SUCCEEDED, "canceled": ProviderStatus.CANCELED}
 

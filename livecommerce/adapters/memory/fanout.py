@@ -10,31 +10,10 @@ depending on Redis is what keeps chat working on each node while Redis restarts.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Any
 
-#: Called with (show_id, envelope) for each event another node published.
-FanoutHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
-#: Called after a lost connection to the fan-out backend is restored (to fill gaps).
-ReconnectHandler = Callable[[], Awaitable[None]]
-
-
-class Fanout(Protocol):
-    node_id: str
-
-    def set_handlers(self, on_message: FanoutHandler, on_reconnect: ReconnectHandler) -> None: ...
-
-    async def publish(self, show_id: str, envelope: dict[str, Any]) -> None:
-        """Send to the other nodes serving this show (never back to this node)."""
-
-    async def watch(self, show_id: str) -> None:
-        """Start receiving this show's events (the first local viewer arrived); returns once
-        subscribed, or after a short wait when the backend is away (joins never hang on it)."""
-
-    def unwatch(self, show_id: str) -> None:
-        """Stop receiving them (the last local viewer left)."""
-
-    def running(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+from livecommerce.services.ports import FanoutHandler, ReconnectHandler
 
 
 class LocalFanout:

@@ -1,7 +1,9 @@
-"""Demo mode: a seller, a host, products and a live show, so ``make run`` has something to show.
+"""Demo mode: a seller, a host, products, a live show with two offers, so ``make run`` has
+something to show, and the lines ``make run`` prints to say where to look.
 
 Seeding is idempotent: while ``<data_dir>/demo.json`` still names a show whose tokens work, a
-restart reuses it; otherwise a fresh set is created and the file rewritten.
+restart reuses it; otherwise a fresh set is created and the file rewritten. It runs at start-up
+from the composition root (it writes a file, which services never do).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import Any
 
 from livecommerce.domain.access import Role
 from livecommerce.domain.money import Money
+from livecommerce.domain.offers import OfferKind
 from livecommerce.domain.shows import ShowStatus
 from livecommerce.errors import LiveCommerceError
 from livecommerce.ids import new_secret
 from livecommerce.services.accounts import AccountService, principal_of
 from livecommerce.services.catalog import CatalogService, VariantSpec
+from livecommerce.services.container import Services
 from livecommerce.services.shows import ShowService
 
 log = logging.getLogger(__name__)
@@ -143,3 +147,56 @@ async def seed_demo(
     await asyncio.to_thread(_write, path, data)
     log.info("demo seeded", extra={"show_id": show.id, "file": str(path)})
     return data
+
+
+async def seed_demo_offers(services: Services, data: dict[str, Any]) -> None:
+    """Give the demo show something to buy: a fixed-price offer, pinned, and a flash sale with
+    a per-buyer limit. Only when the show has no offers yet (so restarts add nothing)."""
+    show_id = str(data["show_id"])
+    product_ids = [str(p) for p in data.get("product_ids", [])]
+    if not product_ids or await services.offers.list(show_id):
+        return
+    seller = await services.accounts.authenticate(str(data["seller_token"]))
+    # the last product (the lamp) and the third (the sneaker): the first ones stay free for
+    # the seller's own offers in the studio
+    fixed = await services.offers.create(
+        seller, show_id, product_id=product_ids[-1], kind=OfferKind.FIXED
+    )
+    await services.offers.start(seller, show_id, fixed.id)
+    await services.offers.pin(seller, show_id, fixed.id)
+    flash_product = await services.catalog.get(product_ids[min(2, len(product_ids) - 1)])
+    flash = await services.offers.create(
+        seller,
+        show_id,
+        product_id=flash_product.id,
+        kind=OfferKind.FLASH,
+        price_minor=flash_product.price_minor * 3 // 4,
+        stock=10,
+        per_buyer_limit=2,
+        ends_at_ms=services.clock.now_ms() + 24 * 3_600_000,
+    )
+    await services.offers.start(seller, show_id, flash.id)
+
+
+def demo_welcome(data_dir: Path) -> str:
+    """What ``make run`` prints once the demo is up: the pages to open and who to log in as."""
+    data = _read(data_dir / DEMO_FILE)
+    if data is None:
+        return "demo.json is missing or unreadable: no demo to show"
+    base, show = str(data["base_url"]).rstrip("/"), data["show_id"]
+    return "\n".join(
+        [
+            "",
+            f"LiveCommerce demo is live at {base}/",
+            f"  watch and buy (viewer):   {base}/shows/{show}",
+            f"  go live (seller studio):  {base}/studio/{show}",
+            f"  moderate (host console):  {base}/console/{show}",
+            f"  seller dashboard:         {base}/dashboard",
+            f"  log in at {base}/login, password {data.get('password', DEMO_PASSWORD)}:",
+            f"    seller  {data.get('seller_email', '')}",
+            f"    host    {data.get('host_email', '')}",
+            f"    viewer  {data.get('viewer_email', '')}",
+            f"  API tokens and the stream key: {data_dir / DEMO_FILE}",
+            "",
+        ]
+    )

@@ -1,0 +1,154 @@
+"""Opening every adapter a process uses, once, from settings: the SQL pool, the one Redis pool
+(shared by the bus, rate limits, inventory, the hub's fan-out and presence), payment
+providers, files and metrics; and closing them in reverse order.
+
+This and ``bootstrap/services.py`` are the only modules that name concrete adapters; with no
+Redis URL the in-process ones stand in (one node only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from livecommerce.adapters.demo_payments import DemoPaymentGateway
+from livecommerce.adapters.files import FileProductImages
+from livecommerce.adapters.memory.bus import MemoryBus
+from livecommerce.adapters.memory.fanout import LocalFanout
+from livecommerce.adapters.memory.inventory import MemoryInventory
+from livecommerce.adapters.memory.presence import MemoryPresence
+from livecommerce.adapters.memory.ratelimit import MemoryRateLimiter
+from livecommerce.adapters.prometheus import PrometheusShopMetrics
+from livecommerce.adapters.redis.bus import RedisBus
+from livecommerce.adapters.redis.client import connect
+from livecommerce.adapters.redis.fanout import RedisFanout
+from livecommerce.adapters.redis.inventory import RedisInventory
+from livecommerce.adapters.redis.presence import RedisPresence
+from livecommerce.adapters.redis.ratelimit import RedisRateLimiter
+from livecommerce.adapters.sql.accounts import SqlAccountStore
+from livecommerce.adapters.sql.analytics import SqlAnalyticsStore
+from livecommerce.adapters.sql.catalog import SqlCatalogStore
+from livecommerce.adapters.sql.catalog_admin import SqlCatalogAdmin
+from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase, open_database
+from livecommerce.adapters.sql.hub import SqlHubStore
+from livecommerce.adapters.sql.orders import SqlOrderStore
+from livecommerce.adapters.sql.shows import SqlShowStore
+from livecommerce.adapters.stripe import StripePaymentGateway
+from livecommerce.services.ports import (
+    Bus,
+    Clock,
+    Fanout,
+    InventoryStore,
+    PaymentGateway,
+    PresenceStore,
+    RateLimiter,
+)
+from livecommerce.settings import Settings
+
+HealthCheck = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Adapters:
+    """What the process opened; services are built from these (tests may read them too)."""
+
+    db: SqliteDatabase | PostgresDatabase
+    redis: aioredis.Redis | None
+    bus: Bus
+    rate_limiter: RateLimiter
+    inventory: InventoryStore
+    presence: PresenceStore
+    fanout: Fanout
+    accounts: SqlAccountStore
+    shows: SqlShowStore
+    catalog: SqlCatalogStore
+    catalog_admin: SqlCatalogAdmin
+    orders: SqlOrderStore
+    hub: SqlHubStore
+    analytics: SqlAnalyticsStore
+    images: FileProductImages
+    gateways: dict[str, PaymentGateway]
+    metrics: PrometheusShopMetrics
+    #: Named checks for ``/healthz``: each raises when its dependency is down.
+    health: dict[str, HealthCheck]
+
+
+#: The opened adapters of a running app (set at start-up; tests reach stores through it).
+ADAPTERS = web.AppKey("adapters", Adapters)
+
+
+@contextlib.asynccontextmanager
+async def open_adapters(
+    settings: Settings, clock: Clock, registry: CollectorRegistry, node_id: str
+) -> AsyncIterator[Adapters]:
+    """Open everything, yield it, and close it all again (also when start-up fails half way)."""
+    async with contextlib.AsyncExitStack() as stack:
+        db = await open_database(settings.store_url, settings.store.pool_size)
+        stack.push_async_callback(db.close)
+        health: dict[str, HealthCheck] = {"store": db.ping}
+        client: aioredis.Redis | None = None
+        bus: Bus
+        limiter: RateLimiter
+        inventory: InventoryStore
+        presence: PresenceStore
+        fanout: Fanout
+        if settings.redis.url:
+            client = connect(settings.redis.url, settings.redis.pool_size)
+            stack.push_async_callback(client.aclose)
+            redis_bus = RedisBus(client)
+            await stack.enter_async_context(redis_bus.running())
+            bus, limiter = redis_bus, RedisRateLimiter(client)
+            redis_inventory = RedisInventory(client)
+            await redis_inventory.warm(min(20, settings.redis.pool_size))
+            inventory = redis_inventory
+            presence = RedisPresence(client)
+            fanout = RedisFanout(client, node_id)
+            health["redis"] = _ping(client)
+        else:
+            bus, limiter = MemoryBus(), MemoryRateLimiter(clock)
+            inventory = MemoryInventory()
+            presence = MemoryPresence(clock)
+            fanout = LocalFanout(node_id)
+        pay = settings.payments
+        gateways: dict[str, PaymentGateway] = {"demo": DemoPaymentGateway(db, settings.base_url)}
+        if pay.provider == "stripe" or pay.stripe_secret_key.get_secret_value():
+            stripe_gateway = StripePaymentGateway(
+                pay.stripe_secret_key.get_secret_value(),
+                publishable_key=pay.stripe_publishable_key,
+                webhook_secret=pay.stripe_webhook_secret.get_secret_value(),
+                api_base=pay.stripe_api_base,
+            )
+            stack.push_async_callback(stripe_gateway.close)
+            gateways["stripe"] = stripe_gateway
+        yield Adapters(
+            db=db,
+            redis=client,
+            bus=bus,
+            rate_limiter=limiter,
+            inventory=inventory,
+            presence=presence,
+            fanout=fanout,
+            accounts=SqlAccountStore(db),
+            shows=SqlShowStore(db),
+            catalog=SqlCatalogStore(db),
+            catalog_admin=SqlCatalogAdmin(db),
+            orders=SqlOrderStore(db),
+            hub=SqlHubStore(db),
+            analytics=SqlAnalyticsStore(db),
+            images=FileProductImages(settings.server.data_dir / "uploads" / "products"),
+            gateways=gateways,
+            metrics=PrometheusShopMetrics(registry),
+            health=health,
+        )
+
+
+def _ping(client: aioredis.Redis) -> HealthCheck:
+    async def ping() -> None:
+        await client.ping()
+
+    return ping

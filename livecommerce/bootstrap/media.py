@@ -1,0 +1,80 @@
+"""Starting and stopping the broadcast plane: the peer-session manager, the HLS packagers
+(writing under the data dir's media folder), the stream-key rotation subscription, the media
+gauges, and the demo show's synthetic test pattern."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge
+
+from livecommerce.broadcast import BROADCAST, HLS
+from livecommerce.broadcast.config import BroadcastConfig, Rendition
+from livecommerce.broadcast.gate import ShowServiceGate
+from livecommerce.broadcast.hls import HlsPackagers
+from livecommerce.broadcast.ice import IcePolicy
+from livecommerce.broadcast.manager import BroadcastManager
+from livecommerce.services.container import Services
+from livecommerce.settings import Settings
+
+
+@contextlib.asynccontextmanager
+async def running_media(
+    app: web.Application, settings: Settings, services: Services, registry: CollectorRegistry
+) -> AsyncIterator[BroadcastManager]:
+    section = settings.broadcast
+    policy = IcePolicy.from_settings(section.ice.servers, section.ice.host_addresses)
+    config = BroadcastConfig(
+        viewer_cap=section.viewer_cap,
+        reconnect_grace_seconds=section.reconnect_grace_seconds,
+        synthetic_width=section.synthetic_width,
+        synthetic_height=section.synthetic_height,
+        synthetic_fps=section.synthetic_fps,
+        synthetic_bitrate=section.synthetic_bitrate,
+    )
+    manager = BroadcastManager(ShowServiceGate(services.shows), policy, config)
+    packagers = HlsPackagers(
+        settings.media_dir / "hls",
+        tuple(Rendition(r.name, r.height, r.bitrate) for r in section.hls_ladder),
+        section.hls_segment_seconds,
+        section.synthetic_fps,
+        section.hls_part_seconds if section.hls_low_latency else None,
+    )
+    app[BROADCAST] = manager
+    app[HLS] = packagers
+    if section.hls_enabled:
+        manager.listeners.append(packagers)
+
+    async def on_key_rotated(payload: dict[str, Any]) -> None:
+        await manager.key_rotated(str(payload.get("show_id", "")))
+
+    services.bus.subscribe("show.key_rotated", on_key_rotated)
+    _register_metrics(registry, manager)
+    try:
+        yield manager
+    finally:
+        await manager.close()
+        await packagers.close()
+
+
+def _register_metrics(registry: CollectorRegistry, manager: BroadcastManager) -> None:
+    """Peer and viewer gauges, read at scrape time (no bookkeeping on the media path)."""
+    peers = Gauge(
+        "livecommerce_broadcast_peer_connections",
+        "Open WebRTC peer connections (publishers and viewers) on this node",
+        registry=registry,
+    )
+    peers.set_function(lambda: manager.peer_count)
+    viewers = Gauge(
+        "livecommerce_broadcast_webrtc_viewers",
+        "WHEP viewers on this node",
+        registry=registry,
+    )
+    viewers.set_function(lambda: manager.viewer_count())
+    live = Gauge(
+        "livecommerce_broadcast_live_feeds", "Shows with a feed on this node", registry=registry
+    )
+    live.set_function(lambda: len(manager.feeds))

@@ -1,0 +1,83 @@
+"""Building every service once, from the opened adapters and the settings, into the one
+``Services`` object the planes receive."""
+
+from __future__ import annotations
+
+from livecommerce.bootstrap.adapters import Adapters
+from livecommerce.domain.ratelimit import Rate
+from livecommerce.services.accounts import AccountService
+from livecommerce.services.analytics import AnalyticsService
+from livecommerce.services.catalog import CatalogService
+from livecommerce.services.catalog_admin import CatalogAdminService
+from livecommerce.services.chat import ChatLimits, ChatService
+from livecommerce.services.checkout import CheckoutService
+from livecommerce.services.container import Services
+from livecommerce.services.moderation import ModerationService
+from livecommerce.services.offers import OfferService
+from livecommerce.services.orders import OrderService, ShopEvents
+from livecommerce.services.payments import PaymentService
+from livecommerce.services.ports import Clock
+from livecommerce.services.qa import QaService
+from livecommerce.services.shows import ShowService
+from livecommerce.settings import RateSetting, Settings
+
+
+def _rates(settings: list[RateSetting]) -> tuple[Rate, ...]:
+    return tuple(Rate(r.limit, r.per_seconds) for r in settings)
+
+
+def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Services:
+    a = adapters
+    shop = settings.shop
+    accounts = AccountService(a.accounts, clock, settings.auth, tuple(settings.hub.reserved_names))
+    shows = ShowService(a.shows, a.accounts, clock, a.bus)
+    catalog = CatalogService(a.catalog, clock)
+    events = ShopEvents(
+        a.bus,
+        a.orders,
+        a.inventory,
+        clock,
+        stock_interval=shop.stock_update_interval_seconds,
+        metrics=a.metrics,
+    )
+    pay = settings.payments
+    payments = PaymentService(
+        a.orders, a.inventory, a.gateways, events, clock, fee_bps=pay.platform_fee_bps
+    )
+    limits = ChatLimits(
+        chat_rates=_rates(settings.hub.chat_rates),
+        reaction_rates=_rates(settings.hub.reaction_rates),
+        qa_rates=_rates(settings.hub.question_rates),
+        reserved_names=tuple(settings.hub.reserved_names),
+    )
+    return Services(
+        accounts=accounts,
+        shows=shows,
+        catalog=catalog,
+        catalog_admin=CatalogAdminService(catalog, a.catalog_admin, a.images, shop.image_max_bytes),
+        offers=OfferService(a.orders, a.inventory, catalog, shows, events, clock),
+        checkout=CheckoutService(
+            a.orders,
+            a.inventory,
+            payments,
+            catalog,
+            events,
+            clock,
+            provider=pay.provider,
+            ttl_seconds=shop.reservation_ttl_seconds,
+            limiter=a.rate_limiter,
+            rates=_rates(shop.checkout_rates),
+        ),
+        orders=OrderService(a.orders, events, clock),
+        payments=payments,
+        shop_events=events,
+        chat=ChatService(a.hub, a.hub, a.rate_limiter, clock, limits),
+        moderation=ModerationService(a.hub, a.hub, clock),
+        qa=QaService(a.hub, a.hub, a.rate_limiter, clock, limits),
+        analytics=AnalyticsService(a.analytics, shows, a.presence, clock, shop.currency),
+        clock=clock,
+        bus=a.bus,
+        rate_limiter=a.rate_limiter,
+        presence=a.presence,
+        fanout=a.fanout,
+    )

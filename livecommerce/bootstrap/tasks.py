@@ -1,0 +1,48 @@
+"""The process's periodic background work, started and stopped by the composition root: the
+reservation expiry sweeper and the dashboard's viewer sampler (the hub's own loops start with
+the hub, the packagers with the broadcast plane)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from livecommerce.services.container import Services
+from livecommerce.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: How often the viewer count of each live show is sampled for the dashboard.
+SAMPLE_SECONDS = 15.0
+
+
+async def _every(name: str, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
+    """Run ``work`` forever at this interval; one failing pass is logged, never fatal."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except Exception:
+            log.exception("background task failed", extra={"task": name})
+
+
+@contextlib.asynccontextmanager
+async def background_tasks(settings: Settings, services: Services) -> AsyncIterator[None]:
+    jobs: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {
+        "expiry-sweeper": (settings.shop.sweep_interval_seconds, services.payments.sweep),
+        "viewer-sampler": (SAMPLE_SECONDS, services.analytics.sample_viewers),
+    }
+    tasks = [
+        asyncio.create_task(_every(name, seconds, work), name=name)
+        for name, (seconds, work) in jobs.items()
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,47 @@
+"""The one typed object through which the planes reach the application: every service, built
+once by the composition root, plus the few ports a plane drives itself (the hub relays the
+bus, fans out across nodes and reports presence; handlers read the clock and rate limits).
+
+Routes, Socket.IO handlers and the broadcast plane take what they need from here
+(``app[keys.SERVICES]``) and never from each other's objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from livecommerce.services.accounts import AccountService
+from livecommerce.services.analytics import AnalyticsService
+from livecommerce.services.catalog import CatalogService
+from livecommerce.services.catalog_admin import CatalogAdminService
+from livecommerce.services.chat import ChatService
+from livecommerce.services.checkout import CheckoutService
+from livecommerce.services.moderation import ModerationService
+from livecommerce.services.offers import OfferService
+from livecommerce.services.orders import OrderService, ShopEvents
+from livecommerce.services.payments import PaymentService
+from livecommerce.services.ports import Bus, Clock, Fanout, PresenceStore, RateLimiter
+from livecommerce.services.qa import QaService
+from livecommerce.services.shows import ShowService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    accounts: AccountService
+    shows: ShowService
+    catalog: CatalogService
+    catalog_admin: CatalogAdminService
+    offers: OfferService
+    checkout: CheckoutService
+    orders: OrderService
+    payments: PaymentService
+    shop_events: ShopEvents
+    chat: ChatService
+    moderation: ModerationService
+    qa: QaService
+    analytics: AnalyticsService
+    clock: Clock
+    bus: Bus
+    rate_limiter: RateLimiter
+    presence: PresenceStore
+    fanout: Fanout

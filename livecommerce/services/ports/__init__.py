@@ -1,0 +1,79 @@
+"""Every interface the services need from the outside world, in one place.
+
+Adapters (``livecommerce/adapters/``) implement these Protocols and only the composition root
+(``livecommerce/app.py`` with ``livecommerce/bootstrap/``) decides which ones a process gets.
+The records that cross a port are frozen dataclasses defined beside it, so stores never leak
+rows. The modules split the ports by the state they guard; import them from here.
+"""
+
+from livecommerce.services.ports.analytics import AnalyticsStore, ShowFigures, TopProduct
+from livecommerce.services.ports.catalog import (
+    AccountStore,
+    CatalogAdminStore,
+    CatalogStore,
+    Product,
+    ProductImages,
+    Show,
+    ShowStore,
+    User,
+    Variant,
+)
+from livecommerce.services.ports.hub import Audience, ChatStore, ModerationStore, QaStore, Report
+from livecommerce.services.ports.shop import (
+    InventoryStore,
+    OrderFilter,
+    OrderStore,
+    PaymentGateway,
+    PaymentInfo,
+    RefundResult,
+    ReserveResult,
+    ShopMetrics,
+    SignedWebhooks,
+)
+from livecommerce.services.ports.system import (
+    Bus,
+    BusHandler,
+    Clock,
+    Fanout,
+    FanoutHandler,
+    PresenceStore,
+    RateLimiter,
+    ReconnectHandler,
+)
+
+__all__ = [
+    "AccountStore",
+    "AnalyticsStore",
+    "Audience",
+    "Bus",
+    "BusHandler",
+    "CatalogAdminStore",
+    "CatalogStore",
+    "ChatStore",
+    "Clock",
+    "Fanout",
+    "FanoutHandler",
+    "InventoryStore",
+    "ModerationStore",
+    "OrderFilter",
+    "OrderStore",
+    "PaymentGateway",
+    "PaymentInfo",
+    "PresenceStore",
+    "Product",
+    "ProductImages",
+    "QaStore",
+    "RateLimiter",
+    "ReconnectHandler",
+    "RefundResult",
+    "Report",
+    "ReserveResult",
+    "ShopMetrics",
+    "Show",
+    "ShowFigures",
+    "ShowStore",
+    "SignedWebhooks",
+    "TopProduct",
+    "User",
+    "Variant",
+]

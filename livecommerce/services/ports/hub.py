@@ -1,0 +1,119 @@
+"""Ports for the live room's durable state: chat history with its per-show ``seq``, moderation
+(policy, standings, reports, the audit log) and Q&A, plus who counts as a follower or buyer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from livecommerce.domain.chat import ChatAuthor, ChatMessage, MessageStatus
+from livecommerce.domain.moderation import AuditEntry, ChatPolicy, ReportStatus, Standing
+from livecommerce.domain.qa import Question
+
+
+class ChatStore(Protocol):
+    """Durable chat history with a per-show ``seq`` that never repeats, even across nodes."""
+
+    async def append(
+        self, show_id: str, author: ChatAuthor, text: str, at_ms: int, status: MessageStatus
+    ) -> ChatMessage:
+        """Store a line with the next ``seq`` of its show (atomically) and return it."""
+
+    async def recent(self, show_id: str, limit: int) -> list[ChatMessage]:
+        """The last ``limit`` visible lines, oldest first."""
+
+    async def after(self, show_id: str, seq: int, limit: int) -> list[ChatMessage]:
+        """Visible lines with ``seq`` greater than the given one, oldest first."""
+
+    async def get(self, message_id: str) -> ChatMessage | None: ...
+
+    async def set_status(self, message_id: str, status: MessageStatus) -> ChatMessage | None:
+        """Change a line's status; returns the updated line (None if unknown)."""
+
+    async def release(self, message_id: str, at_ms: int) -> ChatMessage | None:
+        """Make a held line visible with a fresh ``seq`` (so replay-after-seq still sees it)."""
+
+    async def hide_user(self, show_id: str, user_id: str) -> list[ChatMessage]:
+        """Hide every visible line of a user in a show; returns the lines that changed."""
+
+    async def last_message_ms(self, show_id: str, user_id: str) -> int:
+        """When the user's latest accepted line was sent (0 if never), for slow mode."""
+
+    async def held(self, show_id: str, limit: int) -> list[ChatMessage]:
+        """Lines waiting for review, oldest first."""
+
+
+class Audience(Protocol):
+    """Who follows or bought from a seller; the data arrives with later issues."""
+
+    async def is_follower(self, seller_id: str, user_id: str) -> bool: ...
+
+    async def is_buyer(self, seller_id: str, user_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A viewer's report of a chat line, queued for the show's hosts."""
+
+    id: str
+    show_id: str
+    message_id: str
+    reporter_id: str
+    reason: str
+    at_ms: int
+    status: ReportStatus = ReportStatus.OPEN
+    message: ChatMessage | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "show_id": self.show_id,
+            "message_id": self.message_id,
+            "reporter_id": self.reporter_id,
+            "reason": self.reason,
+            "status": str(self.status),
+            "at": self.at_ms,
+            "message": self.message.to_wire() if self.message else None,
+        }
+
+
+class ModerationStore(Protocol):
+    async def policy(self, show_id: str) -> ChatPolicy: ...
+
+    async def set_policy(self, show_id: str, policy: ChatPolicy, at_ms: int) -> None: ...
+
+    async def standing(self, show_id: str, user_id: str) -> Standing:
+        """Ban and timeout of one user in one show (``last_message_ms`` left at 0)."""
+
+    async def ban(self, show_id: str, user_id: str, by: str, reason: str, at_ms: int) -> None: ...
+
+    async def unban(self, show_id: str, user_id: str) -> bool: ...
+
+    async def mute(self, show_id: str, user_id: str, until_ms: int) -> None: ...
+
+    async def add_report(self, report: Report) -> bool:
+        """False when this reporter already reported this line (one report per person)."""
+
+    async def reports(self, show_id: str, status: ReportStatus | None) -> list[Report]: ...
+
+    async def resolve_report(self, report_id: str) -> Report | None: ...
+
+    async def append_audit(self, entry: AuditEntry) -> None: ...
+
+    async def audit(self, show_id: str, limit: int) -> list[AuditEntry]:
+        """Newest first."""
+
+
+class QaStore(Protocol):
+    async def add_question(self, question: Question) -> None: ...
+
+    async def get_question(self, question_id: str) -> Question | None: ...
+
+    async def upvote(self, question_id: str, user_id: str, at_ms: int) -> bool:
+        """Count one vote; False (and nothing changes) when this user already voted."""
+
+    async def answer(
+        self, question_id: str, by: str, text: str, at_ms: int, media_ts: float | None
+    ) -> Question | None: ...
+
+    async def questions(self, show_id: str, limit: int) -> list[Question]: ...

@@ -1,0 +1,208 @@
+"""Ports for the money path: inventory reservations, the durable order store with its journal,
+payment providers, and the shop's metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from livecommerce.domain.inventory import Reservation, StockLevel
+from livecommerce.domain.ledger import JournalTransaction
+from livecommerce.domain.offers import Offer
+from livecommerce.domain.orders import Order, OrderStatus, ProviderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveResult:
+    """What a reservation attempt did: the reservation (new, or the existing one for a replayed
+    id) and the pool's level right after it."""
+
+    reservation: Reservation
+    level: StockLevel
+    created: bool
+
+
+class InventoryStore(Protocol):
+    """Stock pools and the reservations against them."""
+
+    async def ensure_pool(self, pool: str, total: int) -> StockLevel:
+        """Create the pool with `total` units, or set its total (never below sold + reserved)."""
+        ...
+
+    async def reserve(
+        self,
+        pool: str,
+        reservation_id: str,
+        buyer_id: str,
+        quantity: int,
+        per_buyer_limit: int | None,
+        expires_at_ms: int,
+    ) -> ReserveResult:
+        """Hold units atomically or raise SoldOut / LimitReached / NotFound with nothing held.
+        A second call with the same reservation id returns the first reservation unchanged."""
+        ...
+
+    async def commit(self, pool: str, reservation_id: str) -> bool:
+        """Sell a held reservation's units; True only for the one call that did it."""
+        ...
+
+    async def release(self, pool: str, reservation_id: str) -> bool:
+        """Return a held reservation's units to the pool; True only for the one call that did it."""
+        ...
+
+    async def level(self, pool: str) -> StockLevel:
+        """The pool's counts (NotFound for an unknown pool)."""
+        ...
+
+    async def reservation(self, pool: str, reservation_id: str) -> Reservation | None:
+        """One reservation, or None."""
+        ...
+
+    async def due(self, now_ms: int, limit: int = 100) -> list[tuple[str, str]]:
+        """(pool, reservation id) of held reservations whose deadline has passed."""
+        ...
+
+    async def restore(self, pool: str, total: int, reservations: Sequence[Reservation]) -> None:
+        """Replace the pool with what the durable store knows: held and committed reservations
+        (released ones are not passed). Used on start-up so a lost Redis never resells units."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    """Which orders a list returns; None means any."""
+
+    buyer_id: str | None = None
+    seller_id: str | None = None
+    show_id: str | None = None
+    offer_id: str | None = None
+    statuses: tuple[OrderStatus, ...] = ()
+    since_ms: int | None = None
+    until_ms: int | None = None
+    limit: int = 100
+
+
+class OrderStore(Protocol):
+    async def add_order(self, order: Order) -> Order:
+        """Insert; when (buyer, idempotency key) exists, return the stored order instead."""
+        ...
+
+    async def get_order(self, order_id: str) -> Order | None: ...
+
+    async def order_by_payment(self, provider: str, ref: str) -> Order | None: ...
+
+    async def save_order(
+        self,
+        order: Order,
+        expected: OrderStatus,
+        journal: JournalTransaction | None = None,
+        expected_refunded: int | None = None,
+    ) -> bool:
+        """Write `order` iff the stored status is still `expected` (and refunded amount still
+        `expected_refunded` when given), plus `journal` in the same transaction; False when
+        someone else moved it first or the journal key was already posted."""
+        ...
+
+    async def list_orders(self, flt: OrderFilter) -> list[Order]: ...
+
+    async def due_orders(self, now_ms: int, limit: int = 100) -> list[Order]:
+        """Orders still holding stock whose deadline passed."""
+        ...
+
+    async def offer_orders(self, offer_id: str, statuses: Sequence[OrderStatus]) -> list[Order]:
+        """An offer's orders in these statuses (for rebuilding inventory)."""
+        ...
+
+    async def paid_orders(self, offer_id: str) -> list[Order]:
+        """The offer's orders that have a payment in the journal (whatever their status says)."""
+        ...
+
+    async def journal(self, order_id: str | None = None) -> list[JournalTransaction]:
+        """Journal transactions (of one order, or all), oldest first."""
+        ...
+
+    async def seen_event(self, event_id: str) -> bool: ...
+
+    async def record_event(self, event_id: str, provider: str, type_: str, at_ms: int) -> None:
+        """Remember a handled provider event (a second record is ignored)."""
+        ...
+
+    async def add_offer(self, offer: Offer) -> None: ...
+
+    async def get_offer(self, offer_id: str) -> Offer | None: ...
+
+    async def save_offer(self, offer: Offer, pinned_at_ms: int | None = None) -> None: ...
+
+    async def list_offers(self, show_id: str | None = None) -> list[Offer]: ...
+
+    async def add_timeline(
+        self, show_id: str, offer_id: str, kind: str, at_ms: int, media_ts_ms: int | None
+    ) -> None:
+        """Append an offer moment (pinned, started, ended) to the show's timeline."""
+        ...
+
+    async def timeline(self, show_id: str) -> list[dict[str, object]]:
+        """The show's offer moments, oldest first."""
+        ...
+
+
+class ShopMetrics(Protocol):
+    """What the shop counts (Prometheus in production, nothing in unit tests)."""
+
+    def checkout(self, outcome: str, seconds: float) -> None: ...
+
+    def order_status(self, status: str) -> None: ...
+
+    def webhook(self, result: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentInfo:
+    """A payment at the provider: its reference and what the buyer's browser needs to pay."""
+
+    provider: str
+    ref: str
+    client: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    """A refund the provider accepted."""
+
+    id: str
+    amount: int
+
+
+@runtime_checkable
+class SignedWebhooks(Protocol):
+    """A provider that pushes signed events (Stripe): only it may answer the webhook route."""
+
+    def verify_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:
+        """The event, if `payload` is byte-for-byte what the provider signed (else
+        InvalidSignature)."""
+        ...
+
+
+class PaymentGateway(Protocol):
+    """A payment provider; every call is idempotent per order (or per refund key)."""
+
+    name: str
+
+    async def create_payment(self, order: Order) -> PaymentInfo:
+        """Create (or, for a retry, return) the order's payment."""
+        ...
+
+    async def payment_status(self, order: Order) -> ProviderStatus:
+        """Re-read the order's payment at the provider."""
+        ...
+
+    async def cancel_payment(self, order: Order) -> ProviderStatus:
+        """Cancel if still open; return the status afterwards (SUCCEEDED if it was paid)."""
+        ...
+
+    async def refund(self, order: Order, amount: int, idempotency_key: str) -> RefundResult: ...
+
+    async def refunds(self, order: Order) -> list[RefundResult]:
+        """Every succeeded refund of the order's payment at the provider (however it was made)."""
+        ...

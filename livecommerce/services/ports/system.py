@@ -1,0 +1,67 @@
+"""Ports to the machinery every plane shares: time, the event bus between nodes, rate limits,
+the hub's per-show fan-out across nodes and the viewer counts each node reports."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from livecommerce.domain.ratelimit import Rate
+
+BusHandler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch; injected so tests and the domain never read the wall clock."""
+
+    def now_ms(self) -> int:
+        """Whole milliseconds since the epoch: what stores, events and the wire carry."""
+
+
+class Bus(Protocol):
+    """Fan-out of application events to every node (in-process or Redis pub/sub)."""
+
+    async def publish(self, topic: str, payload: dict[str, Any]) -> None: ...
+
+    def subscribe(self, topic: str, handler: BusHandler) -> None: ...
+
+
+class RateLimiter(Protocol):
+    async def allow(self, key: str, rates: Sequence[Rate], cost: int = 1) -> bool:
+        """True if every rate admits one more event for ``key`` (and then counts it)."""
+
+
+class PresenceStore(Protocol):
+    async def report(self, show_id: str, node_id: str, count: int, ttl_seconds: float) -> None:
+        """This node holds ``count`` connections in the show; forget it after the TTL."""
+
+    async def total(self, show_id: str) -> int:
+        """Sum of the fresh reports of every node."""
+
+
+#: Called with (show_id, envelope) for each event another node published.
+FanoutHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+#: Called after a lost connection to the fan-out backend is restored (to fill gaps).
+ReconnectHandler = Callable[[], Awaitable[None]]
+
+
+class Fanout(Protocol):
+    node_id: str
+
+    def set_handlers(self, on_message: FanoutHandler, on_reconnect: ReconnectHandler) -> None: ...
+
+    async def publish(self, show_id: str, envelope: dict[str, Any]) -> None:
+        """Send to the other nodes serving this show (never back to this node)."""
+
+    async def watch(self, show_id: str) -> None:
+        """Start receiving this show's events (the first local viewer arrived); returns once
+        subscribed, or after a short wait when the backend is away (joins never hang on it)."""
+
+    def unwatch(self, show_id: str) -> None:
+        """Stop receiving them (the last local viewer left)."""
+
+    def running(self) -> contextlib.AbstractAsyncContextManager[None]: ...
