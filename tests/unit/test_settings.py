@@ -62,3 +62,14 @@ def test_bad_port_from_environment_stops_start_up(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert 1 == len(lines), result.stderr
     assert "server.port" in lines[0]
+
+
+def test_media_dir_is_inside_the_data_dir_unless_absolute(tmp_path: Path) -> None:
+    """A relative broadcast.media_dir resolves under server.data_dir; an absolute one is kept."""
+    relative = load_settings(None, {"server": {"data_dir": str(tmp_path / "d")}})
+    assert tmp_path / "d" / "media" == relative.media_dir
+    absolute = load_settings(
+        None,
+        {"server": {"data_dir": str(tmp_path / "d")}, "broadcast": {"media_dir": "/srv/hls"}},
+    )
+    assert Path("/srv/hls") == absolute.media_dir
