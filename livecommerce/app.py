@@ -22,8 +22,8 @@ from livecommerce import bootstrap, hub, keys
 from livecommerce.adapters.clock import SystemClock
 from livecommerce.broadcast import BROADCAST
 from livecommerce.routes import setup_routes
+from livecommerce.routes.login import pre_session
 from livecommerce.routes.middleware import error_middleware, metrics_middleware, security_headers
-from livecommerce.routes.pages import pre_session
 from livecommerce.settings import Settings
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"

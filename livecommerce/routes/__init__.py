@@ -11,6 +11,7 @@ from aiohttp import web
 
 from livecommerce.routes import (
     accounts,
+    login,
     moderation,
     orders,
     pages,
@@ -38,5 +39,6 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     webhooks.setup(app)
     app.router.add_get("/uploads/products/{name}", shop.product_image)
     add_media_routes(app)
-    pages.setup(app)
+    app.router.add_routes(login.routes)
+    app.router.add_routes(pages.routes)
     app.router.add_static("/static/", static_dir, name="static", append_version=True)

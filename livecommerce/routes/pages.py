@@ -1,4 +1,4 @@
-"""HTML pages with jinja2: home, login, the viewer page, the seller studio, the host console and
+"""HTML pages with jinja2: home, the viewer page, the seller studio, the host console and
 the seller dashboard (cookie sessions, CSRF-checked forms).
 
 Pages carry no inline script (the CSP forbids it): each template hands its configuration to its
@@ -10,7 +10,6 @@ staff pages is decided by :func:`authorize` / :func:`is_staff`, never by compari
 from __future__ import annotations
 
 import csv
-import hmac
 import io
 import json
 import logging
@@ -25,20 +24,16 @@ from livecommerce.domain.access import Action, Principal, Role, authorize, is_st
 from livecommerce.domain.money import Money
 from livecommerce.domain.shows import ShowStatus
 from livecommerce.errors import LiveCommerceError, NotFound, PermissionDenied
-from livecommerce.ids import new_secret
 from livecommerce.routes.auth import (
     csrf_token,
     principal_of,
-    set_session_cookie,
 )
 from livecommerce.routes.charts import series_chart
-from livecommerce.routes.middleware import Handler
 from livecommerce.services.ports import Show
 from livecommerce.services.shows import show_ref
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-PRE_SESSION_COOKIE = "lc_pre"
 
 
 async def render(
@@ -68,91 +63,6 @@ async def home(request: web.Request) -> web.Response:
     live = await shows.list([ShowStatus.LIVE])
     upcoming = await shows.list([ShowStatus.SCHEDULED])
     return await render(request, "index.html", live=live, upcoming=upcoming)
-
-
-@routes.get("/login")
-async def login_page(request: web.Request) -> web.Response:
-    return await render(
-        request,
-        "login.html",
-        error=None,
-        form_csrf=_form_csrf(request),
-        next=safe_next(request.query.get("next")),
-    )
-
-
-def safe_next(target: str | None) -> str:
-    """Where to go after logging in: only a path on this site, so a crafted link cannot bounce
-    a fresh session to another origin (``//evil`` and ``/\\evil`` are protocol-relative)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    return target
-
-
-def _form_csrf(request: web.Request) -> str:
-    """Login happens before a session exists, so its CSRF token binds to a pre-session cookie."""
-    pre = request.cookies.get(PRE_SESSION_COOKIE)
-    if not pre:
-        pre = request.setdefault(keys.PRE_SESSION, new_secret(16))
-    return csrf_token(request, pre)
-
-
-async def _check_form_csrf(request: web.Request, form: Any) -> bool:
-    pre = request.cookies.get(PRE_SESSION_COOKIE, "")
-    sent = str(form.get("csrf_token", ""))
-    return bool(pre) and hmac.compare_digest(sent, csrf_token(request, pre))
-
-
-@routes.post("/login")
-async def login_submit(request: web.Request) -> web.Response:
-    form = await request.post()
-    if not await _check_form_csrf(request, form):
-        return await render(
-            request,
-            "login.html",
-            status=403,
-            error="Your form expired; try again.",
-            form_csrf=_form_csrf(request),
-            next=safe_next(str(form.get("next", ""))),
-        )
-    accounts = request.app[keys.SERVICES].accounts
-    try:
-        if form.get("mode") == "signup":
-            role = Role.SELLER if form.get("role") == "seller" else Role.VIEWER
-            issued = await accounts.signup(
-                str(form.get("name", "")),
-                str(form.get("email", "")),
-                str(form.get("password", "")),
-                role,
-            )
-            user = issued.user
-        else:
-            user = await accounts.check_credentials(
-                str(form.get("email", "")), str(form.get("password", ""))
-            )
-    except LiveCommerceError as exc:
-        return await render(
-            request,
-            "login.html",
-            status=exc.status,
-            error=exc.message,
-            form_csrf=_form_csrf(request),
-            next=safe_next(str(form.get("next", ""))),
-        )
-    response = web.HTTPSeeOther(safe_next(str(form.get("next", ""))))
-    set_session_cookie(request, response, await accounts.start_session(user))
-    raise response
-
-
-@routes.post("/logout")
-async def logout(request: web.Request) -> web.Response:
-    await principal_of(request)  # checks the CSRF token of the session
-    session = request.cookies.get(keys.SESSION_COOKIE)
-    if session:
-        await request.app[keys.SERVICES].accounts.logout(session)
-    response = web.HTTPSeeOther("/")
-    response.del_cookie(keys.SESSION_COOKIE, path="/")
-    raise response
 
 
 async def page_principal(request: web.Request) -> Principal | None:
@@ -399,17 +309,3 @@ async def dashboard_csv(request: web.Request) -> web.Response:
         content_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="show-{show.id}.csv"'},
     )
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_routes(routes)
-
-
-@web.middleware
-async def pre_session(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Set the pre-session cookie a page minted while rendering its login form."""
-    response = await handler(request)
-    minted = request.get(keys.PRE_SESSION)
-    if minted and isinstance(response, web.Response):
-        response.set_cookie(PRE_SESSION_COOKIE, minted, httponly=True, samesite="Strict", path="/")
-    return response
