@@ -1,22 +1,24 @@
 """The hub's own client events: joining a show, chat, reactions, Q&A and moderation.
 
 Each handler is thin on purpose: a payload model, one service call, then the hub announces the
-result. Authorization lives in the services (``authorize`` with the show), so a viewer who
-emits ``mod.*`` gets ``forbidden`` before anything changes.
+result; the moderation actions differ only in that call, so they share one body and register
+from one table, ``MODERATION_EVENTS``. Authorization lives in the services (``authorize`` with
+the show), so a viewer who emits ``mod.*`` gets ``forbidden`` before anything changes.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field
 
-from livecommerce.domain.access import Action, authorize, badges, is_staff
+from livecommerce.domain.access import Action, Principal, ShowRef, authorize, badges, is_staff
 from livecommerce.domain.moderation import ModAction, ReportStatus
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.errors import RateLimited
-from livecommerce.hub.events import EventContext, Payload, events
-from livecommerce.services.moderation import Outcome
+from livecommerce.hub.events import EventContext, Handler, Payload, events
+from livecommerce.services.moderation import ModerationService, Outcome
 from livecommerce.wire import ShowOut
 
 #: show.join per connection (reconnect storms and scripted re-joins read history each time).
@@ -66,27 +68,29 @@ class QaAnswer(Payload):
     media_ts: Annotated[float, Field(ge=0)] | None = None
 
 
-class ModDelete(Payload):
+class ModPayload(Payload):
+    """A moderation event from ``MODERATION_EVENTS``: their one body reads ``show_id`` here."""
+
     show_id: ShowId
+
+
+class ModDelete(ModPayload):
     message_id: ItemId
     reason: Reason | None = None
 
 
-class ModTimeout(Payload):
-    show_id: ShowId
+class ModTimeout(ModPayload):
     user_id: ItemId
     seconds: int
     reason: Reason | None = None
 
 
-class ModBan(Payload):
-    show_id: ShowId
+class ModBan(ModPayload):
     user_id: ItemId
     reason: Reason | None = None
 
 
-class ModSlowmode(Payload):
-    show_id: ShowId
+class ModSlowmode(ModPayload):
     seconds: int
 
 
@@ -101,8 +105,7 @@ class ModPolicy(Payload):
     buyers_only: bool | None = None
 
 
-class ModReview(Payload):
-    show_id: ShowId
+class ModReview(ModPayload):
     message_id: ItemId
 
 
@@ -112,8 +115,7 @@ class ChatReport(Payload):
     reason: Reason | None = None
 
 
-class ModResolveReport(Payload):
-    show_id: ShowId
+class ModResolveReport(ModPayload):
     report_id: ItemId
 
 
@@ -250,41 +252,55 @@ async def _announce(ctx: EventContext, show_id: str, outcome: Outcome) -> dict[s
     return {"audit_id": outcome.entry.id, **notice}
 
 
-@events.on("mod.delete", model=ModDelete)
-async def mod_delete(ctx: EventContext, p: ModDelete) -> dict[str, Any]:
-    show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.services.moderation.delete(ctx.principal, show, p.message_id, p.reason)
-    return await _announce(ctx, show.id, outcome)
+S = TypeVar("S", bound=ModPayload)
+
+#: Calls the ``ModerationService`` method an event maps to with the payload's fields.
+ModCall = Callable[[ModerationService, Principal | None, ShowRef, S], Awaitable[Outcome]]
 
 
-@events.on("mod.timeout", model=ModTimeout)
-async def mod_timeout(ctx: EventContext, p: ModTimeout) -> dict[str, Any]:
-    show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.services.moderation.timeout(
-        ctx.principal, show, p.user_id, p.seconds, p.reason
-    )
-    return await _announce(ctx, show.id, outcome)
+def _moderation(model: type[S], call: ModCall[S]) -> tuple[type[ModPayload], Handler[Any]]:
+    """The one body of the moderation events whose ack is their announcement; typed per model,
+    so a ``call`` that reads a field its payload lacks fails mypy."""
+
+    async def handle(ctx: EventContext, p: S) -> dict[str, Any]:
+        show = await ctx.hub.show_ref(p.show_id)
+        outcome = await call(ctx.services.moderation, ctx.principal, show, p)
+        return await _announce(ctx, show.id, outcome)
+
+    return model, handle
 
 
-@events.on("mod.ban", model=ModBan)
-async def mod_ban(ctx: EventContext, p: ModBan) -> dict[str, Any]:
-    show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.services.moderation.ban(ctx.principal, show, p.user_id, p.reason)
-    return await _announce(ctx, show.id, outcome)
+#: Moderation events that differ only in the service call (authorization is the service's).
+MODERATION_EVENTS = {
+    "mod.delete": _moderation(
+        ModDelete, lambda mod, who, show, p: mod.delete(who, show, p.message_id, p.reason)
+    ),
+    "mod.timeout": _moderation(
+        ModTimeout,
+        lambda mod, who, show, p: mod.timeout(who, show, p.user_id, p.seconds, p.reason),
+    ),
+    "mod.ban": _moderation(
+        ModBan, lambda mod, who, show, p: mod.ban(who, show, p.user_id, p.reason)
+    ),
+    "mod.unban": _moderation(
+        ModBan, lambda mod, who, show, p: mod.unban(who, show, p.user_id, p.reason)
+    ),
+    "mod.slowmode": _moderation(
+        ModSlowmode, lambda mod, who, show, p: mod.slow_mode(who, show, p.seconds)
+    ),
+    "mod.approve": _moderation(
+        ModReview, lambda mod, who, show, p: mod.review(who, show, p.message_id, True)
+    ),
+    "mod.reject": _moderation(
+        ModReview, lambda mod, who, show, p: mod.review(who, show, p.message_id, False)
+    ),
+    "mod.resolve_report": _moderation(
+        ModResolveReport, lambda mod, who, show, p: mod.resolve_report(who, show, p.report_id)
+    ),
+}
 
-
-@events.on("mod.unban", model=ModBan)
-async def mod_unban(ctx: EventContext, p: ModBan) -> dict[str, Any]:
-    show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.services.moderation.unban(ctx.principal, show, p.user_id, p.reason)
-    return await _announce(ctx, show.id, outcome)
-
-
-@events.on("mod.slowmode", model=ModSlowmode)
-async def mod_slowmode(ctx: EventContext, p: ModSlowmode) -> dict[str, Any]:
-    show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.services.moderation.slow_mode(ctx.principal, show, p.seconds)
-    return await _announce(ctx, show.id, outcome)
+for _event, (_model, _handler) in MODERATION_EVENTS.items():
+    events.on(_event, model=_model)(_handler)
 
 
 @events.on("mod.policy", model=ModPolicy)
@@ -296,27 +312,6 @@ async def mod_policy(ctx: EventContext, p: ModPolicy) -> dict[str, Any]:
     await _announce(ctx, show.id, outcome)
     assert outcome.policy is not None
     return {"policy": outcome.policy.to_wire()}
-
-
-@events.on("mod.approve", model=ModReview)
-async def mod_approve(ctx: EventContext, p: ModReview) -> dict[str, Any]:
-    show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.services.moderation.review(ctx.principal, show, p.message_id, True)
-    return await _announce(ctx, show.id, outcome)
-
-
-@events.on("mod.reject", model=ModReview)
-async def mod_reject(ctx: EventContext, p: ModReview) -> dict[str, Any]:
-    show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.services.moderation.review(ctx.principal, show, p.message_id, False)
-    return await _announce(ctx, show.id, outcome)
-
-
-@events.on("mod.resolve_report", model=ModResolveReport)
-async def mod_resolve_report(ctx: EventContext, p: ModResolveReport) -> dict[str, Any]:
-    show = await ctx.hub.show_ref(p.show_id)
-    outcome = await ctx.services.moderation.resolve_report(ctx.principal, show, p.report_id)
-    return await _announce(ctx, show.id, outcome)
 
 
 @events.on("mod.queue", model=ModQueue)

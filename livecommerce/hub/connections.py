@@ -1,0 +1,139 @@
+"""This node's Socket.IO connections: who may connect (origin, a cap per address, a token or the
+page's session cookie), the record kept for each connection while it lasts, and handing its
+events to the registry. A refused handshake carries the same ``{code, message}`` as an ack
+error, so a client handles both the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import socketio
+from aiohttp import web
+
+from livecommerce import keys
+from livecommerce.domain.access import Principal, ShowRef
+from livecommerce.errors import LiveCommerceError, TooManyConnections, Unauthenticated
+from livecommerce.hub.events import EventContext, user_room
+
+if TYPE_CHECKING:
+    from livecommerce.hub.server import Hub
+
+
+@dataclass
+class Connection:
+    """One Socket.IO connection on this node."""
+
+    sid: str
+    principal: Principal | None
+    address: str
+    shows: dict[str, ShowRef] = field(default_factory=dict)
+
+
+class Gatekeeper:
+    """Admits connections and keeps their records; the hub registers its methods with the
+    server as the ``connect``, ``disconnect`` and catch-all event handlers."""
+
+    def __init__(self, hub: Hub, base_url: str) -> None:
+        self._hub = hub
+        self._base_url = base_url
+        self.connections: dict[str, Connection] = {}
+        self._per_address: dict[str, int] = {}
+
+    def origin_allowed(self, origin: str | None, environ: dict[str, Any]) -> bool:
+        """Same origin (the Host the client connected to, or the public URL), or allow-listed."""
+        if not origin:
+            return True
+        allowed = set(self._hub.settings.cors_allowed_origins)
+        if "*" in allowed:
+            return True
+        host = environ.get("HTTP_HOST")
+        scheme = environ.get("wsgi.url_scheme", "http")
+        if host:
+            allowed.add(f"{scheme}://{host}")
+        allowed.add(self._base_url)
+        return origin in allowed
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        request: web.Request | None = environ.get("aiohttp.request")
+        address = (request.remote if request is not None else None) or "unknown"
+        if self._per_address.get(address, 0) >= self._hub.settings.max_connections_per_address:
+            raise _refuse(TooManyConnections("too many connections from this address"))
+        # take the slot before any await, so concurrent handshakes cannot overshoot the cap
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        try:
+            principal = await self._principal(request, auth)
+        except BaseException:
+            self._release_address(address)
+            raise
+        self.connections[sid] = Connection(sid, principal, address)
+        if principal is not None:
+            await self._hub.sio.enter_room(sid, user_room(principal.user_id))
+
+    async def _principal(self, request: web.Request | None, auth: Any) -> Principal | None:
+        """``auth.token`` (refused if wrong), else the page's session cookie (anonymous if
+        stale, as on HTTP), else nobody: a watch-only connection."""
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if token is not None:
+            if not isinstance(token, str):
+                raise _refuse(Unauthenticated("token must be a string"))
+            try:
+                return await self._hub.services.accounts.authenticate(token)
+            except LiveCommerceError as exc:
+                raise _refuse(exc) from exc
+        cookie = request.cookies.get(keys.SESSION_COOKIE) if request is not None else None
+        if cookie:
+            try:
+                return await self._hub.services.accounts.authenticate(cookie)
+            except Unauthenticated:
+                return None
+        return None
+
+    def _release_address(self, address: str) -> None:
+        left = self._per_address.get(address, 1) - 1
+        if left > 0:
+            self._per_address[address] = left
+        else:
+            self._per_address.pop(address, None)
+
+    async def disconnect(self, sid: str, *_reason: Any) -> None:
+        conn = self.connections.pop(sid, None)
+        if conn is None:
+            return
+        self._release_address(conn.address)
+        for show_id in list(conn.shows):
+            self._hub.local_shows.leave_local(sid, show_id)
+
+    async def dispatch(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
+        conn = self.connections.get(sid)
+        if conn is None:  # pragma: no cover - socketio only routes events of connected sids
+            return {"ok": False, "error": {"code": "unauthenticated", "message": "not connected"}}
+        data = args[0] if args else None
+        hub = self._hub
+        ctx = EventContext(sid=sid, principal=conn.principal, services=hub.services, hub=hub)
+        return await hub.registry.dispatch(event, ctx, data)
+
+    async def close_all(self) -> None:
+        """Socket.IO-level disconnects first (clients see a clean close), then every Engine.IO
+        socket, including half-open ones that never joined a namespace (their websocket
+        handlers would otherwise hold aiohttp's shutdown for its full timeout), then the
+        Engine.IO heartbeat task.
+        """
+        sio = self._hub.sio
+        for sid in list(self.connections):
+            with contextlib.suppress(Exception):
+                await sio.disconnect(sid)
+        # abort, do not wait: a socket whose peer is gone never drains its queue
+        for socket in list(sio.eio.sockets.values()):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(socket.close(wait=False, abort=True), 1.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sio.shutdown(), 2.0)
+
+
+def _refuse(exc: LiveCommerceError) -> socketio.exceptions.ConnectionRefusedError:
+    """A refused connection carries the same ``{code, message}`` as an ack error."""
+    return socketio.exceptions.ConnectionRefusedError(exc.message, {"code": exc.code})

@@ -1,0 +1,215 @@
+"""This node's share of each show: who watches it here, joining and leaving its rooms, and
+delivering its events, to this node's sockets now and to the other nodes through the fan-out
+(and theirs to this node's sockets). A show's state exists while it has local viewers; the
+periodic loops drop it when the last one has gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from livecommerce.domain.access import ShowRef, is_staff
+from livecommerce.domain.chat import ChatMessage, ReactionTally
+from livecommerce.errors import Banned, LiveCommerceError
+from livecommerce.hub.events import show_room, staff_room
+from livecommerce.hub.outbox import RoomEmit, ShowOutbox
+
+if TYPE_CHECKING:
+    from livecommerce.hub.server import Hub
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ShowState:
+    """This node's share of one show: its local viewers and pending aggregates."""
+
+    outbox: ShowOutbox
+    sids: set[str] = field(default_factory=set)
+    reactions_local: ReactionTally = field(default_factory=ReactionTally)
+    reactions_out: ReactionTally = field(default_factory=ReactionTally)
+    reported_count: int | None = None
+    reported_at: float = 0.0
+    pushed_count: int | None = None
+    pushed_at: float | None = None
+
+
+class LocalShows:
+    """The ``ShowState`` of every show with viewers on this node, and what changes it."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self.states: dict[str, ShowState] = {}
+
+    def _state(self, show_id: str) -> ShowState:
+        state = self.states.get(show_id)
+        if state is None:
+            settings = self._hub.settings
+            outbox = ShowOutbox(
+                show_id,
+                self._emit_chat_room(show_id),
+                self._emit_sid,
+                coalesce_above=settings.coalesce_above_per_second,
+                interval=settings.coalesce_interval_ms / 1000,
+                deliveries_above=settings.coalesce_above_deliveries_per_second,
+                audience=lambda: self.local_viewers(show_id),
+            )
+            state = self.states[show_id] = ShowState(outbox)
+        return state
+
+    # --- joining and leaving --------------------------------------------------------------
+
+    async def join(
+        self, sid: str, show: ShowRef, last_seq: int | None
+    ) -> tuple[list[ChatMessage], list[dict[str, Any]]]:
+        hub = self._hub
+        conn = hub.connections[sid]
+        principal = conn.principal
+        if principal is not None and not is_staff(principal, show):
+            standing = await hub.services.moderation.standing(show.id, principal.user_id)
+            if standing.banned:
+                raise Banned("you are banned from this show")
+        state = self._state(show.id)
+        state.outbox.begin_join(sid)
+        try:
+            # subscribed before the history read: what the store lacks, the channel brings
+            await hub.services.fanout.watch(show.id)
+            await hub.sio.enter_room(sid, show_room(show.id))
+            if is_staff(principal, show):
+                await hub.sio.enter_room(sid, staff_room(show.id))
+            conn.shows[show.id] = show
+            state.sids.add(sid)
+            history = await hub.services.chat.history(
+                show.id,
+                last_seq=last_seq,
+                recent=hub.settings.history_lines,
+                replay_limit=hub.settings.replay_limit,
+            )
+        except BaseException:
+            state.outbox.leave(sid)
+            self.leave_local(sid, show.id)
+            raise
+        wire = state.outbox.finish_join(sid, [m.to_wire() for m in history], last_seq)
+        return history, wire
+
+    async def leave(self, sid: str, show_id: str) -> None:
+        await self._hub.sio.leave_room(sid, show_room(show_id))
+        await self._hub.sio.leave_room(sid, staff_room(show_id))
+        self.leave_local(sid, show_id)
+
+    def leave_local(self, sid: str, show_id: str) -> None:
+        """Forget ``sid`` in the show without touching its rooms (gone, or left them already)."""
+        conn = self._hub.connections.get(sid)
+        if conn is not None:
+            conn.shows.pop(show_id, None)
+        state = self.states.get(show_id)
+        if state is not None:
+            state.sids.discard(sid)
+            state.outbox.leave(sid)
+
+    def local_viewers(self, show_id: str) -> int:
+        state = self.states.get(show_id)
+        return len(state.sids) if state else 0
+
+    async def drop(self, show_id: str, state: ShowState) -> None:
+        """The last local viewer left: stop listening to the show's channel."""
+        await state.outbox.flush()
+        await state.outbox.close()
+        self.states.pop(show_id, None)
+        self._hub.services.fanout.unwatch(show_id)
+
+    async def close(self) -> None:
+        """Cancel the pending chat batches when the hub stops."""
+        for state in self.states.values():
+            await state.outbox.close()
+
+    # --- delivery -------------------------------------------------------------------------
+
+    def _emit_chat_room(self, show_id: str) -> RoomEmit:
+        async def emit(event: str, data: dict[str, Any], skip: list[str]) -> None:
+            await self._hub.sio.emit(event, data, room=show_room(show_id), skip_sid=skip or None)
+
+        return emit
+
+    async def _emit_sid(self, event: str, data: dict[str, Any], sid: str) -> None:
+        await self._hub.sio.emit(event, data, to=sid)
+
+    async def emit_local(self, event: str, data: dict[str, Any], room: str) -> None:
+        await self._hub.sio.emit(event, data, room=room)
+
+    async def deliver_chat(self, message: ChatMessage) -> None:
+        wire = message.to_wire()
+        await self._state(message.show_id).outbox.deliver(wire)
+        await self._hub.services.fanout.publish(message.show_id, {"t": "chat", "m": wire})
+
+    async def broadcast(
+        self, show_id: str, event: str, data: dict[str, Any], *, staff_only: bool = False
+    ) -> None:
+        room = staff_room(show_id) if staff_only else show_room(show_id)
+        await self._hub.sio.emit(event, data, room=room)
+        await self._hub.services.fanout.publish(
+            show_id, {"t": "emit", "e": event, "d": data, "staff": staff_only}
+        )
+
+    async def delete_lines(self, show_id: str, messages: list[ChatMessage]) -> None:
+        state = self.states.get(show_id)
+        if state is not None:
+            state.outbox.forget_ids(m.id for m in messages)
+        for message in messages:
+            await self.broadcast(show_id, "chat.deleted", {"id": message.id, "seq": message.seq})
+
+    async def kick(self, show_id: str, user_id: str, reason: str) -> None:
+        await self._kick_local(show_id, user_id, reason)
+        await self._hub.services.fanout.publish(show_id, {"t": "kick", "u": user_id, "r": reason})
+
+    async def _kick_local(self, show_id: str, user_id: str, reason: str) -> None:
+        state = self.states.get(show_id)
+        if state is None:
+            return
+        for sid in list(state.sids):
+            conn = self._hub.connections.get(sid)
+            if conn and conn.principal and conn.principal.user_id == user_id:
+                await self.leave(sid, show_id)
+                await self._emit_sid("show.left", {"show_id": show_id, "reason": reason}, sid)
+
+    def add_reactions(self, show_id: str, kind: str, count: int) -> None:
+        state = self._state(show_id)
+        state.reactions_local.add(kind, count)
+        state.reactions_out.add(kind, count)
+
+    # --- fan-out from other nodes ---------------------------------------------------------
+
+    async def receive(self, show_id: str, envelope: dict[str, Any]) -> None:
+        """Another node's envelope for a show watched here: deliver it to this node's sockets."""
+        state = self.states.get(show_id)
+        if state is None:
+            return
+        kind = envelope.get("t")
+        if kind == "chat" and isinstance(envelope.get("m"), dict):
+            await state.outbox.deliver(envelope["m"])
+        elif kind == "emit" and isinstance(envelope.get("e"), str):
+            room = staff_room(show_id) if envelope.get("staff") else show_room(show_id)
+            raw = envelope.get("d")
+            data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            if envelope["e"] == "chat.deleted":
+                state.outbox.forget_ids([str(data.get("id"))])
+            await self._hub.sio.emit(envelope["e"], data, room=room)
+        elif kind == "react" and isinstance(envelope.get("c"), dict):
+            state.reactions_local.merge(envelope["c"])
+        elif kind == "kick" and isinstance(envelope.get("u"), str):
+            await self._kick_local(show_id, envelope["u"], str(envelope.get("r", "")))
+
+    async def fill_gaps(self) -> None:
+        """After a fan-out outage, deliver from the store what other nodes said meanwhile."""
+        for show_id, state in list(self.states.items()):
+            try:
+                missed = await self._hub.services.chat.history(
+                    show_id, last_seq=state.outbox.max_seq, recent=0, replay_limit=500
+                )
+            except LiveCommerceError:
+                log.warning("gap fill failed for a show", extra={"show_id": show_id})
+                continue
+            for message in missed:
+                await state.outbox.deliver(message.to_wire())
