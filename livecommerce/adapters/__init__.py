@@ -1,1 +1,2 @@
-"""Implementations of the service ports, chosen by configuration in ``app.py`` only."""
+"""Implementations of the service ports, grouped by technology; only the composition root
+(``bootstrap/adapters.py``) picks which ones a process gets."""

@@ -1,0 +1,1 @@
+"""Redis adapters for many nodes, all on the one connection pool of ``client.py``."""
