@@ -57,6 +57,7 @@ class StoreSettings(Section):
 class RedisSettings(Section):
     #: ``redis://host:port/db``; empty = in-process adapters (one node only).
     url: str = ""
+    #: The process's one pool: bus, rate limits, inventory, hub fan-out and presence share it.
     pool_size: int = Field(50, ge=1, le=1000)
 
     @field_validator("url")
