@@ -11,26 +11,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from livecommerce import keys
-from livecommerce.errors import InvalidSignature, NotFound, PayloadTooLarge
-from livecommerce.services.ports import SignedWebhooks
+from livecommerce.errors import PayloadTooLarge
 
 MAX_WEBHOOK_BYTES = 512 * 1024
 
 
 async def stripe_webhook(request: web.Request) -> web.Response:
-    shop = request.app[keys.SERVICES]
-    gateway = shop.payments.gateway("stripe")
-    if not isinstance(gateway, SignedWebhooks):
-        raise NotFound("stripe is not enabled")
     body = await request.content.read(MAX_WEBHOOK_BYTES + 1)
     if len(body) > MAX_WEBHOOK_BYTES:
         raise PayloadTooLarge("webhook body too large")
-    try:
-        event = gateway.verify_event(body, request.headers.get("Stripe-Signature"))
-    except InvalidSignature:
-        shop.shop_events.metrics.webhook("invalid")
-        raise
-    await shop.payments.handle_stripe_event(event)
+    payments = request.app[keys.SERVICES].payments
+    await payments.receive_stripe_webhook(body, request.headers.get("Stripe-Signature"))
     return web.json_response({"received": True})
 
 

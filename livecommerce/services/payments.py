@@ -33,6 +33,7 @@ from livecommerce.domain.orders import (
 from livecommerce.errors import (
     Conflict,
     InvalidInput,
+    InvalidSignature,
     NotFound,
     PaymentDeclined,
     PaymentGatewayError,
@@ -46,6 +47,7 @@ from livecommerce.services.ports import (
     OrderStore,
     PaymentGateway,
     RefundResult,
+    SignedWebhooks,
 )
 
 log = logging.getLogger(__name__)
@@ -145,6 +147,19 @@ class PaymentService:
         if status is ProviderStatus.CANCELED and settled.status is OrderStatus.FAILED:
             raise PaymentDeclined("the card was declined (demo); nothing was charged")
         return settled
+
+    async def receive_stripe_webhook(self, body: bytes, signature: str | None) -> None:
+        """A webhook delivery as it arrived: verified on its raw bytes by the provider's own
+        check (a forgery is counted and refused with nothing changed), then handled."""
+        gateway = self.gateway("stripe")
+        if not isinstance(gateway, SignedWebhooks):
+            raise NotFound("stripe is not enabled")
+        try:
+            event = gateway.verify_event(body, signature)
+        except InvalidSignature:
+            self._events.metrics.webhook("invalid")
+            raise
+        await self.handle_stripe_event(event)
 
     async def handle_stripe_event(self, event: Mapping[str, Any]) -> None:
         """A verified Stripe event: dedupe by id, then re-read the PaymentIntent and apply it."""
