@@ -9,7 +9,7 @@ enforces a ban the moment it is written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize, is_staff
 from livecommerce.domain.chat import ChatMessage, MessageStatus
@@ -26,10 +26,7 @@ from livecommerce.domain.moderation import (
 )
 from livecommerce.errors import InvalidInput, NotFound, PermissionDenied
 from livecommerce.ids import new_id
-from livecommerce.services.ports import Clock, ModerationStore, Report
-
-if TYPE_CHECKING:
-    from livecommerce.services.ports import ChatStore
+from livecommerce.services.ports import ChatStore, Clock, ModerationStore, Report
 
 
 @dataclass(frozen=True, slots=True)

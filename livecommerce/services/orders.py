@@ -1,8 +1,10 @@
-"""The OrderStore port: orders, offers, the journal and provider-event dedup in the durable store.
+"""Order books and the shop's announcements: `OrderService` (a buyer's and a seller's orders,
+fulfilment, CSV export) and `ShopEvents` (what the shop publishes on the bus for the hub).
 
-Every status change is a compare-and-set on the status the caller read, and a payment's journal
-transaction is written in the same database transaction as the order's move to `paid`, so a
-crash can never leave a paid order without its entries or entries without a paid order.
+Orders live behind the `OrderStore` port (services/ports/shop.py). Every status change is a
+compare-and-set on the status the caller read, and a payment's journal transaction is written in
+the same database transaction as the order's move to `paid`, so a crash can never leave a paid
+order without its entries or entries without a paid order.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Payments: the PaymentGateway port and the settlement use cases built on it.
+"""Payments: the settlement use cases built on the `PaymentGateway` port (services/ports/shop.py).
 
 Settlement always asks the provider (re-reads the payment) and then applies the domain rule
 `apply_provider_status`, so a webhook delivered five times, out of order, or racing the demo

@@ -1,5 +1,11 @@
 """Ports for the money path: inventory reservations, the durable order store with its journal,
-payment providers, and the shop's metrics."""
+payment providers, and the shop's metrics.
+
+Inventory implementations (memory: atomic on one event loop; Redis: one Lua script per
+operation) follow the rules in `domain/inventory.py`, held to them by
+tests/contract/test_inventory_contract.py. A reservation's id is the order's id, so an order can
+never hold two reservations. Every order status change is a compare-and-set.
+"""
 
 from __future__ import annotations
 
