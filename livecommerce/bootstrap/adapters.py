@@ -9,7 +9,7 @@ Redis URL the in-process ones stand in (one node only).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -39,6 +39,7 @@ from livecommerce.adapters.sql.hub import SqlHubStore
 from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.adapters.sql.shows import SqlShowStore
 from livecommerce.adapters.stripe import StripePaymentGateway
+from livecommerce.keys import HealthCheck
 from livecommerce.services.ports import (
     Bus,
     Clock,
@@ -49,8 +50,6 @@ from livecommerce.services.ports import (
     RateLimiter,
 )
 from livecommerce.settings import Settings
-
-HealthCheck = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
