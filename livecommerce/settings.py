@@ -115,8 +115,9 @@ class BroadcastSettings(Section):
     media_dir: Path = Path("media")
     #: WebRTC (WHEP) viewers per node; beyond it 503 + Retry-After and the page falls back to HLS.
     viewer_cap: int = Field(200, ge=1)
-    #: A publisher gone longer than this ends the show (reconnects inside it keep it live).
-    reconnect_grace_seconds: float = Field(10.0, ge=0)
+    #: A show paused (publisher gone) longer than this ends; a publisher back inside it resumes
+    #: the same show.
+    reconnect_grace_seconds: float = Field(300.0, ge=0)
     #: WHIP offers per minute per client address and per show (WHEP: 4x the address rate).
     whip_rate_per_minute: int = Field(30, ge=1)
     #: Synthetic source (demo show, tests, benchmarks).

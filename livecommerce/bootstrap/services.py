@@ -13,6 +13,7 @@ from livecommerce.services.chat import ChatLimits, ChatService
 from livecommerce.services.checkout import CheckoutService
 from livecommerce.services.container import Services
 from livecommerce.services.moderation import ModerationService
+from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService
@@ -50,12 +51,15 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
         qa_rates=_rates(settings.hub.question_rates),
         reserved_names=tuple(settings.hub.reserved_names),
     )
+    offers = OfferService(a.orders, a.inventory, catalog, shows, events, clock)
+    lifecycle = ShowLifecycle(shows, offers, clock, settings.broadcast.reconnect_grace_seconds)
     return Services(
         accounts=accounts,
         shows=shows,
         catalog=catalog,
         catalog_admin=CatalogAdminService(catalog, a.catalog_admin, a.images, shop.image_max_bytes),
-        offers=OfferService(a.orders, a.inventory, catalog, shows, events, clock),
+        offers=offers,
+        lifecycle=lifecycle,
         checkout=CheckoutService(
             a.orders,
             a.inventory,

@@ -17,6 +17,7 @@ from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatService
 from livecommerce.services.checkout import CheckoutService
 from livecommerce.services.moderation import ModerationService
+from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService
@@ -32,6 +33,7 @@ class Services:
     catalog: CatalogService
     catalog_admin: CatalogAdminService
     offers: OfferService
+    lifecycle: ShowLifecycle
     checkout: CheckoutService
     orders: OrderService
     payments: PaymentService

@@ -14,6 +14,7 @@ from livecommerce.domain.money import Money
 from livecommerce.domain.offers import (
     Offer,
     OfferKind,
+    OfferStatus,
     end_offer,
     make_offer,
     start_offer,
@@ -156,6 +157,20 @@ class OfferService:
         await self._record(offer, "ended", now, media_ts)
         await self._events.offer_updated(offer, media_ts)
         return offer
+
+    async def close_show(self, show_id: str) -> list[Offer]:
+        """The show ended: end every offer still open, as its seller would (announced)."""
+        now = self._clock.now_ms()
+        closed: list[Offer] = []
+        for offer in await self._store.list_offers(show_id):
+            if offer.status is OfferStatus.ENDED:
+                continue
+            ended = end_offer(offer)
+            await self._store.save_offer(ended)
+            await self._record(ended, "ended", now, None)
+            await self._events.offer_updated(ended)
+            closed.append(ended)
+        return closed
 
     async def timeline(self, show_id: str) -> list[dict[str, object]]:
         """Pins and offer starts/ends with their media timestamps (for replays)."""

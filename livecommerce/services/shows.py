@@ -1,4 +1,4 @@
-"""Show use cases: create and edit shows, stream keys, hosts and the live/ended lifecycle.
+"""Show use cases: create and edit shows, stream keys, hosts, and lifecycle steps.
 
 Lifecycle changes and key rotations are published on the bus so the broadcast plane and the
 hub on every node react (end a publisher whose key was rotated, announce ``show.state``).
@@ -9,8 +9,8 @@ from __future__ import annotations
 import hmac
 
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize
-from livecommerce.domain.shows import ShowStatus, next_status
-from livecommerce.errors import InvalidInput, NotFound, Unauthenticated
+from livecommerce.domain.shows import ShowStatus, transition
+from livecommerce.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from livecommerce.ids import hash_secret, new_id, new_secret
 from livecommerce.services.ports import AccountStore, Bus, Clock, Show, ShowStore
 
@@ -117,21 +117,45 @@ class ShowService:
             raise Unauthenticated("wrong stream key")
         return show
 
-    async def set_status(self, show_id: str, status: ShowStatus) -> Show:
-        """Move the lifecycle (driven by ingest) and announce it as ``show.state``."""
-        show = await self.get(show_id)
-        next_status(show.status, status)
-        now = self._clock.now_ms()
-        fields: dict[str, object] = {"status": status}
-        if status is ShowStatus.LIVE and show.started_at is None:
-            fields["started_at"] = now
-        if status is ShowStatus.ENDED:
-            fields["ended_at"] = now
-        await self._store.update_show(show_id, **fields)
-        updated = await self.get(show_id)
-        if show.status is not status:
-            await self._bus.publish("show.state", {"show_id": show_id, "status": status.value})
-        return updated
+    async def move(
+        self, show_id: str, wanted: ShowStatus, at_ms: int | None = None
+    ) -> tuple[Show, bool]:
+        """One lifecycle step at ``at_ms`` (default now), announced as ``show.state``.
+
+        Returns the show and whether it changed. The write is a compare-and-set on the status
+        read, retried on a lost race, so two nodes (a pausing publisher, an ending seller) never
+        undo each other; InvalidTransition when the step is not allowed (ended is final).
+        """
+        for _ in range(5):
+            show = await self.get(show_id)
+            now = self._clock.now_ms() if at_ms is None else at_ms
+            times = transition(show.times, wanted, now)
+            if times == show.times:
+                return show, False
+            changed = await self._store.update_show(
+                show_id,
+                if_status=show.status,
+                status=times.status,
+                started_at=times.started_at,
+                ended_at=times.ended_at,
+                paused_at=times.paused_at,
+                live_ms=times.live_ms,
+                live_since=times.live_since,
+            )
+            if changed:
+                updated = await self.get(show_id)
+                if show.status is not updated.status:
+                    await self._bus.publish(
+                        "show.state",
+                        {
+                            "show_id": show_id,
+                            "state": updated.status.value,
+                            "status": updated.status.value,  # the field's first name
+                            "at": now,
+                        },
+                    )
+                return updated, True
+        raise Conflict("the show changed too often; try again")
 
     async def grant_host(self, principal: Principal | None, show_id: str, user_id: str) -> Show:
         show = await self.get(show_id)

@@ -9,7 +9,19 @@ from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
 from livecommerce.domain.shows import ShowStatus
 from livecommerce.services.ports import Show
 
-_UPDATABLE = frozenset({"title", "description", "status", "scheduled_at", "started_at", "ended_at"})
+_UPDATABLE = frozenset(
+    {
+        "title",
+        "description",
+        "status",
+        "scheduled_at",
+        "started_at",
+        "ended_at",
+        "paused_at",
+        "live_ms",
+        "live_since",
+    }
+)
 
 
 def _show(row: Row, hosts: frozenset[str]) -> Show:
@@ -24,6 +36,9 @@ def _show(row: Row, hosts: frozenset[str]) -> Show:
         ended_at=row["ended_at"],
         created_at=row["created_at"],
         host_ids=hosts,
+        paused_at=row["paused_at"],
+        live_ms=row["live_ms"],
+        live_since=row["live_since"],
     )
 
 
@@ -88,19 +103,27 @@ class SqlShowStore:
         hosts = await self._hosts([r["id"] for r in rows])
         return [_show(r, frozenset(hosts[r["id"]])) for r in rows]
 
-    async def update_show(self, show_id: str, **fields: Any) -> None:
+    async def update_show(
+        self, show_id: str, *, if_status: ShowStatus | None = None, **fields: Any
+    ) -> bool:
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         if not fields:
-            return
+            return False
         sets = ", ".join(f"{name} = ?" for name in fields)
         values = [v.value if isinstance(v, ShowStatus) else v for v in fields.values()]
-        await self._db.execute(
-            f"UPDATE shows SET {sets} WHERE id = ?",  # noqa: S608 why: column names come from the allow-list above
-            *values,
+        guard = ""
+        if if_status is not None:
+            guard = " AND status = ?"
+            values.append(if_status.value)
+        changed = await self._db.execute(
+            f"UPDATE shows SET {sets} WHERE id = ?{guard}",  # noqa: S608 why: column names come from the allow-list above
+            *values[: len(fields)],
             show_id,
+            *values[len(fields) :],
         )
+        return changed > 0
 
     async def stream_key_hash(self, show_id: str) -> str | None:
         row = await self._db.fetchone("SELECT stream_key_hash FROM shows WHERE id = ?", show_id)

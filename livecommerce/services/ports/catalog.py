@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from livecommerce.domain.access import Role
-from livecommerce.domain.shows import ShowStatus
+from livecommerce.domain.shows import ShowStatus, ShowTimes
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,21 @@ class Show:
     ended_at: int | None
     created_at: int
     host_ids: frozenset[str] = field(default_factory=frozenset)
+    paused_at: int | None = None
+    live_ms: int = 0
+    live_since: int | None = None
+
+    @property
+    def times(self) -> ShowTimes:
+        """The lifecycle fields, for the domain's transition and clock rules."""
+        return ShowTimes(
+            self.status,
+            self.started_at,
+            self.ended_at,
+            self.paused_at,
+            self.live_ms,
+            self.live_since,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +100,13 @@ class ShowStore(Protocol):
         self, statuses: Sequence[ShowStatus] | None = None, seller_id: str | None = None
     ) -> list[Show]: ...
 
-    async def update_show(self, show_id: str, **fields: Any) -> None: ...
+    async def update_show(
+        self, show_id: str, *, if_status: ShowStatus | None = None, **fields: Any
+    ) -> bool:
+        """Set fields; with ``if_status`` only while the show still has that status (a
+        compare-and-set, so two nodes moving the lifecycle at once cannot undo each other).
+        True when a row changed."""
+        ...
 
     async def stream_key_hash(self, show_id: str) -> str | None: ...
 
