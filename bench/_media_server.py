@@ -39,9 +39,7 @@ def _h264_only(kind: str, codec: sdp.OfferedCodec) -> bool:
 async def serve(args: argparse.Namespace) -> None:
     policy = IcePolicy(host_addresses=(args.address,))
     source = SyntheticSource(args.width, args.height, args.fps)
-    config = BroadcastConfig(
-        viewer_cap=10_000, reconnect_grace_seconds=3600, synthetic_bitrate=args.bitrate
-    )
+    config = BroadcastConfig(viewer_cap=10_000, synthetic_bitrate=args.bitrate)
     manager = BroadcastManager(FakeShowGate({SHOW: "bench"}), policy, config)
     packagers: HlsPackagers | None = None
     if args.hls_dir:

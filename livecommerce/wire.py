@@ -44,6 +44,8 @@ class ShowOut(BaseModel):
     ended_at: datetime | None
     created_at: datetime | None
     host_ids: list[str]
+    #: When the current pause began (publisher gone; the show resumes if it returns in time).
+    paused_at: datetime | None = None
 
     @classmethod
     def of(cls, show: Show) -> ShowOut:
@@ -58,6 +60,7 @@ class ShowOut(BaseModel):
             ended_at=iso(show.ended_at),
             created_at=iso(show.created_at),
             host_ids=sorted(show.host_ids),
+            paused_at=iso(show.paused_at),
         )
 
 

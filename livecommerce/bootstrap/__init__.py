@@ -22,6 +22,8 @@ from livecommerce.bootstrap.demo import seed_demo, seed_demo_offers
 from livecommerce.bootstrap.media import running_media
 from livecommerce.bootstrap.services import build_services
 from livecommerce.bootstrap.tasks import background_tasks
+from livecommerce.broadcast import HLS
+from livecommerce.domain.shows import ShowStatus
 from livecommerce.hub import HUB
 from livecommerce.settings import Settings
 
@@ -69,6 +71,15 @@ async def runtime(app: web.Application) -> AsyncIterator[None]:
             await seed_demo_offers(services, demo)
         media = await stack.enter_async_context(
             running_media(app, settings, services, app[keys.REGISTRY])
+        )
+        # shows a crashed process left live lost their publisher: paused, so the grace applies
+        hls = app[HLS]
+        await services.lifecycle.pause_orphans(
+            {
+                show.id: last
+                for show in await services.shows.list([ShowStatus.LIVE])
+                if (last := hls.last_media_ms(show.id)) is not None
+            }
         )
         await stack.enter_async_context(hub.running(services))
         await stack.enter_async_context(background_tasks(settings, services))

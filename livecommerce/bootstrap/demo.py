@@ -130,7 +130,7 @@ async def seed_demo(
         seller_p, "Demo: spring drop, live", "A synthetic broadcast with real offers and chat."
     )
     await shows.grant_host(seller_p, show.id, host.id)
-    await shows.set_status(show.id, ShowStatus.LIVE)
+    await shows.move(show.id, ShowStatus.LIVE)
     data = {
         "base_url": base_url,
         "show_id": show.id,

@@ -29,13 +29,14 @@ async def running_media(
     policy = IcePolicy.from_settings(section.ice.servers, section.ice.host_addresses)
     config = BroadcastConfig(
         viewer_cap=section.viewer_cap,
-        reconnect_grace_seconds=section.reconnect_grace_seconds,
         synthetic_width=section.synthetic_width,
         synthetic_height=section.synthetic_height,
         synthetic_fps=section.synthetic_fps,
         synthetic_bitrate=section.synthetic_bitrate,
     )
-    manager = BroadcastManager(ShowServiceGate(services.shows), policy, config)
+    manager = BroadcastManager(
+        ShowServiceGate(services.shows, services.lifecycle, services.clock), policy, config
+    )
     packagers = HlsPackagers(
         settings.media_dir / "hls",
         tuple(Rendition(r.name, r.height, r.bitrate) for r in section.hls_ladder),
@@ -51,7 +52,12 @@ async def running_media(
     async def on_key_rotated(payload: dict[str, Any]) -> None:
         await manager.key_rotated(str(payload.get("show_id", "")))
 
+    async def on_show_state(payload: dict[str, Any]) -> None:
+        if payload.get("state") == "ended":
+            await manager.end_show(str(payload.get("show_id", "")))
+
     services.bus.subscribe("show.key_rotated", on_key_rotated)
+    services.bus.subscribe("show.state", on_show_state)
     _register_metrics(registry, manager)
     try:
         yield manager

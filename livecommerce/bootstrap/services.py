@@ -12,8 +12,8 @@ from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatLimits, ChatService
 from livecommerce.services.checkout import CheckoutService
 from livecommerce.services.container import Services
-from livecommerce.services.moderation import ModerationService
 from livecommerce.services.lifecycle import ShowLifecycle
+from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService

@@ -1,5 +1,6 @@
 """The process's periodic background work, started and stopped by the composition root: the
-reservation expiry sweeper and the dashboard's viewer sampler (the hub's own loops start with
+reservation expiry sweeper, the end of shows paused past the reconnect grace, and the
+dashboard's viewer sampler (the hub's own loops start with
 the hub, the packagers with the broadcast plane)."""
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 
 #: How often the viewer count of each live show is sampled for the dashboard.
 SAMPLE_SECONDS = 15.0
+#: How often paused shows are checked against the reconnect grace (ends at most this late).
+PAUSE_SWEEP_SECONDS = 1.0
 
 
 async def _every(name: str, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
@@ -33,6 +36,7 @@ async def background_tasks(settings: Settings, services: Services) -> AsyncItera
     jobs: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {
         "expiry-sweeper": (settings.shop.sweep_interval_seconds, services.payments.sweep),
         "viewer-sampler": (SAMPLE_SECONDS, services.analytics.sample_viewers),
+        "pause-sweeper": (PAUSE_SWEEP_SECONDS, services.lifecycle.end_outlasted_pauses),
     }
     tasks = [
         asyncio.create_task(_every(name, seconds, work), name=name)

@@ -26,7 +26,8 @@ class BroadcastConfig:
 
     viewer_cap: int = 200  # WHEP viewers per node; beyond it 503 + Retry-After (HLS fallback)
     viewer_retry_after: int = 10  # seconds, sent with the 503
-    reconnect_grace_seconds: float = 10.0  # publisher gone this long → show ended
+    publisher_stall_seconds: float = 8.0  # a publisher sending nothing this long has dropped
+    session_tombstones: int = 10_000  # closed sessions remembered so a late DELETE gets 200
     connect_timeout_seconds: float = 20.0  # a peer that never connects is closed
     keyframe_interval: float = 1.0  # at most one keyframe request per show per interval
     synthetic_width: int = 1280

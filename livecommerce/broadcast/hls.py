@@ -56,6 +56,14 @@ class HlsPackagers:
         self.packagers[feed.show_id] = packager
         packager.start()
 
+    def last_media_ms(self, show_id: str) -> int | None:
+        """Epoch ms of the newest media recorded for an unfinished show (None: none)."""
+        newest = [p.stat().st_mtime for p in self.show_dir(show_id).glob("*/seg_*.m4s")]
+        return int(max(newest) * 1000) if newest else None
+
+    def feed_paused(self, feed: ShowFeed) -> None:
+        """The publisher left; the packager keeps the recording open for a resume."""
+
     async def feed_ended(self, feed: ShowFeed) -> None:
         """Finish the show's playlists; they stay on disk as the replay."""
         packager = self.packagers.pop(feed.show_id, None)

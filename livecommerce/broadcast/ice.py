@@ -87,6 +87,21 @@ class IcePolicy:
         addresses = tuple(str(ipaddress.ip_address(a)) for a in host_addresses)
         return cls(servers=tuple(rtc_servers), host_addresses=addresses)
 
+    def link_header(self) -> str | None:
+        """The ICE servers as one RFC 9725 §4.6 ``Link`` header value (None when there are
+        none), so standard WHIP/WHEP clients use ours and never a default public server."""
+        links = []
+        for server in self.servers:
+            urls = [server.urls] if isinstance(server.urls, str) else list(server.urls or [])
+            for url in urls:
+                link = f'<{url}>; rel="ice-server"'
+                if server.username:
+                    link += f'; username="{_quoted(server.username)}"'
+                    link += f'; credential="{_quoted(str(server.credential or ""))}"'
+                    link += '; credential-type="password"'
+                links.append(link)
+        return ", ".join(links) or None
+
     def configuration(self) -> RTCConfiguration:
         """The RTCConfiguration: explicit server list (never aiortc's default STUN), max-bundle."""
         return RTCConfiguration(
@@ -138,3 +153,8 @@ def create_peer_connection(policy: IcePolicy) -> ScopedPeerConnection:
     """Make a peer connection with the ICE servers and gathering addresses of ``policy``."""
     install_host_address_hook()
     return ScopedPeerConnection(policy)
+
+
+def _quoted(value: str) -> str:
+    """A value inside a quoted-string of a Link parameter (RFC 8288)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')

@@ -2,8 +2,11 @@
 
 Owns: the registry of peer connections (every one is registered the moment it exists and
 removed when it is closed, so a test can prove no error path leaves one behind), one
-:class:`ShowFeed` per live show, the single-publisher rule, the viewer cap, and the
-live → ended transition with a grace period for publisher reconnects. Answering an offer is left
+:class:`ShowFeed` per show on air or paused, the one-publisher rule (a new publisher with the
+stream key replaces the old session: a reloaded studio or a reconnecting OBS must never be
+locked out by its own dead session), the viewer cap, and what the media plane tells the
+lifecycle: the show is live when its media flows, paused when its publisher leaves, drops or
+stalls. It never ends a show; it follows the end (:meth:`end_show`). Answering an offer is left
 to :mod:`~livecommerce.broadcast.publisher` (WHIP) and :mod:`~livecommerce.broadcast.viewer`
 (WHEP); this module decides who may connect and closes whatever a failed answer left open. It
 knows nothing of HTTP: routes turn :class:`MediaRejected` into responses, and a
@@ -15,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from livecommerce.broadcast.config import BroadcastConfig
@@ -24,7 +29,7 @@ from livecommerce.broadcast.errors import MediaRejected
 from livecommerce.broadcast.ice import IcePolicy, create_peer_connection
 from livecommerce.broadcast.ingest import request_publisher_keyframe
 from livecommerce.broadcast.publisher import answer_publisher, publisher_offer
-from livecommerce.broadcast.relay import ShowFeed
+from livecommerce.broadcast.relay import FeedCodec, ShowFeed
 from livecommerce.broadcast.session import PeerSession, Role, new_session_id
 from livecommerce.broadcast.synthetic import SyntheticSource
 from livecommerce.broadcast.viewer import answer_viewer, viewer_offer
@@ -35,26 +40,32 @@ log = logging.getLogger(__name__)
 
 
 class ShowGate(Protocol):
-    """What the media plane needs from the show service (adapted in ``setup``)."""
+    """What the media plane needs from the show lifecycle (adapted in ``gate``)."""
 
     async def check_publisher(self, show_id: str, stream_key: str) -> None:
-        """Raise MediaRejected 404 (unknown show) or 401 (wrong/rotated key)."""
+        """Raise MediaRejected 404 (unknown show), 401 (wrong key) or 409 (show ended)."""
+
+    async def check_stream_key(self, show_id: str, stream_key: str) -> None:
+        """Raise MediaRejected 404/401 unless the key is the show's (ended shows included)."""
 
     async def check_viewable(self, show_id: str) -> None:
         """Raise MediaRejected 404 for an unknown show."""
 
-    async def mark_live(self, show_id: str) -> None:
-        """Ingest started: the show is live."""
+    async def mark_live(self, show_id: str, at_ms: int) -> None:
+        """Media started flowing at ``at_ms``: the show is live."""
 
-    async def mark_ended(self, show_id: str) -> None:
-        """Ingest stopped for longer than the grace period: the show has ended."""
+    async def mark_paused(self, show_id: str, at_ms: int | None) -> None:
+        """The publisher is gone; its last media was at ``at_ms``: the show is paused."""
 
 
 class FeedListener(Protocol):
     """Something that follows feeds (the HLS packager): told when one starts and when it ends."""
 
     def feed_started(self, feed: ShowFeed) -> None:
-        """A feed has a source now (called again after a publisher reconnect)."""
+        """A feed has a source now (called again when a paused show resumes)."""
+
+    def feed_paused(self, feed: ShowFeed) -> None:
+        """The source left; the show may resume on the same feed (close what is open)."""
 
     async def feed_ended(self, feed: ShowFeed) -> None:
         """The show ended: finish whatever was made from this feed."""
@@ -76,7 +87,9 @@ class BroadcastManager:
         self.feeds: dict[str, ShowFeed] = {}
         self.listeners: list[FeedListener] = []
         self._publishers: dict[str, str] = {}  # show_id -> publisher session id
-        self._end_timers: dict[str, asyncio.TimerHandle] = {}
+        # Sessions closed by their peer, a failure or a replacement, kept (bounded, oldest
+        # first out) so the DELETE a page sends on leaving still gets its one 200.
+        self._gone: OrderedDict[str, tuple[str, Role]] = OrderedDict()
         self._synthetic: dict[str, SyntheticShowSource] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -109,11 +122,14 @@ class BroadcastManager:
         task.add_done_callback(self._background.discard)
         return task
 
-    async def _close_session(self, session: PeerSession) -> None:
+    async def _close_session(self, session: PeerSession, pause: bool = True) -> None:
+        """Close a session; a publisher's closing pauses its show unless ``pause`` is False
+        (replaced by a new publisher, show ended, node shutting down)."""
         if session.closed:
             return
         session.closed = True
         self.sessions.pop(session.id, None)
+        self._remember_gone(session)
         for track in session.tracks:
             track.stop()
         for task in session.tasks:
@@ -122,10 +138,26 @@ class BroadcastManager:
         if session.role == "publisher" and self._publishers.get(session.show_id) == session.id:
             del self._publishers[session.show_id]
             feed = self.feeds.get(session.show_id)
+            last_media = None
             if feed is not None:
                 feed.detach_source()
-            if not self._closing:
-                self._schedule_end(session.show_id)
+                last_media = feed.last_packet_ms
+                for listener in self.listeners:
+                    listener.feed_paused(feed)
+            if pause and not self._closing:
+                self._spawn(self.gate.mark_paused(session.show_id, last_media), "pause")
+
+    def _remember_gone(self, session: PeerSession) -> None:
+        self._gone[session.id] = (session.show_id, session.role)
+        while len(self._gone) > self.config.session_tombstones:
+            self._gone.popitem(last=False)
+
+    def _forget_gone(self, show_id: str, session_id: str, role: Role) -> bool:
+        """A DELETE for a session that is already closed: True once (200), then False (404)."""
+        if self._gone.get(session_id) == (show_id, role):
+            del self._gone[session_id]
+            return True
+        return False
 
     def _watch(self, session: PeerSession) -> None:
         """Close the session when ICE/DTLS fails or the peer never connects."""
@@ -142,6 +174,27 @@ class BroadcastManager:
                 await self._close_session(session)
 
         session.tasks.append(asyncio.create_task(deadline()))
+        if session.role == "publisher":
+            session.tasks.append(asyncio.create_task(self._stall_watch(session)))
+
+    async def _stall_watch(self, session: PeerSession) -> None:
+        """A publisher whose media stopped (Wi-Fi gone, laptop asleep) is closed after
+        ``publisher_stall_seconds`` instead of ICE's ~30 s consent timeout, so viewers see the
+        pause at once and the on-air clock stops where the media did."""
+        stall = self.config.publisher_stall_seconds
+        feed = self.feeds.get(session.show_id)
+        started = time.time()
+        while not session.closed:
+            await asyncio.sleep(min(1.0, stall / 4))
+            if feed is None or feed.closed:
+                return
+            last = feed.last_packet_ms / 1000 if feed.last_packet_ms is not None else 0.0
+            if time.time() - max(last, started) > stall and (
+                session.pc.connectionState == "connected" or time.time() - started > stall * 3
+            ):
+                log.info("publisher of show %s stalled; pausing the show", session.show_id)
+                await self._close_session(session)
+                return
 
     def _feed(self, show_id: str) -> ShowFeed:
         feed = self.feeds.get(show_id)
@@ -152,11 +205,14 @@ class BroadcastManager:
 
     # -- publisher (WHIP) ------------------------------------------------------------------------
     async def publish(self, show_id: str, stream_key: str, offer: str) -> tuple[str, str]:
-        """Start ingest from a WHIP offer; returns (session id, answer SDP)."""
+        """Start (or resume) ingest from a WHIP offer; returns (session id, answer SDP).
+
+        A publisher already on the show is replaced, not refused: only the holder of the stream
+        key gets here, and a reloaded page or a restarted encoder must get its show back.
+        """
         await self.gate.check_publisher(show_id, stream_key)
-        if show_id in self._publishers or show_id in self._synthetic:
-            raise MediaRejected(409, "conflict", "this show already has a live publisher")
         filtered = publisher_offer(offer)
+        replaced = await self._replace_source(show_id)
         session = self._new_session(show_id, "publisher")
         self._publishers[show_id] = session.id  # reserve before any await: one publisher
         try:
@@ -164,6 +220,10 @@ class BroadcastManager:
         except BaseException:
             await self._close_session_quietly(session)
             self._drop_unused_feed(show_id)
+            if replaced:  # the old source is gone and the new one failed: the show pauses
+                feed = self.feeds.get(show_id)
+                last_media = feed.last_packet_ms if feed is not None else None
+                self._spawn(self.gate.mark_paused(show_id, last_media), "pause")
             raise
         feed = self._feed(show_id)
         video_receiver = media.video_receiver
@@ -172,13 +232,56 @@ class BroadcastManager:
             if video_receiver is not None and not session.closed:
                 self._spawn(request_publisher_keyframe(video_receiver), "pli")
 
-        feed.attach_source(media.video, media.audio, ask_keyframe)
+        await self._attach(feed, media.video, media.audio, ask_keyframe)
         self._watch(session)
-        self._cancel_end(show_id)
+        return session.id, session.pc.localDescription.sdp
+
+    async def _replace_source(self, show_id: str) -> bool:
+        """Close whatever feeds the show now (a publisher session or the synthetic source)
+        without pausing it: the new source takes over the same feed and viewers. True when
+        there was one."""
+        replaced = await self.stop_synthetic_now(show_id)
+        current = self._publishers.get(show_id)
+        if current is not None and current in self.sessions:
+            log.info("publisher of show %s replaced by a new session", show_id)
+            await self._close_session(self.sessions[current], pause=False)
+            replaced = True
+        return replaced
+
+    async def _attach(
+        self,
+        feed: ShowFeed,
+        video: FeedCodec | None,
+        audio: FeedCodec | None,
+        ask_keyframe: Callable[[], None],
+    ) -> None:
+        """Give the feed its new source; the show goes live when the first packet arrives.
+
+        Viewers of a paused show keep their connection and get the new media as it comes, as
+        long as the codec stayed the same; a viewer negotiated for another codec cannot decode
+        it and is closed (its player reconnects and negotiates again).
+        """
+        show_id = feed.show_id
+        changed = [
+            kind
+            for kind, old, new in (
+                ("video", feed.video_codec, video),
+                ("audio", feed.audio_codec, audio),
+            )
+            if old is not None and (new is None or old.name.lower() != new.name.lower())
+        ]
+        if changed:
+            for viewer in [
+                s for s in self.sessions.values() if s.show_id == show_id and s.role == "viewer"
+            ]:
+                await self._close_session(viewer)
+
+        def flowing(at_ms: int) -> None:
+            self._spawn(self.gate.mark_live(show_id, at_ms), "live")
+
+        feed.attach_source(video, audio, ask_keyframe, flowing)
         for listener in self.listeners:
             listener.feed_started(feed)
-        await self.gate.mark_live(show_id)
-        return session.id, session.pc.localDescription.sdp
 
     async def _close_session_quietly(self, session: PeerSession) -> None:
         was_publisher = self._publishers.get(session.show_id) == session.id
@@ -198,12 +301,18 @@ class BroadcastManager:
             del self.feeds[show_id]
             feed.close()
 
-    async def stop_publisher(self, show_id: str, session_id: str) -> None:
-        """WHIP DELETE: end this publisher session (the show ends after the grace period)."""
+    async def stop_publisher(self, show_id: str, session_id: str, stream_key: str) -> None:
+        """WHIP DELETE with the stream key: close this publisher session, pausing the show
+        (only an explicit end ends it). 200 once, also for a session already closed by its
+        peer, and 404 after."""
+        await self.gate.check_stream_key(show_id, stream_key)
         session = self.sessions.get(session_id)
         if session is None or session.show_id != show_id or session.role != "publisher":
+            if self._forget_gone(show_id, session_id, "publisher"):
+                return
             raise MediaRejected(404, "not_found", "no such session")
         await self._close_session(session)
+        self._forget_gone(show_id, session_id, "publisher")
 
     async def key_rotated(self, show_id: str) -> None:
         """The stream key changed: the live publisher's key is no longer valid, end it now."""
@@ -236,11 +345,15 @@ class BroadcastManager:
         return session.id, session.pc.localDescription.sdp
 
     async def leave(self, show_id: str, session_id: str) -> None:
-        """WHEP DELETE: close one viewer."""
+        """WHEP DELETE: close one viewer (its secret URL is its authority). 200 once, also for
+        a viewer already closed by its peer, and 404 after."""
         session = self.sessions.get(session_id)
         if session is None or session.show_id != show_id or session.role != "viewer":
+            if self._forget_gone(show_id, session_id, "viewer"):
+                return
             raise MediaRejected(404, "not_found", "no such session")
         await self._close_session(session)
+        self._forget_gone(show_id, session_id, "viewer")
 
     # -- synthetic source -------------------------------------------------------------------------
     async def start_synthetic(self, show_id: str, source: SyntheticSource | None = None) -> None:
@@ -255,68 +368,56 @@ class BroadcastManager:
         producer = SyntheticShowSource(feed, source, cfg.synthetic_bitrate)
         self._synthetic[show_id] = producer
         producer.start()
-        self._cancel_end(show_id)
         for listener in self.listeners:
             listener.feed_started(feed)
-        await self.gate.mark_live(show_id)
+        await self.gate.mark_live(show_id, int(time.time() * 1000))
 
     async def stop_synthetic(self, show_id: str) -> None:
-        """Stop the synthetic source; the show ends after the grace period."""
+        """Stop the synthetic source: the show pauses, like a publisher leaving."""
         producer = self._synthetic.pop(show_id, None)
-        if producer is not None:
-            await producer.stop()
-            if not self._closing:
-                self._schedule_end(show_id)
+        if producer is None:
+            return
+        await producer.stop()
+        feed = self.feeds.get(show_id)
+        if feed is not None:
+            for listener in self.listeners:
+                listener.feed_paused(feed)
+        if not self._closing:
+            await self.gate.mark_paused(show_id, feed.last_packet_ms if feed else None)
 
     # -- lifecycle --------------------------------------------------------------------------------
-    def _schedule_end(self, show_id: str) -> None:
-        self._cancel_end(show_id)
-        loop = asyncio.get_running_loop()
-
-        def fire() -> None:
-            self._end_timers.pop(show_id, None)
-            self._spawn(self.end_show(show_id), f"end-{show_id}")
-
-        self._end_timers[show_id] = loop.call_later(self.config.reconnect_grace_seconds, fire)
-
-    def _cancel_end(self, show_id: str) -> None:
-        timer = self._end_timers.pop(show_id, None)
-        if timer is not None:
-            timer.cancel()
-
     async def end_show(self, show_id: str) -> None:
-        """End the show now: close viewers and the feed, finish packaging, mark it ended."""
-        self._cancel_end(show_id)
+        """The show has ended (announced by the lifecycle): close its publisher, viewers and
+        feed, and let the packager finish the replay. Safe to call twice or for another node's
+        show."""
         await self.stop_synthetic_now(show_id)
-        publisher = self._publishers.get(show_id)
-        if publisher is not None and publisher in self.sessions:
-            session = self.sessions[publisher]
-            del self._publishers[show_id]
-            await self._close_session(session)
         for session in [s for s in self.sessions.values() if s.show_id == show_id]:
-            await self._close_session(session)
+            await self._close_session(session, pause=False)
         feed = self.feeds.pop(show_id, None)
         if feed is not None:
             feed.close()
             for listener in self.listeners:
                 await listener.feed_ended(feed)
-        try:
-            await self.gate.mark_ended(show_id)
-        except Exception:
-            log.exception("could not mark show %s ended", show_id)
 
-    async def stop_synthetic_now(self, show_id: str) -> None:
-        """Stop a synthetic producer without scheduling another end."""
+    async def stop_synthetic_now(self, show_id: str) -> bool:
+        """Stop a synthetic producer without pausing the show; True if one was running."""
         producer = self._synthetic.pop(show_id, None)
-        if producer is not None:
-            await producer.stop()
+        if producer is None:
+            return False
+        await producer.stop()
+        return True
 
     async def close(self) -> None:
-        """App shutdown: close every peer connection, producer, timer and background task."""
+        """App shutdown: pause the shows published here (their publishers must come back to
+        another node or this one restarted), then close every peer connection, producer and
+        background task."""
+        for show_id in [*self._publishers, *self._synthetic]:
+            feed = self.feeds.get(show_id)
+            try:
+                await self.gate.mark_paused(show_id, feed.last_packet_ms if feed else None)
+            except Exception:
+                log.exception("could not pause show %s on shutdown", show_id)
         self._closing = True
-        for timer in self._end_timers.values():
-            timer.cancel()
-        self._end_timers.clear()
         for show_id in list(self._synthetic):
             await self.stop_synthetic_now(show_id)
         for session in list(self.sessions.values()):

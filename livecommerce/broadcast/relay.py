@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -83,6 +84,9 @@ class ShowFeed:
         self._taps: set[Callable[[EncodedPacket, str], None]] = set()
         self._last_pts: dict[str, int] = {}
         self._pts_offset: dict[str, int] = {"video": 0, "audio": 0}
+        self._on_flowing: Callable[[int], None] | None = None
+        #: Wall-clock time (epoch ms) of the newest packet: where a pause begins.
+        self.last_packet_ms: int | None = None
         self.closed = False
 
     # -- the source side -------------------------------------------------------------------
@@ -91,14 +95,21 @@ class ShowFeed:
         video: FeedCodec | None,
         audio: FeedCodec | None,
         request_keyframe: Callable[[], None],
+        on_flowing: Callable[[int], None] | None = None,
     ) -> None:
-        """Declare what the current source sends and how to ask it for a keyframe."""
+        """Declare what the current source sends and how to ask it for a keyframe.
+
+        ``on_flowing`` is called once, with the wall-clock time, when the source's first packet
+        arrives: a show is on air when its media flows, not when its offer was answered.
+        """
         self.video_codec, self.audio_codec = video, audio
         self._keyframe_source = request_keyframe
+        self._on_flowing = on_flowing
 
     def detach_source(self) -> None:
         """The source went away (publisher reconnects keep the same feed and viewers)."""
         self._keyframe_source = None
+        self._on_flowing = None
 
     def publish(self, packet: EncodedPacket, kind: str) -> None:
         """Hand one encoded packet to every subscriber (called on the event loop).
@@ -114,6 +125,10 @@ class ShowFeed:
             pts = last + step
         self._last_pts[kind] = pts
         packet.pts = packet.dts = pts
+        self.last_packet_ms = int(time.time() * 1000)
+        if self._on_flowing is not None:
+            flowing, self._on_flowing = self._on_flowing, None
+            flowing(self.last_packet_ms)
         if kind == "video":
             self.stats.video_packets += 1
             if packet.is_keyframe:

@@ -3,7 +3,10 @@
 Only the HTTP part lives here: size, content-type, bearer and rate-limit checks, then one call
 into :class:`~livecommerce.broadcast.manager.BroadcastManager`, whose refusals become the status
 codes the RFCs give (401, 404, 406, 409, 413, 503 + Retry-After). Answers are complete (all
-candidates gathered), so trickle ``PATCH`` gets 405 as RFC 9725 allows.
+candidates gathered), so trickle ``PATCH`` gets 405 as RFC 9725 allows. The endpoints answer
+CORS preflights (``OPTIONS``, with ``Accept-Post: application/sdp``) and send the configured
+ICE servers as ``Link`` headers, so a WHIP/WHEP client served from another origin works: they
+are authorised by the stream key or the session's secret URL, never by cookies.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def _error(exc: MediaRejected) -> web.Response:
     return web.json_response(
         {"error": {"code": exc.code, "message": exc.message}},
         status=exc.status,
-        headers=exc.headers,
+        headers={**exc.headers, **_CORS},
     )
 
 
@@ -56,6 +59,17 @@ async def _limit(request: web.Request, key: str, per_minute: int) -> None:
         raise MediaRejected(429, "rate_limited", "too many offers", {"Retry-After": "10"})
 
 
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Location, Link, Accept-Post, ETag",
+}
+
+
+def _ice_links(request: web.Request) -> dict[str, str]:
+    link = request.app[BROADCAST].policy.link_header()
+    return {"Link": link} if link else {}
+
+
 def _created(
     request: web.Request, kind: str, show_id: str, session_id: str, answer: str
 ) -> web.Response:
@@ -64,8 +78,52 @@ def _created(
         status=201,
         body=answer.encode(),
         content_type=SDP,
-        headers={"Location": location, "Cache-Control": "no-store"},
+        headers={
+            "Location": location,
+            "Cache-Control": "no-store",
+            **_CORS,
+            **_ice_links(request),
+        },
     )
+
+
+async def _preflight(request: web.Request, methods: str, with_links: bool) -> web.Response:
+    return web.Response(
+        status=204,
+        headers={
+            **_CORS,
+            "Access-Control-Allow-Methods": methods,
+            "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+            "Access-Control-Max-Age": "600",
+            "Allow": methods,
+            **({"Accept-Post": SDP} if "POST" in methods else {}),
+            **(_ice_links(request) if with_links else {}),
+        },
+    )
+
+
+async def whip_options(request: web.Request) -> web.Response:
+    """CORS preflight / ICE configuration; ICE servers only for the stream key's holder (a
+    preflight carries no credentials, and TURN credentials are not for everyone)."""
+    key = bearer_token(request)
+    with_links = False
+    if key:
+        try:
+            await request.app[BROADCAST].gate.check_stream_key(request.match_info["show_id"], key)
+            with_links = True
+        except MediaRejected:
+            with_links = False
+    return await _preflight(request, "OPTIONS, POST", with_links)
+
+
+async def whep_options(request: web.Request) -> web.Response:
+    """CORS preflight / ICE configuration for players (the page hands the same list out)."""
+    return await _preflight(request, "OPTIONS, POST", True)
+
+
+async def session_options(request: web.Request) -> web.Response:
+    """Preflight for a session URL (DELETE to leave)."""
+    return await _preflight(request, "OPTIONS, DELETE, PATCH", False)
 
 
 async def whip_post(request: web.Request) -> web.Response:
@@ -86,14 +144,18 @@ async def whip_post(request: web.Request) -> web.Response:
 
 
 async def whip_delete(request: web.Request) -> web.Response:
-    """End the broadcast session named by the Location URL (the show ends after a grace)."""
+    """Stop the session named by the Location URL, with the stream key: the show pauses (only
+    an explicit end ends it). 200 once, 404 after."""
     try:
+        key = bearer_token(request)
+        if not key:
+            raise unauthenticated("send the stream key as a Bearer token")
         await request.app[BROADCAST].stop_publisher(
-            request.match_info["show_id"], request.match_info["session_id"]
+            request.match_info["show_id"], request.match_info["session_id"], key
         )
     except MediaRejected as exc:
         return _error(exc)
-    return web.Response(status=200)
+    return web.Response(status=200, headers=_CORS)
 
 
 async def whep_post(request: web.Request) -> web.Response:
@@ -117,7 +179,7 @@ async def whep_delete(request: web.Request) -> web.Response:
         )
     except MediaRejected as exc:
         return _error(exc)
-    return web.Response(status=200)
+    return web.Response(status=200, headers=_CORS)
 
 
 async def no_trickle(request: web.Request) -> web.Response:
@@ -125,7 +187,7 @@ async def no_trickle(request: web.Request) -> web.Response:
     return web.json_response(
         {"error": {"code": "method_not_allowed", "message": "trickle ICE is not supported"}},
         status=405,
-        headers={"Allow": "DELETE"},
+        headers={"Allow": "OPTIONS, DELETE", **_CORS},
     )
 
 
@@ -254,10 +316,14 @@ def add_media_routes(app: web.Application) -> None:
     session = r"/{show_id:[A-Za-z0-9_-]{1,64}}/{session_id:[A-Za-z0-9_-]{1,64}}"
     show = r"/{show_id:[A-Za-z0-9_-]{1,64}}"
     app.router.add_post("/whip" + show, whip_post)
+    app.router.add_route("OPTIONS", "/whip" + show, whip_options)
     app.router.add_delete("/whip" + session, whip_delete)
     app.router.add_patch("/whip" + session, no_trickle)
+    app.router.add_route("OPTIONS", "/whip" + session, session_options)
     app.router.add_post("/whep" + show, whep_post)
+    app.router.add_route("OPTIONS", "/whep" + show, whep_options)
     app.router.add_delete("/whep" + session, whep_delete)
     app.router.add_patch("/whep" + session, no_trickle)
+    app.router.add_route("OPTIONS", "/whep" + session, session_options)
     app.router.add_get("/hls" + show + "/{name:.+}", hls_file)
     app.router.add_get("/replays" + show + "/{name:.+}", replay_file)

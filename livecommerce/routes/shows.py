@@ -49,7 +49,7 @@ class HostIn(BaseModel):
 
 class ShowListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["scheduled", "live", "ended"] | None = None
+    status: Literal["scheduled", "live", "paused", "ended"] | None = None
     seller_id: str | None = Field(None, max_length=100)
 
 
@@ -106,6 +106,17 @@ async def update_show(request: web.Request, body: ShowPatch) -> ShowOut:
         description=body.description,
         scheduled_at=to_ms(body.scheduled_at),
     )
+    return ShowOut.of(show)
+
+
+@api.post(
+    "/api/v1/shows/{show_id}/end",
+    response=ShowOut,
+    summary="End the show for good (seller or admin): offers close, the replay is finished",
+)
+async def end_show(request: web.Request) -> ShowOut:
+    principal = await require_principal(request)
+    show = await request.app[keys.SERVICES].lifecycle.end(principal, request.match_info["show_id"])
     return ShowOut.of(show)
 
 

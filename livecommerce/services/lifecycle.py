@@ -58,7 +58,14 @@ class ShowLifecycle:
         return await self._end(show_id)
 
     async def _end(self, show_id: str) -> Show:
-        show, _ = await self._shows.move(show_id, ShowStatus.ENDED)
+        """Idempotent: ending an ended show repeats only the offer closing (a crash between
+        the two steps is repaired by the next call or sweep)."""
+        show = await self._shows.get(show_id)
+        if show.status is not ShowStatus.ENDED:
+            try:
+                show, _ = await self._shows.move(show_id, ShowStatus.ENDED)
+            except InvalidTransition:
+                show = await self._shows.get(show_id)  # ended by someone else meanwhile
         await self._offers.close_show(show_id)
         return show
 
@@ -69,10 +76,7 @@ class ShowLifecycle:
         ended: list[str] = []
         for show in await self._shows.list([ShowStatus.PAUSED]):
             if pause_outlasted(show.times, now, self.grace_ms):
-                try:
-                    await self._end(show.id)
-                except InvalidTransition:
-                    continue
+                await self._end(show.id)
                 log.info("show %s ended: its pause outlasted the grace", show.id)
                 ended.append(show.id)
         return ended

@@ -7,6 +7,7 @@ hub on every node react (end a publisher whose key was rotated, announce ``show.
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize
 from livecommerce.domain.shows import ShowStatus, transition
@@ -89,7 +90,7 @@ class ShowService:
         show = await self.get(show_id)
         authorize(principal, Action.MANAGE_SHOW, show_ref(show))
         _check_text(title, description)
-        fields: dict[str, object] = {}
+        fields: dict[str, Any] = {}
         if title is not None:
             fields["title"] = title.strip()
         if description is not None:

@@ -65,7 +65,7 @@ async def test_live_hls_ladder_decodes_and_becomes_replay(tmp_path: Path) -> Non
         # Not a replay while live.
         assert (await _get(env, f"/replays/{env.show_id}/index.m3u8"))[0] == 404
 
-        await env.manager.end_show(env.show_id)
+        await env.end_show()
         status, _, _, body = await _get(env, f"/replays/{env.show_id}/source/index.m3u8")
         assert status == 200
         assert "#EXT-X-PLAYLIST-TYPE:VOD" in body.decode()
@@ -131,7 +131,7 @@ async def test_ll_hls_parts_blocking_reload_and_replay(tmp_path: Path) -> None:
         # Too far ahead is refused.
         assert (await _get(env, f"{base}/index.m3u8?_HLS_msn={msn + 50}"))[0] == 400
 
-        await env.manager.end_show(env.show_id)
+        await env.end_show()
         url = f"{env.base_url}/replays/{env.show_id}/source/index.m3u8"
         counters, samples = await asyncio.to_thread(_decode, url)
         assert len(counters) >= 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -83,19 +84,32 @@ async def test_whip_refusals_leave_no_peer(
         await publisher.close()
 
 
-async def test_second_publisher_gets_409(tmp_path: Path) -> None:
-    """While a publisher is live a second WHIP offer gets 409 and no extra peer connection."""
+async def test_second_publisher_replaces_the_first(tmp_path: Path) -> None:
+    """A second WHIP offer with the key replaces the live session (a reloaded studio must get
+    its show back): one publisher peer, and the show stays live, never paused."""
     async with running_media_app(tmp_path) as env:
         first = Publisher(SyntheticSource(640, 368), audio=False)
         await first.connect(env.whip)
+        await _wait_for_status(env, "live")
+        old_session = next(iter(env.manager.sessions))
         second, offer = await _offer()
         status, _ = await _post(
             env, f"/whip/{env.show_id}", offer, Authorization=f"Bearer {env.stream_key}"
         )
-        assert status == 409
+        assert status == 201
         assert env.manager.peer_count == 1
+        assert old_session not in env.manager.sessions
+        await asyncio.sleep(0.3)
+        assert await env.status() == "live"
         await first.close()
         await second.close()
+
+
+async def _wait_for_status(env: MediaApp, status: str, within: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while await env.status() != status:
+        assert asyncio.get_running_loop().time() < deadline, await env.status()
+        await asyncio.sleep(0.05)
 
 
 async def test_whep_refusals(tmp_path: Path) -> None:
@@ -139,9 +153,82 @@ async def test_whip_delete_and_patch(tmp_path: Path) -> None:
         assert len(session_id) >= 22  # 128 bits in URL-safe base64
         async with env.http.patch(env.base_url + location, data=b"") as resp:
             assert resp.status == 405
+        auth = {"Authorization": f"Bearer {env.stream_key}"}
         async with env.http.delete(env.base_url + location) as resp:
+            assert resp.status == 401  # the stream key authorises a WHIP DELETE
+        async with env.http.delete(
+            env.base_url + location, headers={"Authorization": "Bearer sk_wrong"}
+        ) as resp:
+            assert resp.status == 401
+        assert env.manager.peer_count == 1
+        async with env.http.delete(env.base_url + location, headers=auth) as resp:
             assert resp.status == 200
         assert env.manager.peer_count == 0
-        async with env.http.delete(env.base_url + location) as resp:
+        async with env.http.delete(env.base_url + location, headers=auth) as resp:
             assert resp.status == 404
         await publisher.close()
+
+
+async def test_delete_after_the_peer_left_answers_200_once(tmp_path: Path) -> None:
+    """A page closes its peer connection and then sends DELETE: the session is already gone
+    on the server, yet the DELETE gets its 200 (once), for WHIP and WHEP alike."""
+    async with running_media_app(tmp_path) as env:
+        publisher = Publisher(SyntheticSource(640, 368), audio=False)
+        await publisher.connect(env.whip)
+        viewer = Viewer(audio=False)
+        await viewer.connect(env.whep)
+        await viewer.wait_frames(5, within=20)
+        ids = {s.role: s.id for s in env.manager.sessions.values()}
+        await viewer.close()
+        await publisher.close()
+        deadline = asyncio.get_running_loop().time() + 10
+        while env.manager.peer_count:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        auth = {"Authorization": f"Bearer {env.stream_key}"}
+        whip = f"{env.base_url}/whip/{env.show_id}/{ids['publisher']}"
+        whep = f"{env.base_url}/whep/{env.show_id}/{ids['viewer']}"
+        for url, headers in ((whip, auth), (whep, {})):
+            async with env.http.delete(url, headers=headers) as resp:
+                assert resp.status == 200, url
+            async with env.http.delete(url, headers=headers) as resp:
+                assert resp.status == 404, url
+        await _wait_for_status(env, "paused")
+
+
+async def test_options_preflight_and_ice_links(tmp_path: Path) -> None:
+    """RFC 9725 clients send OPTIONS first: 204 with CORS, Accept-Post and, for the key's
+    holder, the configured ICE servers as Link headers."""
+    ice = {
+        "ice": {
+            "host_addresses": ["127.0.0.1"],
+            "servers": [
+                {"urls": ["stun:127.0.0.1:3478"]},
+                {"urls": ["turn:127.0.0.1:3478"], "username": "u", "credential": 'p"w'},
+            ],
+        }
+    }
+    async with running_media_app(tmp_path, ice) as env:
+        url = f"{env.base_url}/whip/{env.show_id}"
+        preflight = {"Origin": "https://studio.example", "Access-Control-Request-Method": "POST"}
+        async with env.http.options(url, headers=preflight) as resp:
+            assert resp.status == 204
+            assert resp.headers["Accept-Post"] == "application/sdp"
+            assert resp.headers["Access-Control-Allow-Origin"] == "*"
+            assert "POST" in resp.headers["Access-Control-Allow-Methods"]
+            assert "Authorization" in resp.headers["Access-Control-Allow-Headers"]
+            assert "Link" not in resp.headers  # no key, no TURN credentials
+        auth = {"Authorization": f"Bearer {env.stream_key}"}
+        async with env.http.options(url, headers=auth) as resp:
+            links = resp.headers["Link"]
+        assert '<stun:127.0.0.1:3478>; rel="ice-server"' in links
+        assert (
+            '<turn:127.0.0.1:3478>; rel="ice-server"; username="u"; credential="p\\"w"; '
+            'credential-type="password"'
+        ) in links
+        async with env.http.options(f"{env.base_url}/whep/{env.show_id}") as resp:
+            assert resp.status == 204
+            assert 'rel="ice-server"' in resp.headers["Link"]
+        async with env.http.options(f"{env.base_url}/whep/{env.show_id}/abc") as resp:
+            assert resp.status == 204
+            assert "DELETE" in resp.headers["Allow"]

@@ -48,14 +48,18 @@ async def test_whip_publisher_fans_out_to_two_whep_viewers(tmp_path: Path) -> No
             await viewer.close()
         await publisher.close()
         await _wait_for(lambda: env.manager.peer_count == 0)
-        # The publisher left: after the grace period (1 s here) the show ends.
+        # The publisher left: the show pauses (never ends by itself inside the grace) ...
         shows = env.app[keys.SERVICES].shows
 
-        async def ended() -> None:
-            while (await shows.get(env.show_id)).status is not ShowStatus.ENDED:  # noqa: ASYNC110
+        async def paused() -> None:
+            while (await shows.get(env.show_id)).status is not ShowStatus.PAUSED:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
 
-        await asyncio.wait_for(ended(), 10)
+        await asyncio.wait_for(paused(), 10)
+        assert env.show_id in env.manager.feeds
+        # ... and only the seller's end ends it, closing its feed.
+        await env.end_show()
+        assert (await shows.get(env.show_id)).status is ShowStatus.ENDED
         assert env.show_id not in env.manager.feeds
 
 

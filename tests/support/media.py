@@ -58,13 +58,17 @@ class FakeShowGate:
         if show_id not in self.keys:
             raise not_found()
 
-    async def mark_live(self, show_id: str) -> None:
+    async def check_stream_key(self, show_id: str, stream_key: str) -> None:
+        """404 unknown show, 401 wrong key."""
+        await self.check_publisher(show_id, stream_key)
+
+    async def mark_live(self, show_id: str, at_ms: int) -> None:
         """Record the transition."""
         self.history.append((show_id, "live"))
 
-    async def mark_ended(self, show_id: str) -> None:
+    async def mark_paused(self, show_id: str, at_ms: int | None) -> None:
         """Record the transition."""
-        self.history.append((show_id, "ended"))
+        self.history.append((show_id, "paused"))
 
 
 def _prefer(pc: ScopedPeerConnection, kind: str, mime: str) -> None:

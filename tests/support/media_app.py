@@ -49,6 +49,15 @@ class MediaApp:
         show, key = await self.app[keys.SERVICES].shows.create(self.principal, "another show")
         return show.id, key
 
+    async def end_show(self, show_id: str | None = None) -> None:
+        """The seller ends the show (only an explicit end ends one)."""
+        await self.app[keys.SERVICES].lifecycle.end(self.principal, show_id or self.show_id)
+
+    async def status(self, show_id: str | None = None) -> str:
+        """The show's lifecycle status, as stored."""
+        show = await self.app[keys.SERVICES].shows.get(show_id or self.show_id)
+        return show.status.value
+
     async def whip(self, offer: str, show_id: str | None = None, key: str | None = None) -> str:
         """POST a WHIP offer; returns the answer SDP (asserts 201)."""
         async with self.http.post(

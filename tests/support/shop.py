@@ -126,7 +126,7 @@ async def shop_env(settings: Settings, clock: FakeClock | None = None) -> AsyncI
         await SqlAccountStore(app[ADAPTERS].db).add_user(seller_user)
         seller = principal_of(seller_user)
         show, _key = await app[keys.SERVICES].shows.create(seller, "Flash sale night")
-        await app[keys.SERVICES].shows.set_status(show.id, ShowStatus.LIVE)
+        await app[keys.SERVICES].shows.move(show.id, ShowStatus.LIVE)
         product = await app[keys.SERVICES].catalog.create_product(
             seller,
             name="Sneaker",
