@@ -32,7 +32,7 @@ async def test_end_is_the_sellers_and_closes_offers(env: ShopEnv) -> None:
     ends with it and the room hears ``show.state`` with the time of the change."""
     offer = await env.offer(stock=5)
     draft = await env.offer(stock=5, start=False)
-    host_p, host = await env.user("Host")
+    _, host = await env.user("Host")
     await env.shop.shows.grant_host(env.seller, env.show_id, host.id)
     _, viewer = await env.user("Viewer")
     _, admin = await env.user("Admin", Role.ADMIN)
