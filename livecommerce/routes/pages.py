@@ -22,7 +22,7 @@ from markupsafe import Markup
 from livecommerce import keys
 from livecommerce.domain.access import Action, Principal, Role, authorize, is_staff
 from livecommerce.domain.money import Money
-from livecommerce.domain.shows import ShowStatus
+from livecommerce.domain.shows import OPEN, ShowStatus
 from livecommerce.errors import LiveCommerceError, NotFound, PermissionDenied
 from livecommerce.routes.auth import (
     csrf_token,
@@ -60,7 +60,7 @@ async def render(
 @routes.get("/")
 async def home(request: web.Request) -> web.Response:
     shows = request.app[keys.SERVICES].shows
-    live = await shows.list([ShowStatus.LIVE])
+    live = await shows.list(sorted(OPEN))  # a paused show is still on: its seller returns
     upcoming = await shows.list([ShowStatus.SCHEDULED])
     return await render(request, "index.html", live=live, upcoming=upcoming)
 
@@ -196,7 +196,7 @@ async def _dashboard_context(request: web.Request, principal: Principal) -> dict
     shows.sort(key=lambda s: s.scheduled_at or s.created_at, reverse=True)
     selected = next((s for s in shows if s.id == request.query.get("show")), None)
     if selected is None and shows:
-        selected = next((s for s in shows if s.status is ShowStatus.LIVE), shows[0])
+        selected = next((s for s in shows if s.status in OPEN), shows[0])
     currency = settings.shop.currency
     analytics = request.app[keys.SERVICES].analytics
     figures = await analytics.show_figures(selected.id) if selected else None

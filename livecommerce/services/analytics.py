@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from livecommerce.domain.shows import ShowStatus
+from livecommerce.domain.shows import OPEN
 from livecommerce.services.ports import AnalyticsStore, Clock, PresenceStore, ShowFigures
 from livecommerce.services.shows import ShowService
 
@@ -45,7 +45,8 @@ class AnalyticsService:
             return 0
 
     async def sample_viewers(self) -> None:
-        """One viewer-count sample per live show (the dashboard's concurrent-viewers chart)."""
+        """One viewer-count sample per show on air or paused (the dashboard's concurrent-viewers
+        chart; viewers waiting through a pause are still an audience)."""
         now_ms = self._clock.now_ms()
-        for show in await self._shows.list([ShowStatus.LIVE]):
+        for show in await self._shows.list(sorted(OPEN)):
             await self._store.record_viewers(show.id, now_ms, await self.viewers(show.id))
