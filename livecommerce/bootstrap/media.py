@@ -53,8 +53,11 @@ async def running_media(
         await manager.key_rotated(str(payload.get("show_id", "")))
 
     async def on_show_state(payload: dict[str, Any]) -> None:
-        if payload.get("state") == "ended":
-            await manager.end_show(str(payload.get("show_id", "")))
+        show_id, state = str(payload.get("show_id", "")), payload.get("state")
+        if state == "ended":
+            await manager.end_show(show_id)
+        elif state == "paused":
+            await manager.paused_elsewhere(show_id)
 
     services.bus.subscribe("show.key_rotated", on_key_rotated)
     services.bus.subscribe("show.state", on_show_state)

@@ -386,6 +386,16 @@ class BroadcastManager:
             await self.gate.mark_paused(show_id, feed.last_packet_ms if feed else None)
 
     # -- lifecycle --------------------------------------------------------------------------------
+    async def paused_elsewhere(self, show_id: str) -> None:
+        """Another node paused a show whose media still flows here (its start-up reconcile
+        cannot know which shows other nodes carry): put it back on air."""
+        feed = self.feeds.get(show_id)
+        on_air = show_id in self._synthetic or show_id in self._publishers
+        if not on_air or feed is None or feed.last_packet_ms is None:
+            return
+        if time.time() * 1000 - feed.last_packet_ms < self.config.publisher_stall_seconds * 1000:
+            await self.gate.mark_live(show_id, int(time.time() * 1000))
+
     async def end_show(self, show_id: str) -> None:
         """The show has ended (announced by the lifecycle): close its publisher, viewers and
         feed, and let the packager finish the replay. Safe to call twice or for another node's

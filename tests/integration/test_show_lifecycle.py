@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession
 
+from livecommerce import keys
 from livecommerce.domain.access import Role
 from livecommerce.domain.offers import OfferStatus
 from livecommerce.domain.shows import ShowStatus
 from livecommerce.errors import InvalidTransition
 from tests.conftest import SettingsFactory
 from tests.support.hub_clients import join_show
+from tests.support.media_app import running_media_app
 from tests.support.shop import ShopEnv, post_json, shop_env
 
 GRACE = 60.0
@@ -103,3 +106,20 @@ async def test_a_paused_show_keeps_selling_and_an_ended_one_is_not_resumed(env: 
     with pytest.raises(InvalidTransition):
         await env.shop.lifecycle.went_live(env.show_id)  # a late first packet: never revives
     assert (await env.shop.shows.get(env.show_id)).status is ShowStatus.ENDED
+
+
+async def test_a_pause_from_another_node_is_undone_where_media_flows(tmp_path: Path) -> None:
+    """A restarting node pauses every show left live (it cannot know which ones other nodes
+    carry); the node whose source still sends puts the show back on air at once."""
+    async with running_media_app(
+        tmp_path, {"synthetic_width": 320, "synthetic_height": 176}
+    ) as env:
+        await env.manager.start_synthetic(env.show_id)
+        await asyncio.sleep(0.5)
+        await env.app[keys.SERVICES].lifecycle.pause_orphans({})
+        deadline = asyncio.get_running_loop().time() + 5
+        while await env.status() != "live":
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        await env.manager.stop_synthetic(env.show_id)
+        assert await env.status() == "paused"  # its own source leaving does pause it
