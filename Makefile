@@ -40,9 +40,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## Tests run in a fresh network namespace with only loopback (see docs/DEVELOPMENT.md).
+## Tests run in a fresh network namespace with only loopback (see docs/DEVELOPMENT.md); tests
+## marked `long` run in a second pytest process beside the rest (scripts/test).
 test: system-deps $(STAMP) check
-	bash scripts/loopback-ns $(PY) -m pytest $(PYTEST_ARGS)
+	PY=$(PY) bash scripts/test $(PYTEST_ARGS)
 
 ## Benchmarks write their figures to docs/BENCHMARKS.md; they are not timed tests.
 bench: system-deps $(STAMP)

@@ -15,6 +15,13 @@ from tests.support.servers import PostgresServer, RedisServer, free_port
 SettingsFactory = Callable[..., Settings]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, not in pyproject.toml, so the marker list stays with the tests.
+    config.addinivalue_line(
+        "markers", "long: runs for minutes of wall-clock time; make test runs these beside the rest"
+    )
+
+
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
