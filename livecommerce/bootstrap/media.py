@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from livecommerce.broadcast import BROADCAST, HLS
 from livecommerce.broadcast.config import BroadcastConfig, Rendition
@@ -61,7 +61,7 @@ async def running_media(
 
     services.bus.subscribe("show.key_rotated", on_key_rotated)
     services.bus.subscribe("show.state", on_show_state)
-    _register_metrics(registry, manager)
+    _register_metrics(registry, manager, packagers)
     try:
         yield manager
     finally:
@@ -69,8 +69,11 @@ async def running_media(
         await packagers.close()
 
 
-def _register_metrics(registry: CollectorRegistry, manager: BroadcastManager) -> None:
-    """Peer and viewer gauges, read at scrape time (no bookkeeping on the media path)."""
+def _register_metrics(
+    registry: CollectorRegistry, manager: BroadcastManager, packagers: HlsPackagers
+) -> None:
+    """Peer and viewer gauges, read at scrape time (no bookkeeping on the media path), and the
+    HLS restart counter, bumped from packager threads (prometheus counters are thread-safe)."""
     peers = Gauge(
         "livecommerce_broadcast_peer_connections",
         "Open WebRTC peer connections (publishers and viewers) on this node",
@@ -87,3 +90,13 @@ def _register_metrics(registry: CollectorRegistry, manager: BroadcastManager) ->
         "livecommerce_broadcast_live_feeds", "Shows with a feed on this node", registry=registry
     )
     live.set_function(lambda: len(manager.feeds))
+    restarts = Counter(
+        "livecommerce_hls_rendition_restarts",
+        "HLS rendition restarts by rendition (or decoder) and reason "
+        "(format_change, error, decoder_error, thread_died)",
+        ["rendition", "reason"],
+        registry=registry,
+    )
+    packagers.restart_hooks.append(
+        lambda rendition, reason: restarts.labels(rendition, reason.value).inc()
+    )

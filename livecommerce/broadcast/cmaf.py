@@ -13,7 +13,7 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["Fragment", "FragmentSplitter", "boxes"]
+__all__ = ["Fragment", "FragmentSplitter", "boxes", "read_fragments"]
 
 
 def boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int, int]]:
@@ -203,3 +203,16 @@ class FragmentSplitter:
         if chosen is None:
             return Fragment(data, 0.0, 0.0, False)
         return Fragment(data, chosen[1], chosen[2], chosen[3])
+
+
+def read_fragments(init: bytes, media: bytes) -> list[Fragment]:
+    """The fragments of stored CMAF media (a part or segment file), timed by its init segment.
+
+    Used when a recording is picked up again after a crash: the parts of the segment that was
+    open are on disk, but their durations were only in the dead process's memory.
+    """
+    found: list[Fragment] = []
+    splitter = FragmentSplitter(lambda _init: None, found.append)
+    splitter.write(init)
+    splitter.write(media)
+    return found

@@ -2,11 +2,16 @@
 
 A rendition is either pass-through (the feed's H.264 packets remuxed, no encoder) or transcoded
 (one libx264 encoder whose keyframes sit on the segment grid, so segments and LL-HLS parts are
-only ever cut where we chose). Each is written by FFmpeg's ``hls`` muxer (``index.m3u8``,
-``init.mp4``, ``seg_NNNNN.m4s``), or, for LL-HLS, by the ``mp4`` muxer into ~200 ms CMAF parts
-(see :mod:`livecommerce.broadcast.llhls`). Muxers open lazily, once the first picture gives the
-size, and each carries its own AAC encoder because AAC is what every HLS player plays. Used only
-from the packager thread.
+only ever cut where we chose). Each is written by PyAV's ``mp4`` muxer in CMAF fragments into a
+:class:`~livecommerce.broadcast.cmaf.FragmentSplitter`, and our
+:class:`~livecommerce.broadcast.playlist.MediaPlaylist` makes the files and the playlist. A
+muxer lives for one *run*: it opens lazily, once a picture gives the size, and closes when the
+format changes (new SPS for pass-through, new output size for transcoded), when the publisher
+pauses, or when it fails; the next run starts a new init segment after a discontinuity, with
+media time continuing where the last one stopped (``frag_discont`` keeps ``tfdt`` absolute).
+Each carries its own AAC encoder because AAC is what every HLS player plays. Packets are
+written with ``mux_one`` (no interleaving queue), so a missing audio track never holds video
+back. Used only from the packager thread.
 """
 
 from __future__ import annotations
@@ -21,91 +26,104 @@ from av.video.frame import PictureType
 
 from livecommerce.broadcast.cmaf import FragmentSplitter
 from livecommerce.broadcast.config import Rendition
-from livecommerce.broadcast.llhls import LowLatencyPlaylist
+from livecommerce.broadcast.h264 import SpsInfo, parse_sps
+from livecommerce.broadcast.playlist import MediaPlaylist
 
-__all__ = ["VIDEO_TIME_BASE", "RenditionMuxer", "parameter_sets", "write_multivariant"]
+__all__ = ["VIDEO_TIME_BASE", "InjectedFault", "RenditionMuxer", "write_multivariant"]
 
 VIDEO_TIME_BASE = fractions.Fraction(1, 90_000)
 _AUDIO_TIME_BASE = fractions.Fraction(1, 48_000)
+_DEFAULT_CODEC = "avc1.42e01f"  # constrained baseline 3.1, until a rendition's SPS says more
 
 
-def parameter_sets(annexb: bytes) -> bytes:
-    """The SPS and PPS NAL units (with start codes) of an Annex-B H.264 access unit."""
-    out = bytearray()
-    starts = []
-    i = annexb.find(b"\x00\x00\x01")
-    while i != -1:
-        starts.append(i)
-        i = annexb.find(b"\x00\x00\x01", i + 3)
-    for n, start in enumerate(starts):
-        end = starts[n + 1] if n + 1 < len(starts) else len(annexb)
-        nal = annexb[start + 3 : end].rstrip(b"\x00")
-        if nal and nal[0] & 0x1F in (7, 8):
-            out += b"\x00\x00\x00\x01" + nal
-    return bytes(out)
+class InjectedFault(RuntimeError):
+    """Raised inside a rendition's real mux path when a test asked it to fail
+    (:meth:`~livecommerce.broadcast.packager.ShowPackager.inject_fault`)."""
 
 
 class RenditionMuxer:
-    """One rendition's FFmpeg muxer; opened lazily when the first picture is known."""
+    """One rendition's current muxer run and how it was opened."""
 
-    def __init__(
-        self,
-        spec: Rendition,
-        directory: Path,
-        segment_seconds: float,
-        fps: int,
-        audio: bool,
-        low_latency: LowLatencyPlaylist | None = None,
-    ) -> None:
+    def __init__(self, spec: Rendition, playlist: MediaPlaylist, fps: int, audio: bool) -> None:
         self.spec = spec
-        self.low_latency = low_latency
-        self.with_audio = audio
-        self.audio: av.AudioStream | None = None
-        self.directory = directory
-        self.segment_seconds = segment_seconds
+        self.playlist = playlist
         self.fps = fps
+        self.with_audio = audio
         self.container: av.container.OutputContainer | None = None
         self.stream: av.VideoStream | None = None
-        self.size = (0, 0)
+        self.audio: av.AudioStream | None = None
+        self.size = (0, 0)  # output picture size of the current (or last) run
+        self.codec: str | None = None  # RFC 6381 video codec of the current (or last) run
+        self.extradata = b""  # pass-through: the SPS/PPS the current run was opened with
+        self.source_size = (0, 0)  # transcoded: the input size the current run was opened for
         self.next_keyframe_pts = 0
         self.last_pts = -1
+        self.fault_pending = False  # set by ShowPackager.inject_fault (tests)
+
+    @property
+    def passthrough(self) -> bool:
+        """Remux of the feed's H.264 (no encoder)."""
+        return not self.spec.height
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a run is in progress."""
+        return self.container is not None
 
     def _open(self) -> av.container.OutputContainer:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if self.low_latency is not None:
-            part_us = int(self.low_latency.part_target * 1_000_000)
-            sink = FragmentSplitter(self.low_latency.on_init, self.low_latency.on_fragment)
-            return av.open(
-                sink,
-                mode="w",
-                format="mp4",
-                options={
-                    "movflags": "cmaf+frag_keyframe+empty_moov+default_base_moof",
-                    "frag_duration": str(part_us),
-                    "flush_packets": "1",
-                },
-            )
-        return av.open(
-            str(self.directory / "index.m3u8"),
-            mode="w",
-            format="hls",
-            options={
-                "hls_time": str(self.segment_seconds),
-                "hls_segment_type": "fmp4",
-                "hls_flags": "program_date_time+independent_segments+temp_file",
-                "hls_playlist_type": "event",
-                "hls_segment_filename": str(self.directory / "seg_%05d.m4s"),
-                "hls_fmp4_init_filename": "init.mp4",
-            },
-        )
+        self.playlist.directory.mkdir(parents=True, exist_ok=True)
+        options = {
+            # frag_discont: tfdt carries the absolute media time, so a new run continues the
+            # show's timeline instead of restarting at zero.
+            "movflags": "cmaf+frag_keyframe+empty_moov+default_base_moof+frag_discont",
+            "flush_packets": "1",
+        }
+        if self.playlist.part_target is not None:
+            options["frag_duration"] = str(int(self.playlist.part_target * 1_000_000))
+        sink = FragmentSplitter(self.playlist.on_init, self.playlist.on_fragment)
+        return av.open(sink, mode="w", format="mp4", options=options)
 
-    def open_passthrough(self, width: int, height: int, extradata: bytes) -> None:
+    def open_passthrough(self, sps: SpsInfo, extradata: bytes) -> None:
+        """Start a run that remuxes H.264 with these parameter sets."""
         container = self._open()
         stream = container.add_stream("h264", rate=self.fps)
-        stream.width, stream.height, stream.time_base = width, height, VIDEO_TIME_BASE
+        stream.width, stream.height, stream.time_base = sps.width, sps.height, VIDEO_TIME_BASE
         stream.codec_context.extradata = extradata
-        self.container, self.stream, self.size = container, stream, (width, height)
+        self.container, self.stream = container, stream
+        self.size, self.codec, self.extradata = (sps.width, sps.height), sps.codec, extradata
         self._add_audio(container)
+
+    def open_encoder(self, source_width: int, source_height: int) -> None:
+        """Start a run that encodes pictures of this source size (scaled to the spec height)."""
+        width, height = self.output_size(source_width, source_height)
+        container = self._open()
+        stream = container.add_stream("libx264", rate=self.fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        # The encoder works on the 90 kHz clock too: with the default 1/fps time base every
+        # pts is rounded to the frame grid, and a publisher whose frame rate drifts or changes
+        # makes two pictures share a tick, which the muxer refuses (EINVAL).
+        stream.time_base = stream.codec_context.time_base = VIDEO_TIME_BASE
+        stream.bit_rate = self.spec.bitrate or 800_000
+        stream.codec_context.options = {
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "profile": "baseline",
+            # Keyframes only where we force them (the segment grid): no GOP or scene cuts
+            # that would start segments or LL-HLS parts off the grid.
+            "g": str(max(1, int(self.fps * self.playlist.segment_seconds * 10))),
+            "x264-params": "scenecut=0",
+        }
+        self.container, self.stream = container, stream
+        self.size, self.source_size = (width, height), (source_width, source_height)
+        self.codec = None  # read from the encoder's SPS once it has produced one
+        self.next_keyframe_pts, self.last_pts = 0, -1
+        self._add_audio(container)
+
+    def output_size(self, source_width: int, source_height: int) -> tuple[int, int]:
+        """The picture size a transcoded run opened for this source would have."""
+        height = min(self.spec.height, source_height)
+        width = max(2, round(source_width * height / source_height / 2) * 2)
+        return width, max(2, height // 2 * 2)
 
     def _add_audio(self, container: av.container.OutputContainer) -> None:
         """AAC (what every HLS player plays) from the show's decoded Opus, per rendition."""
@@ -117,46 +135,37 @@ class RenditionMuxer:
         audio.time_base = _AUDIO_TIME_BASE
         self.audio = audio
 
+    def _check_fault(self) -> None:
+        if self.fault_pending:
+            self.fault_pending = False
+            raise InjectedFault(f"fault injected into rendition {self.spec.name}")
+
     def encode_audio(self, frame: av.AudioFrame, pts: int) -> None:
+        """Encode one decoded Opus frame (48 kHz clock) into this run's AAC track."""
         if self.container is None or self.audio is None:
             return
         frame.pts, frame.time_base = pts, _AUDIO_TIME_BASE
         for packet in self.audio.encode(frame):
-            self.container.mux(packet)
+            self.container.mux_one(packet)
 
-    def open_encoder(self, source_width: int, source_height: int) -> None:
-        height = min(self.spec.height, source_height)
-        width = max(2, round(source_width * height / source_height / 2) * 2)
-        container = self._open()
-        stream = container.add_stream("libx264", rate=self.fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.time_base = VIDEO_TIME_BASE
-        stream.bit_rate = self.spec.bitrate or 800_000
-        stream.codec_context.options = {
-            "preset": "ultrafast",
-            "tune": "zerolatency",
-            "profile": "baseline",
-            # Keyframes only where we force them (the segment grid): no GOP or scene cuts
-            # that would start segments or LL-HLS parts off the grid.
-            "g": str(max(1, int(self.fps * self.segment_seconds * 10))),
-            "x264-params": "scenecut=0",
-        }
-        self.container, self.stream, self.size = container, stream, (width, height)
-        self._add_audio(container)
-
-    def mux_packet(self, data: bytes, keyframe: bool, pts: int) -> None:
+    def mux_packet(self, data: bytes, keyframe: bool, pts: int, duration: int) -> None:
+        """Remux one H.264 access unit (pass-through)."""
         assert self.container is not None
         assert self.stream is not None
+        self._check_fault()
         packet = av.Packet(data)
         packet.pts = packet.dts = pts
+        packet.duration = duration  # the last sample of a run keeps a real duration
         packet.time_base = VIDEO_TIME_BASE
         packet.is_keyframe = keyframe
         packet.stream = self.stream
-        self.container.mux(packet)
+        self.container.mux_one(packet)
 
-    def encode(self, frame: av.VideoFrame, pts: int) -> None:
+    def encode(self, frame: av.VideoFrame, pts: int, duration: int) -> None:
+        """Scale and encode one decoded picture (transcoded)."""
         assert self.container is not None
         assert self.stream is not None
+        self._check_fault()
         # A decoder can release several frames for one packet: keep encoder input strictly
         # increasing, or the muxer refuses the output (EINVAL on non-monotonic DTS).
         pts = max(pts, self.last_pts + 1)
@@ -165,34 +174,57 @@ class RenditionMuxer:
         scaled.pts, scaled.time_base = pts, VIDEO_TIME_BASE
         if pts >= self.next_keyframe_pts:  # keyframes on the segment grid
             scaled.pict_type = PictureType.I
-            self.next_keyframe_pts = pts + int(self.segment_seconds * 90_000)
+            self.next_keyframe_pts = pts + int(self.playlist.segment_seconds * 90_000)
         for packet in self.stream.encode(scaled):
-            self.container.mux(packet)
+            packet.duration = packet.duration or duration  # 90 kHz, like the pts
+            self.container.mux_one(packet)
+        if self.codec is None and self.stream.codec_context.extradata:
+            info = parse_sps(self.stream.codec_context.extradata)
+            self.codec = info.codec if info is not None else _DEFAULT_CODEC
 
     def close(self) -> None:
-        if self.container is None:
+        """End the run cleanly: flush encoders and the muxer, list the last segment."""
+        container, self.container = self.container, None
+        if container is None:
             return
-        if self.stream is not None and self.spec.height:
-            with contextlib.suppress(av.FFmpegError):
+        try:
+            if self.stream is not None and not self.passthrough:
                 for packet in self.stream.encode(None):
-                    self.container.mux(packet)
-        if self.audio is not None:
-            with contextlib.suppress(av.FFmpegError):
+                    container.mux_one(packet)
+            if self.audio is not None:
                 for packet in self.audio.encode(None):
-                    self.container.mux(packet)
-        self.container.close()  # hls muxer: writes #EXT-X-ENDLIST; mp4: the last part
-        self.container = None
-        if self.low_latency is not None:
-            self.low_latency.finish()
+                    container.mux_one(packet)
+            container.close()  # writes the last fragment into the splitter
+        finally:
+            self.stream = self.audio = None
+            self.playlist.end_run()
+
+    def abort(self) -> None:
+        """End a run that failed: keep what was already written, drop what the muxer held."""
+        container, self.container = self.container, None
+        self.stream = self.audio = None
+        if container is not None:
+            with contextlib.suppress(Exception):  # the muxer is in an unknown state
+                container.close()
+        self.playlist.end_run()
+
+    def finish(self) -> None:
+        """The show ended: close the run and write the final playlist (ENDLIST)."""
+        try:
+            self.close()
+        finally:
+            self.playlist.finish()
 
 
 def write_multivariant(directory: Path, renditions: list[RenditionMuxer], has_audio: bool) -> None:
     """Write ``index.m3u8`` atomically, so a player never reads a half-written ladder."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    codecs = "avc1.42e01f,mp4a.40.2" if has_audio else "avc1.42e01f"
     for rendition in renditions:
         width, height = rendition.size
         bandwidth = rendition.spec.bitrate or 2_500_000
+        codecs = rendition.codec or _DEFAULT_CODEC
+        if has_audio:
+            codecs += ",mp4a.40.2"
         lines.append(
             f"#EXT-X-STREAM-INF:BANDWIDTH={int(bandwidth * 1.1)},"
             f'RESOLUTION={width}x{height},CODECS="{codecs}"'

@@ -192,10 +192,12 @@ async def no_trickle(request: web.Request) -> web.Response:
 
 
 # Only names the packager writes: the multivariant playlist, and per rendition its playlist,
-# init segment and numbered media segments. Anything else (.., %2e, tmp files) is a 404.
+# init segments (``init.mp4``, then ``init_<n>.mp4`` after a format change), numbered media
+# segments and LL-HLS parts. Anything else (.., %2e, tmp files) is a 404.
 _HLS_NAME = re.compile(
     r"^(?:index\.m3u8|[a-z0-9_-]{1,32}/"
-    r"(?:index\.m3u8|init\.mp4|seg_\d{5}\.m4s|part_(?P<msn>\d{5})_(?P<part>\d{1,3})\.m4s))$"
+    r"(?:index\.m3u8|init(?:_\d{1,5})?\.mp4|seg_\d{5}\.m4s"
+    r"|part_(?P<msn>\d{5})_(?P<part>\d{1,3})\.m4s))$"
 )
 _BLOCK_SECONDS = 6.0  # longest a blocking reload or preload-hint request is held
 _TYPES = {
