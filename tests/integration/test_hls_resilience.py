@@ -24,7 +24,7 @@ from pathlib import Path
 import av
 from aiortc import MediaStreamTrack
 
-from livecommerce.broadcast.config import BroadcastConfig, Rendition
+from livecommerce.broadcast.config import Rendition
 from livecommerce.broadcast.encoder import SyntheticShowSource
 from livecommerce.broadcast.hls import HlsPackagers
 from livecommerce.broadcast.manager import BroadcastManager
@@ -130,10 +130,7 @@ def _playlist_duration(rendition_dir: Path) -> float:
 
 def _assert_continuous(probes: list[dict[str, float]], gaps_allowed: int = 0) -> None:
     """Media time runs on from segment to segment (no pause recorded, nothing overlapping)."""
-    gaps = [
-        round(b["start"] - a["end"], 3)
-        for a, b in itertools.pairwise(probes)
-    ]
+    gaps = [round(b["start"] - a["end"], 3) for a, b in itertools.pairwise(probes)]
     assert all(g > -0.05 for g in gaps), gaps
     assert sum(1 for g in gaps if g > 0.1) <= gaps_allowed, gaps
 
@@ -372,9 +369,7 @@ async def test_publisher_changing_resolution_and_frame_rate_keeps_hls_advancing(
     dies, HLS keeps advancing through every change, the pass-through rendition has a new init
     after a discontinuity at each change, and ffprobe reads every segment at its size."""
     packagers, restarts = _packagers(tmp_path / "hls")
-    manager = BroadcastManager(
-        FakeShowGate({"shw_adapt": "key"}), LOOPBACK, BroadcastConfig(reconnect_grace_seconds=60)
-    )
+    manager = BroadcastManager(FakeShowGate({"shw_adapt": "key"}), LOOPBACK)
     manager.listeners.append(packagers)
     track = _AdaptingTrack([(1280, 720, 30, 4.0), (640, 360, 15, 4.0), (1280, 720, 30, 4.0)])
     publisher = Publisher(SyntheticSource(640, 368))
