@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 from pathlib import Path
 
 import av
 import yarl
 
 from livecommerce import keys
-from livecommerce.broadcast.synthetic import read_stamp
+from livecommerce.broadcast import HLS
+from livecommerce.broadcast.synthetic import SyntheticSource, read_stamp
 from tests.support.media_app import MediaApp, running_media_app
 
 
@@ -137,3 +139,56 @@ async def test_ll_hls_parts_blocking_reload_and_replay(tmp_path: Path) -> None:
         assert len(counters) >= 30
         assert counters == sorted(counters)
         assert samples > 0
+
+
+def _ffprobe_duration(url: str) -> float:
+    out = subprocess.run(
+        ["/usr/bin/ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
+         "csv=p=0", url],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert "" == out.stderr.strip()
+    return float(out.stdout)
+
+
+async def test_replay_is_every_second_on_air_across_a_pause_a_resize_and_a_fault(
+    tmp_path: Path,
+) -> None:
+    """A show paused, resumed at another size, with a forced packager error in 360p: the
+    replay's ffprobe duration is the show's on-air time (pauses excluded) to within a segment,
+    the new init segment is served, and the restart is counted in /metrics."""
+    settings = {"hls_segment_seconds": 1.0, "reconnect_grace_seconds": 30}
+    async with running_media_app(tmp_path, settings) as env:
+        await env.manager.start_synthetic(env.show_id)
+        await _wait_segments(env, "360p", 2)
+        env.app[HLS].packagers[env.show_id].inject_fault("360p")
+        await asyncio.sleep(1.5)
+        await env.manager.stop_synthetic(env.show_id)
+        await asyncio.sleep(1.5)
+        assert "paused" == await env.status()
+        await env.manager.start_synthetic(env.show_id, SyntheticSource(1280, 720, 30))
+        await asyncio.sleep(3.0)
+        status, _, _, body = await _get(env, f"/hls/{env.show_id}/source/index.m3u8")
+        assert '#EXT-X-MAP:URI="init_1.mp4"' in body.decode()
+        status, ctype, _, data = await _get(env, f"/hls/{env.show_id}/source/init_1.mp4")
+        assert (status, ctype, data[4:8]) == (200, "video/mp4", b"ftyp")
+        await env.end_show()
+
+        async def replay_ready() -> None:
+            while (await _get(env, f"/replays/{env.show_id}/index.m3u8"))[0] != 200:  # noqa: ASYNC110  # why: polling over HTTP
+                await asyncio.sleep(0.1)
+
+        await asyncio.wait_for(replay_ready(), 10)
+        assert data == (await _get(env, f"/replays/{env.show_id}/source/init_1.mp4"))[3]
+        show = await env.app[keys.SERVICES].shows.get(env.show_id)
+        on_air = show.live_ms / 1000
+        assert 5.0 < on_air < 8.0
+        for rendition in ("source", "360p"):
+            url = f"{env.base_url}/replays/{env.show_id}/{rendition}/index.m3u8"
+            duration = await asyncio.to_thread(_ffprobe_duration, url)
+            assert abs(duration - on_air) < 1.0, (rendition, duration, on_air)
+        status, _, _, metrics = await _get(env, "/metrics")
+        assert (
+            'livecommerce_hls_rendition_restarts_total{reason="error",rendition="360p"} 1.0'
+            in metrics.decode()
+        )
