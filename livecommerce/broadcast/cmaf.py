@@ -1,10 +1,11 @@
-"""Just enough ISO-BMFF parsing to cut a fragmented MP4 stream into LL-HLS parts.
+"""Just enough ISO-BMFF parsing to cut a fragmented MP4 stream into HLS parts and segments.
 
-FFmpeg's ``mp4`` muxer (``frag_keyframe`` + ``frag_duration``) writes ``ftyp moov`` once and
-then one ``moof mdat`` pair per fragment into our file object; :class:`FragmentSplitter`
-reassembles those top-level boxes and reports each fragment with the timing of its video track
-(``tfdt`` + ``trun`` durations, in seconds) and whether it starts with a sync sample, which is
-what an ``EXT-X-PART`` line needs (DURATION, INDEPENDENT).
+FFmpeg's ``mp4`` muxer (``frag_keyframe``, plus ``frag_duration`` for LL-HLS) writes
+``ftyp moov`` once per run and then one ``moof mdat`` pair per fragment into our file object;
+:class:`FragmentSplitter` reassembles those top-level boxes and reports each fragment with the
+timing of its video track (``tfdt`` + ``trun`` durations, in seconds) and whether it starts
+with a sync sample: what an ``EXT-X-PART`` line needs (DURATION, INDEPENDENT), where a segment
+may start, and how long it is. :func:`read_fragments` times stored media the same way.
 """
 
 from __future__ import annotations
