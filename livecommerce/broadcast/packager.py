@@ -35,7 +35,7 @@ import enum
 import logging
 import queue
 import threading
-from collections import Counter
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,7 +200,6 @@ class ShowPackager:
             )
             for r in self.ladder
         ]
-        self.restarts: Counter[tuple[str, RestartReason]] = Counter()
         self._on_restart = on_restart
         self.dropped = 0
         self.packets = 0
@@ -210,6 +209,7 @@ class ShowPackager:
         self._stopping = False
         self._finished = False
         self._kill_thread = False
+        self._recovered = False  # the recording on disk has been taken over
         self._clock = _Clock()
         self._parameter_sets = b""  # latest SPS/PPS of the feed (an IDR may come without)
         self._ladder_shape: tuple[tuple[tuple[int, int], str | None], ...] | None = None
@@ -258,14 +258,14 @@ class ShowPackager:
         self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Event()
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._start_thread(first=True)
+        self._start_thread()
         self.feed.add_tap(self._tap)
         self._last_keyframe = self._loop.time()
         self._watchdog = asyncio.create_task(self._watch())
 
-    def _start_thread(self, first: bool) -> None:
+    def _start_thread(self) -> None:
         self._thread = threading.Thread(
-            target=self._run, args=(first,), name=f"hls-{self.feed.show_id}", daemon=True
+            target=self._run, name=f"hls-{self.feed.show_id}", daemon=True
         )
         self._thread.start()
 
@@ -331,7 +331,7 @@ class ShowPackager:
                 for muxer in self.renditions:
                     self._count(muxer, RestartReason.THREAD_DIED)
                 log.error("HLS packager thread of show %s had died; restarted", self.feed.show_id)
-                self._start_thread(first=False)
+                self._start_thread()
             now = loop.time()
             flowing = now - self._last_video < self.segment_seconds  # idle while paused
             if flowing and now - self._last_keyframe > self.segment_seconds:
@@ -377,10 +377,11 @@ class ShowPackager:
         )
 
     # -- packager thread -----------------------------------------------------------------------
-    def _run(self, first: bool) -> None:
+    def _run(self) -> None:
         try:
-            if first:
+            if not self._recovered:  # also when the first thread died while recovering
                 self._recover()
+                self._recovered = True
             else:
                 for muxer in self.renditions:  # the dead thread left them mid-run
                     self._abort(muxer)
@@ -409,8 +410,22 @@ class ShowPackager:
         self._finish_all()
 
     def _recover(self) -> None:
-        """Append to a recording a killed process left, media time after its end."""
-        recovered = [m.playlist.recover() for m in self.renditions]
+        """Append to a recording a killed process left, media time after its end. A rendition
+        whose files cannot be read is moved aside, never written over (players and CDNs may
+        hold its segments)."""
+        recovered = []
+        for muxer in self.renditions:
+            try:
+                recovered.append(muxer.playlist.recover())
+            except Exception:
+                aside = muxer.playlist.directory.with_name(
+                    f"{muxer.spec.name}.unreadable-{int(time.time())}"
+                )
+                log.exception(
+                    "HLS show %s: recording unreadable; moved to %s", self.feed.show_id, aside
+                )
+                muxer.playlist.directory.rename(aside)
+                muxer.playlist.reset()
         if any(recovered):
             recorded = max(sum(s.duration for s in m.playlist.segments) for m in self.renditions)
             self._clock = _Clock(start=round(recorded * _VIDEO_RATE) + self._clock.step)
@@ -579,10 +594,8 @@ class ShowPackager:
             log.exception("HLS show %s: aborting %s failed", self.feed.show_id, muxer.spec.name)
 
     def _count(self, muxer: RenditionMuxer | None, reason: RestartReason) -> None:
-        name = muxer.spec.name if muxer is not None else "decoder"
-        self.restarts[(name, reason)] += 1
         if self._on_restart is not None:
-            self._on_restart(name, reason)
+            self._on_restart(muxer.spec.name if muxer is not None else "decoder", reason)
 
     def _write_ladder(self) -> None:
         """(Re)write the multivariant playlist once every rendition has a size, and again when

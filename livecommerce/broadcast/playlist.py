@@ -25,9 +25,11 @@ touches no loop state.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -167,6 +169,10 @@ class MediaPlaylist:
         self.segment_seconds = segment_seconds
         self.part_target = part_seconds  # None: no LL-HLS parts
         self._notify = notify
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every segment: the next run starts a new recording."""
         self.segments: list[Segment] = []
         self._recent: list[_OpenSegment] = []  # closed segments whose parts are still listed
         self._current: _OpenSegment | None = None
@@ -177,7 +183,7 @@ class MediaPlaylist:
         self._discontinuity = False  # the next segment starts a run after another run
         self._wall0: float | None = None  # PROGRAM-DATE-TIME anchor of the current run
         self._media0 = 0.0
-        self._max_segment = segment_seconds
+        self._max_segment = self.segment_seconds
         self.finished = False
 
     @property
@@ -205,8 +211,10 @@ class MediaPlaylist:
             ),
             default=0,
         )
+        # Unreadable parts leave that segment unlisted, as a player last saw it.
         if parsed.open_init is not None:
-            self._adopt_open_parts(parsed)
+            with contextlib.suppress(OSError, ValueError, struct.error):
+                self._adopt_open_parts(parsed)
         if self.segments:
             self._init_name = self.segments[-1].init
             try:
