@@ -117,7 +117,7 @@ def test_explicit_start_still_ahead_counts_down_then_runs_its_duration() -> None
 
 
 def test_explicit_end_in_the_past_is_refused_until_given_a_new_duration() -> None:
-    """Starting after an explicit ends_at is refused with a clear error; a new duration starts it."""
+    """Starting past an explicit ends_at is refused with a clear error; a new duration starts it."""
     old = flash(starts_at_ms=None, ends_at_ms=2_000)
     with pytest.raises(InvalidInput, match="end time has passed; set a new duration"):
         start_offer(old, 2_000)
