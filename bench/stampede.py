@@ -93,7 +93,7 @@ async def seed(store_url: str, buyers: int, units: int) -> Seeded:
         )  # fmt: skip
         orders = SqlOrderStore(db)
         await orders.add_offer(offer)
-        await orders.save_offer(start_offer(offer, now))
+        await orders.save_offer(start_offer(offer, now), offer.status)
         tokens = []
         for i in range(buyers):
             user = User(new_id("usr"), f"Buyer {i}", f"b{i}@bench.test", Role.VIEWER, False, now)

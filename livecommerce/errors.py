@@ -5,8 +5,8 @@ and the Socket.IO ack helper turn them into ``{"error": {"code", "message"}}`` w
 
 ```
 LiveCommerceError
-├── DomainError (409): InvalidTransition, SoldOut, OfferNotActive, ShowNotLive, LimitReached,
-│                      Muted, Banned, RateLimited (429), Conflict
+├── DomainError (409): InvalidTransition, SoldOut, OfferNotActive (OfferClosed), ShowNotLive,
+│                      LimitReached, Muted, Banned, RateLimited (429), Conflict
 ├── NotFound (404) · PermissionDenied (403) · Unauthenticated (401)
 ├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406)
 ├── IdempotencyConflict (409) · RequestInProgress (409, retryable)
@@ -55,6 +55,13 @@ class SoldOut(DomainError):
 
 class OfferNotActive(DomainError):
     code = "offer_not_active"
+
+
+class OfferClosed(OfferNotActive):
+    """The offer will never sell again (ended, its window is over, or its show ended); a
+    subclass so code that handles "not on sale" keeps working, with its own code for clients."""
+
+    code = "offer_closed"
 
 
 class ShowNotLive(DomainError):

@@ -173,7 +173,7 @@ async def seed_demo_offers(services: Services, data: dict[str, Any]) -> None:
         price_minor=flash_product.price_minor * 3 // 4,
         stock=10,
         per_buyer_limit=2,
-        ends_at_ms=services.clock.now_ms() + 24 * 3_600_000,
+        duration_ms=24 * 3_600_000,
     )
     await services.offers.start(seller, show_id, flash.id)
 

@@ -51,7 +51,7 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
         qa_rates=_rates(settings.hub.question_rates),
         reserved_names=tuple(settings.hub.reserved_names),
     )
-    offers = OfferService(a.orders, a.inventory, catalog, shows, events, clock)
+    offers = OfferService(a.orders, a.inventory, catalog, shows, events, clock, payments)
     lifecycle = ShowLifecycle(shows, offers, clock, settings.broadcast.reconnect_grace_seconds)
     return Services(
         accounts=accounts,
@@ -67,6 +67,7 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
             catalog,
             events,
             clock,
+            offers=offers,
             provider=pay.provider,
             ttl_seconds=shop.reservation_ttl_seconds,
             limiter=a.rate_limiter,

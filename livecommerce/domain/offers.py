@@ -1,17 +1,25 @@
 """Offers: a product on sale in a show, at a fixed price or as a flash sale.
 
-The price a buyer pays always comes from here (the server's offer), never from a client payload.
-A flash sale has its own sale price, a stock cap, a per-buyer limit and a window
-`starts_at ≤ now < ends_at`; outside it checkout is refused with `offer_not_active`.
+The price a buyer pays always comes from here (the server's offer), never from a client payload;
+an offer without its own price sells at the product's (so a flash sale may be a pure
+stock-limited drop). A flash sale has a stock cap, a per-buyer limit and a window
+`starts_at ≤ now < ends_at` that opens when the seller *starts* it, not when it is created: it is
+prepared with a duration (or, for older clients, an explicit `ends_at`) and the window is fixed
+at start. Checkout before the window is `offer_not_active`; on an offer that will never sell
+again (ended, window over) it is `offer_closed`.
+
+One offer at a time is on screen: the latest pin, until it is unpinned, ended or replaced by
+another pin.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from livecommerce.domain.money import Money
-from livecommerce.errors import InvalidInput, OfferNotActive
+from livecommerce.errors import InvalidInput, OfferClosed, OfferNotActive
 
 
 class OfferKind(StrEnum):
@@ -31,6 +39,8 @@ class OfferStatus(StrEnum):
 
 #: A sane upper bound so a typo cannot create a billion-unit pool.
 MAX_STOCK = 1_000_000
+#: The longest sale window a duration may ask for (a week; longer is a typo, not a sale).
+MAX_DURATION_MS = 7 * 24 * 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,10 @@ class Offer:
     created_at_ms: int
     #: When a seller or host last put it on screen (None: never pinned).
     pinned_at_ms: int | None = None
+    #: How long the window stays open once started (None: until `ends_at_ms`, or no end).
+    duration_ms: int | None = None
+    #: When it was taken off screen after its last pin (None: not unpinned since).
+    unpinned_at_ms: int | None = None
 
     @property
     def pool(self) -> str:
@@ -61,6 +75,11 @@ class Offer:
 def pool_of(offer_id: str) -> str:
     """The inventory pool of an offer (orders know their offer id, not the offer)."""
     return f"offer:{offer_id}"
+
+
+def _check_duration(duration_ms: int | None) -> None:
+    if duration_ms is not None and not 1_000 <= duration_ms <= MAX_DURATION_MS:
+        raise InvalidInput(f"duration must be between 1 second and {MAX_DURATION_MS // 1000} s")
 
 
 def make_offer(
@@ -76,18 +95,22 @@ def make_offer(
     starts_at_ms: int | None,
     ends_at_ms: int | None,
     now_ms: int,
+    duration_ms: int | None = None,
 ) -> Offer:
-    """Validate and build a draft offer."""
+    """Validate and build a draft offer: nothing counts down until it is started."""
     if price.minor < 0:
         raise InvalidInput("price cannot be negative")
     if isinstance(stock, bool) or stock < 1 or stock > MAX_STOCK:
         raise InvalidInput(f"stock must be between 1 and {MAX_STOCK}")
     if per_buyer_limit is not None and per_buyer_limit < 1:
         raise InvalidInput("per_buyer_limit must be at least 1")
+    _check_duration(duration_ms)
+    if duration_ms is not None and ends_at_ms is not None:
+        raise InvalidInput("give a duration or ends_at, not both")
     if starts_at_ms is not None and ends_at_ms is not None and ends_at_ms <= starts_at_ms:
         raise InvalidInput("ends_at must be after starts_at")
-    if kind is OfferKind.FLASH and ends_at_ms is None:
-        raise InvalidInput("a flash sale needs ends_at")
+    if kind is OfferKind.FLASH and ends_at_ms is None and duration_ms is None:
+        raise InvalidInput("a flash sale needs a duration")
     return Offer(
         id=offer_id,
         show_id=show_id,
@@ -101,39 +124,91 @@ def make_offer(
         ends_at_ms=ends_at_ms,
         status=OfferStatus.DRAFT,
         created_at_ms=now_ms,
+        duration_ms=duration_ms,
     )
 
 
-def start_offer(offer: Offer, now_ms: int) -> Offer:
-    """Put an offer on sale; a flash sale without a start time starts now."""
+def start_offer(offer: Offer, now_ms: int, duration_ms: int | None = None) -> Offer:
+    """Put a draft on sale: its window opens now (or at an explicit start still ahead) and runs
+    for its duration. `duration_ms` replaces the prepared length (or an explicit `ends_at`), so a
+    seller whose planned end has passed can still run the sale. Starting a live offer changes
+    nothing (a repeated click must not stretch or restart the window)."""
     if offer.status is OfferStatus.ENDED:
-        raise OfferNotActive("offer has ended")
-    starts = offer.starts_at_ms if offer.starts_at_ms is not None else now_ms
-    if offer.ends_at_ms is not None and offer.ends_at_ms <= starts:
-        raise OfferNotActive("offer window is already over")
-    return replace(offer, status=OfferStatus.LIVE, starts_at_ms=starts)
+        raise OfferClosed("this offer has ended")
+    if offer.status is OfferStatus.LIVE:
+        if duration_ms is not None:
+            raise InvalidInput("this offer is already on sale; its window is set")
+        return offer
+    _check_duration(duration_ms)
+    duration = duration_ms if duration_ms is not None else offer.duration_ms
+    explicit_start = offer.starts_at_ms
+    starts = explicit_start if explicit_start is not None and explicit_start > now_ms else now_ms
+    ends = starts + duration if duration is not None else offer.ends_at_ms
+    if ends is not None and ends <= now_ms:
+        raise InvalidInput("this flash sale's end time has passed; set a new duration")
+    return replace(
+        offer, status=OfferStatus.LIVE, starts_at_ms=starts, ends_at_ms=ends, duration_ms=duration
+    )
 
 
 def end_offer(offer: Offer) -> Offer:
-    """Close an offer for good."""
+    """Close an offer for good (ending an ended offer changes nothing)."""
     return replace(offer, status=OfferStatus.ENDED)
 
 
+def is_closed(offer: Offer, now_ms: int) -> bool:
+    """Whether the offer will never sell again: ended, or started and past its window."""
+    if offer.status is OfferStatus.ENDED:
+        return True
+    return (
+        offer.status is OfferStatus.LIVE
+        and offer.ends_at_ms is not None
+        and now_ms >= offer.ends_at_ms
+    )
+
+
 def check_open(offer: Offer, now_ms: int) -> None:
-    """Raise OfferNotActive unless buyers may check out this offer at `now_ms`."""
+    """Raise unless buyers may check out this offer at `now_ms`: OfferClosed when it will never
+    sell again, OfferNotActive when it is not on sale yet."""
+    if offer.status is OfferStatus.ENDED:
+        raise OfferClosed("this offer has ended")
     if offer.status is not OfferStatus.LIVE:
-        raise OfferNotActive("offer is not on sale")
+        raise OfferNotActive("this offer is not on sale yet")
     if offer.starts_at_ms is not None and now_ms < offer.starts_at_ms:
-        raise OfferNotActive("sale has not started")
-    if offer.ends_at_ms is not None and now_ms >= offer.ends_at_ms:
-        raise OfferNotActive("sale is over")
+        raise OfferNotActive("the sale has not started")
+    if is_closed(offer, now_ms):
+        raise OfferClosed("this sale is over")
+
+
+def is_pinned(offer: Offer) -> bool:
+    """Whether the offer's own record says it is on screen (pinned, not unpinned or ended)."""
+    return (
+        offer.pinned_at_ms is not None
+        and offer.unpinned_at_ms is None
+        and offer.status is not OfferStatus.ENDED
+    )
+
+
+def on_screen(offers: Iterable[Offer]) -> Offer | None:
+    """The one offer on screen in a show: the latest pin still standing. A pin replaces the one
+    before it (the store unpins it), so an earlier offer never comes back on screen when the
+    newer one is unpinned or ended."""
+    pinned = [o for o in offers if is_pinned(o)]
+    return max(pinned, key=lambda o: (o.pinned_at_ms or 0, o.id)) if pinned else None
 
 
 def offer_view(offer: Offer, stock_left: int, now_ms: int) -> dict[str, object]:
-    """The public shape for `offer.updated` / `offer.pinned` (countdown in whole seconds)."""
+    """The public shape for `offer.updated` / `offer.pinned` (countdown in whole seconds).
+
+    A draft has no window yet (`starts_at`, `ends_at` and `countdown` are null), so no client
+    runs a clock for a sale that has not been started; `duration_seconds` says how long it will
+    run once started.
+    """
+    started = offer.status is not OfferStatus.DRAFT
+    starts = offer.starts_at_ms if started else None
     countdown: int | None = None
-    if offer.starts_at_ms is not None and now_ms < offer.starts_at_ms:
-        countdown = (offer.starts_at_ms - now_ms + 999) // 1000
+    if offer.status is OfferStatus.LIVE and starts is not None and now_ms < starts:
+        countdown = (starts - now_ms + 999) // 1000
     return {
         "id": offer.id,
         "show_id": offer.show_id,
@@ -144,8 +219,10 @@ def offer_view(offer: Offer, stock_left: int, now_ms: int) -> dict[str, object]:
         "stock": offer.stock,
         "stock_left": stock_left,
         "per_buyer_limit": offer.per_buyer_limit,
-        "starts_at": offer.starts_at_ms,
-        "ends_at": offer.ends_at_ms,
+        "starts_at": starts,
+        "ends_at": offer.ends_at_ms if started else None,
+        "duration_seconds": None if offer.duration_ms is None else offer.duration_ms // 1000,
         "countdown": countdown,
         "pinned_at": offer.pinned_at_ms,
+        "pinned": is_pinned(offer),
     }

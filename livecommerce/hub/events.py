@@ -199,5 +199,6 @@ def _order_updated(payload: dict[str, Any]) -> list[tuple[str, str, dict[str, An
 
 relays.add("order.updated", _order_updated)
 relays.to_show("offer.pinned")
+relays.to_show("offer.unpinned")
 relays.to_show("offer.updated")
 relays.to_show("show.state")

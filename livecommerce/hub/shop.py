@@ -1,8 +1,9 @@
 """The shop's Socket.IO events, registered on the hub's event table: thin handlers that validate
 the payload, call the shop's services and return the ack body. `checkout.start` acks
-`{ok, order: {id, status, total, ...}, payment: {...}}`; `offer.pin` / `offer.start` ack
-`{ok, offer}` and the services announce `offer.pinned` / `offer.updated` on the Bus, which the
-hub relays to the show's room (as it relays `order.updated` to the buyer and the show's staff).
+`{ok, order: {id, status, total, ...}, payment: {...}}`; the studio's `offer.pin`,
+`offer.unpin`, `offer.start` and `offer.end` ack `{ok, offer}` and the services announce
+`offer.pinned` / `offer.unpinned` / `offer.updated` on the Bus, which the hub relays to the show's
+room (as it relays `order.updated` to the buyer and the show's staff).
 
 Payload models forbid unknown keys, so a client that sends a price or total is refused with
 `invalid_input` instead of having it silently ignored; quantities must be real integers.
@@ -14,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from livecommerce.domain.offers import OfferStatus
+from livecommerce.domain.offers import MAX_DURATION_MS, on_screen
 from livecommerce.domain.orders import order_view
 from livecommerce.hub.events import EventContext, Payload, events
 
@@ -30,8 +31,13 @@ class CheckoutStart(Payload):
 class OfferRef(Payload):
     show_id: str = Field(min_length=1, max_length=100)
     offer_id: str = Field(min_length=1, max_length=100)
-    #: The studio player's position; the server stamps time since going live when absent.
+    #: The studio player's position; the server stamps the show's on-air time when absent.
     media_ts: float | None = Field(None, ge=0)
+
+
+class OfferStart(OfferRef):
+    #: A new length for the sale window, replacing the prepared one (or its `ends_at`).
+    duration_seconds: int | None = Field(None, ge=1, le=MAX_DURATION_MS // 1000)
 
 
 @events.on("checkout.start", model=CheckoutStart)
@@ -49,19 +55,32 @@ async def offer_pin(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
     return {"offer": await offers.view(offer)}
 
 
-@events.on("offer.start", model=OfferRef)
-async def offer_start(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
+@events.on("offer.unpin", model=OfferRef)
+async def offer_unpin(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
     offers = ctx.services.offers
-    offer = await offers.start(ctx.principal, p.show_id, p.offer_id, p.media_ts)
+    offer = await offers.unpin(ctx.principal, p.show_id, p.offer_id, p.media_ts)
+    return {"offer": await offers.view(offer)}
+
+
+@events.on("offer.start", model=OfferStart)
+async def offer_start(ctx: EventContext, p: OfferStart) -> dict[str, Any]:
+    offers = ctx.services.offers
+    duration_ms = None if p.duration_seconds is None else p.duration_seconds * 1000
+    offer = await offers.start(ctx.principal, p.show_id, p.offer_id, p.media_ts, duration_ms)
+    return {"offer": await offers.view(offer)}
+
+
+@events.on("offer.end", model=OfferRef)
+async def offer_end(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
+    offers = ctx.services.offers
+    offer = await offers.end(ctx.principal, p.show_id, p.offer_id, p.media_ts)
     return {"offer": await offers.view(offer)}
 
 
 @events.join_field("pinned")
 async def pinned_offer(ctx: EventContext, show_id: str) -> dict[str, Any] | None:
-    """The offer on screen now (the latest pin of a live offer), for viewers who join late."""
+    """The offer on screen now, for viewers who join late: the latest pin, unless it was
+    unpinned or ended since (a draft on screen shows as "not on sale yet")."""
     offers = ctx.services.offers
-    live = [o for o in await offers.list(show_id) if o.pinned_at_ms is not None]
-    live = [o for o in live if o.status is OfferStatus.LIVE]
-    if not live:
-        return None
-    return await offers.view(max(live, key=lambda o: o.pinned_at_ms or 0))
+    offer = on_screen(await offers.list(show_id))
+    return None if offer is None else await offers.view(offer)

@@ -1,4 +1,4 @@
-"""Shop API for shows: offers (create, list, start, pin, end) and a REST twin of the hub's
+"""Shop API for shows: offers (create, list, start, pin, unpin, end) and a REST twin of the hub's
 `checkout.start` for scripts and pages without a socket. Money on the wire is
 `{amount, currency}` in minor units; a checkout body carrying any price is refused."""
 
@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce import keys
-from livecommerce.domain.offers import OfferKind
+from livecommerce.domain.offers import MAX_DURATION_MS, OfferKind
 from livecommerce.domain.orders import order_view
 from livecommerce.errors import PayloadTooLarge
 from livecommerce.routes.api import ApiRoutes
@@ -21,15 +21,29 @@ from livecommerce.wire import MoneyOut, ProductOut, to_ms
 api = ApiRoutes("shop")
 
 
+#: Whole seconds a sale window may last (the domain's bound, in the unit clients send).
+DURATION_MAX_SECONDS = MAX_DURATION_MS // 1000
+_DURATION = "how long the sale runs once started, in seconds (the window opens at start)"
+
+
 class OfferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     product_id: str = Field(min_length=1, max_length=100)
     kind: Literal["fixed", "flash"] = "fixed"
-    price: int | None = Field(None, ge=0, le=100_000_000, description="minor units")
+    price: int | None = Field(
+        None, ge=0, le=100_000_000, description="minor units; empty: the product's price"
+    )
     stock: int | None = Field(None, ge=1, le=1_000_000)
     per_buyer_limit: int | None = Field(None, ge=1, le=1000)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    duration_seconds: int | None = Field(
+        None, ge=1, le=DURATION_MAX_SECONDS, description=f"{_DURATION}; a flash sale needs it"
+    )
+    starts_at: datetime | None = Field(
+        None, description="an explicit start; the window opens at start if this has passed"
+    )
+    ends_at: datetime | None = Field(
+        None, description="an explicit end instead of duration_seconds (older clients)"
+    )
 
 
 class OfferOut(BaseModel):
@@ -42,9 +56,14 @@ class OfferOut(BaseModel):
     stock: int
     stock_left: int
     per_buyer_limit: int | None
-    starts_at: int | None = Field(description="epoch milliseconds")
-    ends_at: int | None = Field(description="epoch milliseconds")
-    countdown: int | None = Field(description="seconds until the sale starts")
+    starts_at: int | None = Field(
+        description="epoch milliseconds the window opens; null until the offer is started"
+    )
+    ends_at: int | None = Field(
+        description="epoch milliseconds the window closes; null until started (or no end)"
+    )
+    duration_seconds: int | None = Field(None, description=_DURATION)
+    countdown: int | None = Field(description="seconds until a started sale opens")
     pinned_at: int | None = Field(None, description="epoch milliseconds of the last pin")
     pinned: bool = Field(False, description="the offer currently on screen in the show")
 
@@ -107,6 +126,7 @@ async def create_offer(request: web.Request, body: OfferIn) -> OfferOut:
         per_buyer_limit=body.per_buyer_limit,
         starts_at_ms=to_ms(body.starts_at),
         ends_at_ms=to_ms(body.ends_at),
+        duration_ms=None if body.duration_seconds is None else body.duration_seconds * 1000,
     )
     return await _offer_out(request, offer)
 
@@ -120,18 +140,43 @@ async def create_offer(request: web.Request, body: OfferIn) -> OfferOut:
 async def list_offers(request: web.Request) -> OfferList:
     shop = request.app[keys.SERVICES]
     offers = await shop.offers.list(request.match_info["show_id"])
-    out = [await _offer_out(request, o) for o in offers]
-    on_screen = [o for o in out if o.pinned_at is not None and o.status != "ended"]
-    if on_screen:
-        max(on_screen, key=lambda o: o.pinned_at or 0).pinned = True
-    return OfferList(offers=out)
+    return OfferList(offers=[await _offer_out(request, o) for o in offers])
 
 
 class OfferMoment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     media_ts: float | None = Field(
-        None, ge=0, description="the show's media time in seconds (default: since it went live)"
+        None, ge=0, description="the show's media time in seconds (default: its on-air time)"
     )
+
+
+class OfferStart(OfferMoment):
+    duration_seconds: int | None = Field(
+        None,
+        ge=1,
+        le=DURATION_MAX_SECONDS,
+        description="a new length for the window (replaces the prepared one or its ends_at)",
+    )
+
+
+def _offer_ids(request: web.Request) -> tuple[str, str]:
+    return request.match_info["show_id"], request.match_info["offer_id"]
+
+
+@api.post(
+    "/api/v1/shows/{show_id}/offers/{offer_id}/start",
+    body=OfferStart,
+    response=OfferOut,
+    summary="Open an offer for checkout: its window opens now and runs for its duration",
+)
+async def start_offer(request: web.Request, body: OfferStart) -> OfferOut:
+    principal = await require_principal(request)
+    show_id, offer_id = _offer_ids(request)
+    duration_ms = None if body.duration_seconds is None else body.duration_seconds * 1000
+    offer = await request.app[keys.SERVICES].offers.start(
+        principal, show_id, offer_id, body.media_ts, duration_ms
+    )
+    return await _offer_out(request, offer)
 
 
 def _offer_action(name: str) -> Any:
@@ -139,9 +184,8 @@ def _offer_action(name: str) -> Any:
         principal = await require_principal(request)
         offers = request.app[keys.SERVICES].offers
         action = getattr(offers, name)
-        offer = await action(
-            principal, request.match_info["show_id"], request.match_info["offer_id"], body.media_ts
-        )
+        show_id, offer_id = _offer_ids(request)
+        offer = await action(principal, show_id, offer_id, body.media_ts)
         return await _offer_out(request, offer)
 
     handler.__name__ = f"{name}_offer"
@@ -149,9 +193,9 @@ def _offer_action(name: str) -> Any:
 
 
 for _name, _summary in (
-    ("start", "Open an offer for checkout (a flash sale counts down to its start)"),
-    ("pin", "Show an offer on screen to everyone in the show"),
-    ("end", "Close an offer"),
+    ("pin", "Show an offer on screen to everyone in the show (it replaces the one there)"),
+    ("unpin", "Take an offer off screen"),
+    ("end", "Close an offer for good: checkout refuses it with offer_closed"),
 ):
     api.post(
         f"/api/v1/shows/{{show_id}}/offers/{{offer_id}}/{_name}",

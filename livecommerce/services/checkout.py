@@ -5,21 +5,22 @@ duplicate of one checkout targets the same reservation (the inventory store hold
 the same order row (unique on buyer + key) and the same payment (the provider's idempotency key
 is derived from the order id). A reused key with a different request is `idempotency_conflict`.
 The price is always the server's offer price; nothing a client sends about money is read.
+Offers are read through `OfferService.for_checkout` (a short per-node cache that the offer
+service empties when it starts or ends an offer), so a closed offer — ended, past its window, or
+of an ended show — is refused with `offer_closed`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
 
 from livecommerce.domain.access import Action, Principal, authorize
 from livecommerce.domain.inventory import ReservationStatus
-from livecommerce.domain.offers import Offer, OfferStatus, check_open
+from livecommerce.domain.offers import Offer, check_open
 from livecommerce.domain.orders import (
     HOLDING,
     Order,
@@ -41,14 +42,12 @@ from livecommerce.errors import (
     RateLimited,
 )
 from livecommerce.services.catalog import CatalogService
+from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Clock, InventoryStore, OrderStore, PaymentInfo, RateLimiter
+from livecommerce.services.singleflight import SingleFlight
 
-T = TypeVar("T")
-
-#: How long a live offer is served from memory (a seller's `end` reaches other nodes within it).
-OFFER_CACHE_MS = 1_000
 #: How long a product's variant ids are cached (variants are created with the product).
 PRODUCT_CACHE_MS = 30_000
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,100}$")
@@ -72,6 +71,7 @@ class CheckoutService:
         events: ShopEvents,
         clock: Clock,
         *,
+        offers: OfferService,
         provider: str,
         ttl_seconds: int,
         limiter: RateLimiter | None = None,
@@ -87,48 +87,17 @@ class CheckoutService:
         self._clock = clock
         self._provider = provider
         self._ttl_ms = ttl_seconds * 1000
-        self._offers: dict[str, tuple[int, Offer]] = {}
+        self._offers = offers
         self._variants: dict[str, tuple[int, tuple[str, ...]]] = {}
-        self._loading: dict[str, asyncio.Future[Any]] = {}
-
-    async def _once(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
-        """Run `load` once for concurrent callers of the same key (a stampede would otherwise
-        send a thousand identical reads to the store the instant a sale opens)."""
-        pending = self._loading.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(load())
-            self._loading[key] = pending
-            pending.add_done_callback(lambda _f: self._loading.pop(key, None))
-        result: T = await asyncio.shield(pending)
-        return result
-
-    async def _offer(self, show_id: str, offer_id: str, now_ms: int) -> Offer:
-        """The offer, from a short cache while it is live (a stampede reads it per attempt);
-        offers that are not live are never cached, so `offer.start` takes effect at once and
-        `end` within OFFER_CACHE_MS."""
-        cached = self._offers.get(offer_id)
-        if cached is not None and cached[0] > now_ms:
-            offer = cached[1]
-        else:
-            found = await self._once(f"offer:{offer_id}", lambda: self._store.get_offer(offer_id))
-            if found is None:
-                raise NotFound("no such offer in this show")
-            offer = found
-            if offer.status is OfferStatus.LIVE:
-                self._offers[offer_id] = (now_ms + OFFER_CACHE_MS, offer)
-            else:
-                self._offers.pop(offer_id, None)
-        if offer.show_id != show_id:
-            raise NotFound("no such offer in this show")
-        return offer
+        self._flights = SingleFlight()
 
     async def _variant(self, offer: Offer, variant_id: str | None, now_ms: int) -> str | None:
         cached = self._variants.get(offer.product_id)
         if cached is not None and cached[0] > now_ms:
             ids = cached[1]
         else:
-            product = await self._once(
-                f"product:{offer.product_id}", lambda: self._catalog.get(offer.product_id)
+            product = await self._flights.run(
+                offer.product_id, lambda: self._catalog.get(offer.product_id)
             )
             ids = tuple(v.id for v in product.variants)
             self._variants[offer.product_id] = (now_ms + PRODUCT_CACHE_MS, ids)
@@ -188,7 +157,7 @@ class CheckoutService:
         )
         order_id = order_id_for(buyer.user_id, idempotency_key)
         now = self._clock.now_ms()
-        offer = await self._offer(show_id, offer_id, now)
+        offer = await self._offers.for_checkout(show_id, offer_id)
         try:
             check_open(offer, now)
             variant = await self._variant(offer, variant_id, now)

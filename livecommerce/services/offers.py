@@ -1,15 +1,24 @@
-"""Offers in a show: create (fixed or flash), start, pin and end; the stock pool follows.
+"""Offers in a show: create (fixed or flash), start, pin, unpin and end; closing a show's offers
+when it ends; and the offer as checkout must see it.
 
 Only the show's staff (seller, hosts, admins) manage offers; the product must belong to the
-show's seller. Creating an offer sizes its inventory pool; pin and start are announced on the
-Bus as `offer.pinned` / `offer.updated` for the hub to relay to the show room.
+show's seller. Creating an offer sizes its inventory pool; a flash sale's window is set when it
+starts (its duration runs from *Start*, not from creation). Pin, unpin, start and end are
+announced on the Bus (`offer.pinned`, `offer.unpinned`, `offer.updated`) for the hub to relay
+to the show room, and recorded in the show's timeline at the show's on-air time, which is the
+replay's playhead.
+
+Status changes are compare-and-set on the status read, so a start racing an end (or a show's
+end) can never bring an ended offer back. Checkout reads offers through `for_checkout`, a short
+per-node cache that this service empties itself whenever it starts or ends an offer here; other
+nodes see an end within `OFFER_CACHE_MS`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
 
-from livecommerce.domain.access import Action, Principal, ShowRef, authorize
+from livecommerce.domain.access import Action, Principal, authorize
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import (
     Offer,
@@ -19,12 +28,21 @@ from livecommerce.domain.offers import (
     make_offer,
     start_offer,
 )
-from livecommerce.errors import InvalidInput, NotFound
+from livecommerce.domain.orders import HOLDING
+from livecommerce.domain.shows import ShowStatus, media_position_ms
+from livecommerce.errors import Conflict, InvalidInput, NotFound, OfferClosed
 from livecommerce.ids import new_id
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.orders import ShopEvents
-from livecommerce.services.ports import Clock, InventoryStore, OrderStore
+from livecommerce.services.payments import PaymentService
+from livecommerce.services.ports import Clock, InventoryStore, OrderStore, Show
 from livecommerce.services.shows import ShowService, show_ref
+from livecommerce.services.singleflight import SingleFlight
+
+#: How long a live offer is served to checkout from memory: a stampede reads it per attempt.
+#: Starting or ending an offer on this node empties its entry at once; other nodes see an end
+#: within this time.
+OFFER_CACHE_MS = 1_000
 
 
 class OfferService:
@@ -36,6 +54,7 @@ class OfferService:
         shows: ShowService,
         events: ShopEvents,
         clock: Clock,
+        payments: PaymentService,
     ) -> None:
         self._store = store
         self._inventory = inventory
@@ -43,24 +62,29 @@ class OfferService:
         self._shows = shows
         self._events = events
         self._clock = clock
+        self._payments = payments
+        self._cache: dict[str, tuple[int, Offer]] = {}
+        self._flights = SingleFlight()
 
-    async def _staff(self, principal: Principal | None, show_id: str) -> ShowRef:
-        show = await self._shows.show_ref(show_id)
-        authorize(principal, Action.MANAGE_OFFERS, show)
-        return show
-
-    async def _moment(
-        self, principal: Principal | None, show_id: str, media_ts: float | None
-    ) -> tuple[int, float | None]:
-        """Authorize staff and stamp the moment: wall time, and the show's media time (the
-        studio's player position when it sends one, else seconds since the show went live)."""
+    async def _staff(self, principal: Principal | None, show_id: str) -> Show:
         show = await self._shows.get(show_id)
         authorize(principal, Action.MANAGE_OFFERS, show_ref(show))
+        return show
+
+    @staticmethod
+    def _refuse_ended(show: Show) -> None:
+        if show.status is ShowStatus.ENDED:
+            raise OfferClosed("this show has ended; its offers are closed")
+
+    def _moment(self, show: Show, media_ts: float | None) -> tuple[int, float | None]:
+        """Stamp the moment: wall time, and the show's media time (the studio player's position
+        when it sends one, else the show's on-air time, pauses excluded, as the replay counts)."""
         now = self._clock.now_ms()
         if media_ts is not None and media_ts < 0:
             raise InvalidInput("media_ts must not be negative")
-        if media_ts is None and show.started_at is not None:
-            media_ts = max(0, now - show.started_at) / 1000
+        if media_ts is None:
+            position = media_position_ms(show.times, now)
+            media_ts = None if position is None else position / 1000
         return now, media_ts
 
     async def _record(self, offer: Offer, kind: str, now: int, media_ts: float | None) -> None:
@@ -72,6 +96,21 @@ class OfferService:
         if offer is None or offer.show_id != show_id:
             raise NotFound("no such offer in this show")
         return offer
+
+    async def _change(
+        self, show_id: str, offer_id: str, step: Callable[[Offer], Offer]
+    ) -> tuple[Offer, bool]:
+        """Apply a status step as a compare-and-set, re-reading on a lost race; returns the
+        offer and whether this call changed it (a repeated start or end changes nothing)."""
+        for _ in range(5):
+            offer = await self.get(show_id, offer_id)
+            new = step(offer)
+            if new == offer:
+                return offer, False
+            if await self._store.save_offer(new, offer.status):
+                self._cache.pop(offer_id, None)
+                return new, True
+        raise Conflict("the offer changed too often; try again")
 
     async def create(
         self,
@@ -85,14 +124,15 @@ class OfferService:
         per_buyer_limit: int | None = None,
         starts_at_ms: int | None = None,
         ends_at_ms: int | None = None,
+        duration_ms: int | None = None,
     ) -> Offer:
-        """A draft offer; price defaults to the product's, stock to the product's total."""
+        """A draft offer; price defaults to the product's (a flash sale too), stock to the
+        product's total. A flash sale needs a duration (or, from older clients, an `ends_at`)."""
         show = await self._staff(principal, show_id)
+        self._refuse_ended(show)
         product = await self._catalog.get(product_id)
         if product.seller_id != show.seller_id:
             raise InvalidInput("the product does not belong to this show's seller")
-        if kind is OfferKind.FLASH and price_minor is None:
-            raise InvalidInput("a flash sale needs a sale price")
         units = stock if stock is not None else sum(v.stock for v in product.variants)
         offer = make_offer(
             offer_id=new_id("ofr"),
@@ -107,6 +147,7 @@ class OfferService:
             per_buyer_limit=per_buyer_limit,
             starts_at_ms=starts_at_ms,
             ends_at_ms=ends_at_ms,
+            duration_ms=duration_ms,
             now_ms=self._clock.now_ms(),
         )
         await self._store.add_offer(offer)
@@ -119,11 +160,19 @@ class OfferService:
         show_id: str,
         offer_id: str,
         media_ts: float | None = None,
+        duration_ms: int | None = None,
     ) -> Offer:
-        """Open the offer for checkout (a flash sale counts down to its start)."""
-        now, media_ts = await self._moment(principal, show_id, media_ts)
-        offer = start_offer(await self.get(show_id, offer_id), now)
-        await self._store.save_offer(offer)
+        """Open the offer for checkout: its window starts now (or at an explicit start still
+        ahead, counting down) and runs for its duration; `duration_ms` sets a new one. Starting
+        a live offer again changes nothing."""
+        show = await self._staff(principal, show_id)
+        self._refuse_ended(show)
+        now, media_ts = self._moment(show, media_ts)
+        offer, changed = await self._change(
+            show_id, offer_id, lambda o: start_offer(o, now, duration_ms)
+        )
+        if not changed:
+            return offer
         await self._inventory.ensure_pool(offer.pool, offer.stock)
         await self._record(offer, "started", now, media_ts)
         await self._events.offer_updated(offer, media_ts)
@@ -136,12 +185,35 @@ class OfferService:
         offer_id: str,
         media_ts: float | None = None,
     ) -> Offer:
-        """Put the offer on screen for everyone in the show."""
-        now, media_ts = await self._moment(principal, show_id, media_ts)
-        offer = replace(await self.get(show_id, offer_id), pinned_at_ms=now)
-        await self._store.save_offer(offer, pinned_at_ms=now)
+        """Put the offer on screen for everyone in the show (it replaces the one there)."""
+        show = await self._staff(principal, show_id)
+        self._refuse_ended(show)
+        now, media_ts = self._moment(show, media_ts)
+        if (await self.get(show_id, offer_id)).status is OfferStatus.ENDED:
+            raise OfferClosed("this offer has ended")
+        await self._store.pin_offer(show_id, offer_id, now)
+        offer = await self.get(show_id, offer_id)
         await self._record(offer, "pinned", now, media_ts)
         await self._events.offer_pinned(offer, media_ts)
+        return offer
+
+    async def unpin(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        offer_id: str,
+        media_ts: float | None = None,
+    ) -> Offer:
+        """Take the offer off screen (nothing is on screen until the next pin). Unpinning an
+        offer that is not on screen changes nothing."""
+        show = await self._staff(principal, show_id)
+        now, media_ts = self._moment(show, media_ts)
+        await self.get(show_id, offer_id)
+        if not await self._store.unpin_offer(offer_id, now):
+            return await self.get(show_id, offer_id)
+        offer = await self.get(show_id, offer_id)
+        await self._record(offer, "unpinned", now, media_ts)
+        await self._events.offer_unpinned(offer, media_ts)
         return offer
 
     async def end(
@@ -151,29 +223,72 @@ class OfferService:
         offer_id: str,
         media_ts: float | None = None,
     ) -> Offer:
-        now, media_ts = await self._moment(principal, show_id, media_ts)
-        offer = end_offer(await self.get(show_id, offer_id))
-        await self._store.save_offer(offer)
-        await self._record(offer, "ended", now, media_ts)
-        await self._events.offer_updated(offer, media_ts)
+        """Close the offer for good: checkout refuses it with `offer_closed` at once on this
+        node. Buyers already holding units keep them until their reservation deadline, so a
+        buyer at the card form when the seller ends the sale can still pay."""
+        show = await self._staff(principal, show_id)
+        now, media_ts = self._moment(show, media_ts)
+        offer, changed = await self._change(show_id, offer_id, end_offer)
+        if changed:
+            await self._record(offer, "ended", now, media_ts)
+            await self._events.offer_updated(offer, media_ts)
         return offer
 
     async def close_show(self, show_id: str) -> list[Offer]:
-        """The show ended: end every offer still open, as its seller would (announced)."""
-        now = self._clock.now_ms()
+        """The show ended: end every offer still open (recorded and announced as a seller's end
+        would be) and release every unit still held in them. Held orders go the way expired
+        ones go (`PaymentService.expire`: payment cancelled at the provider first, so a payment
+        that already went through is kept and a later one is refused as after any expiry).
+
+        Idempotent: a second run (after a crash half-way) ends what is left and releases what
+        is still held. Returns the offers this call ended."""
+        show = await self._shows.get(show_id)
+        now, media_ts = self._moment(show, None)
         closed: list[Offer] = []
         for offer in await self._store.list_offers(show_id):
-            if offer.status is OfferStatus.ENDED:
-                continue
-            ended = end_offer(offer)
-            await self._store.save_offer(ended)
-            await self._record(ended, "ended", now, None)
-            await self._events.offer_updated(ended)
-            closed.append(ended)
+            ended, changed = await self._change(show_id, offer.id, end_offer)
+            if changed:
+                await self._record(ended, "ended", now, media_ts)
+                await self._events.offer_updated(ended, media_ts)
+                closed.append(ended)
+            for order in await self._store.offer_orders(offer.id, list(HOLDING)):
+                await self._payments.expire(order)
         return closed
 
+    async def for_checkout(self, show_id: str, offer_id: str) -> Offer:
+        """The offer as checkout must treat it, from a short cache while it is live.
+
+        An offer of an ended show counts as ended even before `close_show` has stored that (the
+        show's end and its offers' are two writes; a crash may fall between). Offers that are not
+        live are never cached, so a start takes effect at once; an end on this node empties the
+        entry (see `_change`).
+        """
+        now = self._clock.now_ms()
+        cached = self._cache.get(offer_id)
+        if cached is not None and cached[0] > now:
+            offer = cached[1]
+        else:
+            offer = await self._flights.run(offer_id, lambda: self._as_sold(offer_id))
+            if offer.status is OfferStatus.LIVE:
+                self._cache[offer_id] = (now + OFFER_CACHE_MS, offer)
+            else:
+                self._cache.pop(offer_id, None)
+        if offer.show_id != show_id:
+            raise NotFound("no such offer in this show")
+        return offer
+
+    async def _as_sold(self, offer_id: str) -> Offer:
+        offer = await self._store.get_offer(offer_id)
+        if offer is None:
+            raise NotFound("no such offer in this show")
+        if offer.status is not OfferStatus.ENDED:
+            show = await self._shows.get(offer.show_id)
+            if show.status is ShowStatus.ENDED:
+                return end_offer(offer)
+        return offer
+
     async def timeline(self, show_id: str) -> list[dict[str, object]]:
-        """Pins and offer starts/ends with their media timestamps (for replays)."""
+        """Pins, unpins and offer starts/ends with their media timestamps (for replays)."""
         await self._shows.get(show_id)
         return await self._store.timeline(show_id)
 

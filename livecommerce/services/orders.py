@@ -31,9 +31,10 @@ from livecommerce.services.ports import (
 
 class ShopEvents:
     """Publishes the shop's outcomes on the Bus (the hub relays them to rooms):
-    `order.updated {show_id, buyer_id, seller_id, order}`, `offer.updated {show_id, offer}` and
-    `offer.pinned {show_id, offer}`. Stock updates are coalesced per offer (at most one per
-    `stock_interval` seconds, the last one always sent) so a stampede does not flood the show."""
+    `order.updated {show_id, buyer_id, seller_id, order}`, `offer.updated {show_id, offer}`,
+    `offer.pinned {show_id, offer}` and `offer.unpinned {show_id, offer_id, offer}`. Stock
+    updates are coalesced per offer (at most one per `stock_interval` seconds, the last one
+    always sent) so a stampede does not flood the show."""
 
     def __init__(
         self,
@@ -78,6 +79,18 @@ class ShopEvents:
         await self._bus.publish(
             "offer.pinned", {"show_id": offer.show_id, "offer": view, "media_ts": media_ts}
         )
+
+    async def offer_unpinned(self, offer: Offer, media_ts: float | None = None) -> None:
+        """The offer left the screen; `offer_id` says which, so a client showing another offer
+        (pinned since) keeps it."""
+        payload: dict[str, object] = {
+            "show_id": offer.show_id,
+            "offer_id": offer.id,
+            "offer": await self.offer_view(offer),
+        }
+        if media_ts is not None:
+            payload["media_ts"] = media_ts
+        await self._bus.publish("offer.unpinned", payload)
 
     async def offer_updated(self, offer: Offer, media_ts: float | None = None) -> None:
         view = await self.offer_view(offer)

@@ -217,27 +217,43 @@ class PaymentService:
         return order
 
     # -- expiry ----------------------------------------------------------------------------------
+    async def expire(self, order: Order) -> bool:
+        """Give up an unpaid order's hold (its deadline passed, or its show ended): the payment is
+        cancelled at the provider first, so one that already went through wins and the order
+        becomes paid; otherwise the order becomes `expired` and its units go back. A payment that
+        arrives afterwards finds the provider's payment cancelled and the order settled.
+
+        True when this call released the units. False when the order was paid or settled by
+        someone else, or the provider could not be reached: then it keeps holding (never release
+        what might be paid) and the sweeper tries again after its deadline.
+        """
+        for _ in range(5):
+            if order.status not in HOLDING:
+                return False
+            provider = ProviderStatus.CANCELED
+            if order.payment_ref:
+                try:
+                    provider = await self.gateway(order.payment_provider).cancel_payment(order)
+                except (PaymentGatewayError, NotFound):
+                    log.warning("could not cancel an unpaid payment", extra={"order": order.id})
+                    return False
+            if provider is ProviderStatus.SUCCEEDED:
+                await self.apply(order, provider)
+                return False
+            expired = transition(order, OrderStatus.EXPIRED, self._clock.now_ms())
+            if await self._store.save_order(expired, order.status):
+                await self.after_change(expired)
+                return True
+            order = await self._order(order.id)  # it moved meanwhile (got its payment): again
+        return False
+
     async def sweep(self, limit: int = 200) -> int:
         """Expire orders past their deadline and settle stray reservations; returns how many
         reservations were released. Safe to run on every node at once."""
         now = self._clock.now_ms()
         released = 0
         for order in await self._store.due_orders(now, limit):
-            provider = ProviderStatus.CANCELED
-            if order.payment_ref:
-                try:
-                    provider = await self.gateway(order.payment_provider).cancel_payment(order)
-                except (PaymentGatewayError, NotFound):
-                    # the provider is unreachable: keep holding (never release what might be
-                    # paid) and try again on the next pass
-                    log.warning("could not cancel an expired payment", extra={"order": order.id})
-                    continue
-            if provider is ProviderStatus.SUCCEEDED:
-                await self.apply(order, provider)
-                continue
-            expired = transition(order, OrderStatus.EXPIRED, now)
-            if await self._store.save_order(expired, order.status):
-                await self.after_change(expired)
+            if await self.expire(order):
                 released += 1
         for pool, reservation_id in await self._inventory.due(now, limit):
             current = await self._store.get_order(reservation_id)

@@ -1,4 +1,5 @@
-"""The money path in the browser: pin, flash sale, demo card, "paid" in place, studio feed."""
+"""The money path in the browser: pin, flash sale, demo card, "paid" in place, studio feed,
+unpin and end."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from tests.e2e.conftest import Demo, login, open_page
 
 async def test_pin_flash_sale_and_demo_buy_end_to_end(demo: Demo, browser: Browser) -> None:
     """The seller pins and starts a flash sale; a viewer pays with the demo card and sees "paid";
-    the order shows up in the studio's feed with the running total."""
+    the order shows up in the studio's feed with the running total; the seller unpins and ends
+    the sale and the viewer's card goes away."""
     seller_ctx = await login(
         browser, demo.base_url, demo.data["seller_email"], demo.data["password"]
     )
@@ -73,6 +75,15 @@ async def test_pin_flash_sale_and_demo_buy_end_to_end(demo: Demo, browser: Brows
     )
     assert "1" == await dashboard.page.text_content("dt:text('Paid orders') + dd")
     await dashboard.shot("dashboard-figures", readme=True)
+
+    # The seller takes the sale off screen, then ends it (two presses: it cannot be undone);
+    # the viewer's card goes away with the end.
+    await row.locator("[data-action=unpin]").click()
+    await row.locator("[data-action=unpin]").wait_for(state="hidden", timeout=5000)
+    await row.locator("[data-action=end]").click()
+    await row.locator("[data-action=end][data-armed]").click()
+    await row.locator(".badge.status", has_text="ended").wait_for(timeout=5000)
+    await vpage.wait_for_selector("#offer", state="hidden", timeout=10000)
     for watched in (studio, viewer, dashboard):
         assert [] == watched.page_errors
         assert [] == watched.dialogs

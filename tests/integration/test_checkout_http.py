@@ -188,3 +188,88 @@ async def test_demo_show_has_a_pinned_offer_and_a_flash_sale(
         (o["kind"], o["pinned"], o["status"]) for o in offers
     ]
     assert 2 == offers[1]["per_buyer_limit"]
+
+
+async def test_offer_start_pin_unpin_end_over_http(env: ShopEnv, http: ClientSession) -> None:
+    """A flash sale made with `duration_seconds` and no price opens at `…/start` for its
+    duration at the product's price; a host pins, unpins and ends it, a viewer gets 403 for each,
+    and checkout then answers 409 `offer_closed`."""
+    _, host = await env.user("Hana")
+    await env.shop.shows.grant_host(env.seller, env.show_id, host.id)
+    host_token, seller_token = await env.token(host), await env.token(env.seller_user)
+    _, viewer = await env.user("Viewer")
+    viewer_token = await env.token(viewer)
+    base = f"{env.base_url}/api/v1/shows/{env.show_id}"
+    status, offer = await post_json(
+        http,
+        f"{base}/offers",
+        {"product_id": env.product.id, "kind": "flash", "stock": 3, "duration_seconds": 300},
+        seller_token,
+    )
+    assert 201 == status, offer
+    assert ({"amount": 4900, "currency": "USD"}, None, None, 300) == (
+        offer["price"], offer["starts_at"], offer["ends_at"], offer["duration_seconds"],
+    )  # fmt: skip
+    url = f"{base}/offers/{offer['id']}"
+    for action in ("start", "pin", "unpin", "end"):
+        status, out = await post_json(http, f"{url}/{action}", {}, viewer_token)
+        assert (403, "forbidden") == (status, out["error"]["code"]), action
+    env.clock.advance(600)
+    status, started = await post_json(http, f"{url}/start", {}, host_token)
+    assert 200 == status, started
+    assert 300_000 == started["ends_at"] - started["starts_at"]
+    assert env.clock.now_ms() == started["starts_at"]
+    env.clock.advance(1)
+    status, pinned = await post_json(http, f"{url}/pin", {}, host_token)
+    assert (200, True) == (status, pinned["pinned"])
+    env.clock.advance(1)
+    status, unpinned = await post_json(http, f"{url}/unpin", {"media_ts": 3.5}, host_token)
+    assert (200, False) == (status, unpinned["pinned"])
+    env.clock.advance(1)
+    status, ended = await post_json(http, f"{url}/end", {}, host_token)
+    assert (200, "ended") == (status, ended["status"])
+    _, buyer = await env.user("Buyer")
+    status, out = await post_json(
+        http,
+        f"{base}/checkout",
+        {"offer_id": offer["id"], "quantity": 1, "idempotency_key": "closed-key-1"},
+        await env.token(buyer),
+    )
+    assert (409, "offer_closed") == (status, out["error"]["code"])
+    async with http.get(f"{base}/timeline") as resp:
+        events = (await resp.json())["events"]
+    assert ["offer.started", "offer.pinned", "offer.unpinned", "offer.ended"] == [
+        e["type"] for e in events
+    ]
+    assert 3.5 == events[2]["media_ts"]
+
+
+async def test_a_past_end_time_is_refused_at_start_until_a_new_duration(
+    env: ShopEnv, http: ClientSession
+) -> None:
+    """An older client's explicit `ends_at` that has passed by *Start* is 422 with a clear
+    message; starting with `duration_seconds` runs the sale for that long from now."""
+    token = await env.token(env.seller_user)
+    base = f"{env.base_url}/api/v1/shows/{env.show_id}"
+    ends_at = env.clock.now_ms() + 60_000
+    status, offer = await post_json(
+        http,
+        f"{base}/offers",
+        {"product_id": env.product.id, "kind": "flash", "price": 2500, "stock": 2,
+         "ends_at": ends_at / 1000},
+        token,
+    )  # fmt: skip
+    assert 201 == status, offer
+    env.clock.advance(120)
+    url = f"{base}/offers/{offer['id']}/start"
+    status, out = await post_json(http, url, {}, token)
+    assert (422, "this flash sale's end time has passed; set a new duration") == (
+        status,
+        out["error"]["message"],
+    )
+    status, started = await post_json(http, url, {"duration_seconds": 90}, token)
+    assert (200, "live", 90_000) == (
+        status,
+        started["status"],
+        started["ends_at"] - started["starts_at"],
+    )

@@ -141,3 +141,45 @@ async def test_stripe_checkout_from_socketio_client(settings_factory: SettingsFa
                     "order.updated", lambda d: d["order"]["status"] == "paid", within=10
                 )
                 assert ack["order"]["id"] == paid["order"]["id"]
+
+
+async def test_studio_unpins_and_ends_offers_over_the_hub(env: ShopEnv) -> None:
+    """`offer.unpin` and `offer.end` are acked to staff and refused to viewers; the room hears
+    `offer.unpinned` and the ended `offer.updated`, late joiners see nothing pinned, and a buyer's
+    checkout is then refused with `offer_closed`."""
+    offer = await env.offer(stock=5)
+    _, buyer_user = await env.user("Bea")
+    buyer_token = await env.token(buyer_user)
+    ref = {"show_id": env.show_id, "offer_id": offer.id}
+    async with clients(2) as (seller, buyer):
+        await seller.connect(env.base_url, await env.token(env.seller_user))
+        await buyer.connect(env.base_url, buyer_token)
+        for client in (seller, buyer):
+            assert (await client.call("show.join", {"show_id": env.show_id}))["ok"]
+        for event in ("offer.unpin", "offer.end"):
+            ack = await buyer.call(event, ref)
+            assert (False, "forbidden") == (ack["ok"], ack["error"]["code"]), event
+        assert (await seller.call("offer.pin", ref))["ok"]
+        await buyer.expect("offer.pinned")
+        env.clock.advance(1)
+        ack = await seller.call("offer.unpin", ref)
+        assert (True, False) == (ack["ok"], ack["offer"]["pinned"])
+        gone = await buyer.expect("offer.unpinned")
+        assert (env.show_id, offer.id) == (gone["show_id"], gone["offer_id"])
+        async with clients(1) as (late,):
+            await late.connect(env.base_url, buyer_token)
+            joined = await late.call("show.join", {"show_id": env.show_id})
+            assert joined["pinned"] is None
+        assert (await seller.call("offer.pin", ref))["ok"]
+        env.clock.advance(1)
+        ack = await seller.call("offer.end", ref)
+        assert (True, "ended") == (ack["ok"], ack["offer"]["status"])
+        await buyer.expect("offer.updated", lambda d: d["offer"]["status"] == "ended")
+        async with clients(1) as (late,):
+            await late.connect(env.base_url, buyer_token)
+            joined = await late.call("show.join", {"show_id": env.show_id})
+            assert joined["pinned"] is None
+        ack = await buyer.call(
+            "checkout.start", {**ref, "quantity": 1, "idempotency_key": "sock-closed-1"}
+        )
+        assert (False, "offer_closed") == (ack["ok"], ack["error"]["code"])

@@ -196,6 +196,8 @@ async def test_viewer_cannot_moderate(node: tuple[RunningApp, Cast]) -> None:
             ("mod.queue", {}),
             ("offer.pin", {"offer_id": "off_any"}),
             ("offer.start", {"offer_id": "off_any"}),
+            ("offer.unpin", {"offer_id": "off_any"}),
+            ("offer.end", {"offer_id": "off_any"}),
         ]
         for event, data in attempts:
             ack = await alice.call(event, {"show_id": cast.show_id, **data})

@@ -70,6 +70,8 @@ def _offer(row: Row) -> Offer:
         status=OfferStatus(row["status"]),
         created_at_ms=int(row["created_at"]),
         pinned_at_ms=None if row["pinned_at"] is None else int(row["pinned_at"]),
+        duration_ms=None if row["duration_ms"] is None else int(row["duration_ms"]),
+        unpinned_at_ms=None if row["unpinned_at"] is None else int(row["unpinned_at"]),
     )
 
 
@@ -255,8 +257,8 @@ class SqlOrderStore:
     async def add_offer(self, offer: Offer) -> None:
         await self._db.execute(
             "INSERT INTO offers (id, show_id, seller_id, product_id, kind, price_minor, currency, "
-            "stock, per_buyer_limit, starts_at, ends_at, status, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "stock, per_buyer_limit, starts_at, ends_at, duration_ms, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             offer.id,
             offer.show_id,
             offer.seller_id,
@@ -268,6 +270,7 @@ class SqlOrderStore:
             offer.per_buyer_limit,
             offer.starts_at_ms,
             offer.ends_at_ms,
+            offer.duration_ms,
             str(offer.status),
             offer.created_at_ms,
         )
@@ -276,17 +279,41 @@ class SqlOrderStore:
         row = await self._db.fetchone("SELECT * FROM offers WHERE id = ?", offer_id)
         return None if row is None else _offer(row)
 
-    async def save_offer(self, offer: Offer, pinned_at_ms: int | None = None) -> None:
-        await self._db.execute(
-            "UPDATE offers SET status = ?, starts_at = ?, ends_at = ?, stock = ?, "
-            "pinned_at = COALESCE(?, pinned_at) WHERE id = ?",
+    async def save_offer(self, offer: Offer, expected: OfferStatus) -> bool:
+        changed = await self._db.execute(
+            "UPDATE offers SET status = ?, starts_at = ?, ends_at = ?, duration_ms = ?, stock = ? "
+            "WHERE id = ? AND status = ?",
             str(offer.status),
             offer.starts_at_ms,
             offer.ends_at_ms,
+            offer.duration_ms,
             offer.stock,
-            pinned_at_ms,
             offer.id,
+            str(expected),
         )
+        return changed == 1
+
+    async def pin_offer(self, show_id: str, offer_id: str, at_ms: int) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE offers SET unpinned_at = ? WHERE show_id = ? AND id <> ? "
+                "AND pinned_at IS NOT NULL AND unpinned_at IS NULL",
+                at_ms,
+                show_id,
+                offer_id,
+            )
+            await tx.execute(
+                "UPDATE offers SET pinned_at = ?, unpinned_at = NULL WHERE id = ?", at_ms, offer_id
+            )
+
+    async def unpin_offer(self, offer_id: str, at_ms: int) -> bool:
+        changed = await self._db.execute(
+            "UPDATE offers SET unpinned_at = ? "
+            "WHERE id = ? AND pinned_at IS NOT NULL AND unpinned_at IS NULL",
+            at_ms,
+            offer_id,
+        )
+        return changed == 1
 
     async def list_offers(self, show_id: str | None = None) -> list[Offer]:
         if show_id is None:

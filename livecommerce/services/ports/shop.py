@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from livecommerce.domain.inventory import Reservation, StockLevel
 from livecommerce.domain.ledger import JournalTransaction
-from livecommerce.domain.offers import Offer
+from livecommerce.domain.offers import Offer, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus, ProviderStatus
 
 
@@ -138,14 +138,27 @@ class OrderStore(Protocol):
 
     async def get_offer(self, offer_id: str) -> Offer | None: ...
 
-    async def save_offer(self, offer: Offer, pinned_at_ms: int | None = None) -> None: ...
+    async def save_offer(self, offer: Offer, expected: OfferStatus) -> bool:
+        """Write the offer's status, window and stock iff its stored status is still `expected`
+        (so a start racing an end can never bring an ended offer back); False otherwise. Pins
+        are not written here (see `pin_offer`)."""
+        ...
+
+    async def pin_offer(self, show_id: str, offer_id: str, at_ms: int) -> None:
+        """Put the offer on screen at `at_ms`, taking down whichever offer of the show was on
+        screen before (one transaction)."""
+        ...
+
+    async def unpin_offer(self, offer_id: str, at_ms: int) -> bool:
+        """Take the offer off screen; False when it was not on screen."""
+        ...
 
     async def list_offers(self, show_id: str | None = None) -> list[Offer]: ...
 
     async def add_timeline(
         self, show_id: str, offer_id: str, kind: str, at_ms: int, media_ts_ms: int | None
     ) -> None:
-        """Append an offer moment (pinned, started, ended) to the show's timeline."""
+        """Append an offer moment (pinned, unpinned, started, ended) to the show's timeline."""
         ...
 
     async def timeline(self, show_id: str) -> list[dict[str, object]]:

@@ -1,6 +1,7 @@
 // The seller studio: camera/mic preview with device pickers, Go live / End over WHIP from the
 // browser, a connection and bitrate indicator, the stream key (rotate or paste) with OBS/ffmpeg
-// hints, offers to pin or start, questions to answer, the live order feed and the viewer count.
+// hints, offers to pin, unpin, start or end, questions to answer, the live order feed and the
+// viewer count.
 import { $, api, cfg, clock, confirmFirst, connectShow, el, errorText, money, minorOf, timeOf, toMinor } from "./common.js";
 import { bitrateMeter, publishWhip } from "./media.js";
 
@@ -155,19 +156,32 @@ async function productName(id) {
   return (await products.get(id))?.name || id;
 }
 
+/** End offer is two-step (it cannot be undone). The armed state lives here, not in the button,
+ * because stock updates re-render the list several times a second during a sale. */
+let endArmed = null;
+
 async function renderOffers() {
   const list = $("offer-list");
   const items = await Promise.all([...offers.values()].map(async (o) => {
     const name = await productName(o.product_id);
-    const pin = el("button", { type: "button", className: "secondary", "data-action": "pin", onclick: () => act("offer.pin", o) }, pinnedId === o.id ? "Pinned" : "Pin");
-    pin.disabled = pinnedId === o.id;
+    const ended = o.status === "ended";
+    const onScreen = pinnedId === o.id;
+    const pin = el("button", { type: "button", className: "secondary", "data-action": "pin", onclick: () => act("offer.pin", o) }, onScreen ? "Pinned" : "Pin");
+    pin.disabled = onScreen || ended;
+    const unpin = el("button", { type: "button", className: "secondary", "data-action": "unpin", onclick: () => act("offer.unpin", o) }, "Unpin");
+    unpin.hidden = !onScreen;
     const start = el("button", { type: "button", "data-action": "start", onclick: () => act("offer.start", o) }, o.kind === "flash" ? "Start flash sale" : "Start sale");
-    start.disabled = o.status === "live" || o.status === "ended";
-    return el("li", { id: `offer-${o.id}`, "data-offer-id": o.id, className: pinnedId === o.id ? "pinned" : "" },
+    start.disabled = o.status === "live" || ended;
+    const armed = endArmed?.id === o.id && Date.now() < endArmed.until;
+    const end = el("button", { type: "button", className: "secondary danger", "data-action": "end", "data-armed": armed || null, onclick: () => endOffer(o) }, armed ? "Confirm end" : "End offer");
+    end.disabled = ended;
+    const timing = o.ends_at
+      ? el("span", { className: "countdown", "data-ends": o.ends_at, "data-starts": o.starts_at || "" })
+      : o.status === "draft" && o.duration_seconds ? ` · runs ${clock(o.duration_seconds)} from start` : "";
+    return el("li", { id: `offer-${o.id}`, "data-offer-id": o.id, className: onScreen ? "pinned" : "" },
       el("div", {}, el("strong", { text: name }), " ", el("span", { className: "badge tag", text: o.kind }), " ", el("span", { className: `badge status ${o.status}`, text: o.status })),
-      el("div", { className: "muted" }, money(o.price), " · ", `${o.stock_left ?? o.stock} left`,
-        o.ends_at ? el("span", { className: "countdown", "data-ends": o.ends_at, "data-starts": o.starts_at || "" }) : ""),
-      el("div", { className: "row" }, pin, start));
+      el("div", { className: "muted" }, money(o.price), " · ", `${o.stock_left ?? o.stock} left`, timing),
+      el("div", { className: "row" }, pin, unpin, start, end));
   }));
   list.replaceChildren(...items);
   $("offers-empty").hidden = items.length > 0;
@@ -187,11 +201,25 @@ function tickCountdowns() {
 }
 setInterval(tickCountdowns, 1000);
 
+function endOffer(o) {
+  if (endArmed?.id === o.id && Date.now() < endArmed.until) {
+    endArmed = null;
+    act("offer.end", o);
+    return;
+  }
+  endArmed = { id: o.id, until: Date.now() + 4000 };
+  renderOffers();
+  setTimeout(renderOffers, 4100);
+}
+
+const DONE = { "offer.pin": "Pinned.", "offer.unpin": "Unpinned.", "offer.start": "Sale started.", "offer.end": "Offer ended." };
+
 async function act(event, o) {
   const ack = await hub.emit(event, { offer_id: o.id });
-  $("offer-status").textContent = ack.ok ? (event === "offer.pin" ? "Pinned." : "Sale started.") : errorText(ack);
+  $("offer-status").textContent = ack.ok ? DONE[event] : errorText(ack);
   if (ack.ok) {
     if (event === "offer.pin") pinnedId = o.id;
+    else if ((event === "offer.unpin" || event === "offer.end") && pinnedId === o.id) pinnedId = null;
     if (ack.offer) offers.set(ack.offer.id, { ...offers.get(ack.offer.id), ...ack.offer });
     renderOffers();
   }
@@ -206,10 +234,16 @@ async function loadOffers() {
     renderOffers();
   } catch { /* no shop yet */ }
 }
-hub.on("offer.pinned", (p) => { const o = p.offer || p; pinnedId = o.id; offers.set(o.id, { ...offers.get(o.id), ...o }); renderOffers(); });
-hub.on("offer.updated", (p) => { const o = p.offer || p; offers.set(o.id, { ...offers.get(o.id), ...o }); renderOffers(); });
+function mergeOffer(o) {
+  if (!o?.id) return;
+  offers.set(o.id, { ...offers.get(o.id), ...o });
+  if (o.status === "ended" && pinnedId === o.id) pinnedId = null;
+}
+hub.on("offer.pinned", (p) => { if (p.offer?.id) pinnedId = p.offer.id; mergeOffer(p.offer); renderOffers(); });
+hub.on("offer.unpinned", (p) => { if (pinnedId === p.offer_id) pinnedId = null; mergeOffer(p.offer); renderOffers(); });
+hub.on("offer.updated", (p) => { mergeOffer(p.offer); renderOffers(); });
 
-// New offers: the seller's products, a kind, an optional price, stock and a flash-sale window.
+// New offers: the seller's products, a kind, an optional price, stock and a flash-sale length.
 async function loadProducts() {
   try {
     const data = await api("GET", `/api/v1/products?seller_id=${encodeURIComponent(cfg.userId)}`);
@@ -225,7 +259,8 @@ $("offer-form").addEventListener("submit", async (e) => {
   const body = { product_id: $("offer-product").value, kind: $("offer-kind").value, stock: Number($("offer-stock").value) };
   if ($("offer-price").value !== "") body.price = toMinor($("offer-price").value);
   if ($("offer-limit").value) body.per_buyer_limit = Number($("offer-limit").value);
-  if (body.kind === "flash") body.ends_at = new Date(Date.now() + Number($("offer-minutes").value || 5) * 60000).toISOString();
+  // the sale runs this long from Start, however long before the show it is prepared
+  if (body.kind === "flash") body.duration_seconds = Math.max(1, Math.round(Number($("offer-minutes").value || 5) * 60));
   try {
     const o = await api("POST", `/api/v1/shows/${encodeURIComponent(showId)}/offers`, body);
     offers.set(o.id, o);
