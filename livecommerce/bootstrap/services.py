@@ -78,7 +78,7 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
         shop_events=events,
         chat=ChatService(a.hub, a.hub, a.rate_limiter, clock, limits),
         moderation=ModerationService(a.hub, a.hub, clock),
-        qa=QaService(a.hub, a.hub, a.rate_limiter, clock, limits),
+        qa=QaService(a.hub, a.hub, a.rate_limiter, clock, shows, limits),
         analytics=AnalyticsService(a.analytics, shows, a.presence, clock, shop.currency),
         clock=clock,
         bus=a.bus,

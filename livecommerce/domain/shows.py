@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from livecommerce.errors import InvalidTransition
+from livecommerce.errors import InvalidInput, InvalidTransition
 
 
 class ShowStatus(StrEnum):
@@ -92,6 +92,17 @@ def media_position_ms(times: ShowTimes, now_ms: int) -> int | None:
     if times.started_at is None:
         return None
     return _on_air_until(times, now_ms)
+
+
+def moment_media_ts(times: ShowTimes, now_ms: int, given: float | None) -> float | None:
+    """The media timestamp (seconds) of a moment in the show: the studio player's position when
+    the client sends one, else the on-air time, which is where the replay's playhead will be."""
+    if given is not None:
+        if given < 0:
+            raise InvalidInput("media_ts must not be negative")
+        return given
+    position = media_position_ms(times, now_ms)
+    return None if position is None else position / 1000
 
 
 def pause_outlasted(times: ShowTimes, now_ms: int, grace_ms: int) -> bool:

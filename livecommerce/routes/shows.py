@@ -159,9 +159,12 @@ async def revoke_host(request: web.Request) -> ShowOut:
 
 
 class TimelineEvent(BaseModel):
-    """One shoppable moment of a show: an offer started, pinned or ended, or a question answered."""
+    """One shoppable moment of a show: an offer started, pinned, unpinned or ended, or a question
+    answered."""
 
-    type: str = Field(description="offer.started, offer.pinned, offer.ended or question.answered")
+    type: str = Field(
+        description="offer.started, offer.pinned, offer.unpinned, offer.ended or question.answered"
+    )
     at: int = Field(description="epoch milliseconds")
     media_ts: float | None = Field(description="seconds into the broadcast (the replay's clock)")
     offer_id: str | None = None

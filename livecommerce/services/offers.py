@@ -29,7 +29,7 @@ from livecommerce.domain.offers import (
     start_offer,
 )
 from livecommerce.domain.orders import HOLDING
-from livecommerce.domain.shows import ShowStatus, media_position_ms
+from livecommerce.domain.shows import ShowStatus, moment_media_ts
 from livecommerce.errors import Conflict, InvalidInput, NotFound, OfferClosed
 from livecommerce.ids import new_id
 from livecommerce.services.catalog import CatalogService
@@ -80,12 +80,7 @@ class OfferService:
         """Stamp the moment: wall time, and the show's media time (the studio player's position
         when it sends one, else the show's on-air time, pauses excluded, as the replay counts)."""
         now = self._clock.now_ms()
-        if media_ts is not None and media_ts < 0:
-            raise InvalidInput("media_ts must not be negative")
-        if media_ts is None:
-            position = media_position_ms(show.times, now)
-            media_ts = None if position is None else position / 1000
-        return now, media_ts
+        return now, moment_media_ts(show.times, now, media_ts)
 
     async def _record(self, offer: Offer, kind: str, now: int, media_ts: float | None) -> None:
         media_ms = None if media_ts is None else round(media_ts * 1000)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize, is_staff
 from livecommerce.domain.moderation import check_standing
 from livecommerce.domain.qa import Question, normalize_answer, normalize_question, order_questions
+from livecommerce.domain.shows import moment_media_ts
 from livecommerce.errors import InvalidInput, NotFound, RateLimited
 from livecommerce.ids import new_id
 from livecommerce.services.chat import ChatLimits, author_of
 from livecommerce.services.ports import Clock, ModerationStore, QaStore, RateLimiter
+from livecommerce.services.shows import ShowService
 
 
 class QaService:
@@ -22,9 +24,11 @@ class QaService:
         moderation: ModerationStore,
         limiter: RateLimiter,
         clock: Clock,
+        shows: ShowService,
         limits: ChatLimits | None = None,
     ) -> None:
         self._store = store
+        self._shows = shows
         self._moderation = moderation
         self._limiter = limiter
         self._clock = clock
@@ -73,15 +77,17 @@ class QaService:
         text: str | None,
         media_ts: float | None,
     ) -> Question:
-        """Mark answered (with optional text, and the media time when answered on air)."""
+        """Mark answered (with optional text, and the media time when answered on air: the
+        client's player position, else the show's on-air time, so the replay can show it)."""
         who = authorize(principal, Action.ANSWER_QUESTIONS, show)
-        if media_ts is not None and media_ts < 0:
-            raise InvalidInput("media_ts must not be negative")
+        now = self._clock.now_ms()
+        times = (await self._shows.get(show.id)).times
+        media_ts = moment_media_ts(times, now, media_ts)
         question = await self._store.get_question(question_id)
         if question is None or question.show_id != show.id:
             raise NotFound("no such question in this show")
         answered = await self._store.answer(
-            question_id, who.user_id, normalize_answer(text), self._clock.now_ms(), media_ts
+            question_id, who.user_id, normalize_answer(text), now, media_ts
         )
         assert answered is not None
         return answered
