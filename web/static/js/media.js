@@ -1,7 +1,9 @@
 // WebRTC and HLS for the pages: WHEP playback (RFC 9725's sibling), WHIP publishing, and the
 // hls.js fallback. Every RTCPeerConnection gets the server-provided iceServers (empty by default)
 // so a browser never quietly adds a public STUN server. Offers are sent once ICE gathering has
-// finished (no trickle), which every WHIP/WHEP server accepts.
+// finished (no trickle), which every WHIP/WHEP server accepts. Leaving sends the DELETE first
+// and closes the peer connection after, so the server learns of it from the request (and answers
+// 200) rather than from a dropped connection.
 
 /** Wait until ICE gathering completes, or `ms` passes (host candidates arrive at once). */
 export function gathered(pc, ms = 3000) {
@@ -29,8 +31,41 @@ export function connected(pc, ms = 10000) {
   });
 }
 
+/**
+ * Call `onLost(reason)` once when an established connection is gone for good: "closed" when the
+ * server closed it (its DTLS transport closed: the session was replaced, stalled or ended),
+ * "failed" when the network failed (ICE failed, or `disconnected` for longer than `graceMs`; a
+ * brief disconnect usually heals by itself). Closing `pc` here reports "closed" too.
+ */
+export function whenLost(pc, onLost, graceMs = 3000) {
+  let timer = null;
+  let done = false;
+  const lost = (reason) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    onLost(reason);
+  };
+  const check = () => {
+    const s = pc.connectionState;
+    if (s === "failed") lost("failed");
+    else if (s === "closed") lost("closed");
+    else if (s === "disconnected") timer = timer || setTimeout(() => lost("failed"), graceMs);
+    else { clearTimeout(timer); timer = null; }
+  };
+  pc.addEventListener("connectionstatechange", check);
+  const transports = new Set([...pc.getSenders(), ...pc.getReceivers()].map((x) => x.transport).filter(Boolean));
+  for (const dtls of transports) {
+    dtls.addEventListener("statechange", () => {
+      if (dtls.state === "closed") lost("closed");
+      else if (dtls.state === "failed") lost("failed");
+    });
+  }
+  check();
+}
+
 class HttpError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
+  constructor(status, message, code) { super(message); this.status = status; this.code = code; }
 }
 
 async function signal(url, sdp, headers = {}) {
@@ -42,16 +77,26 @@ async function signal(url, sdp, headers = {}) {
   });
   if (res.status !== 201) {
     let message = `${res.status} ${res.statusText}`;
-    try { const data = await res.json(); message = data?.error?.message || message; } catch { /* not JSON */ }
-    throw new HttpError(res.status, message);
+    let code = "";
+    try {
+      const data = await res.json();
+      message = data?.error?.message || message;
+      code = data?.error?.code || "";
+    } catch { /* not JSON */ }
+    throw new HttpError(res.status, message, code);
   }
   const location = res.headers.get("Location");
   return { answer: await res.text(), resource: location ? new URL(location, new URL(url, window.location.href)).toString() : null };
 }
 
-function end(resource, headers = {}) {
-  if (!resource) return Promise.resolve();
-  return fetch(resource, { method: "DELETE", headers, credentials: "same-origin", keepalive: true }).catch(() => {});
+/** DELETE the session (keepalive, so it is sent even while the page unloads), waiting at most
+ * `ms` for the answer; then close the peer connection. */
+async function leave(pc, resource, headers = {}, ms = 3000) {
+  if (resource) {
+    const signal = AbortSignal.timeout(ms);
+    await fetch(resource, { method: "DELETE", headers, credentials: "same-origin", keepalive: true, signal }).catch(() => {});
+  }
+  pc.close();
 }
 
 /** A WHEP viewer session: recvonly video+audio into `video`. `stop()` leaves (DELETE). */
@@ -65,7 +110,7 @@ export async function playWhep(video, url, iceServers, { connectMs = 10000 } = {
     if (video.srcObject !== stream) video.srcObject = stream;
   });
   let resource = null;
-  const stop = async () => { pc.close(); await end(resource); resource = null; };
+  const stop = async () => { const r = resource; resource = null; await leave(pc, r); };
   try {
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
@@ -80,13 +125,13 @@ export async function playWhep(video, url, iceServers, { connectMs = 10000 } = {
   return { pc, stop, get resource() { return resource; } };
 }
 
-/** A WHIP publisher session from a MediaStream; `stop()` ends the broadcast (DELETE). */
+/** A WHIP publisher session from a MediaStream; `stop()` leaves (DELETE): the show pauses. */
 export async function publishWhip(stream, url, key, iceServers) {
   const pc = new RTCPeerConnection({ iceServers });
   for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
   const auth = { Authorization: `Bearer ${key}` };
   let resource = null;
-  const stop = async () => { pc.close(); await end(resource, auth); resource = null; };
+  const stop = async () => { const r = resource; resource = null; await leave(pc, r, auth); };
   try {
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
