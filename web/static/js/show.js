@@ -1,8 +1,9 @@
 // The viewer page: WHEP first, HLS fallback; chat, reactions, Q&A, the pinned offer with
 // checkout (demo card or Stripe), and my orders. State the tests look at is mirrored on
-// <body data-transport="whep|hls" data-player="playing|...">.
+// <body data-transport="whep|hls" data-player="playing|..." data-show-status="live|paused|...">.
 import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, errorText, minorOf, money, newKey, tabs, timeOf } from "./common.js";
-import { playHls, playWhep } from "./media.js";
+import { playHls, playWhep, whenLost } from "./media.js";
+import { followShowStatus } from "./showstate.js";
 
 const showId = cfg.showId;
 const video = $("player");
@@ -12,8 +13,19 @@ const me = { id: cfg.userId || "", name: cfg.userName || "", guest: Boolean(cfg.
 let guestToken = sessionStorage.getItem(GUEST_KEY);
 
 // --- player --------------------------------------------------------------------------------
+// The player runs while the show is on air, live or paused. Through a pause the WHEP session
+// stays up (the picture holds its last frame under "back in a moment") and the resumed show's
+// media arrives on it. A session the server closed (the seller came back with another codec) or
+// that failed is replaced at once, then with backoff while the show stays on air. HLS takes
+// over when WHEP is refused (node full, no common codec) or keeps failing while live; hls.js
+// follows the same playlists across the pause and is restarted if it gives up.
 let session = null;
-let wantPlaying = cfg.showStatus === "live";
+let fallback = ""; // why WHEP was given up for HLS ("" while WHEP is the transport to try)
+let failures = 0; // failed WHEP attempts in a row
+let retryTimer = null;
+const STARTING = { stop: async () => {} }; // holds the slot while a start is under way
+const lifecycle = followShowStatus(showId, cfg.showStatus, statusChanged);
+const onAir = () => lifecycle.status === "live" || lifecycle.status === "paused";
 
 function playerState(state, text) {
   document.body.dataset.player = state;
@@ -31,11 +43,24 @@ function setTransport(name) {
 // moved on (show ended, fallback begun) closes itself instead of taking over the player.
 let generation = 0;
 
+/** Try the player again later: 250 ms after a drop, doubling per failure up to 5 s. */
+function retryLater() {
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(startPlayer, Math.min(250 * 2 ** failures, 5000));
+}
+
 async function startHls(reason, gen) {
   setTransport("hls");
   playerState("loading", reason ? `Low-latency video unavailable (${reason}); playing HLS…` : "Playing HLS…");
+  let hls = null;
   try {
-    const hls = await playHls(video, cfg.hlsUrl, () => playerState("error", "Video stopped; retrying…"));
+    hls = await playHls(video, cfg.hlsUrl, () => {
+      if (session !== hls) return;
+      session = null;
+      hls.stop();
+      playerState("error", "Video stopped; retrying…");
+      retryLater();
+    });
     if (gen !== generation) { await hls.stop(); return; }
     session = hls;
     await video.play().catch(() => {});
@@ -46,42 +71,45 @@ async function startHls(reason, gen) {
 }
 
 async function startPlayer() {
-  if (session || !wantPlaying) return;
+  if (session || !onAir()) return;
+  clearTimeout(retryTimer);
   const gen = ++generation;
-  session = { stop: async () => {} }; // placeholder so concurrent starts do not race
-  playerState("loading", "Connecting…");
+  session = STARTING;
+  if (fallback) { await startHls(fallback, gen); return; }
+  playerState("loading", failures ? "Reconnecting…" : "Connecting…");
+  let whep = null;
   try {
-    // Right after show.state "live" the media plane may still be starting the show's feed
-    // (404/409): retry WHEP briefly before settling for HLS.
-    let whep = null;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        whep = await playWhep(video, cfg.whepUrl, iceServers);
-        break;
-      } catch (err) {
-        if (attempt >= 2 || ![404, 409].includes(err.status) || gen !== generation) throw err;
-        await new Promise((r) => setTimeout(r, 1500));
-      }
-    }
-    if (gen !== generation) { await whep.stop(); return; }
-    session = whep;
-    setTransport("whep");
-    whep.pc.addEventListener("connectionstatechange", () => {
-      if (whep.pc.connectionState === "failed" && session === whep) {
-        whep.stop();
-        session = { stop: async () => {} };
-        startHls("connection lost", generation);
-      }
-    });
-    await video.play().catch(() => {});
+    whep = await playWhep(video, cfg.whepUrl, iceServers);
   } catch (err) {
     if (gen !== generation) return;
-    await startHls(err.status === 503 ? "server busy" : err.message, gen);
+    session = null;
+    failures += 1;
+    // 503: this node is full; 406: no codec in common — HLS serves both. Anything else (the
+    // feed not on this node yet, a network or ICE failure) is retried; while the show is live,
+    // three failures in a row mean HLS. A paused show has no media to fall back to: keep trying.
+    if (err.status === 503 || err.status === 406 || (failures >= 3 && lifecycle.status === "live")) {
+      fallback = err.status === 503 ? "server busy" : err.message;
+      startPlayer();
+    } else retryLater();
+    return;
   }
+  if (gen !== generation) { await whep.stop(); return; }
+  session = whep;
+  failures = 0;
+  setTransport("whep");
+  whenLost(whep.pc, () => {
+    if (session !== whep) return;
+    session = null;
+    whep.stop();
+    playerState("loading", "Reconnecting…");
+    retryLater();
+  });
+  await video.play().catch(() => {});
 }
 
 async function stopPlayer() {
   generation += 1;
+  clearTimeout(retryTimer);
   const s = session;
   session = null;
   if (s) await s.stop();
@@ -90,7 +118,7 @@ async function stopPlayer() {
 }
 
 video.addEventListener("playing", () => playerState("playing", ""));
-video.addEventListener("waiting", () => playerState("buffering", "Buffering…"));
+video.addEventListener("waiting", () => playerState("buffering", lifecycle.status === "paused" ? "Waiting for the seller…" : "Buffering…"));
 $("unmute").addEventListener("click", () => {
   video.muted = !video.muted;
   $("unmute").textContent = video.muted ? "🔊 Sound on" : "🔇 Mute";
@@ -98,24 +126,28 @@ $("unmute").addEventListener("click", () => {
 });
 window.addEventListener("pagehide", () => { if (session) session.stop(); });
 
-// Show statuses only move forward (scheduled → live → ended), so a status older than the one
-// the page already has (the join ack may come from a briefly cached copy) is ignored.
-const RANK = { scheduled: 0, live: 1, ended: 2 };
-let currentStatus = cfg.showStatus || "scheduled";
+const BADGE = { live: "LIVE", paused: "PAUSED", ended: "ENDED", scheduled: "SCHEDULED" };
 
-function setLive(status) {
-  if ((RANK[status] ?? 0) < (RANK[currentStatus] ?? 0)) return;
-  currentStatus = status;
+/** A new show status (from the lifecycle follower): badge, pause note and player. */
+function statusChanged(status) {
+  cfg.showStatus = status; // mirrored on <body data-show-status>
   const badge = $("live-badge");
-  badge.textContent = status === "live" ? "LIVE" : String(status).toUpperCase();
-  badge.className = `badge ${status === "live" ? "live" : "off"}`;
-  wantPlaying = status === "live";
-  if (wantPlaying) startPlayer();
+  badge.textContent = BADGE[status] || String(status).toUpperCase();
+  badge.className = `badge ${status === "live" ? "live" : status === "paused" ? "warn" : "off"}`;
+  $("paused-note").hidden = status !== "paused";
+  if (status === "live") {
+    failures = 0; // resumed: a player waiting to retry tries now
+    startPlayer();
+  } else if (status === "paused") startPlayer();
   else {
     stopPlayer();
-    playerState("idle", status === "ended" ? "The show has ended." : "The show has not started yet.");
-    $("replay").hidden = status !== "ended";
+    idle(status);
   }
+}
+
+function idle(status) {
+  playerState("idle", status === "ended" ? "The show has ended." : "The show has not started yet.");
+  $("replay").hidden = status !== "ended";
 }
 
 /** An ended show stays shoppable as a replay (HLS VOD under /replays/). */
@@ -145,7 +177,7 @@ const hub = connectShow(showId, {
     for (const m of messages) addChat(m);
     for (const q of ack.questions || []) upsertQuestion(q);
     if (typeof ack.viewers === "number") $("viewers-count").textContent = String(ack.viewers);
-    if (ack.show?.status) setLive(ack.show.status);
+    lifecycle.joined();
     if (ack.policy?.slow_mode_seconds) notice(`Slow mode is on: one line every ${ack.policy.slow_mode_seconds} s.`);
     const pinned = ack.pinned || ack.offer;
     if (pinned) showOffer(pinned);
@@ -210,7 +242,7 @@ hub.on("mod.applied", (p) => {
   else if (p.action === "ban") { notice("A host banned you from this show's chat. You can still watch."); $("chat-form").hidden = true; }
   else if (p.action === "unban") notice("You may chat again.");
 });
-hub.on("show.state", (p) => setLive(p.status));
+hub.on("show.state", (p) => lifecycle.event(p));
 hub.on("show.left", (p) => {
   notice(p.reason === "banned" ? "A host banned you from this show's chat. You can still watch." : "You left this show's chat.");
   $("chat-form").hidden = true;
@@ -510,9 +542,6 @@ async function loadOrders() {
 tabs(document.querySelector(".tabs"));
 chatControls();
 loadOrders();
-if (wantPlaying) startPlayer();
-else {
-  playerState("idle", cfg.showStatus === "ended" ? "The show has ended." : "The show has not started yet.");
-  $("replay").hidden = cfg.showStatus !== "ended";
-}
+if (onAir()) startPlayer();
+else idle(lifecycle.status);
 document.body.dataset.ready = "1";
