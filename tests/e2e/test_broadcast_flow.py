@@ -81,7 +81,7 @@ async def _go_live_and_watch(demo: Demo, browser: Browser) -> None:
     assert [] == viewer.page_errors
     assert [] == studio.page_errors
 
-    await page.click("#end")
+    await page.click("#pause")
     await page.wait_for_selector("body[data-publish='offline']", state="attached", timeout=10000)
     await seller.close()
 

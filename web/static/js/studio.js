@@ -1,9 +1,10 @@
-// The seller studio: camera/mic preview with device pickers, Go live / End over WHIP from the
+// The seller studio: camera/mic preview with device pickers, Go live / Pause / End show from the
 // browser, a connection and bitrate indicator, the stream key (rotate or paste) with OBS/ffmpeg
 // hints, offers to pin, unpin, start or end, questions to answer, the live order feed and the
 // viewer count.
 import { $, api, cfg, clock, confirmFirst, connectShow, el, errorText, money, minorOf, timeOf, toMinor } from "./common.js";
-import { bitrateMeter, publishWhip } from "./media.js";
+import { bitrateMeter, publishWhip, whenLost } from "./media.js";
+import { followShowStatus } from "./showstate.js";
 
 const showId = cfg.showId;
 const iceServers = JSON.parse(cfg.iceServers || "[]");
@@ -57,10 +58,23 @@ $("microphone").addEventListener("change", () => openCamera().catch((e) => statu
 navigator.mediaDevices?.addEventListener?.("devicechange", listDevices);
 
 // --- stream key ----------------------------------------------------------------------------
+// The key is shown only when created or rotated, so this tab keeps the show's key in
+// sessionStorage: a reloaded studio goes live again with it instead of rotating (which would
+// cut off OBS or anything else streaming with the key).
+const KEY_STORE = `lc_stream_key:${showId}`;
+$("stream-key").value = sessionStorage.getItem(KEY_STORE) || "";
+
+function rememberKey(key) {
+  $("stream-key").value = key;
+  if (key) sessionStorage.setItem(KEY_STORE, key);
+  else sessionStorage.removeItem(KEY_STORE);
+}
+$("stream-key").addEventListener("change", () => rememberKey($("stream-key").value.trim()));
+
 $("rotate").addEventListener("click", confirmFirst($("rotate"), async () => {
   try {
     const data = await api("POST", `/api/v1/shows/${encodeURIComponent(showId)}/stream-key`);
-    $("stream-key").value = data.stream_key;
+    rememberKey(data.stream_key);
     if (data.whip_url) $("whip-url").value = data.whip_url;
     status("New stream key ready.", "ok");
   } catch (err) {
@@ -69,49 +83,139 @@ $("rotate").addEventListener("click", confirmFirst($("rotate"), async () => {
 }, "Rotate? Old key stops"));
 
 async function ensureKey() {
-  let key = $("stream-key").value.trim();
+  const key = $("stream-key").value.trim();
   if (key) return key;
   const data = await api("POST", `/api/v1/shows/${encodeURIComponent(showId)}/stream-key`);
-  $("stream-key").value = data.stream_key;
+  rememberKey(data.stream_key);
   return data.stream_key;
 }
 
-// --- go live -------------------------------------------------------------------------------
-$("go-live").addEventListener("click", async () => {
+// --- go live, pause, end show --------------------------------------------------------------
+// Go live publishes over WHIP with the key; on a show that is already live or paused the server
+// replaces the old session and resumes the same show (a reload, a dropped connection). Pause
+// leaves (WHIP DELETE): the show is paused and viewers wait. A connection lost without Pause is
+// re-published with backoff. Only End show (after a confirmation) ends the show for good.
+const lifecycle = followShowStatus(showId, cfg.showStatus, statusChanged);
+let reconnects = 0; // automatic re-publish attempts since the connection was lost
+let reconnectTimer = null;
+
+async function goLive() {
+  clearTimeout(reconnectTimer);
+  if (lifecycle.status === "ended") return;
   $("go-live").disabled = true;
-  status("Going live…", "pending");
+  status(reconnects ? "Connection lost; reconnecting…" : "Going live…", "pending");
   conn("connecting", "off");
+  let p = null;
   try {
-    if (!stream) await openCamera();
-    const key = await ensureKey();
-    publisher = await publishWhip(stream, cfg.whipUrl, key, iceServers);
-    meter = bitrateMeter(publisher.pc, "outbound");
-    publisher.pc.addEventListener("connectionstatechange", () => {
-      const s = publisher?.pc.connectionState;
-      if (s === "failed" || s === "disconnected") conn(s, "warn");
-      else if (s === "connected") conn("live", "live");
-    });
-    conn("live", "live");
-    status("You are live.", "live");
-    $("end").disabled = false;
+    if (!stream || stream.getTracks().some((t) => t.readyState === "ended")) await openCamera();
+    p = await publishWhip(stream, cfg.whipUrl, await ensureKey(), iceServers);
   } catch (err) {
     conn("offline", "off");
-    status(`Could not go live: ${err.message}`, "error");
+    if (err.code === "show_ended") { lifecycle.learned("ended"); return; }
     $("go-live").disabled = false;
+    if (err.status === 401) {
+      reconnects = 0;
+      rememberKey("");
+      status("This stream key no longer works (it was rotated). Press Go live for a new one, or paste the current key.", "error");
+    } else if (reconnects) {
+      const wait = Math.min(2 ** reconnects, 10);
+      reconnects += 1;
+      status(`Still offline (${err.message}); viewers see “back in a moment”. Trying again in ${wait} s…`, "error");
+      reconnectTimer = setTimeout(goLive, wait * 1000);
+    } else status(`Could not go live: ${err.message}`, "error");
+    return;
   }
-});
+  publisher = p;
+  reconnects = 0;
+  meter = bitrateMeter(p.pc, "outbound");
+  p.pc.addEventListener("connectionstatechange", () => {
+    const s = p.pc.connectionState;
+    if (publisher !== p) return;
+    if (s === "disconnected") conn(s, "warn");
+    else if (s === "connected") conn("live", "live");
+  });
+  whenLost(p.pc, (reason) => { if (publisher === p) connectionLost(reason); });
+  conn("live", "live");
+  status("You are live.", "live");
+  $("pause").disabled = false;
+}
 
-$("end").addEventListener("click", async () => {
-  $("end").disabled = true;
+/** Forget the publisher (DELETE, then close its connection). */
+async function dropPublisher() {
   const p = publisher;
   publisher = null;
   meter = null;
-  if (p) await p.stop();
-  conn("offline", "off");
+  $("pause").disabled = true;
   $("bitrate").textContent = "";
-  status("Broadcast ended.", "ended");
+  conn("offline", "off");
+  if (p) await p.stop();
+}
+
+/** The publisher's connection is gone without Pause: come back, unless another encoder took
+ * the show over (the server closed this session and the show stayed live). */
+function connectionLost(reason) {
+  dropPublisher();
+  if (lifecycle.status === "ended") return;
   $("go-live").disabled = false;
+  if (reason === "closed") {
+    // A stall or a rotated key pauses the show; a new session with the key replacing this one
+    // leaves it live: that is OBS or another tab, and the two must not take turns.
+    status("The server closed this broadcast…", "pending");
+    reconnectTimer = setTimeout(() => {
+      if (lifecycle.status === "paused") { reconnects = 1; goLive(); }
+      else if (lifecycle.status === "live") status("Another encoder (OBS or another tab) took over the show with the stream key. Press Go live to take it back.", "error");
+    }, 1500);
+    return;
+  }
+  conn("reconnecting", "warn");
+  status("Connection lost; viewers see “back in a moment”. Reconnecting…", "error");
+  reconnects = 1;
+  reconnectTimer = setTimeout(goLive, 1000);
+}
+
+$("go-live").addEventListener("click", () => { reconnects = 0; goLive(); });
+
+$("pause").addEventListener("click", async () => {
+  clearTimeout(reconnectTimer);
+  reconnects = 0;
+  await dropPublisher();
+  status("Paused: viewers see “back in a moment”. Press Go live to resume the same show.", "paused");
+  $("go-live").disabled = lifecycle.status === "ended";
 });
+
+const endDialog = $("end-dialog");
+$("end-show").addEventListener("click", () => {
+  endDialog.returnValue = "";
+  endDialog.showModal();
+});
+endDialog.addEventListener("close", async () => {
+  if (endDialog.returnValue !== "end") return;
+  $("end-show").disabled = true;
+  status("Ending the show…", "pending");
+  try {
+    const show = await api("POST", `/api/v1/shows/${encodeURIComponent(showId)}/end`);
+    lifecycle.learned(show.status);
+  } catch (err) {
+    $("end-show").disabled = lifecycle.status === "ended";
+    status(`Could not end the show: ${err.message}`, "error");
+  }
+});
+
+const BADGE = { live: "LIVE", paused: "PAUSED", ended: "ENDED", scheduled: "SCHEDULED" };
+
+/** A new show status (from the lifecycle follower): the badge; after the end, nothing to press. */
+function statusChanged(s) {
+  const badge = $("live-badge");
+  badge.textContent = BADGE[s] || String(s).toUpperCase();
+  badge.className = `badge ${s === "live" ? "live" : s === "paused" ? "warn" : "off"}`;
+  if (s !== "ended") return;
+  clearTimeout(reconnectTimer);
+  reconnects = 0;
+  dropPublisher();
+  for (const id of ["go-live", "pause", "end-show"]) $(id).disabled = true;
+  $("ended-note").hidden = false;
+  status("The show has ended.", "ended");
+}
 
 setInterval(async () => {
   if (!meter) return;
@@ -130,21 +234,11 @@ const hub = connectShow(showId, {
   onJoined(ack) {
     for (const q of ack.questions || []) upsertQuestion(q);
     if (typeof ack.viewers === "number") $("viewers-count").textContent = String(ack.viewers);
-    if (ack.show?.status) setLive(ack.show.status);
+    lifecycle.joined();
   },
 });
 
-const RANK = { scheduled: 0, live: 1, ended: 2 };
-let currentStatus = cfg.showStatus || "scheduled";
-function setLive(s) {
-  // Statuses only move forward; an older one (a cached join ack) is ignored.
-  if ((RANK[s] ?? 0) < (RANK[currentStatus] ?? 0)) return;
-  currentStatus = s;
-  const badge = $("live-badge");
-  badge.textContent = s === "live" ? "LIVE" : String(s).toUpperCase();
-  badge.className = `badge ${s === "live" ? "live" : "off"}`;
-}
-hub.on("show.state", (p) => setLive(p.status));
+hub.on("show.state", (p) => lifecycle.event(p));
 hub.on("viewers.count", (p) => { $("viewers-count").textContent = String(p.count ?? 0); });
 
 const offers = new Map();
@@ -320,11 +414,17 @@ async function loadOrders() {
 }
 
 // --- start ---------------------------------------------------------------------------------
+const READY = {
+  scheduled: "Camera ready. Press Go live when you are.",
+  live: "Camera ready. Press Go live to resume the show from this camera.",
+  paused: "Camera ready. Press Go live to resume the show from this camera.",
+  ended: "The show has ended.",
+};
 (async () => {
   try {
     await openCamera();
     await listDevices();
-    status("Camera ready. Press Go live when you are.", "ready");
+    status(READY[lifecycle.status] || READY.scheduled, lifecycle.status === "ended" ? "ended" : "ready");
   } catch (err) {
     status(`Camera or microphone unavailable: ${err.message}. You can still stream from OBS.`, "error");
   }
