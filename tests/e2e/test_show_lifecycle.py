@@ -126,7 +126,8 @@ async def test_studio_reload_pauses_and_resumes_the_same_show(
     settings_factory: SettingsFactory, browser: Browser
 ) -> None:
     """Reloading the live studio pauses the show; Go live again resumes the same show: the WHEP
-    viewer's frames return within 5 s on its session, and the HLS playlist keeps growing."""
+    viewer's frames return within 5 s on its session, the same HLS playlist grows past a
+    discontinuity and hls.js plays on."""
     async with (
         start_demo(settings_factory, broadcast=CAMERA_BROADCAST) as demo,
         aiohttp.ClientSession() as http,
@@ -172,6 +173,8 @@ async def test_studio_reload_pauses_and_resumes_the_same_show(
         await eventually(
             lambda: grown(http, playlist, at_pause), 20, "HLS segments after the resume"
         )
+        async with http.get(playlist) as resp:
+            assert "#EXT-X-DISCONTINUITY" in await resp.text(), "the resume is marked"
         # Past whatever was buffered before the pause: the HLS page plays the resumed show.
         played_out = await hls_viewer.page.evaluate(PLAYED_OUT_JS)
         await hls_viewer.page.wait_for_function(
