@@ -43,10 +43,12 @@ function setTransport(name) {
 // moved on (show ended, fallback begun) closes itself instead of taking over the player.
 let generation = 0;
 
-/** Try the player again later: 250 ms after a drop, doubling per failure up to 5 s. */
+/** Try the player again later: 250 ms after a drop, doubling per failure up to 5 s (15 s while
+ * paused: the resume's show.state retries at once). */
 function retryLater() {
   clearTimeout(retryTimer);
-  retryTimer = setTimeout(startPlayer, Math.min(250 * 2 ** failures, 5000));
+  const cap = lifecycle.status === "paused" ? 15000 : 5000;
+  retryTimer = setTimeout(startPlayer, Math.min(250 * 2 ** failures, cap));
 }
 
 async function startHls(reason, gen) {
