@@ -95,6 +95,12 @@ class Hub:
         self._services = services
         services.fanout.set_handlers(self.local_shows.receive, self.local_shows.fill_gaps)
         bus = services.bus
+
+        async def forget_show(payload: dict[str, Any]) -> None:
+            # a lifecycle change must reach the next join ack, not wait out the cache
+            self._show_cache.pop(str(payload.get("show_id", "")), None)
+
+        bus.subscribe("show.state", forget_show)
         for topic in self.relays.rules:
             bus.subscribe(topic, self._relay_handler(topic))
         async with services.fanout.running():

@@ -8,12 +8,6 @@ from playwright.async_api import Browser, Page, Route
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import Demo, login, open_page, start_demo
 
-#: Camera shows package HLS from the source only. why: with the default ladder the 360p
-#: re-encode of a Chromium publisher intermittently fails (av ArgumentError, EINVAL) and then
-#: HlsPackager.stop() blocks on a full queue, hanging app shutdown — a broadcast-plane bug,
-#: reported; the synthetic show below keeps the default ladder.
-CAMERA_BROADCAST = {"hls_ladder": [{"name": "source"}]}
-
 PLAYING_JS = """async () => {
   const v = document.getElementById('player');
   const t0 = v.currentTime;
@@ -54,7 +48,7 @@ async def test_studio_goes_live_and_viewer_sees_moving_video(
     settings_factory: SettingsFactory, browser: Browser
 ) -> None:
     """The seller goes live from the fake camera over WHIP; a viewer plays it over WHEP."""
-    async with start_demo(settings_factory, broadcast=CAMERA_BROADCAST) as demo:
+    async with start_demo(settings_factory) as demo:
         await _go_live_and_watch(demo, browser)
 
 

@@ -14,7 +14,7 @@ from livecommerce.broadcast import BROADCAST
 from livecommerce.broadcast.synthetic import SyntheticSource
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import Demo, Watched, login, open_page, start_demo
-from tests.e2e.test_broadcast_flow import CAMERA_BROADCAST, new_show, wait_playing
+from tests.e2e.test_broadcast_flow import new_show, wait_playing
 from tests.support.hub_clients import join_show
 from tests.support.media import Publisher
 
@@ -129,7 +129,7 @@ async def test_studio_reload_pauses_and_resumes_the_same_show(
     viewer's frames return within 5 s on its session, the same HLS playlist grows past a
     discontinuity and hls.js plays on."""
     async with (
-        start_demo(settings_factory, broadcast=CAMERA_BROADCAST) as demo,
+        start_demo(settings_factory) as demo,
         aiohttp.ClientSession() as http,
     ):
         show_id = await new_show(demo, "Reload show")
@@ -199,7 +199,7 @@ async def test_end_show_is_confirmed_and_final(
     """End show asks first; once confirmed viewers see the end, the studio cannot go live
     again (also after a reload) and a WHIP offer with the key gets 409 show_ended."""
     async with (
-        start_demo(settings_factory, broadcast=CAMERA_BROADCAST) as demo,
+        start_demo(settings_factory) as demo,
         aiohttp.ClientSession() as http,
     ):
         show_id = await new_show(demo, "Ending show")
@@ -232,6 +232,14 @@ async def test_end_show_is_confirmed_and_final(
         assert "The show has ended." == await viewer.page.text_content("#player-status")
         assert await viewer.page.is_visible("#replay")
         assert "ended" == await show_status(http, demo.base_url, show_id)
+        # the camera show's replay (default ladder: source + a 360p re-encode) is complete VOD
+        for rendition in ("source", "360p"):
+            url = f"{demo.base_url}/replays/{show_id}/{rendition}/index.m3u8"
+            async with http.get(url) as resp:
+                assert resp.status == 200, rendition
+                vod = await resp.text()
+            assert "#EXT-X-ENDLIST" in vod
+            assert vod.count("#EXTINF:") >= 2, vod
 
         offer = await page.evaluate(
             """async () => {
@@ -265,7 +273,7 @@ async def test_viewer_reconnects_when_another_encoder_takes_over_with_another_co
     """An encoder with the key takes the live show over in another codec: the server closes
     the viewer's WHEP session and the page is back on the show within 3 s; the studio it
     replaced says so and does not take the show back by itself."""
-    async with start_demo(settings_factory, broadcast=CAMERA_BROADCAST) as demo:
+    async with start_demo(settings_factory) as demo:
         show_id = await new_show(demo, "Takeover show")
         studio = await open_studio(browser, demo, show_id)
         await go_live(studio.page)
