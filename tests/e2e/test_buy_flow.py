@@ -76,14 +76,14 @@ async def test_pin_flash_sale_and_demo_buy_end_to_end(demo: Demo, browser: Brows
     assert "1" == await dashboard.page.text_content("dt:text('Paid orders') + dd")
     await dashboard.shot("dashboard-figures", readme=True)
 
-    # The seller takes the sale off screen, then ends it (two presses: it cannot be undone);
-    # the viewer's card goes away with the end.
+    # The seller takes the sale off screen (the viewer's card goes with it), then ends it (two
+    # presses: it cannot be undone).
     await row.locator("[data-action=unpin]").click()
     await row.locator("[data-action=unpin]").wait_for(state="hidden", timeout=5000)
+    await vpage.wait_for_selector("#offer", state="hidden", timeout=10000)
     await row.locator("[data-action=end]").click()
     await row.locator("[data-action=end][data-armed]").click()
     await row.locator(".badge.status", has_text="ended").wait_for(timeout=5000)
-    await vpage.wait_for_selector("#offer", state="hidden", timeout=10000)
     for watched in (studio, viewer, dashboard):
         assert [] == watched.page_errors
         assert [] == watched.dialogs

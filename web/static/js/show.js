@@ -412,6 +412,13 @@ async function loadPinned() {
 }
 
 hub.on("offer.pinned", (p) => showOffer(p.offer || p));
+// Taken off screen: the card goes, unless this viewer is paying for it right now.
+hub.on("offer.unpinned", (p) => {
+  if (!offer || offer.id !== p.offer_id) return;
+  if (order && ["reserved", "pending_payment"].includes(order.status)) return;
+  offer = null;
+  renderOffer();
+});
 hub.on("offer.updated", (p) => {
   const o = p.offer || p;
   if (offer && o.id === offer.id) { offer = { ...offer, ...o }; renderOffer(); }
