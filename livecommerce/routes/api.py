@@ -4,7 +4,6 @@ itself, so the OpenAPI document is built from the same models that guard the han
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -13,8 +12,9 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from livecommerce import keys
-from livecommerce.errors import InvalidInput, PayloadTooLarge
+from livecommerce.errors import InvalidInput
 from livecommerce.routes.auth import require_principal
+from livecommerce.routes.bodies import parse_json, read_body
 
 Handler = Callable[..., Awaitable[Any]]
 M = TypeVar("M", bound=BaseModel)
@@ -43,18 +43,10 @@ def validation_details(exc: ValidationError) -> list[dict[str, str]]:
 
 async def read_json(request: web.Request) -> Any:
     """The JSON body, with size and syntax problems turned into clear 4xx errors."""
-    limit = request.app[keys.SETTINGS].server.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"body larger than {limit} bytes")
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"body larger than {limit} bytes")
+    raw = await read_body(request, request.app[keys.SETTINGS].server.max_body_bytes)
     if not raw:
         return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("body is not valid JSON") from exc
+    return parse_json(raw)
 
 
 def parse_model(model: type[M], data: Any) -> M:

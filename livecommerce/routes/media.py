@@ -22,8 +22,9 @@ from livecommerce.broadcast.errors import MediaRejected, unauthenticated
 from livecommerce.broadcast.sdp import MAX_SDP_BYTES
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.domain.shows import ShowStatus
-from livecommerce.errors import NotFound
+from livecommerce.errors import NotFound, PayloadTooLarge
 from livecommerce.routes.auth import bearer_token
+from livecommerce.routes.bodies import read_body
 
 __all__ = ["add_media_routes"]
 
@@ -42,11 +43,10 @@ async def _read_offer(request: web.Request) -> str:
     """The SDP body: 415 wrong type, 413 over 64 KiB (checked before and while reading)."""
     if request.content_type != SDP:
         raise MediaRejected(415, "unsupported_media_type", "send the offer as application/sdp")
-    if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
-        raise MediaRejected(413, "payload_too_large", "SDP offers are limited to 64 KiB")
-    body = await request.content.read(MAX_SDP_BYTES + 1)
-    if len(body) > MAX_SDP_BYTES:
-        raise MediaRejected(413, "payload_too_large", "SDP offers are limited to 64 KiB")
+    try:
+        body = await read_body(request, MAX_SDP_BYTES, "SDP offer")
+    except PayloadTooLarge as exc:
+        raise MediaRejected(413, "payload_too_large", "SDP offers are limited to 64 KiB") from exc
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from livecommerce import keys
 from livecommerce.domain.offers import MAX_DURATION_MS, OfferKind
 from livecommerce.domain.orders import order_view
-from livecommerce.errors import PayloadTooLarge
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
+from livecommerce.routes.bodies import read_body
 from livecommerce.wire import MoneyOut, ProductOut, to_ms
 
 api = ApiRoutes("shop")
@@ -298,9 +298,7 @@ async def delete_product(request: web.Request) -> web.Response:
 async def upload_image(request: web.Request) -> ProductOut:
     principal = await require_principal(request)
     limit = request.app[keys.SETTINGS].shop.image_max_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"images are limited to {limit} bytes")
-    data = await request.content.read(limit + 1)
+    data = await read_body(request, limit, "image")
     product = await request.app[keys.SERVICES].catalog_admin.set_image(
         principal, request.match_info["product_id"], request.content_type, data
     )

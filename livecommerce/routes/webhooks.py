@@ -11,15 +11,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from livecommerce import keys
-from livecommerce.errors import PayloadTooLarge
+from livecommerce.routes.bodies import read_body
 
 MAX_WEBHOOK_BYTES = 512 * 1024
 
 
 async def stripe_webhook(request: web.Request) -> web.Response:
-    body = await request.content.read(MAX_WEBHOOK_BYTES + 1)
-    if len(body) > MAX_WEBHOOK_BYTES:
-        raise PayloadTooLarge("webhook body too large")
+    body = await read_body(request, MAX_WEBHOOK_BYTES, "webhook body")
     payments = request.app[keys.SERVICES].payments
     await payments.receive_stripe_webhook(body, request.headers.get("Stripe-Signature"))
     return web.json_response({"received": True})
