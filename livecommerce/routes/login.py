@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -38,8 +39,15 @@ async def login_page(request: web.Request) -> web.Response:
 
 def safe_next(target: str | None) -> str:
     """Where to go after logging in: only a path on this site, so a crafted link cannot bounce
-    a fresh session to another origin (``//evil`` and ``/\\evil`` are protocol-relative)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    a fresh session to another origin. Browsers drop tabs and newlines from URLs and read a
+    backslash as a slash, so a slash, a tab and a slash is ``//evil`` (protocol-relative) to
+    them: any control character, whitespace or backslash makes the target unsafe at once."""
+    if not target or any(
+        c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in target
+    ):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
 

@@ -97,11 +97,13 @@ async def test_page_login_uses_session_cookie_and_csrf(live_app: object, api: Ap
         "name": "Pat",
         "email": "pat@test.example",
         "password": "a-long-password",
+        "next": "/\t/evil.example",  # what ?next=%2F%09%2Fevil.example puts in the form
     }
     async with api.session.post(
         api.base_url + "/login", data=form, allow_redirects=False
     ) as response:
         assert 303 == response.status
+        assert "/" == response.headers["Location"]  # never //evil.example (open redirect)
         cookie = response.cookies["lc_session"]
         assert cookie["httponly"] and cookie["samesite"] == "Lax"
     async with api.session.get(api.base_url + "/api/v1/me") as response:
