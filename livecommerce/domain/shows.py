@@ -94,12 +94,17 @@ def media_position_ms(times: ShowTimes, now_ms: int) -> int | None:
     return _on_air_until(times, now_ms)
 
 
+#: The longest a show's media clock can run (seconds): a client's ``media_ts`` beyond it is
+#: refused before any arithmetic (1e20 overflowed on the way to milliseconds).
+MAX_MEDIA_TS = 7 * 24 * 3600.0
+
+
 def moment_media_ts(times: ShowTimes, now_ms: int, given: float | None) -> float | None:
     """The media timestamp (seconds) of a moment in the show: the studio player's position when
     the client sends one, else the on-air time, which is where the replay's playhead will be."""
     if given is not None:
-        if given < 0:
-            raise InvalidInput("media_ts must not be negative")
+        if not 0 <= given <= MAX_MEDIA_TS:  # also refuses NaN
+            raise InvalidInput(f"media_ts must be between 0 and {MAX_MEDIA_TS:.0f} seconds")
         return given
     position = media_position_ms(times, now_ms)
     return None if position is None else position / 1000

@@ -123,3 +123,18 @@ async def test_a_pause_from_another_node_is_undone_where_media_flows(tmp_path: P
             await asyncio.sleep(0.05)
         await env.manager.stop_synthetic(env.show_id)
         assert await env.status() == "paused"  # its own source leaving does pause it
+
+
+async def test_a_huge_media_ts_is_refused_and_changes_nothing(env: ShopEnv) -> None:
+    """Issue 12 finding 6: a pin with ``media_ts`` 1e20 was a 500 that still saved the pin."""
+    offer = await env.offer(stock=3)
+    url = f"{env.base_url}/api/v1/shows/{env.show_id}/offers/{offer.id}/pin"
+    async with ClientSession() as http:
+        status, body = await post_json(
+            http, url, {"media_ts": 1e20}, await env.token(env.seller_user)
+        )
+    assert (status, body["error"]["code"]) == (422, "invalid_input"), body
+    assert (await env.shop.offers.get(env.show_id, offer.id)).pinned_at_ms is None
+    assert not [
+        e for e in await env.shop.offers.timeline(env.show_id) if e["type"] == "offer.pinned"
+    ]

@@ -10,10 +10,11 @@ from livecommerce.domain.shows import (
     ShowStatus,
     ShowTimes,
     media_position_ms,
+    moment_media_ts,
     pause_outlasted,
     transition,
 )
-from livecommerce.errors import InvalidTransition
+from livecommerce.errors import InvalidInput, InvalidTransition
 
 S = ShowStatus
 
@@ -90,3 +91,18 @@ def test_on_air_time_is_the_sum_of_live_stretches(plan: list[tuple[S, int]]) -> 
             assert position == running
             assert position >= last_position
             last_position = position
+
+
+@pytest.mark.parametrize("given", [1e20, float("inf"), float("nan"), -1.0, 7 * 24 * 3600 + 1])
+def test_a_media_ts_out_of_range_is_refused_before_any_arithmetic(given: float) -> None:
+    """Issue 12 finding 6: ``media_ts`` 1e20 overflowed into a 500 after the pin was saved."""
+    live = transition(ShowTimes(S.SCHEDULED), S.LIVE, 0)
+    with pytest.raises(InvalidInput):
+        moment_media_ts(live, 1_000, given)
+
+
+def test_a_moment_without_media_ts_is_stamped_in_on_air_time() -> None:
+    live = transition(ShowTimes(S.SCHEDULED), S.LIVE, 0)
+    assert moment_media_ts(live, 12_500, None) == 12.5
+    assert moment_media_ts(live, 12_500, 3.0) == 3.0
+    assert moment_media_ts(ShowTimes(S.SCHEDULED), 12_500, None) is None
