@@ -52,6 +52,20 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class MalformedRequestFilter(logging.Filter):
+    """A malformed request (an 8 KB+ URL, a broken header) is the client's fault and already
+    answered 400 by aiohttp's parser: one INFO line naming the problem, not an ERROR with a
+    traceback that quotes the client's bytes (a log-flooding and log-injection vector)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.name == "aiohttp.server" and type(exc).__module__ == "aiohttp.http_exceptions":
+            record.msg, record.args = "refused a malformed HTTP request (%s)", (type(exc).__name__,)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -72,6 +86,7 @@ class JsonFormatter(logging.Formatter):
 def configure(level: str, fmt: str) -> None:
     """Install one stderr handler with redaction for the whole process."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(MalformedRequestFilter())
     handler.addFilter(RedactingFilter())
     handler.setFormatter(
         JsonFormatter()

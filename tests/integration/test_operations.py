@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -221,3 +222,33 @@ async def test_cli_migrate_and_create_admin(settings_factory: SettingsFactory) -
             json={"email": "root@test.example", "password": "root-password-123"},
         )
         assert (200, "admin") == (status, body["user"]["role"])
+
+
+@pytest.mark.timeout(90)
+def test_a_malformed_request_logs_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """Issue 12 finding 6: a URL over 8 KB logged a full traceback at ERROR. It is answered 400
+    and logged as one INFO line that names the problem, not the client's bytes."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livecommerce", "serve", "--port", str(port),
+         "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert 200 == _get(f"http://127.0.0.1:{port}/healthz")[0]
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert conn.recv(64).startswith(b"HTTP/1.0 400")
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0].decode()
+    assert "Traceback" not in output
+    assert "aaaaaaaaaa" not in output
+    assert "refused a malformed HTTP request (LineTooLong)" in output
