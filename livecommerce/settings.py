@@ -32,6 +32,9 @@ class ServerSettings(Section):
     cookie_secure: bool | None = None
     #: Largest accepted request body for JSON endpoints (uploads have their own cap).
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    #: ``Strict-Transport-Security`` max-age on HTTPS responses; 0 = not sent. Turn it on once
+    #: the site is served over HTTPS for good (browsers then refuse plain HTTP for that long).
+    hsts_seconds: int = Field(0, ge=0, le=2 * 365 * 86400)
 
     @field_validator("public_url")
     @classmethod

@@ -62,11 +62,18 @@ async def require_principal(request: web.Request) -> Principal:
     return principal
 
 
-def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+def cookies_secure(request: web.Request) -> bool:
+    """Whether our cookies carry ``Secure``: as configured, else whenever the site is HTTPS."""
     settings = request.app[keys.SETTINGS]
     secure = settings.server.cookie_secure
     if secure is None:
         secure = settings.base_url.startswith("https://") or request.secure
+    return secure
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    settings = request.app[keys.SETTINGS]
+    secure = cookies_secure(request)
     response.set_cookie(
         keys.SESSION_COOKIE,
         token,

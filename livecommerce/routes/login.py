@@ -16,7 +16,7 @@ from livecommerce import keys
 from livecommerce.domain.access import Role
 from livecommerce.errors import LiveCommerceError
 from livecommerce.ids import new_secret
-from livecommerce.routes.auth import csrf_token, principal_of, set_session_cookie
+from livecommerce.routes.auth import cookies_secure, csrf_token, principal_of, set_session_cookie
 from livecommerce.routes.middleware import Handler
 from livecommerce.routes.pages import render
 
@@ -124,5 +124,12 @@ async def pre_session(request: web.Request, handler: Handler) -> web.StreamRespo
     response = await handler(request)
     minted = request.get(keys.PRE_SESSION)
     if minted and isinstance(response, web.Response):
-        response.set_cookie(PRE_SESSION_COOKIE, minted, httponly=True, samesite="Strict", path="/")
+        response.set_cookie(
+            PRE_SESSION_COOKIE,
+            minted,
+            httponly=True,
+            samesite="Strict",
+            path="/",
+            secure=cookies_secure(request),
+        )
     return response

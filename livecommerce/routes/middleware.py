@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from livecommerce import keys
 from livecommerce.errors import LiveCommerceError
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,14 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     response = await handler(request)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if request.path.startswith("/api/"):
+        # API answers are per caller (orders, /me, tokens): no shared cache may keep them
+        response.headers.setdefault("Cache-Control", "no-store")
+    server = request.app[keys.SETTINGS].server
+    if server.hsts_seconds and (request.secure or server.public_url.startswith("https://")):
+        response.headers.setdefault(
+            "Strict-Transport-Security", f"max-age={server.hsts_seconds}; includeSubDomains"
+        )
     if response.content_type == "text/html":
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
