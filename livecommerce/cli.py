@@ -95,12 +95,15 @@ async def _migrate(settings: Settings) -> list[int]:
 async def _create_user(settings: Settings, name: str, email: str, role: Role, password: str) -> str:
     from livecommerce.adapters.clock import SystemClock
     from livecommerce.adapters.sql.accounts import SqlAccountStore
+    from livecommerce.adapters.sql.addresses import SqlAddressStore
     from livecommerce.adapters.sql.database import open_database
     from livecommerce.services.accounts import AccountService
 
     db = await open_database(settings.store_url, 1)
     try:
-        accounts = AccountService(SqlAccountStore(db), SystemClock(), settings.auth)
+        accounts = AccountService(
+            SqlAccountStore(db), SystemClock(), settings.auth, addresses=SqlAddressStore(db)
+        )
         user = await accounts.create_user(name, email, password, role)
     finally:
         await db.close()

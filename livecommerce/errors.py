@@ -7,8 +7,8 @@ and the Socket.IO ack helper turn them into ``{"error": {"code", "message"}}`` w
 LiveCommerceError
 ├── DomainError (409): InvalidTransition, SoldOut, OfferNotActive (OfferClosed), ShowNotLive,
 │                      LimitReached, Muted, Banned, RateLimited (429), Conflict
-├── NotFound (404) · PermissionDenied (403) · Unauthenticated (401)
-├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406)
+├── NotFound (404) · PermissionDenied (403): GuestEmailRequired · Unauthenticated (401)
+├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired
 ├── IdempotencyConflict (409) · RequestInProgress (409, retryable)
 └── AdapterError (503): PaymentGatewayError (502), StoreUnavailable (503), MediaError (502)
 ```
@@ -214,3 +214,19 @@ class TooManyConnections(RateLimited):
     """Too many open Socket.IO connections from one address."""
 
     code = "too_many_connections"
+
+
+# --- buying (issue 11): addresses and guest buyers ----------------------------------------------
+
+
+class ShippingAddressRequired(InvalidInput):
+    """The product is shipped and the buyer gave no address and has none saved; nothing was
+    reserved. The client asks for one and checks out again."""
+
+    code = "shipping_address_required"
+
+
+class GuestEmailRequired(PermissionDenied):
+    """A guest without an e-mail may watch and chat but not buy (nor become a full account)."""
+
+    code = "guest_email_required"

@@ -1,12 +1,14 @@
 """Wire models of the records clients see, shared by the REST routes and the Socket.IO hub so
-a show or a product has one shape everywhere (timestamps are ISO 8601 in UTC on the wire)."""
+a show, a product, an order or an address has one shape everywhere (show timestamps are ISO 8601
+in UTC on the wire; order timestamps are epoch milliseconds, as they always were)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+from livecommerce.domain.shipping import ShippingAddress
 from livecommerce.services.ports import Product, Show, User
 
 
@@ -23,14 +25,59 @@ def to_ms(value: datetime | None) -> int | None:
 
 
 class UserOut(BaseModel):
+    """The caller's own account (token responses and `/me`; never someone else's)."""
+
     id: str
     name: str
     role: str
     is_guest: bool
+    email: str | None = Field(
+        None, description="the login e-mail, or a guest's contact e-mail (null: none given)"
+    )
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(id=user.id, name=user.name, role=user.role.value, is_guest=user.is_guest)
+        return cls(
+            id=user.id,
+            name=user.name,
+            role=user.role.value,
+            is_guest=user.is_guest,
+            email=user.contact_email,
+        )
+
+
+class ShippingAddressIn(BaseModel):
+    """An address as a client sends it; the domain (`domain/shipping.py`) checks the content
+    and answers `invalid_input` naming each bad field."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    name: str = Field(max_length=1000, description="the recipient")
+    line1: str = Field(max_length=1000)
+    line2: str | None = Field(None, max_length=1000)
+    city: str = Field(max_length=1000)
+    region: str | None = Field(None, max_length=1000, description="state, province or county")
+    postal_code: str = Field(max_length=1000)
+    country: str = Field(max_length=1000, description="ISO 3166-1 alpha-2 code, like US or DE")
+
+
+class ShippingAddressOut(BaseModel):
+    name: str
+    line1: str
+    line2: str | None
+    city: str
+    region: str | None
+    postal_code: str
+    country: str
+
+    @classmethod
+    def of(cls, address: ShippingAddress) -> ShippingAddressOut:
+        return cls.model_validate(address.to_wire())
+
+
+class MeOut(UserOut):
+    shipping_address: ShippingAddressOut | None = Field(
+        None, description="the saved address checkout uses when none is given"
+    )
 
 
 class ShowOut(BaseModel):
@@ -71,6 +118,48 @@ class MoneyOut(BaseModel):
     currency: str
 
 
+class ProductRef(BaseModel):
+    id: str
+    name: str
+    image_url: str
+
+
+class VariantRef(BaseModel):
+    id: str
+    label: str
+
+
+class FulfilmentOut(BaseModel):
+    carrier: str | None
+    tracking_number: str | None
+    fulfilled_at: int = Field(description="epoch milliseconds")
+
+
+class OrderOut(BaseModel):
+    """An order on the wire (REST; `order.updated` and the checkout ack carry the same)."""
+
+    id: str
+    status: str
+    offer_id: str
+    show_id: str
+    product_id: str
+    variant_id: str | None
+    quantity: int
+    buyer: str = Field(description="the buyer's user id")
+    buyer_name: str
+    unit_price: MoneyOut
+    total: MoneyOut
+    refunded: MoneyOut
+    created_at: int = Field(description="epoch milliseconds")
+    expires_at: int = Field(description="epoch milliseconds")
+    product: ProductRef
+    variant: VariantRef | None
+    shipping_address: ShippingAddressOut | None = Field(
+        description="where it goes, as it was at checkout (null: not shipped)"
+    )
+    fulfilment: FulfilmentOut | None = Field(description="null until the seller fulfils it")
+
+
 class VariantOut(BaseModel):
     id: str
     label: str
@@ -86,6 +175,8 @@ class ProductOut(BaseModel):
     price: MoneyOut
     image_url: str
     variants: list[VariantOut]
+    #: Shipped goods need an address at checkout (`shipping_address_required` without one).
+    requires_shipping: bool = True
 
     @classmethod
     def of(cls, product: Product) -> ProductOut:
@@ -108,4 +199,5 @@ class ProductOut(BaseModel):
                 )
                 for v in product.variants
             ],
+            requires_shipping=product.requires_shipping,
         )

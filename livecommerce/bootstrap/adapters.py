@@ -31,6 +31,7 @@ from livecommerce.adapters.redis.inventory import RedisInventory
 from livecommerce.adapters.redis.presence import RedisPresence
 from livecommerce.adapters.redis.ratelimit import RedisRateLimiter
 from livecommerce.adapters.sql.accounts import SqlAccountStore
+from livecommerce.adapters.sql.addresses import SqlAddressStore
 from livecommerce.adapters.sql.analytics import SqlAnalyticsStore
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
 from livecommerce.adapters.sql.catalog_admin import SqlCatalogAdmin
@@ -64,6 +65,7 @@ class Adapters:
     presence: PresenceStore
     fanout: Fanout
     accounts: SqlAccountStore
+    addresses: SqlAddressStore
     shows: SqlShowStore
     catalog: SqlCatalogStore
     catalog_admin: SqlCatalogAdmin
@@ -133,6 +135,7 @@ async def open_adapters(
             presence=presence,
             fanout=fanout,
             accounts=SqlAccountStore(db),
+            addresses=SqlAddressStore(db),
             shows=SqlShowStore(db),
             catalog=SqlCatalogStore(db),
             catalog_admin=SqlCatalogAdmin(db),

@@ -31,6 +31,14 @@ log = logging.getLogger(__name__)
 DEMO_FILE = "demo.json"
 #: Demo logins for the pages; public knowledge, like the rest of the demo data.
 DEMO_PASSWORD = "livecommerce-demo"  # noqa: S105 why: a documented public demo login
+DEMO_ADDRESS: dict[str, object] = {
+    "name": "Demo Viewer",
+    "line1": "1 Example Street",
+    "city": "Springfield",
+    "region": "IL",
+    "postal_code": "62701",
+    "country": "US",
+}
 
 PRODUCTS: list[dict[str, Any]] = [
     {
@@ -114,6 +122,8 @@ async def seed_demo(
     viewer = await accounts.create_user(
         "Demo Viewer", f"viewer-{suffix}@demo.invalid", DEMO_PASSWORD, Role.VIEWER
     )
+    # the demo viewer buys in one tap: an address is saved (a made-up one, like the e-mails)
+    await accounts.save_shipping_address(principal_of(viewer), DEMO_ADDRESS)
     seller_p = principal_of(seller)
     product_ids = []
     for spec in PRODUCTS:

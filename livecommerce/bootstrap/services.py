@@ -15,7 +15,7 @@ from livecommerce.services.container import Services
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
-from livecommerce.services.orders import OrderService, ShopEvents
+from livecommerce.services.orders import OrderService, OrderViews, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Clock
 from livecommerce.services.qa import QaService
@@ -30,7 +30,13 @@ def _rates(settings: list[RateSetting]) -> tuple[Rate, ...]:
 def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Services:
     a = adapters
     shop = settings.shop
-    accounts = AccountService(a.accounts, clock, settings.auth, tuple(settings.hub.reserved_names))
+    accounts = AccountService(
+        a.accounts,
+        clock,
+        settings.auth,
+        tuple(settings.hub.reserved_names),
+        addresses=a.addresses,
+    )
     shows = ShowService(a.shows, a.accounts, clock, a.bus)
     catalog = CatalogService(a.catalog, clock)
     events = ShopEvents(
@@ -38,6 +44,7 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
         a.orders,
         a.inventory,
         clock,
+        views=OrderViews(a.catalog, a.accounts, clock),
         stock_interval=shop.stock_update_interval_seconds,
         metrics=a.metrics,
     )
@@ -68,6 +75,7 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
             events,
             clock,
             offers=offers,
+            addresses=a.addresses,
             provider=pay.provider,
             ttl_seconds=shop.reservation_ttl_seconds,
             limiter=a.rate_limiter,

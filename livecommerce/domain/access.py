@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from livecommerce.errors import PermissionDenied, Unauthenticated
+from livecommerce.errors import GuestEmailRequired, PermissionDenied, Unauthenticated
 
 
 class Role(StrEnum):
@@ -25,7 +25,7 @@ class Action(StrEnum):
 
     WATCH = "watch"  # open a show, read chat
     CHAT = "chat"  # write chat, react, ask questions (needs an account or guest token)
-    CHECKOUT = "checkout"  # buy (needs a non-guest account)
+    CHECKOUT = "checkout"  # buy (needs an account, or a guest who gave an e-mail)
     CREATE_SHOW = "create_show"
     CREATE_PRODUCT = "create_product"
     MANAGE_SHOW = "manage_show"  # edit the show, rotate its stream key, grant hosts
@@ -45,6 +45,10 @@ class Principal:
     name: str
     role: Role
     is_guest: bool = False
+    #: Whether the account has an e-mail to reach the buyer at (full accounts always do; a
+    #: guest only if they gave one): receipts and shipping questions need it, so guests buy
+    #: only with one.
+    has_email: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +109,12 @@ def authorize(
         raise Unauthenticated("this needs a signed-in user")
     if action in _EVERYONE:
         return principal
+    if action is Action.CHECKOUT:
+        if principal.is_guest and not principal.has_email:
+            raise GuestEmailRequired("guests need an e-mail to buy")
+        return principal
     if principal.is_guest:
         raise PermissionDenied("guests cannot do this; create an account")
-    if action is Action.CHECKOUT:
-        return principal
     if principal.role is Role.ADMIN:
         return principal
     if action in (Action.CREATE_SHOW, Action.CREATE_PRODUCT, Action.VIEW_SHOP_ORDERS):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from livecommerce.domain.money import Money
+from livecommerce.domain.shipping import Fulfilment, ShippingAddress
 from livecommerce.errors import InvalidInput, InvalidTransition
 
 
@@ -101,6 +102,13 @@ class Order:
     payment_provider: str = ""
     payment_ref: str = ""
     refunded_minor: int = 0
+    #: Where the goods go, as it was at checkout (later edits of the buyer's address never
+    #: reach it); None for goods that are not shipped.
+    shipping_address: ShippingAddress | None = None
+    #: Set when the order is fulfilled: carrier, tracking number and when.
+    fulfilment: Fulfilment | None = None
+    #: A refund asked for the order's units to go back into stock (at most once per order).
+    restocked: bool = False
 
 
 def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
@@ -146,6 +154,7 @@ def place_order(
     request_hash: str,
     now_ms: int,
     ttl_ms: int,
+    shipping_address: ShippingAddress | None = None,
 ) -> Order:
     """Create a `reserved` order whose price comes from the offer and whose hold ends at now+ttl."""
     validate_quantity(quantity)
@@ -170,6 +179,7 @@ def place_order(
         created_at_ms=now_ms,
         updated_at_ms=now_ms,
         expires_at_ms=now_ms + ttl_ms,
+        shipping_address=shipping_address,
     )
 
 
@@ -190,7 +200,8 @@ def status_after_refund(order: Order, refunded_total_minor: int) -> OrderStatus:
 
 
 def order_view(order: Order) -> dict[str, object]:
-    """The public shape of an order (REST and `order.updated`); money as {amount, currency}."""
+    """The order's own fields in their public shape (REST and `order.updated` add what the
+    catalog knows: product name and image, variant label); money as {amount, currency}."""
     return {
         "id": order.id,
         "status": str(order.status),
@@ -205,6 +216,8 @@ def order_view(order: Order) -> dict[str, object]:
         "refunded": {"amount": order.refunded_minor, "currency": order.total.currency},
         "created_at": order.created_at_ms,
         "expires_at": order.expires_at_ms,
+        "shipping_address": order.shipping_address.to_wire() if order.shipping_address else None,
+        "fulfilment": order.fulfilment.to_wire() if order.fulfilment else None,
     }
 
 

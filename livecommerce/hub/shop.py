@@ -1,6 +1,7 @@
 """The shop's Socket.IO events, registered on the hub's event table: thin handlers that validate
-the payload, call the shop's services and return the ack body. `checkout.start` acks
-`{ok, order: {id, status, total, ...}, payment: {...}}`; the studio's `offer.pin`,
+the payload, call the shop's services and return the ack body. `checkout.start` (with an
+optional `shipping_address`, else the buyer's saved one) acks `{ok, order, payment: {...}}`, the
+order in the same shape as REST and `order.updated`; the studio's `offer.pin`,
 `offer.unpin`, `offer.start` and `offer.end` ack `{ok, offer}` and the services announce
 `offer.pinned` / `offer.unpinned` / `offer.updated` on the Bus, which the hub relays to the show's
 room (as it relays `order.updated` to the buyer and the show's staff).
@@ -16,8 +17,8 @@ from typing import Any
 from pydantic import Field
 
 from livecommerce.domain.offers import MAX_DURATION_MS, on_screen
-from livecommerce.domain.orders import order_view
 from livecommerce.hub.events import EventContext, Payload, events
+from livecommerce.wire import ShippingAddressIn
 
 
 class CheckoutStart(Payload):
@@ -26,6 +27,7 @@ class CheckoutStart(Payload):
     variant_id: str | None = Field(None, max_length=100)
     quantity: int = Field(ge=1, le=100)
     idempotency_key: str = Field(min_length=8, max_length=100)
+    shipping_address: ShippingAddressIn | None = None
 
 
 class OfferRef(Payload):
@@ -43,9 +45,15 @@ class OfferStart(OfferRef):
 @events.on("checkout.start", model=CheckoutStart)
 async def checkout_start(ctx: EventContext, p: CheckoutStart) -> dict[str, Any]:
     order, payment = await ctx.services.checkout.start(
-        ctx.principal, p.show_id, p.offer_id, p.variant_id, p.quantity, p.idempotency_key
+        ctx.principal,
+        p.show_id,
+        p.offer_id,
+        p.variant_id,
+        p.quantity,
+        p.idempotency_key,
+        shipping_address=p.shipping_address.model_dump() if p.shipping_address else None,
     )
-    return {"order": order_view(order), "payment": payment.client}
+    return {"order": await ctx.services.orders.view(order), "payment": payment.client}
 
 
 @events.on("offer.pin", model=OfferRef)

@@ -1,4 +1,6 @@
-"""Account API: sign-up, login, guest tokens, logout and the current user."""
+"""Account API: sign-up, login, guest tokens (a guest with an e-mail may buy), upgrading a guest
+to a full account, logout, the current user with their saved shipping address, and the country
+list an address form offers."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce import keys
 from livecommerce.domain.access import Role
+from livecommerce.domain.countries import COUNTRIES
 from livecommerce.domain.ratelimit import Rate
-from livecommerce.errors import RateLimited
+from livecommerce.errors import NotFound, RateLimited
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import bearer_token, require_principal
-from livecommerce.wire import UserOut
+from livecommerce.wire import MeOut, ShippingAddressIn, ShippingAddressOut, UserOut
 
 api = ApiRoutes("accounts")
 
@@ -36,6 +39,33 @@ class LoginIn(Strict):
 
 class GuestIn(Strict):
     name: str = Field(min_length=1, max_length=40)
+    email: str | None = Field(
+        None,
+        min_length=3,
+        max_length=320,
+        description="a contact e-mail: with it the guest may buy (it is not a login)",
+    )
+
+
+class UpgradeIn(Strict):
+    password: str = Field(min_length=8, max_length=256)
+
+
+class UserEnvelope(BaseModel):
+    user: UserOut
+
+
+class AddressEnvelope(BaseModel):
+    shipping_address: ShippingAddressOut
+
+
+class Country(BaseModel):
+    code: str
+    name: str
+
+
+class CountryList(BaseModel):
+    countries: list[Country]
 
 
 class TokenOut(BaseModel):
@@ -87,12 +117,25 @@ async def login(request: web.Request, body: LoginIn) -> TokenOut:
     response=TokenOut,
     status=201,
     auth=False,
-    summary="A short-lived viewer token for watching and chatting without an account",
+    summary="A short-lived viewer token for watching and chatting; with an e-mail, for buying",
 )
 async def guest(request: web.Request, body: GuestIn) -> TokenOut:
     await limit_attempts(request, "guest")
-    issued = await request.app[keys.SERVICES].accounts.guest(body.name)
+    issued = await request.app[keys.SERVICES].accounts.guest(body.name, body.email)
     return TokenOut(token=issued.token, user=UserOut.of(issued.user))
+
+
+@api.post(
+    "/api/v1/me/upgrade",
+    body=UpgradeIn,
+    response=UserEnvelope,
+    summary="Turn this guest (with an e-mail) into a full account: same id, orders kept",
+)
+async def upgrade(request: web.Request, body: UpgradeIn) -> UserEnvelope:
+    principal = await require_principal(request)
+    await limit_attempts(request, "upgrade")
+    user = await request.app[keys.SERVICES].accounts.upgrade(principal, body.password)
+    return UserEnvelope(user=UserOut.of(user))
 
 
 @api.post("/api/v1/auth/logout", status=204, summary="Revoke the bearer token used for this call")
@@ -104,9 +147,53 @@ async def logout(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@api.get("/api/v1/me", response=UserOut, summary="The signed-in user")
-async def me(request: web.Request) -> UserOut:
+@api.get("/api/v1/me", response=MeOut, summary="The signed-in user and their saved address")
+async def me(request: web.Request) -> MeOut:
     principal = await require_principal(request)
-    user = await request.app[keys.SERVICES].accounts.get_user(principal.user_id)
+    accounts = request.app[keys.SERVICES].accounts
+    user = await accounts.get_user(principal.user_id)
     assert user is not None  # a token that authenticated has a user
-    return UserOut.of(user)
+    address = await accounts.shipping_address(user.id)
+    return MeOut(
+        **UserOut.of(user).model_dump(),
+        shipping_address=ShippingAddressOut.of(address) if address else None,
+    )
+
+
+@api.get(
+    "/api/v1/me/shipping-address",
+    response=AddressEnvelope,
+    summary="The saved shipping address (404 when there is none)",
+)
+async def get_shipping_address(request: web.Request) -> AddressEnvelope:
+    principal = await require_principal(request)
+    address = await request.app[keys.SERVICES].accounts.shipping_address(principal.user_id)
+    if address is None:
+        raise NotFound("no shipping address saved")
+    return AddressEnvelope(shipping_address=ShippingAddressOut.of(address))
+
+
+@api.put(
+    "/api/v1/me/shipping-address",
+    body=ShippingAddressIn,
+    response=AddressEnvelope,
+    summary="Save the shipping address checkout uses when none is given (orders keep theirs)",
+)
+async def put_shipping_address(request: web.Request, body: ShippingAddressIn) -> AddressEnvelope:
+    principal = await require_principal(request)
+    address = await request.app[keys.SERVICES].accounts.save_shipping_address(
+        principal, body.model_dump()
+    )
+    return AddressEnvelope(shipping_address=ShippingAddressOut.of(address))
+
+
+@api.get(
+    "/api/v1/countries",
+    response=CountryList,
+    auth=False,
+    summary="ISO 3166-1 alpha-2 country codes an address accepts, with English names",
+)
+async def countries(request: web.Request) -> CountryList:
+    return CountryList(
+        countries=[Country(code=code, name=name) for code, name in COUNTRIES.items()]
+    )

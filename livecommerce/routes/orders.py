@@ -1,5 +1,7 @@
-"""Order API: a buyer's own orders, a seller's shop orders with filters, refunds, fulfilment
-and CSV export. Whose orders a caller sees is decided in OrderService, not here."""
+"""Order API: a buyer's own orders, a seller's shop orders with filters (status, show, text
+search over order id and buyer name or e-mail), refunds (optionally putting the units back into
+stock), fulfilment with carrier and tracking number, and CSV export. Whose orders a caller sees
+is decided in OrderService, not here."""
 
 from __future__ import annotations
 
@@ -10,12 +12,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce import keys
-from livecommerce.domain.orders import Order, OrderStatus, order_view
+from livecommerce.domain.orders import Order, OrderStatus
+from livecommerce.domain.shipping import CARRIER_MAX, TRACKING_MAX
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
-from livecommerce.routes.shop import OrderOut
 from livecommerce.services.ports import OrderFilter
-from livecommerce.wire import to_ms
+from livecommerce.wire import OrderOut, to_ms
 
 api = ApiRoutes("orders")
 
@@ -42,6 +44,12 @@ class OrderQuery(BaseModel):
     offer_id: str | None = Field(None, max_length=100)
     since: datetime | None = None
     until: datetime | None = None
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="text in the order id or the buyer's name or e-mail (case-insensitive)",
+    )
     limit: int = Field(100, ge=1, le=1000)
 
     def to_filter(self) -> OrderFilter:
@@ -51,6 +59,7 @@ class OrderQuery(BaseModel):
             statuses=(OrderStatus(self.status),) if self.status else (),
             since_ms=to_ms(self.since),
             until_ms=to_ms(self.until),
+            q=(self.q or "").strip() or None,
             limit=self.limit,
         )
 
@@ -62,11 +71,20 @@ class OrderList(BaseModel):
 class RefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: int | None = Field(None, ge=1, description="minor units; empty = all that is left")
+    restock: bool = Field(False, description="put the order's units back into the variant's stock")
     idempotency_key: str | None = Field(None, min_length=8, max_length=100)
 
 
-def _out(order: Order) -> OrderOut:
-    return OrderOut.model_validate(order_view(order))
+class FulfilIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    carrier: str | None = Field(None, max_length=CARRIER_MAX, description="who carries it")
+    tracking_number: str | None = Field(
+        None, max_length=TRACKING_MAX, description="the carrier's tracking number"
+    )
+
+
+async def _out(request: web.Request, order: Order) -> OrderOut:
+    return OrderOut.model_validate(await request.app[keys.SERVICES].orders.view(order))
 
 
 @api.get(
@@ -92,45 +110,52 @@ async def export_orders(request: web.Request, query: OrderQuery) -> web.Response
 )
 async def list_orders(request: web.Request, query: OrderQuery) -> OrderList:
     principal = await require_principal(request)
-    orders = await request.app[keys.SERVICES].orders.list_orders(
-        principal, scope=query.scope, flt=query.to_filter()
-    )
-    return OrderList(orders=[_out(o) for o in orders])
+    services = request.app[keys.SERVICES]
+    orders = await services.orders.list_orders(principal, scope=query.scope, flt=query.to_filter())
+    views = await services.orders.views(orders)
+    return OrderList(orders=[OrderOut.model_validate(v) for v in views])
 
 
 @api.get("/api/v1/orders/{order_id}", response=OrderOut, summary="One order (buyer or seller)")
 async def get_order(request: web.Request) -> OrderOut:
     principal = await require_principal(request)
-    return _out(
-        await request.app[keys.SERVICES].orders.get(principal, request.match_info["order_id"])
-    )
+    order = await request.app[keys.SERVICES].orders.get(principal, request.match_info["order_id"])
+    return await _out(request, order)
 
 
 @api.post(
     "/api/v1/orders/{order_id}/refund",
     body=RefundIn,
     response=OrderOut,
-    summary="Refund all or part of a paid order (its seller)",
+    summary="Refund all or part of a paid order (its seller); restock puts its units back",
 )
 async def refund_order(request: web.Request, body: RefundIn) -> OrderOut:
     principal = await require_principal(request)
     order = await request.app[keys.SERVICES].payments.refund(
-        principal, request.match_info["order_id"], body.amount, body.idempotency_key
+        principal,
+        request.match_info["order_id"],
+        body.amount,
+        body.idempotency_key,
+        restock=body.restock,
     )
-    return _out(order)
+    return await _out(request, order)
 
 
 @api.post(
     "/api/v1/orders/{order_id}/fulfil",
+    body=FulfilIn,
     response=OrderOut,
-    summary="Mark a paid order as handed over (its seller)",
+    summary="Mark a paid order as handed over (its seller), with carrier and tracking number",
 )
-async def fulfil_order(request: web.Request) -> OrderOut:
+async def fulfil_order(request: web.Request, body: FulfilIn) -> OrderOut:
     principal = await require_principal(request)
     order = await request.app[keys.SERVICES].orders.fulfil(
-        principal, request.match_info["order_id"]
+        principal,
+        request.match_info["order_id"],
+        carrier=body.carrier,
+        tracking_number=body.tracking_number,
     )
-    return _out(order)
+    return await _out(request, order)
 
 
 @api.post(
@@ -143,4 +168,4 @@ async def cancel_order(request: web.Request) -> OrderOut:
     order = await request.app[keys.SERVICES].payments.cancel(
         principal, request.match_info["order_id"]
     )
-    return _out(order)
+    return await _out(request, order)

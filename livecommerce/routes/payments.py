@@ -7,10 +7,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce import keys
-from livecommerce.domain.orders import order_view
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
-from livecommerce.routes.shop import OrderOut
+from livecommerce.wire import OrderOut
 
 api = ApiRoutes("payments")
 
@@ -28,7 +27,8 @@ class DemoConfirmIn(BaseModel):
 )
 async def confirm_demo(request: web.Request, body: DemoConfirmIn) -> OrderOut:
     principal = await require_principal(request)
-    order = await request.app[keys.SERVICES].payments.confirm_demo(
+    services = request.app[keys.SERVICES]
+    order = await services.payments.confirm_demo(
         principal, request.match_info["order_id"], body.card
     )
-    return OrderOut.model_validate(order_view(order))
+    return OrderOut.model_validate(await services.orders.view(order))

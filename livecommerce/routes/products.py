@@ -30,6 +30,9 @@ class ProductIn(BaseModel):
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
     image_url: str = Field("", max_length=500, pattern=r"^(/[^\s]*)?$")
     variants: list[VariantIn] = Field(default_factory=list, max_length=50)
+    requires_shipping: bool = Field(
+        True, description="shipped goods need an address at checkout (false: digital, pick-up)"
+    )
 
 
 class ProductListQuery(BaseModel):
@@ -58,6 +61,7 @@ async def create_product(request: web.Request, body: ProductIn) -> ProductOut:
         price=Money(body.price, currency),
         image_url=body.image_url,
         variants=[VariantSpec(v.label, v.stock, v.price) for v in body.variants],
+        requires_shipping=body.requires_shipping,
     )
     return ProductOut.of(product)
 

@@ -12,11 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce import keys
 from livecommerce.domain.offers import MAX_DURATION_MS, OfferKind
-from livecommerce.domain.orders import order_view
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
 from livecommerce.routes.bodies import read_body
-from livecommerce.wire import MoneyOut, ProductOut, to_ms
+from livecommerce.wire import MoneyOut, OrderOut, ProductOut, ShippingAddressIn, to_ms
 
 api = ApiRoutes("shop")
 
@@ -80,22 +79,9 @@ class CheckoutIn(BaseModel):
     variant_id: str | None = Field(None, max_length=100)
     quantity: int = Field(ge=1, le=100, strict=True)
     idempotency_key: str = Field(min_length=8, max_length=100)
-
-
-class OrderOut(BaseModel):
-    id: str
-    status: str
-    offer_id: str
-    show_id: str
-    product_id: str
-    variant_id: str | None
-    quantity: int
-    buyer: str
-    unit_price: MoneyOut
-    total: MoneyOut
-    refunded: MoneyOut
-    created_at: int = Field(description="epoch milliseconds")
-    expires_at: int = Field(description="epoch milliseconds")
+    shipping_address: ShippingAddressIn | None = Field(
+        None, description="where to ship; empty: the buyer's saved address"
+    )
 
 
 class CheckoutOut(BaseModel):
@@ -221,8 +207,10 @@ async def checkout(request: web.Request, body: CheckoutIn) -> CheckoutOut:
         body.variant_id,
         body.quantity,
         body.idempotency_key,
+        shipping_address=body.shipping_address.model_dump() if body.shipping_address else None,
     )
-    return CheckoutOut(order=OrderOut.model_validate(order_view(order)), payment=payment.client)
+    view = await request.app[keys.SERVICES].orders.view(order)
+    return CheckoutOut(order=OrderOut.model_validate(view), payment=payment.client)
 
 
 # --- catalog administration (the foundation creates and lists products) ------------------------
@@ -233,6 +221,9 @@ class ProductPatch(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=120)
     description: str | None = Field(None, max_length=4000)
     price: int | None = Field(None, gt=0, le=100_000_000, description="minor units")
+    requires_shipping: bool | None = Field(
+        None, description="shipped goods need an address at checkout"
+    )
 
 
 class VariantPatch(BaseModel):
@@ -255,6 +246,7 @@ async def update_product(request: web.Request, body: ProductPatch) -> ProductOut
         name=body.name,
         description=body.description,
         price_minor=body.price,
+        requires_shipping=body.requires_shipping,
     )
     return ProductOut.of(product)
 

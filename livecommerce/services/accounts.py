@@ -1,23 +1,32 @@
-"""Sign-up, login, guest access and token resolution.
+"""Sign-up, login, guest access, token resolution and the buyer's saved shipping address.
 
 Tokens are random and stored only as SHA-256, so a leaked database holds no usable token;
 passwords are argon2 hashes computed off the event loop.
+
+Guests who give an e-mail may buy. That e-mail is a contact address, not a login: it is kept
+apart from the unique login e-mails, so a guest typing someone else's address gets an account of
+their own (its own id, its own orders) and never sees, claims or blocks the other account.
+Upgrading a guest makes the same user a full viewer account (orders stay, they belong to the
+id) with that e-mail as login; if a full account already has it, the upgrade is refused with
+`conflict` and the guest signs in to that account instead (their guest orders stay with the guest).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from livecommerce.domain.access import Principal, Role
+from livecommerce.domain.access import Action, Principal, Role, authorize
 from livecommerce.domain.accounts import check_password, normalize_email, normalize_name
 from livecommerce.domain.names import check_display_name
-from livecommerce.errors import PermissionDenied, Unauthenticated
+from livecommerce.domain.shipping import ShippingAddress, parse_address
+from livecommerce.errors import Conflict, GuestEmailRequired, PermissionDenied, Unauthenticated
 from livecommerce.ids import hash_secret, new_id, new_secret
-from livecommerce.services.ports import AccountStore, Clock, User
+from livecommerce.services.ports import AccountStore, AddressStore, Clock, User
 from livecommerce.settings import AuthSettings
 
 TOKEN_PREFIX = "lct_"  # noqa: S105 why: a prefix, not a secret
@@ -33,7 +42,13 @@ class Issued:
 
 
 def principal_of(user: User) -> Principal:
-    return Principal(user_id=user.id, name=user.name, role=user.role, is_guest=user.is_guest)
+    return Principal(
+        user_id=user.id,
+        name=user.name,
+        role=user.role,
+        is_guest=user.is_guest,
+        has_email=user.contact_email is not None,
+    )
 
 
 class AccountService:
@@ -43,8 +58,11 @@ class AccountService:
         clock: Clock,
         settings: AuthSettings,
         reserved_names: tuple[str, ...] = (),
+        *,
+        addresses: AddressStore,
     ) -> None:
         self._store = store
+        self._addresses = addresses
         self._reserved_names = reserved_names
         self._clock = clock
         self._settings = settings
@@ -127,13 +145,36 @@ class AccountService:
     async def issue_api_token(self, user: User) -> str:
         return await self._issue(user, "api", self._settings.token_ttl_days * DAY_MS)
 
-    async def guest(self, name: str) -> Issued:
+    async def guest(self, name: str, email: str | None = None) -> Issued:
+        """A short-lived guest account; with an e-mail it may also buy (see the module notes)."""
         user = User(
-            new_id("usr"), self._public_name(name), None, Role.VIEWER, True, self._clock.now_ms()
+            new_id("usr"),
+            self._public_name(name),
+            None,
+            Role.VIEWER,
+            True,
+            self._clock.now_ms(),
+            guest_email=None if email is None else normalize_email(email),
         )
         await self._store.add_user(user)
         ttl = self._settings.guest_ttl_hours * 3_600_000
         return Issued(user, await self._issue(user, "guest", ttl))
+
+    async def upgrade(self, principal: Principal | None, password: str) -> User:
+        """Turn the calling guest into a full viewer account: same id (so its orders stay), its
+        guest e-mail becomes the login, with this password (the sign-up rules)."""
+        caller = authorize(principal, Action.WATCH)
+        user = await self._store.user_by_id(caller.user_id)
+        if user is None or not user.is_guest:
+            raise Conflict("this is already a full account")
+        if user.guest_email is None:
+            raise GuestEmailRequired("only a guest who gave an e-mail can become an account")
+        check_password(password)
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        upgraded = await self._store.upgrade_guest(user.id, user.guest_email, password_hash)
+        if upgraded is None:
+            raise Conflict("this is already a full account")
+        return upgraded
 
     async def authenticate(self, token: str) -> Principal:
         """The principal behind a bearer or session token; Unauthenticated if unknown or expired."""
@@ -153,3 +194,17 @@ class AccountService:
 
     async def get_user(self, user_id: str) -> User | None:
         return await self._store.user_by_id(user_id)
+
+    # -- shipping address ------------------------------------------------------------------------
+    async def shipping_address(self, user_id: str) -> ShippingAddress | None:
+        return await self._addresses.address_of(user_id)
+
+    async def save_shipping_address(
+        self, principal: Principal | None, fields: Mapping[str, object]
+    ) -> ShippingAddress:
+        """Validate and save the caller's address (replacing the saved one; orders already
+        placed keep the address they were bought with)."""
+        caller = authorize(principal, Action.WATCH)
+        address = parse_address(fields)
+        await self._addresses.save_address(caller.user_id, address, self._clock.now_ms())
+        return address

@@ -36,6 +36,7 @@ class CatalogService:
         description: str = "",
         image_url: str = "",
         variants: list[VariantSpec] | None = None,
+        requires_shipping: bool = True,
     ) -> Product:
         seller = authorize(principal, Action.CREATE_PRODUCT)
         name = name.strip()
@@ -64,6 +65,7 @@ class CatalogService:
             variants=tuple(
                 Variant(new_id("var"), s.label.strip(), s.stock, s.price_minor) for s in specs
             ),
+            requires_shipping=requires_shipping,
         )
         await self._store.add_product(product)
         return product

@@ -77,6 +77,7 @@ class CatalogAdminService:
         name: str | None = None,
         description: str | None = None,
         price_minor: int | None = None,
+        requires_shipping: bool | None = None,
     ) -> Product:
         await self._owned(principal, product_id)
         fields: dict[str, Any] = {}
@@ -91,6 +92,8 @@ class CatalogAdminService:
             if not 0 < price_minor <= PRICE_MAX:
                 raise InvalidInput("price must be positive")
             fields["price_minor"] = price_minor
+        if requires_shipping is not None:
+            fields["requires_shipping"] = requires_shipping
         await self._admin.update_product(product_id, fields)
         return await self._catalog.get(product_id)
 

@@ -8,6 +8,11 @@ The price is always the server's offer price; nothing a client sends about money
 Offers are read through `OfferService.for_checkout` (a short per-node cache that the offer
 service empties when it starts or ends an offer), so a closed offer — ended, past its window, or
 of an ended show — is refused with `offer_closed`.
+
+A product that is shipped needs an address before anything is held: the one the request gives
+(kept as the buyer's saved address if they have none yet), else the buyer's saved one, else the
+checkout is refused with `shipping_address_required`. The order keeps a copy of it, so later
+edits of the buyer's address never change where a bought order goes.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from livecommerce.domain.access import Action, Principal, authorize
@@ -31,6 +36,7 @@ from livecommerce.domain.orders import (
     validate_quantity,
 )
 from livecommerce.domain.ratelimit import Rate
+from livecommerce.domain.shipping import ShippingAddress, parse_address
 from livecommerce.errors import (
     Conflict,
     IdempotencyConflict,
@@ -40,12 +46,20 @@ from livecommerce.errors import (
     OfferNotActive,
     PaymentGatewayError,
     RateLimited,
+    ShippingAddressRequired,
 )
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import ShopEvents
 from livecommerce.services.payments import PaymentService
-from livecommerce.services.ports import Clock, InventoryStore, OrderStore, PaymentInfo, RateLimiter
+from livecommerce.services.ports import (
+    AddressStore,
+    Clock,
+    InventoryStore,
+    OrderStore,
+    PaymentInfo,
+    RateLimiter,
+)
 from livecommerce.services.singleflight import SingleFlight
 
 #: How long a product's variant ids are cached (variants are created with the product).
@@ -72,6 +86,7 @@ class CheckoutService:
         clock: Clock,
         *,
         offers: OfferService,
+        addresses: AddressStore,
         provider: str,
         ttl_seconds: int,
         limiter: RateLimiter | None = None,
@@ -88,6 +103,8 @@ class CheckoutService:
         self._provider = provider
         self._ttl_ms = ttl_seconds * 1000
         self._offers = offers
+        self._addresses = addresses
+        self._shipping: dict[str, tuple[int, bool]] = {}
         self._variants: dict[str, tuple[int, tuple[str, ...]]] = {}
         self._flights = SingleFlight()
 
@@ -109,6 +126,29 @@ class CheckoutService:
             raise InvalidInput("unknown variant for this product")
         return variant_id
 
+    async def _requires_shipping(self, product_id: str, now_ms: int) -> bool:
+        cached = self._shipping.get(product_id)
+        if cached is not None and cached[0] > now_ms:
+            return cached[1]
+        product = await self._flights.run(product_id, lambda: self._catalog.get(product_id))
+        self._shipping[product_id] = (now_ms + PRODUCT_CACHE_MS, product.requires_shipping)
+        return product.requires_shipping
+
+    async def _ship_to(
+        self, buyer: Principal, offer: Offer, given: ShippingAddress | None, now_ms: int
+    ) -> ShippingAddress | None:
+        """Where the order goes (None for goods that are not shipped); decided, and refused
+        when there is nowhere, before anything is reserved."""
+        if not await self._requires_shipping(offer.product_id, now_ms):
+            return None
+        if given is not None:
+            await self._addresses.add_address(buyer.user_id, given, now_ms)
+            return given
+        saved = await self._addresses.address_of(buyer.user_id)
+        if saved is None:
+            raise ShippingAddressRequired("this product is shipped: give a shipping address")
+        return saved
+
     async def start(
         self,
         principal: Principal | None,
@@ -117,13 +157,21 @@ class CheckoutService:
         variant_id: str | None,
         quantity: object,
         idempotency_key: str,
+        *,
+        shipping_address: Mapping[str, object] | None = None,
     ) -> tuple[Order, PaymentInfo]:
         """Reserve, create the order and its payment; idempotent per (buyer, key)."""
         started = time.perf_counter()
         outcome = "error"
         try:
             result = await self._start(
-                principal, show_id, offer_id, variant_id, quantity, idempotency_key
+                principal,
+                show_id,
+                offer_id,
+                variant_id,
+                quantity,
+                idempotency_key,
+                shipping_address,
             )
             outcome = "ok"
             return result
@@ -141,6 +189,7 @@ class CheckoutService:
         variant_id: str | None,
         quantity: object,
         idempotency_key: str,
+        shipping_address: Mapping[str, object] | None,
     ) -> tuple[Order, PaymentInfo]:
         """The checkout itself.
 
@@ -152,8 +201,18 @@ class CheckoutService:
         if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
             raise InvalidInput("idempotency_key must be 8-100 characters of [A-Za-z0-9._:-]")
         qty = validate_quantity(quantity)
+        given = None
+        if shipping_address is not None:
+            given = parse_address(shipping_address, prefix="shipping_address.")
         fingerprint = request_fingerprint(
-            {"show_id": show_id, "offer_id": offer_id, "variant_id": variant_id, "quantity": qty}
+            {
+                "show_id": show_id,
+                "offer_id": offer_id,
+                "variant_id": variant_id,
+                "quantity": qty,
+                # only when given, so keys used before addresses existed keep their fingerprint
+                **({"shipping_address": given.to_wire()} if given else {}),
+            }
         )
         order_id = order_id_for(buyer.user_id, idempotency_key)
         now = self._clock.now_ms()
@@ -161,6 +220,7 @@ class CheckoutService:
         try:
             check_open(offer, now)
             variant = await self._variant(offer, variant_id, now)
+            ship_to = await self._ship_to(buyer, offer, given, now)
         except (OfferNotActive, InvalidInput):
             existing = await self._store.get_order(order_id)
             if existing is None:
@@ -208,6 +268,7 @@ class CheckoutService:
             request_hash=fingerprint,
             now_ms=now,
             ttl_ms=max(1, expires - now),
+            shipping_address=ship_to,
         )
         stored = await self._store.add_order(order)
         if (

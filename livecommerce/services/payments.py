@@ -309,10 +309,17 @@ class PaymentService:
 
     # -- refunds ---------------------------------------------------------------------------------
     async def refund(
-        self, principal: Principal | None, order_id: str, amount: int | None, key: str | None
+        self,
+        principal: Principal | None,
+        order_id: str,
+        amount: int | None,
+        key: str | None,
+        *,
+        restock: bool = False,
     ) -> Order:
         """Refund all or part of a paid order (its seller or an admin); reversing entries are
-        keyed by the provider's refund id, and the provider call by `key` (or a derived one)."""
+        keyed by the provider's refund id, and the provider call by `key` (or a derived one).
+        `restock` marks the order's units as going back into stock, saved with the refund."""
         actor = authorize(principal, Action.VIEW_SHOP_ORDERS)
         order = await self._order(order_id)
         if actor.role is not Role.ADMIN and order.seller_id != actor.user_id:
@@ -325,9 +332,11 @@ class PaymentService:
             raise InvalidInput(f"refund must be between 1 and {left}")
         provider_key = key or f"lc-refund-{order.id}-{order.refunded_minor}-{amount}"
         result = await self.gateway(order.payment_provider).refund(order, amount, provider_key)
-        return await self._record_refund(order, result)
+        return await self._record_refund(order, result, restock=restock)
 
-    async def _record_refund(self, order: Order, result: RefundResult) -> Order:
+    async def _record_refund(
+        self, order: Order, result: RefundResult, *, restock: bool = False
+    ) -> Order:
         """Post the reversing entries for one provider refund, once (keyed by its id)."""
         key = f"refund:{order.payment_provider}:{result.id}"
         for _ in range(5):
@@ -337,6 +346,7 @@ class PaymentService:
             new = replace(
                 transition(order, status_after_refund(order, done), self._clock.now_ms()),
                 refunded_minor=done,
+                restocked=order.restocked or restock,
             )
             journal = refund_entry(
                 order_id=order.id,

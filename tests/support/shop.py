@@ -15,11 +15,13 @@ from aiohttp import ClientSession, web
 
 from livecommerce import keys
 from livecommerce.adapters.sql.accounts import SqlAccountStore
+from livecommerce.adapters.sql.addresses import SqlAddressStore
 from livecommerce.app import create_app
 from livecommerce.bootstrap.adapters import ADAPTERS, Adapters
 from livecommerce.domain.access import Principal, Role
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import Offer, OfferKind
+from livecommerce.domain.shipping import ShippingAddress
 from livecommerce.domain.shows import ShowStatus
 from livecommerce.ids import new_id
 from livecommerce.services.accounts import principal_of
@@ -27,6 +29,10 @@ from livecommerce.services.catalog import VariantSpec
 from livecommerce.services.container import Services
 from livecommerce.services.ports import Product, User
 from livecommerce.settings import Settings
+
+
+#: The address helper-made buyers have saved (products are shipped unless a test says not).
+HOME = ShippingAddress("Test Buyer", "1 Main St", "Springfield", "12345", "US")
 
 
 class FakeClock:
@@ -63,9 +69,14 @@ class ShopEnv:
     def adapters(self) -> Adapters:
         return self.app[ADAPTERS]
 
-    async def user(self, name: str, role: Role = Role.VIEWER) -> tuple[Principal, User]:
+    async def user(
+        self, name: str, role: Role = Role.VIEWER, *, address: ShippingAddress | None = HOME
+    ) -> tuple[Principal, User]:
+        """A full account written straight to the store, with `address` saved (None: none)."""
         user = User(new_id("usr"), name, f"{new_id('m')}@example.test", role, False, 0)
         await SqlAccountStore(self.app[ADAPTERS].db).add_user(user)
+        if address is not None:
+            await SqlAddressStore(self.app[ADAPTERS].db).save_address(user.id, address, 0)
         return principal_of(user), user
 
     async def buyer(self, name: str = "buyer") -> Principal:

@@ -1,4 +1,6 @@
-"""SQL account and token store: users with argon2 hashes, tokens kept only as SHA-256."""
+"""SQL account and token store: users with argon2 hashes, tokens kept only as SHA-256; a guest's
+contact e-mail lives in `guest_email` (not unique) until the guest upgrades and it becomes the
+unique login `email`."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ def _user(row: Row) -> User:
         is_guest=bool(row["is_guest"]),
         created_at=row["created_at"],
         password_hash=row["password_hash"],
+        guest_email=row["guest_email"],
     )
 
 
@@ -27,8 +30,8 @@ class SqlAccountStore:
     async def add_user(self, user: User) -> None:
         try:
             await self._db.execute(
-                "INSERT INTO users (id, name, email, password_hash, role, is_guest, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO users (id, name, email, password_hash, role, is_guest, created_at, "
+                "guest_email) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 user.id,
                 user.name,
                 user.email,
@@ -36,6 +39,7 @@ class SqlAccountStore:
                 user.role.value,
                 user.is_guest,
                 user.created_at,
+                user.guest_email,
             )
         except UniqueViolation as exc:
             raise Conflict("an account with this e-mail already exists") from exc
@@ -72,3 +76,16 @@ class SqlAccountStore:
 
     async def delete_token(self, token_hash: str) -> None:
         await self._db.execute("DELETE FROM tokens WHERE token_hash = ?", token_hash)
+
+    async def upgrade_guest(self, user_id: str, email: str, password_hash: str) -> User | None:
+        try:
+            changed = await self._db.execute(
+                "UPDATE users SET email = ?, password_hash = ?, is_guest = 0, guest_email = NULL "
+                "WHERE id = ? AND is_guest = 1",
+                email,
+                password_hash,
+                user_id,
+            )
+        except UniqueViolation as exc:
+            raise Conflict("an account with this e-mail already exists; sign in to it") from exc
+        return await self.user_by_id(user_id) if changed == 1 else None

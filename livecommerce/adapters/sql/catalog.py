@@ -16,7 +16,7 @@ class SqlCatalogStore:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO products (id, seller_id, name, description, price_minor, currency, "
-                "image_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "image_url, created_at, requires_shipping) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 product.id,
                 product.seller_id,
                 product.name,
@@ -25,6 +25,7 @@ class SqlCatalogStore:
                 product.currency,
                 product.image_url,
                 product.created_at,
+                product.requires_shipping,
             )
             for position, variant in enumerate(product.variants):
                 await tx.execute(
@@ -65,6 +66,7 @@ class SqlCatalogStore:
             image_url=row["image_url"],
             created_at=row["created_at"],
             variants=tuple(variants),
+            requires_shipping=bool(row["requires_shipping"]),
         )
 
     async def get_product(self, product_id: str) -> Product | None:

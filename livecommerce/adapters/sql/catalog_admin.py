@@ -17,7 +17,7 @@ class SqlCatalogAdmin:
 
     async def update_product(self, product_id: str, fields: dict[str, Any]) -> None:
         """Set the given columns (names are fixed by the service, values are placeholders)."""
-        allowed = {"name", "description", "price_minor", "image_url"}
+        allowed = {"name", "description", "price_minor", "image_url", "requires_shipping"}
         cols = [c for c in fields if c in allowed]
         if not cols:
             return

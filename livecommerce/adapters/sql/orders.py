@@ -7,6 +7,7 @@ confirm and the expiry sweeper agree on one outcome.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,18 +17,40 @@ from livecommerce.domain.ledger import JournalTransaction
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import Offer, OfferKind, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus
+from livecommerce.domain.shipping import Fulfilment, ShippingAddress
 from livecommerce.ids import new_id
 from livecommerce.services.ports import OrderFilter
 
 _ORDER_COLUMNS = (
     "id, buyer_id, seller_id, show_id, offer_id, product_id, variant_id, quantity, "
     "unit_price_minor, total_minor, currency, status, idempotency_key, request_hash, created_at, "
-    "updated_at, expires_at, payment_provider, payment_ref, refunded_minor"
+    "updated_at, expires_at, payment_provider, payment_ref, refunded_minor, shipping_address, "
+    "carrier, tracking_number, fulfilled_at, restocked"
 )
 
 
 _MARKS = ", ".join("?" for _ in _ORDER_COLUMNS.split(","))
 _INSERT_ORDER = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({_MARKS})"  # noqa: S608 why: constants
+
+
+def _address_json(address: ShippingAddress | None) -> str | None:
+    return None if address is None else json.dumps(address.to_wire(), sort_keys=True)
+
+
+def _address(raw: str | None) -> ShippingAddress | None:
+    return None if raw is None else ShippingAddress(**json.loads(raw))
+
+
+def _fulfilment(row: Row) -> Fulfilment | None:
+    if row["fulfilled_at"] is None:
+        return None
+    return Fulfilment(row["carrier"], row["tracking_number"], int(row["fulfilled_at"]))
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its wildcards taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _order(row: Row) -> Order:
@@ -52,6 +75,9 @@ def _order(row: Row) -> Order:
         payment_provider=row["payment_provider"],
         payment_ref=row["payment_ref"],
         refunded_minor=int(row["refunded_minor"]),
+        shipping_address=_address(row["shipping_address"]),
+        fulfilment=_fulfilment(row),
+        restocked=bool(row["restocked"]),
     )
 
 
@@ -107,6 +133,11 @@ class SqlOrderStore:
                 order.payment_provider,
                 order.payment_ref,
                 order.refunded_minor,
+                _address_json(order.shipping_address),
+                order.fulfilment.carrier if order.fulfilment else "",
+                order.fulfilment.tracking_number if order.fulfilment else "",
+                order.fulfilment.fulfilled_at_ms if order.fulfilment else None,
+                order.restocked,
             )
         except UniqueViolation:
             row = await self._db.fetchone(
@@ -147,14 +178,20 @@ class SqlOrderStore:
     ) -> bool:
         sql = (
             "UPDATE orders SET status = ?, updated_at = ?, payment_provider = ?, payment_ref = ?, "
-            "refunded_minor = ? WHERE id = ? AND status = ?"
+            "refunded_minor = ?, carrier = ?, tracking_number = ?, fulfilled_at = ?, "
+            "restocked = ? WHERE id = ? AND status = ?"
         )
+        fulfilment = order.fulfilment
         args: list[Any] = [
             str(order.status),
             order.updated_at_ms,
             order.payment_provider,
             order.payment_ref,
             order.refunded_minor,
+            fulfilment.carrier if fulfilment else "",
+            fulfilment.tracking_number if fulfilment else "",
+            fulfilment.fulfilled_at_ms if fulfilment else None,
+            order.restocked,
             order.id,
             str(expected),
         ]
@@ -192,6 +229,14 @@ class SqlOrderStore:
         if flt.until_ms is not None:
             where.append("created_at < ?")
             args.append(flt.until_ms)
+        if flt.q:
+            # the order id, or the buyer's name or e-mail (login or guest contact), anywhere in it
+            where.append(
+                "(lower(id) LIKE ? ESCAPE '\\' OR buyer_id IN (SELECT u.id FROM users u WHERE "
+                "lower(u.name) LIKE ? ESCAPE '\\' OR u.email LIKE ? ESCAPE '\\' "
+                "OR u.guest_email LIKE ? ESCAPE '\\'))"
+            )
+            args.extend([_like(flt.q)] * 4)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = await self._db.fetchall(
             f"SELECT {_ORDER_COLUMNS} FROM orders {clause} "  # noqa: S608 why: only placeholders and fixed column names are interpolated

@@ -6,6 +6,7 @@ The records that cross a port are frozen dataclasses defined beside it, so store
 rows. The modules split the ports by the state they guard; import them from here.
 """
 
+from livecommerce.services.ports.addresses import AddressStore
 from livecommerce.services.ports.analytics import AnalyticsStore, ShowFigures, TopProduct
 from livecommerce.services.ports.catalog import (
     AccountStore,
@@ -43,6 +44,7 @@ from livecommerce.services.ports.system import (
 
 __all__ = [
     "AccountStore",
+    "AddressStore",
     "AnalyticsStore",
     "Audience",
     "Bus",

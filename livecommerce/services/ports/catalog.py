@@ -21,6 +21,13 @@ class User:
     is_guest: bool
     created_at: int
     password_hash: str | None = None
+    #: A guest's contact e-mail (not a login, not unique); None for full accounts.
+    guest_email: str | None = None
+
+    @property
+    def contact_email(self) -> str | None:
+        """Where the shop can reach this user: the login e-mail, or a guest's contact one."""
+        return self.email or self.guest_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +78,8 @@ class Product:
     image_url: str
     created_at: int
     variants: tuple[Variant, ...] = ()
+    #: Shipped goods need an address at checkout; digital goods and pick-ups do not.
+    requires_shipping: bool = True
 
 
 class AccountStore(Protocol):
@@ -89,6 +98,10 @@ class AccountStore(Protocol):
         """The owner of an unexpired token."""
 
     async def delete_token(self, token_hash: str) -> None: ...
+
+    async def upgrade_guest(self, user_id: str, email: str, password_hash: str) -> User | None:
+        """Make a guest a full account with this login e-mail and password (same id); None when
+        the user is no longer a guest. Raises Conflict if the e-mail is another account's."""
 
 
 class ShowStore(Protocol):

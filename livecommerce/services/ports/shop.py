@@ -86,6 +86,8 @@ class OrderFilter:
     statuses: tuple[OrderStatus, ...] = ()
     since_ms: int | None = None
     until_ms: int | None = None
+    #: Text found in the order id or the buyer's name or e-mail (case-insensitive).
+    q: str | None = None
     limit: int = 100
 
 
