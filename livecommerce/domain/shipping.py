@@ -2,9 +2,10 @@
 
 An address is checked field by field so a client can point at the one that is wrong: every
 refusal is `invalid_input` with `details: [{field, problem}, ...]` (the same shape the HTTP layer
-gives for malformed bodies). Text is NFC-normalised with whitespace collapsed; control, surrogate,
-private-use and unassigned characters, line separators and bidi overrides are refused (they break
-labels or spoof what a courier reads), while joiners that some scripts need are kept. `country` is
+gives for malformed bodies). Text is NFC-normalised with runs of spaces collapsed; control
+characters (newlines and tabs included), surrogates, private-use and unassigned characters, line
+separators and bidi overrides are refused (they break labels or spoof what a courier reads),
+while the joiners some scripts need are kept. `country` is
 an ISO 3166-1 alpha-2 code from the generated table in `countries.py`. Postal codes are checked
 for shape only (letters, digits, spaces and hyphens, at most 16 characters): no per-country
 format library is installed, so a well-shaped but wrong code is not caught here.
@@ -81,12 +82,13 @@ class Fulfilment:
 
 
 def _clean_text(raw: str) -> tuple[str, str | None]:
-    """The normalised text, or the problem with it."""
-    text = " ".join(unicodedata.normalize("NFC", raw).split())
+    """The normalised text, or the problem with it (checked before whitespace is collapsed,
+    so a newline or tab is refused rather than quietly turned into a space)."""
+    text = unicodedata.normalize("NFC", raw)
     for ch in text:
         if unicodedata.category(ch) in _REFUSED_CATEGORIES or ch in _BIDI_CONTROLS:
             return text, "must not contain control or invisible formatting characters"
-    return text, None
+    return " ".join(text.split()), None
 
 
 def _check_field(field: str, value: object) -> tuple[str | None, str | None]:

@@ -30,7 +30,6 @@ from livecommerce.services.container import Services
 from livecommerce.services.ports import Product, User
 from livecommerce.settings import Settings
 
-
 #: The address helper-made buyers have saved (products are shipped unless a test says not).
 HOME = ShippingAddress("Test Buyer", "1 Main St", "Springfield", "12345", "US")
 

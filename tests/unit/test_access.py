@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from livecommerce.domain.access import Action, Principal, Role, ShowRef, authorize, badges, is_staff
-from livecommerce.errors import PermissionDenied, Unauthenticated
+from livecommerce.errors import GuestEmailRequired, PermissionDenied, Unauthenticated
 
 SELLER = Principal("u-seller", "Sam", Role.SELLER)
 OTHER_SELLER = Principal("u-other", "Olga", Role.SELLER)
 HOST = Principal("u-host", "Hana", Role.VIEWER)
 VIEWER = Principal("u-viewer", "Vic", Role.VIEWER)
 GUEST = Principal("u-guest", "Gus", Role.VIEWER, is_guest=True)
+GUEST_WITH_EMAIL = Principal("u-guest2", "Gwen", Role.VIEWER, is_guest=True, has_email=True)
 ADMIN = Principal("u-admin", "Ada", Role.ADMIN)
 SHOW = ShowRef("s1", seller_id="u-seller", host_ids=frozenset({"u-host"}))
 
@@ -22,6 +23,9 @@ TABLE = [
     (GUEST, Action.WATCH, ALLOW),
     (GUEST, Action.CHAT, ALLOW),
     (GUEST, Action.CHECKOUT, DENY),
+    (GUEST_WITH_EMAIL, Action.CHECKOUT, ALLOW),
+    (GUEST_WITH_EMAIL, Action.MODERATE, DENY),
+    (GUEST_WITH_EMAIL, Action.CREATE_PRODUCT, DENY),
     (VIEWER, Action.CHECKOUT, ALLOW),
     (VIEWER, Action.CREATE_SHOW, DENY),
     (VIEWER, Action.CREATE_PRODUCT, DENY),
@@ -56,6 +60,13 @@ def test_authorize_table(principal: Principal | None, action: Action, expected: 
     else:
         with pytest.raises(PermissionDenied):
             authorize(principal, action, SHOW)
+
+
+def test_a_guest_without_email_is_told_what_buying_needs() -> None:
+    """A guest's refused checkout says an e-mail is missing (`guest_email_required`)."""
+    with pytest.raises(GuestEmailRequired) as caught:
+        authorize(GUEST, Action.CHECKOUT)
+    assert "guest_email_required" == caught.value.code
 
 
 def test_show_scoped_action_without_show_is_refused() -> None:
