@@ -126,6 +126,7 @@ async def test_given_address_is_saved_only_when_there_is_none(env: ShopEnv) -> N
         buyer, env.show_id, offer.id, None, 1, "given-k-01", shipping_address=BERLIN
     )
     saved = await env.shop.accounts.shipping_address(buyer.user_id)
+    assert saved is not None
     assert saved == first.shipping_address
     assert ("Berlin", "10117", None) == (saved.city, saved.postal_code, saved.line2)
     office = {**BERLIN, "line1": "Friedrichstr. 10", "line2": "3. OG"}
