@@ -28,6 +28,7 @@ import aiohttp
 import socketio
 
 from livecommerce.adapters.sql.accounts import SqlAccountStore
+from livecommerce.adapters.sql.addresses import SqlAddressStore
 from livecommerce.adapters.sql.database import open_database
 from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.domain.access import Role
@@ -41,7 +42,7 @@ from livecommerce.services.accounts import TOKEN_PREFIX
 from livecommerce.services.ports import Product, Show, User, Variant
 from livecommerce.settings import load_settings
 from tests.support.servers import PostgresServer, RedisServer, free_port
-from tests.support.shop import shop_env
+from tests.support.shop import HOME, shop_env
 
 TITLE = "Flash-sale stampede"
 BUYERS = int(os.environ.get("STAMPEDE_BUYERS", "1000"))
@@ -57,7 +58,8 @@ class Seeded:
 
 async def seed(store_url: str, buyers: int, units: int) -> Seeded:
     """Write the seller, a live show, a product, a started flash offer and the buyers (with API
-    tokens) straight into the store, so seeding is not part of what is measured."""
+    tokens and a saved shipping address) straight into the store, so seeding is not part of
+    what is measured."""
     db = await open_database(store_url)
     try:
         accounts = SqlAccountStore(db)
@@ -98,6 +100,7 @@ async def seed(store_url: str, buyers: int, units: int) -> Seeded:
         for i in range(buyers):
             user = User(new_id("usr"), f"Buyer {i}", f"b{i}@bench.test", Role.VIEWER, False, now)
             await accounts.add_user(user)
+            await SqlAddressStore(db).save_address(user.id, HOME, now)
             token = TOKEN_PREFIX + new_secret(32)
             await accounts.add_token(hash_secret(token), user.id, "api", now, now + 86_400_000)
             tokens.append(token)

@@ -9,10 +9,11 @@ Offers are read through `OfferService.for_checkout` (a short per-node cache that
 service empties when it starts or ends an offer), so a closed offer — ended, past its window, or
 of an ended show — is refused with `offer_closed`.
 
-A product that is shipped needs an address before anything is held: the one the request gives
-(kept as the buyer's saved address if they have none yet), else the buyer's saved one, else the
-checkout is refused with `shipping_address_required`. The order keeps a copy of it, so later
-edits of the buyer's address never change where a bought order goes.
+A product that is shipped needs an address before anything is held: the one the request gives,
+else the buyer's saved one, else the checkout is refused with `shipping_address_required`. The
+order keeps a copy of it, so later edits of the buyer's address never change where a bought order
+goes; a given address becomes the buyer's saved one when they have none yet and the checkout
+succeeded (so a buyer who loses a stampede costs no write).
 """
 
 from __future__ import annotations
@@ -142,7 +143,6 @@ class CheckoutService:
         if not await self._requires_shipping(offer.product_id, now_ms):
             return None
         if given is not None:
-            await self._addresses.add_address(buyer.user_id, given, now_ms)
             return given
         saved = await self._addresses.address_of(buyer.user_id)
         if saved is None:
@@ -173,6 +173,11 @@ class CheckoutService:
                 idempotency_key,
                 shipping_address,
             )
+            order = result[0]
+            if shipping_address is not None and order.shipping_address is not None:
+                await self._addresses.add_address(
+                    order.buyer_id, order.shipping_address, self._clock.now_ms()
+                )
             outcome = "ok"
             return result
         except LiveCommerceError as exc:
@@ -195,7 +200,9 @@ class CheckoutService:
 
         The reservation (keyed by the derived order id) is tried first: it is the one atomic
         step, and it doubles as the idempotency record, so a buyer who loses a stampede costs
-        one inventory call and no database work. Only a replayed reservation reads the order.
+        one inventory call and, for a shipped product with no address in the request, one
+        primary-key read of the saved address (the address rule must hold before anything is
+        reserved). Only a replayed reservation reads the order.
         """
         buyer = authorize(principal, Action.CHECKOUT)
         if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
