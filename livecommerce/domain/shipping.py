@@ -2,10 +2,10 @@
 
 An address is checked field by field so a client can point at the one that is wrong: every
 refusal is `invalid_input` with `details: [{field, problem}, ...]` (the same shape the HTTP layer
-gives for malformed bodies). Text is NFC-normalised with runs of spaces collapsed; control
-characters (newlines and tabs included), surrogates, private-use and unassigned characters, line
-separators and bidi overrides are refused (they break labels or spoof what a courier reads),
-while the joiners some scripts need are kept. `country` is
+gives for malformed bodies). Text follows the project's one text rule, chat's `normalize_text`
+(NFC, trimmed, no control characters — newlines and tabs included — and no bidi controls, which
+break labels or make one line read as another; joiners some scripts need stay), and then runs of
+whitespace collapse to one space. `country` is
 an ISO 3166-1 alpha-2 code from the generated table in `countries.py`. Postal codes are checked
 for shape only (letters, digits, spaces and hyphens, at most 16 characters): no per-country
 format library is installed, so a well-shaped but wrong code is not caught here.
@@ -14,12 +14,12 @@ format library is installed, so a well-shaped but wrong code is not caught here.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from livecommerce.domain.chat import normalize_text
 from livecommerce.domain.countries import COUNTRIES
-from livecommerce.errors import InvalidInput
+from livecommerce.errors import InvalidInput, TextEmpty, TextInvalidCharacters, TextTooLong
 
 #: Field → (required, longest accepted length in characters).
 ADDRESS_FIELDS: Mapping[str, tuple[bool, int]] = {
@@ -34,9 +34,6 @@ ADDRESS_FIELDS: Mapping[str, tuple[bool, int]] = {
 CARRIER_MAX = 60
 TRACKING_MAX = 100
 
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
-#: Bidi embeddings, overrides and isolates: they reorder what is displayed around them.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _POSTAL = re.compile(r"^[A-Z0-9](?:[A-Z0-9 -]*[A-Z0-9])?$")
 _TRACKING = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 ._/-]*[A-Za-z0-9])?$")
 
@@ -81,13 +78,16 @@ class Fulfilment:
         }
 
 
-def _clean_text(raw: str) -> tuple[str, str | None]:
-    """The normalised text, or the problem with it (checked before whitespace is collapsed,
-    so a newline or tab is refused rather than quietly turned into a space)."""
-    text = unicodedata.normalize("NFC", raw)
-    for ch in text:
-        if unicodedata.category(ch) in _REFUSED_CATEGORIES or ch in _BIDI_CONTROLS:
-            return text, "must not contain control or invisible formatting characters"
+def _clean_text(raw: str, longest: int) -> tuple[str, str | None]:
+    """The text as stored ("" when blank), or the problem with it."""
+    try:
+        text = normalize_text(raw, max_length=longest)
+    except TextEmpty:
+        return "", None
+    except TextTooLong:
+        return "", f"must be at most {longest} characters"
+    except TextInvalidCharacters:
+        return "", "must not contain control or invisible formatting characters"
     return " ".join(text.split()), None
 
 
@@ -98,13 +98,11 @@ def _check_field(field: str, value: object) -> tuple[str | None, str | None]:
         return None, "is required" if required else None
     if not isinstance(value, str):
         return None, "must be a string"
-    text, problem = _clean_text(value)
+    text, problem = _clean_text(value, longest)
     if problem:
         return None, problem
     if not text:
         return None, "must not be empty" if required else None
-    if len(text) > longest:
-        return None, f"must be at most {longest} characters"
     if field == "country":
         code = text.upper()
         if code not in COUNTRIES:
@@ -152,9 +150,7 @@ def make_fulfilment(carrier: str | None, tracking_number: str | None, at_ms: int
     fields = {"carrier": (carrier, CARRIER_MAX), "tracking_number": (tracking_number, TRACKING_MAX)}
     out: dict[str, str] = {}
     for field, (value, longest) in fields.items():
-        text, problem = _clean_text(value or "")
-        if not problem and len(text) > longest:
-            problem = f"must be at most {longest} characters"
+        text, problem = _clean_text(value or "", longest)
         if not problem and field == "tracking_number" and text and not _TRACKING.match(text):
             problem = "may only contain letters, digits, spaces and . _ / -"
         if problem:

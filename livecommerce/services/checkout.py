@@ -59,11 +59,12 @@ from livecommerce.services.ports import (
     InventoryStore,
     OrderStore,
     PaymentInfo,
+    Product,
     RateLimiter,
 )
 from livecommerce.services.singleflight import SingleFlight
 
-#: How long a product's variant ids are cached (variants are created with the product).
+#: How long a node keeps what checkout reads of a product (variant ids, whether it ships).
 PRODUCT_CACHE_MS = 30_000
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,100}$")
 
@@ -105,20 +106,20 @@ class CheckoutService:
         self._ttl_ms = ttl_seconds * 1000
         self._offers = offers
         self._addresses = addresses
-        self._shipping: dict[str, tuple[int, bool]] = {}
-        self._variants: dict[str, tuple[int, tuple[str, ...]]] = {}
+        self._products: dict[str, tuple[int, Product]] = {}
         self._flights = SingleFlight()
 
-    async def _variant(self, offer: Offer, variant_id: str | None, now_ms: int) -> str | None:
-        cached = self._variants.get(offer.product_id)
+    async def _product(self, product_id: str, now_ms: int) -> Product:
+        cached = self._products.get(product_id)
         if cached is not None and cached[0] > now_ms:
-            ids = cached[1]
-        else:
-            product = await self._flights.run(
-                offer.product_id, lambda: self._catalog.get(offer.product_id)
-            )
-            ids = tuple(v.id for v in product.variants)
-            self._variants[offer.product_id] = (now_ms + PRODUCT_CACHE_MS, ids)
+            return cached[1]
+        product = await self._flights.run(product_id, lambda: self._catalog.get(product_id))
+        self._products[product_id] = (now_ms + PRODUCT_CACHE_MS, product)
+        return product
+
+    async def _variant(self, offer: Offer, variant_id: str | None, now_ms: int) -> str | None:
+        product = await self._product(offer.product_id, now_ms)
+        ids = tuple(v.id for v in product.variants)
         if variant_id is None:
             if len(ids) > 1:
                 raise InvalidInput("choose a variant")
@@ -127,20 +128,12 @@ class CheckoutService:
             raise InvalidInput("unknown variant for this product")
         return variant_id
 
-    async def _requires_shipping(self, product_id: str, now_ms: int) -> bool:
-        cached = self._shipping.get(product_id)
-        if cached is not None and cached[0] > now_ms:
-            return cached[1]
-        product = await self._flights.run(product_id, lambda: self._catalog.get(product_id))
-        self._shipping[product_id] = (now_ms + PRODUCT_CACHE_MS, product.requires_shipping)
-        return product.requires_shipping
-
     async def _ship_to(
         self, buyer: Principal, offer: Offer, given: ShippingAddress | None, now_ms: int
     ) -> ShippingAddress | None:
         """Where the order goes (None for goods that are not shipped); decided, and refused
         when there is nowhere, before anything is reserved."""
-        if not await self._requires_shipping(offer.product_id, now_ms):
+        if not (await self._product(offer.product_id, now_ms)).requires_shipping:
             return None
         if given is not None:
             return given

@@ -48,7 +48,7 @@ BAD = [
     ("line1", "x" * 201, "at most 200"),
     ("line2", "Flat 2\u202e", "control"),
     ("city", "Ber\nlin", "control"),
-    ("city", "Berlin\u2028", "control"),
+    ("city", "Berlin\u200e", "control"),
     ("region", "Bay\tArea", "control"),
     ("region", "r" * 101, "at most 100"),
     ("postal_code", "12#45", "letters, digits"),
