@@ -24,6 +24,7 @@ from livecommerce.errors import (
     IdempotencyConflict,
     InvalidInput,
     ShippingAddressRequired,
+    SoldOut,
     Unauthenticated,
 )
 from livecommerce.services.catalog import VariantSpec
@@ -143,6 +144,18 @@ async def test_given_address_is_saved_only_when_there_is_none(env: ShopEnv) -> N
         await env.shop.checkout.start(
             buyer, env.show_id, offer.id, None, 1, "given-k-02", shipping_address=BERLIN
         )
+
+
+async def test_a_sold_out_attempt_writes_no_address(env: ShopEnv) -> None:
+    """A buyer who loses a sale keeps no address from it (losers cost no write)."""
+    offer = await env.offer(stock=1)
+    await env.shop.checkout.start(await env.buyer(), env.show_id, offer.id, None, 1, "last-k-01")
+    late, _ = await env.user("Late", address=None)
+    with pytest.raises(SoldOut):
+        await env.shop.checkout.start(
+            late, env.show_id, offer.id, None, 1, "last-k-02", shipping_address=BERLIN
+        )
+    assert None is await env.shop.accounts.shipping_address(late.user_id)
 
 
 async def test_an_order_keeps_the_address_it_was_bought_with(env: ShopEnv) -> None:
