@@ -136,6 +136,9 @@ async def whip_post(request: web.Request) -> web.Response:
         if not key:
             raise unauthenticated("send the stream key as a Bearer token")
         offer = await _read_offer(request)
+        # the show's own budget is spent only by holders of its key, so a flood from someone
+        # without it cannot lock the seller out of their show
+        await request.app[BROADCAST].gate.check_stream_key(show_id, key)
         await _limit(request, f"whip:show:{show_id}", per_minute)
         session_id, answer = await request.app[BROADCAST].publish(show_id, key, offer)
     except MediaRejected as exc:
