@@ -12,10 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from livecommerce import keys
 from livecommerce.domain.access import Role
 from livecommerce.domain.countries import COUNTRIES
-from livecommerce.domain.ratelimit import Rate
-from livecommerce.errors import NotFound, RateLimited
+from livecommerce.errors import NotFound
 from livecommerce.routes.api import ApiRoutes
-from livecommerce.routes.auth import bearer_token, require_principal
+from livecommerce.routes.auth import bearer_token, limit_attempts, require_principal
 from livecommerce.wire import MeOut, ShippingAddressIn, ShippingAddressOut, UserOut
 
 api = ApiRoutes("accounts")
@@ -73,15 +72,6 @@ class TokenOut(BaseModel):
     user: UserOut
 
 
-async def limit_attempts(request: web.Request, what: str) -> None:
-    """Slow down credential stuffing and guest-account floods per client address."""
-    settings = request.app[keys.SETTINGS]
-    rate = Rate(settings.auth.attempts_per_minute, 60)
-    address = request.remote or "unknown"
-    if not await request.app[keys.SERVICES].rate_limiter.allow(f"auth:{what}:{address}", [rate]):
-        raise RateLimited("too many attempts; wait a minute")
-
-
 @api.post(
     "/api/v1/auth/signup",
     body=SignupIn,
@@ -106,7 +96,7 @@ async def signup(request: web.Request, body: SignupIn) -> TokenOut:
     summary="Exchange e-mail and password for an API token",
 )
 async def login(request: web.Request, body: LoginIn) -> TokenOut:
-    await limit_attempts(request, "login")
+    await limit_attempts(request, "login", body.email)
     issued = await request.app[keys.SERVICES].accounts.login(body.email, body.password)
     return TokenOut(token=issued.token, user=UserOut.of(issued.user))
 
@@ -138,13 +128,21 @@ async def upgrade(request: web.Request, body: UpgradeIn) -> UserEnvelope:
     return UserEnvelope(user=UserOut.of(user))
 
 
-@api.post("/api/v1/auth/logout", status=204, summary="Revoke the bearer token used for this call")
+@api.post(
+    "/api/v1/auth/logout",
+    status=204,
+    summary="End this session: the bearer token, or the session cookie, used for this call",
+)
 async def logout(request: web.Request) -> web.Response:
+    """Whichever way the caller is signed in is what ends (a cookie session stayed valid)."""
     await require_principal(request)
-    token = bearer_token(request)
+    token = bearer_token(request) or request.cookies.get(keys.SESSION_COOKIE)
     if token:
         await request.app[keys.SERVICES].accounts.logout(token)
-    return web.Response(status=204)
+    response = web.Response(status=204)
+    if request.cookies.get(keys.SESSION_COOKIE) is not None and bearer_token(request) is None:
+        response.del_cookie(keys.SESSION_COOKIE, path="/")
+    return response
 
 
 @api.get("/api/v1/me", response=MeOut, summary="The signed-in user and their saved address")

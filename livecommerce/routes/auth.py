@@ -13,7 +13,8 @@ from aiohttp import web
 
 from livecommerce import keys
 from livecommerce.domain.access import Principal
-from livecommerce.errors import PermissionDenied, Unauthenticated
+from livecommerce.domain.ratelimit import Rate
+from livecommerce.errors import PermissionDenied, RateLimited, Unauthenticated
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -83,3 +84,21 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, token
         path="/",
         max_age=settings.auth.session_ttl_days * 86400,
     )
+
+
+async def limit_attempts(request: web.Request, what: str, account: str | None = None) -> None:
+    """The one attempt limiter of every sign-up, login, guest and upgrade, API and HTML forms
+    alike (the forms had none: 30 wrong form posts after the API's 429 all went through).
+
+    Per client address, and for logins also per account (the e-mail, normalised), so guesses
+    spread over many addresses still hit the account's limit.
+    """
+    rate = Rate(request.app[keys.SETTINGS].auth.attempts_per_minute, 60)
+    limiter = request.app[keys.SERVICES].rate_limiter
+    address = request.remote or "unknown"
+    buckets = [f"auth:{what}:addr:{address}"]
+    if account is not None:
+        buckets.append(f"auth:{what}:account:{account.strip().casefold()}")
+    for bucket in buckets:
+        if not await limiter.allow(bucket, [rate]):
+            raise RateLimited("too many attempts; wait a minute")

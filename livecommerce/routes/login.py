@@ -16,7 +16,13 @@ from livecommerce import keys
 from livecommerce.domain.access import Role
 from livecommerce.errors import LiveCommerceError
 from livecommerce.ids import new_secret
-from livecommerce.routes.auth import cookies_secure, csrf_token, principal_of, set_session_cookie
+from livecommerce.routes.auth import (
+    cookies_secure,
+    csrf_token,
+    limit_attempts,
+    principal_of,
+    set_session_cookie,
+)
 from livecommerce.routes.middleware import Handler
 from livecommerce.routes.pages import render
 
@@ -81,6 +87,7 @@ async def login_submit(request: web.Request) -> web.Response:
     accounts = request.app[keys.SERVICES].accounts
     try:
         if form.get("mode") == "signup":
+            await limit_attempts(request, "signup")
             role = Role.SELLER if form.get("role") == "seller" else Role.VIEWER
             issued = await accounts.signup(
                 str(form.get("name", "")),
@@ -90,6 +97,7 @@ async def login_submit(request: web.Request) -> web.Response:
             )
             user = issued.user
         else:
+            await limit_attempts(request, "login", str(form.get("email", "")))
             user = await accounts.check_credentials(
                 str(form.get("email", "")), str(form.get("password", ""))
             )
