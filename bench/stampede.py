@@ -147,7 +147,8 @@ async def server(env: dict[str, str], port: int) -> AsyncIterator[str]:
         errlog.close()
 
 
-async def connect_all(base: str, tokens: list[str]) -> list[socketio.AsyncClient]:
+async def connect_all(base: str, tokens: list[str], show_id: str) -> list[socketio.AsyncClient]:
+    """Connect every buyer and join the show (checkout over the hub needs ``show.join``)."""
     clients: list[socketio.AsyncClient] = []
     sem = asyncio.Semaphore(50)
 
@@ -157,6 +158,8 @@ async def connect_all(base: str, tokens: list[str]) -> list[socketio.AsyncClient
             await client.connect(
                 base, auth={"token": token}, transports=["websocket"], wait_timeout=30
             )
+            joined = await client.call("show.join", {"show_id": show_id}, timeout=60)
+            assert joined["ok"], joined
         clients.append(client)
 
     await asyncio.gather(*[one(t) for t in tokens])
@@ -206,7 +209,7 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
             "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": str(BUYERS + 10),
         }
         async with server(env, port) as base:
-            clients = await connect_all(base, seeded.tokens)
+            clients = await connect_all(base, seeded.tokens, seeded.show_id)
             try:
                 base_wall, base_lat, _ = await burst(clients, lambda i: {"bad": i})
                 wall, lat, acks = await burst(

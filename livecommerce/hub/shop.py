@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from livecommerce.domain.offers import MAX_DURATION_MS, on_screen
+from livecommerce.errors import Unauthenticated
 from livecommerce.hub.events import EventContext, Payload, events
 from livecommerce.wire import ShippingAddressIn
 
@@ -44,6 +45,9 @@ class OfferStart(OfferRef):
 
 @events.on("checkout.start", model=CheckoutStart)
 async def checkout_start(ctx: EventContext, p: CheckoutStart) -> dict[str, Any]:
+    if ctx.principal is None:
+        raise Unauthenticated("sign in to buy")
+    await ctx.hub.joined(ctx.sid, p.show_id)  # as HUB.md says: join first
     order, payment = await ctx.services.checkout.start(
         ctx.principal,
         p.show_id,
@@ -58,6 +62,7 @@ async def checkout_start(ctx: EventContext, p: CheckoutStart) -> dict[str, Any]:
 
 @events.on("offer.pin", model=OfferRef)
 async def offer_pin(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
+    await ctx.hub.joined(ctx.sid, p.show_id)
     offers = ctx.services.offers
     offer = await offers.pin(ctx.principal, p.show_id, p.offer_id, p.media_ts)
     return {"offer": await offers.view(offer)}
@@ -65,6 +70,7 @@ async def offer_pin(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
 
 @events.on("offer.unpin", model=OfferRef)
 async def offer_unpin(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
+    await ctx.hub.joined(ctx.sid, p.show_id)
     offers = ctx.services.offers
     offer = await offers.unpin(ctx.principal, p.show_id, p.offer_id, p.media_ts)
     return {"offer": await offers.view(offer)}
@@ -72,6 +78,7 @@ async def offer_unpin(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
 
 @events.on("offer.start", model=OfferStart)
 async def offer_start(ctx: EventContext, p: OfferStart) -> dict[str, Any]:
+    await ctx.hub.joined(ctx.sid, p.show_id)
     offers = ctx.services.offers
     duration_ms = None if p.duration_seconds is None else p.duration_seconds * 1000
     offer = await offers.start(ctx.principal, p.show_id, p.offer_id, p.media_ts, duration_ms)
@@ -80,6 +87,7 @@ async def offer_start(ctx: EventContext, p: OfferStart) -> dict[str, Any]:
 
 @events.on("offer.end", model=OfferRef)
 async def offer_end(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
+    await ctx.hub.joined(ctx.sid, p.show_id)
     offers = ctx.services.offers
     offer = await offers.end(ctx.principal, p.show_id, p.offer_id, p.media_ts)
     return {"offer": await offers.view(offer)}

@@ -96,6 +96,11 @@ async def test_socket_checkout_refuses_prices_and_guests(env: ShopEnv) -> None:
         await anonymous.connect(env.base_url)
         body = {"show_id": env.show_id, "offer_id": offer.id, "quantity": 1,
                 "idempotency_key": "sock-key-0002"}  # fmt: skip
+        # issue 12: checkout without show.join is refused (HUB.md: join first), nothing held
+        ack = await buyer.call("checkout.start", body)
+        assert (False, "invalid_input") == (ack["ok"], ack["error"]["code"])
+        assert "join the show first" in ack["error"]["message"]
+        assert (await buyer.call("show.join", {"show_id": env.show_id}))["ok"]
         ack = await buyer.call("checkout.start", {**body, "price": 1})
         assert (False, "invalid_input") == (ack["ok"], ack["error"]["code"])
         ack = await buyer.call("checkout.start", {**body, "quantity": "1"})
@@ -124,6 +129,7 @@ async def test_stripe_checkout_from_socketio_client(settings_factory: SettingsFa
             _, buyer_user = await env.user("Bea")
             async with clients(1) as (buyer,):
                 await buyer.connect(env.base_url, await env.token(buyer_user))
+                assert (await buyer.call("show.join", {"show_id": env.show_id}))["ok"]
                 ack = await buyer.call(
                     "checkout.start",
                     {"show_id": env.show_id, "offer_id": offer.id, "quantity": 1,
