@@ -74,8 +74,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _json_error(500, "internal_error", "internal server error")
 
 
+#: No inline script or style anywhere. ``worker-src blob:`` is for hls.js, which starts its
+#: transmuxing worker from a blob URL (without it every HLS play logs a CSP error and hls.js falls
+#: back to the main thread); js.stripe.com for the buy sheet's Stripe Payment Element.
 CSP = (
-    "default-src 'self'; script-src 'self' https://js.stripe.com; "
+    "default-src 'self'; script-src 'self' https://js.stripe.com; worker-src 'self' blob:; "
     "style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
     "connect-src 'self' ws: wss: https://api.stripe.com; frame-src https://js.stripe.com; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"

@@ -57,12 +57,55 @@ async def render(
     )
 
 
+#: Replays listed on the home page, newest first (older ones keep their links).
+HOME_REPLAYS = 24
+
+
+def utc_text(ms: int | None) -> str:
+    """A moment for people, in UTC: the text a page shows until its script turns it into the
+    viewer's local time (the server does not know the viewer's time zone)."""
+    if ms is None:
+        return ""
+    when = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return f"{when:%a} {when.day} {when:%b %Y, %H:%M} UTC"
+
+
+def length_text(ms: int) -> str:
+    """How long a show was on air, rounded to what a listing needs."""
+    minutes = round(ms / 60_000)
+    if minutes < 1:
+        return f"{round(ms / 1000)} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def replays_of(shows: list[Show]) -> list[Show]:
+    """Ended shows that went on air (the recording is their replay), newest first."""
+    aired = [s for s in shows if s.status is ShowStatus.ENDED and s.started_at is not None]
+    aired.sort(key=lambda s: s.ended_at or s.started_at or 0, reverse=True)
+    return aired
+
+
 @routes.get("/")
 async def home(request: web.Request) -> web.Response:
+    """Live, upcoming and past shows: the replays stay shoppable, so they are listed too."""
     shows = request.app[keys.SERVICES].shows
     live = await shows.list(sorted(OPEN))  # a paused show is still on: its seller returns
     upcoming = await shows.list([ShowStatus.SCHEDULED])
-    return await render(request, "index.html", live=live, upcoming=upcoming)
+    upcoming.sort(key=lambda s: s.scheduled_at or s.created_at)
+    replays: list[Show] = []
+    if request.app[keys.SETTINGS].broadcast.hls_enabled:  # replays are the HLS recording
+        replays = replays_of(await shows.list([ShowStatus.ENDED]))[:HOME_REPLAYS]
+    return await render(
+        request,
+        "index.html",
+        live=live,
+        upcoming=upcoming,
+        replays=replays,
+        when=utc_text,
+        length=length_text,
+        data={"page": "home"},
+    )
 
 
 async def page_principal(request: web.Request) -> Principal | None:
@@ -123,23 +166,30 @@ async def _show(request: web.Request) -> Show:
 
 @routes.get("/shows/{show_id}")
 async def show_page(request: web.Request) -> web.Response:
-    """Watch, chat, ask and buy; anyone may open it, chatting needs an account or a guest name."""
+    """Watch, chat, ask and buy; anyone may open it. Chatting needs an account or a guest name,
+    buying an account or a guest's name and e-mail. The same page plays an ended show's replay
+    and counts down to a scheduled one (``scheduled-at``: epoch ms, shown in local time)."""
     try:
         show = await _show(request)
     except NotFound:
         return await error_page(request, 404, "Show not found", "There is no such show.")
     principal = await page_principal(request)
     staff = is_staff(principal, show_ref(show))
+    settings = request.app[keys.SETTINGS]
     data = {
         "page": "show",
         "show-id": show.id,
         "show-status": str(show.status),
         "ice-servers": ice_servers(request),
-        "currency": request.app[keys.SETTINGS].shop.currency,
+        "currency": settings.shop.currency,
+        "payments": settings.payments.provider,
+        "scheduled-at": "" if show.scheduled_at is None else str(show.scheduled_at),
         **media_urls(show.id),
         **user_data(principal),
     }
-    return await render(request, "show.html", show=show, staff=staff, data=data)
+    return await render(
+        request, "show.html", show=show, staff=staff, data=data, when=utc_text
+    )
 
 
 async def _staff_page(

@@ -1,7 +1,11 @@
-// The viewer page: WHEP first, HLS fallback; chat, reactions, Q&A, the pinned offer with
-// checkout (demo card or Stripe), and my orders. State the tests look at is mirrored on
-// <body data-transport="whep|hls" data-player="playing|..." data-show-status="live|paused|...">.
+// The viewer page: WHEP first, HLS fallback; chat (with Report), reactions, Q&A; the offer on
+// screen and a tray of the show's live offers; the buy sheet (guest details, shipping address,
+// demo card or Stripe, Try again after a decline); my orders. An ended show plays its replay with
+// the timeline on the seek bar and the offer card following the playhead; a scheduled show counts
+// down to its start. State the tests look at is mirrored on <body data-transport="whep|hls"
+// data-player="playing|..." data-show-status="live|paused|..." data-mode="live|replay">.
 import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, errorText, minorOf, money, newKey, tabs, timeOf } from "./common.js";
+import { countdown, localTime } from "./localtime.js";
 import { playHls, playWhep, whenLost } from "./media.js";
 import { followShowStatus } from "./showstate.js";
 
@@ -9,8 +13,15 @@ const showId = cfg.showId;
 const video = $("player");
 const iceServers = JSON.parse(cfg.iceServers || "[]");
 const GUEST_KEY = "lc_guest_token";
+const GUEST_BUYER_KEY = "lc_guest_buyer"; // the guest token was made with an e-mail: it may buy
 const me = { id: cfg.userId || "", name: cfg.userName || "", guest: Boolean(cfg.userGuest) };
 let guestToken = sessionStorage.getItem(GUEST_KEY);
+const account = Boolean(me.id) && !me.guest; // signed in with the session cookie
+
+/** Who the REST calls speak for: the guest's bearer token, else the session cookie. */
+const auth = () => (guestToken && !account ? { Authorization: `Bearer ${guestToken}` } : {});
+const signedIn = () => account || Boolean(guestToken);
+const canBuy = () => account || (Boolean(guestToken) && sessionStorage.getItem(GUEST_BUYER_KEY) === "1");
 
 // --- player --------------------------------------------------------------------------------
 // The player runs while the show is on air, live or paused. Through a pause the WHEP session
@@ -123,7 +134,10 @@ video.addEventListener("playing", () => playerState("playing", ""));
 video.addEventListener("waiting", () => playerState("buffering", lifecycle.status === "paused" ? "Waiting for the seller…" : "Buffering…"));
 $("unmute").addEventListener("click", () => {
   video.muted = !video.muted;
-  $("unmute").textContent = video.muted ? "🔊 Sound on" : "🔇 Mute";
+  const button = $("unmute");
+  button.setAttribute("aria-pressed", String(!video.muted));
+  button.querySelector(".icon").className = `icon ${video.muted ? "icon-sound-on" : "icon-sound-off"}`;
+  $("unmute-text").textContent = video.muted ? "Sound on" : "Mute";
   video.play().catch(() => {});
 });
 window.addEventListener("pagehide", () => { if (session) session.stop(); });
@@ -137,6 +151,7 @@ function statusChanged(status) {
   badge.textContent = BADGE[status] || String(status).toUpperCase();
   badge.className = `badge ${status === "live" ? "live" : status === "paused" ? "warn" : "off"}`;
   $("paused-note").hidden = status !== "paused";
+  $("upcoming").hidden = status !== "scheduled";
   if (status === "live") {
     failures = 0; // resumed: a player waiting to retry tries now
     startPlayer();
@@ -149,20 +164,39 @@ function statusChanged(status) {
 
 function idle(status) {
   playerState("idle", status === "ended" ? "The show has ended." : "The show has not started yet.");
-  $("replay").hidden = status !== "ended";
+  $("replay").hidden = status !== "ended" || replay.on;
 }
+
+// --- upcoming: the start in local time and a countdown -------------------------------------
+const startsAt = Number(cfg.scheduledAt) || 0;
+function upcomingTick() {
+  if (lifecycle.status !== "scheduled" || !startsAt) return;
+  const left = (startsAt - Date.now()) / 1000;
+  $("starts-in").textContent = left > 0 ? `in ${countdown(left)}` : "Starting any moment";
+}
+if (startsAt && $("starts-at")) {
+  $("starts-at").title = $("starts-at").textContent;
+  $("starts-at").textContent = localTime(startsAt);
+}
+
+// --- replay: HLS VOD, the timeline on the seek bar, the card follows the playhead ------------
+const replay = { on: false, events: [], moments: [], duration: 0, dragging: false };
 
 /** An ended show stays shoppable as a replay (HLS VOD under /replays/). */
 async function playReplay() {
+  if (replay.on) return;
+  replay.on = true;
+  document.body.dataset.mode = "replay";
   $("replay").hidden = true;
+  $("replay-bar").hidden = false;
   const gen = ++generation;
   setTransport("hls");
   playerState("loading", "Loading the replay…");
+  loadTimeline();
   try {
-    const replay = await playHls(video, cfg.replayUrl, () => playerState("error", "The replay is not available yet."));
-    if (gen !== generation) { await replay.stop(); return; }
-    session = replay;
-    video.controls = true;
+    const player = await playHls(video, cfg.replayUrl, () => playerState("error", "The replay is not available yet."));
+    if (gen !== generation) { await player.stop(); return; }
+    session = player;
     await video.play().catch(() => {});
   } catch (err) {
     playerState("error", `Cannot play the replay: ${err.message}`);
@@ -170,9 +204,103 @@ async function playReplay() {
 }
 $("replay").addEventListener("click", playReplay);
 
+async function loadTimeline() {
+  try {
+    const [timeline] = await Promise.all([api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/timeline`), loadOffers()]);
+    // media_ts is the replay's playhead; a moment before the show went on air has none (0 s).
+    replay.events = (timeline.events || []).map((e) => ({ ...e, media_ts: Number(e.media_ts) || 0 }))
+      .sort((a, b) => a.media_ts - b.media_ts);
+  } catch {
+    replay.events = [];
+  }
+  // The first moment each offer came on screen (pinned, else started): the list's "jump to".
+  const first = new Map();
+  for (const e of replay.events) {
+    if (!e.offer_id || !["offer.pinned", "offer.started"].includes(e.type)) continue;
+    const seen = first.get(e.offer_id);
+    if (!seen || (seen.type !== "offer.pinned" && e.type === "offer.pinned")) first.set(e.offer_id, e);
+  }
+  replay.moments = [...first.values()].sort((a, b) => a.media_ts - b.media_ts);
+  drawMarkers();
+  renderTray();
+  followPlayhead();
+}
+
+/** The offer on screen at `t` seconds: the latest pin up to then, unless unpinned or ended since. */
+function offerAt(t) {
+  let current = null;
+  for (const e of replay.events) {
+    if (e.media_ts > t) break;
+    if (e.type === "offer.pinned") current = e.offer_id;
+    else if ((e.type === "offer.unpinned" || e.type === "offer.ended") && e.offer_id === current) current = null;
+  }
+  return current;
+}
+
+const MARKER_TEXT = { "offer.pinned": "on screen", "offer.started": "on sale", "offer.unpinned": "off screen", "offer.ended": "sale ended", "question.answered": "question answered" };
+
+function drawMarkers() {
+  const box = $("markers");
+  if (!replay.duration) { box.replaceChildren(); return; }
+  box.replaceChildren(...replay.events.filter((e) => MARKER_TEXT[e.type] && e.media_ts <= replay.duration).map((e) => {
+    const name = e.offer_id ? offerName(offers.get(e.offer_id)) : e.question || "";
+    const mark = el("span", { className: `marker ${e.type.replace(".", "-")}`, title: `${clock(e.media_ts)} · ${name} ${MARKER_TEXT[e.type]}`.trim(), "data-ts": e.media_ts });
+    mark.style.left = `${(100 * e.media_ts) / replay.duration}%`;
+    mark.addEventListener("click", () => seekTo(e.media_ts));
+    return mark;
+  }));
+}
+
+function seekTo(seconds) {
+  video.currentTime = Math.min(seconds, replay.duration || seconds);
+  video.play().catch(() => {});
+  followPlayhead();
+}
+
+function replayTime() {
+  const now = video.currentTime || 0;
+  const text = `${clock(now)} / ${clock(replay.duration)}`;
+  $("replay-time").textContent = text;
+  const seek = $("seek");
+  if (!replay.dragging) seek.value = String(now);
+  seek.setAttribute("aria-valuetext", `${clock(now)} of ${clock(replay.duration)}`);
+}
+
+function followPlayhead() {
+  if (!replay.on) return;
+  replayTime();
+  const id = offerAt(video.currentTime || 0);
+  if (id !== pinnedId) {
+    pinnedId = id;
+    renderOffer();
+    renderTray();
+  }
+}
+
+video.addEventListener("durationchange", () => {
+  if (!replay.on || !Number.isFinite(video.duration)) return;
+  replay.duration = video.duration;
+  $("seek").max = String(replay.duration);
+  drawMarkers();
+  replayTime();
+});
+video.addEventListener("timeupdate", followPlayhead);
+video.addEventListener("seeked", followPlayhead);
+video.addEventListener("play", () => playToggle(true));
+video.addEventListener("pause", () => playToggle(false));
+function playToggle(playing) {
+  const button = $("play-toggle");
+  button.setAttribute("aria-label", playing ? "Pause" : "Play");
+  button.querySelector(".icon").className = `icon ${playing ? "icon-pause" : "icon-play"}`;
+}
+$("play-toggle").addEventListener("click", () => (video.paused ? video.play().catch(() => {}) : video.pause()));
+$("seek").addEventListener("input", () => { replay.dragging = true; video.currentTime = Number($("seek").value); });
+$("seek").addEventListener("change", () => { replay.dragging = false; followPlayhead(); });
+
 // --- hub -----------------------------------------------------------------------------------
+let joinWaiters = [];
 const hub = connectShow(showId, {
-  token: guestToken && !me.id ? guestToken : null,
+  token: guestToken && !account ? guestToken : null,
   onJoined(ack, messages, resumed) {
     if (ack.you) Object.assign(me, { id: ack.you.id, name: ack.you.name });
     if (!resumed) $("chat-list").replaceChildren();
@@ -182,16 +310,15 @@ const hub = connectShow(showId, {
     lifecycle.joined();
     if (ack.policy?.slow_mode_seconds) notice(`Slow mode is on: one line every ${ack.policy.slow_mode_seconds} s.`);
     const pinned = ack.pinned || ack.offer;
-    if (pinned) showOffer(pinned);
-    else if (!offer) loadPinned();
+    if (pinned && !replay.on) pinOffer(pinned);
     chatControls();
+    for (const resolve of joinWaiters.splice(0)) resolve();
   },
   onState(state, err) {
     const refused = err?.data?.code === "unauthenticated" || err?.data?.error?.code === "unauthenticated";
     if (state === "connect_error" && guestToken && refused) {
       // A guest token that expired: forget it, watch anonymously, offer the name form again.
-      guestToken = null;
-      sessionStorage.removeItem(GUEST_KEY);
+      forgetGuest();
       hub.socket.auth = {};
       hub.socket.connect();
       chatControls();
@@ -206,6 +333,32 @@ const hub = connectShow(showId, {
   },
 });
 
+function forgetGuest() {
+  guestToken = null;
+  sessionStorage.removeItem(GUEST_KEY);
+  sessionStorage.removeItem(GUEST_BUYER_KEY);
+}
+
+/** Become a guest (`POST /api/v1/auth/guest`) and rejoin the show with the new token; resolves
+ * once the hub has joined this socket as that guest. */
+async function becomeGuest(name, email) {
+  const data = await api("POST", "/api/v1/auth/guest", email ? { name, email } : { name });
+  guestToken = data.token;
+  sessionStorage.setItem(GUEST_KEY, guestToken);
+  if (email) sessionStorage.setItem(GUEST_BUYER_KEY, "1");
+  else sessionStorage.removeItem(GUEST_BUYER_KEY);
+  me.id = data.user?.id || "";
+  me.name = data.user?.name || name;
+  me.guest = true;
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the connection did not come back; try again")), 10000);
+    joinWaiters.push(() => { clearTimeout(timer); resolve(); });
+    hub.socket.auth = { token: guestToken };
+    hub.socket.disconnect().connect();
+  });
+  chatControls();
+}
+
 function notice(text, transient = false) {
   const n = $("chat-notice");
   n.textContent = text;
@@ -218,17 +371,22 @@ function clearNotice() {
 }
 
 function chatControls() {
-  const signedIn = Boolean(me.id) || Boolean(guestToken);
-  $("chat-form").hidden = !signedIn;
-  $("guest-form").hidden = signedIn;
+  $("chat-form").hidden = !signedIn();
+  $("guest-form").hidden = signedIn();
+  document.body.dataset.signedIn = signedIn() ? "1" : "";
 }
 
-// --- chat ----------------------------------------------------------------------------------
+// --- chat, with Report on other people's lines ---------------------------------------------
 function addChat(m) {
   if (!m || !m.id || document.getElementById(`msg-${m.id}`)) return;
-  const line = chatLine(m);
-  if (m.user?.id && m.user.id === me.id) line.classList.add("mine");
+  const mine = Boolean(m.user?.id) && m.user.id === me.id;
+  const line = chatLine(m, mine ? null : reportButton);
+  if (mine) line.classList.add("mine");
   appendCapped($("chat-list"), line);
+}
+
+function reportButton(m) {
+  return el("button", { type: "button", className: "report", "aria-label": `Report ${m.user?.name || "this"}'s line`, onclick: (e) => openReport(m, e.currentTarget) }, "Report");
 }
 
 hub.on("chat.message", addChat);
@@ -272,23 +430,44 @@ $("guest-form").addEventListener("submit", async (e) => {
   const name = $("guest-name").value.trim();
   if (!name) return;
   try {
-    const data = await api("POST", "/api/v1/auth/guest", { name });
-    guestToken = data.token;
-    sessionStorage.setItem(GUEST_KEY, guestToken);
-    me.id = data.user?.id || "";
-    me.name = data.user?.name || name;
-    me.guest = true;
-    hub.socket.auth = { token: guestToken };
-    hub.socket.disconnect().connect();
-    chatControls();
+    await becomeGuest(name, "");
     $("chat-input").focus();
   } catch (err) {
     notice(err.message);
   }
 });
 
-// --- reactions -----------------------------------------------------------------------------
-const EMOJI = { heart: "❤️", fire: "🔥", clap: "👏", laugh: "😂", wow: "😮", cart: "🛒" };
+// The report sheet: a reason, then `chat.report`; the hosts see it in their console.
+let reporting = null;
+function openReport(m, button) {
+  reporting = { m, button };
+  $("report-quote").textContent = `${m.user?.name || "someone"}: ${m.text || ""}`;
+  $("report-status").textContent = "";
+  $("report-send").disabled = false;
+  $("report-sheet").showModal();
+}
+$("report-cancel").addEventListener("click", () => $("report-sheet").close());
+$("report-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  if (!reporting) return;
+  const { m, button } = reporting;
+  $("report-send").disabled = true;
+  const reason = new FormData($("report-form")).get("reason") || "other";
+  const ack = await hub.emit("chat.report", { message_id: m.id, reason: String(reason) });
+  if (!ack.ok) {
+    $("report-send").disabled = false;
+    $("report-status").dataset.state = "error";
+    $("report-status").textContent = errorText(ack);
+    return;
+  }
+  $("report-sheet").close();
+  button.textContent = "Reported";
+  button.disabled = true;
+  notice("Thanks — the hosts will look at that line.", true);
+});
+
+// --- reactions (bundled SVG icons: no emoji font needed) -----------------------------------
+const reactionIcon = (kind) => document.querySelector(`.react[data-kind="${CSS.escape(kind)}"] img`)?.getAttribute("src");
 for (const button of document.querySelectorAll(".react")) {
   button.addEventListener("click", async () => {
     const ack = await hub.emit("reaction.send", { kind: button.dataset.kind, count: 1 });
@@ -298,11 +477,12 @@ for (const button of document.querySelectorAll(".react")) {
 }
 function float(kind) {
   const burst = $("reaction-burst");
-  if (burst.children.length > 20) return;
-  const span = el("span", { className: "float", text: EMOJI[kind] || "❤️" });
-  span.style.left = `${10 + Math.random() * 70}%`;
-  burst.append(span);
-  setTimeout(() => span.remove(), 2000);
+  const src = reactionIcon(kind) || reactionIcon("heart");
+  if (burst.children.length > 20 || !src) return;
+  const img = el("img", { className: "float", src, alt: "" });
+  img.style.left = `${10 + Math.random() * 70}%`;
+  burst.append(img);
+  setTimeout(() => img.remove(), 2000);
 }
 hub.on("reaction.burst", (p) => {
   for (const [kind, n] of Object.entries(p.counts || {})) for (let i = 0; i < Math.min(n, 5); i++) setTimeout(() => float(kind), i * 120);
@@ -336,156 +516,398 @@ $("qa-form").addEventListener("submit", async (e) => {
   else notice(errorText(ack));
 });
 
-// --- pinned offer and checkout -------------------------------------------------------------
-let offer = null;
-let product = null;
-let order = null;
-let payment = null;
-let checkoutKey = null;
-const products = new Map();
+// --- offers: the card (pinned, chosen in the tray, or at the replay's playhead) and the tray --
+const offers = new Map(); // id → the offer as the offers API and offer.* events describe it
+const products = new Map(); // id → product (resolved), filled by productOf
+const productLoads = new Map(); // id → pending GET
+let pinnedId = null; // on screen in the show now (or at the replay's playhead)
+let chosenId = null; // picked by this viewer in the tray (live shows)
 
-async function productOf(id) {
-  if (!id) return null;
-  if (!products.has(id)) products.set(id, api("GET", `/api/v1/products/${encodeURIComponent(id)}`).catch(() => null));
-  return products.get(id);
+function productOf(id) {
+  if (!id) return Promise.resolve(null);
+  if (!productLoads.has(id)) {
+    productLoads.set(id, api("GET", `/api/v1/products/${encodeURIComponent(id)}`)
+      .then((p) => { products.set(id, p); return p; })
+      .catch(() => null));
+  }
+  return productLoads.get(id);
+}
+const productFor = (o) => (o ? o.product || products.get(o.product_id) || null : null);
+const offerName = (o) => productFor(o)?.name || o?.name || "Product";
+const imageOf = (o) => {
+  const src = productFor(o)?.image_url || o?.image_url || "";
+  return /^(\/|https?:)/.test(src) ? src : "";
+};
+
+/** Merge what an event or a list says about an offer; fetch its product once. */
+async function upsertOffer(o) {
+  if (!o?.id) return null;
+  const merged = { ...(offers.get(o.id) || {}), ...o };
+  offers.set(o.id, merged);
+  await productOf(merged.product_id);
+  return merged;
 }
 
-async function showOffer(o) {
-  if (!o?.id) return;
-  const changed = !offer || offer.id !== o.id;
-  offer = { ...(changed ? {} : offer), ...o };
-  if (changed) { order = null; payment = null; checkoutKey = null; $("pay-form").hidden = true; $("checkout-status").textContent = ""; }
-  product = o.product || (await productOf(o.product_id));
+async function loadOffers() {
+  try {
+    const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/offers`);
+    await Promise.all((data.offers || []).map(upsertOffer));
+    if (!replay.on && pinnedId === null) {
+      const list = [...offers.values()];
+      const live = list.filter((o) => o.status === "live").sort((a, b) => (b.starts_at || 0) - (a.starts_at || 0));
+      pinnedId = (list.find((o) => o.pinned) || live[0])?.id || null;
+    }
+  } catch { /* no shop on this server: no card, no tray */ }
   renderOffer();
+  renderTray();
+}
+let reloadTimer = null;
+const reloadOffers = () => { clearTimeout(reloadTimer); reloadTimer = setTimeout(loadOffers, 300); };
+
+async function pinOffer(o) {
+  await upsertOffer(o);
+  pinnedId = o.id;
+  chosenId = null; // a new pin takes the card
+  renderOffer();
+  renderTray();
+}
+
+const cardOffer = () => offers.get((!replay.on && chosenId) || pinnedId) || null;
+
+/** Why an offer cannot be bought now ("" when it can). */
+function unbuyable(o) {
+  if (!o) return "Not on sale";
+  const left = o.stock_left;
+  if (typeof left === "number" && left <= 0) return "Sold out";
+  if (o.status === "draft") return "Not on sale yet";
+  if (o.status === "ended") return "Sale ended";
+  const now = Date.now();
+  if (o.starts_at && now < o.starts_at) return "Not on sale yet";
+  if (o.ends_at && now >= o.ends_at) return "Sale ended";
+  return "";
 }
 
 function renderOffer() {
   const card = $("offer");
-  if (!offer || offer.status === "ended") { card.hidden = true; return; }
+  const o = cardOffer();
+  // A live show hides an ended offer; a replay keeps showing what was on screen then.
+  if (!o || (!replay.on && o.status === "ended")) { card.hidden = true; delete card.dataset.offerId; return; }
   card.hidden = false;
-  card.dataset.offerId = offer.id;
-  const name = product?.name || offer.name || "Product";
+  card.dataset.offerId = o.id;
+  const product = productFor(o);
+  const name = offerName(o);
   $("offer-name").textContent = name;
   const img = $("offer-image");
-  const src = product?.image_url || offer.image_url || "";
-  if (src && /^(\/|https?:)/.test(src)) { img.src = src; img.alt = name; img.hidden = false; } else img.hidden = true;
-  $("offer-price").textContent = money(offer.price);
-  const regular = product && minorOf(product.price) > minorOf(offer.price) ? money(product.price, product.currency) : "";
-  $("offer-was").textContent = regular;
-  const left = offer.stock_left;
+  const src = imageOf(o);
+  if (src) { img.src = src; img.alt = name; img.hidden = false; } else img.hidden = true;
+  $("offer-price").textContent = money(o.price);
+  $("offer-was").textContent = product && minorOf(product.price) > minorOf(o.price) ? money(product.price, product.currency) : "";
+  const left = o.stock_left;
   $("offer-stock").textContent = typeof left === "number" ? (left > 0 ? `${left} left` : "Sold out") : "";
+  const moment = replay.on ? replay.moments.find((e) => e.offer_id === o.id) : null;
+  $("offer-moment").hidden = !moment;
+  $("offer-moment").textContent = moment ? `On screen at ${clock(moment.media_ts)} in the show` : "";
+  tick();
+}
+
+function tick() {
+  const o = cardOffer();
+  const c = $("offer-countdown");
+  if (o) {
+    const now = Date.now();
+    if (o.status === "live" && o.starts_at && now < o.starts_at) c.textContent = `starts in ${clock((o.starts_at - now) / 1000)}`;
+    else if (o.status === "live" && o.ends_at && now < o.ends_at) c.textContent = `ends in ${clock((o.ends_at - now) / 1000)}`;
+    else if (o.ends_at && o.status !== "draft") c.textContent = "sale over";
+    else c.textContent = "";
+    const why = unbuyable(o);
+    $("buy").disabled = Boolean(why);
+    $("buy").textContent = why || "Buy";
+  }
+  upcomingTick();
+}
+setInterval(tick, 1000);
+
+/** The tray: every live offer of a live show (tap: into the card), or every product of a replay
+ * with the moment it came on screen (tap: jump there). */
+function renderTray() {
+  const tray = $("tray");
+  const shown = cardOffer()?.id;
+  let items;
+  if (replay.on) {
+    items = replay.moments.filter((e) => offers.has(e.offer_id)).map((e) => {
+      const o = offers.get(e.offer_id);
+      return trayItem(o, `${money(o.price)} · jump to ${clock(e.media_ts)}`, shown, () => seekTo(e.media_ts), e.media_ts);
+    });
+  } else {
+    const live = [...offers.values()].filter((o) => o.status === "live").sort((a, b) => (a.starts_at || 0) - (b.starts_at || 0));
+    items = live.map((o) => trayItem(o, `${money(o.price)}${typeof o.stock_left === "number" ? ` · ${o.stock_left > 0 ? `${o.stock_left} left` : "sold out"}` : ""}`, shown, () => {
+      chosenId = o.id;
+      renderOffer();
+      renderTray();
+      $("buy").focus();
+    }));
+    // One live offer already in the card needs no tray.
+    if (live.length === 1 && live[0].id === shown) items = [];
+  }
+  $("tray-list").replaceChildren(...items);
+  tray.hidden = items.length === 0;
+}
+
+function trayItem(o, meta, shown, onclick, ts) {
+  const src = imageOf(o);
+  return el("li", {},
+    el("button", { type: "button", className: "tray-item", "data-offer-id": o.id, "data-ts": ts, "aria-current": o.id === shown ? "true" : null, onclick },
+      src ? el("img", { src, alt: "", width: 44, height: 44 }) : el("span", {}),
+      el("span", { className: "tray-name", text: offerName(o) }),
+      el("span", { className: "tray-meta", text: meta })));
+}
+
+hub.on("offer.pinned", (p) => { if (!replay.on) pinOffer(p.offer || p); });
+hub.on("offer.unpinned", (p) => {
+  if (replay.on || pinnedId !== p.offer_id) return;
+  pinnedId = null;
+  renderOffer();
+  renderTray();
+});
+hub.on("offer.updated", async (p) => {
+  const o = p.offer || p;
+  const known = offers.get(o.id);
+  await upsertOffer(o);
+  if (!known || known.status !== o.status) reloadOffers(); // a new or changed sale: the tray
+  renderOffer();
+  renderTray();
+  if (sheet.offer?.id === o.id) sheetProduct();
+});
+
+$("buy").addEventListener("click", () => {
+  const o = cardOffer();
+  if (o && !unbuyable(o)) openSheet(o);
+});
+
+// --- the buy sheet ---------------------------------------------------------------------------
+// Buy opens the sheet with what is known filled in: a signed-in viewer with a saved address and
+// the demo card sees one Pay button (Buy, Pay: two taps). A guest gives a name and an e-mail; the
+// shipping address is asked once and saved (PUT /api/v1/me/shipping-address). Each Pay press
+// after a decline or an expiry is a new attempt with a new idempotency key; a press after a
+// network error on the confirm retries the same order.
+const regionNames = (() => { try { return new Intl.DisplayNames(undefined, { type: "region" }); } catch { return null; } })();
+const countryName = (code) => regionNames?.of(code) || code;
+const ADDRESS_FIELDS = { name: "ship-name", line1: "ship-line1", line2: "ship-line2", city: "ship-city", region: "ship-region", postal_code: "ship-postal", country: "ship-country" };
+
+const sheet = { offer: null, order: null, payment: null, address: undefined, shipping: true, editing: false, stripe: null };
+
+/** The countries an address accepts (`GET /api/v1/countries`), named in the viewer's language,
+ * the one of the browser's locale chosen; loaded once, when the address form first shows. */
+let countriesLoaded = null;
+function fillCountries() {
+  countriesLoaded = countriesLoaded || api("GET", "/api/v1/countries").then((data) => {
+    const select = $("ship-country");
+    const chosen = select.value || (navigator.language || "").split("-")[1]?.toUpperCase() || "";
+    const options = (data.countries || []).map((c) => ({ code: c.code, name: regionNames?.of(c.code) || c.name }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    select.replaceChildren(el("option", { value: "", text: "Choose…" }), ...options.map((c) => el("option", { value: c.code, text: c.name })));
+    if (options.some((c) => c.code === chosen)) select.value = chosen;
+  }).catch(() => { countriesLoaded = null; });
+  return countriesLoaded;
+}
+
+/** The buyer's saved address (GET /api/v1/me/shipping-address; 404 = none yet). */
+async function savedAddress() {
+  if (sheet.address !== undefined || !canBuy()) return sheet.address || null;
+  try {
+    const data = await api("GET", "/api/v1/me/shipping-address", undefined, auth());
+    sheet.address = data.shipping_address || null;
+  } catch (err) {
+    if (err.status === 404) sheet.address = null;
+    else return null;
+  }
+  return sheet.address;
+}
+
+function addressText(a) {
+  return [a.name, a.line1, a.line2, [a.postal_code, a.city].filter(Boolean).join(" "), a.region, countryName(a.country)].filter(Boolean).join(", ");
+}
+
+function section(id, on) {
+  const node = $(id);
+  node.hidden = !on;
+  if (node.tagName === "FIELDSET") node.disabled = !on; // hidden fields are not validated
+}
+
+function sheetStatus(text, state = "") {
+  const s = $("checkout-status");
+  s.textContent = text;
+  s.dataset.state = state;
+}
+
+/** The product part of the sheet: name, image, price, variants, per-buyer limit. */
+function sheetProduct() {
+  const o = offers.get(sheet.offer.id) || sheet.offer;
+  sheet.offer = o;
+  const product = productFor(o);
+  const name = offerName(o);
+  $("sheet-h").textContent = `Buy ${name}`;
+  $("sheet-name").textContent = name;
+  const src = imageOf(o);
+  $("sheet-image").hidden = !src;
+  if (src) $("sheet-image").src = src;
+  $("sheet-price").textContent = money(o.price);
   const variants = (product?.variants || []).filter((v) => v.label !== "default");
   const select = $("variant");
   $("variant-label").hidden = variants.length === 0;
   if (select.dataset.product !== (product?.id || "")) {
     select.replaceChildren(...variants.map((v) => el("option", { value: v.id, text: `${v.label}${v.stock === 0 ? " (sold out)" : ""}`, disabled: v.stock === 0 })));
+    const first = variants.find((v) => v.stock !== 0);
+    if (first) select.value = first.id;
     select.dataset.product = product?.id || "";
   }
-  if (offer.per_buyer_limit) $("quantity").max = String(offer.per_buyer_limit);
-  const soldOut = typeof left === "number" && left <= 0;
-  $("buy").disabled = soldOut || offer.status === "draft" || Boolean(order && order.status === "paid");
-  $("buy").textContent = soldOut ? "Sold out" : offer.status === "draft" ? "Not on sale yet" : "Buy";
-  tick();
+  $("quantity").max = String(o.per_buyer_limit || 10);
+  payLabel();
 }
 
-function tick() {
-  const c = $("offer-countdown");
-  if (!offer) { c.textContent = ""; return; }
-  const now = Date.now();
-  if (offer.starts_at && now < offer.starts_at) c.textContent = `starts in ${clock((offer.starts_at - now) / 1000)}`;
-  else if (offer.ends_at && now < offer.ends_at) c.textContent = `ends in ${clock((offer.ends_at - now) / 1000)}`;
-  else if (offer.ends_at) { c.textContent = "sale over"; $("buy").disabled = true; }
-  else c.textContent = "";
+function payLabel() {
+  if (!sheet.offer || sheet.stripe) return;
+  const qty = Math.max(1, Number($("quantity").value) || 1);
+  const total = { amount: minorOf(sheet.offer.price) * qty, currency: sheet.offer.price?.currency };
+  const failed = sheet.order && ["failed", "expired", "cancelled"].includes(sheet.order.status);
+  $("pay").textContent = failed ? `Try again · ${money(total)}` : `Pay ${money(total)}`;
 }
-setInterval(tick, 1000);
+$("quantity").addEventListener("input", payLabel);
 
-/** The offer on screen for someone who joins after the pin: the pinned one when the server
- * says so, else the most recently started live offer. */
-async function loadPinned() {
-  try {
-    const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/offers`);
-    const list = data.offers || [];
-    const live = list.filter((o) => o.status === "live").sort((a, b) => (b.starts_at || 0) - (a.starts_at || 0));
-    const pick = list.find((o) => o.pinned) || live[0];
-    if (pick && !offer) showOffer(pick);
-  } catch { /* no shop on this server */ }
-}
-
-hub.on("offer.pinned", (p) => showOffer(p.offer || p));
-// Taken off screen: the card goes, unless this viewer is paying for it right now.
-hub.on("offer.unpinned", (p) => {
-  if (!offer || offer.id !== p.offer_id) return;
-  if (order && ["reserved", "pending_payment"].includes(order.status)) return;
-  offer = null;
-  renderOffer();
-});
-hub.on("offer.updated", (p) => {
-  const o = p.offer || p;
-  if (offer && o.id === offer.id) { offer = { ...offer, ...o }; renderOffer(); }
-});
-
-function checkoutStatus(text, state) {
-  const s = $("checkout-status");
-  s.textContent = text;
-  s.dataset.state = state || "";
+async function openSheet(o) {
+  if (sheet.offer?.id !== o.id) Object.assign(sheet, { order: null, payment: null });
+  sheet.offer = o;
+  sheet.stripe = null;
+  sheetStatus("");
+  $("pay").hidden = false;
+  $("pay").disabled = false;
+  $("sheet-done").hidden = true;
+  section("payment-element", false);
+  sheetProduct();
+  section("guest-fields", !canBuy());
+  if (!canBuy() && !$("buyer-name").value && me.name) $("buyer-name").value = me.name;
+  sheet.shipping = productFor(o)?.requires_shipping !== false; // goods that are not shipped need no address
+  const address = sheet.shipping ? await savedAddress() : null;
+  sheet.editing = sheet.shipping && !address;
+  await showAddress(address);
+  section("card-fields", cfg.payments === "demo");
+  $("buy-sheet").showModal();
+  const firstEmpty = [...$("pay-form").querySelectorAll("fieldset:not([disabled]) input[required]")].find((i) => !i.value);
+  (firstEmpty || $("pay")).focus();
 }
 
-$("buy-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  if (!offer) return;
-  if (!me.id || me.guest) {
-    checkoutStatus("", "error");
-    $("checkout-status").append(el("a", { href: `/login?next=${encodeURIComponent(location.pathname)}`, text: "Log in or sign up to buy" }));
-    return;
+async function showAddress(address) {
+  section("address-summary", sheet.shipping && Boolean(address) && !sheet.editing);
+  section("address-fields", sheet.shipping && sheet.editing);
+  if (sheet.shipping && sheet.editing) await fillCountries();
+  if (address) {
+    $("address-text").textContent = addressText(address);
+    for (const [key, id] of Object.entries(ADDRESS_FIELDS)) $(id).value = address[key] || "";
   }
-  checkoutKey = checkoutKey || newKey();
-  $("buy").disabled = true;
-  checkoutStatus("Reserving…", "pending");
-  const payload = { offer_id: offer.id, quantity: Number($("quantity").value) || 1, idempotency_key: checkoutKey };
-  if (!$("variant-label").hidden && $("variant").value) payload.variant_id = $("variant").value;
-  const ack = await hub.emit("checkout.start", payload);
-  $("buy").disabled = false;
-  if (!ack.ok) {
-    checkoutKey = null; // the next attempt is a new purchase
-    checkoutStatus(ack.error?.code === "sold_out" ? "Sold out — nothing was charged." : errorText(ack), "error");
-    return;
-  }
-  order = ack.order;
-  payment = ack.payment || {};
-  checkoutKey = null;
-  upsertOrder(order);
-  if (payment.provider === "demo" && payment.confirm_url) {
-    $("pay-total").textContent = money(order.total);
-    $("pay-form").hidden = false;
-    checkoutStatus(`Reserved. Pay ${money(order.total)} to confirm.`, "reserved");
-    $("card").focus();
-  } else if (payment.provider === "stripe") {
-    await stripePay(payment);
-  } else {
-    checkoutStatus(`Order ${order.status}.`, order.status);
-  }
+  if (!$("ship-name").value && me.name && !me.guest) $("ship-name").value = me.name;
+}
+$("address-change").addEventListener("click", async () => {
+  sheet.editing = true;
+  await showAddress(sheet.address);
+  $("ship-line1").focus();
 });
+$("sheet-close").addEventListener("click", () => $("buy-sheet").close());
+$("sheet-done").addEventListener("click", () => $("buy-sheet").close());
+$("buyer-name").addEventListener("input", () => { if (!$("ship-name").dataset.touched) $("ship-name").value = $("buyer-name").value; });
+$("ship-name").addEventListener("input", () => { $("ship-name").dataset.touched = "1"; });
+
+function addressFromForm() {
+  const out = {};
+  for (const [key, id] of Object.entries(ADDRESS_FIELDS)) {
+    const value = $(id).value.trim();
+    if (value) out[key] = value;
+  }
+  return out;
+}
 
 $("pay-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  if (!payment?.confirm_url) return;
-  $("pay").disabled = true;
-  checkoutStatus("Paying…", "pending");
+  const pay = $("pay");
+  pay.disabled = true;
   try {
-    const result = await api("POST", payment.confirm_url, { card: $("card").value.replace(/\s+/g, "") });
-    const updated = result?.order || result;
-    if (updated?.status) orderChanged({ ...order, ...updated });
-    else checkoutStatus("Payment sent; waiting for confirmation…", "pending");
-  } catch (err) {
-    checkoutStatus(`Payment failed: ${err.message}`, "error");
+    if (sheet.stripe) await stripeConfirm();
+    else await payAttempt();
   } finally {
-    $("pay").disabled = false;
+    pay.disabled = false;
+    payLabel();
   }
 });
 
+async function payAttempt() {
+  if (!canBuy()) {
+    sheetStatus("Saving your details…", "pending");
+    try {
+      await becomeGuest($("buyer-name").value.trim(), $("buyer-email").value.trim());
+    } catch (err) {
+      sheetStatus(err.message, "error");
+      return;
+    }
+    section("guest-fields", false);
+  }
+  if (sheet.editing) {
+    sheetStatus("Saving the address…", "pending");
+    try {
+      const data = await api("PUT", "/api/v1/me/shipping-address", addressFromForm(), auth());
+      sheet.address = data.shipping_address || addressFromForm();
+      sheet.editing = false;
+      await showAddress(sheet.address);
+    } catch (err) {
+      sheetStatus(`Check the address: ${err.message}`, "error");
+      $("ship-line1").focus();
+      return;
+    }
+  }
+  const open = sheet.order && ["reserved", "pending_payment"].includes(sheet.order.status) && sheet.payment?.confirm_url;
+  if (!open && !(await reserve())) return;
+  if (sheet.payment?.provider === "demo" && sheet.payment.confirm_url) await confirmDemo();
+  else if (sheet.payment?.provider === "stripe") await stripePay(sheet.payment);
+  else sheetStatus(`Order ${sheet.order.status}.`, sheet.order.status);
+}
+
+/** checkout.start with a fresh idempotency key: a new purchase attempt. */
+async function reserve() {
+  sheetStatus("Reserving…", "pending");
+  const o = sheet.offer;
+  const payload = { offer_id: o.id, quantity: Math.max(1, Number($("quantity").value) || 1), idempotency_key: newKey() };
+  if (!$("variant-label").hidden && $("variant").value) payload.variant_id = $("variant").value;
+  const ack = await hub.emit("checkout.start", payload);
+  if (!ack.ok) {
+    const code = ack.error?.code;
+    if (code === "shipping_address_required") {
+      sheet.address = null;
+      sheet.shipping = true;
+      sheet.editing = true;
+      await showAddress(null);
+      sheetStatus("Where should it go? Add a shipping address.", "error");
+      $("ship-line1").focus();
+    } else sheetStatus(code === "sold_out" ? "Sold out — nothing was charged." : errorText(ack), "error");
+    return false;
+  }
+  sheet.order = ack.order;
+  sheet.payment = ack.payment || {};
+  upsertOrder(sheet.order);
+  return true;
+}
+
+async function confirmDemo() {
+  sheetStatus("Paying…", "pending");
+  try {
+    const result = await api("POST", sheet.payment.confirm_url, { card: $("card").value.replace(/\s+/g, "") }, auth());
+    orderChanged({ ...sheet.order, ...(result?.order || result) });
+  } catch (err) {
+    if (err.code === "payment_declined") orderChanged({ ...sheet.order, status: "failed" });
+    else sheetStatus(`Payment failed: ${err.message}`, "error");
+  }
+}
+
 async function stripePay(p) {
   // Stripe.js is allowed by the CSP; it is loaded only when the server runs with Stripe.
-  checkoutStatus("Loading secure payment form…", "pending");
+  sheetStatus("Loading secure payment form…", "pending");
   try {
     if (!window.Stripe) {
       await new Promise((resolve, reject) => {
@@ -497,32 +919,41 @@ async function stripePay(p) {
     }
     const stripe = window.Stripe(p.publishable_key);
     const elements = stripe.elements({ clientSecret: p.client_secret });
-    const form = $("pay-form");
-    form.replaceChildren(el("div", { id: "payment-element" }), el("button", { type: "submit", id: "pay" }, `Pay ${money(order.total)}`));
-    elements.create("payment").mount("#payment-element");
-    form.hidden = false;
-    form.onsubmit = async (ev) => {
-      ev.preventDefault();
-      ev.stopImmediatePropagation();
-      const { error } = await stripe.confirmPayment({ elements, redirect: "if_required" });
-      checkoutStatus(error ? `Payment failed: ${error.message}` : "Payment sent; waiting for confirmation…", error ? "error" : "pending");
-    };
-    checkoutStatus("", "");
+    const mount = $("payment-element");
+    mount.replaceChildren();
+    section("payment-element", true);
+    elements.create("payment").mount(mount);
+    sheet.stripe = { stripe, elements };
+    $("pay").textContent = `Pay ${money(sheet.order.total)}`;
+    sheetStatus("", "");
   } catch (err) {
-    checkoutStatus(err.message, "error");
+    sheetStatus(err.message, "error");
   }
+}
+async function stripeConfirm() {
+  const { error } = await sheet.stripe.stripe.confirmPayment({ elements: sheet.stripe.elements, redirect: "if_required" });
+  sheetStatus(error ? `Payment failed: ${error.message}` : "Payment sent; waiting for confirmation…", error ? "error" : "pending");
 }
 
 function orderChanged(o) {
   upsertOrder(o);
-  if (!order || o.id !== order.id) return;
-  order = { ...order, ...o };
-  if (order.status === "paid") {
-    $("pay-form").hidden = true;
-    checkoutStatus(`Paid ✓ — order ${order.id} (${money(order.total)}). Thank you!`, "paid");
-  } else if (order.status === "failed") checkoutStatus("Payment declined. Try another card.", "error");
-  else if (order.status === "expired") { $("pay-form").hidden = true; checkoutStatus("The reservation expired; nothing was charged.", "error"); }
-  else checkoutStatus(`Order ${order.status}.`, order.status);
+  if (!sheet.order || o.id !== sheet.order.id) return;
+  sheet.order = { ...sheet.order, ...o };
+  const status = sheet.order.status;
+  if (status === "paid") {
+    sheetStatus(`Paid ✓ — order ${sheet.order.id} (${money(sheet.order.total)}). Thank you!`, "paid");
+    $("pay").hidden = true;
+    $("sheet-done").hidden = false;
+    $("sheet-done").focus();
+    sheet.order = null; // the next Buy is a new purchase
+    sheet.payment = null;
+  } else if (status === "failed") {
+    sheetStatus("Payment declined — nothing was charged. Check the card and try again.", "error");
+    $("card").focus();
+    $("card").select();
+  } else if (status === "expired") sheetStatus("The reservation expired; nothing was charged. Try again.", "error");
+  else sheetStatus(`Order ${status}.`, status);
+  payLabel();
 }
 hub.on("order.updated", (p) => orderChanged(p.order || p));
 
@@ -531,18 +962,29 @@ const myOrders = new Map();
 function upsertOrder(o) {
   if (!o?.id) return;
   myOrders.set(o.id, { ...(myOrders.get(o.id) || {}), ...o });
-  const list = $("orders-list");
   const items = [...myOrders.values()].sort((a, b) => (b.created_at || 0) - (a.created_at || 0));
-  list.replaceChildren(...items.map((x) => el("li", { id: `order-${x.id}`, "data-status": x.status },
-    el("span", { className: `badge status ${x.status}`, text: x.status }), " ",
-    el("span", { text: money(x.total) }), " ",
-    el("span", { className: "muted", text: timeOf(x.created_at) }))));
+  $("orders-list").replaceChildren(...items.map(orderItem));
   $("orders-empty").hidden = items.length > 0;
 }
+
+function orderItem(x) {
+  const name = x.product?.name || "Product";
+  const src = /^(\/|https?:)/.test(x.product?.image_url || "") ? x.product.image_url : "";
+  const shipped = x.fulfilment;
+  const what = [name, x.variant?.label, x.quantity > 1 ? `× ${x.quantity}` : ""].filter(Boolean).join(" · ");
+  return el("li", { id: `order-${x.id}`, "data-status": x.status },
+    src ? el("img", { src, alt: "", width: 48, height: 48 }) : el("span", {}),
+    el("p", { className: "order-what", text: what }),
+    el("p", {}, el("span", { className: `badge status ${x.status}`, text: x.status }), " ", money(x.total), " ",
+      el("span", { className: "muted", text: timeOf(x.created_at) })),
+    el("p", { className: "order-id" }, "Order ", el("code", { text: x.id })),
+    shipped ? el("p", { className: "order-tracking", text: `Shipped${shipped.carrier ? ` with ${shipped.carrier}` : ""}${shipped.tracking_number ? ` · tracking ${shipped.tracking_number}` : ""}` }) : null);
+}
+
 async function loadOrders() {
-  if (!me.id || me.guest) return;
+  if (!canBuy()) return;
   try {
-    const data = await api("GET", `/api/v1/orders?show_id=${encodeURIComponent(showId)}`);
+    const data = await api("GET", `/api/v1/orders?show_id=${encodeURIComponent(showId)}`, undefined, auth());
     for (const o of data.orders || []) upsertOrder(o);
   } catch { /* the shop may not be installed: my orders stays empty */ }
 }
@@ -551,6 +993,12 @@ async function loadOrders() {
 tabs(document.querySelector(".tabs"));
 chatControls();
 loadOrders();
-if (onAir()) startPlayer();
-else idle(lifecycle.status);
+document.body.dataset.mode = "live";
+if (lifecycle.status === "ended") playReplay();
+else {
+  loadOffers();
+  if (onAir()) startPlayer();
+  else idle(lifecycle.status);
+}
+upcomingTick();
 document.body.dataset.ready = "1";
