@@ -116,6 +116,15 @@ async def demo(settings_factory: SettingsFactory) -> AsyncIterator[Demo]:
 
 
 @pytest.fixture
+async def small_demo(settings_factory: SettingsFactory) -> AsyncIterator[Demo]:
+    """The demo app with a small, slow synthetic picture, for tests about pages rather than video:
+    the encoder then leaves the two cores to the browser."""
+    small = {"synthetic_width": 320, "synthetic_height": 176, "synthetic_fps": 10}
+    async with start_demo(settings_factory, broadcast=small) as running:
+        yield running
+
+
+@pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     """Headless Debian chromium with a fake camera and microphone."""
     async with async_playwright() as pw:

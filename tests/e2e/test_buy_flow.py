@@ -52,13 +52,14 @@ async def test_pin_flash_sale_and_demo_buy_end_to_end(demo: Demo, browser: Brows
     assert "3 left" == await vpage.text_content("#offer-stock")
     await viewer.shot("viewer-offer", readme=True)
 
-    await vpage.select_option("#variant", label="Slate")
     await vpage.click("#buy")
-    await vpage.wait_for_selector("#pay-form:not([hidden])", timeout=10000)
+    await vpage.wait_for_selector("#buy-sheet[open]", timeout=10000)
+    await vpage.select_option("#variant", label="Slate")
     await vpage.click("#pay")
     await vpage.wait_for_selector("#checkout-status[data-state='paid']", timeout=15000)
     status = await vpage.text_content("#checkout-status")
     assert status is not None and status.startswith("Paid")
+    await vpage.click("#sheet-done")
     await vpage.wait_for_function(
         "() => document.getElementById('offer-stock').textContent === '2 left'", timeout=10000
     )

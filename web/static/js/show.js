@@ -971,7 +971,8 @@ function orderItem(x) {
   const name = x.product?.name || "Product";
   const src = /^(\/|https?:)/.test(x.product?.image_url || "") ? x.product.image_url : "";
   const shipped = x.fulfilment;
-  const what = [name, x.variant?.label, x.quantity > 1 ? `× ${x.quantity}` : ""].filter(Boolean).join(" · ");
+  const variant = x.variant?.label === "default" ? "" : x.variant?.label; // a product without options
+  const what = [name, variant, x.quantity > 1 ? `× ${x.quantity}` : ""].filter(Boolean).join(" · ");
   return el("li", { id: `order-${x.id}`, "data-status": x.status },
     src ? el("img", { src, alt: "", width: 48, height: 48 }) : el("span", {}),
     el("p", { className: "order-what", text: what }),
