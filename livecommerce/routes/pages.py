@@ -72,10 +72,9 @@ def utc_text(ms: int | None) -> str:
 
 def length_text(ms: int) -> str:
     """How long a show was on air, rounded to what a listing needs."""
-    minutes = round(ms / 60_000)
-    if minutes < 1:
+    if ms < 60_000:
         return f"{round(ms / 1000)} s"
-    hours, minutes = divmod(minutes, 60)
+    hours, minutes = divmod(round(ms / 60_000), 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
@@ -187,9 +186,7 @@ async def show_page(request: web.Request) -> web.Response:
         **media_urls(show.id),
         **user_data(principal),
     }
-    return await render(
-        request, "show.html", show=show, staff=staff, data=data, when=utc_text
-    )
+    return await render(request, "show.html", show=show, staff=staff, data=data, when=utc_text)
 
 
 async def _staff_page(

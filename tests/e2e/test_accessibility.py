@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, ViewportSize
 
 from livecommerce import keys
 from livecommerce.domain.shows import ShowStatus
@@ -18,8 +18,8 @@ from tests.e2e.conftest import Demo, open_page
 
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 BLOCKING = ("serious", "critical")
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 #: Pages also checked on a phone (the seller's tools are desktop pages).
 VIEWER_PAGES = {"home", "login", "show-live", "show-live-signed-in", "show-upcoming", "show-replay"}
 
@@ -71,8 +71,8 @@ async def test_no_serious_or_critical_axe_violations(small_demo: Demo, browser: 
     pages = await _pages(small_demo)
     found: dict[str, list[dict[str, Any]]] = {}
     for viewport_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        anonymous = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
-        seller = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+        anonymous = await browser.new_context(viewport=viewport)
+        seller = await browser.new_context(viewport=viewport)
         await seller.add_cookies(
             [
                 {
@@ -109,7 +109,7 @@ async def test_no_serious_or_critical_axe_violations(small_demo: Demo, browser: 
                         True,
                     )
             for scheme in ("light", "dark"):
-                await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+                await page.emulate_media(color_scheme=scheme)
                 bad = await violations(page)
                 if bad:
                     found[f"{viewport_name} {scheme} {name}"] = bad
