@@ -548,11 +548,13 @@ async function upsertOffer(o) {
   return merged;
 }
 
-async function loadOffers() {
+/** Read the show's offers (the tray, current prices and stock). `pick`: the page just opened, so
+ * the card takes the pinned offer, else the most recently started live one. */
+async function loadOffers(pick = false) {
   try {
     const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/offers`);
     await Promise.all((data.offers || []).map(upsertOffer));
-    if (!replay.on && pinnedId === null) {
+    if (pick && !replay.on && pinnedId === null) {
       const list = [...offers.values()];
       const live = list.filter((o) => o.status === "live").sort((a, b) => (b.starts_at || 0) - (a.starts_at || 0));
       pinnedId = (list.find((o) => o.pinned) || live[0])?.id || null;
@@ -562,7 +564,7 @@ async function loadOffers() {
   renderTray();
 }
 let reloadTimer = null;
-const reloadOffers = () => { clearTimeout(reloadTimer); reloadTimer = setTimeout(loadOffers, 300); };
+const reloadOffers = () => { clearTimeout(reloadTimer); reloadTimer = setTimeout(() => loadOffers(), 300); };
 
 async function pinOffer(o) {
   await upsertOffer(o);
@@ -603,7 +605,7 @@ function renderOffer() {
   $("offer-price").textContent = money(o.price);
   $("offer-was").textContent = product && minorOf(product.price) > minorOf(o.price) ? money(product.price, product.currency) : "";
   const left = o.stock_left;
-  $("offer-stock").textContent = typeof left === "number" ? (left > 0 ? `${left} left` : "Sold out") : "";
+  $("offer-stock").textContent = typeof left === "number" && o.status !== "ended" ? (left > 0 ? `${left} left` : "Sold out") : "";
   const moment = replay.on ? replay.moments.find((e) => e.offer_id === o.id) : null;
   $("offer-moment").hidden = !moment;
   $("offer-moment").textContent = moment ? `On screen at ${clock(moment.media_ts)} in the show` : "";
@@ -997,7 +999,7 @@ loadOrders();
 document.body.dataset.mode = "live";
 if (lifecycle.status === "ended") playReplay();
 else {
-  loadOffers();
+  loadOffers(true);
   if (onAir()) startPlayer();
   else idle(lifecycle.status);
 }
