@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-from playwright.async_api import Browser, Page, Request, Route
+from playwright.async_api import Browser, BrowserContext, Page, Request, Route
 
 from livecommerce.broadcast import BROADCAST
 from livecommerce.broadcast.synthetic import SyntheticSource
@@ -54,15 +54,17 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: 
         await asyncio.sleep(0.25)
 
 
-def whep_offers(page: Page) -> list[str]:
-    """The WHEP offers ``page`` sends from now on (one per negotiated session), as a live list."""
+def whep_offers(context: BrowserContext) -> list[str]:
+    """The WHEP offers pages of ``context`` send from now on (one per negotiated session), as a
+    live list. Listen on the context before the page opens: its module may post the first offer
+    before ``goto`` returns (at the load event)."""
     sent: list[str] = []
 
     def on_request(request: Request) -> None:
         if request.method == "POST" and "/whep/" in request.url:
             sent.append(request.url)
 
-    page.on("request", on_request)
+    context.on("request", on_request)
     return sent
 
 
@@ -138,8 +140,11 @@ async def test_studio_reload_pauses_and_resumes_the_same_show(
         key = await studio.page.input_value("#stream-key")
         hub, _ = await join_show(demo.base_url, show_id, None)
 
-        viewer = await open_page(browser, f"{demo.base_url}/shows/{show_id}")
-        whep_posts = whep_offers(viewer.page)
+        viewer_context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        whep_posts = whep_offers(viewer_context)
+        viewer = await open_page(
+            browser, f"{demo.base_url}/shows/{show_id}", context=viewer_context
+        )
         measured = await wait_playing(viewer.page)
         assert "whep" == measured["transport"]
         await viewer.page.evaluate(RECORD_FRAMES_JS)
@@ -278,8 +283,11 @@ async def test_viewer_reconnects_when_another_encoder_takes_over_with_another_co
         studio = await open_studio(browser, demo, show_id)
         await go_live(studio.page)
         key = await studio.page.input_value("#stream-key")
-        viewer = await open_page(browser, f"{demo.base_url}/shows/{show_id}")
-        whep_posts = whep_offers(viewer.page)
+        viewer_context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        whep_posts = whep_offers(viewer_context)
+        viewer = await open_page(
+            browser, f"{demo.base_url}/shows/{show_id}", context=viewer_context
+        )
         await wait_playing(viewer.page)
         await viewer.page.evaluate(RECORD_FRAMES_JS)
         feed = demo.app.app[BROADCAST].feeds[show_id]
