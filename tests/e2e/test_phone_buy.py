@@ -4,6 +4,7 @@ wider than the screen and the Chat / Q&A / My orders tabs stay tappable at every
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from playwright.async_api import Browser, Page
 
@@ -42,7 +43,8 @@ async def test_guest_buys_on_a_phone_after_a_decline(
 ) -> None:
     """A guest on a phone buys with name + e-mail + address + 4242…: the page never grows wider
     than the screen, the tabs stay tappable, a decline then Try again with 4242 pays, Buy works
-    again afterwards and My orders shows the product, the order id and "paid"."""
+    again afterwards and My orders shows the product, the order id, "paid" and, once the seller
+    ships it, the tracking number."""
     context = await browser.new_context(viewport={"width": width, "height": 844}, locale="de-DE")
     viewer = await open_page(
         browser, f"{small_demo.base_url}/shows/{small_demo.show_id}", context=context
@@ -98,6 +100,20 @@ async def test_guest_buys_on_a_phone_after_a_decline(
     order_id = await paid_row.locator("code").text_content()
     assert order_id and order_id in (paid or "")
     await assert_fits(page, "my orders")
+    # The seller ships it: the tracking number shows up in My orders by itself.
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{small_demo.base_url}/api/v1/orders/{order_id}/fulfil",
+            json={"carrier": "DHL", "tracking_number": "JD014600006281230704"},
+            headers={"Authorization": f"Bearer {small_demo.data['seller_token']}"},
+        ) as resp,
+    ):
+        assert 200 == resp.status, await resp.text()
+    shipped = page.locator("#orders-list li[data-status='fulfilled'] .order-tracking")
+    await shipped.wait_for(timeout=10000)
+    assert "Shipped with DHL · tracking JD014600006281230704" == await shipped.text_content()
+    await assert_fits(page, "shipped")
     await viewer.shot(f"phone-{width}-orders", readme=width == 390)
     await page.click("#tab-qa")
     await page.click("#tab-chat")
