@@ -42,3 +42,10 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     app.router.add_routes(login.routes)
     app.router.add_routes(pages.routes)
     app.router.add_static("/static/", static_dir, name="static", append_version=True)
+    favicon = static_dir / "icons" / "favicon.ico"
+
+    async def root_favicon(request: web.Request) -> web.FileResponse:
+        """Browsers and crawlers ask for /favicon.ico without reading the page's links."""
+        return web.FileResponse(favicon, headers={"Cache-Control": "public, max-age=86400"})
+
+    app.router.add_get("/favicon.ico", root_favicon)

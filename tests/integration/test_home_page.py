@@ -73,3 +73,5 @@ async def test_home_lists_replays_of_shows_that_went_on_air(
         for icon in manifest["icons"]:
             async with http.get(running.base_url + icon["src"]) as resp:
                 assert 200 == resp.status, icon["src"]
+        async with http.get(f"{running.base_url}/favicon.ico") as resp:  # asked without links
+            assert (200, "image/vnd.microsoft.icon") == (resp.status, resp.content_type)
