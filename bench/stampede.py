@@ -1,9 +1,12 @@
-"""Flash-sale stampede: N python-socketio buyers send `checkout.start` the same instant for a
-flash sale of U units, against a real `livecommerce serve` process on 127.0.0.1.
+"""Flash-sale stampede: N python-socketio buyers send `checkout.start` the same instant for one
+variant of U units, sold by two flash offers in two live shows at once (each capped at 3/4 of
+U, so the shared variant runs out first and each cap still binds its own offer), against a real
+`livecommerce serve` process on 127.0.0.1.
 
 Measured: checkout attempts handled per second, p50/p99 ack latency, orders that got stock and
-oversold units (must be 0), on one node with in-process adapters (SQLite + memory inventory)
-and with Redis + PostgreSQL. Baseline in the same run: the same clients sending an invalid
+oversold units (must be 0: units out beyond the variant's stock, plus units beyond any offer's
+cap), on one node with in-process adapters (SQLite + memory inventory) and with Redis +
+PostgreSQL. Baseline in the same run: the same clients sending an invalid
 `checkout.start` (refused by payload validation before any store is touched), so the ratio
 shows what the money path costs on top of a Socket.IO round trip.
 
@@ -29,9 +32,11 @@ import socketio
 
 from livecommerce.adapters.sql.accounts import SqlAccountStore
 from livecommerce.adapters.sql.addresses import SqlAddressStore
+from livecommerce.adapters.sql.catalog import SqlCatalogStore
 from livecommerce.adapters.sql.database import open_database
 from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.domain.access import Role
+from livecommerce.domain.inventory import MovementReason, StockMovement
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import OfferKind, make_offer, start_offer
 from livecommerce.domain.orders import HOLDING, SOLD
@@ -39,7 +44,8 @@ from livecommerce.domain.shows import ShowStatus
 from livecommerce.errors import LiveCommerceError
 from livecommerce.ids import hash_secret, new_id, new_secret
 from livecommerce.services.accounts import TOKEN_PREFIX
-from livecommerce.services.ports import Product, Show, User, Variant
+from livecommerce.services.catalog import VariantSpec
+from livecommerce.services.ports import Product, User, Variant
 from livecommerce.settings import load_settings
 from tests.support.servers import PostgresServer, RedisServer, free_port
 from tests.support.shop import HOME, shop_env
@@ -47,55 +53,61 @@ from tests.support.shop import HOME, shop_env
 TITLE = "Flash-sale stampede"
 BUYERS = int(os.environ.get("STAMPEDE_BUYERS", "1000"))
 UNITS = int(os.environ.get("STAMPEDE_UNITS", "100"))
+#: Each of the two offers may sell at most this many of the variant's UNITS.
+CAP = max(1, UNITS * 3 // 4)
 
 
 @dataclass
 class Seeded:
-    show_id: str
-    offer_id: str
+    #: (show id, offer id) of the two offers selling the one variant; buyer i uses pair i % 2.
+    offers: list[tuple[str, str]]
     tokens: list[str]
 
 
 async def seed(store_url: str, buyers: int, units: int) -> Seeded:
-    """Write the seller, a live show, a product, a started flash offer and the buyers (with API
-    tokens and a saved shipping address) straight into the store, so seeding is not part of
-    what is measured."""
+    """Write the seller, two live shows, a product with one variant of `units` (its initial
+    movement), a started flash offer in each show and the buyers (with API tokens and a saved
+    shipping address) straight into the store, so seeding is not part of what is measured."""
     db = await open_database(store_url)
     try:
         accounts = SqlAccountStore(db)
         now = int(time.time() * 1000)
         seller = User(new_id("usr"), "Seller", "seller@bench.test", Role.SELLER, False, now)
         await accounts.add_user(seller)
-        show_id = new_id("shw")
-        await db.execute(
-            "INSERT INTO shows (id, seller_id, title, description, status, scheduled_at, "
-            "started_at, ended_at, stream_key_hash, stream_key_rotated_at, created_at) "
-            "VALUES (?, ?, ?, '', ?, NULL, ?, NULL, ?, ?, ?)",
-            show_id,
-            seller.id,
-            "Stampede",
-            str(ShowStatus.LIVE),
-            now,
-            hash_secret(new_secret()),
-            now,
-            now,
-        )
-        _ = Show  # the row above is a Show in the foundation's schema
+        variant = Variant(new_id("var"), "42", units, None)
         product = Product(
-            new_id("prd"), seller.id, "Limited sneaker", "", 9900, "USD", "", now,
-            (Variant(new_id("var"), "42", units, None),),
+            new_id("prd"), seller.id, "Limited sneaker", "", 9900, "USD", "", now, (variant,)
+        )
+        initial = StockMovement(
+            new_id("mov"), product.id, variant.id, units, MovementReason.INITIAL,
+            f"initial:{variant.id}", now, actor_id=seller.id,
         )  # fmt: skip
-        from livecommerce.adapters.sql.catalog import SqlCatalogStore
-
-        await SqlCatalogStore(db).add_product(product)
-        offer = make_offer(
-            offer_id=new_id("ofr"), show_id=show_id, seller_id=seller.id, product_id=product.id,
-            kind=OfferKind.FLASH, price=Money(4900, "USD"), stock=units, per_buyer_limit=1,
-            starts_at_ms=now, ends_at_ms=now + 3_600_000, now_ms=now,
-        )  # fmt: skip
+        await SqlCatalogStore(db).add_product(product, [initial])
         orders = SqlOrderStore(db)
-        await orders.add_offer(offer)
-        await orders.save_offer(start_offer(offer, now), offer.status)
+        pairs = []
+        for title in ("Stampede A", "Stampede B"):
+            show_id = new_id("shw")
+            await db.execute(
+                "INSERT INTO shows (id, seller_id, title, description, status, scheduled_at, "
+                "started_at, ended_at, stream_key_hash, stream_key_rotated_at, created_at) "
+                "VALUES (?, ?, ?, '', ?, NULL, ?, NULL, ?, ?, ?)",
+                show_id,
+                seller.id,
+                title,
+                str(ShowStatus.LIVE),
+                now,
+                hash_secret(new_secret()),
+                now,
+                now,
+            )
+            offer = make_offer(
+                offer_id=new_id("ofr"), show_id=show_id, seller_id=seller.id,
+                product_id=product.id, kind=OfferKind.FLASH, price=Money(4900, "USD"), cap=CAP,
+                per_buyer_limit=1, starts_at_ms=now, ends_at_ms=now + 3_600_000, now_ms=now,
+            )  # fmt: skip
+            await orders.add_offer(offer)
+            await orders.save_offer(start_offer(offer, now), offer.status)
+            pairs.append((show_id, offer.id))
         tokens = []
         for i in range(buyers):
             user = User(new_id("usr"), f"Buyer {i}", f"b{i}@bench.test", Role.VIEWER, False, now)
@@ -104,7 +116,7 @@ async def seed(store_url: str, buyers: int, units: int) -> Seeded:
             token = TOKEN_PREFIX + new_secret(32)
             await accounts.add_token(hash_secret(token), user.id, "api", now, now + 86_400_000)
             tokens.append(token)
-        return Seeded(show_id, offer.id, tokens)
+        return Seeded(pairs, tokens)
     finally:
         await db.close()
 
@@ -189,6 +201,15 @@ async def burst(
     return time.perf_counter() - start, latencies, acks
 
 
+#: Order statuses whose units are out of stock (held or sold).
+OUT = [*HOLDING, *SOLD]
+
+
+def oversold(units_per_offer: list[int]) -> int:
+    """Units beyond the variant's stock plus units beyond either offer's cap (must be 0)."""
+    return max(0, sum(units_per_offer) - UNITS) + sum(max(0, u - CAP) for u in units_per_offer)
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -215,8 +236,8 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
                 wall, lat, acks = await burst(
                     clients,
                     lambda i: {
-                        "show_id": seeded.show_id,
-                        "offer_id": seeded.offer_id,
+                        "show_id": seeded.offers[i % 2][0],
+                        "offer_id": seeded.offers[i % 2][1],
                         "quantity": 1,
                         "idempotency_key": f"stampede-{i:06d}",
                     },
@@ -230,10 +251,12 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
         codes[code] = codes.get(code, 0) + 1
     db = await open_database(store_url)
     try:
-        held = await SqlOrderStore(db).offer_orders(seeded.offer_id, [*HOLDING, *SOLD])
+        units_out = [
+            sum(o.quantity for o in await SqlOrderStore(db).offer_orders(offer_id, OUT))
+            for _show, offer_id in seeded.offers
+        ]
     finally:
         await db.close()
-    units_out = sum(o.quantity for o in held)
     return {
         "name": name,
         "rate": len(acks) / wall,
@@ -244,7 +267,7 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
         "base_p50": pct(base_lat, 0.5),
         "base_p99": pct(base_lat, 0.99),
         "won": won,
-        "oversold": max(0, units_out - UNITS),
+        "oversold": oversold(units_out),
         "codes": codes,
         "mean": statistics.fmean(lat) * 1000,
     }
@@ -264,9 +287,21 @@ async def service_level(name: str, store_url: str, redis_url: str) -> dict[str, 
             },
         )
         async with shop_env(settings) as env:
-            offer = await env.offer(
-                stock=UNITS, kind=OfferKind.FLASH, price=4900, per_buyer_limit=1
+            product = await env.shop.catalog.create_product(
+                env.seller,
+                name="Limited sneaker",
+                price=Money(9900, "USD"),
+                variants=[VariantSpec("42", UNITS)],
             )
+            second, _key = await env.shop.shows.create(env.seller, "Stampede B")
+            await env.shop.shows.move(second.id, ShowStatus.LIVE)
+            offers = []
+            for show_id in (env.show_id, second.id):
+                offer = await env.shop.offers.create(
+                    env.seller, show_id, product_id=product.id, kind=OfferKind.FLASH,
+                    price_minor=4900, cap=CAP, per_buyer_limit=1, duration_ms=3_600_000,
+                )  # fmt: skip
+                offers.append(await env.shop.offers.start(env.seller, show_id, offer.id))
             buyers = [await env.buyer(f"b{i}") for i in range(BUYERS)]
             gate = asyncio.Event()
             latencies: list[float] = []
@@ -276,8 +311,9 @@ async def service_level(name: str, store_url: str, redis_url: str) -> dict[str, 
                 await gate.wait()
                 t0 = time.perf_counter()
                 try:
+                    offer = offers[i % 2]
                     await env.shop.checkout.start(
-                        buyers[i], env.show_id, offer.id, None, 1, f"svc-{i:06d}"
+                        buyers[i], offer.show_id, offer.id, None, 1, f"svc-{i:06d}"
                     )
                     code = "ok"
                 except LiveCommerceError as exc:
@@ -291,17 +327,20 @@ async def service_level(name: str, store_url: str, redis_url: str) -> dict[str, 
             gate.set()
             await asyncio.gather(*tasks)
             wall = time.perf_counter() - start
-            level = await env.adapters.inventory.level(offer.pool)
-            held = await env.adapters.orders.offer_orders(offer.id, [*HOLDING, *SOLD])
+            levels = await env.shop.stock.levels(product.id)
+            units_out = [
+                sum(o.quantity for o in await env.adapters.orders.offer_orders(o.id, OUT))
+                for o in offers
+            ]
+    held = sum(v.reserved for v in levels.variants.values())
+    counted = [c.sold + c.reserved for c in levels.caps.values()]
     return {
         "name": name,
         "rate": BUYERS / wall,
         "p50": pct(latencies, 0.5),
         "p99": pct(latencies, 0.99),
         "won": codes.get("ok", 0),
-        "oversold": max(
-            0, sum(o.quantity for o in held) - UNITS, level.sold + level.reserved - UNITS
-        ),
+        "oversold": max(oversold(units_out), oversold(counted), held - UNITS),
         "codes": codes,
     }
 
@@ -355,14 +394,18 @@ def run() -> str:
             f"{r['won']} of {UNITS} | **{r['oversold']}** | {outcomes} |"
         )
     return (
+        f"One variant of {UNITS} units is sold by two flash offers in two live shows at once, "
+        f"each capped at {CAP} (so the shared variant runs out first); buyers alternate between "
+        "the two offers. *Oversold* counts units held or sold beyond the variant's stock plus "
+        "units beyond either offer's cap.\n\n"
         f"**Money path alone** ({BUYERS} concurrent `CheckoutService.start` calls in one event "
         "loop, no sockets; each winner also writes its order and creates its demo payment):\n\n"
         + "\n".join(svc_rows)
         + "\n\n**Through Socket.IO** — "
         f"{BUYERS} python-socketio buyers (one process, websocket transport) send "
-        f"`checkout.start` for one unit each at the same instant; a flash sale of {UNITS} units, "
-        "per-buyer limit 1, demo payments. Server: one `livecommerce serve` process. An attempt "
-        "that wins reserves, writes the order and creates its payment before acking; a loser is "
+        "`checkout.start` for one unit each at the same instant, per-buyer limit 1, demo "
+        "payments. Server: one `livecommerce serve` process. An attempt that wins reserves, "
+        "writes the order and creates its payment before acking; a loser is "
         "refused `sold_out` with nothing held. Baseline: the same burst of invalid payloads "
         "(refused by validation, no store touched).\n\n"
         + "\n".join(rows)

@@ -6,7 +6,7 @@ and the Socket.IO ack helper turn them into ``{"error": {"code", "message"}}`` w
 ```
 LiveCommerceError
 ├── DomainError (409): InvalidTransition, SoldOut, OfferNotActive (OfferClosed), ShowNotLive,
-│                      LimitReached, Muted, Banned, RateLimited (429), Conflict
+│                      LimitReached, Muted, Banned, RateLimited (429), Conflict, StockHeld
 ├── NotFound (404) · PermissionDenied (403): GuestEmailRequired · Unauthenticated (401)
 ├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired
 ├── IdempotencyConflict (409) · RequestInProgress (409, retryable)
@@ -51,6 +51,12 @@ class InvalidTransition(DomainError):
 
 class SoldOut(DomainError):
     code = "sold_out"
+
+
+class StockHeld(DomainError):
+    """A stock adjustment would take a variant below the units checkouts are holding."""
+
+    code = "stock_held"
 
 
 class OfferNotActive(DomainError):

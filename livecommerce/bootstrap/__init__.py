@@ -57,8 +57,9 @@ async def runtime(app: web.Application) -> AsyncIterator[None]:
         services = build_services(settings, adapters, clock)
         app[keys.SERVICES] = services
         stack.push_async_callback(services.shop_events.close)
-        # a lost Redis is rebuilt from orders; with the in-process store every start rebuilds
-        await services.payments.rebuild_inventory(force=adapters.redis is None)
+        # pools the inventory store lacks (all of them in-process; a Redis that lost its data)
+        # are rebuilt from stock movements and the orders still holding stock
+        await services.stock.rebuild()
         demo = None
         if settings.demo.enabled:
             demo = await seed_demo(

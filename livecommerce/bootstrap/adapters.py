@@ -39,6 +39,7 @@ from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase,
 from livecommerce.adapters.sql.hub import SqlHubStore
 from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.adapters.sql.shows import SqlShowStore
+from livecommerce.adapters.sql.stock import SqlStockLedger
 from livecommerce.adapters.stripe import StripePaymentGateway
 from livecommerce.keys import HealthCheck
 from livecommerce.services.ports import (
@@ -70,6 +71,7 @@ class Adapters:
     catalog: SqlCatalogStore
     catalog_admin: SqlCatalogAdmin
     orders: SqlOrderStore
+    stock: SqlStockLedger
     hub: SqlHubStore
     analytics: SqlAnalyticsStore
     images: FileProductImages
@@ -140,6 +142,7 @@ async def open_adapters(
             catalog=SqlCatalogStore(db),
             catalog_admin=SqlCatalogAdmin(db),
             orders=SqlOrderStore(db),
+            stock=SqlStockLedger(db),
             hub=SqlHubStore(db),
             analytics=SqlAnalyticsStore(db),
             images=FileProductImages(settings.server.data_dir / "uploads" / "products"),

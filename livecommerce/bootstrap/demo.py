@@ -181,7 +181,7 @@ async def seed_demo_offers(services: Services, data: dict[str, Any]) -> None:
         product_id=flash_product.id,
         kind=OfferKind.FLASH,
         price_minor=flash_product.price_minor * 3 // 4,
-        stock=10,
+        cap=10,
         per_buyer_limit=2,
         duration_ms=24 * 3_600_000,
     )

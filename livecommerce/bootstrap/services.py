@@ -20,6 +20,7 @@ from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Clock
 from livecommerce.services.qa import QaService
 from livecommerce.services.shows import ShowService
+from livecommerce.services.stock import StockService
 from livecommerce.settings import RateSetting, Settings
 
 
@@ -38,11 +39,12 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
         addresses=a.addresses,
     )
     shows = ShowService(a.shows, a.accounts, clock, a.bus)
-    catalog = CatalogService(a.catalog, clock)
+    stock = StockService(a.orders, a.stock, a.catalog, a.inventory, clock)
+    catalog = CatalogService(a.catalog, clock, stock)
     events = ShopEvents(
         a.bus,
         a.orders,
-        a.inventory,
+        stock,
         clock,
         views=OrderViews(a.catalog, a.accounts, clock),
         stock_interval=shop.stock_update_interval_seconds,
@@ -50,7 +52,7 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
     )
     pay = settings.payments
     payments = PaymentService(
-        a.orders, a.inventory, a.gateways, events, clock, fee_bps=pay.platform_fee_bps
+        a.orders, a.inventory, a.gateways, events, clock, stock=stock, fee_bps=pay.platform_fee_bps
     )
     limits = ChatLimits(
         chat_rates=_rates(settings.hub.chat_rates),
@@ -58,13 +60,15 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
         qa_rates=_rates(settings.hub.question_rates),
         reserved_names=tuple(settings.hub.reserved_names),
     )
-    offers = OfferService(a.orders, a.inventory, catalog, shows, events, clock, payments)
+    offers = OfferService(a.orders, stock, catalog, shows, events, clock, payments)
     lifecycle = ShowLifecycle(shows, offers, clock, settings.broadcast.reconnect_grace_seconds)
     return Services(
         accounts=accounts,
         shows=shows,
         catalog=catalog,
-        catalog_admin=CatalogAdminService(catalog, a.catalog_admin, a.images, shop.image_max_bytes),
+        catalog_admin=CatalogAdminService(
+            catalog, a.catalog_admin, a.images, shop.image_max_bytes, stock=stock, events=events
+        ),
         offers=offers,
         lifecycle=lifecycle,
         checkout=CheckoutService(
@@ -76,6 +80,7 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
             clock,
             offers=offers,
             addresses=a.addresses,
+            stock=stock,
             provider=pay.provider,
             ttl_seconds=shop.reservation_ttl_seconds,
             limiter=a.rate_limiter,
@@ -83,6 +88,7 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
         ),
         orders=OrderService(a.orders, events, clock),
         payments=payments,
+        stock=stock,
         shop_events=events,
         chat=ChatService(a.hub, a.hub, a.rate_limiter, clock, limits),
         moderation=ModerationService(a.hub, a.hub, clock),

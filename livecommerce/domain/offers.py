@@ -2,7 +2,9 @@
 
 The price a buyer pays always comes from here (the server's offer), never from a client payload;
 an offer without its own price sells at the product's (so a flash sale may be a pure
-stock-limited drop). A flash sale has a stock cap, a per-buyer limit and a window
+stock-limited drop). An offer sells from its product's variant stock (domain/inventory.py); an
+optional `cap` limits how many units this offer may sell in total. A flash sale usually has a cap,
+a per-buyer limit and a window
 `starts_at ≤ now < ends_at` that opens when the seller *starts* it, not when it is created: it is
 prepared with a duration (or, for older clients, an explicit `ends_at`) and the window is fixed
 at start. Checkout before the window is `offer_not_active`; on an offer that will never sell
@@ -14,7 +16,7 @@ another pin.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -37,15 +39,16 @@ class OfferStatus(StrEnum):
     ENDED = "ended"  # closed by the seller; no further checkouts
 
 
-#: A sane upper bound so a typo cannot create a billion-unit pool.
-MAX_STOCK = 1_000_000
+#: A sane upper bound so a typo cannot create a billion-unit cap.
+MAX_CAP = 1_000_000
 #: The longest sale window a duration may ask for (a week; longer is a typo, not a sale).
 MAX_DURATION_MS = 7 * 24 * 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """A product on sale in one show; `stock` is the units allotted to this offer."""
+    """A product on sale in one show; `cap` is how many units it may sell in total (None: as
+    many as its variants have)."""
 
     id: str
     show_id: str
@@ -53,7 +56,7 @@ class Offer:
     product_id: str
     kind: OfferKind
     price: Money
-    stock: int
+    cap: int | None
     per_buyer_limit: int | None
     starts_at_ms: int | None
     ends_at_ms: int | None
@@ -65,16 +68,6 @@ class Offer:
     duration_ms: int | None = None
     #: When it was taken off screen after its last pin (None: not unpinned since).
     unpinned_at_ms: int | None = None
-
-    @property
-    def pool(self) -> str:
-        """The inventory pool this offer sells from."""
-        return pool_of(self.id)
-
-
-def pool_of(offer_id: str) -> str:
-    """The inventory pool of an offer (orders know their offer id, not the offer)."""
-    return f"offer:{offer_id}"
 
 
 def _check_duration(duration_ms: int | None) -> None:
@@ -90,7 +83,7 @@ def make_offer(
     product_id: str,
     kind: OfferKind,
     price: Money,
-    stock: int,
+    cap: int | None,
     per_buyer_limit: int | None,
     starts_at_ms: int | None,
     ends_at_ms: int | None,
@@ -100,8 +93,8 @@ def make_offer(
     """Validate and build a draft offer: nothing counts down until it is started."""
     if price.minor < 0:
         raise InvalidInput("price cannot be negative")
-    if isinstance(stock, bool) or stock < 1 or stock > MAX_STOCK:
-        raise InvalidInput(f"stock must be between 1 and {MAX_STOCK}")
+    if cap is not None and (isinstance(cap, bool) or not 1 <= cap <= MAX_CAP):
+        raise InvalidInput(f"cap must be between 1 and {MAX_CAP}")
     if per_buyer_limit is not None and per_buyer_limit < 1:
         raise InvalidInput("per_buyer_limit must be at least 1")
     _check_duration(duration_ms)
@@ -118,7 +111,7 @@ def make_offer(
         product_id=product_id,
         kind=kind,
         price=price,
-        stock=stock,
+        cap=cap,
         per_buyer_limit=per_buyer_limit,
         starts_at_ms=starts_at_ms,
         ends_at_ms=ends_at_ms,
@@ -197,8 +190,17 @@ def on_screen(offers: Iterable[Offer]) -> Offer | None:
     return max(pinned, key=lambda o: (o.pinned_at_ms or 0, o.id)) if pinned else None
 
 
-def offer_view(offer: Offer, stock_left: int, now_ms: int) -> dict[str, object]:
+def offer_view(
+    offer: Offer,
+    stock_left: int,
+    now_ms: int,
+    variants: Sequence[tuple[str, str, int]] = (),
+) -> dict[str, object]:
     """The public shape for `offer.updated` / `offer.pinned` (countdown in whole seconds).
+
+    `stock_left` is what the offer can still sell (its cap left, or its variants' available
+    units, whichever is smaller); `variants` is `(id, label, units left)` per variant, so a card
+    can show which sizes are gone. `stock` is the cap under its older name (null: no cap).
 
     A draft has no window yet (`starts_at`, `ends_at` and `countdown` are null), so no client
     runs a clock for a sale that has not been started; `duration_seconds` says how long it will
@@ -216,8 +218,10 @@ def offer_view(offer: Offer, stock_left: int, now_ms: int) -> dict[str, object]:
         "kind": str(offer.kind),
         "status": str(offer.status),
         "price": {"amount": offer.price.minor, "currency": offer.price.currency},
-        "stock": offer.stock,
+        "stock": offer.cap,
+        "cap": offer.cap,
         "stock_left": stock_left,
+        "variants": [{"id": i, "label": label, "stock_left": left} for i, label, left in variants],
         "per_buyer_limit": offer.per_buyer_limit,
         "starts_at": starts,
         "ends_at": offer.ends_at_ms if started else None,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce import keys
 from livecommerce.domain.offers import MAX_DURATION_MS, OfferKind
+from livecommerce.errors import InvalidInput
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
 from livecommerce.routes.bodies import read_body
@@ -32,7 +33,13 @@ class OfferIn(BaseModel):
     price: int | None = Field(
         None, ge=0, le=100_000_000, description="minor units; empty: the product's price"
     )
-    stock: int | None = Field(None, ge=1, le=1_000_000)
+    cap: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="the most units this offer may sell in total (empty: its variants' stock)",
+    )
+    stock: int | None = Field(None, ge=1, le=1_000_000, description="older name of `cap`")
     per_buyer_limit: int | None = Field(None, ge=1, le=1000)
     duration_seconds: int | None = Field(
         None, ge=1, le=DURATION_MAX_SECONDS, description=f"{_DURATION}; a flash sale needs it"
@@ -45,6 +52,12 @@ class OfferIn(BaseModel):
     )
 
 
+class OfferVariantOut(BaseModel):
+    id: str
+    label: str
+    stock_left: int = Field(description="units of this variant the offer can still sell")
+
+
 class OfferOut(BaseModel):
     id: str
     show_id: str
@@ -52,8 +65,13 @@ class OfferOut(BaseModel):
     kind: str
     status: str
     price: MoneyOut
-    stock: int
-    stock_left: int
+    cap: int | None = Field(description="the most units this offer may sell (null: no cap)")
+    stock: int | None = Field(description="older name of `cap`")
+    stock_left: int = Field(
+        description="what the offer can still sell: its cap left or its variants' available "
+        "units, whichever is smaller"
+    )
+    variants: list[OfferVariantOut] = Field(default_factory=list)
     per_buyer_limit: int | None
     starts_at: int | None = Field(
         description="epoch milliseconds the window opens; null until the offer is started"
@@ -93,6 +111,13 @@ async def _offer_out(request: web.Request, offer: Any) -> OfferOut:
     return OfferOut.model_validate(await request.app[keys.SERVICES].offers.view(offer))
 
 
+def _cap(body: OfferIn) -> int | None:
+    """`cap`, or `stock` from clients that use the older name (never two different values)."""
+    if body.cap is not None and body.stock is not None and body.cap != body.stock:
+        raise InvalidInput("give cap or stock (its older name), not two different values")
+    return body.cap if body.cap is not None else body.stock
+
+
 @api.post(
     "/api/v1/shows/{show_id}/offers",
     body=OfferIn,
@@ -108,7 +133,7 @@ async def create_offer(request: web.Request, body: OfferIn) -> OfferOut:
         product_id=body.product_id,
         kind=OfferKind(body.kind),
         price_minor=body.price,
-        stock=body.stock,
+        cap=_cap(body),
         per_buyer_limit=body.per_buyer_limit,
         starts_at_ms=to_ms(body.starts_at),
         ends_at_ms=to_ms(body.ends_at),

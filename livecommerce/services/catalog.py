@@ -1,14 +1,20 @@
-"""Catalog use cases: sellers add products with variants; everyone can browse."""
+"""Catalog use cases: sellers add products with variants; everyone can browse.
+
+A new variant's stock is recorded as its `initial` inventory movement, in the same transaction as
+the product. Products are handed out with each variant's `stock` as buyers can get it now (on
+hand minus what unpaid checkouts hold, from `StockService`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from livecommerce.domain.access import Action, Principal, authorize
+from livecommerce.domain.inventory import MovementReason, StockMovement
 from livecommerce.domain.money import Money
 from livecommerce.errors import InvalidInput, NotFound
 from livecommerce.ids import new_id
 from livecommerce.services.ports import CatalogStore, Clock, Product, Variant
+from livecommerce.services.stock import StockService
 
 NAME_MAX = 120
 PRICE_MAX = 100_000_000  # one million in a 2-decimal currency: a sane cap for live shopping
@@ -23,9 +29,10 @@ class VariantSpec:
 
 
 class CatalogService:
-    def __init__(self, store: CatalogStore, clock: Clock) -> None:
+    def __init__(self, store: CatalogStore, clock: Clock, stock: StockService) -> None:
         self._store = store
         self._clock = clock
+        self._stock = stock
 
     async def create_product(
         self,
@@ -67,14 +74,31 @@ class CatalogService:
             ),
             requires_shipping=requires_shipping,
         )
-        await self._store.add_product(product)
+        initial = [
+            StockMovement(
+                new_id("mov"),
+                product.id,
+                v.id,
+                v.stock,
+                MovementReason.INITIAL,
+                f"initial:{v.id}",
+                product.created_at,
+                actor_id=seller.user_id,
+            )
+            for v in product.variants
+            if v.stock > 0
+        ]
+        await self._store.add_product(product, initial)
         return product
 
     async def get(self, product_id: str) -> Product:
         product = await self._store.get_product(product_id)
         if product is None:
             raise NotFound("no such product")
-        return product
+        return await self._stock.with_availability(product)
 
     async def list(self, seller_id: str | None = None) -> list[Product]:
-        return await self._store.list_products(seller_id)
+        return [
+            await self._stock.with_availability(p)
+            for p in await self._store.list_products(seller_id)
+        ]

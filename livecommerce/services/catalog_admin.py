@@ -1,5 +1,6 @@
-"""Catalog administration for sellers: edit and delete their products, restock variants and
-upload product images.
+"""Catalog administration for sellers: edit and delete their products, adjust variants' stock
+(every change an inventory movement, announced to the shows selling the product) and upload
+product images.
 
 Images are checked twice before they are stored — the declared type must be one we serve
 (PNG, JPEG, WebP, GIF) and the bytes must start with that format's signature — and capped at
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from livecommerce.domain.access import Action, Principal, Role, authorize
+from livecommerce.domain.inventory import MovementReason, StockMovement
 from livecommerce.errors import (
     Conflict,
     InvalidInput,
@@ -24,7 +26,9 @@ from livecommerce.errors import (
 )
 from livecommerce.ids import new_secret
 from livecommerce.services.catalog import NAME_MAX, PRICE_MAX, STOCK_MAX, CatalogService
-from livecommerce.services.ports import CatalogAdminStore, Product, ProductImages
+from livecommerce.services.orders import ShopEvents
+from livecommerce.services.ports import CatalogAdminStore, Product, ProductImages, Variant
+from livecommerce.services.stock import StockService
 
 #: Served image types: content type → (file extension, accepted leading bytes).
 IMAGE_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
@@ -56,11 +60,16 @@ class CatalogAdminService:
         admin: CatalogAdminStore,
         images: ProductImages,
         max_bytes: int,
+        *,
+        stock: StockService,
+        events: ShopEvents,
     ) -> None:
         self._catalog = catalog
         self._admin = admin
         self._images = images
         self._max = max_bytes
+        self._stock = stock
+        self._events = events
 
     async def _owned(self, principal: Principal | None, product_id: str) -> Product:
         seller = authorize(principal, Action.CREATE_PRODUCT)
@@ -106,15 +115,61 @@ class CatalogAdminService:
         stock: int | None = None,
         price_minor: int | None = None,
     ) -> Product:
-        """Restock or reprice one variant (offers already running keep their own allotment)."""
-        await self._owned(principal, product_id)
+        """Set one variant's stock or price. Stock set to N is an adjustment movement of
+        N minus what buyers can get now (never a blind overwrite), so units sold or held
+        meanwhile are not lost from the count."""
+        seller = authorize(principal, Action.CREATE_PRODUCT)
+        product = await self._owned(seller, product_id)
+        variant = _variant(product, variant_id)
         if stock is not None and not 0 <= stock <= STOCK_MAX:
             raise InvalidInput(f"stock must be 0..{STOCK_MAX}")
         if price_minor is not None and not 0 < price_minor <= PRICE_MAX:
             raise InvalidInput("variant price must be positive")
-        if not await self._admin.update_variant(product_id, variant_id, stock, price_minor):
+        if stock is not None and stock != variant.stock:
+            await self._stock.adjust(
+                seller.user_id,
+                product_id,
+                variant_id,
+                stock - variant.stock,
+                note=f"stock set to {stock}",
+            )
+            await self._events.product_stock_changed(product_id)
+        if price_minor is not None and not await self._admin.update_variant(
+            product_id, variant_id, price_minor
+        ):
             raise NotFound("no such variant")
         return await self._catalog.get(product_id)
+
+    async def adjust_stock(
+        self,
+        principal: Principal | None,
+        product_id: str,
+        variant_id: str,
+        delta: int,
+        note: str = "",
+        reason: MovementReason = MovementReason.ADJUSTMENT,
+    ) -> tuple[StockMovement, Product]:
+        """Record a manual stock change of one variant (its seller or an admin): the movement
+        and the product afterwards. Units held by checkouts cannot be taken away."""
+        seller = authorize(principal, Action.CREATE_PRODUCT)
+        product = await self._owned(seller, product_id)
+        movement, _level = await self._stock.adjust(
+            seller.user_id,
+            product_id,
+            _variant(product, variant_id).id,
+            delta,
+            note=note,
+            reason=reason,
+        )
+        await self._events.product_stock_changed(product_id)
+        return movement, await self._catalog.get(product_id)
+
+    async def movements(
+        self, principal: Principal | None, product_id: str, variant_id: str, limit: int = 100
+    ) -> list[StockMovement]:
+        """A variant's inventory movements, newest first (its seller or an admin)."""
+        product = await self._owned(principal, product_id)
+        return await self._stock.movements(_variant(product, variant_id).id, limit)
 
     async def delete(self, principal: Principal | None, product_id: str) -> None:
         await self._owned(principal, product_id)
@@ -143,3 +198,10 @@ class CatalogAdminService:
         if path is None:
             raise NotFound("no such image")
         return path
+
+
+def _variant(product: Product, variant_id: str) -> Variant:
+    for variant in product.variants:
+        if variant.id == variant_id:
+            return variant
+    raise NotFound("no such variant")

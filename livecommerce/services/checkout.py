@@ -43,7 +43,6 @@ from livecommerce.errors import (
     IdempotencyConflict,
     InvalidInput,
     LiveCommerceError,
-    NotFound,
     OfferNotActive,
     PaymentGatewayError,
     RateLimited,
@@ -63,6 +62,7 @@ from livecommerce.services.ports import (
     RateLimiter,
 )
 from livecommerce.services.singleflight import SingleFlight
+from livecommerce.services.stock import StockService
 
 #: How long a node keeps what checkout reads of a product (variant ids, whether it ships).
 PRODUCT_CACHE_MS = 30_000
@@ -89,6 +89,7 @@ class CheckoutService:
         *,
         offers: OfferService,
         addresses: AddressStore,
+        stock: StockService,
         provider: str,
         ttl_seconds: int,
         limiter: RateLimiter | None = None,
@@ -107,6 +108,7 @@ class CheckoutService:
         self._offers = offers
         self._addresses = addresses
         self._products: dict[str, tuple[int, Product]] = {}
+        self._stock = stock
         self._flights = SingleFlight()
 
     async def _product(self, product_id: str, now_ms: int) -> Product:
@@ -230,21 +232,13 @@ class CheckoutService:
         if self._limiter is not None and self._rates:
             # only attempts that would hold stock count; the reservation below tells retries
             # of a known key apart, so check the key first to never refuse an honest retry
-            known = await self._inventory.reservation(offer.pool, order_id)
+            known = await self._inventory.reservation(offer.product_id, order_id)
             if known is None and not await self._limiter.allow(
                 f"checkout:{buyer.user_id}", self._rates
             ):
                 raise RateLimited("too many checkouts; wait a moment")
-        try:
-            held = await self._inventory.reserve(
-                offer.pool, order_id, buyer.user_id, qty, offer.per_buyer_limit, expires
-            )
-        except NotFound:
-            # the pool is gone (a Redis that lost its data): rebuild it from the store, retry
-            await self._payments.rebuild_pool(offer.id, offer.stock)
-            held = await self._inventory.reserve(
-                offer.pool, order_id, buyer.user_id, qty, offer.per_buyer_limit, expires
-            )
+        # the variant's stock (shared by every offer of it) and this offer's cap, in one step
+        held = await self._stock.reserve(offer, variant, order_id, buyer.user_id, qty, expires)
         if not held.created:
             existing = await self._store.get_order(order_id)
             if existing is not None:
@@ -276,10 +270,10 @@ class CheckoutService:
             and stored != order
             and (stored.offer_id != offer.id or stored.status not in HOLDING)
         ):
-            # our fresh hold duplicates an order that holds nothing in this pool (the key was
-            # used on another offer, or its reservation record was lost): give the units back.
+            # our fresh hold duplicates an order that holds nothing here (the key was used on
+            # another offer, or its reservation record was lost): give the units back.
             # A twin racing on the same offer shares this very reservation, so it is kept.
-            await self._inventory.release(offer.pool, order_id)
+            await self._inventory.release(offer.product_id, order_id)
         if stored.request_hash != fingerprint:
             raise IdempotencyConflict("this idempotency key was used for another checkout")
         if stored == order:

@@ -24,6 +24,7 @@ from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Bus, Clock, Fanout, PresenceStore, RateLimiter
 from livecommerce.services.qa import QaService
 from livecommerce.services.shows import ShowService
+from livecommerce.services.stock import StockService
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class Services:
     checkout: CheckoutService
     orders: OrderService
     payments: PaymentService
+    stock: StockService
     shop_events: ShopEvents
     chat: ChatService
     moderation: ModerationService

@@ -1,12 +1,14 @@
 """Offers in a show: create (fixed or flash), start, pin, unpin and end; closing a show's offers
 when it ends; and the offer as checkout must see it.
 
-Only the show's staff (seller, hosts, admins) manage offers; the product must belong to the
-show's seller. Creating an offer sizes its inventory pool; a flash sale's window is set when it
-starts (its duration runs from *Start*, not from creation). Pin, unpin, start and end are
-announced on the Bus (`offer.pinned`, `offer.unpinned`, `offer.updated`) for the hub to relay
-to the show room, and recorded in the show's timeline at the show's on-air time, which is the
-replay's playhead.
+Only the show's staff (seller, hosts, admins) manage offers; the product must belong to the show's
+seller. An offer sells from its product's variant stock, shared with every other offer of the
+product; its optional `cap` limits how many units it may sell in total. Creating or starting an
+offer makes sure the product's pool (with the cap) is in the inventory store; a flash sale's window
+is set when it starts (its duration runs from *Start*, not from creation). Pin, unpin, start and end
+are announced on the Bus (`offer.pinned`, `offer.unpinned`, `offer.updated`) for the hub to relay to
+the show room, and recorded in the show's timeline at the show's on-air time, which is the replay's
+playhead.
 
 Status changes are compare-and-set on the status read, so a start racing an end (or a show's
 end) can never bring an ended offer back. Checkout reads offers through `for_checkout`, a short
@@ -35,9 +37,10 @@ from livecommerce.ids import new_id
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.orders import ShopEvents
 from livecommerce.services.payments import PaymentService
-from livecommerce.services.ports import Clock, InventoryStore, OrderStore, Show
+from livecommerce.services.ports import Clock, OrderStore, Show
 from livecommerce.services.shows import ShowService, show_ref
 from livecommerce.services.singleflight import SingleFlight
+from livecommerce.services.stock import StockService
 
 #: How long a live offer is served to checkout from memory: a stampede reads it per attempt.
 #: Starting or ending an offer on this node empties its entry at once; other nodes see an end
@@ -49,7 +52,7 @@ class OfferService:
     def __init__(
         self,
         store: OrderStore,
-        inventory: InventoryStore,
+        stock: StockService,
         catalog: CatalogService,
         shows: ShowService,
         events: ShopEvents,
@@ -57,7 +60,7 @@ class OfferService:
         payments: PaymentService,
     ) -> None:
         self._store = store
-        self._inventory = inventory
+        self._stock = stock
         self._catalog = catalog
         self._shows = shows
         self._events = events
@@ -115,20 +118,20 @@ class OfferService:
         product_id: str,
         kind: OfferKind,
         price_minor: int | None = None,
-        stock: int | None = None,
+        cap: int | None = None,
         per_buyer_limit: int | None = None,
         starts_at_ms: int | None = None,
         ends_at_ms: int | None = None,
         duration_ms: int | None = None,
     ) -> Offer:
-        """A draft offer; price defaults to the product's (a flash sale too), stock to the
-        product's total. A flash sale needs a duration (or, from older clients, an `ends_at`)."""
+        """A draft offer; price defaults to the product's (a flash sale too). Without a `cap` it
+        may sell every unit its variants have. A flash sale needs a duration (or, from older
+        clients, an `ends_at`)."""
         show = await self._staff(principal, show_id)
         self._refuse_ended(show)
         product = await self._catalog.get(product_id)
         if product.seller_id != show.seller_id:
             raise InvalidInput("the product does not belong to this show's seller")
-        units = stock if stock is not None else sum(v.stock for v in product.variants)
         offer = make_offer(
             offer_id=new_id("ofr"),
             show_id=show_id,
@@ -138,7 +141,7 @@ class OfferService:
             price=Money(
                 product.price_minor if price_minor is None else price_minor, product.currency
             ),
-            stock=units,
+            cap=cap,
             per_buyer_limit=per_buyer_limit,
             starts_at_ms=starts_at_ms,
             ends_at_ms=ends_at_ms,
@@ -146,7 +149,7 @@ class OfferService:
             now_ms=self._clock.now_ms(),
         )
         await self._store.add_offer(offer)
-        await self._inventory.ensure_pool(offer.pool, offer.stock)
+        await self._stock.load(offer.product_id)
         return offer
 
     async def start(
@@ -168,7 +171,7 @@ class OfferService:
         )
         if not changed:
             return offer
-        await self._inventory.ensure_pool(offer.pool, offer.stock)
+        await self._stock.load(offer.product_id)
         await self._record(offer, "started", now, media_ts)
         await self._events.offer_updated(offer, media_ts)
         return offer

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from livecommerce.domain.access import Action, Principal, Role, authorize
-from livecommerce.domain.offers import Offer, offer_view
+from livecommerce.domain.offers import Offer, OfferStatus, offer_view
 from livecommerce.domain.orders import Order, OrderStatus, order_view, transition
 from livecommerce.domain.shipping import make_fulfilment
 from livecommerce.errors import Conflict, NotFound, Unauthenticated
@@ -27,7 +27,6 @@ from livecommerce.services.ports import (
     Bus,
     CatalogStore,
     Clock,
-    InventoryStore,
     OrderFilter,
     OrderStore,
     Product,
@@ -35,6 +34,7 @@ from livecommerce.services.ports import (
     User,
 )
 from livecommerce.services.singleflight import SingleFlight
+from livecommerce.services.stock import StockService
 
 #: How long a node reuses a product's name and image or a buyer's name for order views.
 VIEW_CACHE_MS = 30_000
@@ -121,7 +121,7 @@ class ShopEvents:
         self,
         bus: Bus,
         store: OrderStore,
-        inventory: InventoryStore,
+        stock: StockService,
         clock: Clock,
         *,
         views: OrderViews,
@@ -132,7 +132,7 @@ class ShopEvents:
         self.views = views
         self._bus = bus
         self._store = store
-        self._inventory = inventory
+        self._stock = stock
         self._clock = clock
         self._interval = stock_interval
         self._last: dict[str, float] = {}
@@ -151,11 +151,8 @@ class ShopEvents:
         )
 
     async def offer_view(self, offer: Offer) -> dict[str, object]:
-        try:
-            left = (await self._inventory.level(offer.pool)).available
-        except NotFound:
-            left = 0
-        return offer_view(offer, left, self._clock.now_ms())
+        left = await self._stock.offer_stock(offer)
+        return offer_view(offer, left.left, self._clock.now_ms(), left.variants)
 
     async def offer_pinned(self, offer: Offer, media_ts: float | None = None) -> None:
         view = await self.offer_view(offer)
@@ -192,6 +189,13 @@ class ShopEvents:
             return
         task = asyncio.get_running_loop().create_task(self._later(offer_id, wait))
         self._pending[offer_id] = task
+
+    async def product_stock_changed(self, product_id: str) -> None:
+        """A product's stock changed outside a checkout (an adjustment, a restock): announce
+        the stock left of every live offer selling it, in any show."""
+        for offer in await self._store.list_offers(product_id=product_id):
+            if offer.status is OfferStatus.LIVE:
+                await self.stock_changed(offer.show_id, offer.id)
 
     async def _later(self, offer_id: str, wait: float) -> None:
         try:

@@ -3,9 +3,11 @@
 Settlement always asks the provider (re-reads the payment) and then applies the domain rule
 `apply_provider_status`, so a webhook delivered five times, out of order, or racing the demo
 confirm and the expiry sweeper produces one outcome: the order's status is a compare-and-set,
-the payment's journal entries are unique on (order, `payment:<provider>:<ref>`), and inventory
-commit/release happen once per reservation. The sweeper cancels at the provider *before*
-expiring, so a payment that already succeeded wins over the deadline.
+the payment's journal entries (unique on (order, `payment:<provider>:<ref>`)) and its `sale`
+inventory movement (unique on `sale:<order>`) are written in the same transaction as the move to
+paid, and inventory commit/release happen once per reservation. The sweeper cancels at the
+provider *before* expiring, so a payment that already succeeded wins over the deadline. A refund
+with `restock` puts the order's units back on its variant, once per order.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from dataclasses import replace
 from typing import Any
 
 from livecommerce.domain.access import Action, Principal, Role, authorize
-from livecommerce.domain.inventory import Reservation, ReservationStatus
+from livecommerce.domain.inventory import sale_movement
 from livecommerce.domain.ledger import payment_entry, refund_entry
-from livecommerce.domain.offers import OfferStatus, pool_of
 from livecommerce.domain.orders import (
     HOLDING,
     RELEASED,
@@ -40,6 +41,7 @@ from livecommerce.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from livecommerce.ids import new_id
 from livecommerce.services.orders import ShopEvents
 from livecommerce.services.ports import (
     Clock,
@@ -49,6 +51,7 @@ from livecommerce.services.ports import (
     RefundResult,
     SignedWebhooks,
 )
+from livecommerce.services.stock import StockService
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +72,12 @@ class PaymentService:
         events: ShopEvents,
         clock: Clock,
         *,
+        stock: StockService,
         fee_bps: int,
     ) -> None:
         self._store = store
         self._inventory = inventory
+        self._stock = stock
         self._gateways = gateways
         self._events = events
         self._clock = clock
@@ -98,7 +103,20 @@ class PaymentService:
             if new is None:
                 return order
             journal = None
+            movements = []
             if new.status is OrderStatus.PAID:
+                if order.variant_id is not None:
+                    movements.append(
+                        sale_movement(
+                            movement_id=new_id("mov"),
+                            order_id=order.id,
+                            product_id=order.product_id,
+                            variant_id=order.variant_id,
+                            quantity=order.quantity,
+                            buyer_id=order.buyer_id,
+                            at_ms=new.updated_at_ms,
+                        )
+                    )
                 journal = payment_entry(
                     order_id=order.id,
                     seller_id=order.seller_id,
@@ -108,7 +126,7 @@ class PaymentService:
                     idempotency_key=f"payment:{order.payment_provider}:{order.payment_ref}",
                     at_ms=new.updated_at_ms,
                 )
-            if await self._store.save_order(new, order.status, journal):
+            if await self._store.save_order(new, order.status, journal, movements=movements):
                 await self.after_change(new)
                 return new
             order = await self._order(order.id)
@@ -116,7 +134,7 @@ class PaymentService:
 
     async def after_change(self, order: Order) -> None:
         """Settle the reservation to match the order, then tell the buyer and the show."""
-        pool = pool_of(order.offer_id)
+        pool = order.product_id
         if order.status is OrderStatus.PAID:
             await self._inventory.commit(pool, order.id)
         elif order.status in RELEASED:
@@ -265,48 +283,6 @@ class PaymentService:
                 released += 1
         return released
 
-    async def rebuild_pool(self, offer_id: str, stock: int) -> None:
-        """Rebuild an offer's pool from the durable store: units with a payment in the ledger
-        (or an order past payment) are sold, holding orders are held; so a Redis that lost its
-        data never sells a unit twice. Ledger and order status agree by construction (written
-        in one transaction); if they ever did not, the unit counts as sold, never as free."""
-        orders = {o.id: o for o in await self._store.offer_orders(offer_id, [*HOLDING, *SOLD])}
-        paid = {o.id: o for o in await self._store.paid_orders(offer_id)}
-        if set(paid) - {i for i, o in orders.items() if o.status in SOLD}:
-            log.warning("ledger payments without a paid order", extra={"offer": offer_id})
-        reservations = [
-            Reservation(
-                o.id,
-                pool_of(offer_id),
-                o.buyer_id,
-                o.quantity,
-                o.expires_at_ms,
-                ReservationStatus.HELD
-                if o.status in HOLDING and o.id not in paid
-                else ReservationStatus.COMMITTED,
-            )
-            for o in {**orders, **paid}.values()
-        ]
-        await self._inventory.restore(pool_of(offer_id), stock, reservations)
-
-    async def rebuild_inventory(self, *, force: bool) -> int:
-        """Recreate every open offer's pool from orders (paid = sold, holding = held). With
-        `force=False` only pools the inventory store lost are rebuilt, so a node starting next to
-        live ones never overwrites their counts. Returns how many pools were rebuilt."""
-        rebuilt = 0
-        for offer in await self._store.list_offers():
-            if offer.status is OfferStatus.ENDED:
-                continue
-            if not force:
-                try:
-                    await self._inventory.level(offer.pool)
-                    continue
-                except NotFound:
-                    pass
-            await self.rebuild_pool(offer.id, offer.stock)
-            rebuilt += 1
-        return rebuilt
-
     # -- refunds ---------------------------------------------------------------------------------
     async def refund(
         self,
@@ -319,7 +295,8 @@ class PaymentService:
     ) -> Order:
         """Refund all or part of a paid order (its seller or an admin); reversing entries are
         keyed by the provider's refund id, and the provider call by `key` (or a derived one).
-        `restock` marks the order's units as going back into stock, saved with the refund."""
+        `restock` puts the order's units back on its variant (a `refund_restock` movement, once
+        per order: a replayed or second restocking refund puts nothing back again)."""
         actor = authorize(principal, Action.VIEW_SHOP_ORDERS)
         order = await self._order(order_id)
         if actor.role is not Role.ADMIN and order.seller_id != actor.user_id:
@@ -332,7 +309,10 @@ class PaymentService:
             raise InvalidInput(f"refund must be between 1 and {left}")
         provider_key = key or f"lc-refund-{order.id}-{order.refunded_minor}-{amount}"
         result = await self.gateway(order.payment_provider).refund(order, amount, provider_key)
-        return await self._record_refund(order, result, restock=restock)
+        refunded = await self._record_refund(order, result, restock=restock)
+        if restock and await self._stock.restock(refunded, actor.user_id) is not None:
+            await self._events.product_stock_changed(refunded.product_id)
+        return refunded
 
     async def _record_refund(
         self, order: Order, result: RefundResult, *, restock: bool = False

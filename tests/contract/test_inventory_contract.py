@@ -1,5 +1,6 @@
 """The InventoryStore contract, run against every adapter (memory, and Redis with a real
-redis-server the test starts): atomic holds, exactly-once commit/release, limits, rebuild."""
+redis-server the test starts): one stock per variant shared by every offer of it, offers' caps,
+atomic holds, exactly-once commit/release, limits, adjustments and rebuild."""
 
 from __future__ import annotations
 
@@ -11,10 +12,25 @@ import pytest
 from livecommerce.adapters.memory.inventory import MemoryInventory
 from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.redis.inventory import RedisInventory
-from livecommerce.domain.inventory import Reservation, ReservationStatus, StockLevel
-from livecommerce.errors import LimitReached, NotFound, SoldOut, StoreUnavailable
+from livecommerce.domain.inventory import (
+    Reservation,
+    ReservationStatus,
+    StockLevel,
+    StockLine,
+    VariantStock,
+    rebuild,
+)
+from livecommerce.errors import LimitReached, NotFound, SoldOut, StockHeld, StoreUnavailable
 from livecommerce.services.ports import InventoryStore
 from tests.support.servers import RedisServer
+
+#: A flash offer with a cap, and a fixed offer without one, both selling variant "v" of "p".
+FLASH = StockLine("p", "v", "flash", capped=True)
+FIXED = StockLine("p", "v", "fixed")
+
+
+def limited(line: StockLine, limit: int) -> StockLine:
+    return StockLine(line.pool, line.variant_id, line.offer_id, line.capped, limit)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -27,125 +43,215 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[InventoryStore]
     await client.aclose()
 
 
+async def load(store: InventoryStore, on_hand: int, cap: int = 5) -> None:
+    """Pool "p": variant "v" with `on_hand` units, offer "flash" capped at `cap`."""
+    await store.restore("p", rebuild({"v": on_hand}, {"flash": cap}, []))
+
+
+async def counts(store: InventoryStore) -> tuple[VariantStock, StockLevel]:
+    levels = await store.levels("p")
+    return levels.variants["v"], levels.caps["flash"]
+
+
 async def test_reserve_commit_release(store: InventoryStore) -> None:
-    """Holds move units to reserved; commit sells them; release gives them back."""
-    await store.ensure_pool("p", 5)
-    r1 = await store.reserve("p", "o1", "b1", 2, None, 1_000)
+    """Holds take from the variant and the cap; commit sells them off the shelf; release gives
+    them back."""
+    await load(store, 10)
+    r1 = await store.reserve(FLASH, "o1", "b1", 2, 1_000)
     assert r1.created
-    assert StockLevel(5, 2, 0) == r1.level
-    await store.reserve("p", "o2", "b2", 1, None, 1_000)
+    assert (VariantStock(10, 2), StockLevel(5, 2, 0)) == (r1.variant, r1.cap)
+    await store.reserve(FLASH, "o2", "b2", 1, 1_000)
+    await store.reserve(FIXED, "o3", "b3", 4, 1_000)
     assert await store.commit("p", "o1")
     assert await store.release("p", "o2")
-    assert StockLevel(5, 0, 2) == await store.level("p")
+    assert await store.commit("p", "o3")
+    assert (VariantStock(4, 0), StockLevel(5, 0, 2)) == await counts(store)
     got = await store.reservation("p", "o1")
     assert got is not None
-    assert (got.status, got.quantity, got.buyer_id) == (ReservationStatus.COMMITTED, 2, "b1")
+    assert (got.status, got.quantity, got.buyer_id, got.variant_id, got.offer_id) == (
+        ReservationStatus.COMMITTED,
+        2,
+        "b1",
+        "v",
+        "flash",
+    )
 
 
 async def test_replayed_reservation_id_holds_once(store: InventoryStore) -> None:
     """Reserving again with the same id returns the first reservation and holds nothing more."""
-    await store.ensure_pool("p", 5)
-    await store.reserve("p", "o1", "b1", 2, None, 1_000)
-    again = await store.reserve("p", "o1", "b1", 2, None, 1_000)
+    await load(store, 10)
+    await store.reserve(FLASH, "o1", "b1", 2, 1_000)
+    again = await store.reserve(FLASH, "o1", "b1", 2, 1_000)
     assert not again.created
-    assert StockLevel(5, 2, 0) == await store.level("p")
+    assert (VariantStock(10, 2), StockLevel(5, 2, 0)) == await counts(store)
 
 
 async def test_sold_out_and_limit_change_nothing(store: InventoryStore) -> None:
-    """Sold out and over-limit attempts raise and leave the pool as it was."""
-    await store.ensure_pool("p", 3)
-    await store.reserve("p", "o1", "b1", 2, 2, 1_000)
+    """Short variant, short cap and over-limit attempts raise and leave the pool as it was;
+    a line into a pool, variant or cap the store does not have is NotFound."""
+    await load(store, 4, cap=3)
+    await store.reserve(limited(FLASH, 2), "o1", "b1", 2, 1_000)
     with pytest.raises(LimitReached):
-        await store.reserve("p", "o2", "b1", 1, 2, 1_000)
-    with pytest.raises(SoldOut):
-        await store.reserve("p", "o3", "b2", 2, 2, 1_000)
-    assert StockLevel(3, 2, 0) == await store.level("p")
+        await store.reserve(limited(FLASH, 2), "o2", "b1", 1, 1_000)
+    with pytest.raises(SoldOut, match="only 1 left"):
+        await store.reserve(FLASH, "o3", "b2", 2, 1_000)
+    with pytest.raises(SoldOut, match="only 2 left"):
+        await store.reserve(FIXED, "o4", "b2", 3, 1_000)
+    assert (VariantStock(4, 2), StockLevel(3, 2, 0)) == await counts(store)
     assert await store.release("p", "o1")
-    await store.reserve("p", "o4", "b1", 2, 2, 1_000)
-    with pytest.raises(NotFound):
-        await store.reserve("nope", "o5", "b1", 1, None, 1_000)
+    await store.reserve(limited(FLASH, 2), "o5", "b1", 2, 1_000)
+    for line in (
+        StockLine("nope", "v", "fixed"),
+        StockLine("p", "other", "fixed"),
+        StockLine("p", "v", "uncapped", capped=True),
+    ):
+        with pytest.raises(NotFound):
+            await store.reserve(line, "o6", "b1", 1, 1_000)
+
+
+async def test_two_offers_on_one_variant_never_oversell(store: InventoryStore) -> None:
+    """1,000 concurrent holds through two offers of one 100-unit variant (one capped at 80):
+    exactly 100 succeed and the capped offer sells at most 80."""
+    await load(store, 100, cap=80)
+
+    async def attempt(i: int) -> str:
+        line = FLASH if i % 2 else FIXED
+        try:
+            await store.reserve(line, f"o{i}", f"b{i}", 1, 10_000)
+        except SoldOut:
+            return "sold_out"
+        return line.offer_id
+
+    wins = await asyncio.gather(*[attempt(i) for i in range(1000)])
+    assert 100 == wins.count("flash") + wins.count("fixed")
+    assert wins.count("flash") <= 80
+    variant, cap = await counts(store)
+    assert (VariantStock(100, 100), wins.count("flash")) == (variant, cap.reserved)
 
 
 async def test_commit_and_release_happen_exactly_once_under_races(store: InventoryStore) -> None:
     """Twenty racing releases and commits of one reservation: exactly one wins."""
-    await store.ensure_pool("p", 3)
-    await store.reserve("p", "o1", "b1", 1, None, 1_000)
+    await load(store, 3)
+    await store.reserve(FLASH, "o1", "b1", 1, 1_000)
     results = await asyncio.gather(
         *[store.release("p", "o1") for _ in range(10)],
         *[store.commit("p", "o1") for _ in range(10)],
     )
     assert 1 == sum(results)
-    level = await store.level("p")
-    assert 3 == level.total == level.sold + level.reserved + level.available
-    assert 0 == level.reserved
+    variant, cap = await counts(store)
+    assert 0 == variant.reserved == cap.reserved
+    assert variant.on_hand + cap.sold == 3
 
 
-async def test_stampede_never_oversells(store: InventoryStore) -> None:
-    """1,000 concurrent single-unit holds on 100 units: exactly 100 succeed."""
-    await store.ensure_pool("flash", 100)
+async def test_stampede_never_oversells_a_cap(store: InventoryStore) -> None:
+    """1,000 concurrent single-unit holds on a flash offer capped at 100 of a 500-unit
+    variant: exactly 100 succeed."""
+    await load(store, 500, cap=100)
 
     async def attempt(i: int) -> bool:
         try:
-            await store.reserve("flash", f"o{i}", f"b{i}", 1, 1, 10_000)
+            await store.reserve(limited(FLASH, 1), f"o{i}", f"b{i}", 1, 10_000)
         except SoldOut:
             return False
         return True
 
     wins = await asyncio.gather(*[attempt(i) for i in range(1000)])
     assert 100 == sum(wins)
-    assert StockLevel(100, 100, 0) == await store.level("flash")
+    assert (VariantStock(500, 100), StockLevel(100, 100, 0)) == await counts(store)
 
 
 async def test_per_buyer_limit_under_parallel_requests(store: InventoryStore) -> None:
-    """One buyer firing 20 parallel holds against a limit of 2 gets exactly 2 units."""
-    await store.ensure_pool("p", 50)
+    """One buyer firing 20 parallel holds against a limit of 2 gets exactly 2 units; the limit
+    is the offer's, so another offer of the same variant has its own."""
+    await load(store, 50, cap=50)
 
-    async def attempt(i: int) -> int:
+    async def attempt(line: StockLine, i: int) -> int:
         try:
-            await store.reserve("p", f"o{i}", "greedy", 1, 2, 10_000)
+            await store.reserve(line, f"{line.offer_id}{i}", "greedy", 1, 10_000)
         except LimitReached:
             return 0
         return 1
 
-    assert 2 == sum(await asyncio.gather(*[attempt(i) for i in range(20)]))
+    assert 2 == sum(await asyncio.gather(*[attempt(limited(FLASH, 2), i) for i in range(20)]))
+    assert 1 == sum(await asyncio.gather(*[attempt(limited(FIXED, 1), i) for i in range(20)]))
+
+
+async def test_adjust_never_takes_held_units(store: InventoryStore) -> None:
+    """Adjustments move on-hand units atomically; racing removals and holds never leave fewer
+    units than are held, and a refused removal changes nothing."""
+    await load(store, 10)
+    assert VariantStock(15, 0) == await store.adjust("p", "v", 5)
+    await store.reserve(FIXED, "o1", "b1", 4, 1_000)
+    with pytest.raises(StockHeld):
+        await store.adjust("p", "v", -12)
+    assert VariantStock(15, 4) == (await store.levels("p")).variants["v"]
+
+    async def remove() -> bool:
+        try:
+            await store.adjust("p", "v", -3)
+        except StockHeld:
+            return False
+        return True
+
+    async def hold(i: int) -> bool:
+        try:
+            await store.reserve(FIXED, f"r{i}", f"b{i}", 1, 1_000)
+        except SoldOut:
+            return False
+        return True
+
+    results = await asyncio.gather(*[remove() for _ in range(5)], *[hold(i) for i in range(10)])
+    variant = (await store.levels("p")).variants["v"]
+    assert variant.on_hand == 15 - 3 * sum(results[:5])
+    assert variant.reserved == 4 + sum(results[5:])
+    assert variant.available >= 0
+    with pytest.raises(NotFound):
+        await store.adjust("p", "other", 1)
 
 
 async def test_due_lists_only_expired_holds(store: InventoryStore) -> None:
     """The sweeper sees held reservations past their deadline, not settled ones."""
-    await store.ensure_pool("p", 10)
-    await store.reserve("p", "early", "b1", 1, None, 100)
-    await store.reserve("p", "late", "b2", 1, None, 900)
-    await store.reserve("p", "paid", "b3", 1, None, 100)
+    await load(store, 10)
+    await store.reserve(FLASH, "early", "b1", 1, 100)
+    await store.reserve(FIXED, "late", "b2", 1, 900)
+    await store.reserve(FLASH, "paid", "b3", 1, 100)
     await store.commit("p", "paid")
     assert await store.due(500) == [("p", "early")]
 
 
-async def test_restore_rebuilds_from_durable_reservations(store: InventoryStore) -> None:
-    """Restore keeps sold and held units out of available and keeps buyers' counts."""
-    await store.ensure_pool("p", 10)
-    await store.reserve("p", "stale", "b9", 5, None, 100)
-    await store.restore(
-        "p",
-        10,
+async def test_restore_replace_rebuilds_from_durable_reservations(store: InventoryStore) -> None:
+    """Replacing a pool keeps sold and held units out of available and keeps buyers' counts;
+    what the store held before is forgotten."""
+    await load(store, 10)
+    await store.reserve(FLASH, "stale", "b9", 5, 100)
+    state = rebuild(
+        {"v": 7},
+        {"flash": 5},
         [
-            Reservation("o1", "p", "b1", 3, 100, ReservationStatus.COMMITTED),
-            Reservation("o2", "p", "b1", 1, 200, ReservationStatus.HELD),
+            Reservation("o1", "p", "b1", 3, 100, "v", "flash", status=ReservationStatus.COMMITTED),
+            Reservation("o2", "p", "b1", 1, 200, "v", "flash"),
         ],
     )
-    assert StockLevel(10, 1, 3) == await store.level("p")
+    assert await store.restore("p", state, replace=True)
+    assert (VariantStock(7, 1), StockLevel(5, 1, 3)) == await counts(store)
     with pytest.raises(LimitReached):
-        await store.reserve("p", "o3", "b1", 1, 4, 1_000)
+        await store.reserve(limited(FLASH, 4), "o3", "b1", 1, 1_000)
     assert await store.due(200) == [("p", "o2")]
     assert await store.release("p", "o2")
     assert not await store.release("p", "stale")
 
 
-async def test_ensure_pool_never_goes_below_what_is_out(store: InventoryStore) -> None:
-    """Lowering a pool's total never drops it below sold plus reserved."""
-    await store.ensure_pool("p", 10)
-    await store.reserve("p", "o1", "b1", 4, None, 1_000)
-    assert StockLevel(4, 4, 0) == await store.ensure_pool("p", 1)
-    assert StockLevel(20, 4, 0) == await store.ensure_pool("p", 20)
+async def test_restore_on_a_loaded_pool_only_adds_what_it_lacks(store: InventoryStore) -> None:
+    """A second node's rebuild never overwrites live counts: only new variants and caps come
+    in, and nothing at all when the pool has everything."""
+    await load(store, 10)
+    await store.reserve(FLASH, "o1", "b1", 2, 1_000)
+    stale = rebuild({"v": 99, "w": 4}, {"flash": 50, "late": 6}, [])
+    assert await store.restore("p", stale)
+    levels = await store.levels("p")
+    assert (VariantStock(10, 2), VariantStock(4, 0)) == (levels.variants["v"], levels.variants["w"])
+    assert (StockLevel(5, 2, 0), StockLevel(6)) == (levels.caps["flash"], levels.caps["late"])
+    assert not await store.restore("p", stale)
 
 
 @pytest.mark.redis
@@ -156,10 +262,10 @@ async def test_redis_outage_is_store_unavailable() -> None:
     client = connect(server.url, 5)
     store = RedisInventory(client)
     try:
-        await store.ensure_pool("p", 1)
+        await load(store, 1)
         server.kill()
         with pytest.raises(StoreUnavailable):
-            await store.reserve("p", "o1", "b1", 1, None, 1_000)
+            await store.reserve(FIXED, "o1", "b1", 1, 1_000)
     finally:
         await client.aclose()
         server.kill()

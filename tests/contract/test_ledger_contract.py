@@ -119,7 +119,7 @@ async def test_events_are_recorded_once_and_offers_round_trip(db: Db) -> None:
     assert await store.seen_event("evt_1")
     offer = make_offer(
         offer_id="of1", show_id="sh1", seller_id="s1", product_id="p1", kind=OfferKind.FLASH,
-        price=Money(500, "EUR"), stock=10, per_buyer_limit=2, starts_at_ms=10, ends_at_ms=20,
+        price=Money(500, "EUR"), cap=10, per_buyer_limit=2, starts_at_ms=10, ends_at_ms=20,
         now_ms=1,
     )  # fmt: skip
     await store.add_offer(offer)

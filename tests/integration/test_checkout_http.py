@@ -100,7 +100,7 @@ async def test_client_price_and_bad_quantities_are_refused(
     for body in bodies:
         status, out = await post_json(http, url, body, token)
         assert (status, out["error"]["code"]) == (422, "invalid_input"), body
-    assert 5 == (await env.adapters.inventory.level(offer.pool)).available
+    assert 5 == (await env.cap(offer)).available
 
 
 async def test_seller_order_book_csv_fulfil_refund(env: ShopEnv, http: ClientSession) -> None:

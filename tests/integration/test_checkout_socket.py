@@ -107,7 +107,7 @@ async def test_socket_checkout_refuses_prices_and_guests(env: ShopEnv) -> None:
         assert (False, "invalid_input") == (ack["ok"], ack["error"]["code"])
         ack = await anonymous.call("checkout.start", body)
         assert (False, "unauthenticated") == (ack["ok"], ack["error"]["code"])
-        assert 5 == (await env.adapters.inventory.level(offer.pool)).available
+        assert 5 == (await env.cap(offer)).available
 
 
 async def test_stripe_checkout_from_socketio_client(settings_factory: SettingsFactory) -> None:

@@ -117,7 +117,7 @@ async def test_ten_minute_show_replay_is_complete_and_shoppable(tmp_path: Path) 
         offers = []
         for _ in range(3):
             offer = await services.offers.create(
-                env.principal, env.show_id, product_id=product.id, kind=OfferKind.FIXED, stock=5
+                env.principal, env.show_id, product_id=product.id, kind=OfferKind.FIXED, cap=5
             )
             offers.append((await services.offers.start(env.principal, env.show_id, offer.id)).id)
         restarts: list[tuple[str, str]] = []

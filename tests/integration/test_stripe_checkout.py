@@ -100,7 +100,7 @@ async def test_webhooks_duplicated_and_shuffled_post_once(fake: FakeStripe, env:
     assert [o.status for o in final if o] == [OrderStatus.PAID] * 4 + [
         OrderStatus.PENDING_PAYMENT
     ] * 2
-    level = await env.adapters.inventory.level(offer.pool)
+    level = await env.cap(offer)
     assert (level.sold, level.reserved) == (4, 2)
 
 
@@ -171,7 +171,7 @@ async def test_sweeper_cancels_at_stripe_before_expiring(fake: FakeStripe, env: 
     assert got_open is not None
     assert got_paid is not None
     assert (got_open.status, got_paid.status) == (OrderStatus.EXPIRED, OrderStatus.PAID)
-    level = await env.adapters.inventory.level(offer.pool)
+    level = await env.cap(offer)
     assert (level.sold, level.reserved, level.available) == (1, 0, 1)
 
 
@@ -220,4 +220,4 @@ async def test_sweeper_keeps_holding_while_stripe_is_down(fake: FakeStripe, env:
     got = await env.adapters.orders.get_order(order.id)
     assert got is not None
     assert OrderStatus.PENDING_PAYMENT is got.status
-    assert 1 == (await env.adapters.inventory.level(offer.pool)).reserved
+    assert 1 == (await env.cap(offer)).reserved

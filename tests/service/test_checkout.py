@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from livecommerce.adapters.memory.inventory import MemoryInventory
+from livecommerce.domain.inventory import VariantStock
 from livecommerce.domain.ledger import EntryKind
 from livecommerce.domain.offers import OfferKind
 from livecommerce.domain.orders import OrderStatus
@@ -24,6 +26,7 @@ from livecommerce.errors import (
     RateLimited,
     SoldOut,
 )
+from livecommerce.services.stock import StockService
 from tests.conftest import SettingsFactory
 from tests.support.shop import FakeClock, ShopEnv, shop_env
 
@@ -58,7 +61,7 @@ async def test_stampede_sells_exactly_the_stock(env: ShopEnv) -> None:
 
     async def sample() -> None:
         while not done:
-            level = await env.adapters.inventory.level(offer.pool)
+            level = await env.cap(offer)
             samples.append((level.sold, level.reserved, level.available))
             await asyncio.sleep(0)
 
@@ -84,7 +87,7 @@ async def test_stampede_sells_exactly_the_stock(env: ShopEnv) -> None:
     assert 190 == results.count("sold_out")
     assert samples
     assert all(sum(s) == 10 and min(s) >= 0 for s in samples)
-    level = await env.adapters.inventory.level(offer.pool)
+    level = await env.cap(offer)
     assert (level.sold, level.reserved, level.available) == (10, 0, 0)
     journal = await env.adapters.orders.journal()
     payments = [t for t in journal if t.kind is EntryKind.PAYMENT]
@@ -105,11 +108,11 @@ async def test_same_key_in_parallel_is_one_order(env: ShopEnv) -> None:
     )
     assert 1 == len({order.id for order, _ in results})
     assert 1 == len({pay.ref for _, pay in results})
-    level = await env.adapters.inventory.level(offer.pool)
+    level = await env.cap(offer)
     assert 2 == level.reserved
     with pytest.raises(IdempotencyConflict):
         await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 3, "same-key-001")
-    assert 2 == (await env.adapters.inventory.level(offer.pool)).reserved
+    assert 2 == (await env.cap(offer)).reserved
 
 
 async def test_key_reused_for_another_offer_is_a_conflict(env: ShopEnv) -> None:
@@ -119,8 +122,8 @@ async def test_key_reused_for_another_offer_is_a_conflict(env: ShopEnv) -> None:
     await env.shop.checkout.start(buyer, env.show_id, first.id, None, 1, "reuse-key-01")
     with pytest.raises(IdempotencyConflict):
         await env.shop.checkout.start(buyer, env.show_id, second.id, None, 1, "reuse-key-01")
-    assert 5 == (await env.adapters.inventory.level(second.pool)).available
-    assert 4 == (await env.adapters.inventory.level(first.pool)).available
+    assert 5 == (await env.cap(second)).available
+    assert 4 == (await env.cap(first)).available
 
 
 async def test_per_buyer_limit_under_parallel_requests(env: ShopEnv) -> None:
@@ -136,7 +139,7 @@ async def test_per_buyer_limit_under_parallel_requests(env: ShopEnv) -> None:
         return 1
 
     assert 2 == sum(await asyncio.gather(*[attempt(i) for i in range(20)]))
-    assert 2 == (await env.adapters.inventory.level(offer.pool)).reserved
+    assert 2 == (await env.cap(offer)).reserved
 
 
 async def test_bad_quantities_change_nothing(env: ShopEnv) -> None:
@@ -148,7 +151,7 @@ async def test_bad_quantities_change_nothing(env: ShopEnv) -> None:
             await env.shop.checkout.start(
                 buyer, env.show_id, offer.id, None, quantity, f"bad-q-{i:03d}"
             )
-    assert 5 == (await env.adapters.inventory.level(offer.pool)).available
+    assert 5 == (await env.cap(offer)).available
     assert [] == await env.adapters.orders.offer_orders(offer.id, list(OrderStatus))
 
 
@@ -177,7 +180,7 @@ async def test_sale_window_and_sold_out_hold_nothing(env: ShopEnv) -> None:
     small = await env.offer(stock=1)
     with pytest.raises(SoldOut):
         await env.shop.checkout.start(buyer, env.show_id, small.id, None, 2, "window-k-3")
-    assert 1 == (await env.adapters.inventory.level(small.pool)).available
+    assert 1 == (await env.cap(small)).available
 
 
 async def test_declined_card_fails_and_releases(env: ShopEnv) -> None:
@@ -191,7 +194,7 @@ async def test_declined_card_fails_and_releases(env: ShopEnv) -> None:
     stored = await env.adapters.orders.get_order(order.id)
     assert stored is not None
     assert stored.status is OrderStatus.FAILED
-    assert 2 == (await env.adapters.inventory.level(offer.pool)).available
+    assert 2 == (await env.cap(offer)).available
     assert [u["order"]["status"] for u in updates] == ["reserved", "pending_payment", "failed"]
 
 
@@ -205,7 +208,7 @@ async def test_expiry_releases_exactly_once_and_never_a_paid_order(env: ShopEnv)
     env.clock.advance(601)
     released = await asyncio.gather(*[env.shop.payments.sweep() for _ in range(10)])
     assert 1 == sum(released)
-    level = await env.adapters.inventory.level(offer.pool)
+    level = await env.cap(offer)
     assert (level.sold, level.reserved, level.available) == (2, 0, 2)
     got_unpaid = await env.adapters.orders.get_order(unpaid.id)
     got_paid = await env.adapters.orders.get_order(paid.id)
@@ -232,11 +235,12 @@ async def test_payment_just_before_sweep_wins(env: ShopEnv) -> None:
     got = await env.adapters.orders.get_order(order.id)
     assert got is not None
     assert got.status is OrderStatus.PAID
-    assert 1 == (await env.adapters.inventory.level(offer.pool)).sold
+    assert 1 == (await env.cap(offer)).sold
 
 
 async def test_refunds_reverse_and_inventory_rebuilds(env: ShopEnv) -> None:
-    """Partial then full refunds post reversing entries; a lost inventory rebuilds from orders."""
+    """Partial then full refunds post reversing entries; an empty inventory store rebuilds the
+    same counts from stock movements and the orders still holding stock."""
     offer = await env.offer(stock=5)
     buyer = await env.buyer()
     order, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 2, "refund-k-1")
@@ -248,10 +252,18 @@ async def test_refunds_reverse_and_inventory_rebuilds(env: ShopEnv) -> None:
     assert (full.status, full.refunded_minor) == (OrderStatus.REFUNDED, 9800)
     kinds = sorted(t.kind for t in await env.adapters.orders.journal(order.id))
     assert kinds == [EntryKind.PAYMENT, EntryKind.REFUND, EntryKind.REFUND]  # by name
-    before = await env.adapters.inventory.level(offer.pool)
-    assert await env.shop.payments.rebuild_inventory(force=True) >= 1
-    assert await env.adapters.inventory.level(offer.pool) == before
-    assert (before.sold, before.reserved) == (2, 1)
+    before = await env.shop.stock.levels(env.product.id)
+    fresh = StockService(
+        env.adapters.orders, env.adapters.stock, env.adapters.catalog, MemoryInventory(), env.clock
+    )
+    assert 1 == await fresh.rebuild()
+    assert before == await fresh.levels(env.product.id)
+    if env.adapters.redis is not None:
+        await env.adapters.redis.flushdb()
+        assert 1 == await env.shop.stock.rebuild()
+        assert before == await env.shop.stock.levels(env.product.id)
+    assert (2, 1) == (before.caps[offer.id].sold, before.caps[offer.id].reserved)
+    assert VariantStock(498, 1) == before.variants[env.product.variants[0].id]
     assert held.status is OrderStatus.PENDING_PAYMENT
 
 
@@ -269,7 +281,7 @@ async def test_cancel_releases_unless_already_paid(env: ShopEnv) -> None:
         await env.shop.payments.cancel(stranger, order.id)
     cancelled = await env.shop.payments.cancel(buyer, order.id)
     assert OrderStatus.CANCELLED is cancelled.status
-    assert 3 == (await env.adapters.inventory.level(offer.pool)).available
+    assert 3 == (await env.cap(offer)).available
     with pytest.raises(Conflict):
         await env.shop.payments.cancel(buyer, order.id)
     raced, _ = await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "cancel-k-2")
@@ -296,4 +308,4 @@ async def test_new_checkouts_per_buyer_are_rate_limited(settings_factory: Settin
             buyer, env.show_id, offer.id, None, 1, "rate-key-0"
         )
         assert OrderStatus.PENDING_PAYMENT is again.status
-        assert 3 == (await env.adapters.inventory.level(offer.pool)).reserved
+        assert 3 == (await env.cap(offer)).reserved

@@ -30,13 +30,13 @@ async def test_redis_restart_rebuilds_stock_from_the_store(
             redis.kill()
             redis.start()  # same port, no data
             last, _ = await env.shop.checkout.start(c, env.show_id, offer.id, None, 1, "rr-key-c")
-            level = await env.adapters.inventory.level(offer.pool)
+            level = await env.cap(offer)
             assert (level.sold, level.reserved, level.available) == (1, 2, 0)
             with pytest.raises(SoldOut):
                 await env.shop.checkout.start(c, env.show_id, offer.id, None, 1, "rr-key-d")
             env.clock.advance(601)
             assert 2 == await env.shop.payments.sweep()
-            level = await env.adapters.inventory.level(offer.pool)
+            level = await env.cap(offer)
             assert (level.sold, level.reserved, level.available) == (1, 0, 2)
             for order in (held, last):
                 got = await env.adapters.orders.get_order(order.id)

@@ -46,7 +46,7 @@ async def test_flash_sale_prepared_before_the_show_runs_its_full_duration(env: S
     product's price once started and closes five minutes after *Start*."""
     offer = await env.shop.offers.create(
         env.seller, env.show_id, product_id=env.product.id, kind=OfferKind.FLASH,
-        stock=3, duration_ms=300_000,
+        cap=3, duration_ms=300_000,
     )  # fmt: skip
     view = await env.shop.offers.view(offer)
     assert (None, None, None, 300) == (
@@ -99,9 +99,9 @@ async def test_ending_the_show_closes_offers_and_releases_held_stock(env: ShopEn
         got = await orders.get_order(order_id)
         assert got is not None
         assert status is got.status
-    flash_level = await env.adapters.inventory.level(flash.pool)
+    flash_level = await env.cap(flash)
     assert (2, 0, 3) == (flash_level.sold, flash_level.reserved, flash_level.available)
-    assert 4 == (await env.adapters.inventory.level(fixed.pool)).available
+    assert 4 == (await env.cap(fixed)).available
 
     late = await env.shop.payments.confirm_demo(holder, held.id, PAYS)
     assert OrderStatus.EXPIRED is late.status
@@ -116,7 +116,7 @@ async def test_ending_the_show_closes_offers_and_releases_held_stock(env: ShopEn
     assert 3 == len(ends)
     assert {30.0} == {e["media_ts"] for e in ends}
     assert [] == await env.shop.offers.close_show(env.show_id)
-    assert flash_level == await env.adapters.inventory.level(flash.pool)
+    assert flash_level == await env.cap(flash)
     assert timeline == await env.shop.offers.timeline(env.show_id)
 
 
@@ -137,7 +137,7 @@ async def test_an_ended_show_refuses_checkout_even_if_its_offers_were_left_open(
     got = await env.adapters.orders.get_order(held.id)
     assert got is not None
     assert OrderStatus.EXPIRED is got.status
-    assert 3 == (await env.adapters.inventory.level(offer.pool)).available
+    assert 3 == (await env.cap(offer)).available
 
 
 async def test_ending_an_offer_takes_effect_at_once_on_this_node(env: ShopEnv) -> None:

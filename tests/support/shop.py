@@ -19,6 +19,7 @@ from livecommerce.adapters.sql.addresses import SqlAddressStore
 from livecommerce.app import create_app
 from livecommerce.bootstrap.adapters import ADAPTERS, Adapters
 from livecommerce.domain.access import Principal, Role
+from livecommerce.domain.inventory import StockLevel, VariantStock
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import Offer, OfferKind
 from livecommerce.domain.shipping import ShippingAddress
@@ -94,6 +95,8 @@ class ShopEnv:
         start: bool = True,
         **window: Any,
     ) -> Offer:
+        """An offer of the env's product (500 units of its one variant) capped at `stock`
+        units (the REST field's older name for `cap`)."""
         if kind is OfferKind.FLASH and window.get("ends_at_ms") is None:
             window["ends_at_ms"] = self.clock.now_ms() + 3_600_000
         offer = await self.shop.offers.create(
@@ -102,13 +105,22 @@ class ShopEnv:
             product_id=self.product.id,
             kind=kind,
             price_minor=price,
-            stock=stock,
+            cap=stock,
             per_buyer_limit=per_buyer_limit,
             **window,
         )
         if start:
             offer = await self.shop.offers.start(self.seller, self.show_id, offer.id)
         return offer
+
+    async def cap(self, offer: Offer) -> StockLevel:
+        """The offer's cap as the inventory store counts it (sold, held, available)."""
+        return (await self.shop.stock.levels(offer.product_id)).caps[offer.id]
+
+    async def variant(self, product: Product | None = None) -> VariantStock:
+        """The first variant's counts (on hand, held) of a product (default: the env's)."""
+        product = product or self.product
+        return (await self.shop.stock.levels(product.id)).variants[product.variants[0].id]
 
     async def bus_events(self, topic: str) -> list[dict[str, Any]]:
         """Start recording a Bus topic; returns the (growing) list."""

@@ -32,7 +32,7 @@ def flash(**kw: object) -> Offer:
         product_id="p",
         kind=OfferKind.FLASH,
         price=Money(999, "EUR"),
-        stock=10,
+        cap=10,
         per_buyer_limit=2,
         starts_at_ms=1_000,
         ends_at_ms=2_000,
@@ -65,8 +65,9 @@ def test_draft_and_ended_offers_are_closed() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"stock": 0},
-        {"stock": -1},
+        {"cap": 0},
+        {"cap": -1},
+        {"cap": True},
         {"per_buyer_limit": 0},
         {"ends_at_ms": None},
         {"ends_at_ms": 500},
@@ -74,7 +75,7 @@ def test_draft_and_ended_offers_are_closed() -> None:
     ],
 )
 def test_invalid_offers_refused(bad: dict[str, object]) -> None:
-    """Bad stock, limits, windows and prices are invalid input."""
+    """Bad caps, limits, windows and prices are invalid input."""
     with pytest.raises(InvalidInput):
         flash(**bad)
 
@@ -86,6 +87,19 @@ def test_fixed_offer_starts_now_and_view_has_countdown() -> None:
     view = offer_view(start_offer(flash(), 0), 7, 0)
     assert 1 == view["countdown"]
     assert 7 == view["stock_left"]
+
+
+def test_view_shows_the_cap_under_both_names_and_units_per_variant() -> None:
+    """`cap` and its older name `stock` carry the cap (null without one); `variants` lists
+    what each variant can still sell through the offer."""
+    view = offer_view(flash(), 3, 0, [("v1", "S", 0), ("v2", "M", 3)])
+    assert (10, 10, 3) == (view["cap"], view["stock"], view["stock_left"])
+    assert [
+        {"id": "v1", "label": "S", "stock_left": 0},
+        {"id": "v2", "label": "M", "stock_left": 3},
+    ] == view["variants"]
+    uncapped = offer_view(flash(cap=None, kind=OfferKind.FIXED, ends_at_ms=None), 40, 0)
+    assert (None, None, []) == (uncapped["cap"], uncapped["stock"], uncapped["variants"])
 
 
 MINUTES_5 = 300_000

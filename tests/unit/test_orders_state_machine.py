@@ -1,6 +1,7 @@
 """A hypothesis state machine over orders, inventory and the journal: reserve, pay, decline,
 expire and refund in any order, with provider events duplicated and reordered, keeps every
-invariant (no oversell, conservation of units, one payment entry per paid order)."""
+invariant (no oversell of the variant or the offer's cap, conservation of units, one payment
+entry per paid order)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from livecommerce.domain.orders import (
 )
 from livecommerce.errors import LimitReached, SoldOut
 
-TOTAL = 7
+ON_HAND = 9
+CAP = 7
 LIMIT = 3
 FEE_BPS = 750
 
@@ -42,7 +44,8 @@ class ShopMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.stock = inv.StockLevel(total=TOTAL)
+        self.variant = inv.VariantStock(ON_HAND)
+        self.stock = inv.StockLevel(total=CAP)
         self.orders: dict[str, Order] = {}
         self.reservations: dict[str, inv.Reservation] = {}
         self.provider: dict[str, ProviderStatus] = {}
@@ -63,7 +66,11 @@ class ShopMachine(RuleBasedStateMachine):
         self.orders[new.id] = new
         res = self.reservations[new.id]
         if new.status is OrderStatus.PAID and old.status in HOLDING:
-            self.stock, self.reservations[new.id] = inv.commit(self.stock, res)
+            self.variant, stock, self.reservations[new.id] = inv.commit(
+                self.variant, self.stock, res
+            )
+            assert stock is not None
+            self.stock = stock
             key = (new.id, f"pay:{new.id}")
             self.journal.setdefault(
                 key,
@@ -78,7 +85,11 @@ class ShopMachine(RuleBasedStateMachine):
                 ),
             )
         elif new.status in {OrderStatus.FAILED, OrderStatus.EXPIRED, OrderStatus.CANCELLED}:
-            self.stock, self.reservations[new.id] = inv.release(self.stock, res)
+            self.variant, stock, self.reservations[new.id] = inv.release(
+                self.variant, self.stock, res
+            )
+            assert stock is not None
+            self.stock = stock
 
     def _handle(self, order_id: str) -> None:
         """The webhook handler: re-read the provider, then apply its word."""
@@ -97,12 +108,16 @@ class ShopMachine(RuleBasedStateMachine):
             for r in self.reservations.values()
             if r.buyer_id == buyer_id and r.status is not inv.ReservationStatus.RELEASED
         )
-        before = self.stock
+        before = (self.variant, self.stock)
         try:
-            self.stock = inv.reserve(self.stock, qty, buyer_units=held, per_buyer_limit=LIMIT)
+            self.variant, stock = inv.reserve(
+                self.variant, self.stock, qty, buyer_units=held, per_buyer_limit=LIMIT
+            )
         except (SoldOut, LimitReached):
-            assert before == self.stock
+            assert before == (self.variant, self.stock)
             return
+        assert stock is not None
+        self.stock = stock
         oid = f"o{len(self.orders)}"
         self.orders[oid] = place_order(
             order_id=oid,
@@ -119,7 +134,9 @@ class ShopMachine(RuleBasedStateMachine):
             now_ms=self.now,
             ttl_ms=100,
         )
-        self.reservations[oid] = inv.Reservation(oid, "pool", buyer_id, qty, self.now + 100)
+        self.reservations[oid] = inv.Reservation(
+            oid, "pool", buyer_id, qty, self.now + 100, "v", "of", capped=True
+        )
 
     @precondition(lambda self: self.orders)
     @rule(i=st.integers(0, 50))
@@ -191,11 +208,14 @@ class ShopMachine(RuleBasedStateMachine):
     # -- invariants ----------------------------------------------------------------------------
     @invariant()
     def units_are_conserved(self) -> None:
-        s = self.stock
-        assert TOTAL == s.sold + s.reserved + s.available
+        s, v = self.stock, self.variant
+        assert CAP == s.sold + s.reserved + s.available
         assert s.available >= 0
         assert s.reserved >= 0
-        assert s.sold <= TOTAL
+        assert s.sold <= CAP
+        assert ON_HAND == v.on_hand + s.sold
+        assert v.reserved == s.reserved
+        assert v.available >= 0
 
     @invariant()
     def stock_matches_orders(self) -> None:

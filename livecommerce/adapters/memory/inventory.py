@@ -1,108 +1,154 @@
 """MemoryInventory: the InventoryStore for one process.
 
 Each operation runs to completion without awaiting, so on one event loop it is atomic: no two
-reservations can interleave between the availability check and the hold. Not shared between
-processes; use RedisInventory for more than one node.
+reservations can interleave between the availability check (variant and cap) and the hold. Not
+shared between processes; use RedisInventory for more than one node.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field
 
 from livecommerce.domain import inventory as rules
-from livecommerce.domain.inventory import Reservation, ReservationStatus, StockLevel
+from livecommerce.domain.inventory import (
+    PoolLevels,
+    PoolState,
+    Reservation,
+    ReservationStatus,
+    StockLevel,
+    StockLine,
+    VariantStock,
+)
 from livecommerce.errors import NotFound
 from livecommerce.services.ports import ReserveResult
 
 
+@dataclass
+class _Pool:
+    """One product's counts, buyers' units per offer and reservations."""
+
+    variants: dict[str, VariantStock]
+    caps: dict[str, StockLevel]
+    buyers: dict[tuple[str, str], int] = field(default_factory=dict)
+    reservations: dict[str, Reservation] = field(default_factory=dict)
+
+
 class MemoryInventory:
-    """Pools and reservations in dicts, changed only by the pure rules in domain/inventory.py."""
+    """Pools in dicts, changed only by the pure rules in domain/inventory.py."""
 
     def __init__(self) -> None:
-        self._levels: dict[str, StockLevel] = {}
-        self._reservations: dict[str, dict[str, Reservation]] = {}
-        self._buyer_units: dict[tuple[str, str], int] = {}
+        self._pools: dict[str, _Pool] = {}
 
-    def _level(self, pool: str) -> StockLevel:
+    def _pool(self, pool: str) -> _Pool:
         try:
-            return self._levels[pool]
+            return self._pools[pool]
         except KeyError:
             raise NotFound("unknown stock pool") from None
 
-    async def ensure_pool(self, pool: str, total: int) -> StockLevel:
-        current = self._levels.get(pool)
-        if current is None:
-            current = StockLevel(total=total)
-            self._reservations[pool] = {}
-        else:
-            current = replace(current, total=max(total, current.reserved + current.sold))
-        self._levels[pool] = current
-        return current
+    async def restore(self, pool: str, state: PoolState, *, replace: bool = False) -> bool:
+        current = self._pools.get(pool)
+        if current is None or replace:
+            self._pools[pool] = _Pool(
+                dict(state.levels.variants),
+                dict(state.levels.caps),
+                dict(state.buyers),
+                {r.id: r for r in state.reservations},
+            )
+            return True
+        added = False
+        for variant_id, level in state.levels.variants.items():
+            if variant_id not in current.variants:
+                current.variants[variant_id] = VariantStock(level.on_hand)
+                added = True
+        for offer_id, cap in state.levels.caps.items():
+            if offer_id not in current.caps:
+                current.caps[offer_id] = StockLevel(cap.total, 0, cap.sold)
+                added = True
+        return added
 
     async def reserve(
         self,
-        pool: str,
+        line: StockLine,
         reservation_id: str,
         buyer_id: str,
         quantity: int,
-        per_buyer_limit: int | None,
         expires_at_ms: int,
     ) -> ReserveResult:
-        level = self._level(pool)
-        existing = self._reservations[pool].get(reservation_id)
+        pool = self._pool(line.pool)
+        variant = pool.variants.get(line.variant_id)
+        cap = pool.caps.get(line.offer_id) if line.capped else None
+        if variant is None or (line.capped and cap is None):
+            raise NotFound("unknown stock pool")
+        existing = pool.reservations.get(reservation_id)
         if existing is not None:
-            return ReserveResult(existing, level, created=False)
-        units = self._buyer_units.get((pool, buyer_id), 0)
-        level = rules.reserve(level, quantity, buyer_units=units, per_buyer_limit=per_buyer_limit)
-        res = Reservation(reservation_id, pool, buyer_id, quantity, expires_at_ms)
-        self._levels[pool] = level
-        self._reservations[pool][reservation_id] = res
-        self._buyer_units[(pool, buyer_id)] = units + quantity
-        return ReserveResult(res, level, created=True)
+            return ReserveResult(existing, variant, cap, created=False)
+        key = (line.offer_id, buyer_id)
+        units = pool.buyers.get(key, 0)
+        variant, cap = rules.reserve(
+            variant, cap, quantity, buyer_units=units, per_buyer_limit=line.per_buyer_limit
+        )
+        res = Reservation(
+            reservation_id,
+            line.pool,
+            buyer_id,
+            quantity,
+            expires_at_ms,
+            line.variant_id,
+            line.offer_id,
+            line.capped,
+        )
+        pool.variants[line.variant_id] = variant
+        if cap is not None:
+            pool.caps[line.offer_id] = cap
+        pool.reservations[reservation_id] = res
+        pool.buyers[key] = units + quantity
+        return ReserveResult(res, variant, cap, created=True)
+
+    async def _settle(self, pool_name: str, reservation_id: str, *, sell: bool) -> bool:
+        pool = self._pools.get(pool_name)
+        res = None if pool is None else pool.reservations.get(reservation_id)
+        if pool is None or res is None or res.status is not ReservationStatus.HELD:
+            return False
+        settle = rules.commit if sell else rules.release
+        variant, cap, done = settle(
+            pool.variants.get(res.variant_id, VariantStock(0)), pool.caps.get(res.offer_id), res
+        )
+        pool.variants[res.variant_id] = variant
+        if cap is not None:
+            pool.caps[res.offer_id] = cap
+        pool.reservations[reservation_id] = done
+        if not sell:
+            pool.buyers[(res.offer_id, res.buyer_id)] -= res.quantity
+        return True
 
     async def commit(self, pool: str, reservation_id: str) -> bool:
-        res = self._reservations.get(pool, {}).get(reservation_id)
-        if res is None or res.status is not ReservationStatus.HELD:
-            return False
-        self._levels[pool], self._reservations[pool][reservation_id] = rules.commit(
-            self._level(pool), res
-        )
-        return True
+        return await self._settle(pool, reservation_id, sell=True)
 
     async def release(self, pool: str, reservation_id: str) -> bool:
-        res = self._reservations.get(pool, {}).get(reservation_id)
-        if res is None or res.status is not ReservationStatus.HELD:
-            return False
-        self._levels[pool], self._reservations[pool][reservation_id] = rules.release(
-            self._level(pool), res
-        )
-        self._buyer_units[(pool, res.buyer_id)] -= res.quantity
-        return True
+        return await self._settle(pool, reservation_id, sell=False)
 
-    async def level(self, pool: str) -> StockLevel:
-        return self._level(pool)
+    async def adjust(self, pool: str, variant_id: str, delta: int) -> VariantStock:
+        current = self._pool(pool)
+        variant = current.variants.get(variant_id)
+        if variant is None:
+            raise NotFound("unknown stock pool")
+        current.variants[variant_id] = rules.adjust(variant, delta)
+        return current.variants[variant_id]
+
+    async def levels(self, pool: str) -> PoolLevels:
+        current = self._pool(pool)
+        return PoolLevels(dict(current.variants), dict(current.caps))
 
     async def reservation(self, pool: str, reservation_id: str) -> Reservation | None:
-        return self._reservations.get(pool, {}).get(reservation_id)
+        current = self._pools.get(pool)
+        return None if current is None else current.reservations.get(reservation_id)
 
     async def due(self, now_ms: int, limit: int = 100) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        for pool, reservations in self._reservations.items():
-            for res in reservations.values():
+        for name, pool in self._pools.items():
+            for res in pool.reservations.values():
                 if res.status is ReservationStatus.HELD and res.expires_at_ms <= now_ms:
-                    out.append((pool, res.id))
+                    out.append((name, res.id))
                     if len(out) >= limit:
                         return out
         return out
-
-    async def restore(self, pool: str, total: int, reservations: Sequence[Reservation]) -> None:
-        held = sum(r.quantity for r in reservations if r.status is ReservationStatus.HELD)
-        sold = sum(r.quantity for r in reservations if r.status is ReservationStatus.COMMITTED)
-        self._levels[pool] = rules.rebuild(total, sold, held)
-        self._reservations[pool] = {r.id: r for r in reservations}
-        for key in [k for k in self._buyer_units if k[0] == pool]:
-            del self._buyer_units[key]
-        for r in reservations:
-            key = (pool, r.buyer_id)
-            self._buyer_units[key] = self._buyer_units.get(key, 0) + r.quantity

@@ -1,11 +1,22 @@
 """RedisInventory: the InventoryStore shared by many nodes, one Lua script per operation.
 
-Each reserve / commit / release is a single script, so Redis runs the check and the change as one
-step: no oversell, no double release, however many nodes race. Per pool the data is a hash of
-counts (`total`, `reserved`, `sold`), a hash of reservations (`id -> status|qty|buyer|deadline`)
-and a hash of units per buyer (for the per-buyer limit); one sorted set indexes held reservations
-by deadline for the expiry sweeper. Keys share a `{pool}` hash tag; the deadline index is global,
-so this adapter targets a single Redis (or a primary with replicas), not Redis Cluster.
+Each reserve / commit / release / adjust is a single script, so Redis runs the checks and the
+change as one step: no oversell, no double release, however many nodes race. A pool is one
+product's stock, kept in four hashes that share the product's hash tag `{p:<product id>}`:
+`v` (per variant: on-hand units, and `<variant>|held`), `caps` (per capped offer: `<offer>`,
+`<offer>|held`, `<offer>|sold`), `res` (reservations: `id -> status|qty|buyer|deadline|variant|
+offer|capped`) and `buyers` (`<offer>|<buyer> -> units`, for per-buyer limits). One sorted set
+indexes held reservations by deadline for the expiry sweeper.
+
+Why one tag per product: a reservation must check the variant's units and the offer's cap in
+the same step, and an offer can sell any variant of its product, while two offers (in two shows)
+can sell the same variant. Tagging keys by variant would split an offer's cap across slots;
+tagging by offer would split a variant across offers. Every offer sells exactly one product, so
+the product is the smallest unit that holds both, and its keys always land in one slot. The
+cost: all of one product's flash-sale traffic goes to one Redis shard (it would anyway, since a
+variant's counter is a single key). The deadline index is global, so this adapter targets a
+single Redis (or a primary with replicas); on Redis Cluster the scripts would need the index
+split per tag (a `{p:…}:due` set per pool plus a set of pools with holds), see issue 18.
 
 Connections come from a `BlockingConnectionPool` with an explicit size: redis-py's default asyncio
 pool raises beyond 100 connections instead of waiting, which a flash-sale burst would hit.
@@ -14,7 +25,8 @@ pool raises beyond 100 connections instead of waiting, which a flash-sale burst 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -22,74 +34,167 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from livecommerce.domain import inventory as rules
-from livecommerce.domain.inventory import Reservation, ReservationStatus, StockLevel
-from livecommerce.errors import InvalidInput, LimitReached, NotFound, SoldOut, StoreUnavailable
+from livecommerce.domain.inventory import (
+    PoolLevels,
+    PoolState,
+    Reservation,
+    ReservationStatus,
+    StockLevel,
+    StockLine,
+    VariantStock,
+)
+from livecommerce.errors import InvalidInput, LimitReached, NotFound, StoreUnavailable
 from livecommerce.services.ports import ReserveResult
 
-# One flat string reply ("code;total;reserved;sold;record"): parsing a five-element array costs
-# redis-py several times more CPU than one bulk string, and this runs once per buyer in a burst.
+# KEYS: v, caps, res, buyers, due. ARGV: reservation id, buyer, quantity, per-buyer limit (-1:
+# none), deadline, pool, variant, offer, capped (1/0). One flat string reply ("code;on_hand;
+# held;cap;cap_held;cap_sold;record"): parsing an array costs redis-py several times more CPU
+# than one bulk string, and this runs once per buyer in a burst.
 _RESERVE = """
-local existing = redis.call('HGET', KEYS[2], ARGV[1])
-local counts = redis.call('HMGET', KEYS[1], 'total', 'reserved', 'sold')
-if not counts[1] then return '-3;0;0;0;' end
-local total, reserved, sold = tonumber(counts[1]), tonumber(counts[2]), tonumber(counts[3])
-local level = total .. ';' .. reserved .. ';' .. sold .. ';'
+local vid, oid = ARGV[7], ARGV[8]
+local v = redis.call('HMGET', KEYS[1], vid, vid .. '|held')
+if not v[1] then return '-3' end
+local capped = ARGV[9] == '1'
+local c = {'-1', '0', '0'}
+if capped then
+  c = redis.call('HMGET', KEYS[2], oid, oid .. '|held', oid .. '|sold')
+  if not c[1] then return '-3' end
+end
+local on_hand, held = tonumber(v[1]), tonumber(v[2] or '0')
+local cap, cap_held, cap_sold = tonumber(c[1]), tonumber(c[2] or '0'), tonumber(c[3] or '0')
+local level = on_hand .. ';' .. held .. ';' .. cap .. ';' .. cap_held .. ';' .. cap_sold .. ';'
+local existing = redis.call('HGET', KEYS[3], ARGV[1])
 if existing then return '1;' .. level .. existing end
 local qty, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
 if qty < 1 then return '-4;' .. level end
+local bkey = oid .. '|' .. ARGV[2]
 if limit >= 0 then
-  local have = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')
+  local have = tonumber(redis.call('HGET', KEYS[4], bkey) or '0')
   if have + qty > limit then return '-2;' .. level end
 end
-if total - reserved - sold < qty then return '-1;' .. level end
-redis.call('HINCRBY', KEYS[1], 'reserved', qty)
-redis.call('HINCRBY', KEYS[3], ARGV[2], qty)
-local record = 'held|' .. ARGV[3] .. '|' .. ARGV[2] .. '|' .. ARGV[5]
-redis.call('HSET', KEYS[2], ARGV[1], record)
-redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6] .. '\\t' .. ARGV[1])
-return '0;' .. total .. ';' .. (reserved + qty) .. ';' .. sold .. ';' .. record
+if on_hand - held < qty then return '-1;' .. level end
+if capped and cap - cap_held - cap_sold < qty then return '-1;' .. level end
+redis.call('HINCRBY', KEYS[1], vid .. '|held', qty)
+if capped then
+  redis.call('HINCRBY', KEYS[2], oid .. '|held', qty)
+  cap_held = cap_held + qty
+end
+redis.call('HINCRBY', KEYS[4], bkey, qty)
+local record = 'held|' .. ARGV[3] .. '|' .. ARGV[2] .. '|' .. ARGV[5] .. '|' .. vid .. '|' ..
+  oid .. '|' .. ARGV[9]
+redis.call('HSET', KEYS[3], ARGV[1], record)
+redis.call('ZADD', KEYS[5], ARGV[5], ARGV[6] .. '\\t' .. ARGV[1])
+return '0;' .. on_hand .. ';' .. (held + qty) .. ';' .. cap .. ';' .. cap_held .. ';' ..
+  cap_sold .. ';' .. record
 """
 
-# ARGV: reservation id, target status ('committed' | 'released'), pool
+# KEYS: as above. ARGV: reservation id, target status ('committed' | 'released'), pool.
 _SETTLE = """
-local record = redis.call('HGET', KEYS[2], ARGV[1])
+local record = redis.call('HGET', KEYS[3], ARGV[1])
 if not record then return 0 end
-local status, qty, buyer, deadline = string.match(record, '^(%a+)|(%d+)|([^|]*)|(%d+)$')
+local status, qty, buyer, deadline, vid, oid, capped = string.match(record,
+  '^(%a+)|(%d+)|([^|]*)|(%d+)|([^|]*)|([^|]*)|([01])$')
 if status ~= 'held' then return 0 end
 qty = tonumber(qty)
-redis.call('HINCRBY', KEYS[1], 'reserved', -qty)
-if ARGV[2] == 'committed' then
-  redis.call('HINCRBY', KEYS[1], 'sold', qty)
+local sell = ARGV[2] == 'committed'
+redis.call('HINCRBY', KEYS[1], vid .. '|held', -qty)
+if sell then
+  redis.call('HINCRBY', KEYS[1], vid, -qty)
 else
-  redis.call('HINCRBY', KEYS[3], buyer, -qty)
+  redis.call('HINCRBY', KEYS[4], oid .. '|' .. buyer, -qty)
 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. qty .. '|' .. buyer .. '|' .. deadline)
-redis.call('ZREM', KEYS[4], ARGV[3] .. '\\t' .. ARGV[1])
+if capped == '1' and redis.call('HEXISTS', KEYS[2], oid) == 1 then
+  redis.call('HINCRBY', KEYS[2], oid .. '|held', -qty)
+  if sell then redis.call('HINCRBY', KEYS[2], oid .. '|sold', qty) end
+end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2] .. '|' .. qty .. '|' .. buyer .. '|' .. deadline ..
+  '|' .. vid .. '|' .. oid .. '|' .. capped)
+redis.call('ZREM', KEYS[5], ARGV[3] .. '\\t' .. ARGV[1])
 return 1
 """
 
-_ENSURE = """
-local counts = redis.call('HMGET', KEYS[1], 'total', 'reserved', 'sold')
-if not counts[1] then
-  redis.call('HSET', KEYS[1], 'total', ARGV[1], 'reserved', 0, 'sold', 0)
-  return {tonumber(ARGV[1]), 0, 0}
+# KEYS: v. ARGV: variant, delta. Reply "code;on_hand;held".
+_ADJUST = """
+local v = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[1] .. '|held')
+if not v[1] then return '-3;0;0' end
+local on_hand, held = tonumber(v[1]), tonumber(v[2] or '0')
+local new = on_hand + tonumber(ARGV[2])
+if new < held then return '-1;' .. on_hand .. ';' .. held end
+redis.call('HSET', KEYS[1], ARGV[1], new)
+return '0;' .. new .. ';' .. held
+"""
+
+# KEYS: v, caps, res, buyers, due. ARGV: 'replace' | 'missing', pool, the state as JSON.
+# `missing` on a loaded pool only adds variants and caps it lacks (HSETNX), never a count.
+_RESTORE = """
+local state = cjson.decode(ARGV[3])
+local exists = redis.call('EXISTS', KEYS[1]) == 1
+if exists and ARGV[1] ~= 'replace' then
+  local added = 0
+  for vid, c in pairs(state.variants) do
+    added = added + redis.call('HSETNX', KEYS[1], vid, c[1])
+  end
+  for oid, c in pairs(state.caps) do
+    if redis.call('HSETNX', KEYS[2], oid, c[1]) == 1 then
+      redis.call('HSET', KEYS[2], oid .. '|sold', c[3])
+      added = added + 1
+    end
+  end
+  return added
 end
-local reserved, sold = tonumber(counts[2]), tonumber(counts[3])
-local total = math.max(tonumber(ARGV[1]), reserved + sold)
-redis.call('HSET', KEYS[1], 'total', total)
-return {total, reserved, sold}
+if exists then
+  for _, rid in ipairs(redis.call('HKEYS', KEYS[3])) do
+    redis.call('ZREM', KEYS[5], ARGV[2] .. '\\t' .. rid)
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('HSET', KEYS[1], '~', '1')
+for vid, c in pairs(state.variants) do
+  redis.call('HSET', KEYS[1], vid, c[1], vid .. '|held', c[2])
+end
+for oid, c in pairs(state.caps) do
+  redis.call('HSET', KEYS[2], oid, c[1], oid .. '|held', c[2], oid .. '|sold', c[3])
+end
+for key, units in pairs(state.buyers) do redis.call('HSET', KEYS[4], key, units) end
+for _, r in ipairs(state.res) do
+  redis.call('HSET', KEYS[3], r[1], r[2])
+  if r[3] >= 0 then redis.call('ZADD', KEYS[5], r[3], ARGV[2] .. '\\t' .. r[1]) end
+end
+return 1
 """
 
 
-def _parse(reservation_id: str, pool: str, record: str) -> Reservation:
-    status, qty, buyer, deadline = record.split("|", 3)
-    return Reservation(
-        reservation_id, pool, buyer, int(qty), int(deadline), ReservationStatus(status)
+def _record(r: Reservation) -> str:
+    capped = "1" if r.capped else "0"
+    return (
+        f"{r.status}|{r.quantity}|{r.buyer_id}|{r.expires_at_ms}|{r.variant_id}|{r.offer_id}|"
+        f"{capped}"
     )
 
 
+def _parse(reservation_id: str, pool: str, record: str) -> Reservation:
+    status, qty, buyer, deadline, variant, offer, capped = record.split("|")
+    return Reservation(
+        reservation_id,
+        pool,
+        buyer,
+        int(qty),
+        int(deadline),
+        variant,
+        offer,
+        capped == "1",
+        ReservationStatus(status),
+    )
+
+
+def _check_ids(*ids: str) -> None:
+    """Refuse identifiers that would break a record or a key (ours never contain these)."""
+    if any(ch in i for i in ids for ch in "|;\t{}"):
+        raise InvalidInput("bad identifier")
+
+
 class RedisInventory:
-    """Stock pools in Redis; every state change is one Lua script."""
+    """Product pools in Redis; every state change is one Lua script."""
 
     def __init__(self, client: Redis, *, prefix: str = "lc:inv") -> None:
         self._redis = client
@@ -97,11 +202,12 @@ class RedisInventory:
         self._due_key = f"{prefix}:due"
         self._reserve: AsyncScript = self._redis.register_script(_RESERVE)
         self._settle: AsyncScript = self._redis.register_script(_SETTLE)
-        self._ensure: AsyncScript = self._redis.register_script(_ENSURE)
+        self._adjust: AsyncScript = self._redis.register_script(_ADJUST)
+        self._restore: AsyncScript = self._redis.register_script(_RESTORE)
 
     def _keys(self, pool: str) -> list[str]:
-        tag = f"{self._prefix}:{{{pool}}}"
-        return [f"{tag}:stock", f"{tag}:res", f"{tag}:buyers", self._due_key]
+        tag = f"{self._prefix}:{{p:{pool}}}"
+        return [f"{tag}:v", f"{tag}:caps", f"{tag}:res", f"{tag}:buyers", self._due_key]
 
     async def _call(self, make: Callable[[], Awaitable[Any]]) -> Any:
         """Run one Redis call; a lost connection becomes StoreUnavailable (503), not a 500."""
@@ -121,7 +227,7 @@ class RedisInventory:
 
         async def prepare() -> None:
             await asyncio.gather(*[hold() for _ in range(connections)])
-            for script in (self._reserve, self._settle, self._ensure):
+            for script in (self._reserve, self._settle, self._adjust, self._restore):
                 await self._redis.script_load(script.script)
 
         await self._call(prepare)
@@ -130,46 +236,68 @@ class RedisInventory:
         """Health check."""
         await self._call(self._redis.ping)
 
-    async def ensure_pool(self, pool: str, total: int) -> StockLevel:
-        if total < 0:
-            raise InvalidInput("stock cannot be negative")
-        res: list[Any] = await self._call(
-            lambda: self._ensure(keys=self._keys(pool)[:1], args=[total])
+    async def restore(self, pool: str, state: PoolState, *, replace: bool = False) -> bool:
+        _check_ids(pool)
+        payload = json.dumps(
+            {
+                "variants": {
+                    v: [level.on_hand, level.reserved] for v, level in state.levels.variants.items()
+                },
+                "caps": {
+                    o: [cap.total, cap.reserved, cap.sold] for o, cap in state.levels.caps.items()
+                },
+                "buyers": {f"{o}|{b}": units for (o, b), units in state.buyers.items()},
+                "res": [
+                    [
+                        r.id,
+                        _record(r),
+                        r.expires_at_ms if r.status is ReservationStatus.HELD else -1,
+                    ]
+                    for r in state.reservations
+                ],
+            }
         )
-        return StockLevel(int(res[0]), int(res[1]), int(res[2]))
+        args = ["replace" if replace else "missing", pool, payload]
+        done = await self._call(lambda: self._restore(keys=self._keys(pool), args=args))
+        return int(done) > 0
 
     async def reserve(
         self,
-        pool: str,
+        line: StockLine,
         reservation_id: str,
         buyer_id: str,
         quantity: int,
-        per_buyer_limit: int | None,
         expires_at_ms: int,
     ) -> ReserveResult:
-        if "|" in buyer_id or ";" in buyer_id or "\t" in reservation_id:
-            raise InvalidInput("bad identifier")
+        _check_ids(line.pool, line.variant_id, line.offer_id, buyer_id, reservation_id)
+        limit = line.per_buyer_limit
         args: list[str | int] = [
             reservation_id,
             buyer_id,
             quantity,
-            -1 if per_buyer_limit is None else per_buyer_limit,
+            -1 if limit is None else limit,
             expires_at_ms,
-            pool,
+            line.pool,
+            line.variant_id,
+            line.offer_id,
+            1 if line.capped else 0,
         ]
-        reply: str = await self._call(lambda: self._reserve(keys=self._keys(pool), args=args))
-        res = reply.split(";", 4)
+        reply: str = await self._call(lambda: self._reserve(keys=self._keys(line.pool), args=args))
+        res = reply.split(";", 6)
         code = int(res[0])
-        level = StockLevel(int(res[1]), int(res[2]), int(res[3]))
         if code == -3:
             raise NotFound("unknown stock pool")
+        variant = VariantStock(int(res[1]), int(res[2]))
+        cap = StockLevel(int(res[3]), int(res[4]), int(res[5])) if line.capped else None
         if code == -4:
             raise InvalidInput("quantity must be positive")
         if code == -2:
-            raise LimitReached(f"at most {per_buyer_limit} per buyer")
+            raise LimitReached(f"at most {limit} per buyer")
         if code == -1:
-            raise SoldOut("sold out" if level.available == 0 else f"only {level.available} left")
-        return ReserveResult(_parse(reservation_id, pool, str(res[4])), level, created=code == 0)
+            raise rules.sold_out(rules.units_left(variant, cap))
+        return ReserveResult(
+            _parse(reservation_id, line.pool, res[6]), variant, cap, created=code == 0
+        )
 
     async def _settle_as(self, pool: str, reservation_id: str, status: str) -> bool:
         done = await self._call(
@@ -183,17 +311,50 @@ class RedisInventory:
     async def release(self, pool: str, reservation_id: str) -> bool:
         return await self._settle_as(pool, reservation_id, "released")
 
-    async def level(self, pool: str) -> StockLevel:
+    async def adjust(self, pool: str, variant_id: str, delta: int) -> VariantStock:
+        rules.check_delta(delta)
+        _check_ids(pool, variant_id)
         key = self._keys(pool)[0]
-        counts: list[Any] = await self._call(
-            lambda: self._redis.hmget(key, ["total", "reserved", "sold"])
-        )
-        if counts[0] is None:
+        reply: str = await self._call(lambda: self._adjust(keys=[key], args=[variant_id, delta]))
+        code, on_hand, held = (int(x) for x in reply.split(";"))
+        if code == -3:
             raise NotFound("unknown stock pool")
-        return StockLevel(int(counts[0]), int(counts[1] or 0), int(counts[2] or 0))
+        level = VariantStock(on_hand, held)
+        if code == -1:
+            raise rules.stock_held(level)
+        return level
+
+    async def levels(self, pool: str) -> PoolLevels:
+        v_key, caps_key = self._keys(pool)[:2]
+
+        async def read() -> list[Any]:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hgetall(v_key)
+                pipe.hgetall(caps_key)
+                result: list[Any] = await pipe.execute()
+                return result
+
+        raw_variants, raw_caps = await self._call(read)
+        if not raw_variants:
+            raise NotFound("unknown stock pool")
+        variants = {
+            name: VariantStock(int(value), int(raw_variants.get(f"{name}|held", 0)))
+            for name, value in raw_variants.items()
+            if "|" not in name and name != "~"
+        }
+        caps = {
+            name: StockLevel(
+                int(value),
+                int(raw_caps.get(f"{name}|held", 0)),
+                int(raw_caps.get(f"{name}|sold", 0)),
+            )
+            for name, value in raw_caps.items()
+            if "|" not in name
+        }
+        return PoolLevels(variants, caps)
 
     async def reservation(self, pool: str, reservation_id: str) -> Reservation | None:
-        key = self._keys(pool)[1]
+        key = self._keys(pool)[2]
         record: Any = await self._call(lambda: self._redis.hget(key, reservation_id))
         return None if record is None else _parse(reservation_id, pool, record)
 
@@ -206,35 +367,3 @@ class RedisInventory:
             pool, _, rid = member.rpartition("\t")
             out.append((pool, rid))
         return out
-
-    async def restore(self, pool: str, total: int, reservations: Sequence[Reservation]) -> None:
-        stock_key, res_key, buyers_key, due_key = self._keys(pool)
-        held = sum(r.quantity for r in reservations if r.status is ReservationStatus.HELD)
-        sold = sum(r.quantity for r in reservations if r.status is ReservationStatus.COMMITTED)
-        level = rules.rebuild(total, sold, held)
-        buyers: dict[str, int] = {}
-        for r in reservations:
-            buyers[r.buyer_id] = buyers.get(r.buyer_id, 0) + r.quantity
-
-        async def write() -> None:
-            old_ids: list[Any] = await self._redis.hkeys(res_key)
-            async with self._redis.pipeline(transaction=True) as pipe:
-                if old_ids:
-                    pipe.zrem(due_key, *[f"{pool}\t{rid}" for rid in old_ids])
-                pipe.delete(stock_key, res_key, buyers_key)
-                pipe.hset(
-                    stock_key,
-                    mapping={"total": level.total, "reserved": level.reserved, "sold": level.sold},
-                )
-                for r in reservations:
-                    record = f"{r.status}|{r.quantity}|{r.buyer_id}|{r.expires_at_ms}"
-                    pipe.hset(res_key, r.id, record)
-                    if r.status is ReservationStatus.HELD:
-                        pipe.zadd(due_key, {f"{pool}\t{r.id}": r.expires_at_ms})
-                    else:
-                        pipe.zrem(due_key, f"{pool}\t{r.id}")
-                if buyers:
-                    pipe.hset(buyers_key, mapping=buyers)  # type: ignore[arg-type]
-                await pipe.execute()
-
-        await self._call(write)

@@ -1,10 +1,14 @@
-"""SQL catalog store: products and their variants (stock lives per variant)."""
+"""SQL catalog store: products and their variants (stock lives per variant: the sum of its
+inventory movements, see adapters/sql/stock.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from livecommerce.adapters.sql.database import Database, Row
+from livecommerce.adapters.sql.stock import write_movements
+from livecommerce.domain.inventory import StockMovement
+from livecommerce.errors import Conflict
 from livecommerce.services.ports import Product, Variant
 
 
@@ -12,7 +16,9 @@ class SqlCatalogStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add_product(self, product: Product) -> None:
+    async def add_product(self, product: Product, movements: Sequence[StockMovement] = ()) -> None:
+        """Variants start at 0 on hand; `movements` (their initial stock) bring them up in the
+        same transaction."""
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO products (id, seller_id, name, description, price_minor, currency, "
@@ -34,10 +40,12 @@ class SqlCatalogStore:
                     variant.id,
                     product.id,
                     variant.label,
-                    variant.stock,
+                    0,
                     variant.price_minor,
                     position,
                 )
+            if not await write_movements(tx, movements):
+                raise Conflict("these stock movements were recorded before")
 
     async def _variants(self, product_ids: Sequence[str]) -> dict[str, list[Variant]]:
         out: dict[str, list[Variant]] = {pid: [] for pid in product_ids}

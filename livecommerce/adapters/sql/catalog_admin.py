@@ -1,4 +1,5 @@
-"""SqlCatalogAdmin: the writes the seller's catalog needs after creation (edit, restock, delete).
+"""SqlCatalogAdmin: the writes the seller's catalog needs after creation (edit, reprice, delete;
+stock changes are inventory movements, adapters/sql/stock.py).
 
 The foundation's SqlCatalogStore creates and reads products; these are the shop's additions,
 kept in their own adapter so the two planes never edit the same file.
@@ -28,28 +29,14 @@ class SqlCatalogAdmin:
             product_id,
         )
 
-    async def update_variant(
-        self, product_id: str, variant_id: str, stock: int | None, price_minor: int | None
-    ) -> bool:
-        if stock is not None:
-            changed = await self._db.execute(
-                "UPDATE product_variants SET stock = ? WHERE id = ? AND product_id = ?",
-                stock,
-                variant_id,
-                product_id,
-            )
-            if changed != 1:
-                return False
-        if price_minor is not None:
-            changed = await self._db.execute(
-                "UPDATE product_variants SET price_minor = ? WHERE id = ? AND product_id = ?",
-                price_minor,
-                variant_id,
-                product_id,
-            )
-            if changed != 1:
-                return False
-        return True
+    async def update_variant(self, product_id: str, variant_id: str, price_minor: int) -> bool:
+        changed = await self._db.execute(
+            "UPDATE product_variants SET price_minor = ? WHERE id = ? AND product_id = ?",
+            price_minor,
+            variant_id,
+            product_id,
+        )
+        return changed == 1
 
     async def offers_of(self, product_id: str) -> int:
         row = await self._db.fetchone(
@@ -59,5 +46,6 @@ class SqlCatalogAdmin:
 
     async def delete_product(self, product_id: str) -> None:
         async with self._db.transaction() as tx:
+            await tx.execute("DELETE FROM inventory_movements WHERE product_id = ?", product_id)
             await tx.execute("DELETE FROM product_variants WHERE product_id = ?", product_id)
             await tx.execute("DELETE FROM products WHERE id = ?", product_id)

@@ -1,8 +1,9 @@
 """SqlOrderStore: orders, offers and provider-event dedup in the SQL store.
 
 Status changes are compare-and-set (`UPDATE … WHERE id = ? AND status = ?`), and a payment's
-journal entries are posted in the same transaction, so racing webhook deliveries, the demo
-confirm and the expiry sweeper agree on one outcome.
+journal entries and its `sale` inventory movement are written in the same transaction, so racing
+webhook deliveries, the demo confirm and the expiry sweeper agree on one outcome and a paid order
+has always left its variant's stock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
 from livecommerce.adapters.sql.ledger import SqlLedger, post
+from livecommerce.adapters.sql.stock import write_movements
+from livecommerce.domain.inventory import StockMovement
 from livecommerce.domain.ledger import JournalTransaction
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import Offer, OfferKind, OfferStatus
@@ -89,7 +92,7 @@ def _offer(row: Row) -> Offer:
         product_id=row["product_id"],
         kind=OfferKind(row["kind"]),
         price=Money(int(row["price_minor"]), str(row["currency"])),
-        stock=int(row["stock"]),
+        cap=None if row["cap"] is None else int(row["cap"]),
         per_buyer_limit=None if row["per_buyer_limit"] is None else int(row["per_buyer_limit"]),
         starts_at_ms=None if row["starts_at"] is None else int(row["starts_at"]),
         ends_at_ms=None if row["ends_at"] is None else int(row["ends_at"]),
@@ -175,6 +178,7 @@ class SqlOrderStore:
         expected: OrderStatus,
         journal: JournalTransaction | None = None,
         expected_refunded: int | None = None,
+        movements: Sequence[StockMovement] = (),
     ) -> bool:
         sql = (
             "UPDATE orders SET status = ?, updated_at = ?, payment_provider = ?, payment_ref = ?, "
@@ -203,6 +207,8 @@ class SqlOrderStore:
                 if await tx.execute(sql, *args) != 1:
                     return False
                 if journal is not None and not await post(tx, journal):
+                    raise _AlreadyPosted
+                if not await write_movements(tx, movements):
                     raise _AlreadyPosted
         except (_AlreadyPosted, UniqueViolation):
             return False
@@ -302,7 +308,7 @@ class SqlOrderStore:
     async def add_offer(self, offer: Offer) -> None:
         await self._db.execute(
             "INSERT INTO offers (id, show_id, seller_id, product_id, kind, price_minor, currency, "
-            "stock, per_buyer_limit, starts_at, ends_at, duration_ms, status, created_at) "
+            "cap, per_buyer_limit, starts_at, ends_at, duration_ms, status, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             offer.id,
             offer.show_id,
@@ -311,7 +317,7 @@ class SqlOrderStore:
             str(offer.kind),
             offer.price.minor,
             offer.price.currency,
-            offer.stock,
+            offer.cap,
             offer.per_buyer_limit,
             offer.starts_at_ms,
             offer.ends_at_ms,
@@ -326,13 +332,13 @@ class SqlOrderStore:
 
     async def save_offer(self, offer: Offer, expected: OfferStatus) -> bool:
         changed = await self._db.execute(
-            "UPDATE offers SET status = ?, starts_at = ?, ends_at = ?, duration_ms = ?, stock = ? "
+            "UPDATE offers SET status = ?, starts_at = ?, ends_at = ?, duration_ms = ?, cap = ? "
             "WHERE id = ? AND status = ?",
             str(offer.status),
             offer.starts_at_ms,
             offer.ends_at_ms,
             offer.duration_ms,
-            offer.stock,
+            offer.cap,
             offer.id,
             str(expected),
         )
@@ -360,13 +366,20 @@ class SqlOrderStore:
         )
         return changed == 1
 
-    async def list_offers(self, show_id: str | None = None) -> list[Offer]:
-        if show_id is None:
-            rows = await self._db.fetchall("SELECT * FROM offers ORDER BY created_at, id")
-        else:
-            rows = await self._db.fetchall(
-                "SELECT * FROM offers WHERE show_id = ? ORDER BY created_at, id", show_id
-            )
+    async def list_offers(
+        self, show_id: str | None = None, *, product_id: str | None = None
+    ) -> list[Offer]:
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (("show_id", show_id), ("product_id", product_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._db.fetchall(
+            f"SELECT * FROM offers {clause} ORDER BY created_at, id",  # noqa: S608 why: fixed column names and placeholders
+            *args,
+        )
         return [_offer(r) for r in rows]
 
     # -- timeline --------------------------------------------------------------------------------

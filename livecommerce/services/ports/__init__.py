@@ -30,6 +30,7 @@ from livecommerce.services.ports.shop import (
     ReserveResult,
     ShopMetrics,
     SignedWebhooks,
+    StockLedger,
 )
 from livecommerce.services.ports.system import (
     Bus,
@@ -75,6 +76,7 @@ __all__ = [
     "ShowFigures",
     "ShowStore",
     "SignedWebhooks",
+    "StockLedger",
     "TopProduct",
     "User",
     "Variant",

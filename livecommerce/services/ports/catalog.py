@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from livecommerce.domain.access import Role
+from livecommerce.domain.inventory import StockMovement
 from livecommerce.domain.shows import ShowStatus, ShowTimes
 
 
@@ -61,10 +62,15 @@ class Show:
 
 @dataclass(frozen=True, slots=True)
 class Variant:
+    """A sellable version of a product. From a store, `stock` is on hand (the sum of its
+    inventory movements); the catalog service hands out `stock` as what buyers can get now
+    (on hand minus `held` by unpaid checkouts)."""
+
     id: str
     label: str
     stock: int
     price_minor: int | None
+    held: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +137,10 @@ class ShowStore(Protocol):
 
 
 class CatalogStore(Protocol):
-    async def add_product(self, product: Product) -> None: ...
+    async def add_product(self, product: Product, movements: Sequence[StockMovement] = ()) -> None:
+        """Insert the product and its variants with the movements that give them their
+        stock (one transaction: a variant's on-hand stock is the sum of its movements)."""
+        ...
 
     async def get_product(self, product_id: str) -> Product | None: ...
 
@@ -139,15 +148,14 @@ class CatalogStore(Protocol):
 
 
 class CatalogAdminStore(Protocol):
-    """The writes a seller's catalog needs after creation: edit, restock, delete."""
+    """The writes a seller's catalog needs after creation: edit, reprice, delete (stock changes
+    are inventory movements: `StockLedger`)."""
 
     async def update_product(self, product_id: str, fields: dict[str, Any]) -> None:
         """Set the given columns (names are fixed by the service)."""
 
-    async def update_variant(
-        self, product_id: str, variant_id: str, stock: int | None, price_minor: int | None
-    ) -> bool:
-        """False when the product has no such variant."""
+    async def update_variant(self, product_id: str, variant_id: str, price_minor: int) -> bool:
+        """Set the variant's own price; False when the product has no such variant."""
 
     async def offers_of(self, product_id: str) -> int:
         """How many offers ever sold this product (such a product is never deleted)."""

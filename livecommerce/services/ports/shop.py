@@ -1,10 +1,12 @@
-"""Ports for the money path: inventory reservations, the durable order store with its journal,
-payment providers, and the shop's metrics.
+"""Ports for the money path: inventory reservations and movements, the durable order store with
+its journal, payment providers, and the shop's metrics.
 
 Inventory implementations (memory: atomic on one event loop; Redis: one Lua script per
 operation) follow the rules in `domain/inventory.py`, held to them by
-tests/contract/test_inventory_contract.py. A reservation's id is the order's id, so an order can
-never hold two reservations. Every order status change is a compare-and-set.
+tests/contract/test_inventory_contract.py. A *pool* is one product's stock, named by the product
+id: its variants' on-hand and held units and its offers' caps, so a reservation checks the
+variant and the offer's cap in one atomic step. A reservation's id is the order's id, so an order
+can never hold two reservations. Every order status change is a compare-and-set.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from livecommerce.domain.inventory import Reservation, StockLevel
+from livecommerce.domain.inventory import (
+    PoolLevels,
+    PoolState,
+    Reservation,
+    StockLevel,
+    StockLine,
+    StockMovement,
+    VariantStock,
+)
 from livecommerce.domain.ledger import JournalTransaction
 from livecommerce.domain.offers import Offer, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus, ProviderStatus
@@ -22,43 +32,53 @@ from livecommerce.domain.orders import Order, OrderStatus, ProviderStatus
 @dataclass(frozen=True, slots=True)
 class ReserveResult:
     """What a reservation attempt did: the reservation (new, or the existing one for a replayed
-    id) and the pool's level right after it."""
+    id) and the variant's and the offer cap's counts right after it."""
 
     reservation: Reservation
-    level: StockLevel
+    variant: VariantStock
+    cap: StockLevel | None
     created: bool
 
 
 class InventoryStore(Protocol):
-    """Stock pools and the reservations against them."""
+    """Pools (one per product) and the reservations against them."""
 
-    async def ensure_pool(self, pool: str, total: int) -> StockLevel:
-        """Create the pool with `total` units, or set its total (never below sold + reserved)."""
+    async def restore(self, pool: str, state: PoolState, *, replace: bool = False) -> bool:
+        """Load a pool from what the durable store knows (`domain.inventory.rebuild`). When the
+        pool is there already and `replace` is False, only the variants and caps it lacks are
+        added (nothing it counts is overwritten, so a node starting beside live ones never
+        undoes their holds). True when anything was written."""
         ...
 
     async def reserve(
         self,
-        pool: str,
+        line: StockLine,
         reservation_id: str,
         buyer_id: str,
         quantity: int,
-        per_buyer_limit: int | None,
         expires_at_ms: int,
     ) -> ReserveResult:
-        """Hold units atomically or raise SoldOut / LimitReached / NotFound with nothing held.
-        A second call with the same reservation id returns the first reservation unchanged."""
+        """Hold units of the line's variant (and of its offer's cap) atomically, or raise SoldOut
+        / LimitReached / NotFound (pool, variant or cap not loaded) with nothing held. A second
+        call with the same reservation id returns the first reservation unchanged."""
         ...
 
     async def commit(self, pool: str, reservation_id: str) -> bool:
-        """Sell a held reservation's units; True only for the one call that did it."""
+        """Sell a held reservation's units (on-hand and cap); True only for the one call that
+        did it."""
         ...
 
     async def release(self, pool: str, reservation_id: str) -> bool:
-        """Return a held reservation's units to the pool; True only for the one call that did it."""
+        """Return a held reservation's units; True only for the one call that did it."""
         ...
 
-    async def level(self, pool: str) -> StockLevel:
-        """The pool's counts (NotFound for an unknown pool)."""
+    async def adjust(self, pool: str, variant_id: str, delta: int) -> VariantStock:
+        """Add `delta` on-hand units to a variant atomically; StockHeld (nothing changed) when
+        that would leave fewer units than are held, NotFound when the variant is not loaded."""
+        ...
+
+    async def levels(self, pool: str) -> PoolLevels:
+        """The pool's counts (NotFound for a pool that is not loaded)."""
         ...
 
     async def reservation(self, pool: str, reservation_id: str) -> Reservation | None:
@@ -69,9 +89,24 @@ class InventoryStore(Protocol):
         """(pool, reservation id) of held reservations whose deadline has passed."""
         ...
 
-    async def restore(self, pool: str, total: int, reservations: Sequence[Reservation]) -> None:
-        """Replace the pool with what the durable store knows: held and committed reservations
-        (released ones are not passed). Used on start-up so a lost Redis never resells units."""
+
+class StockLedger(Protocol):
+    """Inventory movements in the durable store. A variant's on-hand stock is the sum of its
+    movements, kept beside the variant (its `stock` column) in the same transaction as each
+    movement, so the two never disagree."""
+
+    async def add_movement(self, movement: StockMovement) -> bool:
+        """Write the movement and move the variant's on-hand by its delta, in one transaction;
+        False (nothing written) when a movement with its key exists. NotFound for an unknown
+        variant."""
+        ...
+
+    async def movements(self, variant_id: str, limit: int = 100) -> list[StockMovement]:
+        """A variant's movements, newest first."""
+        ...
+
+    async def on_hand(self, product_id: str) -> dict[str, int]:
+        """On-hand units per variant of a product."""
         ...
 
 
@@ -106,10 +141,12 @@ class OrderStore(Protocol):
         expected: OrderStatus,
         journal: JournalTransaction | None = None,
         expected_refunded: int | None = None,
+        movements: Sequence[StockMovement] = (),
     ) -> bool:
         """Write `order` iff the stored status is still `expected` (and refunded amount still
-        `expected_refunded` when given), plus `journal` in the same transaction; False when
-        someone else moved it first or the journal key was already posted."""
+        `expected_refunded` when given), plus `journal` and the inventory `movements` (a sale's)
+        in the same transaction; False when someone else moved it first or the journal or
+        movement key was already written."""
         ...
 
     async def list_orders(self, flt: OrderFilter) -> list[Order]: ...
@@ -141,7 +178,7 @@ class OrderStore(Protocol):
     async def get_offer(self, offer_id: str) -> Offer | None: ...
 
     async def save_offer(self, offer: Offer, expected: OfferStatus) -> bool:
-        """Write the offer's status, window and stock iff its stored status is still `expected`
+        """Write the offer's status, window and cap iff its stored status is still `expected`
         (so a start racing an end can never bring an ended offer back); False otherwise. Pins
         are not written here (see `pin_offer`)."""
         ...
@@ -155,7 +192,11 @@ class OrderStore(Protocol):
         """Take the offer off screen; False when it was not on screen."""
         ...
 
-    async def list_offers(self, show_id: str | None = None) -> list[Offer]: ...
+    async def list_offers(
+        self, show_id: str | None = None, *, product_id: str | None = None
+    ) -> list[Offer]:
+        """Offers, oldest first: all, a show's, or a product's (in every show)."""
+        ...
 
     async def add_timeline(
         self, show_id: str, offer_id: str, kind: str, at_ms: int, media_ts_ms: int | None

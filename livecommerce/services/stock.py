@@ -1,0 +1,284 @@
+"""Stock: one inventory per variant, shared by every offer that sells it.
+
+The durable truth is SQL: a variant's on-hand stock is the sum of its movements (`StockLedger`).
+The inventory store (memory or Redis) keeps each product's *pool* — on-hand and held units per
+variant, and the caps of its offers — so a checkout can hold units atomically, whichever offer
+and show it comes through. This service keeps the two in step:
+
+- A pool is loaded from SQL when the store lacks it (start-up, a Redis that lost its data, a
+  product offered for the first time): on-hand from movements, caps from offers, held and sold
+  units from orders. Orders are read before on-hand, so a payment landing in between counts
+  twice (stock looks one sale lower until the next rebuild), never zero times.
+- Changes run in the order that can never oversell: stock that goes up (a restock, a refund)
+  is recorded in SQL first and reaches the pool after; stock that goes down is taken from the
+  pool first (atomically checked against held units) and given back if SQL refuses it. A crash
+  in between leaves the pool short, never long. Sales are recorded with the order's move to
+  paid (`PaymentService`), then committed in the pool.
+
+Authorization is the callers' (catalog administration, payments); nothing here checks who asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from livecommerce.domain import inventory as rules
+from livecommerce.domain.inventory import (
+    MovementReason,
+    PoolLevels,
+    Reservation,
+    ReservationStatus,
+    StockLine,
+    StockMovement,
+    VariantStock,
+)
+from livecommerce.domain.offers import Offer, OfferStatus
+from livecommerce.domain.orders import HOLDING, SOLD, Order
+from livecommerce.errors import InvalidInput, NotFound, SoldOut
+from livecommerce.ids import new_id
+from livecommerce.services.ports import (
+    CatalogStore,
+    Clock,
+    InventoryStore,
+    OrderFilter,
+    OrderStore,
+    Product,
+    ReserveResult,
+    StockLedger,
+)
+
+log = logging.getLogger(__name__)
+
+NOTE_MAX = 500
+#: The most orders still holding stock that a start-up rebuild looks at.
+REBUILD_HOLDING_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class OfferStock:
+    """What an offer can still sell: in all, and per variant as `(id, label, units left)`."""
+
+    left: int
+    variants: tuple[tuple[str, str, int], ...]
+
+
+class StockService:
+    """Pools, reservations through offers, views of what is left, and stock movements."""
+
+    def __init__(
+        self,
+        orders: OrderStore,
+        ledger: StockLedger,
+        catalog: CatalogStore,
+        inventory: InventoryStore,
+        clock: Clock,
+    ) -> None:
+        self._orders = orders
+        self._ledger = ledger
+        self._catalog = catalog
+        self._inventory = inventory
+        self._clock = clock
+
+    # -- pools -----------------------------------------------------------------------------------
+    async def load(self, product_id: str) -> bool:
+        """Bring the product's pool into the inventory store from SQL. A pool already there only
+        gains the variants and caps it lacks (its counts are live, SQL's may be a moment
+        behind). True when anything was written."""
+        offers = await self._orders.list_offers(product_id=product_id)
+        caps = {o.id: o.cap for o in offers if o.cap is not None}
+        reservations: list[Reservation] = []
+        for offer in offers:
+            orders = {o.id: o for o in await self._orders.offer_orders(offer.id, [*HOLDING, *SOLD])}
+            paid = {o.id: o for o in await self._orders.paid_orders(offer.id)}
+            for order in {**orders, **paid}.values():
+                if order.variant_id is None:
+                    log.warning(
+                        "an order without a variant holds no stock", extra={"order": order.id}
+                    )
+                    continue
+                held = order.status in HOLDING and order.id not in paid
+                reservations.append(
+                    Reservation(
+                        order.id,
+                        product_id,
+                        order.buyer_id,
+                        order.quantity,
+                        order.expires_at_ms,
+                        order.variant_id,
+                        order.offer_id,
+                        status=ReservationStatus.HELD if held else ReservationStatus.COMMITTED,
+                    )
+                )
+        on_hand = await self._ledger.on_hand(product_id)
+        state = rules.rebuild(on_hand, caps, reservations)
+        return await self._inventory.restore(product_id, state)
+
+    async def rebuild(self) -> int:
+        """Load the pool of every product with an open offer or an order still holding stock:
+        on start-up the in-process store is empty, and a Redis that lost its data lacks pools
+        (pools it has are left as they are). Returns how many pools were written."""
+        offers = await self._orders.list_offers()
+        products = {o.product_id for o in offers if o.status is not OfferStatus.ENDED}
+        holding = await self._orders.list_orders(
+            OrderFilter(statuses=tuple(HOLDING), limit=REBUILD_HOLDING_MAX)
+        )
+        products |= {o.product_id for o in holding}
+        loaded = 0
+        for product_id in sorted(products):
+            loaded += await self.load(product_id)
+        return loaded
+
+    async def levels(self, product_id: str) -> PoolLevels:
+        """The pool's live counts, loading it first when the store lacks it."""
+        try:
+            return await self._inventory.levels(product_id)
+        except NotFound:
+            await self.load(product_id)
+            return await self._inventory.levels(product_id)
+
+    # -- checkout --------------------------------------------------------------------------------
+    async def reserve(
+        self,
+        offer: Offer,
+        variant_id: str | None,
+        reservation_id: str,
+        buyer_id: str,
+        quantity: int,
+        expires_at_ms: int,
+    ) -> ReserveResult:
+        """Hold units of the variant through the offer: the variant's stock (shared with every
+        other offer of it) and the offer's cap are checked and taken in one atomic step."""
+        if variant_id is None:
+            raise SoldOut("this product has no stock")
+        line = StockLine(
+            offer.product_id, variant_id, offer.id, offer.cap is not None, offer.per_buyer_limit
+        )
+        try:
+            return await self._inventory.reserve(
+                line, reservation_id, buyer_id, quantity, expires_at_ms
+            )
+        except NotFound:
+            # the pool (or this variant or cap) is not in the store: load it from SQL, retry
+            await self.load(offer.product_id)
+            return await self._inventory.reserve(
+                line, reservation_id, buyer_id, quantity, expires_at_ms
+            )
+
+    # -- views -----------------------------------------------------------------------------------
+    async def with_availability(self, product: Product) -> Product:
+        """The product with each variant's `stock` as buyers can get it now (on hand minus held)
+        and `held`. A pool the store does not have holds nothing, so on hand is available."""
+        try:
+            levels = await self._inventory.levels(product.id)
+        except NotFound:
+            return product
+        variants = []
+        for v in product.variants:
+            level = levels.variants.get(v.id)
+            if level is not None:
+                v = replace(v, stock=max(0, level.available), held=level.reserved)
+            variants.append(v)
+        return replace(product, variants=tuple(variants))
+
+    async def offer_stock(self, offer: Offer) -> OfferStock:
+        """What the offer can still sell: the smaller of its cap left and its variants' available
+        units, in all and per variant."""
+        product = await self._catalog.get_product(offer.product_id)
+        levels = await self.levels(offer.product_id)
+        if offer.cap is not None and offer.id not in levels.caps:
+            await self.load(offer.product_id)
+            levels = await self._inventory.levels(offer.product_id)
+        cap = levels.caps.get(offer.id)
+        per_variant: list[tuple[str, str, int]] = []
+        free = 0
+        for v in product.variants if product is not None else ():
+            level = levels.variants.get(v.id, VariantStock(0))
+            free += max(0, level.available)
+            per_variant.append((v.id, v.label, rules.units_left(level, cap)))
+        left = free if cap is None else min(free, max(0, cap.available))
+        return OfferStock(left, tuple(per_variant))
+
+    # -- movements -------------------------------------------------------------------------------
+    async def adjust(
+        self,
+        actor_id: str,
+        product_id: str,
+        variant_id: str,
+        delta: int,
+        *,
+        note: str = "",
+        reason: MovementReason = MovementReason.ADJUSTMENT,
+    ) -> tuple[StockMovement, VariantStock]:
+        """Record a manual change (or an import's) of a variant's on-hand stock; the variant's
+        counts afterwards. Taking away units that checkouts hold is refused (StockHeld)."""
+        delta = rules.check_delta(delta)
+        note = note.strip()
+        if len(note) > NOTE_MAX:
+            raise InvalidInput(f"note must be at most {NOTE_MAX} characters")
+        movement_id = new_id("mov")
+        movement = StockMovement(
+            movement_id,
+            product_id,
+            variant_id,
+            delta,
+            reason,
+            f"{reason}:{movement_id}",
+            self._clock.now_ms(),
+            actor_id=actor_id,
+            note=note,
+        )
+        if delta > 0:
+            current = (await self.levels(product_id)).variants.get(variant_id, VariantStock(0))
+            if current.on_hand + delta > rules.MAX_UNITS:
+                raise InvalidInput(f"a variant holds at most {rules.MAX_UNITS} units")
+            await self._ledger.add_movement(movement)
+            return movement, await self._put_back(product_id, variant_id, delta)
+        level = await self._take(product_id, variant_id, delta)
+        try:
+            await self._ledger.add_movement(movement)
+        except BaseException:
+            await self._inventory.adjust(product_id, variant_id, -delta)
+            raise
+        return movement, level
+
+    async def restock(self, order: Order, actor_id: str) -> StockMovement | None:
+        """Put a refunded order's units back on its variant, once per order; None when they went
+        back before (or the order names no variant)."""
+        if order.variant_id is None:
+            return None
+        movement = rules.restock_movement(
+            movement_id=new_id("mov"),
+            order_id=order.id,
+            product_id=order.product_id,
+            variant_id=order.variant_id,
+            quantity=order.quantity,
+            actor_id=actor_id,
+            at_ms=self._clock.now_ms(),
+        )
+        if not await self._ledger.add_movement(movement):
+            return None
+        await self._put_back(order.product_id, order.variant_id, order.quantity)
+        return movement
+
+    async def movements(self, variant_id: str, limit: int = 100) -> list[StockMovement]:
+        """A variant's movements, newest first."""
+        return await self._ledger.movements(variant_id, limit)
+
+    async def _take(self, product_id: str, variant_id: str, delta: int) -> VariantStock:
+        """Take units from the pool first (checked against held units atomically)."""
+        try:
+            return await self._inventory.adjust(product_id, variant_id, delta)
+        except NotFound:
+            await self.load(product_id)
+            return await self._inventory.adjust(product_id, variant_id, delta)
+
+    async def _put_back(self, product_id: str, variant_id: str, delta: int) -> VariantStock:
+        """Add units SQL already has to the pool. A pool the store lacks is loaded from SQL
+        instead, which already counts them."""
+        try:
+            return await self._inventory.adjust(product_id, variant_id, delta)
+        except NotFound:
+            await self.load(product_id)
+            levels = await self._inventory.levels(product_id)
+            return levels.variants.get(variant_id, VariantStock(0))
