@@ -36,7 +36,6 @@ from livecommerce.adapters.sql.catalog import SqlCatalogStore
 from livecommerce.adapters.sql.database import open_database
 from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.domain.access import Role
-from livecommerce.domain.inventory import MovementReason, StockMovement
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import OfferKind, make_offer, start_offer
 from livecommerce.domain.orders import HOLDING, SOLD
@@ -78,11 +77,7 @@ async def seed(store_url: str, buyers: int, units: int) -> Seeded:
         product = Product(
             new_id("prd"), seller.id, "Limited sneaker", "", 9900, "USD", "", now, (variant,)
         )
-        initial = StockMovement(
-            new_id("mov"), product.id, variant.id, units, MovementReason.INITIAL,
-            f"initial:{variant.id}", now, actor_id=seller.id,
-        )  # fmt: skip
-        await SqlCatalogStore(db).add_product(product, [initial])
+        await SqlCatalogStore(db).add_product(product)  # its initial movement: `units`
         orders = SqlOrderStore(db)
         pairs = []
         for title in ("Stampede A", "Stampede B"):

@@ -66,6 +66,22 @@ class StockMovement:
     note: str = ""
 
 
+def initial_movement(
+    *, movement_id: str, product_id: str, variant_id: str, units: int, actor_id: str, at_ms: int
+) -> StockMovement:
+    """The stock a variant is created with: its first movement, once per variant."""
+    return StockMovement(
+        movement_id,
+        product_id,
+        variant_id,
+        units,
+        MovementReason.INITIAL,
+        f"initial:{variant_id}",
+        at_ms,
+        actor_id=actor_id,
+    )
+
+
 def sale_movement(
     *,
     movement_id: str,

@@ -1,15 +1,14 @@
 """Catalog use cases: sellers add products with variants; everyone can browse.
 
-A new variant's stock is recorded as its `initial` inventory movement, in the same transaction as
-the product. Products are handed out with each variant's `stock` as buyers can get it now (on
-hand minus what unpaid checkouts hold, from `StockService`)."""
+A new variant's stock is recorded (by the store) as its `initial` inventory movement, in the same
+transaction as the product. Products are handed out with each variant's `stock` as buyers can get
+it now (on hand minus what unpaid checkouts hold, from `StockService`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from livecommerce.domain.access import Action, Principal, authorize
-from livecommerce.domain.inventory import MovementReason, StockMovement
 from livecommerce.domain.money import Money
 from livecommerce.errors import InvalidInput, NotFound
 from livecommerce.ids import new_id
@@ -74,21 +73,7 @@ class CatalogService:
             ),
             requires_shipping=requires_shipping,
         )
-        initial = [
-            StockMovement(
-                new_id("mov"),
-                product.id,
-                v.id,
-                v.stock,
-                MovementReason.INITIAL,
-                f"initial:{v.id}",
-                product.created_at,
-                actor_id=seller.user_id,
-            )
-            for v in product.variants
-            if v.stock > 0
-        ]
-        await self._store.add_product(product, initial)
+        await self._store.add_product(product)
         return product
 
     async def get(self, product_id: str) -> Product:

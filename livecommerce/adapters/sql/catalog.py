@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from livecommerce.adapters.sql.database import Database, Row
 from livecommerce.adapters.sql.stock import write_movements
-from livecommerce.domain.inventory import StockMovement
+from livecommerce.domain.inventory import initial_movement
 from livecommerce.errors import Conflict
+from livecommerce.ids import new_id
 from livecommerce.services.ports import Product, Variant
 
 
@@ -16,9 +17,21 @@ class SqlCatalogStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add_product(self, product: Product, movements: Sequence[StockMovement] = ()) -> None:
-        """Variants start at 0 on hand; `movements` (their initial stock) bring them up in the
-        same transaction."""
+    async def add_product(self, product: Product) -> None:
+        """Each variant's stock is written as its `initial` movement (by the seller, at the
+        product's creation), in the same transaction as the product."""
+        initial = [
+            initial_movement(
+                movement_id=new_id("mov"),
+                product_id=product.id,
+                variant_id=v.id,
+                units=v.stock,
+                actor_id=product.seller_id,
+                at_ms=product.created_at,
+            )
+            for v in product.variants
+            if v.stock
+        ]
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO products (id, seller_id, name, description, price_minor, currency, "
@@ -44,8 +57,8 @@ class SqlCatalogStore:
                     variant.price_minor,
                     position,
                 )
-            if not await write_movements(tx, movements):
-                raise Conflict("these stock movements were recorded before")
+            if not await write_movements(tx, initial):
+                raise Conflict("this product's variants were created before")
 
     async def _variants(self, product_ids: Sequence[str]) -> dict[str, list[Variant]]:
         out: dict[str, list[Variant]] = {pid: [] for pid in product_ids}

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from livecommerce.domain.access import Role
-from livecommerce.domain.inventory import StockMovement
 from livecommerce.domain.shows import ShowStatus, ShowTimes
 
 
@@ -137,9 +136,9 @@ class ShowStore(Protocol):
 
 
 class CatalogStore(Protocol):
-    async def add_product(self, product: Product, movements: Sequence[StockMovement] = ()) -> None:
-        """Insert the product and its variants with the movements that give them their
-        stock (one transaction: a variant's on-hand stock is the sum of its movements)."""
+    async def add_product(self, product: Product) -> None:
+        """Insert the product and its variants, each variant's stock as its `initial`
+        inventory movement (one transaction: on-hand stock is the sum of movements)."""
         ...
 
     async def get_product(self, product_id: str) -> Product | None: ...
