@@ -3,7 +3,9 @@
 A movement row and the variant's `stock` column change in one transaction (`write_movements`,
 shared with the order store, which writes a sale in the same transaction as the order's move to
 paid), so `product_variants.stock` is always the sum of the variant's movements. Movements are
-unique on their idempotency key: a replayed sale or refund restock writes nothing.
+unique on their idempotency key: a replayed sale or refund restock writes nothing. Each gets the
+variant's next `seq` while the variant's row is locked by the stock update, so a variant's
+movements have one order even when many land in the same millisecond.
 """
 
 from __future__ import annotations
@@ -28,10 +30,19 @@ async def write_movements(tx: Executor, movements: Sequence[StockMovement]) -> b
     transaction; False (roll back) when a key was written before. NotFound for a variant that
     does not belong to the movement's product."""
     for m in movements:
+        changed = await tx.execute(
+            "UPDATE product_variants SET stock = stock + ? WHERE id = ? AND product_id = ?",
+            m.delta,
+            m.variant_id,
+            m.product_id,
+        )
+        if changed != 1:
+            raise NotFound("no such variant")
         try:
             await tx.execute(
-                f"INSERT INTO inventory_movements ({_COLUMNS}) "  # noqa: S608 why: constant column list
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO inventory_movements ({_COLUMNS}, seq) "  # noqa: S608 why: constant column list
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM inventory_movements WHERE variant_id = ?))",
                 m.id,
                 m.product_id,
                 m.variant_id,
@@ -42,17 +53,10 @@ async def write_movements(tx: Executor, movements: Sequence[StockMovement]) -> b
                 m.actor_id,
                 m.note,
                 m.at_ms,
+                m.variant_id,
             )
         except UniqueViolation:
             return False
-        changed = await tx.execute(
-            "UPDATE product_variants SET stock = stock + ? WHERE id = ? AND product_id = ?",
-            m.delta,
-            m.variant_id,
-            m.product_id,
-        )
-        if changed != 1:
-            raise NotFound("no such variant")
     return True
 
 
@@ -89,7 +93,7 @@ class SqlStockLedger:
     async def movements(self, variant_id: str, limit: int = 100) -> list[StockMovement]:
         rows = await self._db.fetchall(
             f"SELECT {_COLUMNS} FROM inventory_movements WHERE variant_id = ? "  # noqa: S608 why: constant column list
-            "ORDER BY at DESC, id DESC LIMIT ?",
+            "ORDER BY seq DESC LIMIT ?",
             variant_id,
             max(1, min(limit, 1000)),
         )

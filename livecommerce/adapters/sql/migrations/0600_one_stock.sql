@@ -12,16 +12,18 @@ CREATE TABLE inventory_movements (
     order_id TEXT,
     actor_id TEXT,
     note TEXT NOT NULL DEFAULT '',
-    at BIGINT NOT NULL
+    at BIGINT NOT NULL,
+    -- 1, 2, 3… per variant in the order they were written (the variant's row lock orders them)
+    seq BIGINT NOT NULL,
+    UNIQUE (variant_id, seq)
 );
-CREATE INDEX inventory_movements_variant ON inventory_movements (variant_id, at);
 CREATE INDEX inventory_movements_order ON inventory_movements (order_id);
 
 -- The stock variants had before movements existed is their opening balance.
 INSERT INTO inventory_movements (id, product_id, variant_id, delta, reason, idempotency_key,
-                                 order_id, actor_id, note, at)
+                                 order_id, actor_id, note, at, seq)
 SELECT 'mov_open_' || v.id, v.product_id, v.id, v.stock, 'initial', 'initial:' || v.id,
-       NULL, p.seller_id, 'opening balance', p.created_at
+       NULL, p.seller_id, 'opening balance', p.created_at, 1
 FROM product_variants v JOIN products p ON p.id = v.product_id
 WHERE v.stock <> 0;
 
