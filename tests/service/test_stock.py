@@ -101,7 +101,7 @@ async def test_flash_sale_leaves_variant_stock_and_a_restocking_refund_puts_it_b
     with pytest.raises(SoldOut):
         await buy(env, flash, s, 1, "flash-d-key")
     assert {"S": 1, "M": 1} == await stock(env, product)
-    view = await env.shop.offers.view(flash)
+    view: dict[str, Any] = await env.shop.offers.view(flash)
     assert (6, 0) == (view["cap"], view["stock_left"])
     assert [0, 0] == [v["stock_left"] for v in view["variants"]]
 
