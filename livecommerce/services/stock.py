@@ -115,9 +115,10 @@ class StockService:
         return await self._inventory.restore(product_id, state)
 
     async def rebuild(self) -> int:
-        """Load the pool of every product with an open offer or an order still holding stock:
-        on start-up the in-process store is empty, and a Redis that lost its data lacks pools
-        (pools it has are left as they are). Returns how many pools were written."""
+        """Load the pool of every product with an open offer or an order still holding stock
+        that the store lacks: on start-up the in-process store is empty, and a Redis that lost
+        its data lacks pools (pools it has are left as they are; one missing a variant or a cap
+        gains it when a checkout or an offer needs it). Returns how many pools were loaded."""
         offers = await self._orders.list_offers()
         products = {o.product_id for o in offers if o.status is not OfferStatus.ENDED}
         holding = await self._orders.list_orders(
@@ -126,7 +127,10 @@ class StockService:
         products |= {o.product_id for o in holding}
         loaded = 0
         for product_id in sorted(products):
-            loaded += await self.load(product_id)
+            try:
+                await self._inventory.levels(product_id)
+            except NotFound:
+                loaded += await self.load(product_id)
         return loaded
 
     async def levels(self, product_id: str) -> PoolLevels:
