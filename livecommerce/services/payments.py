@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from livecommerce.domain.access import Action, Principal, Role, authorize
-from livecommerce.domain.inventory import sale_movement
+from livecommerce.domain.inventory import StockMovement, restock_movement, sale_movement
 from livecommerce.domain.ledger import payment_entry, refund_entry
 from livecommerce.domain.orders import (
     HOLDING,
@@ -309,15 +309,19 @@ class PaymentService:
             raise InvalidInput(f"refund must be between 1 and {left}")
         provider_key = key or f"lc-refund-{order.id}-{order.refunded_minor}-{amount}"
         result = await self.gateway(order.payment_provider).refund(order, amount, provider_key)
-        refunded = await self._record_refund(order, result, restock=restock)
-        if restock and await self._stock.restock(refunded, actor.user_id) is not None:
-            await self._events.product_stock_changed(refunded.product_id)
+        restock_by = actor.user_id if restock else None
+        refunded = await self._record_refund(order, result, restock_by=restock_by)
+        if restock_by is not None and not refunded.restocked:
+            # the provider's webhook recorded this refund first, without a restock
+            refunded = await self._restock(refunded, restock_by)
         return refunded
 
     async def _record_refund(
-        self, order: Order, result: RefundResult, *, restock: bool = False
+        self, order: Order, result: RefundResult, *, restock_by: str | None = None
     ) -> Order:
-        """Post the reversing entries for one provider refund, once (keyed by its id)."""
+        """Post the reversing entries for one provider refund, once (keyed by its id). With
+        `restock_by` (who asked), the order's units go back on its variant in the same
+        transaction, unless an earlier refund put them back."""
         key = f"refund:{order.payment_provider}:{result.id}"
         for _ in range(5):
             if any(t.idempotency_key == key for t in await self._store.journal(order.id)):
@@ -326,7 +330,12 @@ class PaymentService:
             new = replace(
                 transition(order, status_after_refund(order, done), self._clock.now_ms()),
                 refunded_minor=done,
-                restocked=order.restocked or restock,
+                restocked=order.restocked or restock_by is not None,
+            )
+            movements = (
+                self._restock_movement(order, restock_by)
+                if restock_by is not None and not order.restocked
+                else []
             )
             journal = refund_entry(
                 order_id=order.id,
@@ -339,8 +348,50 @@ class PaymentService:
                 idempotency_key=key,
                 at_ms=new.updated_at_ms,
             )
-            if await self._store.save_order(new, order.status, journal, order.refunded_minor):
+            if await self._store.save_order(
+                new, order.status, journal, order.refunded_minor, movements=movements
+            ):
                 await self._events.order_updated(new)
+                await self._back_in_stock(new, movements)
                 return new
             order = await self._order(order.id)
         raise Conflict("the order changed while refunding; try again")
+
+    async def _restock(self, order: Order, actor_id: str) -> Order:
+        """Put a refunded order's units back on its variant (once: the order's `restocked`
+        flag and the movement are written in one compare-and-set)."""
+        for _ in range(5):
+            if order.restocked:
+                return order
+            new = replace(order, restocked=True, updated_at_ms=self._clock.now_ms())
+            movements = self._restock_movement(order, actor_id)
+            if await self._store.save_order(
+                new, order.status, None, order.refunded_minor, movements=movements
+            ):
+                await self._events.order_updated(new)
+                await self._back_in_stock(new, movements)
+                return new
+            order = await self._order(order.id)
+        raise Conflict("the order changed while restocking; try again")
+
+    def _restock_movement(self, order: Order, actor_id: str) -> list[StockMovement]:
+        if order.variant_id is None:
+            return []
+        return [
+            restock_movement(
+                movement_id=new_id("mov"),
+                order_id=order.id,
+                product_id=order.product_id,
+                variant_id=order.variant_id,
+                quantity=order.quantity,
+                actor_id=actor_id,
+                at_ms=self._clock.now_ms(),
+            )
+        ]
+
+    async def _back_in_stock(self, order: Order, movements: list[StockMovement]) -> None:
+        """Units SQL has put back reach the inventory pool, and the product's live offers."""
+        for movement in movements:
+            await self._stock.put_back(movement.product_id, movement.variant_id, movement.delta)
+        if movements:
+            await self._events.product_stock_changed(order.product_id)

@@ -34,7 +34,7 @@ from livecommerce.domain.inventory import (
     VariantStock,
 )
 from livecommerce.domain.offers import Offer, OfferStatus
-from livecommerce.domain.orders import HOLDING, SOLD, Order
+from livecommerce.domain.orders import HOLDING, SOLD
 from livecommerce.errors import InvalidInput, NotFound, SoldOut
 from livecommerce.ids import new_id
 from livecommerce.services.ports import (
@@ -237,7 +237,7 @@ class StockService:
             if current.on_hand + delta > rules.MAX_UNITS:
                 raise InvalidInput(f"a variant holds at most {rules.MAX_UNITS} units")
             await self._ledger.add_movement(movement)
-            return movement, await self._put_back(product_id, variant_id, delta)
+            return movement, await self.put_back(product_id, variant_id, delta)
         level = await self._take(product_id, variant_id, delta)
         try:
             await self._ledger.add_movement(movement)
@@ -245,25 +245,6 @@ class StockService:
             await self._inventory.adjust(product_id, variant_id, -delta)
             raise
         return movement, level
-
-    async def restock(self, order: Order, actor_id: str) -> StockMovement | None:
-        """Put a refunded order's units back on its variant, once per order; None when they went
-        back before (or the order names no variant)."""
-        if order.variant_id is None:
-            return None
-        movement = rules.restock_movement(
-            movement_id=new_id("mov"),
-            order_id=order.id,
-            product_id=order.product_id,
-            variant_id=order.variant_id,
-            quantity=order.quantity,
-            actor_id=actor_id,
-            at_ms=self._clock.now_ms(),
-        )
-        if not await self._ledger.add_movement(movement):
-            return None
-        await self._put_back(order.product_id, order.variant_id, order.quantity)
-        return movement
 
     async def movements(self, variant_id: str, limit: int = 100) -> list[StockMovement]:
         """A variant's movements, newest first."""
@@ -277,9 +258,9 @@ class StockService:
             await self.load(product_id)
             return await self._inventory.adjust(product_id, variant_id, delta)
 
-    async def _put_back(self, product_id: str, variant_id: str, delta: int) -> VariantStock:
-        """Add units SQL already has to the pool. A pool the store lacks is loaded from SQL
-        instead, which already counts them."""
+    async def put_back(self, product_id: str, variant_id: str, delta: int) -> VariantStock:
+        """Add units SQL already has (a positive adjustment, a refund restock) to the pool. A
+        pool the store lacks is loaded from SQL instead, which already counts them."""
         try:
             return await self._inventory.adjust(product_id, variant_id, delta)
         except NotFound:

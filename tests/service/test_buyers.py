@@ -77,7 +77,7 @@ async def test_shipped_product_without_address_holds_nothing(env: ShopEnv) -> No
         await env.shop.checkout.start(buyer, env.show_id, offer.id, None, 1, "no-addr-01")
     assert (422, "shipping_address_required") == (caught.value.status, caught.value.code)
     assert before == await stock(env, offer)
-    assert (3, 0) == (before[0], (await env.adapters.inventory.level(offer.pool)).reserved)
+    assert (3, 0) == (before[0], (await env.cap(offer)).reserved)
     assert [] == await env.adapters.orders.offer_orders(offer.id, list(OrderStatus))
     assert [] == updates
     order, _ = await env.shop.checkout.start(
@@ -109,7 +109,7 @@ async def test_goods_that_are_not_shipped_need_no_address(env: ShopEnv) -> None:
         requires_shipping=False,
     )
     offer = await env.shop.offers.create(
-        env.seller, env.show_id, product_id=ebook.id, kind=OfferKind.FIXED, stock=5
+        env.seller, env.show_id, product_id=ebook.id, kind=OfferKind.FIXED, cap=5
     )
     offer = await env.shop.offers.start(env.seller, env.show_id, offer.id)
     buyer, _ = await env.user("Reader", address=None)
