@@ -149,7 +149,7 @@ class OfferService:
             now_ms=self._clock.now_ms(),
         )
         await self._store.add_offer(offer)
-        await self._stock.load(offer.product_id)
+        await self._stock.open_offer(offer)
         return offer
 
     async def start(
@@ -171,7 +171,7 @@ class OfferService:
         )
         if not changed:
             return offer
-        await self._stock.load(offer.product_id)
+        await self._stock.open_offer(offer)
         await self._record(offer, "started", now, media_ts)
         await self._events.offer_updated(offer, media_ts)
         return offer

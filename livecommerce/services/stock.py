@@ -133,6 +133,22 @@ class StockService:
                 loaded += await self.load(product_id)
         return loaded
 
+    async def open_offer(self, offer: Offer) -> PoolLevels:
+        """Make sure the offer's pool, with its cap, is in the store (an offer was created or
+        started, or is being shown); cheap when it is. The pool's counts afterwards."""
+        try:
+            levels = await self._inventory.levels(offer.product_id)
+        except NotFound:
+            await self.load(offer.product_id)
+            return await self._inventory.levels(offer.product_id)
+        if offer.cap is not None and offer.id not in levels.caps:
+            # the pool was loaded before this offer existed (a reservation through it would
+            # have loaded its cap), so it has sold nothing yet
+            cap_only = rules.rebuild({}, {offer.id: offer.cap}, [])
+            await self._inventory.restore(offer.product_id, cap_only)
+            levels = await self._inventory.levels(offer.product_id)
+        return levels
+
     async def levels(self, product_id: str) -> PoolLevels:
         """The pool's live counts, loading it first when the store lacks it."""
         try:
@@ -189,10 +205,7 @@ class StockService:
         """What the offer can still sell: the smaller of its cap left and its variants' available
         units, in all and per variant."""
         product = await self._catalog.get_product(offer.product_id)
-        levels = await self.levels(offer.product_id)
-        if offer.cap is not None and offer.id not in levels.caps:
-            await self.load(offer.product_id)
-            levels = await self._inventory.levels(offer.product_id)
+        levels = await self.open_offer(offer)
         cap = levels.caps.get(offer.id)
         per_variant: list[tuple[str, str, int]] = []
         free = 0
