@@ -8,7 +8,7 @@ and show it comes through. This service keeps the two in step:
 - A pool is loaded from SQL when the store lacks it (start-up, a Redis that lost its data, a
   product offered for the first time): on-hand from movements, caps from offers, held and sold
   units from orders. Orders are read before on-hand, so a payment landing in between counts
-  twice (stock looks one sale lower until the next rebuild), never zero times.
+  twice (stock looks one sale lower until the pool is loaded again), never zero times.
 - Changes run in the order that can never oversell: stock that goes up (a restock, a refund)
   is recorded in SQL first and reaches the pool after; stock that goes down is taken from the
   pool first (atomically checked against held units) and given back if SQL refuses it. A crash
