@@ -154,12 +154,15 @@ async def server(env: dict[str, str], port: int) -> AsyncIterator[str]:
         errlog.close()
 
 
-async def connect_all(base: str, tokens: list[str], show_id: str) -> list[socketio.AsyncClient]:
-    """Connect every buyer and join the show (checkout over the hub needs ``show.join``)."""
-    clients: list[socketio.AsyncClient] = []
+async def connect_all(
+    base: str, tokens: list[str], show_ids: list[str]
+) -> list[socketio.AsyncClient]:
+    """Connect every buyer and join its show (checkout over the hub needs ``show.join``); the
+    clients come back in the order of `tokens`, so client i is buyer i."""
+    clients: list[socketio.AsyncClient | None] = [None] * len(tokens)
     sem = asyncio.Semaphore(50)
 
-    async def one(token: str) -> None:
+    async def one(i: int, token: str, show_id: str) -> None:
         client = socketio.AsyncClient(reconnection=False)
         async with sem:
             await client.connect(
@@ -167,10 +170,12 @@ async def connect_all(base: str, tokens: list[str], show_id: str) -> list[socket
             )
             joined = await client.call("show.join", {"show_id": show_id}, timeout=60)
             assert joined["ok"], joined
-        clients.append(client)
+        clients[i] = client
 
-    await asyncio.gather(*[one(t) for t in tokens])
-    return clients
+    await asyncio.gather(
+        *[one(i, t, s) for i, (t, s) in enumerate(zip(tokens, show_ids, strict=True))]
+    )
+    return [c for c in clients if c is not None]
 
 
 async def burst(
@@ -225,7 +230,8 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
             "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": str(BUYERS + 10),
         }
         async with server(env, port) as base:
-            clients = await connect_all(base, seeded.tokens, seeded.show_id)
+            show_ids = [seeded.offers[i % 2][0] for i in range(len(seeded.tokens))]
+            clients = await connect_all(base, seeded.tokens, show_ids)
             try:
                 base_wall, base_lat, _ = await burst(clients, lambda i: {"bad": i})
                 wall, lat, acks = await burst(
