@@ -30,7 +30,8 @@ class Action(StrEnum):
     CREATE_PRODUCT = "create_product"
     MANAGE_SHOW = "manage_show"  # edit the show, rotate its stream key, grant hosts
     PUBLISH = "publish"  # go live from the studio
-    MANAGE_OFFERS = "manage_offers"  # pin and start offers
+    MANAGE_OFFERS = "manage_offers"  # pin, unpin, start and end the offers the seller prepared
+    PREPARE_OFFERS = "prepare_offers"  # create offers: their price, cap and sale length
     ANSWER_QUESTIONS = "answer_questions"
     MODERATE = "moderate"  # delete, timeout, ban, slow mode, filters
     VIEW_SHOP_ORDERS = "view_shop_orders"  # a seller's order book, refunds, fulfilment
@@ -65,7 +66,9 @@ _EVERYONE = frozenset({Action.WATCH, Action.CHAT})
 #: Actions the show's staff (its seller, its hosts, admins) may take.
 _STAFF = frozenset({Action.MANAGE_OFFERS, Action.ANSWER_QUESTIONS, Action.MODERATE})
 #: Actions only the show's owner (or an admin) may take.
-_OWNER = frozenset({Action.MANAGE_SHOW, Action.PUBLISH})
+#: Prices, caps and sale lengths are the seller's decision: a host runs the show with what the
+#: seller prepared (a host once sold the seller's goods for 0 beyond stock).
+_OWNER = frozenset({Action.MANAGE_SHOW, Action.PUBLISH, Action.PREPARE_OFFERS})
 
 
 def is_staff(principal: Principal | None, show: ShowRef) -> bool:

@@ -69,9 +69,11 @@ class OfferService:
         self._cache: dict[str, tuple[int, Offer]] = {}
         self._flights = SingleFlight()
 
-    async def _staff(self, principal: Principal | None, show_id: str) -> Show:
+    async def _staff(
+        self, principal: Principal | None, show_id: str, action: Action = Action.MANAGE_OFFERS
+    ) -> Show:
         show = await self._shows.get(show_id)
-        authorize(principal, Action.MANAGE_OFFERS, show_ref(show))
+        authorize(principal, action, show_ref(show))
         return show
 
     @staticmethod
@@ -126,8 +128,8 @@ class OfferService:
     ) -> Offer:
         """A draft offer; price defaults to the product's (a flash sale too). Without a `cap` it
         may sell every unit its variants have. A flash sale needs a duration (or, from older
-        clients, an `ends_at`)."""
-        show = await self._staff(principal, show_id)
+        clients, an `ends_at`). Only the seller (or an admin) prepares offers."""
+        show = await self._staff(principal, show_id, Action.PREPARE_OFFERS)
         self._refuse_ended(show)
         product = await self._catalog.get(product_id)
         if product.seller_id != show.seller_id:
@@ -162,8 +164,13 @@ class OfferService:
     ) -> Offer:
         """Open the offer for checkout: its window starts now (or at an explicit start still
         ahead, counting down) and runs for its duration; `duration_ms` sets a new one. Starting
-        a live offer again changes nothing."""
-        show = await self._staff(principal, show_id)
+        a live offer again changes nothing. A host starts offers as prepared; a new length is
+        the seller's decision."""
+        show = await self._staff(
+            principal,
+            show_id,
+            Action.MANAGE_OFFERS if duration_ms is None else Action.PREPARE_OFFERS,
+        )
         self._refuse_ended(show)
         now, media_ts = self._moment(show, media_ts)
         offer, changed = await self._change(

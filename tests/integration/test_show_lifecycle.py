@@ -138,3 +138,30 @@ async def test_a_huge_media_ts_is_refused_and_changes_nothing(env: ShopEnv) -> N
     assert not [
         e for e in await env.shop.offers.timeline(env.show_id) if e["type"] == "offer.pinned"
     ]
+
+
+async def test_a_host_runs_the_sellers_offers_but_cannot_price_them(env: ShopEnv) -> None:
+    """Issue 12 finding 4: a host created ``{price: 0, stock: 1000000}`` and sold the seller's
+    goods for free. Preparing offers (price, cap, length) is the seller's; a host pins, starts,
+    unpins and ends what the seller prepared."""
+    _, host = await env.user("Hana")
+    await env.shop.shows.grant_host(env.seller, env.show_id, host.id)
+    token = await env.token(host)
+    base = f"{env.base_url}/api/v1/shows/{env.show_id}/offers"
+    async with ClientSession() as http:
+        status, body = await post_json(
+            http,
+            base,
+            {"product_id": env.product.id, "kind": "fixed", "price": 0, "stock": 1_000_000},
+            token,
+        )
+        assert (status, body["error"]["code"]) == (403, "forbidden"), body
+        assert await env.shop.offers.list(env.show_id) == []
+        prepared = await env.offer(stock=3, start=False)
+        status, body = await post_json(
+            http, f"{base}/{prepared.id}/start", {"duration_seconds": 99999}, token
+        )
+        assert (status, body["error"]["code"]) == (403, "forbidden"), body
+        for step in ("start", "pin", "unpin", "end"):
+            status, body = await post_json(http, f"{base}/{prepared.id}/{step}", {}, token)
+            assert status == 200, (step, body)

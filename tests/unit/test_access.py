@@ -37,6 +37,10 @@ TABLE = [
     (OTHER_SELLER, Action.MANAGE_OFFERS, DENY),
     (HOST, Action.MODERATE, ALLOW),
     (HOST, Action.MANAGE_OFFERS, ALLOW),
+    (HOST, Action.PREPARE_OFFERS, DENY),  # issue 12: prices and caps are the seller's
+    (SELLER, Action.PREPARE_OFFERS, ALLOW),
+    (ADMIN, Action.PREPARE_OFFERS, ALLOW),
+    (OTHER_SELLER, Action.PREPARE_OFFERS, DENY),
     (HOST, Action.ANSWER_QUESTIONS, ALLOW),
     (HOST, Action.MANAGE_SHOW, DENY),
     (HOST, Action.PUBLISH, DENY),
