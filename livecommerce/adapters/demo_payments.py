@@ -13,7 +13,7 @@ import hashlib
 
 from livecommerce.adapters.sql.database import Database, UniqueViolation
 from livecommerce.domain.orders import Order, ProviderStatus
-from livecommerce.errors import InvalidInput, NotFound
+from livecommerce.errors import IdempotencyConflict, InvalidInput, NotFound
 from livecommerce.services.ports import PaymentInfo, RefundResult
 
 PAYING_CARDS = frozenset({"4242424242424242"})
@@ -103,14 +103,34 @@ class DemoPaymentGateway:
             return ProviderStatus.CANCELED  # never created: nothing can be paid
 
     async def refund(self, order: Order, amount: int, idempotency_key: str) -> RefundResult:
-        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
-        await self._db.execute(
-            "UPDATE demo_payments SET refunded = refunded + ? "
-            "WHERE id = ? AND status = 'succeeded'",
-            amount,
-            self._ref(order),
-        )
-        return RefundResult(id=f"demo_re_{digest}", amount=amount)
+        """Like Stripe: a key names one refund. The same key again returns that refund and
+        refunds nothing more; the same key with another amount is an IdempotencyConflict (it
+        once refunded 600 for a ledger that said 100)."""
+        refund_id = "demo_re_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+        payment = self._ref(order)
+        try:
+            async with self._db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO demo_refunds (id, payment_id, amount) VALUES (?, ?, ?)",
+                    refund_id,
+                    payment,
+                    amount,
+                )
+                await tx.execute(
+                    "UPDATE demo_payments SET refunded = refunded + ? "
+                    "WHERE id = ? AND status = 'succeeded'",
+                    amount,
+                    payment,
+                )
+        except UniqueViolation:
+            row = await self._db.fetchone(
+                "SELECT payment_id, amount FROM demo_refunds WHERE id = ?", refund_id
+            )
+            if row is None or row["payment_id"] != payment or row["amount"] != amount:
+                raise IdempotencyConflict(
+                    "this idempotency key was used for a different refund"
+                ) from None
+        return RefundResult(id=refund_id, amount=amount)
 
     async def refunds(self, order: Order) -> list[RefundResult]:
         """Demo refunds only happen through our API, which records them as it makes them."""

@@ -14,7 +14,7 @@ from typing import Any
 import stripe
 
 from livecommerce.domain.orders import Order, ProviderStatus
-from livecommerce.errors import InvalidSignature, PaymentGatewayError
+from livecommerce.errors import IdempotencyConflict, InvalidSignature, PaymentGatewayError
 from livecommerce.services.ports import PaymentInfo, RefundResult
 
 _STATUS = {"succeeded": ProviderStatus.SUCCEEDED, "canceled": ProviderStatus.CANCELED}
@@ -109,6 +109,10 @@ class StripePaymentGateway:
                 },
                 {"idempotency_key": idempotency_key},
             )
+        except stripe.IdempotencyError as exc:
+            raise IdempotencyConflict(
+                "this idempotency key was used for a different refund"
+            ) from exc
         except stripe.StripeError as exc:
             raise PaymentGatewayError("the refund was refused by the payment provider") from exc
         return RefundResult(id=refund.id, amount=refund.amount)
