@@ -40,6 +40,8 @@ CSV_COLUMNS = (
     "archived",
 )
 REQUIRED_COLUMNS = ("sku", "name", "price")
+#: Required cells (``sku`` may be empty on a row that has a ``product_id``).
+REQUIRED_CELLS = ("name", "price")
 MAX_ROWS = 5000
 SKU_MAX = 64
 NAME_MAX = 120
@@ -129,7 +131,8 @@ class CsvRow:
     """One checked line; ``None`` means the column is absent or the cell empty (keep as is)."""
 
     line: int
-    sku: str
+    #: None only with a ``product_id``: the row names its variant by ``value`` instead.
+    sku: str | None
     name: str
     price_minor: int
     currency: str
@@ -203,16 +206,14 @@ def read_catalog_csv(
                 errors.append(RowError(line, None, "more cells than columns"))
                 continue
             values = {name: _unquote(cell) for name, cell in zip(header, cells, strict=False)}
+            sku = unicodedata.normalize("NFC", values.get("sku", "")).strip()
+            if sku and sku in seen:
+                errors.append(RowError(line, "sku", f"SKU {sku!r} is also on line {seen[sku]}"))
+                continue
+            seen.setdefault(sku, line)
             row = _row(line, values, default_currency, errors)
-            if row is None:
-                continue
-            if row.sku in seen:
-                errors.append(
-                    RowError(line, "sku", f"SKU {row.sku!r} is also on line {seen[row.sku]}")
-                )
-                continue
-            seen[row.sku] = line
-            rows.append(row)
+            if row is not None:
+                rows.append(row)
     except csv.Error as exc:
         errors.append(RowError(reader.line_num, None, f"the file cannot be read here ({exc})"))
     return rows, errors
@@ -228,7 +229,7 @@ def _row(
     def cell(column: str, read: Any) -> None:
         raw = values.get(column, "")
         if not raw.strip():
-            if column in REQUIRED_COLUMNS:
+            if column in REQUIRED_CELLS or (column == "sku" and not values.get("product_id")):
                 errors.append(RowError(line, column, f"{column} is required"))
             return
         try:
@@ -253,7 +254,7 @@ def _row(
         return None
     return CsvRow(
         line=line,
-        sku=found["sku"],
+        sku=found.get("sku"),
         name=found["name"],
         price_minor=found["price"],
         currency=currency,
@@ -288,7 +289,8 @@ class KnownVariant:
 @dataclass(frozen=True, slots=True)
 class VariantPlan:
     line: int
-    sku: str
+    #: None: keep the variant's SKU (a row that named its variant by value).
+    sku: str | None
     label: str
     #: None when it is the product's price (the first row's).
     price_minor: int | None
@@ -339,12 +341,13 @@ def plan_import(
     skus: Mapping[str, KnownVariant],
 ) -> tuple[ImportPlan, list[RowError]]:
     """Group rows into products: a known SKU updates its variant's product; a new SKU joins the
-    row's ``product_id`` or the new product of an earlier row with the same name. The rows of
-    one product must agree on name, description, option, currency and archived."""
+    row's ``product_id`` or the new product of an earlier row with the same name; a row with a
+    ``product_id`` and no SKU updates that product's variant with its ``value``. The rows of one
+    product must agree on name, description, option, currency and archived."""
     groups: dict[tuple[str, str], list[CsvRow]] = {}
     errors: list[RowError] = []
     for row in rows:
-        known = skus.get(row.sku)
+        known = skus.get(row.sku) if row.sku else None
         if known is not None:
             if row.product_id is not None and row.product_id != known.product_id:
                 errors.append(
@@ -401,10 +404,15 @@ def _product_plan(
             errors.append(RowError(row.line, "value", f"line {used[label]} is also {label!r}"))
             continue
         used[label] = row.line
-        existing = skus.get(row.sku)
+        existing = skus.get(row.sku) if row.sku else None
         variant_id = existing.variant_id if existing else None
         holder = labels.get(label)
-        if holder is not None and holder[0] != variant_id:
+        if row.sku is None:
+            if holder is None:
+                errors.append(RowError(row.line, "sku", f"a new variant ({label!r}) needs a SKU"))
+                continue
+            variant_id = holder[0]
+        elif holder is not None and holder[0] != variant_id:
             if existing is None and holder[1] is None:
                 variant_id = holder[0]  # a variant made without a SKU gets this one
             else:

@@ -432,7 +432,8 @@ class CatalogAdminService:
             return report
         if report.errors:
             raise InvalidCsv(
-                f"{len(report.errors)} problems in the file; nothing was imported",
+                f"{len(report.errors)} problem{'s' if len(report.errors) > 1 else ''} in the file; "
+                "nothing was imported",
                 details={"errors": [e.to_wire() for e in report.errors]},
             )
         current = {p.id: p for p in mine}
@@ -474,11 +475,10 @@ class CatalogAdminService:
                     seller.user_id, plan.product_id, variant, MovementReason.IMPORT
                 )
                 continue
-            await self._admin.edit_variant(
-                plan.product_id,
-                v.variant_id,
-                {"label": v.label, "sku": v.sku, "price_minor": v.price_minor},
-            )
+            changes: dict[str, Any] = {"label": v.label, "price_minor": v.price_minor}
+            if v.sku is not None:
+                changes["sku"] = v.sku
+            await self._admin.edit_variant(plan.product_id, v.variant_id, changes)
             if v.stock is not None:  # a new level: the difference from what buyers can get now
                 delta = v.stock - stocks.get(v.variant_id, 0)
                 await self._move_stock(
