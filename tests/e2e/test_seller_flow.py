@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, FilePayload, Page
 
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import Watched, open_page
@@ -68,8 +68,8 @@ async def _create_product(watched: Watched) -> None:
     await second.locator(".v-sku").fill("SW-ROSE")
     await second.locator(".v-price").fill("64.50")
     await second.locator(".v-stock").fill("3")
-    photo = {"name": "sweater.png", "mimeType": "image/png", "buffer": images.png(1200, 900)}
-    await page.set_input_files("#p-photo", files=[photo])  # type: ignore[list-item]
+    photo = FilePayload(name="sweater.png", mimeType="image/png", buffer=images.png(1200, 900))
+    await page.set_input_files("#p-photo", files=[photo])
     await page.click("#editor-save")
     row = page.locator("#product-rows tr", has_text="Merino sweater")
     await row.wait_for(timeout=15000)
@@ -118,7 +118,7 @@ async def test_seller_signs_up_sells_and_ships(
         assert "2030-01-16T00:00:00Z" == show["scheduled_at"].replace("+00:00", "Z")
         shows_page = await open_page(browser, f"{base}/dashboard?show={show_id}", context=context)
         await shows_page.page.wait_for_selector("body[data-ready='1']", state="attached")
-        when = await shows_page.page.text_content(f"tr:has-text('Winter knits') time")
+        when = await shows_page.page.text_content("tr:has-text('Winter knits') time")
         assert when is not None and "Jan 15" in when, when
         assert "07:00 PM" in when or "19:00" in when, when
         countdown = await shows_page.page.text_content("[data-countdown]")
