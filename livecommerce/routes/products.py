@@ -14,6 +14,7 @@ from livecommerce.domain.money import Money
 from livecommerce.errors import InvalidInput, PayloadTooLarge
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
+from livecommerce.routes.bodies import read_body
 from livecommerce.services.catalog import VariantSpec
 from livecommerce.services.stock import NOTE_MAX
 from livecommerce.wire import ProductOut, VariantOut
@@ -142,12 +143,7 @@ async def import_products(request: web.Request, query: ImportQuery) -> ImportOut
     principal = await require_principal(request)
     if request.content_type not in ("text/csv", "text/plain"):
         raise InvalidInput("send the file as the body with Content-Type: text/csv")
-    limit = request.app[keys.SETTINGS].server.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"files are limited to {limit} bytes")
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"files are limited to {limit} bytes")
+    raw = await read_body(request, request.app[keys.SETTINGS].server.max_body_bytes, "CSV file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

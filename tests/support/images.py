@@ -37,6 +37,14 @@ def png(width: int, height: int) -> bytes:
     return encode(pattern(width, height), "png", "rgb24")
 
 
+def noisy_png(width: int, height: int) -> bytes:
+    """A PNG that does not compress (random pixels) with a green band along the bottom: a
+    picture cut short loses the band, so a test can tell a body that was read whole."""
+    pixels = numpy.random.default_rng(7).integers(0, 256, (height, width, 3), dtype=numpy.uint8)
+    pixels[-40:] = (0, 255, 0)
+    return encode(VideoFrame.from_ndarray(pixels, format="rgb24"), "png", "rgb24")
+
+
 def webp(width: int, height: int) -> bytes:
     return encode(pattern(width, height), "libwebp", "yuv420p")
 
