@@ -37,6 +37,7 @@ CSV_COLUMNS = (
     "price",
     "currency",
     "stock",
+    "requires_shipping",
     "archived",
 )
 REQUIRED_COLUMNS = ("sku", "name", "price")
@@ -141,6 +142,7 @@ class CsvRow:
     option: str | None = None
     value: str | None = None
     stock: int | None = None
+    requires_shipping: bool | None = None
     archived: bool | None = None
 
 
@@ -249,6 +251,7 @@ def _row(
     cell("option", lambda v: _text(v, "option", 1, OPTION_MAX))
     cell("value", lambda v: _text(v, "value", 1, LABEL_MAX))
     cell("stock", lambda v: _int(v, STOCK_MAX))
+    cell("requires_shipping", _bool)
     cell("archived", _bool)
     if len(errors) > before:
         return None
@@ -263,6 +266,7 @@ def _row(
         option=found.get("option"),
         value=found.get("value"),
         stock=found.get("stock"),
+        requires_shipping=found.get("requires_shipping"),
         archived=found.get("archived"),
     )
 
@@ -309,6 +313,7 @@ class ProductPlan:
     currency: str
     description: str | None
     option: str | None
+    requires_shipping: bool | None
     archived: bool | None
     variants: tuple[VariantPlan, ...] = field(default_factory=tuple)
 
@@ -332,7 +337,7 @@ class ImportPlan:
         }
 
 
-_SHARED = ("name", "description", "option", "currency", "archived")
+_SHARED = ("name", "description", "option", "currency", "requires_shipping", "archived")
 
 
 def plan_import(
@@ -343,7 +348,7 @@ def plan_import(
     """Group rows into products: a known SKU updates its variant's product; a new SKU joins the
     row's ``product_id`` or the new product of an earlier row with the same name; a row with a
     ``product_id`` and no SKU updates that product's variant with its ``value``. The rows of one
-    product must agree on name, description, option, currency and archived."""
+    product must agree on name, description, option, currency, requires_shipping and archived."""
     groups: dict[tuple[str, str], list[CsvRow]] = {}
     errors: list[RowError] = []
     for row in rows:
@@ -441,6 +446,7 @@ def _product_plan(
         currency=first.currency,
         description=shared("description"),
         option=shared("option"),
+        requires_shipping=shared("requires_shipping"),
         archived=shared("archived"),
         variants=tuple(variants),
     )
@@ -448,7 +454,8 @@ def _product_plan(
 
 def export_rows(products: Iterable[Mapping[str, Any]]) -> str:
     """The CSV text of products given as plain mappings (id, name, description, option_name,
-    price_minor, currency, archived, variants: [{sku, label, price_minor, stock}])."""
+    price_minor, currency, requires_shipping, archived, variants: [{sku, label, price_minor,
+    stock}])."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -466,6 +473,7 @@ def export_rows(products: Iterable[Mapping[str, Any]]) -> str:
                     format_price(price, p["currency"]),
                     p["currency"],
                     v["stock"],
+                    "true" if p["requires_shipping"] else "false",
                     "true" if p["archived"] else "false",
                 ]
             )

@@ -402,6 +402,7 @@ class CatalogAdminService:
                 "option_name": p.option_name,
                 "price_minor": p.price_minor,
                 "currency": p.currency,
+                "requires_shipping": p.requires_shipping,
                 "archived": p.archived,
                 "variants": [
                     {"sku": v.sku, "label": v.label, "price_minor": v.price_minor, "stock": v.stock}
@@ -451,6 +452,7 @@ class CatalogAdminService:
                 price=Money(plan.price_minor, plan.currency),
                 description=plan.description or "",
                 option_name=plan.option or "",
+                requires_shipping=plan.requires_shipping is not False,
                 variants=[
                     VariantSpec(v.label, v.stock or 0, v.price_minor, v.sku) for v in plan.variants
                 ],
@@ -462,6 +464,7 @@ class CatalogAdminService:
         for key, value in (
             ("description", plan.description),
             ("option_name", plan.option),
+            ("requires_shipping", plan.requires_shipping),
             ("archived", plan.archived),
         ):
             if value is not None:

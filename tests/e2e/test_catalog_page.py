@@ -82,10 +82,11 @@ async def test_import_edit_and_archive_from_the_page(
         await third.locator(".v-label").fill("Green")
         await third.locator(".v-sku").fill("CAP-3")
         await third.locator(".v-stock").fill("1")
+        await page.uncheck("#p-ships")
         await page.click("#editor-save")
         await page.wait_for_selector("#editor:not([open])", state="attached")
         cap = (await _catalog(base, issued.token))[0]
-        assert 1450 == cap["price"]["amount"]
+        assert (1450, False) == (cap["price"]["amount"], cap["requires_shipping"])
         assert [("Blue", 9), ("Red", 2), ("Green", 1)] == [
             (v["label"], v["stock"]) for v in cap["variants"]
         ]

@@ -173,7 +173,7 @@ async def test_seller_signs_up_sells_and_ships(
         fed = page.locator("#order-feed li[data-status='paid']")
         await fed.wait_for(timeout=10000)
         text = await fed.text_content() or ""
-        for expected in ("Ana Lima", "Merino sweater · Slate × 1", "Lisboa", "PT"):
+        for expected in ("Ana", "Merino sweater · Slate × 1", "Ship to Ana Lima, Rua Augusta 27"):
             assert expected in text, text
         await watched.shot("studio-order-feed", readme=True)
 
@@ -196,6 +196,20 @@ async def test_seller_signs_up_sells_and_ships(
             (o["status"], o["fulfilment"]["carrier"], o["fulfilment"]["tracking_number"])
             for o in mine["orders"]
         ]
+
+        # A partial refund typed in currency units, then the rest with the units put back.
+        await row.locator("[data-action=refund]").click()
+        await opage.fill("#refund-amount", "10")
+        await opage.click("#refund-save")
+        await opage.locator(
+            f"#order-{checkout['order']['id']}[data-status='partially_refunded']"
+        ).wait_for()
+        await row.locator("[data-action=refund]").click()
+        await opage.check("#refund-restock")
+        await opage.click("#refund-save")
+        await opage.locator(f"#order-{checkout['order']['id']}[data-status='refunded']").wait_for()
+        refunded = await _call(base, "GET", f"/api/v1/orders/{checkout['order']['id']}", token)
+        assert 5990 == refunded["refunded"]["amount"]
         for each in (watched, orders):
             assert [] == each.page_errors
         await page.click("#pause")

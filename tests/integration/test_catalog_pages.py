@@ -111,11 +111,11 @@ async def test_photo_jpeg_fallback_and_unreadable_pictures(tmp_path: Path) -> No
         await store.save_photo("bad", "png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, (160,))
 
 
-GOOD = """sku,name,description,option,value,price,currency,stock
-TEE-S,Logo tee,Soft cotton,Size,S,12.50,USD,5
-TEE-M,Logo tee,,Size,M,12.50,USD,7
-TEE-XL,Logo tee,,Size,XL,14.00,USD,2
-MUG-1,Studio mug,Stoneware,,,18,USD,10
+GOOD = """sku,name,description,option,value,price,currency,stock,requires_shipping
+TEE-S,Logo tee,Soft cotton,Size,S,12.50,USD,5,
+TEE-M,Logo tee,,Size,M,12.50,USD,7,
+TEE-XL,Logo tee,,Size,XL,14.00,USD,2,
+GIFT-25,Gift card,Spend it in any show,,,25,USD,100,no
 """
 
 BAD = """sku,name,price,stock,value
@@ -164,10 +164,12 @@ async def test_csv_import_dry_run_then_idempotent(env: ShopEnv, seller: Client) 
     assert [("S", "TEE-S", 5, 1250), ("M", "TEE-M", 7, 1250), ("XL", "TEE-XL", 2, 1400)] == [
         (v["label"], v["sku"], v["stock"], v["price"]["amount"]) for v in tee["variants"]
     ]
-    mug = next(p for p in after if p["name"] == "Studio mug")
-    assert [("default", "MUG-1", 10)] == [
-        (v["label"], v["sku"], v["stock"]) for v in mug["variants"]
+    assert tee["requires_shipping"] is True
+    gift = next(p for p in after if p["name"] == "Gift card")
+    assert [("default", "GIFT-25", 100)] == [
+        (v["label"], v["sku"], v["stock"]) for v in gift["variants"]
     ]
+    assert gift["requires_shipping"] is False
 
     status, again = await seller.csv(GOOD)
     assert ({"create": 0, "update": 2}, {"create": 0, "update": 4}) == (
@@ -181,9 +183,10 @@ async def test_csv_import_dry_run_then_idempotent(env: ShopEnv, seller: Client) 
     header, *lines = exported.strip().splitlines()
     assert header.startswith("product_id,sku,name,description,option,value,price,currency,stock")
     assert any(
-        line.endswith(",TEE-XL,Logo tee,Soft cotton,Size,XL,14.00,USD,2,false") for line in lines
+        line.endswith(",TEE-XL,Logo tee,Soft cotton,Size,XL,14.00,USD,2,true,false")
+        for line in lines
     )
-    restock = exported.replace(",Size,M,12.50,USD,7,", ",Size,M,12.50,USD,9,")
+    restock = exported.replace(",Size,M,12.50,USD,7,true,", ",Size,M,12.50,USD,9,true,")
     status, round_trip = await seller.csv(restock)
     assert (200, 0) == (status, round_trip["products"]["create"] + round_trip["variants"]["create"])
     tee = next(p for p in await seller.catalog() if p["name"] == "Logo tee")

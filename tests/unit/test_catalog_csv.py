@@ -48,6 +48,7 @@ def test_formula_cells_round_trip() -> None:
                 "option_name": "",
                 "price_minor": 500,
                 "currency": "USD",
+                "requires_shipping": True,
                 "archived": False,
                 "variants": [{"sku": "-X", "label": "default", "price_minor": None, "stock": 1}],
             }

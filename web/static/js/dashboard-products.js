@@ -48,6 +48,7 @@ function render() {
     return el("tr", { id: `product-${p.id}`, "data-product-id": p.id, className: p.archived ? "archived" : "" },
       el("td", {}, photo(p, "48px")),
       el("td", {}, el("strong", { text: p.name }), p.archived ? el("span", { className: "badge off", text: "archived" }) : null,
+        p.requires_shipping === false ? el("span", { className: "badge tag", text: "not shipped" }) : null,
         p.option_name ? el("div", { className: "muted small", text: p.option_name }) : null),
       el("td", { text: money(p.price) }),
       el("td", {}, variants),
@@ -103,6 +104,7 @@ function openEditor(p = null) {
   $("p-price").value = p ? majorText(p.price.amount, p.price.currency) : "";
   $("p-currency").textContent = p?.price.currency || currency;
   $("p-option").value = p?.option_name ?? "";
+  $("p-ships").checked = p?.requires_shipping ?? true;
   $("p-photo").value = "";
   const preview = $("p-photo-preview");
   const images = p?.images || [];
@@ -139,7 +141,7 @@ function readForm() {
     if (!Number.isInteger(stock) || stock < 0) fail(get(".v-stock"), `The stock of ${label} is a whole number.`);
     return { row, id: row.dataset.variantId, label, sku: get(".v-sku").value.trim(), price: own, stock };
   });
-  return { name, description: $("p-description").value, price, option_name: $("p-option").value.trim(), variants };
+  return { name, description: $("p-description").value, price, option_name: $("p-option").value.trim(), requires_shipping: $("p-ships").checked, variants };
 }
 
 async function uploadPhoto(productId) {
@@ -166,6 +168,7 @@ async function saveNew(form) {
     price: form.price,
     currency,
     option_name: form.option_name,
+    requires_shipping: form.requires_shipping,
     variants: form.variants.map((v) => ({ label: v.label, stock: v.stock, ...(v.sku ? { sku: v.sku } : {}), ...(v.price ? { price: v.price } : {}) })),
   });
   editing = created; // a failed photo upload is retried as an edit, never a second product
@@ -175,7 +178,7 @@ async function saveNew(form) {
 
 async function saveEdit(p, form) {
   const id = encodeURIComponent(p.id);
-  await api("PATCH", `/api/v1/products/${id}`, { name: form.name, description: form.description, price: form.price, option_name: form.option_name });
+  await api("PATCH", `/api/v1/products/${id}`, { name: form.name, description: form.description, price: form.price, option_name: form.option_name, requires_shipping: form.requires_shipping });
   for (const v of form.variants) {
     if (!v.id) {
       const updated = await api("POST", `/api/v1/products/${id}/variants`, { label: v.label, stock: v.stock, ...(v.sku ? { sku: v.sku } : {}), ...(v.price ? { price: v.price } : {}) });

@@ -416,7 +416,7 @@ async function renderOrders() {
         el("span", { text: money(x.total) }), " ",
         el("span", { className: "muted", text: timeOf(x.created_at) })),
       el("div", { className: "item", text: itemText(x, catalog) }),
-      where.length ? el("div", { className: "muted small address", text: where.slice(1).join(", ") }) : null);
+      where.length ? el("div", { className: "muted small address", text: `Ship to ${where.join(", ")}` }) : null);
   }));
   const paid = items.filter((x) => x.status === "paid" || x.status === "fulfilled");
   const total = paid.reduce((sum, x) => sum + minorOf(x.total), 0);
