@@ -2,7 +2,7 @@
 // held-for-review and reports queues, who is banned or timed out (with Unban and Lift), the Q&A
 // queue and the audit log in words. Actions go through the hub's mod.* events; the lists and the
 // audit log come from the REST endpoints under /api/v1/shows/{id}/moderation/.
-import { $, api, appendCapped, cfg, chatLine, confirmFirst, connectShow, el, errorText, localTime, startCountdowns, timeOf } from "./common.js";
+import { $, api, appendCapped, cfg, chatLine, confirmFirst, connectShow, el, errorText, localTime, startCountdowns, timeOf, untilText } from "./common.js";
 
 const showId = cfg.showId;
 
@@ -167,7 +167,7 @@ function timedOutItem(t) {
   return el("li", { "data-user-id": t.user?.id || "" },
     el("span", { className: "who", text: name }),
     el("span", { className: "muted", text: ` until ${localTime(t.until, { weekday: undefined, day: undefined, month: undefined })} · ` }),
-    el("span", { className: "countdown", "data-countdown": String(t.until) }), " ",
+    el("span", { className: "countdown", "data-countdown": String(t.until), text: untilText(t.until) }), " ",
     el("button", { type: "button", className: "secondary small", "data-action": "lift", "aria-label": `Lift ${name}'s timeout`, onclick: () => mod("mod.lift", { user_id: t.user.id }, `${name} may chat again.`) }, "Lift"));
 }
 // a timeout that runs out leaves the list by itself
