@@ -13,6 +13,7 @@ from livecommerce import keys
 from livecommerce.domain.access import Role
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import login, open_page
+from tests.e2e.test_accessibility import violations
 from tests.support.app import running_app
 
 pytestmark = pytest.mark.timeout(90)
@@ -74,6 +75,9 @@ async def test_import_edit_and_archive_from_the_page(
         await watched.shot("catalog-imported")
 
         await row.locator("[data-action=edit]").click()
+        for scheme in ("light", "dark"):  # the editor dialog, open, passes axe in both schemes
+            await page.emulate_media(color_scheme=scheme)
+            assert [] == await violations(page), scheme
         await page.fill("#p-price", "14,5")
         first = page.locator("#variant-rows tr").nth(0)
         await first.locator(".v-stock").fill("9")

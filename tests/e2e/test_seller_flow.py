@@ -11,6 +11,7 @@ from playwright.async_api import Browser, FilePayload, Page
 
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import Watched, open_page
+from tests.e2e.test_accessibility import violations
 from tests.support import images
 from tests.support.app import running_app
 
@@ -184,6 +185,7 @@ async def test_seller_signs_up_sells_and_ships(
         row = opage.locator(f"#order-{checkout['order']['id']}")
         assert "Rua Augusta 27" in (await row.locator("td.address").text_content() or "")
         await row.locator("[data-action=fulfil]").click()
+        assert [] == await violations(opage)  # the page with its dialog open
         await opage.fill("#fulfil-carrier", "CTT")
         await opage.fill("#fulfil-tracking", TRACKING)
         await opage.click("#fulfil-save")
