@@ -24,7 +24,6 @@ from livecommerce.domain.access import Action, Principal, Role, authorize, is_st
 from livecommerce.domain.money import Money
 from livecommerce.domain.shows import OPEN, ShowStatus
 from livecommerce.errors import LiveCommerceError, NotFound, PermissionDenied
-from livecommerce.routes.api import API_ROUTES
 from livecommerce.routes.auth import (
     csrf_token,
     principal_of,
@@ -315,10 +314,6 @@ async def dashboard_page(request: web.Request) -> web.Response:
     )
 
 
-#: The REST route the catalog page adjusts stock with, when this server has it.
-STOCK_ROUTE = "/api/v1/products/{product_id}/variants/{variant_id}/stock"
-
-
 @routes.get("/dashboard/products")
 async def dashboard_products(request: web.Request) -> web.Response:
     """The seller's catalog: list, create, edit, archive, photos, variants, CSV in and out.
@@ -327,10 +322,8 @@ async def dashboard_products(request: web.Request) -> web.Response:
     if isinstance(principal, web.Response):
         return principal
     settings = request.app[keys.SETTINGS]
-    stock_route = any(r.path == STOCK_ROUTE for r in request.app[API_ROUTES])
     data = {
         **_dashboard_data("products", principal, settings.shop.currency),
-        "stock-endpoint": "1" if stock_route else "",
         "image-max-bytes": str(settings.shop.image_max_bytes),
     }
     return await render(request, "dashboard_products.html", data=data)

@@ -32,16 +32,16 @@ async def test_catalog_fields_variants_and_skus(db: Db) -> None:
     catalog, admin = SqlCatalogStore(db), SqlCatalogAdmin(db)
     product = Product(
         "p1", "s1", "Tee", "", 2500, "USD", "", 10,
-        (Variant("v1", "S", 2, None, "TEE-S"),), option_name="Size",
+        (Variant("v1", "S", 2, None, sku="TEE-S"),), option_name="Size",
     )  # fmt: skip
     await catalog.add_product(product)
     assert product == await catalog.get_product("p1")
 
-    await admin.add_variant("p1", Variant("v2", "M", 3, 2700, "TEE-M"))
+    await admin.add_variant("p1", Variant("v2", "M", 0, 2700, sku="TEE-M"))
     with pytest.raises(Conflict):
-        await admin.add_variant("p1", Variant("v3", "M", 0, None, None))
+        await admin.add_variant("p1", Variant("v3", "M", 0, None))
     with pytest.raises(Conflict):
-        await admin.add_variant("p1", Variant("v3", "L", 0, None, "TEE-M"))
+        await admin.add_variant("p1", Variant("v3", "L", 0, None, sku="TEE-M"))
     assert await admin.edit_variant(
         "p1", "v2", {"label": "Medium", "sku": None, "price_minor": None}
     )

@@ -171,6 +171,8 @@ async def test_seller_signs_up_sells_and_ships(
             base, "POST", checkout["payment"]["confirm_url"], token, {"card": "4242424242424242"}
         )
 
+        slate = f"/api/v1/products/{sweater['id']}"
+        assert 4 == (await _call(base, "GET", slate))["variants"][0]["stock"]  # 5 less 1 sold
         fed = page.locator("#order-feed li[data-status='paid']")
         await fed.wait_for(timeout=10000)
         text = await fed.text_content() or ""
@@ -212,6 +214,7 @@ async def test_seller_signs_up_sells_and_ships(
         await opage.locator(f"#order-{checkout['order']['id']}[data-status='refunded']").wait_for()
         refunded = await _call(base, "GET", f"/api/v1/orders/{checkout['order']['id']}", token)
         assert 5990 == refunded["refunded"]["amount"]
+        assert 5 == (await _call(base, "GET", slate))["variants"][0]["stock"]  # put back
         for each in (watched, orders):
             assert [] == each.page_errors
         await page.click("#pause")

@@ -191,6 +191,11 @@ async def test_csv_import_dry_run_then_idempotent(env: ShopEnv, seller: Client) 
     assert (200, 0) == (status, round_trip["products"]["create"] + round_trip["variants"]["create"])
     tee = next(p for p in await seller.catalog() if p["name"] == "Logo tee")
     assert [5, 9, 2] == [v["stock"] for v in tee["variants"]]
+    medium = tee["variants"][1]["id"]
+    _, log = await seller.call("GET", f"/api/v1/products/{tee['id']}/variants/{medium}/movements")
+    assert [("import", 2, "CSV import"), ("initial", 7, "")] == [
+        (m["reason"], m["delta"], m["note"]) for m in log["movements"]
+    ]
 
 
 async def test_archived_products_are_not_offered(env: ShopEnv, seller: Client) -> None:
@@ -223,6 +228,8 @@ async def test_variants_added_renamed_and_skus_unique(env: ShopEnv, seller: Clie
         added["stock"],
         added["price"]["amount"],
     )
+    _, log = await seller.call("GET", f"{base}/{added['id']}/movements")
+    assert [("initial", 4)] == [(m["reason"], m["delta"]) for m in log["movements"]]
     status, clash = await seller.call("POST", base, json={"label": "44", "sku": "SNK-43"})
     assert (409, "conflict") == (status, clash["error"]["code"])
     status, renamed = await seller.call(

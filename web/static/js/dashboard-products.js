@@ -141,6 +141,11 @@ function readForm() {
     if (!Number.isInteger(stock) || stock < 0) fail(get(".v-stock"), `The stock of ${label} is a whole number.`);
     return { row, id: row.dataset.variantId, label, sku: get(".v-sku").value.trim(), price: own, stock };
   });
+  const photo = $("p-photo").files[0];
+  const limit = Number(cfg.imageMaxBytes || 0);
+  if (photo && limit && photo.size > limit) {
+    fail($("p-photo"), `The photo is ${(photo.size / 1048576).toFixed(1)} MB; photos up to ${(limit / 1048576).toFixed(1)} MB are accepted.`);
+  }
   return { name, description: $("p-description").value, price, option_name: $("p-option").value.trim(), requires_shipping: $("p-ships").checked, variants };
 }
 
@@ -152,13 +157,12 @@ async function uploadPhoto(productId) {
   return apiBody("POST", `/api/v1/products/${encodeURIComponent(productId)}/images`, form);
 }
 
-/** Stock moves through the inventory's adjustment endpoint when the server has it (each change
- * is then a movement with a note); older servers take the new level on the variant. */
+/** A stock change is an adjustment movement of the difference (the variant's movements log
+ * says who changed it from the catalog page, and when). */
 async function changeStock(productId, variantId, before, after) {
   if (before === after) return;
   const base = `/api/v1/products/${encodeURIComponent(productId)}/variants/${encodeURIComponent(variantId)}`;
-  if (cfg.stockEndpoint) await api("POST", `${base}/stock`, { delta: after - before, note: "catalog page" });
-  else await api("PATCH", base, { stock: after });
+  await api("POST", `${base}/stock`, { delta: after - before, note: "catalog page" });
 }
 
 async function saveNew(form) {
