@@ -6,9 +6,11 @@ and the Socket.IO ack helper turn them into ``{"error": {"code", "message"}}`` w
 ```
 LiveCommerceError
 ├── DomainError (409): InvalidTransition, SoldOut, OfferNotActive (OfferClosed), ShowNotLive,
-│                      LimitReached, Muted, Banned, RateLimited (429), Conflict, StockHeld
+│                      LimitReached, Muted, Banned, RateLimited (429), Conflict, StockHeld,
+│                      ProductArchived
 ├── NotFound (404) · PermissionDenied (403): GuestEmailRequired · Unauthenticated (401)
-├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired
+├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired,
+│                       InvalidCsv
 ├── IdempotencyConflict (409) · RequestInProgress (409, retryable)
 └── AdapterError (503): PaymentGatewayError (502), StoreUnavailable (503), MediaError (502)
 ```
@@ -236,3 +238,19 @@ class GuestEmailRequired(PermissionDenied):
     """A guest without an e-mail may watch and chat but not buy (nor become a full account)."""
 
     code = "guest_email_required"
+
+
+# --- seller pages (issue 11): the catalog page's refusals ------------------------------------
+
+
+class ProductArchived(DomainError):
+    """The product is archived: it keeps its orders but cannot be offered until unarchived."""
+
+    code = "product_archived"
+
+
+class InvalidCsv(InvalidInput):
+    """A catalog import with row errors (``details.errors``: line, column, message); nothing
+    was written."""
+
+    code = "invalid_csv"

@@ -165,6 +165,15 @@ class VariantOut(BaseModel):
     label: str
     stock: int
     price: MoneyOut
+    sku: str | None = None
+
+
+class ImageOut(BaseModel):
+    """One stored size of the product photo (for ``srcset``)."""
+
+    width: int
+    height: int
+    url: str
 
 
 class ProductOut(BaseModel):
@@ -177,6 +186,11 @@ class ProductOut(BaseModel):
     variants: list[VariantOut]
     #: Shipped goods need an address at checkout (`shipping_address_required` without one).
     requires_shipping: bool = True
+    #: Archived products keep their orders but cannot be offered.
+    archived: bool = False
+    #: What the variants differ in ("Size"); a variant's label is its value.
+    option_name: str = ""
+    images: list[ImageOut] = []
 
     @classmethod
     def of(cls, product: Product) -> ProductOut:
@@ -187,6 +201,9 @@ class ProductOut(BaseModel):
             description=product.description,
             price=MoneyOut(amount=product.price_minor, currency=product.currency),
             image_url=product.image_url,
+            archived=product.archived,
+            option_name=product.option_name,
+            images=[ImageOut(width=i.width, height=i.height, url=i.url) for i in product.images],
             variants=[
                 VariantOut(
                     id=v.id,
@@ -196,6 +213,7 @@ class ProductOut(BaseModel):
                         amount=v.price_minor if v.price_minor is not None else product.price_minor,
                         currency=product.currency,
                     ),
+                    sku=v.sku,
                 )
                 for v in product.variants
             ],

@@ -91,7 +91,7 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
         stock=stock,
         shop_events=events,
         chat=ChatService(a.hub, a.hub, a.rate_limiter, clock, limits),
-        moderation=ModerationService(a.hub, a.hub, clock),
+        moderation=ModerationService(a.hub, a.hub, clock, a.accounts),
         qa=QaService(a.hub, a.hub, a.rate_limiter, clock, shows, limits),
         analytics=AnalyticsService(a.analytics, shows, a.presence, clock, shop.currency),
         clock=clock,

@@ -39,7 +39,8 @@ class ChatPolicy:
     slow_mode_seconds: int = 0
     banned_words: tuple[str, ...] = ()
     block_links: bool = False
-    #: Lines that trip a filter wait in the review queue instead of being refused.
+    #: Every line from a viewer waits in the review queue until a host approves it (lines
+    #: that trip a filter wait there too, instead of being refused).
     hold_for_review: bool = False
     #: Only followers of the seller may chat (the follow data arrives with a later issue).
     followers_only: bool = False
@@ -159,8 +160,21 @@ class Verdict(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Screening:
     verdict: Verdict
-    #: Why it was held or refused ("banned_word", "link"), None when published.
+    #: Why it was held or refused ("banned_word", "link", "review"), None when published.
     reason: str | None = None
+
+
+#: What a viewer reads when a line is refused or held, by reason: plain words, no codes.
+REFUSALS = {
+    "banned_word": "Your message contains a word this show does not allow.",
+    "link": "Links are not allowed in this show's chat.",
+    "review": "Your message was sent to the hosts for review; it appears once they approve it.",
+}
+
+
+def refusal_text(reason: str | None) -> str:
+    """The sentence a viewer sees for a refused or held line."""
+    return REFUSALS.get(reason or "", "Your message was not accepted in this show's chat.")
 
 
 _TLDS = (
@@ -206,15 +220,18 @@ def _spaced(text: str) -> bool:
 
 
 def screen_text(text: str, policy: ChatPolicy) -> Screening:
-    """Run the show's filters over an already-normalised line."""
+    """Run the show's filters over an already-normalised line. With ``hold_for_review`` every
+    line is held (the reason says which filter it tripped, else ``review``)."""
     reason: str | None = None
     if contains_banned_word(text, policy.banned_words):
         reason = "banned_word"
     elif policy.block_links and contains_link(text):
         reason = "link"
+    if policy.hold_for_review:
+        return Screening(Verdict.HOLD, reason or "review")
     if reason is None:
         return Screening(Verdict.PUBLISH)
-    return Screening(Verdict.HOLD if policy.hold_for_review else Verdict.REJECT, reason)
+    return Screening(Verdict.REJECT, reason)
 
 
 # --- audit ---------------------------------------------------------------------------------
@@ -227,6 +244,7 @@ class ModAction(StrEnum):
     TIMEOUT = "timeout"  # user muted for N seconds
     BAN = "ban"  # user banned from the show, their lines hidden
     UNBAN = "unban"  # ban lifted (hidden lines stay hidden)
+    LIFT = "lift"  # timeout ended early
     SLOW_MODE = "slow_mode"  # per-user cooldown changed
     POLICY = "policy"  # filters or audience flags changed
     APPROVE = "approve"  # a held line released to the room
@@ -248,6 +266,8 @@ class AuditEntry:
     target_message_id: str | None = None
     reason: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    #: The target's display name when the action was taken ("" when unknown).
+    target_name: str = ""
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -255,12 +275,74 @@ class AuditEntry:
             "show_id": self.show_id,
             "actor": {"id": self.actor_id, "name": self.actor_name},
             "action": str(self.action),
+            "target": (
+                {"id": self.target_user_id, "name": self.target_name}
+                if self.target_user_id
+                else None
+            ),
             "target_user_id": self.target_user_id,
             "target_message_id": self.target_message_id,
             "reason": self.reason,
             "detail": self.detail,
+            "summary": audit_summary(self),
             "at": self.at_ms,
         }
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def _rules(detail: dict[str, Any]) -> str:
+    parts = []
+    words = detail.get("banned_words") or []
+    parts.append(f"{len(words)} banned word{'s' if len(words) != 1 else ''}")
+    parts.append("links blocked" if detail.get("block_links") else "links allowed")
+    if detail.get("hold_for_review"):
+        parts.append("every line held for review")
+    for flag, text in (("followers_only", "followers only"), ("buyers_only", "buyers only")):
+        if detail.get(flag):
+            parts.append(text)
+    return ", ".join(parts)
+
+
+def audit_summary(entry: AuditEntry) -> str:
+    """The entry in words, as a host reads it: "Ana banned Bob: spam"."""
+    actor = entry.actor_name or "Someone"
+    target = entry.target_name or ("a viewer" if entry.target_user_id else "")
+    detail = entry.detail
+    quoted = f"“{detail['text']}”" if detail.get("text") else "a message"
+    seconds = int(detail.get("seconds") or 0)
+    match entry.action:
+        case ModAction.DELETE:
+            text = f"{actor} deleted {target + '’s ' if target else ''}message {quoted}"
+        case ModAction.TIMEOUT:
+            text = f"{actor} timed out {target} for {_duration(seconds)}"
+        case ModAction.BAN:
+            text = f"{actor} banned {target}"
+        case ModAction.UNBAN:
+            text = f"{actor} unbanned {target}"
+        case ModAction.LIFT:
+            text = f"{actor} lifted {target}’s timeout"
+        case ModAction.SLOW_MODE:
+            text = (
+                f"{actor} set slow mode to {_duration(seconds)}"
+                if seconds
+                else f"{actor} turned slow mode off"
+            )
+        case ModAction.POLICY:
+            text = f"{actor} changed the chat rules: {_rules(detail)}"
+        case ModAction.APPROVE:
+            text = f"{actor} approved {target + '’s ' if target else ''}held message {quoted}"
+        case ModAction.REJECT:
+            text = f"{actor} rejected {target + '’s ' if target else ''}held message {quoted}"
+        case ModAction.RESOLVE_REPORT:
+            text = f"{actor} resolved a report"
+    return f"{text}: {entry.reason}" if entry.reason else text
 
 
 AUDIT_CSV_COLUMNS = (
@@ -272,6 +354,8 @@ AUDIT_CSV_COLUMNS = (
     "target_message_id",
     "reason",
     "detail",
+    "target_name",
+    "summary",
 )
 
 

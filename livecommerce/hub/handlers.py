@@ -90,6 +90,11 @@ class ModBan(ModPayload):
     reason: Reason | None = None
 
 
+class ModLift(ModPayload):
+    user_id: ItemId
+    reason: Reason | None = None
+
+
 class ModSlowmode(ModPayload):
     seconds: int
 
@@ -245,7 +250,9 @@ async def _announce(ctx: EventContext, show_id: str, outcome: Outcome) -> dict[s
         notice["until"] = outcome.until_ms
     if outcome.policy is not None:
         notice["slow_mode_seconds"] = outcome.policy.slow_mode_seconds
-    public = outcome.action in (ModAction.TIMEOUT, ModAction.BAN, ModAction.SLOW_MODE)
+    public = outcome.action in (
+        ModAction.TIMEOUT, ModAction.LIFT, ModAction.BAN, ModAction.SLOW_MODE
+    )  # fmt: skip
     await hub.broadcast(show_id, "mod.applied", notice, staff_only=not public)
     if outcome.action is ModAction.BAN and outcome.entry.target_user_id:
         await hub.kick(show_id, outcome.entry.target_user_id, "banned")
@@ -284,6 +291,9 @@ MODERATION_EVENTS = {
     ),
     "mod.unban": _moderation(
         ModBan, lambda mod, who, show, p: mod.unban(who, show, p.user_id, p.reason)
+    ),
+    "mod.lift": _moderation(
+        ModLift, lambda mod, who, show, p: mod.lift(who, show, p.user_id, p.reason)
     ),
     "mod.slowmode": _moderation(
         ModSlowmode, lambda mod, who, show, p: mod.slow_mode(who, show, p.seconds)

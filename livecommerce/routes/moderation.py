@@ -1,5 +1,6 @@
 """Moderation records for a show's staff over HTTP: the audit log (JSON or CSV download), open
-reports and held lines. Live actions themselves are Socket.IO events (docs/HUB.md)."""
+reports, held lines and who is banned or timed out now. Live actions themselves (including
+``mod.unban`` and ``mod.lift``) are Socket.IO events (docs/HUB.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce import keys
-from livecommerce.domain.moderation import AUDIT_CSV_COLUMNS, ReportStatus, csv_cell
+from livecommerce.domain.moderation import (
+    AUDIT_CSV_COLUMNS,
+    ReportStatus,
+    audit_summary,
+    csv_cell,
+)
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
 from livecommerce.services.shows import show_ref
@@ -50,6 +56,7 @@ async def audit_log(request: web.Request, query: AuditQuery) -> web.StreamRespon
         row = [
             str(e.at_ms), str(e.action), e.actor_id, e.actor_name, e.target_user_id or "",
             e.target_message_id or "", e.reason, json.dumps(e.detail, ensure_ascii=False),
+            e.target_name, audit_summary(e),
         ]  # fmt: skip
         writer.writerow([csv_cell(cell) for cell in row])
     return web.Response(
@@ -81,3 +88,19 @@ async def held(request: web.Request) -> dict[str, Any]:
     show = show_ref(await services.shows.get(request.match_info["show_id"]))
     await services.moderation.reports(principal, show, None)  # authorizes MODERATE
     return {"held": [m.to_wire() for m in await services.chat.held(show.id)]}
+
+
+@api.get(
+    "/api/v1/shows/{show_id}/moderation/restrictions",
+    summary="Who is banned and who is timed out now, with names (staff); "
+    "lift them with the hub's mod.unban and mod.lift",
+)
+async def restrictions(request: web.Request) -> dict[str, Any]:
+    principal = await require_principal(request)
+    services = request.app[keys.SERVICES]
+    show = show_ref(await services.shows.get(request.match_info["show_id"]))
+    found = await services.moderation.restrictions(principal, show)
+    return {
+        "banned": [r.to_wire() for r in found if r.kind == "ban"],
+        "timed_out": [r.to_wire() for r in found if r.kind == "timeout"],
+    }

@@ -1,5 +1,5 @@
 """HTML pages with jinja2: home, the viewer page, the seller studio, the host console and
-the seller dashboard (cookie sessions, CSRF-checked forms).
+the seller dashboard (shows, products, orders; cookie sessions, CSRF-checked forms).
 
 Pages carry no inline script (the CSP forbids it): each template hands its configuration to its
 ES module through ``data-*`` attributes on ``<body>``, and the module talks to the public
@@ -265,28 +265,86 @@ async def _dashboard_context(request: web.Request, principal: Principal) -> dict
                 f"GMV per minute ({currency})", figures.gmv_per_minute, kind="bar", label=amount
             ),
         }
+    hosts: list[tuple[str, str]] = []
+    if selected is not None:
+        accounts = request.app[keys.SERVICES].accounts
+        for host_id in sorted(selected.host_ids):
+            host = await accounts.get_user(host_id)
+            hosts.append((host_id, host.name if host else host_id))
     return {
         "shows": shows,
         "selected": selected,
         "figures": figures,
         "charts": charts,
         "money": fmt,
+        "hosts": hosts,
     }
 
 
-@routes.get("/dashboard")
-async def dashboard_page(request: web.Request) -> web.Response:
-    """A seller's shows (with create) and the figures of one of them as SVG charts."""
+def _dashboard_data(page: str, principal: Principal, currency: str) -> dict[str, str]:
+    return {"page": page, "currency": currency, **user_data(principal)}
+
+
+async def _seller_page(request: web.Request) -> Principal | web.Response:
+    """The signed-in seller for a dashboard page, or the page that says why not."""
     principal = await page_principal(request)
     if principal is None or principal.is_guest:
         raise login_redirect(request)
     try:
-        _seller(principal)
+        return _seller(principal)
     except PermissionDenied:
         return await error_page(request, 403, "Sellers only", "The dashboard is for sellers.")
+
+
+@routes.get("/dashboard")
+async def dashboard_page(request: web.Request) -> web.Response:
+    """A seller's shows (with create, in the browser's local time) and the figures of one of
+    them as SVG charts."""
+    principal = await _seller_page(request)
+    if isinstance(principal, web.Response):
+        return principal
     context = await _dashboard_context(request, principal)
+    currency = request.app[keys.SETTINGS].shop.currency
     return await render(
-        request, "dashboard.html", error=None, data={"page": "dashboard"}, **context
+        request,
+        "dashboard.html",
+        error=None,
+        data=_dashboard_data("dashboard", principal, currency),
+        **context,
+    )
+
+
+@routes.get("/dashboard/products")
+async def dashboard_products(request: web.Request) -> web.Response:
+    """The seller's catalog: list, create, edit, archive, photos, variants, CSV in and out.
+    The page is a client of the REST API (``js/dashboard-products.js``)."""
+    principal = await _seller_page(request)
+    if isinstance(principal, web.Response):
+        return principal
+    settings = request.app[keys.SETTINGS]
+    data = {
+        **_dashboard_data("products", principal, settings.shop.currency),
+        "image-max-bytes": str(settings.shop.image_max_bytes),
+    }
+    return await render(request, "dashboard_products.html", data=data)
+
+
+@routes.get("/dashboard/orders")
+async def dashboard_orders(request: web.Request) -> web.Response:
+    """The seller's order book: filters, fulfil with tracking, refunds, CSV
+    (``js/dashboard-orders.js``)."""
+    principal = await _seller_page(request)
+    if isinstance(principal, web.Response):
+        return principal
+    seller_id = None if principal.role is Role.ADMIN else principal.user_id
+    shows = await request.app[keys.SERVICES].shows.list(None, seller_id)
+    shows.sort(key=lambda s: s.scheduled_at or s.created_at, reverse=True)
+    currency = request.app[keys.SETTINGS].shop.currency
+    return await render(
+        request,
+        "dashboard_orders.html",
+        shows=shows,
+        data=_dashboard_data("orders", principal, currency),
     )
 
 
@@ -317,13 +375,14 @@ async def dashboard_create_show(request: web.Request) -> web.Response:
     except (ValueError, LiveCommerceError) as exc:
         message = exc.message if isinstance(exc, LiveCommerceError) else "bad date and time"
         status = exc.status if isinstance(exc, LiveCommerceError) else 422
-        context = await _dashboard_context(request, _seller(principal))
+        seller = _seller(principal)
+        context = await _dashboard_context(request, seller)
         return await render(
             request,
             "dashboard.html",
             status=status,
             error=message,
-            data={"page": "dashboard"},
+            data=_dashboard_data("dashboard", seller, request.app[keys.SETTINGS].shop.currency),
             **context,
         )
     raise web.HTTPSeeOther(f"/studio/{show.id}")

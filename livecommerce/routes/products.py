@@ -1,28 +1,35 @@
-"""Catalog API: sellers create products with variants; anyone can browse. Sellers adjust a
-variant's stock and read its inventory movements (a variant's stock is their sum)."""
+"""Catalog API: sellers create products with variants and SKUs, add variants, upload photos
+(multipart, or the older raw-bytes PUT in routes/shop.py) and move the whole catalog in and out
+as CSV; anyone can browse. Sellers adjust a variant's stock and read its inventory movements (a
+variant's stock is their sum). Prices are minor units here; only the CSV speaks major units."""
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce import keys
 from livecommerce.domain.inventory import MAX_UNITS, StockMovement
 from livecommerce.domain.money import Money
+from livecommerce.errors import InvalidInput, PayloadTooLarge
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
+from livecommerce.routes.bodies import read_body
 from livecommerce.services.catalog import VariantSpec
 from livecommerce.services.stock import NOTE_MAX
 from livecommerce.wire import ProductOut, VariantOut
 
 api = ApiRoutes("catalog")
+#: The multipart field that carries the photo.
+PHOTO_FIELD = "image"
 
 
 class VariantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    label: str = Field(min_length=1, max_length=60)
-    stock: int = Field(ge=0, le=1_000_000)
-    price: int | None = Field(None, gt=0, le=100_000_000)
+    label: str = Field(min_length=1, max_length=60, description="the option's value, e.g. M")
+    stock: int = Field(0, ge=0, le=1_000_000)
+    price: int | None = Field(None, gt=0, le=100_000_000, description="minor units")
+    sku: str | None = Field(None, max_length=64, description="unique among your variants")
 
 
 class ProductIn(BaseModel):
@@ -32,6 +39,7 @@ class ProductIn(BaseModel):
     price: int = Field(gt=0, le=100_000_000, description="minor units (cents)")
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
     image_url: str = Field("", max_length=500, pattern=r"^(/[^\s]*)?$")
+    option_name: str = Field("", max_length=40, description="what variants differ in: Size")
     variants: list[VariantIn] = Field(default_factory=list, max_length=50)
     requires_shipping: bool = Field(
         True, description="shipped goods need an address at checkout (false: digital, pick-up)"
@@ -41,10 +49,35 @@ class ProductIn(BaseModel):
 class ProductListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seller_id: str | None = Field(None, max_length=100)
+    include_archived: bool = Field(False, description="archived products too (catalog pages)")
 
 
 class ProductList(BaseModel):
     products: list[ProductOut]
+
+
+class ImportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dry_run: bool = Field(False, description="check every row and report; write nothing")
+
+
+class ImportErrorOut(BaseModel):
+    line: int = Field(description="line in the file; the header is line 1")
+    column: str | None
+    message: str
+
+
+class ImportCounts(BaseModel):
+    create: int
+    update: int
+
+
+class ImportOut(BaseModel):
+    dry_run: bool
+    rows: int
+    products: ImportCounts
+    variants: ImportCounts
+    errors: list[ImportErrorOut]
 
 
 @api.post(
@@ -57,14 +90,15 @@ class ProductList(BaseModel):
 async def create_product(request: web.Request, body: ProductIn) -> ProductOut:
     principal = await require_principal(request)
     currency = body.currency or request.app[keys.SETTINGS].shop.currency
-    product = await request.app[keys.SERVICES].catalog.create_product(
+    product = await request.app[keys.SERVICES].catalog_admin.create(
         principal,
         name=body.name,
         description=body.description,
         price=Money(body.price, currency),
         image_url=body.image_url,
-        variants=[VariantSpec(v.label, v.stock, v.price) for v in body.variants],
         requires_shipping=body.requires_shipping,
+        option_name=body.option_name,
+        variants=[VariantSpec(v.label, v.stock, v.price, v.sku) for v in body.variants],
     )
     return ProductOut.of(product)
 
@@ -74,11 +108,50 @@ async def create_product(request: web.Request, body: ProductIn) -> ProductOut:
     query=ProductListQuery,
     response=ProductList,
     auth=False,
-    summary="Products, optionally one seller's",
+    summary="Products on sale, optionally one seller's (include_archived for the whole catalog)",
 )
 async def list_products(request: web.Request, query: ProductListQuery) -> ProductList:
-    products = await request.app[keys.SERVICES].catalog.list(query.seller_id)
+    products = await request.app[keys.SERVICES].catalog.list(
+        query.seller_id, include_archived=query.include_archived
+    )
     return ProductList(products=[ProductOut.of(p) for p in products])
+
+
+@api.get(
+    "/api/v1/products/export.csv",
+    summary="Your catalog as CSV, one row per variant (columns in docs/SHOP.md)",
+)
+async def export_products(request: web.Request) -> web.Response:
+    principal = await require_principal(request)
+    body = await request.app[keys.SERVICES].catalog_admin.export_csv(principal)
+    return web.Response(
+        text=body,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="products.csv"'},
+    )
+
+
+@api.post(
+    "/api/v1/products/import",
+    query=ImportQuery,
+    response=ImportOut,
+    summary="Create and update products from a CSV body (text/csv), matched by SKU; "
+    "dry_run=1 reports row errors without writing; a file with errors writes nothing (422)",
+)
+async def import_products(request: web.Request, query: ImportQuery) -> ImportOut:
+    principal = await require_principal(request)
+    if request.content_type not in ("text/csv", "text/plain"):
+        raise InvalidInput("send the file as the body with Content-Type: text/csv")
+    raw = await read_body(request, request.app[keys.SETTINGS].server.max_body_bytes, "CSV file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("the file must be UTF-8 text (save as CSV UTF-8)") from exc
+    report = await request.app[keys.SERVICES].catalog_admin.import_csv(
+        principal, text, request.app[keys.SETTINGS].shop.currency, dry_run=query.dry_run
+    )
+    return ImportOut.model_validate(report.to_wire())
 
 
 @api.get("/api/v1/products/{product_id}", response=ProductOut, auth=False, summary="One product")
@@ -172,3 +245,62 @@ async def list_movements(request: web.Request, query: MovementsQuery) -> Movemen
         principal, product_id, variant_id, query.limit
     )
     return MovementList(movements=[MovementOut.of(m) for m in movements])
+
+
+@api.post(
+    "/api/v1/products/{product_id}/variants",
+    body=VariantIn,
+    response=ProductOut,
+    status=201,
+    summary="Add a variant (its seller)",
+)
+async def add_variant(request: web.Request, body: VariantIn) -> ProductOut:
+    principal = await require_principal(request)
+    product = await request.app[keys.SERVICES].catalog_admin.add_variant(
+        principal,
+        request.match_info["product_id"],
+        label=body.label,
+        stock=body.stock,
+        price_minor=body.price,
+        sku=body.sku,
+    )
+    return ProductOut.of(product)
+
+
+@api.post(
+    "/api/v1/products/{product_id}/images",
+    response=ProductOut,
+    summary="Upload the product photo as multipart/form-data (field `image`: PNG, JPEG, WebP "
+    "or GIF); stored re-encoded at 160, 480 and 1080 px wide without metadata",
+)
+async def upload_photo(request: web.Request) -> ProductOut:
+    principal = await require_principal(request)
+    limit = request.app[keys.SETTINGS].shop.image_max_bytes
+    if not request.content_type.startswith("multipart/"):
+        raise InvalidInput(f"send the photo as multipart/form-data in a field named {PHOTO_FIELD}")
+    if request.content_length is not None and request.content_length > limit + 64 * 1024:
+        raise PayloadTooLarge(f"images are limited to {limit} bytes")
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if isinstance(part, BodyPartReader) and part.name == PHOTO_FIELD:
+            data = await _read_part(part, limit)
+            product = await request.app[keys.SERVICES].catalog_admin.set_image(
+                principal,
+                request.match_info["product_id"],
+                part.headers.get("Content-Type", ""),
+                data,
+            )
+            return ProductOut.of(product)
+    raise InvalidInput(f"no file in a field named {PHOTO_FIELD}")
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+    """The part's bytes, stopping at the limit (the service then refuses the size)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await part.read_chunk():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"images are limited to {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

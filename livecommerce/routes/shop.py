@@ -249,12 +249,16 @@ class ProductPatch(BaseModel):
     requires_shipping: bool | None = Field(
         None, description="shipped goods need an address at checkout"
     )
+    archived: bool | None = Field(None, description="archived products cannot be offered")
+    option_name: str | None = Field(None, max_length=40)
 
 
 class VariantPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stock: int | None = Field(None, ge=0, le=1_000_000)
     price: int | None = Field(None, gt=0, le=100_000_000, description="minor units")
+    label: str | None = Field(None, min_length=1, max_length=60)
+    sku: str | None = Field(None, max_length=64, description="empty removes it")
 
 
 @api.patch(
@@ -272,6 +276,8 @@ async def update_product(request: web.Request, body: ProductPatch) -> ProductOut
         description=body.description,
         price_minor=body.price,
         requires_shipping=body.requires_shipping,
+        archived=body.archived,
+        option_name=body.option_name,
     )
     return ProductOut.of(product)
 
@@ -280,10 +286,18 @@ async def update_product(request: web.Request, body: ProductPatch) -> ProductOut
     "/api/v1/products/{product_id}/variants/{variant_id}",
     body=VariantPatch,
     response=ProductOut,
-    summary="Restock or reprice a variant (its seller)",
+    summary="Restock, reprice, rename or give a SKU to a variant (its seller)",
 )
 async def update_variant(request: web.Request, body: VariantPatch) -> ProductOut:
     principal = await require_principal(request)
+    if body.label is not None or body.sku is not None:
+        await request.app[keys.SERVICES].catalog_admin.edit_variant(
+            principal,
+            request.match_info["product_id"],
+            request.match_info["variant_id"],
+            label=body.label,
+            sku=body.sku,
+        )
     product = await request.app[keys.SERVICES].catalog_admin.update_variant(
         principal,
         request.match_info["product_id"],
@@ -324,10 +338,12 @@ async def upload_image(request: web.Request) -> ProductOut:
 
 async def product_image(request: web.Request) -> web.FileResponse:
     """Uploaded product images (immutable names, so they may be cached for a long time)."""
-    path = request.app[keys.SERVICES].catalog_admin.path_of(request.match_info["name"])
+    admin = request.app[keys.SERVICES].catalog_admin
+    path = admin.path_of(request.match_info["name"])
     return web.FileResponse(
         path,
         headers={
+            "Content-Type": admin.content_type_of(path.name),
             "Cache-Control": "public, max-age=31536000, immutable",
             "X-Content-Type-Options": "nosniff",
         },

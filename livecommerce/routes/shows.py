@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from livecommerce import keys
 from livecommerce.domain.shows import ShowStatus
@@ -43,8 +43,17 @@ class StreamKeyOut(BaseModel):
 
 
 class HostIn(BaseModel):
+    """Exactly one of ``user_id`` and ``email``."""
+
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(min_length=1, max_length=100)
+    user_id: str | None = Field(None, min_length=1, max_length=100)
+    email: str | None = Field(None, min_length=3, max_length=254)
+
+    @model_validator(mode="after")
+    def _one(self) -> HostIn:
+        if (self.user_id is None) == (self.email is None):
+            raise ValueError("give either user_id or email")
+        return self
 
 
 class ShowListQuery(BaseModel):
@@ -137,13 +146,16 @@ async def rotate_stream_key(request: web.Request) -> StreamKeyOut:
     "/api/v1/shows/{show_id}/hosts",
     body=HostIn,
     response=ShowOut,
-    summary="Make an account a host (moderator) of the show",
+    summary="Make an account a host (moderator) of the show, by user_id or by e-mail",
 )
 async def grant_host(request: web.Request, body: HostIn) -> ShowOut:
     principal = await require_principal(request)
-    show = await request.app[keys.SERVICES].shows.grant_host(
-        principal, request.match_info["show_id"], body.user_id
-    )
+    shows = request.app[keys.SERVICES].shows
+    show_id = request.match_info["show_id"]
+    if body.email is not None:
+        show = await shows.grant_host_by_email(principal, show_id, body.email)
+    else:
+        show = await shows.grant_host(principal, show_id, str(body.user_id))
     return ShowOut.of(show)
 
 

@@ -25,6 +25,7 @@ class VariantSpec:
     label: str
     stock: int
     price_minor: int | None = None
+    sku: str | None = None
 
 
 class CatalogService:
@@ -43,6 +44,7 @@ class CatalogService:
         image_url: str = "",
         variants: list[VariantSpec] | None = None,
         requires_shipping: bool = True,
+        option_name: str = "",
     ) -> Product:
         seller = authorize(principal, Action.CREATE_PRODUCT)
         name = name.strip()
@@ -54,6 +56,9 @@ class CatalogService:
         labels = [s.label.strip() for s in specs]
         if len(set(labels)) != len(labels) or not all(labels):
             raise InvalidInput("variant labels must be unique and non-empty")
+        skus = [s.sku for s in specs if s.sku is not None]
+        if len(set(skus)) != len(skus):
+            raise InvalidInput("variant SKUs must be unique")
         for spec in specs:
             if not 0 <= spec.stock <= STOCK_MAX:
                 raise InvalidInput(f"stock must be 0..{STOCK_MAX}")
@@ -69,9 +74,11 @@ class CatalogService:
             image_url=image_url,
             created_at=self._clock.now_ms(),
             variants=tuple(
-                Variant(new_id("var"), s.label.strip(), s.stock, s.price_minor) for s in specs
+                Variant(new_id("var"), s.label.strip(), s.stock, s.price_minor, sku=s.sku)
+                for s in specs
             ),
             requires_shipping=requires_shipping,
+            option_name=option_name.strip(),
         )
         await self._store.add_product(product)
         return product
@@ -82,8 +89,13 @@ class CatalogService:
             raise NotFound("no such product")
         return await self._stock.with_availability(product)
 
-    async def list(self, seller_id: str | None = None) -> list[Product]:
+    async def list(
+        self, seller_id: str | None = None, *, include_archived: bool = False
+    ) -> list[Product]:
+        """Products on sale; archived ones only when asked (the seller's catalog page)."""
+        products = await self._store.list_products(seller_id)
         return [
             await self._stock.with_availability(p)
-            for p in await self._store.list_products(seller_id)
+            for p in products
+            if include_archived or not p.archived
         ]

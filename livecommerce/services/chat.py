@@ -24,6 +24,7 @@ from livecommerce.domain.moderation import (
     check_audience,
     check_slow_mode,
     check_standing,
+    refusal_text,
     screen_text,
 )
 from livecommerce.domain.names import check_display_name
@@ -112,8 +113,7 @@ class ChatService:
             screening = screen_text(text, policy)
             if screening.verdict is Verdict.REJECT:
                 raise MessageRejected(
-                    f"the message was refused ({screening.reason})",
-                    details={"reason": screening.reason},
+                    refusal_text(screening.reason), details={"reason": screening.reason}
                 )
             if screening.verdict is Verdict.HOLD:
                 status = MessageStatus.HELD

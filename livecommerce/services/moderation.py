@@ -1,8 +1,10 @@
-"""Moderation use cases for a show's staff: delete, timeout, ban, slow mode, filters, the review
-queue, viewer reports, and the audit log that records every one of them.
+"""Moderation use cases for a show's staff: delete, timeout (and lift), ban (and unban), slow
+mode, filters, the review queue, viewer reports, who is restricted now, and the audit log that
+records every one of them.
 
 Each action authorizes first (``Action.MODERATE``), changes the shared store, writes one audit
-entry, and returns what the hub must tell the room. State lives in the store so every node
+entry with the target's name as it was then (so the log reads "Ana banned Bob" even after Bob
+renames), and returns what the hub must tell the room. State lives in the store so every node
 enforces a ban the moment it is written.
 """
 
@@ -26,7 +28,14 @@ from livecommerce.domain.moderation import (
 )
 from livecommerce.errors import InvalidInput, NotFound, PermissionDenied
 from livecommerce.ids import new_id
-from livecommerce.services.ports import ChatStore, Clock, ModerationStore, Report
+from livecommerce.services.ports import (
+    AccountStore,
+    ChatStore,
+    Clock,
+    ModerationStore,
+    Report,
+    Restriction,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +52,13 @@ class Outcome:
 
 
 class ModerationService:
-    def __init__(self, store: ModerationStore, chat: ChatStore, clock: Clock) -> None:
+    def __init__(
+        self, store: ModerationStore, chat: ChatStore, clock: Clock, accounts: AccountStore
+    ) -> None:
         self._store = store
         self._chat = chat
         self._clock = clock
+        self._accounts = accounts
 
     async def _audit(
         self,
@@ -58,7 +70,11 @@ class ModerationService:
         message_id: str | None = None,
         reason: str = "",
         detail: dict[str, Any] | None = None,
+        target_name: str | None = None,
     ) -> AuditEntry:
+        if target_name is None and user_id is not None:
+            user = await self._accounts.user_by_id(user_id)
+            target_name = user.name if user else ""
         entry = AuditEntry(
             id=new_id("aud"),
             show_id=show.id,
@@ -70,6 +86,7 @@ class ModerationService:
             target_message_id=message_id,
             reason=reason,
             detail=detail or {},
+            target_name=target_name or "",
         )
         await self._store.append_audit(entry)
         return entry
@@ -94,6 +111,7 @@ class ModerationService:
             show,
             ModAction.DELETE,
             user_id=message.author.id,
+            target_name=message.author.name,
             message_id=message_id,
             reason=normalize_reason(reason),
             detail={"text": message.text, "seq": message.seq},
@@ -152,6 +170,23 @@ class ModerationService:
             who, show, ModAction.UNBAN, user_id=user_id, reason=normalize_reason(reason)
         )
         return Outcome(ModAction.UNBAN, entry)
+
+    async def lift(
+        self, actor: Principal | None, show: ShowRef, user_id: str, reason: str | None = None
+    ) -> Outcome:
+        """End a running timeout early (the user may chat again at once)."""
+        who = authorize(actor, Action.MODERATE, show)
+        if not await self._store.unmute(show.id, user_id, self._clock.now_ms()):
+            raise NotFound("this user is not timed out in this show")
+        entry = await self._audit(
+            who, show, ModAction.LIFT, user_id=user_id, reason=normalize_reason(reason)
+        )
+        return Outcome(ModAction.LIFT, entry)
+
+    async def restrictions(self, actor: Principal | None, show: ShowRef) -> list[Restriction]:
+        """Who is banned and who is timed out now, for the host console's lists."""
+        authorize(actor, Action.MODERATE, show)
+        return await self._store.restrictions(show.id, self._clock.now_ms())
 
     async def slow_mode(
         self, actor: Principal | None, show: ShowRef, seconds: int, reason: str | None = None
@@ -214,7 +249,7 @@ class ModerationService:
             await self._chat.set_status(message_id, MessageStatus.REJECTED)
         entry = await self._audit(
             who, show, action, user_id=message.author.id, message_id=message_id,
-            detail={"text": message.text},
+            detail={"text": message.text}, target_name=message.author.name,
         )  # fmt: skip
         return Outcome(action, entry, released=released)
 

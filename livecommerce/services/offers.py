@@ -32,7 +32,7 @@ from livecommerce.domain.offers import (
 )
 from livecommerce.domain.orders import HOLDING
 from livecommerce.domain.shows import ShowStatus, moment_media_ts
-from livecommerce.errors import Conflict, InvalidInput, NotFound, OfferClosed
+from livecommerce.errors import Conflict, InvalidInput, NotFound, OfferClosed, ProductArchived
 from livecommerce.ids import new_id
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.orders import ShopEvents
@@ -134,6 +134,8 @@ class OfferService:
         product = await self._catalog.get(product_id)
         if product.seller_id != show.seller_id:
             raise InvalidInput("the product does not belong to this show's seller")
+        if product.archived:
+            raise ProductArchived("this product is archived; unarchive it to offer it")
         offer = make_offer(
             offer_id=new_id("ofr"),
             show_id=show_id,

@@ -10,6 +10,7 @@ import hmac
 from typing import Any
 
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize
+from livecommerce.domain.accounts import normalize_email
 from livecommerce.domain.shows import ShowStatus, transition
 from livecommerce.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from livecommerce.ids import hash_secret, new_id, new_secret
@@ -165,6 +166,22 @@ class ShowService:
         if user is None or user.is_guest:
             raise NotFound("no such account")
         await self._store.add_host(show_id, user_id, self._clock.now_ms())
+        return await self.get(show_id)
+
+    async def grant_host_by_email(
+        self, principal: Principal | None, show_id: str, email: str
+    ) -> Show:
+        """Make the account with this e-mail a host. An unknown address, a malformed one and a
+        guest's all get the same NotFound, so the answer tells a seller no more than needed."""
+        show = await self.get(show_id)
+        authorize(principal, Action.MANAGE_SHOW, show_ref(show))
+        try:
+            user = await self._accounts.user_by_email(normalize_email(email))
+        except InvalidInput:
+            user = None
+        if user is None or user.is_guest:
+            raise NotFound("no account with this e-mail can be made a host")
+        await self._store.add_host(show_id, user.id, self._clock.now_ms())
         return await self.get(show_id)
 
     async def revoke_host(self, principal: Principal | None, show_id: str, user_id: str) -> Show:

@@ -18,6 +18,8 @@ async def test_every_page_has_csp_nosniff_and_referrer_policy(demo: Demo) -> Non
         f"/studio/{demo.show_id}",
         f"/console/{demo.show_id}",
         "/dashboard",
+        "/dashboard/products",
+        "/dashboard/orders",
     ]
     async with aiohttp.ClientSession() as http:
         for path in paths:
@@ -42,7 +44,13 @@ async def test_staff_pages_refuse_others(demo: Demo) -> None:
     """A viewer gets a 403 page on the studio and console; anonymous users are sent to log in."""
     viewer = demo.data["viewer_token"]
     async with aiohttp.ClientSession() as http:
-        for path in (f"/studio/{demo.show_id}", f"/console/{demo.show_id}", "/dashboard"):
+        for path in (
+            f"/studio/{demo.show_id}",
+            f"/console/{demo.show_id}",
+            "/dashboard",
+            "/dashboard/products",
+            "/dashboard/orders",
+        ):
             async with http.get(
                 demo.base_url + path, headers={"Authorization": f"Bearer {viewer}"}
             ) as resp:
@@ -79,7 +87,8 @@ async def test_csp_blocks_inline_script(demo: Demo, browser: Browser) -> None:
 
 
 async def test_pages_render_in_the_browser(demo: Demo, browser: Browser) -> None:
-    """Home, show, studio, console and dashboard load their modules without script errors."""
+    """Home, show, studio, console and the dashboard's pages load their modules without script
+    errors."""
     seller = await login(browser, demo.base_url, demo.data["seller_email"], demo.data["password"])
     home = await open_page(browser, demo.base_url + "/", context=seller)
     await home.shot("home")
@@ -88,12 +97,13 @@ async def test_pages_render_in_the_browser(demo: Demo, browser: Browser) -> None
         ("studio", f"/studio/{demo.show_id}"),
         ("console", f"/console/{demo.show_id}"),
         ("dashboard", "/dashboard"),
+        ("products", "/dashboard/products"),
+        ("orders", "/dashboard/orders"),
     ]:
         watched = await open_page(browser, demo.base_url + path, context=seller)
-        if name != "dashboard":  # the dashboard is server-rendered, with no module
-            await watched.page.wait_for_selector(
-                "body[data-ready='1']", state="attached", timeout=15000
-            )
+        await watched.page.wait_for_selector(
+            "body[data-ready='1']", state="attached", timeout=15000
+        )
         assert [] == watched.page_errors, name
         assert [] == watched.dialogs, name
         await watched.shot(f"page-{name}")

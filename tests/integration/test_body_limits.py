@@ -12,6 +12,7 @@ import pytest
 from aiohttp import ClientSession
 
 from tests.conftest import SettingsFactory
+from tests.support import images
 from tests.support.shop import ShopEnv, shop_env
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -57,12 +58,16 @@ async def test_a_chunked_upload_over_the_cap_is_413_not_truncated(env: ShopEnv) 
             url, data=_slowly(PNG + b"\x00" * (10 * 1024 * 1024)), headers=headers
         ) as resp:
             assert (resp.status, (await resp.json())["error"]["code"]) == (413, "payload_too_large")
-        big = PNG + b"\x00" * (1024 * 1024)  # 1 MB, under the 2 MiB cap: stored whole
+        big = images.noisy_png(640, 600)  # over 1 MB, under the 2 MiB cap: read whole
+        assert 1024 * 1024 < len(big) < 2 * 1024 * 1024
         async with http.put(url, data=_slowly(big), headers=headers) as resp:
             assert resp.status == 200, await resp.text()
-            image_url = (await resp.json())["image_url"]
-        async with http.get(env.base_url + image_url) as resp:
-            assert await resp.read() == big
+            largest = (await resp.json())["images"][-1]
+        async with http.get(env.base_url + largest["url"]) as resp:
+            stored = images.decode(await resp.read())
+        assert (640, 600) == (stored.width, stored.height)
+        band = stored.to_ndarray(format="rgb24")[-20:]  # the bottom of the picture arrived
+        assert band[..., 1].mean() > 200 and band[..., 0].mean() < 60
 
 
 async def test_deeply_nested_json_is_422_not_500(env: ShopEnv) -> None:

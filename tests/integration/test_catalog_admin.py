@@ -11,9 +11,10 @@ from aiohttp import ClientSession
 
 from livecommerce.domain.access import Role
 from tests.conftest import SettingsFactory
+from tests.support import images
 from tests.support.shop import ShopEnv, shop_env
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = images.png(64, 48)
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 
@@ -30,7 +31,8 @@ async def http() -> AsyncIterator[ClientSession]:
 
 
 async def test_image_upload_checks_type_bytes_and_size(env: ShopEnv, http: ClientSession) -> None:
-    """A real PNG is stored and served; wrong types, lying bytes and big files are refused."""
+    """A real PNG is stored (re-encoded, never wider than it was) and served; wrong types, lying
+    bytes, unreadable pictures and big files are refused."""
     token = await env.token(env.seller_user)
     url = f"{env.base_url}/api/v1/products/{env.product.id}/image"
 
@@ -45,11 +47,15 @@ async def test_image_upload_checks_type_bytes_and_size(env: ShopEnv, http: Clien
     assert 200 == status, product
     image_url = str(product["image_url"])
     assert image_url.startswith("/uploads/products/")
-    assert image_url.endswith(".png")
+    assert image_url.endswith("-64.webp")
+    assert [{"width": 64, "height": 48, "url": image_url}] == product["images"]
     async with http.get(env.base_url + image_url) as resp:
-        assert (200, PNG) == (resp.status, await resp.read())
+        stored = await resp.read()
+        assert (200, "image/webp") == (resp.status, resp.content_type)
+    assert (64, 48) == (images.decode(stored).width, images.decode(stored).height)
     assert (406, "unsupported_media") == await _code(put(PNG, "text/plain"))
     assert (422, "invalid_input") == await _code(put(JPEG, "image/png"))
+    assert (422, "invalid_input") == await _code(put(JPEG, "image/jpeg"))
     assert (413, "payload_too_large") == await _code(put(PNG + b"\x00" * 5000, "image/png"))
     _, other = await env.user("Other seller", Role.SELLER)
     assert (403, "forbidden") == await _code(put(PNG, "image/png", await env.token(other)))

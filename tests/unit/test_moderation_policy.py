@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from livecommerce.domain.moderation import (
+    AuditEntry,
     ChatPolicy,
+    ModAction,
     Standing,
     Verdict,
+    audit_summary,
     check_audience,
     check_slow_mode,
     check_standing,
@@ -17,6 +22,7 @@ from livecommerce.domain.moderation import (
     csv_cell,
     make_policy,
     normalize_reason,
+    refusal_text,
     screen_text,
     slow_mode_wait_ms,
 )
@@ -96,12 +102,39 @@ def test_banned_word_needs_whole_word() -> None:
 
 
 def test_screen_hold_or_reject() -> None:
-    """Filtered lines are refused, or held when the show reviews them."""
+    """Filtered lines are refused; when the show reviews lines, every line is held, filtered
+    or not, and the reason says which filter a line tripped."""
     policy = ChatPolicy(banned_words=("spam",), block_links=True)
     assert screen_text("hello", policy).verdict == Verdict.PUBLISH
     assert tuple(vars_of(screen_text("spam", policy))) == (Verdict.REJECT, "banned_word")
-    held = screen_text("www.x.com", ChatPolicy(block_links=True, hold_for_review=True))
-    assert (held.verdict, held.reason) == (Verdict.HOLD, "link")
+    review = ChatPolicy(block_links=True, hold_for_review=True)
+    assert [Verdict.HOLD, "link"] == vars_of(screen_text("www.x.com", review))
+    assert [Verdict.HOLD, "review"] == vars_of(screen_text("hello", review))
+
+
+def test_refusals_in_plain_words() -> None:
+    """Viewers read a sentence for every refusal reason, never a code."""
+    assert "Your message contains a word this show does not allow." == refusal_text("banned_word")
+    assert "Links are not allowed in this show's chat." == refusal_text("link")
+    assert "_" not in refusal_text("something_new")
+
+
+def test_audit_summary_names_actor_and_target() -> None:
+    """Audit entries read as sentences with the actor's and the target's names."""
+
+    def entry(action: ModAction, **kw: Any) -> AuditEntry:
+        return AuditEntry("a", "s", "u1", "Ana", action, 0, target_user_id="u2", **kw)
+
+    assert "Ana banned Bob: spam" == audit_summary(
+        entry(ModAction.BAN, target_name="Bob", reason="spam")
+    )
+    assert "Ana timed out Bob for 5 minutes" == audit_summary(
+        entry(ModAction.TIMEOUT, target_name="Bob", detail={"seconds": 300})
+    )
+    assert "Ana lifted a viewer’s timeout" == audit_summary(entry(ModAction.LIFT))
+    assert "Ana deleted Bob’s message “hi”" == audit_summary(
+        entry(ModAction.DELETE, target_name="Bob", detail={"text": "hi"})
+    )
 
 
 def vars_of(s: object) -> list[object]:

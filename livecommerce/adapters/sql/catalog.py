@@ -3,6 +3,7 @@ inventory movements, see adapters/sql/stock.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from livecommerce.adapters.sql.database import Database, Row
@@ -10,7 +11,18 @@ from livecommerce.adapters.sql.stock import write_movements
 from livecommerce.domain.inventory import initial_movement
 from livecommerce.errors import Conflict
 from livecommerce.ids import new_id
-from livecommerce.services.ports import Product, Variant
+from livecommerce.services.ports import ImageSize, Product, Variant
+
+
+def images_json(images: Sequence[ImageSize]) -> str:
+    """The ``products.images`` column: the photo's sizes as JSON."""
+    return json.dumps([{"width": i.width, "height": i.height, "url": i.url} for i in images])
+
+
+def _images(raw: str | None) -> tuple[ImageSize, ...]:
+    return tuple(
+        ImageSize(int(i["width"]), int(i["height"]), str(i["url"])) for i in json.loads(raw or "[]")
+    )
 
 
 class SqlCatalogStore:
@@ -35,7 +47,8 @@ class SqlCatalogStore:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO products (id, seller_id, name, description, price_minor, currency, "
-                "image_url, created_at, requires_shipping) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "image_url, created_at, requires_shipping, archived, option_name, images) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 product.id,
                 product.seller_id,
                 product.name,
@@ -45,17 +58,21 @@ class SqlCatalogStore:
                 product.image_url,
                 product.created_at,
                 product.requires_shipping,
+                int(product.archived),
+                product.option_name,
+                images_json(product.images),
             )
             for position, variant in enumerate(product.variants):
                 await tx.execute(
                     "INSERT INTO product_variants (id, product_id, label, stock, price_minor, "
-                    "position) VALUES (?, ?, ?, ?, ?, ?)",
+                    "position, sku) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     variant.id,
                     product.id,
                     variant.label,
                     0,
                     variant.price_minor,
                     position,
+                    variant.sku,
                 )
             if not await write_movements(tx, initial):
                 raise Conflict("this product's variants were created before")
@@ -72,7 +89,7 @@ class SqlCatalogStore:
         )
         for row in rows:
             out[row["product_id"]].append(
-                Variant(row["id"], row["label"], row["stock"], row["price_minor"])
+                Variant(row["id"], row["label"], row["stock"], row["price_minor"], sku=row["sku"])
             )
         return out
 
@@ -88,6 +105,9 @@ class SqlCatalogStore:
             created_at=row["created_at"],
             variants=tuple(variants),
             requires_shipping=bool(row["requires_shipping"]),
+            archived=bool(row["archived"]),
+            option_name=row["option_name"],
+            images=_images(row["images"]),
         )
 
     async def get_product(self, product_id: str) -> Product | None:

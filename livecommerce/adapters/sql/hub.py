@@ -28,7 +28,7 @@ from livecommerce.domain.moderation import (
 )
 from livecommerce.domain.qa import Question
 from livecommerce.ids import new_id
-from livecommerce.services.ports import Report
+from livecommerce.services.ports import Report, Restriction
 
 Row = dict[str, Any]
 
@@ -230,6 +230,48 @@ class SqlHubStore:
             show_id, user_id, until_ms,
         )  # fmt: skip
 
+    async def unmute(self, show_id: str, user_id: str, now_ms: int) -> bool:
+        removed = await self._db.execute(
+            "DELETE FROM chat_timeouts WHERE show_id = ? AND user_id = ? AND until > ?",
+            show_id, user_id, now_ms,
+        )  # fmt: skip
+        return removed > 0
+
+    async def restrictions(self, show_id: str, now_ms: int) -> list[Restriction]:
+        bans = await self._db.fetchall(
+            "SELECT b.user_id, b.reason, b.at, b.banned_by, u.name AS user_name, "
+            "a.name AS by_name FROM chat_bans b "
+            "LEFT JOIN users u ON u.id = b.user_id LEFT JOIN users a ON a.id = b.banned_by "
+            "WHERE b.show_id = ? ORDER BY b.at DESC",
+            show_id,
+        )
+        timeouts = await self._db.fetchall(
+            "SELECT t.user_id, t.until, u.name AS user_name FROM chat_timeouts t "
+            "LEFT JOIN users u ON u.id = t.user_id "
+            "WHERE t.show_id = ? AND t.until > ? ORDER BY t.until",
+            show_id, now_ms,
+        )  # fmt: skip
+        return [
+            Restriction(
+                kind="ban",
+                user_id=r["user_id"],
+                user_name=r["user_name"] or "",
+                reason=r["reason"],
+                at_ms=int(r["at"]),
+                by_id=r["banned_by"],
+                by_name=r["by_name"] or "",
+            )
+            for r in bans
+        ] + [
+            Restriction(
+                kind="timeout",
+                user_id=r["user_id"],
+                user_name=r["user_name"] or "",
+                until_ms=int(r["until"]),
+            )
+            for r in timeouts
+        ]
+
     async def add_report(self, report: Report) -> bool:
         try:
             await self._db.execute(
@@ -276,11 +318,11 @@ class SqlHubStore:
     async def append_audit(self, entry: AuditEntry) -> None:
         await self._db.execute(
             "INSERT INTO moderation_audit (id, show_id, actor_id, actor_name, action, "
-            "target_user_id, target_message_id, reason, detail, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "target_user_id, target_message_id, reason, detail, at, target_name) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             entry.id, entry.show_id, entry.actor_id, entry.actor_name, str(entry.action),
             entry.target_user_id, entry.target_message_id, entry.reason,
-            json.dumps(entry.detail), entry.at_ms,
+            json.dumps(entry.detail), entry.at_ms, entry.target_name,
         )  # fmt: skip
 
     async def audit(self, show_id: str, limit: int) -> list[AuditEntry]:
@@ -300,6 +342,7 @@ class SqlHubStore:
                 target_message_id=r["target_message_id"],
                 reason=r["reason"],
                 detail=json.loads(r["detail"]),
+                target_name=r["target_name"],
             )
             for r in rows
         ]

@@ -70,6 +70,26 @@ class Variant:
     stock: int
     price_minor: int | None
     held: int = 0
+    #: The seller's stock-keeping unit (unique among the seller's variants; CSV import key).
+    sku: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSize:
+    """One stored size of a product photo, as pages use it in ``srcset``."""
+
+    width: int
+    height: int
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    """A file the ``ProductImages`` port wrote (its public name and its pixel size)."""
+
+    name: str
+    width: int
+    height: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +105,12 @@ class Product:
     variants: tuple[Variant, ...] = ()
     #: Shipped goods need an address at checkout; digital goods and pick-ups do not.
     requires_shipping: bool = True
+    #: Kept for its orders and replays, never offered again (until unarchived).
+    archived: bool = False
+    #: What the variants differ in ("Size"); each variant's label is its value ("M").
+    option_name: str = ""
+    #: The photo's stored sizes, smallest first; ``image_url`` is one of them (or older).
+    images: tuple[ImageSize, ...] = ()
 
 
 class AccountStore(Protocol):
@@ -147,14 +173,22 @@ class CatalogStore(Protocol):
 
 
 class CatalogAdminStore(Protocol):
-    """The writes a seller's catalog needs after creation: edit, reprice, delete (stock changes
-    are inventory movements: `StockLedger`)."""
+    """The writes a seller's catalog needs after creation: edit, reprice, rename, delete, archive
+    and add variants (stock changes are inventory movements: `StockLedger`)."""
 
     async def update_product(self, product_id: str, fields: dict[str, Any]) -> None:
         """Set the given columns (names are fixed by the service)."""
 
     async def update_variant(self, product_id: str, variant_id: str, price_minor: int) -> bool:
         """Set the variant's own price; False when the product has no such variant."""
+
+    async def edit_variant(self, product_id: str, variant_id: str, fields: dict[str, Any]) -> bool:
+        """Set a variant's ``label``, ``sku`` and/or own ``price_minor`` (None: the product's);
+        False when the product has no such variant. Conflict when the SKU is taken in it."""
+
+    async def add_variant(self, product_id: str, variant: Variant) -> None:
+        """Append a variant with no stock (its units come as a movement); raises Conflict when
+        its label or SKU is taken in this product."""
 
     async def offers_of(self, product_id: str) -> int:
         """How many offers ever sold this product (such a product is never deleted)."""
@@ -163,10 +197,14 @@ class CatalogAdminStore(Protocol):
 
 
 class ProductImages(Protocol):
-    """Where uploaded product images live; names are chosen by the service, never a client."""
+    """Where uploaded product photos live; names are chosen by the service, never a client."""
 
-    async def save(self, name: str, data: bytes) -> None:
-        """Store atomically (a reader never sees half a file)."""
+    async def save_photo(
+        self, stem: str, kind: str, data: bytes, widths: tuple[int, ...]
+    ) -> tuple[StoredImage, ...]:
+        """Decode a checked upload (``kind``: png, jpg, webp or gif) and store it re-encoded
+        from its pixels at these widths (never wider than the original), each atomically, as
+        ``<stem>-<width>.<ext>``; InvalidInput when the bytes are not a readable picture."""
 
     def path_of(self, name: str) -> Path | None:
         """The stored file for a name, or None when there is none."""

@@ -77,6 +77,30 @@ class Report:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    """Someone who may not chat in a show now: banned (``kind`` "ban"), or timed out until
+    ``until_ms`` (``kind`` "timeout"). Names are the accounts' current ones."""
+
+    kind: str
+    user_id: str
+    user_name: str
+    reason: str = ""
+    at_ms: int | None = None
+    until_ms: int | None = None
+    by_id: str | None = None
+    by_name: str = ""
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"user": {"id": self.user_id, "name": self.user_name}}
+        if self.kind == "ban":
+            by = {"id": self.by_id, "name": self.by_name} if self.by_id else None
+            out.update(reason=self.reason, at=self.at_ms, by=by)
+        else:
+            out["until"] = self.until_ms
+        return out
+
+
 class ModerationStore(Protocol):
     async def policy(self, show_id: str) -> ChatPolicy: ...
 
@@ -90,6 +114,12 @@ class ModerationStore(Protocol):
     async def unban(self, show_id: str, user_id: str) -> bool: ...
 
     async def mute(self, show_id: str, user_id: str, until_ms: int) -> None: ...
+
+    async def unmute(self, show_id: str, user_id: str, now_ms: int) -> bool:
+        """End a running timeout; False when the user is not timed out now."""
+
+    async def restrictions(self, show_id: str, now_ms: int) -> list[Restriction]:
+        """Bans (newest first), then running timeouts (soonest end first)."""
 
     async def add_report(self, report: Report) -> bool:
         """False when this reporter already reported this line (one report per person)."""

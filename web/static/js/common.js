@@ -214,3 +214,152 @@ export function confirmFirst(button, action, armedText = "Sure?") {
   };
 }
 
+
+// --- times in the browser's zone, countdowns, prices typed by people, raw request bodies -----
+
+/** The browser's time zone name ("Europe/Lisbon"), for hints next to time inputs. */
+export function timeZoneName() {
+  try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch { return ""; }
+}
+
+/**
+ * A moment (epoch ms, or an ISO 8601 string with its offset) in the browser's local time:
+ * "Sat, 5 Dec, 19:00" (the year only when it is not this year). Empty for nothing.
+ */
+export function localTime(value, options = {}) {
+  if (value === null || value === undefined || value === "") return "";
+  const date = new Date(typeof value === "number" ? value : String(value));
+  if (Number.isNaN(date.getTime())) return "";
+  const sameYear = date.getFullYear() === new Date().getFullYear();
+  return date.toLocaleString(undefined, {
+    weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+    ...(sameYear ? {} : { year: "numeric" }), ...options,
+  });
+}
+
+/** Show every `<time datetime=… data-local>` under root in the browser's local time. */
+export function localizeTimes(root = document) {
+  for (const node of root.querySelectorAll("time[data-local]")) {
+    const text = localTime(node.getAttribute("datetime"));
+    if (text) {
+      node.textContent = text;
+      node.title = node.getAttribute("datetime");
+    }
+  }
+}
+
+/** How long until a moment, for people: "in 2 d 3 h", "in 1 h 5 min", "in 4:09"; "" once it
+ * has passed. */
+export function untilText(target, now = Date.now()) {
+  const at = typeof target === "number" ? target : new Date(String(target)).getTime();
+  const left = Math.round((at - now) / 1000);
+  if (!(left > 0)) return "";
+  const days = Math.floor(left / 86400);
+  const hours = Math.floor((left % 86400) / 3600);
+  const minutes = Math.floor((left % 3600) / 60);
+  if (days) return `in ${days} d ${hours} h`;
+  if (hours) return `in ${hours} h ${minutes} min`;
+  return `in ${clock(left)}`;
+}
+
+/**
+ * Keep every `[data-countdown]` under root (epoch ms or ISO in the attribute) showing the time
+ * left, once a second; `onDone(node)` runs once when one reaches zero. Returns a stop function.
+ * Viewer pages use it for upcoming shows: `<span data-countdown="2026-12-05T18:00:00+00:00">`.
+ */
+export function startCountdowns(root = document, onDone = null) {
+  const done = new WeakSet();
+  const tick = () => {
+    for (const node of root.querySelectorAll("[data-countdown]")) {
+      const raw = node.dataset.countdown;
+      const text = untilText(/^\d+$/.test(raw) ? Number(raw) : raw);
+      node.textContent = text || "starting now";
+      if (!text && !done.has(node)) {
+        done.add(node);
+        onDone?.(node);
+      }
+    }
+  };
+  tick();
+  const timer = setInterval(tick, 1000);
+  return () => clearInterval(timer);
+}
+
+/** A `<input type=datetime-local>` value ("2026-12-05T19:00") read in the browser's zone, as
+ * ISO 8601 with that zone's offset on that date ("2026-12-05T19:00:00+01:00"). */
+export function isoWithOffset(localValue) {
+  const date = new Date(localValue);
+  if (!localValue || Number.isNaN(date.getTime())) return "";
+  const pad = (n) => String(Math.trunc(Math.abs(n))).padStart(2, "0");
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:00${sign}${pad(offset / 60)}:${pad(offset % 60)}`;
+}
+
+/** A price typed by a person ("12.50", "12,5", "1250" for JPY) → integer minor units, or null
+ * when it is not a positive price with at most the currency's decimals. No floats involved. */
+export function parseMoney(text, currency = cfg.currency || "USD") {
+  const digits = ZERO_DECIMAL.has(currency) ? 0 : 2;
+  const raw = String(text ?? "").trim().replace(",", ".");
+  const match = /^(\d{1,9})(?:\.(\d+))?$/.exec(raw);
+  if (!match || (match[2] || "").length > digits) return null;
+  const minor = Number(match[1]) * 10 ** digits + Number((match[2] || "").padEnd(digits, "0") || 0);
+  return minor > 0 ? minor : null;
+}
+
+/** Minor units → the text a person would type back into a price field ("12.50"). */
+export function majorText(minor, currency = cfg.currency || "USD") {
+  const digits = ZERO_DECIMAL.has(currency) ? 0 : 2;
+  if (!digits) return String(minor);
+  return `${Math.floor(minor / 100)}.${String(minor % 100).padStart(2, "0")}`;
+}
+
+/** Like `api`, with a raw body (FormData for uploads, CSV text): the browser or `headers` set
+ * its Content-Type. Cookie-authenticated writes carry X-CSRF-Token. */
+export async function apiBody(method, url, body, headers = {}) {
+  const init = { method, body, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
+  if (cfg.csrf) init.headers["X-CSRF-Token"] = cfg.csrf;
+  const res = await fetch(url, init);
+  let data = null;
+  try { data = await res.json(); } catch { data = null; }
+  if (!res.ok) {
+    const err = new Error(data?.error?.message || `${res.status} ${res.statusText}`);
+    err.status = res.status;
+    err.code = data?.error?.code;
+    err.details = data?.error?.details;
+    throw err;
+  }
+  return data;
+}
+
+// --- orders as people read them (seller pages and the studio's feed) -------------------------
+
+/** The buyer's name on an order: the `buyer` object's, else the shipping address's name. */
+export function buyerName(order) {
+  const buyer = order?.buyer;
+  if (buyer && typeof buyer === "object" && buyer.name) return buyer.name;
+  return order?.buyer_name || order?.shipping_address?.name || "A buyer";
+}
+
+/** "Logo tee · M × 2": the order's product, variant and quantity. `catalog` (product id →
+ * product with variants) names them for servers whose orders carry only ids. */
+export function itemText(order, catalog = null) {
+  const known = catalog?.get?.(order?.product?.id || order?.product_id);
+  const product = order?.product?.name || known?.name || "Product";
+  const variantId = order?.variant?.id || order?.variant_id;
+  let variant = order?.variant?.label || known?.variants?.find((v) => v.id === variantId)?.label || "";
+  if (variant === "default") variant = "";
+  return `${product}${variant ? ` · ${variant}` : ""} × ${order?.quantity || 1}`;
+}
+
+/** A shipping address as lines ("Ana Lima", "Rua A 1, 2º", "1100-001 Lisboa", "PT"); [] for none. */
+export function addressLines(address) {
+  if (!address) return [];
+  const place = [address.postal_code, address.city].filter(Boolean).join(" ");
+  return [
+    address.name,
+    [address.line1, address.line2].filter(Boolean).join(", "),
+    [place, address.region].filter(Boolean).join(", "),
+    address.country,
+  ].filter(Boolean);
+}

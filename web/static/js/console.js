@@ -1,7 +1,8 @@
 // The host console: chat with inline delete / timeout / ban, slow mode and filters, the
-// held-for-review and reports queues, the Q&A queue and the audit log. Everything goes through
-// the hub's mod.* events; the audit log comes from the hub's REST endpoint when it exists.
-import { $, api, appendCapped, cfg, chatLine, confirmFirst, connectShow, el, errorText, timeOf } from "./common.js";
+// held-for-review and reports queues, who is banned or timed out (with Unban and Lift), the Q&A
+// queue and the audit log in words. Actions go through the hub's mod.* events; the lists and the
+// audit log come from the REST endpoints under /api/v1/shows/{id}/moderation/.
+import { $, api, appendCapped, cfg, chatLine, confirmFirst, connectShow, el, errorText, localTime, startCountdowns, timeOf, untilText } from "./common.js";
 
 const showId = cfg.showId;
 
@@ -48,6 +49,7 @@ const hub = connectShow(showId, {
     if (typeof ack.viewers === "number") $("viewers-count").textContent = String(ack.viewers);
     loadQueue();
     loadAudit();
+    loadRestrictions();
   },
   onState(state, err) {
     if (state === "disconnected") status("Reconnecting…", "pending");
@@ -59,7 +61,11 @@ hub.on("chat.message", addChat);
 hub.on("chat.batch", (p) => { for (const m of p.messages || []) addChat(m); });
 hub.on("chat.deleted", (p) => { document.getElementById(`msg-${p.id}`)?.remove(); document.getElementById(`held-${p.id}`)?.remove(); });
 hub.on("viewers.count", (p) => { $("viewers-count").textContent = String(p.count ?? 0); });
-hub.on("mod.applied", (p) => { if (p.slow_mode_seconds !== undefined) $("slowmode").value = String(p.slow_mode_seconds); loadAudit(); });
+hub.on("mod.applied", (p) => {
+  if (p.slow_mode_seconds !== undefined) $("slowmode").value = String(p.slow_mode_seconds);
+  if (["ban", "unban", "timeout", "lift"].includes(p.action)) loadRestrictions();
+  loadAudit();
+});
 hub.on("chat.held", (p) => addHeld(p.message));
 hub.on("chat.reported", (p) => addReport(p.report));
 
@@ -129,6 +135,44 @@ function upsertQuestion(q) {
 }
 hub.on("qa.updated", (p) => upsertQuestion(p.question));
 
+// --- banned and timed out ----------------------------------------------------------------
+let restrictionsTimer = null;
+function loadRestrictions() {
+  clearTimeout(restrictionsTimer);
+  restrictionsTimer = setTimeout(async () => {
+    try {
+      const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/moderation/restrictions`);
+      $("banned-list").replaceChildren(...(data.banned || []).map(bannedItem));
+      $("timeout-list").replaceChildren(...(data.timed_out || []).map(timedOutItem));
+      if (!data.banned?.length) $("banned-list").append(el("li", { className: "muted", text: "Nobody is banned." }));
+      if (!data.timed_out?.length) $("timeout-list").append(el("li", { className: "muted", text: "Nobody is timed out." }));
+    } catch (err) {
+      $("banned-list").replaceChildren(el("li", { className: "muted", text: err.message }));
+    }
+  }, 200);
+}
+
+function bannedItem(b) {
+  const name = b.user?.name || "someone";
+  const unban = el("button", { type: "button", className: "secondary small", "data-action": "unban", "aria-label": `Unban ${name}` }, "Unban");
+  unban.addEventListener("click", confirmFirst(unban, () => mod("mod.unban", { user_id: b.user.id }, `${name} may chat again.`), "Confirm unban"));
+  return el("li", { "data-user-id": b.user?.id || "" },
+    el("span", { className: "who", text: name }),
+    el("span", { className: "muted", text: ` ${b.reason ? `“${b.reason}” · ` : ""}by ${b.by?.name || "a host"} · ${localTime(b.at)} ` }),
+    unban);
+}
+
+function timedOutItem(t) {
+  const name = t.user?.name || "someone";
+  return el("li", { "data-user-id": t.user?.id || "" },
+    el("span", { className: "who", text: name }),
+    el("span", { className: "muted", text: ` until ${localTime(t.until, { weekday: undefined, day: undefined, month: undefined })} · ` }),
+    el("span", { className: "countdown", "data-countdown": String(t.until), text: untilText(t.until) }), " ",
+    el("button", { type: "button", className: "secondary small", "data-action": "lift", "aria-label": `Lift ${name}'s timeout`, onclick: () => mod("mod.lift", { user_id: t.user.id }, `${name} may chat again.`) }, "Lift"));
+}
+// a timeout that runs out leaves the list by itself
+startCountdowns($("timeout-list"), () => loadRestrictions());
+
 // --- audit log -----------------------------------------------------------------------------
 let auditTimer = null;
 function loadAudit() {
@@ -138,9 +182,8 @@ function loadAudit() {
       const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/moderation/audit?limit=100`);
       const entries = data.entries || [];
       $("audit-list").replaceChildren(...entries.slice(0, 100).map((a) => el("li", {},
-        el("span", { className: "muted", text: timeOf(a.at) }), " ",
-        el("span", { className: "who", text: a.actor?.name || "" }), " ",
-        el("span", { text: `${a.action}${a.reason ? ` (${a.reason})` : ""}${a.detail ? ` ${typeof a.detail === "string" ? a.detail : JSON.stringify(a.detail)}` : ""}` }))));
+        el("time", { className: "muted", datetime: new Date(a.at).toISOString(), title: localTime(a.at), text: timeOf(a.at) }), " ",
+        el("span", { text: a.summary || `${a.actor?.name || ""} ${a.action}` }))));
     } catch (err) {
       $("audit-list").replaceChildren(el("li", { className: "muted", text: err.status === 404 ? "The audit log is not available on this server." : err.message }));
     }

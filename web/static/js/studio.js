@@ -2,7 +2,7 @@
 // browser, a connection and bitrate indicator, the stream key (rotate or paste) with OBS/ffmpeg
 // hints, offers to pin, unpin, start or end, questions to answer, the live order feed and the
 // viewer count.
-import { $, api, cfg, clock, confirmFirst, connectShow, el, errorText, money, minorOf, timeOf, toMinor } from "./common.js";
+import { $, addressLines, api, buyerName, cfg, clock, confirmFirst, connectShow, el, errorText, itemText, money, minorOf, timeOf, toMinor } from "./common.js";
 import { bitrateMeter, publishWhip, whenLost } from "./media.js";
 import { followShowStatus } from "./showstate.js";
 
@@ -390,16 +390,34 @@ function upsertQuestion(q) {
 }
 hub.on("qa.updated", (p) => upsertQuestion(p.question));
 
-// Orders: the feed and running totals (paid orders count toward the total).
+// Orders: the feed (buyer, item, where it ships) and running totals (paid orders count).
 const orders = new Map();
 function upsertOrder(o) {
   if (!o?.id || (o.show_id && o.show_id !== showId)) return;
   orders.set(o.id, { ...(orders.get(o.id) || {}), ...o });
+  renderOrders();
+}
+async function renderOrders() {
+  // name items from the catalog when an order carries only ids (fetched once per product)
+  const catalog = new Map();
+  for (const x of [...orders.values()]) {
+    const id = x.product?.id || x.product_id;
+    if (id && !catalog.has(id)) {
+      await productName(id);
+      catalog.set(id, await products.get(id));
+    }
+  }
   const items = [...orders.values()].sort((a, b) => (b.created_at || 0) - (a.created_at || 0));
-  $("order-feed").replaceChildren(...items.slice(0, 100).map((x) => el("li", { id: `order-${x.id}`, "data-status": x.status },
-    el("span", { className: `badge status ${x.status}`, text: x.status }), " ",
-    el("span", { text: money(x.total) }), " ",
-    el("span", { className: "muted", text: `${x.quantity ? `${x.quantity} × ` : ""}${timeOf(x.created_at)}` }))));
+  $("order-feed").replaceChildren(...items.slice(0, 100).map((x) => {
+    const where = addressLines(x.shipping_address);
+    return el("li", { id: `order-${x.id}`, "data-status": x.status },
+      el("div", {}, el("span", { className: `badge status ${x.status}`, text: x.status }), " ",
+        el("strong", { className: "buyer", text: buyerName(x) }), " ",
+        el("span", { text: money(x.total) }), " ",
+        el("span", { className: "muted", text: timeOf(x.created_at) })),
+      el("div", { className: "item", text: itemText(x, catalog) }),
+      where.length ? el("div", { className: "muted small address", text: `Ship to ${where.join(", ")}` }) : null);
+  }));
   const paid = items.filter((x) => x.status === "paid" || x.status === "fulfilled");
   const total = paid.reduce((sum, x) => sum + minorOf(x.total), 0);
   const currency = paid[0]?.total?.currency || cfg.currency;
