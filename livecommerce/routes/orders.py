@@ -70,7 +70,9 @@ class OrderList(BaseModel):
 
 class RefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int | None = Field(None, ge=1, description="minor units; empty = all that is left")
+    amount: int | None = Field(
+        None, ge=1, description="minor units; empty = all that is left", strict=True
+    )
     restock: bool = Field(False, description="put the order's units back into the variant's stock")
     idempotency_key: str | None = Field(None, min_length=8, max_length=100)
 

@@ -27,8 +27,8 @@ PHOTO_FIELD = "image"
 class VariantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: str = Field(min_length=1, max_length=60, description="the option's value, e.g. M")
-    stock: int = Field(0, ge=0, le=1_000_000)
-    price: int | None = Field(None, gt=0, le=100_000_000, description="minor units")
+    stock: int = Field(0, ge=0, le=1_000_000, strict=True)
+    price: int | None = Field(None, gt=0, le=100_000_000, description="minor units", strict=True)
     sku: str | None = Field(None, max_length=64, description="unique among your variants")
 
 
@@ -36,7 +36,7 @@ class ProductIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=120)
     description: str = Field("", max_length=4000)
-    price: int = Field(gt=0, le=100_000_000, description="minor units (cents)")
+    price: int = Field(gt=0, le=100_000_000, description="minor units (cents)", strict=True)
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
     image_url: str = Field("", max_length=500, pattern=r"^(/[^\s]*)?$")
     option_name: str = Field("", max_length=40, description="what variants differ in: Size")

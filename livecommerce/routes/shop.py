@@ -31,18 +31,29 @@ class OfferIn(BaseModel):
     product_id: str = Field(min_length=1, max_length=100)
     kind: Literal["fixed", "flash"] = "fixed"
     price: int | None = Field(
-        None, ge=0, le=100_000_000, description="minor units; empty: the product's price"
+        None,
+        ge=0,
+        le=100_000_000,
+        description="minor units; empty: the product's price",
+        strict=True,
     )
     cap: int | None = Field(
         None,
         ge=1,
         le=1_000_000,
         description="the most units this offer may sell in total (empty: its variants' stock)",
+        strict=True,
     )
-    stock: int | None = Field(None, ge=1, le=1_000_000, description="older name of `cap`")
-    per_buyer_limit: int | None = Field(None, ge=1, le=1000)
+    stock: int | None = Field(
+        None, ge=1, le=1_000_000, description="older name of `cap`", strict=True
+    )
+    per_buyer_limit: int | None = Field(None, ge=1, le=1000, strict=True)
     duration_seconds: int | None = Field(
-        None, ge=1, le=DURATION_MAX_SECONDS, description=f"{_DURATION}; a flash sale needs it"
+        None,
+        ge=1,
+        le=DURATION_MAX_SECONDS,
+        description=f"{_DURATION}; a flash sale needs it",
+        strict=True,
     )
     starts_at: datetime | None = Field(
         None, description="an explicit start; the window opens at start if this has passed"
@@ -167,6 +178,7 @@ class OfferStart(OfferMoment):
         ge=1,
         le=DURATION_MAX_SECONDS,
         description="a new length for the window (replaces the prepared one or its ends_at)",
+        strict=True,
     )
 
 
@@ -245,7 +257,7 @@ class ProductPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=120)
     description: str | None = Field(None, max_length=4000)
-    price: int | None = Field(None, gt=0, le=100_000_000, description="minor units")
+    price: int | None = Field(None, gt=0, le=100_000_000, description="minor units", strict=True)
     requires_shipping: bool | None = Field(
         None, description="shipped goods need an address at checkout"
     )
@@ -255,8 +267,8 @@ class ProductPatch(BaseModel):
 
 class VariantPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    stock: int | None = Field(None, ge=0, le=1_000_000)
-    price: int | None = Field(None, gt=0, le=100_000_000, description="minor units")
+    stock: int | None = Field(None, ge=0, le=1_000_000, strict=True)
+    price: int | None = Field(None, gt=0, le=100_000_000, description="minor units", strict=True)
     label: str | None = Field(None, min_length=1, max_length=60)
     sku: str | None = Field(None, max_length=64, description="empty removes it")
 

@@ -81,3 +81,24 @@ async def test_deeply_nested_json_is_422_not_500(env: ShopEnv) -> None:
                 answer = await resp.json()
             assert resp.status == 422, answer
             assert answer["error"]["code"] == "invalid_input"
+
+
+async def test_money_and_quantities_are_never_coerced_from_strings(env: ShopEnv) -> None:
+    """Issue 12 finding 8: ``"price": "1200"`` was taken as 1200. Money and units are JSON
+    integers or the request is refused, field by field."""
+    token = await env.token(env.seller_user)
+    headers = {"Authorization": f"Bearer {token}"}
+    offers = f"{env.base_url}/api/v1/shows/{env.show_id}/offers"
+    cases = [
+        (offers, {"product_id": env.product.id, "price": "1200"}, "price"),
+        (offers, {"product_id": env.product.id, "cap": "5"}, "cap"),
+        (offers, {"product_id": env.product.id, "per_buyer_limit": 2.0}, "per_buyer_limit"),
+        (f"{env.base_url}/api/v1/products", {"name": "Mug", "price": "1500"}, "price"),
+    ]
+    async with ClientSession() as http:
+        for url, body, field in cases:
+            async with http.post(url, json=body, headers=headers) as resp:
+                answer = await resp.json()
+            assert resp.status == 422, (field, answer)
+            assert any(field in d["field"] for d in answer["error"]["details"]), answer
+    assert await env.shop.offers.list(env.show_id) == []
