@@ -91,12 +91,16 @@ class ModerationService:
         await self._store.append_audit(entry)
         return entry
 
-    def _check_target(self, actor: Principal, show: ShowRef, user_id: str) -> None:
-        """Staff cannot be timed out or banned from their own show (nor can you target yourself)."""
+    async def _check_target(self, actor: Principal, show: ShowRef, user_id: str) -> None:
+        """Staff cannot be timed out or banned from their own show (nor can you target yourself),
+        and only an existing account can be: a ban of a made-up id would be an audit row about
+        nobody."""
         if user_id == actor.user_id:
             raise InvalidInput("you cannot moderate yourself")
         if user_id == show.seller_id or user_id in show.host_ids:
             raise PermissionDenied("staff of this show cannot be moderated here")
+        if await self._accounts.user_by_id(user_id) is None:
+            raise NotFound("no such user")
 
     async def delete(
         self, actor: Principal | None, show: ShowRef, message_id: str, reason: str | None = None
@@ -129,7 +133,7 @@ class ModerationService:
     ) -> Outcome:
         who = authorize(actor, Action.MODERATE, show)
         check_timeout_seconds(seconds)
-        self._check_target(who, show, user_id)
+        await self._check_target(who, show, user_id)
         until = self._clock.now_ms() + seconds * 1000
         await self._store.mute(show.id, user_id, until)
         entry = await self._audit(
@@ -146,7 +150,7 @@ class ModerationService:
         self, actor: Principal | None, show: ShowRef, user_id: str, reason: str | None = None
     ) -> Outcome:
         who = authorize(actor, Action.MODERATE, show)
-        self._check_target(who, show, user_id)
+        await self._check_target(who, show, user_id)
         why = normalize_reason(reason)
         await self._store.ban(show.id, user_id, who.user_id, why, self._clock.now_ms())
         hidden = await self._chat.hide_user(show.id, user_id)

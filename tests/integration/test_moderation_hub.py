@@ -113,6 +113,26 @@ async def test_staff_cannot_be_banned_by_host(node: tuple[RunningApp, Cast]) -> 
         await host.close()
 
 
+async def test_banning_nobody_is_refused_and_leaves_no_audit_row(
+    node: tuple[RunningApp, Cast],
+) -> None:
+    """Issue 12 finding 8: ``mod.ban`` of a made-up user id succeeded and wrote an audit row."""
+    running, cast = node
+    host = await join(running, cast, cast.host.token)
+    try:
+        for event, extra in (("mod.ban", {}), ("mod.timeout", {"seconds": 60})):
+            ack = await host.call(
+                event, {"show_id": cast.show_id, "user_id": "usr_nobody", **extra}
+            )
+            assert (ack["ok"], ack["error"]["code"]) == (False, "not_found"), ack
+        hub = running.app[HUB]
+        seller = await running.app[keys.SERVICES].accounts.authenticate(cast.seller.token)
+        show = await hub.show_ref(cast.show_id)
+        assert await hub.services.moderation.audit(seller, show, 100) == []
+    finally:
+        await host.close()
+
+
 async def test_filters_hold_and_review(node: tuple[RunningApp, Cast]) -> None:
     """Banned words are refused; with hold-for-review they wait for staff, who release them."""
     running, cast = node
