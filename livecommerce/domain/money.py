@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from livecommerce.domain.currencies import CURRENCIES
 from livecommerce.errors import InvalidInput
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 #: Currencies whose minor unit is not 1/100 (Stripe's list of zero-decimal currencies, abridged).
 ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG", "RWF"})
 
@@ -22,7 +21,7 @@ class Money:
     def __post_init__(self) -> None:
         if not isinstance(self.minor, int) or isinstance(self.minor, bool):
             raise InvalidInput("amount must be an integer number of minor units")
-        if not _CURRENCY.match(self.currency):
+        if self.currency not in CURRENCIES:  # "ZZZ" has the shape of a code and is none
             raise InvalidInput(f"currency must be an ISO 4217 code, got {self.currency!r}")
 
     def _same(self, other: Money) -> None:

@@ -38,7 +38,8 @@ class ProductIn(BaseModel):
     description: str = Field("", max_length=4000)
     price: int = Field(gt=0, le=100_000_000, description="minor units (cents)", strict=True)
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
-    image_url: str = Field("", max_length=500, pattern=r"^(/[^\s]*)?$")
+    #: a path on this site: "//host/x.png" is another site to a browser (protocol-relative)
+    image_url: str = Field("", max_length=500, pattern=r"^(/([^/\s\\][^\s\\]*)?)?$")
     option_name: str = Field("", max_length=40, description="what variants differ in: Size")
     variants: list[VariantIn] = Field(default_factory=list, max_length=50)
     requires_shipping: bool = Field(

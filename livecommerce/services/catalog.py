@@ -9,13 +9,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from livecommerce.domain.access import Action, Principal, authorize
+from livecommerce.domain.chat import normalize_text
 from livecommerce.domain.money import Money
-from livecommerce.errors import InvalidInput, NotFound
+from livecommerce.errors import (
+    InvalidInput,
+    NotFound,
+    TextEmpty,
+    TextInvalidCharacters,
+    TextTooLong,
+)
 from livecommerce.ids import new_id
 from livecommerce.services.ports import CatalogStore, Clock, Product, Variant
 from livecommerce.services.stock import StockService
 
 NAME_MAX = 120
+
+
+def product_name(raw: str) -> str:
+    """A product's name as stored: NFC, trimmed, 1..NAME_MAX characters and no control or bidi
+    characters (a NUL in a name reached CSV exports, e-mails and logs)."""
+    try:
+        return normalize_text(raw, max_length=NAME_MAX)
+    except TextInvalidCharacters as exc:
+        raise InvalidInput("the name contains a control character") from exc
+    except (TextEmpty, TextTooLong) as exc:
+        raise InvalidInput(f"name must be 1..{NAME_MAX} characters") from exc
+
+
 PRICE_MAX = 100_000_000  # one million in a 2-decimal currency: a sane cap for live shopping
 STOCK_MAX = 1_000_000
 
@@ -47,9 +67,7 @@ class CatalogService:
         option_name: str = "",
     ) -> Product:
         seller = authorize(principal, Action.CREATE_PRODUCT)
-        name = name.strip()
-        if not 1 <= len(name) <= NAME_MAX:
-            raise InvalidInput(f"name must be 1..{NAME_MAX} characters")
+        name = product_name(name)
         if not 0 < price.minor <= PRICE_MAX:
             raise InvalidInput("price must be positive")
         specs = variants or [VariantSpec("default", 0)]

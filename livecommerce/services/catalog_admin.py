@@ -48,11 +48,11 @@ from livecommerce.errors import (
 )
 from livecommerce.ids import new_id, new_secret
 from livecommerce.services.catalog import (
-    NAME_MAX,
     PRICE_MAX,
     STOCK_MAX,
     CatalogService,
     VariantSpec,
+    product_name,
 )
 from livecommerce.services.orders import ShopEvents
 from livecommerce.services.ports import (
@@ -173,10 +173,7 @@ class CatalogAdminService:
         if option_name is not None:
             fields["option_name"] = _option(option_name)
         if name is not None:
-            name = name.strip()
-            if not 1 <= len(name) <= NAME_MAX:
-                raise InvalidInput(f"name must be 1..{NAME_MAX} characters")
-            fields["name"] = name
+            fields["name"] = product_name(name)
         if description is not None:
             fields["description"] = description
         if price_minor is not None:

@@ -107,7 +107,7 @@ def test_country_table_is_complete_iso_3166_alpha_2() -> None:
 
 
 def test_country_table_matches_the_installed_iso_codes() -> None:
-    """The vendored table equals Debian's iso-codes list (regenerate with scripts/gen-countries)."""
+    """The vendored table equals Debian's iso-codes list (regenerate with scripts/gen-iso-codes)."""
     source = Path("/usr/share/iso-codes/json/iso_3166-1.json")
     if not source.exists():
         pytest.skip("iso-codes is not installed")
