@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -77,12 +78,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 #: No inline script or style anywhere. ``worker-src blob:`` is for hls.js, which starts its
 #: transmuxing worker from a blob URL (without it every HLS play logs a CSP error and hls.js falls
 #: back to the main thread); js.stripe.com for the buy sheet's Stripe Payment Element.
+#: ``connect-src`` names the site's own WebSocket origin (``{ws}``) instead of ``ws: wss:``,
+#: which allowed a page to open a socket to any host; ``'self'`` covers it in current browsers.
 CSP = (
     "default-src 'self'; script-src 'self' https://js.stripe.com; worker-src 'self' blob:; "
     "style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-    "connect-src 'self' ws: wss: https://api.stripe.com; frame-src https://js.stripe.com; "
+    "connect-src 'self' {ws} https://api.stripe.com; frame-src https://js.stripe.com; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+def content_security_policy(base_url: str) -> str:
+    """The CSP of this site: its WebSocket origin is ``base_url``'s, as ws(s)://host[:port]."""
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return CSP.format(ws=f"{scheme}://{parts.netloc}")
 
 
 @web.middleware
@@ -99,7 +109,9 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
             "Strict-Transport-Security", f"max-age={server.hsts_seconds}; includeSubDomains"
         )
     if response.content_type == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault(
+            "Content-Security-Policy", content_security_policy(request.app[keys.SETTINGS].base_url)
+        )
         response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 

@@ -26,6 +26,11 @@ async def test_api_answers_are_no_store_and_hsts_is_off_by_default(
                 assert "Strict-Transport-Security" not in resp.headers
         async with http.get(app.base_url + "/login") as resp:
             assert "Strict-Transport-Security" not in resp.headers
+            csp = resp.headers["Content-Security-Policy"]
+        # sockets only to this site: not "ws: wss:" (any host)
+        connect = next(d for d in csp.split(";") if d.strip().startswith("connect-src")).split()
+        assert f"ws://{app.base_url.removeprefix('http://')}" in connect
+        assert "ws:" not in connect and "wss:" not in connect
 
 
 async def test_an_https_site_sends_hsts_and_secure_pre_session_cookies(
