@@ -317,9 +317,10 @@ def audit_summary(entry: AuditEntry) -> str:
     detail = entry.detail
     quoted = f"“{detail['text']}”" if detail.get("text") else "a message"
     seconds = int(detail.get("seconds") or 0)
+    whose = f"{target}’s " if target else ""
     match entry.action:
         case ModAction.DELETE:
-            text = f"{actor} deleted {target + '’s ' if target else ''}message {quoted}"
+            text = f"{actor} deleted {whose}message {quoted}"
         case ModAction.TIMEOUT:
             text = f"{actor} timed out {target} for {_duration(seconds)}"
         case ModAction.BAN:
@@ -337,9 +338,9 @@ def audit_summary(entry: AuditEntry) -> str:
         case ModAction.POLICY:
             text = f"{actor} changed the chat rules: {_rules(detail)}"
         case ModAction.APPROVE:
-            text = f"{actor} approved {target + '’s ' if target else ''}held message {quoted}"
+            text = f"{actor} approved {whose}held message {quoted}"
         case ModAction.REJECT:
-            text = f"{actor} rejected {target + '’s ' if target else ''}held message {quoted}"
+            text = f"{actor} rejected {whose}held message {quoted}"
         case ModAction.RESOLVE_REPORT:
             text = f"{actor} resolved a report"
     return f"{text}: {entry.reason}" if entry.reason else text

@@ -12,14 +12,19 @@ Payload models forbid unknown keys, so a client that sends a price or total is r
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import Field
 
-from livecommerce.domain.offers import MAX_DURATION_MS, on_screen
+from livecommerce.domain.access import Principal
+from livecommerce.domain.offers import MAX_DURATION_MS, Offer, on_screen
 from livecommerce.errors import Unauthenticated
 from livecommerce.hub.events import EventContext, Payload, events
 from livecommerce.wire import ShippingAddressIn
+
+#: An OfferService step a staff event runs: (principal, show id, offer id, media_ts) -> offer.
+OfferStep = Callable[[Principal | None, str, str, float | None], Awaitable[Offer]]
 
 
 class CheckoutStart(Payload):
@@ -60,20 +65,21 @@ async def checkout_start(ctx: EventContext, p: CheckoutStart) -> dict[str, Any]:
     return {"order": await ctx.services.orders.view(order), "payment": payment.client}
 
 
+async def _offer_step(ctx: EventContext, p: OfferRef, step: OfferStep) -> dict[str, Any]:
+    """One staff step on an offer of a show this connection joined; acked with the offer."""
+    await ctx.hub.joined(ctx.sid, p.show_id)
+    offer = await step(ctx.principal, p.show_id, p.offer_id, p.media_ts)
+    return {"offer": await ctx.services.offers.view(offer)}
+
+
 @events.on("offer.pin", model=OfferRef)
 async def offer_pin(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
-    await ctx.hub.joined(ctx.sid, p.show_id)
-    offers = ctx.services.offers
-    offer = await offers.pin(ctx.principal, p.show_id, p.offer_id, p.media_ts)
-    return {"offer": await offers.view(offer)}
+    return await _offer_step(ctx, p, ctx.services.offers.pin)
 
 
 @events.on("offer.unpin", model=OfferRef)
 async def offer_unpin(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
-    await ctx.hub.joined(ctx.sid, p.show_id)
-    offers = ctx.services.offers
-    offer = await offers.unpin(ctx.principal, p.show_id, p.offer_id, p.media_ts)
-    return {"offer": await offers.view(offer)}
+    return await _offer_step(ctx, p, ctx.services.offers.unpin)
 
 
 @events.on("offer.start", model=OfferStart)
@@ -87,10 +93,7 @@ async def offer_start(ctx: EventContext, p: OfferStart) -> dict[str, Any]:
 
 @events.on("offer.end", model=OfferRef)
 async def offer_end(ctx: EventContext, p: OfferRef) -> dict[str, Any]:
-    await ctx.hub.joined(ctx.sid, p.show_id)
-    offers = ctx.services.offers
-    offer = await offers.end(ctx.principal, p.show_id, p.offer_id, p.media_ts)
-    return {"offer": await offers.view(offer)}
+    return await _offer_step(ctx, p, ctx.services.offers.end)
 
 
 @events.join_field("pinned")

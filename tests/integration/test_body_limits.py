@@ -72,7 +72,7 @@ async def test_a_chunked_upload_over_the_cap_is_413_not_truncated(env: ShopEnv) 
 
 async def test_deeply_nested_json_is_422_not_500(env: ShopEnv) -> None:
     async with ClientSession() as http:
-        for body in (b"[" * 100_000, b"[" * 40 + b"]" * 40, json.dumps({"a": [[[[{}]]]]}).encode()):
+        for body in (b"[" * 100_000, b"[" * 40 + b"]" * 40):
             async with http.post(
                 f"{env.base_url}/api/v1/auth/login",
                 data=body,

@@ -58,4 +58,5 @@ async def test_good_catalog_input_is_kept(env: ShopEnv) -> None:
     ):
         answer = await resp.json()
     assert resp.status == 201, answer
-    assert (answer["currency"] if "currency" in answer else answer["price"]["currency"]) == "JPY"
+    assert answer["price"] == {"amount": 1500, "currency": "JPY"}
+    assert answer["image_url"] == "/static/demo/mug.svg"
