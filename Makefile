@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 LOCK := requirements.lock
 PYTEST_ARGS ?=
 
-.PHONY: run test check bench lock system-deps venv format clean
+.PHONY: run test check bench soak lock system-deps venv format clean
 
 ## Exactly the locked versions (hashes checked), then the project itself without resolving again.
 $(STAMP): $(LOCK) pyproject.toml
@@ -48,6 +48,10 @@ test: system-deps $(STAMP) check
 ## Benchmarks write their figures to docs/BENCHMARKS.md; they are not timed tests.
 bench: system-deps $(STAMP)
 	bash scripts/loopback-ns $(PY) -m bench
+
+## The N tier of the reliability battery (docs/RELIABILITY.md): long, large; writes its figures.
+soak: system-deps $(STAMP)
+	PY=$(PY) bash scripts/soak
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -20,6 +20,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "long: runs for minutes of wall-clock time; make test runs these beside the rest"
     )
+    config.addinivalue_line(
+        "markers",
+        "soak: the N tier of the reliability battery (long, large); only `make soak` runs these",
+    )
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
