@@ -84,8 +84,7 @@ async def server_process(
         stderr=subprocess.DEVNULL,
     )
     try:
-        if not prefix:
-            await asyncio.to_thread(wait_for_port, port, 30)
+        await asyncio.to_thread(wait_for_port, port, 30, host)
         yield ServerProcess(f"http://{host}:{port}", proc.pid)
     finally:
         proc.terminate()
