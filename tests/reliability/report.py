@@ -46,13 +46,18 @@ ABOUT = {
     "RB-16": (
         "Two app nodes (processes) share Redis and PostgreSQL; node B runs in its own network "
         "namespace and the veth link to Redis (its only path to node A) goes down for 30 s "
-        "during a flash sale. Both nodes reach PostgreSQL through its Unix socket. B's viewers "
-        "stay connected to B over a second link. The hub has no degraded-mode notice "
-        "(docs/HUB.md lists none): while cut off, B's viewers get no event telling them the "
-        "node lost the cluster, and B's fan-out does not notice a silent partition (its "
-        "pub/sub connection hangs rather than fails). Lines node B stored while cut off whose "
-        "publish timed out are never replayed to node A's viewers: a node fills gaps only "
-        "after its *own* Redis connection drops, and A's never did."
+        "during a flash sale, then comes back. Both nodes reach PostgreSQL through its Unix "
+        "socket; B's viewers stay connected to B over a second link. What the figures show "
+        "and why: (1) the money path fails closed — B's checkouts need a Redis hold and get "
+        "`store_unavailable` after the client's socket timeout and retries. (2) The hub has no "
+        "degraded-mode notice (docs/HUB.md lists none), so B's viewers are not told the node "
+        "lost the cluster. (3) Nothing re-sends an offer's state after a heal: `offer.updated`, "
+        "like every relayed Bus topic, is Redis pub/sub, which keeps nothing for a subscriber "
+        "that is away, so B's viewers keep the stock they last saw until the offer next "
+        "changes. (4) Lines B stored while cut off whose publish timed out are dropped by B's "
+        'fan-out publisher (logged: "reached this node only"), and a node fills gaps from the '
+        "store only after its *own* Redis connection came back — A's never dropped, so A's "
+        "viewers never get those lines (they are in the store and in a rejoin's replay)."
     ),
     "RB-17": (
         "One show, the server in its own process with its production hub settings (coalescing "
