@@ -57,7 +57,7 @@ ABOUT = {
         "changes. (4) Lines B stored while cut off whose publish timed out are dropped by B's "
         'fan-out publisher (logged: "reached this node only"), and a node fills gaps from the '
         "store only after its *own* Redis connection came back — A's never dropped, so A's "
-        "viewers never get those lines (they are in the store and in a rejoin's replay)."
+        "viewers never get those lines live (they are in the store, so history has them)."
     ),
     "RB-17": (
         "One show, the server in its own process with its production hub settings (coalescing "
