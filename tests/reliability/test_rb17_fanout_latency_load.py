@@ -20,6 +20,7 @@ from tests.support.http import Api
 from tests.support.hub_clients import HubClient, join_show
 from tests.support.hub_load import (
     cpu_seconds,
+    ensure_fd_limit,
     load_workers,
     merged_histogram,
     percentile,
@@ -84,6 +85,7 @@ async def test_fanout_to_viewers_keeps_order_loses_nothing_and_meets_latency(
     viewers = scaled(VIEWERS)
     figures(rb=RB, name="viewers in the show (scale)", value=viewers, unit="clients",
             limit=f"{VIEWERS} at full scale")  # fmt: skip
+    ensure_fd_limit(viewers + 1000)
     env = {
         "LIVECOMMERCE_HUB__CHAT_RATES": '[{"limit": 100000, "per_seconds": 1}]',
         "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": str(viewers + 100),

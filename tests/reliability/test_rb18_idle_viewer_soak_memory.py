@@ -17,7 +17,14 @@ import pytest
 
 from tests.reliability.conftest import RecordFigure
 from tests.reliability.scale import scaled, soak_minutes
-from tests.support.hub_load import load_workers, open_fds, rss_bytes, seller_show, server_process
+from tests.support.hub_load import (
+    ensure_fd_limit,
+    load_workers,
+    open_fds,
+    rss_bytes,
+    seller_show,
+    server_process,
+)
 
 pytestmark = pytest.mark.soak
 
@@ -71,6 +78,7 @@ async def test_idle_viewers_cost_little_memory_that_neither_drifts_nor_stays(
     figures(rb=RB, name="idle connections (scale)", value=n, unit="clients",
             limit=f"{CONNECTIONS} at full scale")  # fmt: skip
     figures(rb=RB, name="hold time", value=minutes, unit="min", limit=f"{MINUTES:g} at full scale")
+    ensure_fd_limit(n + 1000)
     env = {"LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": str(n + 100)}
     async with contextlib.AsyncExitStack() as stack:
         server = await stack.enter_async_context(server_process(str(tmp_path), env))

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -39,6 +40,17 @@ def rss_bytes(pid: int) -> int:
 
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def ensure_fd_limit(needed: int) -> None:
+    """Raise this process's soft open-file limit to ``needed`` (the server and workers it starts
+    inherit it): many systems default to 1,024, a tenth of an idle-connection soak."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise RuntimeError(f"the hard open-file limit is {hard}; {needed} are needed (ulimit -Hn)")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
 def percentile(histogram: Mapping[int, int], q: float) -> float:
