@@ -137,8 +137,8 @@ async def test_idle_viewers_cost_little_memory_that_neither_drifts_nor_stays(
     ]:  # fmt: skip
         figures(rb=RB, name=name, value=value, unit=unit, limit=limit)
     assert (n, n) == (joined, still_open)
-    assert per_connection <= KIB_PER_CONNECTION
-    assert drift <= DRIFT_PER_HOUR
-    assert abs(after) <= 0.10
+    assert per_connection <= KIB_PER_CONNECTION, f"{per_connection:.1f} KiB per connection"
+    assert drift <= DRIFT_PER_HOUR, f"RSS drift {drift:+.2%} per hour"
+    assert abs(after) <= 0.10, f"RSS after full disconnect {after:+.1%} of the baseline"
     assert fds2 <= fds0
     assert tasks2 <= tasks0
