@@ -17,6 +17,9 @@ from livecommerce.domain.access import Role
 
 Event = tuple[str, Any]
 
+#: The password of every account ``make_cast`` creates (strong enough for the sign-up rules).
+PASSWORD = "Tangerine-Orbit-8842"
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -40,10 +43,10 @@ class Cast:
 async def make_cast(app: web.Application) -> Cast:
     accounts = app[keys.SERVICES].accounts
     shows = app[keys.SERVICES].shows
-    seller = await accounts.signup("Sam Shop", "sam@example.test", "correct horse", Role.SELLER)
-    host = await accounts.signup("Hana", "hana@example.test", "correct horse")
-    alice = await accounts.signup("Alice", "alice@example.test", "correct horse")
-    bob = await accounts.signup("Bob", "bob@example.test", "correct horse")
+    seller = await accounts.signup("Sam Shop", "sam@example.test", PASSWORD, Role.SELLER)
+    host = await accounts.signup("Hana", "hana@example.test", PASSWORD)
+    alice = await accounts.signup("Alice", "alice@example.test", PASSWORD)
+    bob = await accounts.signup("Bob", "bob@example.test", PASSWORD)
     guest = await accounts.guest("Gus")
     seller_principal = await accounts.authenticate(seller.token)
     show, _key = await shows.create(seller_principal, "Spring drop")
