@@ -24,14 +24,6 @@ async def node(settings_factory: SettingsFactory) -> AsyncIterator[tuple[Running
         yield running, await make_cast(running.app)
 
 
-@pytest.fixture
-async def strict_node(
-    settings_factory: SettingsFactory,
-) -> AsyncIterator[tuple[RunningApp, Cast]]:
-    async with running_app(settings_factory()) as running:
-        yield running, await make_cast(running.app)
-
-
 async def joined(running: RunningApp, cast: Cast, token: str | None) -> tuple[HubClient, Any]:
     return await join_show(running.base_url, cast.show_id, token)
 
@@ -62,10 +54,11 @@ async def test_chat_round_trip(node: tuple[RunningApp, Cast]) -> None:
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("x" * 501, "text_too_long"), ("   ", "text_empty"), ("bell\x07", "text_invalid_characters")],
+    [("   ", "text_empty"), ("bell\x07", "text_invalid_characters")],
 )
 async def test_bad_lines_refused(node: tuple[RunningApp, Cast], text: str, code: str) -> None:
-    """Oversize, empty and control-character lines are refused with their codes and not stored."""
+    """Empty and control-character lines are refused with their codes and not stored (oversize
+    ones: RB-12)."""
     running, cast = node
     alice, _ = await joined(running, cast, cast.alice.token)
     try:
@@ -89,20 +82,6 @@ async def test_payload_validation(node: tuple[RunningApp, Cast]) -> None:
         assert unknown["error"]["code"] == "invalid_input"
         not_joined = await alice.call("chat.send", {"show_id": "shw_other", "text": "hi"})
         assert not_joined["error"]["code"] == "invalid_input"
-    finally:
-        await alice.close()
-
-
-async def test_rate_limit(strict_node: tuple[RunningApp, Cast]) -> None:
-    """With the default limits the fourth line within two seconds is refused with rate_limited."""
-    running, cast = strict_node
-    alice, _ = await joined(running, cast, cast.alice.token)
-    try:
-        codes = []
-        for i in range(4):
-            ack = await alice.call("chat.send", {"show_id": cast.show_id, "text": f"m{i}"})
-            codes.append(ack["ok"] or ack["error"]["code"])
-        assert codes == [True, True, True, "rate_limited"]
     finally:
         await alice.close()
 
