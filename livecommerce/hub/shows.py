@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Most lines one gap fill after a fan-out outage looks back over and delivers.
+GAP_FILL_LINES = 500
+
 
 @dataclass
 class ShowState:
@@ -206,7 +209,10 @@ class LocalShows:
         for show_id, state in list(self.states.items()):
             try:
                 missed = await self._hub.services.chat.history(
-                    show_id, last_seq=state.outbox.max_seq, recent=0, replay_limit=500
+                    show_id,
+                    last_seq=state.outbox.gap_floor(GAP_FILL_LINES),
+                    recent=0,
+                    replay_limit=GAP_FILL_LINES,
                 )
             except LiveCommerceError:
                 log.warning("gap fill failed for a show", extra={"show_id": show_id})
