@@ -14,6 +14,8 @@ from aiohttp import web
 
 from livecommerce import keys
 from livecommerce.domain.access import Role
+from livecommerce.settings import Settings
+from tests.support.app import RunningApp, running_app
 
 Event = tuple[str, Any]
 
@@ -67,9 +69,17 @@ class HubClient:
         self.backlog: list[Event] = []
         #: (monotonic arrival time, event name) of everything received, for timing asserts.
         self.arrivals: list[tuple[float, str]] = []
+        #: (monotonic arrival time, chat line) of every line, single or batched, kept even
+        #: after the events are consumed: delivery checks and latency figures read it.
+        self.lines: list[tuple[float, dict[str, Any]]] = []
 
         async def record(event: str, *args: Any) -> None:
-            self.arrivals.append((time.monotonic(), event))
+            now = time.monotonic()
+            self.arrivals.append((now, event))
+            if event == "chat.message":
+                self.lines.append((now, args[0]))
+            elif event == "chat.batch":
+                self.lines.extend((now, line) for line in args[0]["messages"])
             await self._queue.put((event, args[0] if args else None))
 
         self.sio.on("*", record)
@@ -178,3 +188,24 @@ async def join_show(
     ack: dict[str, Any] = await client.call("show.join", {"show_id": show_id})
     assert ack["ok"] is True, ack
     return client, ack
+
+
+@dataclass
+class Cluster:
+    """Two app nodes sharing one store and one Redis, and the cast of a show on them."""
+
+    a: RunningApp
+    b: RunningApp
+    cast: Cast
+
+
+@contextlib.asynccontextmanager
+async def cluster_of(
+    settings: Callable[..., Settings], redis_url: str, hub: dict[str, Any]
+) -> AsyncIterator[Cluster]:
+    """Same data dir (one SQLite store), different ports, one Redis."""
+    async with (
+        running_app(settings(redis={"url": redis_url}, hub=hub)) as a,
+        running_app(settings(redis={"url": redis_url}, hub=hub)) as b,
+    ):
+        yield Cluster(a, b, await make_cast(a.app))
