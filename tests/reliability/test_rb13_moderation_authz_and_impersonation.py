@@ -14,7 +14,7 @@ import pytest
 
 from livecommerce import keys
 from livecommerce.domain.access import Role
-from livecommerce.errors import ReservedName
+from livecommerce.errors import Banned, ReservedName
 from livecommerce.hub import HUB
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
@@ -200,7 +200,14 @@ async def test_banned_user_reconnects_cannot_chat_history_hidden(
         replay = await again.call("show.join", {"show_id": cast.show_id, "last_seq": 0})
         assert "banned" == replay["error"]["code"]
         sent = await again.call("chat.send", {"show_id": cast.show_id, "text": "i am back"})
-        assert sent["ok"] is False
+        assert "invalid_input" == sent["error"]["code"]  # not joined: the join was refused
+        # and a join that raced the ban (another node) is no way round it: every send reads it
+        services = running.app[keys.SERVICES]
+        bob_principal = await services.accounts.authenticate(cast.bob.token)
+        with pytest.raises(Banned):
+            await services.chat.send(
+                bob_principal, await running.app[HUB].show_ref(cast.show_id), "i am back"
+            )
         assert [] == await again.chat_lines(0.2)
 
         for token in (None, cast.alice.token):
