@@ -47,6 +47,7 @@ WRITES: dict[str, dict[str, Any]] = {
     "offer.start": {"offer_id": "off_x"},
     "offer.end": {"offer_id": "off_x"},
 }
+PARTNER = "https://partner.example"
 #: Events any signed-in viewer may send: refused to an anonymous socket as unauthenticated.
 VIEWER_WRITES = {"chat.send", "reaction.send", "chat.report", "qa.ask", "qa.upvote"}
 
@@ -88,6 +89,36 @@ async def test_cross_site_handshake_with_session_cookie_refused(
         assert (True, "Alice") == (sent["ok"], sent["message"]["user"]["name"])
     finally:
         await same.close()
+
+
+@pytest.mark.parametrize("allowed", [[PARTNER], ["*"]])
+async def test_allow_listed_origin_gets_no_cookie_identity(
+    settings_factory: SettingsFactory, allowed: list[str]
+) -> None:
+    """An origin the operator allow-listed (or "*") may connect, but the visitor's session
+    cookie does not sign it in: a partner page is watch-only unless it presents a token."""
+    async with running_app(settings_factory(hub={"cors_allowed_origins": allowed})) as running:
+        cast = await make_cast(running.app)
+        alice = await running.app[HUB].services.accounts.get_user(cast.alice.user_id)
+        assert alice is not None
+        session = await running.app[keys.SERVICES].accounts.start_session(alice)
+        cookie = HubClient()
+        token = HubClient()
+        try:
+            await cookie.connect(
+                running.base_url,
+                headers={"Cookie": f"{keys.SESSION_COOKIE}={session}", "Origin": PARTNER},
+            )
+            ack = await cookie.call("show.join", {"show_id": cast.show_id})
+            assert ack["you"] is None, ack["you"]
+            sent = await cookie.call("chat.send", {"show_id": cast.show_id, "text": "hi"})
+            assert "unauthenticated" == sent["error"]["code"]
+            await token.connect(running.base_url, cast.alice.token, headers={"Origin": PARTNER})
+            ack = await token.call("show.join", {"show_id": cast.show_id})
+            assert cast.alice.user_id == ack["you"]["id"]
+        finally:
+            await cookie.close()
+            await token.close()
 
 
 async def test_bad_token_refused_at_connect(node: tuple[RunningApp, Cast]) -> None:
