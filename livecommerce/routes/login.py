@@ -17,6 +17,7 @@ from livecommerce.domain.access import Role
 from livecommerce.errors import LiveCommerceError
 from livecommerce.ids import new_secret
 from livecommerce.routes.auth import (
+    bearer_token,
     cookies_secure,
     csrf_token,
     limit_attempts,
@@ -117,10 +118,12 @@ async def login_submit(request: web.Request) -> web.Response:
 
 @routes.post("/logout")
 async def logout(request: web.Request) -> web.Response:
-    await principal_of(request)  # checks the CSRF token of the session
-    session = request.cookies.get(keys.SESSION_COOKIE)
-    if session:
-        await request.app[keys.SERVICES].accounts.logout(session)
+    """Ends the session cookie and a bearer token alike, whichever the request came with."""
+    await principal_of(request)  # a cookie session must carry its CSRF token; a bearer needs none
+    accounts = request.app[keys.SERVICES].accounts
+    for token in {bearer_token(request), request.cookies.get(keys.SESSION_COOKIE)}:
+        if token:
+            await accounts.logout(token)
     response = web.HTTPSeeOther("/")
     response.del_cookie(keys.SESSION_COOKIE, path="/")
     raise response
