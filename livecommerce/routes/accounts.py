@@ -112,8 +112,6 @@ class SessionList(BaseModel):
 
 
 class EndSessionsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
     include_current: bool = Field(
         False, description="end this session too (a browser's cookie is cleared)"
     )

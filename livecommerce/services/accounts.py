@@ -229,7 +229,10 @@ class AccountService:
             raise GuestEmailRequired("only a guest who gave an e-mail can become an account")
         check_password(password, name=user.name, email=user.guest_email)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
-        upgraded = await self._store.upgrade_guest(user.id, user.guest_email, password_hash)
+        try:
+            upgraded = await self._store.upgrade_guest(user.id, user.guest_email, password_hash)
+        except Conflict as exc:
+            raise Conflict(TAKEN_EMAIL) from exc
         if upgraded is None:
             raise Conflict("this is already a full account")
         return upgraded
