@@ -125,8 +125,16 @@ class AccountService:
         return token
 
     async def signup(
-        self, name: str, email: str, password: str, role: Role = Role.VIEWER
+        self,
+        name: str,
+        email: str,
+        password: str,
+        role: Role = Role.VIEWER,
+        *,
+        kind: SessionKind = SessionKind.API,
     ) -> Issued:
+        """A new account, signed in with a token of ``kind`` (the sign-up form asks for a page
+        session, so no API token is left behind that nobody holds)."""
         if role is Role.ADMIN or (role is Role.SELLER and not self._settings.seller_signup):
             raise PermissionDenied(f"cannot sign up as {role}")
         name = self._public_name(name)
@@ -147,8 +155,14 @@ class AccountService:
             await self._store.add_user(user)
         except Conflict as exc:
             raise Conflict(TAKEN_EMAIL) from exc
-        ttl = self._settings.token_ttl_days * DAY_MS
-        return Issued(user, await self._issue(user, SessionKind.API, ttl))
+        return Issued(user, await self._issue(user, kind, self._ttl_ms(kind)))
+
+    def _ttl_ms(self, kind: SessionKind) -> int:
+        if kind is SessionKind.SESSION:
+            return self._settings.session_ttl_days * DAY_MS
+        if kind is SessionKind.GUEST:
+            return self._settings.guest_ttl_hours * 3_600_000
+        return self._settings.token_ttl_days * DAY_MS
 
     def _public_name(self, raw: str) -> str:
         """Self-chosen names may not read like staff (seller, host, admin, the shop's name…),
@@ -192,16 +206,14 @@ class AccountService:
 
     async def login(self, email: str, password: str) -> Issued:
         user = await self.check_credentials(email, password)
-        ttl = self._settings.token_ttl_days * DAY_MS
-        return Issued(user, await self._issue(user, SessionKind.API, ttl))
+        return Issued(user, await self._issue(user, SessionKind.API, self._ttl_ms(SessionKind.API)))
 
     async def start_session(self, user: User) -> str:
         """A token for the page cookie; shorter-lived than API tokens."""
-        ttl = self._settings.session_ttl_days * DAY_MS
-        return await self._issue(user, SessionKind.SESSION, ttl)
+        return await self._issue(user, SessionKind.SESSION, self._ttl_ms(SessionKind.SESSION))
 
     async def issue_api_token(self, user: User) -> str:
-        return await self._issue(user, SessionKind.API, self._settings.token_ttl_days * DAY_MS)
+        return await self._issue(user, SessionKind.API, self._ttl_ms(SessionKind.API))
 
     async def guest(self, name: str, email: str | None = None) -> Issued:
         """A short-lived guest account; with an e-mail it may also buy (see the module notes)."""
@@ -215,8 +227,9 @@ class AccountService:
             guest_email=None if email is None else normalize_email(email),
         )
         await self._store.add_user(user)
-        ttl = self._settings.guest_ttl_hours * 3_600_000
-        return Issued(user, await self._issue(user, SessionKind.GUEST, ttl))
+        return Issued(
+            user, await self._issue(user, SessionKind.GUEST, self._ttl_ms(SessionKind.GUEST))
+        )
 
     async def upgrade(self, principal: Principal | None, password: str) -> User:
         """Turn the calling guest into a full viewer account: same id (so its orders stay), its

@@ -260,3 +260,37 @@ async def test_rotating_the_secret_key_ends_every_session_but_not_stream_keys(
                 assert (expected, expected) == (by_token, by_cookie), key
             shows = running.app[keys.SERVICES].shows
             assert show["id"] == (await shows.verify_stream_key(show["id"], show["stream_key"])).id
+
+
+async def test_the_account_page_lists_sessions_and_signs_another_one_out(
+    live_app: RunningApp,
+) -> None:
+    """`/account` lists the user's browser sessions with this one marked; its form signs the
+    other browser out on the server (that cookie gets 401), and this browser stays in."""
+    base = live_app.base_url
+    async with (
+        aiohttp.ClientSession(cookie_jar=_jar()) as here,
+        aiohttp.ClientSession(cookie_jar=_jar()) as there,
+    ):
+        await submit_login_form(
+            here, base, mode="signup", name="Cora", email="cora@test.example", password=PASSWORD
+        )
+        await submit_login_form(there, base, email="cora@test.example", password=PASSWORD)
+        async with here.get(base + "/account") as resp:
+            page = await resp.text()
+        assert 2 == page.count("Browser")
+        assert 1 == page.count("(this one)")
+        others = re.findall(r'action="/account/sessions/(ses_[0-9a-f]+)/end"', page)
+        assert 2 == len(others)
+        _, listed = await Api(there, base).call("GET", "/api/v1/me/sessions")
+        theirs = next(s["id"] for s in listed["sessions"] if s["current"])
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf is not None and theirs in others
+        async with here.post(
+            f"{base}/account/sessions/{theirs}/end",
+            data={"csrf_token": csrf.group(1)},
+            allow_redirects=False,
+        ) as resp:
+            assert (303, "/account") == (resp.status, resp.headers["Location"])
+        assert 401 == (await Api(there, base).call("GET", "/api/v1/me"))[0]
+        assert 200 == (await Api(here, base).call("GET", "/api/v1/me"))[0]
