@@ -1,6 +1,7 @@
 """The app with `payments.provider: stripe` against the local Stripe-compatible server, through
-the real `stripe` library: one PaymentIntent per order, webhooks verified on the raw body,
-deduplicated and order-insensitive, expiry cancelling at Stripe first, refunds."""
+the real `stripe` library: an event's body is never trusted, refunds (ours and the dashboard's).
+Double submit, webhook storms, forgeries and expiry are the reliability battery's RB-02, RB-03,
+RB-05 and RB-08."""
 
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ from livecommerce.domain.ledger import EntryKind
 from livecommerce.domain.orders import OrderStatus
 from tests.conftest import SettingsFactory
 from tests.support.fake_stripe import FakeStripe
-from tests.support.shop import ShopEnv, shop_env
-
-WHSEC = "whsec_local_test"
+from tests.support.shop import UNHURRIED_SHOP, WHSEC, ShopEnv, shop_env, stripe_payments
 
 
 @pytest.fixture
@@ -28,17 +27,7 @@ async def fake() -> AsyncIterator[FakeStripe]:
 @pytest.fixture
 async def env(fake: FakeStripe, settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
     settings = settings_factory(
-        payments={
-            "provider": "stripe",
-            "stripe_secret_key": fake.api_key,
-            "stripe_publishable_key": "pk_test_local",
-            "stripe_webhook_secret": WHSEC,
-            "stripe_api_base": fake.url,
-        },
-        shop={
-            "sweep_interval_seconds": 3600,
-            "checkout_rates": [{"limit": 10_000, "per_seconds": 1}],
-        },
+        payments=stripe_payments(fake.url, fake.api_key), shop=UNHURRIED_SHOP
     )
     async with shop_env(settings) as running:
         fake.add_endpoint(f"{running.base_url}/webhooks/stripe", WHSEC)

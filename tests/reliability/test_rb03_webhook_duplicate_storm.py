@@ -78,7 +78,7 @@ async def test_each_event_delivered_one_to_five_times_across_two_instances(
     rng = random.Random(3)
     events = list(fake.events)
     rng.shuffle(events)  # any order: a `succeeded` may come before its `created`
-    in_flight = asyncio.Semaphore(4)  # events overlapping at once, each with all its copies
+    in_flight = asyncio.Semaphore(2)  # events overlapping at once, each with all its copies
 
     async def deliver(i: int, event: dict[str, Any]) -> tuple[int, float]:
         started = time.perf_counter()
