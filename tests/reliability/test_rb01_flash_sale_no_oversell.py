@@ -210,6 +210,6 @@ async def test_flash_sale_soak(env: ShopEnv, figures: RecordFigure) -> None:
         rb="RB-01", name="checkout attempts / s", value=round(verdict.attempts / elapsed), unit="/s"
     )
     p99 = percentile(verdict.latencies_s, 0.99) * 1000
-    figures(rb="RB-01", name="p99 request latency", value=round(p99), unit="ms")
+    figures(rb="RB-01", name="p99 request latency (200 connections)", value=round(p99), unit="ms")
     assert min(STOCK, verdict.demand) == sold_in_history == sold == ledger_units
     assert set(verdict.orders) == verdict.paid
