@@ -201,11 +201,11 @@ class Cluster:
 
 @contextlib.asynccontextmanager
 async def cluster_of(
-    settings: Callable[..., Settings], redis_url: str, hub: dict[str, Any]
+    settings: Callable[..., Settings], redis_url: str, hub: dict[str, Any], **sections: Any
 ) -> AsyncIterator[Cluster]:
     """Same data dir (one SQLite store), different ports, one Redis."""
     async with (
-        running_app(settings(redis={"url": redis_url}, hub=hub)) as a,
-        running_app(settings(redis={"url": redis_url}, hub=hub)) as b,
+        running_app(settings(redis={"url": redis_url}, hub=hub, **sections)) as a,
+        running_app(settings(redis={"url": redis_url}, hub=hub, **sections)) as b,
     ):
         yield Cluster(a, b, await make_cast(a.app))
