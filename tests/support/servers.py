@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -169,3 +171,66 @@ class PostgresServer:
     def cleanup(self) -> None:
         self.kill()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class AppServer:
+    """`python -m livecommerce serve --config <file>` as a child process on a fixed port, so a
+    test can let a fault point (livecommerce/faults.py) SIGKILL it and start it again. Its
+    output goes to `log`. Everything is async: the test's own event loop may be serving the fake
+    Stripe the child is talking to."""
+
+    def __init__(self, config: Path, port: int, log: Path) -> None:
+        self.config = config
+        self.port = port
+        self.log = log
+        self.url = f"http://127.0.0.1:{port}"
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, fault_point: str = "", within: float = 60.0) -> None:
+        """Start it (with `fault_point` armed, if given) and wait until it accepts connections."""
+        env = {k: v for k, v in os.environ.items() if k != "LIVECOMMERCE_FAULT_POINT"}
+        if fault_point:
+            env["LIVECOMMERCE_FAULT_POINT"] = fault_point
+        with self.log.open("ab") as out:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *("-m", "livecommerce", "serve", "--config", str(self.config)),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.config.parent,
+            )
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self._proc.returncode is not None:
+                raise RuntimeError(f"the server exited at start-up: {self.tail()}")
+            with contextlib.suppress(OSError):
+                _reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"the server did not listen within {within}s: {self.tail()}")
+
+    async def exited(self, within: float = 30.0) -> int:
+        """Wait for the process to end on its own (a fault point); returns its exit code."""
+        assert self._proc is not None
+        code = await asyncio.wait_for(self._proc.wait(), within)
+        self._proc = None
+        return code
+
+    async def stop(self) -> None:
+        """SIGTERM (a clean shutdown), SIGKILL if it takes longer than 20 s."""
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            await self.exited(20)
+        except TimeoutError:
+            if self._proc is not None:
+                self._proc.kill()
+                await self.exited()
+
+    def tail(self, chars: int = 3000) -> str:
+        """The end of the server's output, for failure messages."""
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""

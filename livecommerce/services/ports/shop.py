@@ -245,6 +245,12 @@ class SignedWebhooks(Protocol):
         InvalidSignature)."""
         ...
 
+    async def undelivered_events(self, since_ms: int) -> list[dict[str, Any]]:
+        """Events created since `since_ms` that the provider has not yet delivered with a 2xx
+        (pending or failed), read from its API: the reconcile's way to find payments whose
+        webhook never arrived (a crash, an outage, a lost response)."""
+        ...
+
 
 class PaymentGateway(Protocol):
     """A payment provider; every call is idempotent per order (or per refund key)."""
