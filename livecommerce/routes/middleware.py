@@ -59,7 +59,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             log.warning("request failed", extra={"path": request.path, "code": exc.code})
         body = exc.to_wire()
         headers = (
-            {"Retry-After": "1"} if exc.code in ("rate_limited", "request_in_progress") else None
+            {"Retry-After": "1"}
+            if exc.code in ("rate_limited", "request_in_progress", "store_unavailable")
+            else None
         )
         return web.json_response(body, status=exc.status, headers=headers)
     except web.HTTPException as exc:

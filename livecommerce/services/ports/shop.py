@@ -43,11 +43,21 @@ class ReserveResult:
 class InventoryStore(Protocol):
     """Pools (one per product) and the reservations against them."""
 
-    async def restore(self, pool: str, state: PoolState, *, replace: bool = False) -> bool:
+    async def restore(
+        self, pool: str, state: PoolState, *, replace: bool = False, keep_held: bool = False
+    ) -> bool:
         """Load a pool from what the durable store knows (`domain.inventory.rebuild`). When the
         pool is there already and `replace` is False, only the variants and caps it lacks are
         added (nothing it counts is overwritten, so a node starting beside live ones never
-        undoes their holds). True when anything was written."""
+        undoes their holds). With `replace` and `keep_held`, held reservations the pool has and
+        `state` lacks stay held (a checkout whose order is not written yet, or one the durable
+        store already released: the sweeper releases it at its deadline), so a reload while
+        nodes sell can leave the pool short, never long. True when anything was written."""
+        ...
+
+    async def instance(self) -> str:
+        """Changes whenever the store restarted (and may have lost recent writes, or kept stale
+        holds): the cue to reload every pool from the durable store."""
         ...
 
     async def reserve(
