@@ -32,10 +32,14 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 
 
 class RedisServer:
-    """A throwaway redis-server without persistence; ``kill``/``start`` keep the same port."""
+    """A throwaway redis-server; ``kill`` (SIGKILL) / ``start`` keep the same port. Without
+    persistence by default; with `appendfsync` ("everysec", "always", "no") it keeps an AOF in
+    a temp dir that a restart loads back (``cleanup`` removes it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, appendfsync: str | None = None) -> None:
         self.port = free_port()
+        self.appendfsync = appendfsync
+        self._dir = Path(tempfile.mkdtemp(prefix="lc-redis-")) if appendfsync else None
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -46,6 +50,10 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (make system-deps)")
+        persistence = ["--appendonly", "no"]
+        if self.appendfsync and self._dir:
+            persistence = ["--appendonly", "yes", "--appendfsync", self.appendfsync]
+            persistence += ["--dir", str(self._dir)]
         self._proc = subprocess.Popen(
             [
                 binary,
@@ -55,8 +63,7 @@ class RedisServer:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *persistence,
                 "--protected-mode",
                 "yes",
                 "--loglevel",
@@ -72,6 +79,11 @@ class RedisServer:
             self._proc.kill()
             self._proc.wait()
             self._proc = None
+
+    def cleanup(self) -> None:
+        self.kill()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def flush(self) -> None:
         with socket.create_connection(("127.0.0.1", self.port), 2) as sock:
