@@ -221,20 +221,25 @@ class PaymentService:
         node died before answering, the endpoint was down past Stripe's retries) still settles
         within a sweeper interval or two. Safe on every node at once: events dedupe by id and
         settlement is a compare-and-set."""
+        gateway = self._gateways.get("stripe")
+        if not isinstance(gateway, SignedWebhooks):
+            return 0
         applied = 0
         since = self._clock.now_ms() - RECONCILE_WINDOW_MS
-        for gateway in self._gateways.values():
-            if not isinstance(gateway, SignedWebhooks):
+        try:
+            events = await gateway.undelivered_events(since)
+        except PaymentGatewayError:
+            log.warning("could not list the provider's undelivered events")
+            return 0
+        for event in reversed(events):
+            if await self._store.seen_event(str(event.get("id", ""))):
                 continue
-            for event in reversed(await gateway.undelivered_events(since)):
-                if await self._store.seen_event(str(event.get("id", ""))):
-                    continue
-                try:
-                    await self.handle_stripe_event(event)
-                except PaymentGatewayError:
-                    log.warning("could not reconcile an event", extra={"event": event.get("id")})
-                    continue
-                applied += 1
+            try:
+                await self.handle_stripe_event(event)
+            except PaymentGatewayError:
+                log.warning("could not reconcile an event", extra={"event": event.get("id")})
+                continue
+            applied += 1
         return applied
 
     async def cancel(self, principal: Principal | None, order_id: str) -> Order:

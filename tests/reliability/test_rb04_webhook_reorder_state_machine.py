@@ -266,8 +266,8 @@ def run_machine(settings_factory: SettingsFactory, examples: int) -> int:
 def test_webhooks_in_any_order_keep_the_order_with_stripe(
     settings_factory: SettingsFactory,
 ) -> None:
-    """PR tier: 100 examples of up to 12 steps each keep every invariant."""
-    assert 100 <= run_machine(settings_factory, 100)
+    """PR tier: 200 examples of up to 12 steps each keep every invariant."""
+    assert 200 <= run_machine(settings_factory, 200)
 
 
 @pytest.mark.soak
