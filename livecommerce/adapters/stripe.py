@@ -12,10 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 import stripe
+from stripe.params import EventListParams
 
 from livecommerce.domain.orders import Order, ProviderStatus
 from livecommerce.errors import IdempotencyConflict, InvalidSignature, PaymentGatewayError
 from livecommerce.services.ports import PaymentInfo, RefundResult
+
+#: Pages of undelivered events one reconcile pass reads.
+EVENT_PAGES = 10
 
 _STATUS = {"succeeded": ProviderStatus.SUCCEEDED, "canceled": ProviderStatus.CANCELED}
 
@@ -137,6 +141,27 @@ class StripePaymentGateway:
         return [
             RefundResult(id=r.id, amount=r.amount) for r in listing.data if r.status == "succeeded"
         ]
+
+    async def undelivered_events(self, since_ms: int) -> list[dict[str, Any]]:
+        """Stripe's `GET /v1/events?delivery_success=false` since `since_ms`, every page (at most
+        `EVENT_PAGES` of 100, newest first: a backlog larger than that is Stripe's own retries'
+        to deliver)."""
+        params: EventListParams = {
+            "delivery_success": False,
+            "created": {"gte": since_ms // 1000},
+            "limit": 100,
+        }
+        events: list[dict[str, Any]] = []
+        try:
+            for _ in range(EVENT_PAGES):
+                page = await self._client.v1.events.list_async(params)
+                events += [event.to_dict() for event in page.data]
+                if not page.has_more or not page.data:
+                    break
+                params["starting_after"] = page.data[-1].id
+        except stripe.StripeError as exc:
+            raise PaymentGatewayError("could not list the payment events") from exc
+        return events
 
     def verify_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:
         """The event, if `payload` is byte-for-byte what Stripe signed within five minutes."""

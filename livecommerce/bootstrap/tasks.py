@@ -1,7 +1,8 @@
 """The process's periodic background work, started and stopped by the composition root: the
-reservation expiry sweeper, the end of shows paused past the reconnect grace, and the
-dashboard's viewer sampler (the hub's own loops start with
-the hub, the packagers with the broadcast plane)."""
+reservation expiry sweeper, the reconcile of payment events the provider could not deliver, the
+reload of inventory pools after the inventory store restarted, the end of shows paused past the
+reconnect grace, and the dashboard's viewer sampler (the hub's own loops start with the hub, the
+packagers with the broadcast plane)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ async def _every(name: str, seconds: float, work: Callable[[], Awaitable[object]
 async def background_tasks(settings: Settings, services: Services) -> AsyncIterator[None]:
     jobs: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {
         "expiry-sweeper": (settings.shop.sweep_interval_seconds, services.payments.sweep),
+        # payments whose webhook never arrived (RB-06); a no-op without a signed-webhook provider
+        "payment-reconcile": (settings.shop.sweep_interval_seconds, services.payments.reconcile),
+        # pools reloaded from SQL after the inventory store restarted (RB-07)
+        "stock-resync": (settings.shop.sweep_interval_seconds, services.stock.resync),
         "viewer-sampler": (SAMPLE_SECONDS, services.analytics.sample_viewers),
         "pause-sweeper": (PAUSE_SWEEP_SECONDS, services.lifecycle.end_outlasted_pauses),
     }

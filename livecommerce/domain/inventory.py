@@ -19,7 +19,7 @@ these same rules; the pure functions here are the specification they are tested 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -321,3 +321,17 @@ def rebuild(
         for offer, cap in caps.items()
     }
     return PoolState(PoolLevels(variants, levels), buyers, tuple(kept))
+
+
+def keep_held(state: PoolState, current: Iterable[Reservation]) -> PoolState:
+    """`state` (rebuilt from the durable store) plus the held reservations of the pool being
+    replaced that it lacks: a checkout whose order is not written yet must keep its units, and a
+    hold the durable store already ended is released by the sweeper at its deadline, so the
+    reload is short for a while, never long."""
+    known = {r.id for r in state.reservations}
+    extra = [r for r in current if r.status is ReservationStatus.HELD and r.id not in known]
+    if not extra:
+        return state
+    on_hand = {v: level.on_hand for v, level in state.levels.variants.items()}
+    caps = {o: level.total for o, level in state.levels.caps.items()}
+    return rebuild(on_hand, caps, [*state.reservations, *extra])

@@ -71,7 +71,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             )
         body = exc.to_wire()
         headers = (
-            {"Retry-After": "1"} if exc.code in ("rate_limited", "request_in_progress") else None
+            {"Retry-After": "1"}
+            if exc.code in ("rate_limited", "request_in_progress", "store_unavailable")
+            else None
         )
         return web.json_response(body, status=exc.status, headers=headers)
     except web.HTTPException as exc:

@@ -48,6 +48,7 @@ from livecommerce.errors import (
     RateLimited,
     ShippingAddressRequired,
 )
+from livecommerce.faults import fault_point
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import ShopEvents
@@ -318,6 +319,7 @@ class CheckoutService:
             if await self._store.save_order(failed, OrderStatus.RESERVED):
                 await self._payments.after_change(failed)
             raise
+        fault_point("checkout.after_payment_created")
         pending = replace(
             transition(order, OrderStatus.PENDING_PAYMENT, self._clock.now_ms()),
             payment_provider=info.provider,

@@ -41,6 +41,7 @@ from livecommerce.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from livecommerce.faults import fault_point
 from livecommerce.ids import new_id
 from livecommerce.services.orders import ShopEvents
 from livecommerce.services.ports import (
@@ -59,6 +60,9 @@ log = logging.getLogger(__name__)
 REFUND_EVENTS = frozenset(
     {"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated"}
 )
+
+#: How far back the reconcile looks for undelivered events (Stripe itself retries for 3 days).
+RECONCILE_WINDOW_MS = 24 * 3600 * 1000
 
 
 class PaymentService:
@@ -126,8 +130,12 @@ class PaymentService:
                     idempotency_key=f"payment:{order.payment_provider}:{order.payment_ref}",
                     at_ms=new.updated_at_ms,
                 )
+            if journal is not None:
+                fault_point("payment.before_ledger_commit")
             if await self._store.save_order(new, order.status, journal, movements=movements):
                 await self.after_change(new)
+                if journal is not None:
+                    fault_point("payment.after_ledger_commit")
                 return new
             order = await self._order(order.id)
         return order
@@ -180,7 +188,11 @@ class PaymentService:
         await self.handle_stripe_event(event)
 
     async def handle_stripe_event(self, event: Mapping[str, Any]) -> None:
-        """A verified Stripe event: dedupe by id, then re-read the PaymentIntent and apply it."""
+        """A verified Stripe event: dedupe by id, then re-read the PaymentIntent and apply it.
+
+        The event is recorded as seen only after it was applied, so a crash in between (the
+        `payment.*_ledger_commit` fault points in `apply`) leaves it unseen: Stripe's
+        redelivery or the reconcile applies it again, and settlement is idempotent."""
         event_id = str(event.get("id", ""))
         if not event_id or await self._store.seen_event(event_id):
             self._events.metrics.webhook("duplicate")
@@ -190,7 +202,8 @@ class PaymentService:
         pi_id = ""
         if type_.startswith("payment_intent."):
             pi_id = str(obj.get("id", ""))
-        elif type_.startswith("charge.") or type_.startswith("refund."):
+        elif type_.startswith(("charge.", "refund.", "checkout.session.")):
+            # a Checkout Session carries its PaymentIntent like a charge or a refund does
             pi_id = str(obj.get("payment_intent") or "")
         if pi_id:
             order = await self._store.order_by_payment("stripe", pi_id)
@@ -200,6 +213,34 @@ class PaymentService:
                     await self.sync_refunds(order.id)
         await self._store.record_event(event_id, "stripe", type_, self._clock.now_ms())
         self._events.metrics.webhook("handled")
+
+    async def reconcile(self) -> int:
+        """Apply the events the provider could not deliver (Stripe's `delivery_success=false`
+        from the last `RECONCILE_WINDOW_MS`), oldest first, through the webhook's own path;
+        returns how many were new here. This is how a payment whose webhook never arrived (the
+        node died before answering, the endpoint was down past Stripe's retries) still settles
+        within a sweeper interval or two. Safe on every node at once: events dedupe by id and
+        settlement is a compare-and-set."""
+        gateway = self._gateways.get("stripe")
+        if not isinstance(gateway, SignedWebhooks):
+            return 0
+        applied = 0
+        since = self._clock.now_ms() - RECONCILE_WINDOW_MS
+        try:
+            events = await gateway.undelivered_events(since)
+        except PaymentGatewayError:
+            log.warning("could not list the provider's undelivered events")
+            return 0
+        for event in reversed(events):
+            if await self._store.seen_event(str(event.get("id", ""))):
+                continue
+            try:
+                await self.handle_stripe_event(event)
+            except PaymentGatewayError:
+                log.warning("could not reconcile an event", extra={"event": event.get("id")})
+                continue
+            applied += 1
+        return applied
 
     async def cancel(self, principal: Principal | None, order_id: str) -> Order:
         """Give up an unpaid order (its buyer, its seller or an admin): the payment is cancelled

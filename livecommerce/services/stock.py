@@ -35,7 +35,7 @@ from livecommerce.domain.inventory import (
 )
 from livecommerce.domain.offers import Offer, OfferStatus
 from livecommerce.domain.orders import HOLDING, SOLD
-from livecommerce.errors import InvalidInput, NotFound, SoldOut
+from livecommerce.errors import InvalidInput, NotFound, SoldOut, StoreUnavailable
 from livecommerce.ids import new_id
 from livecommerce.services.ports import (
     CatalogStore,
@@ -79,12 +79,15 @@ class StockService:
         self._catalog = catalog
         self._inventory = inventory
         self._clock = clock
+        #: The inventory store's instance when its pools were last (re)built from SQL.
+        self._instance: str | None = None
 
     # -- pools -----------------------------------------------------------------------------------
-    async def load(self, product_id: str) -> bool:
+    async def load(self, product_id: str, *, reload: bool = False) -> bool:
         """Bring the product's pool into the inventory store from SQL. A pool already there only
         gains the variants and caps it lacks (its counts are live, SQL's may be a moment
-        behind). True when anything was written."""
+        behind), unless `reload`: then SQL's counts replace it, keeping the holds it has that
+        SQL lacks (`InventoryStore.restore(keep_held=True)`). True when anything was written."""
         offers = await self._orders.list_offers(product_id=product_id)
         caps = {o.id: o.cap for o in offers if o.cap is not None}
         reservations: list[Reservation] = []
@@ -112,26 +115,51 @@ class StockService:
                 )
         on_hand = await self._ledger.on_hand(product_id)
         state = rules.rebuild(on_hand, caps, reservations)
-        return await self._inventory.restore(product_id, state)
+        return await self._inventory.restore(product_id, state, replace=reload, keep_held=reload)
 
     async def rebuild(self) -> int:
         """Load the pool of every product with an open offer or an order still holding stock
         that the store lacks: on start-up the in-process store is empty, and a Redis that lost
         its data lacks pools (pools it has are left as they are; one missing a variant or a cap
         gains it when a checkout or an offer needs it). Returns how many pools were loaded."""
+        self._instance = await self._inventory.instance()
+        loaded = 0
+        for product_id in await self._live_products():
+            try:
+                await self._inventory.levels(product_id)
+            except NotFound:
+                loaded += await self.load(product_id)
+        return loaded
+
+    async def resync(self) -> int:
+        """Reload every live pool from SQL if the inventory store restarted since the last look
+        (the sweeper calls this). A Redis killed and restarted from its AOF has its pools, so
+        `rebuild` would leave them, but they miss what happened while it was down (payments
+        that could not commit their hold, expiries that could not release) and, under
+        `appendfsync everysec` after a machine crash, up to a second of writes. Returns how many
+        pools were reloaded; 0 while the store is still unreachable."""
+        try:
+            instance = await self._inventory.instance()
+        except StoreUnavailable:
+            return 0
+        if instance == self._instance:
+            return 0
+        reloaded = 0
+        for product_id in await self._live_products():
+            reloaded += await self.load(product_id, reload=True)
+        self._instance = instance  # only once every pool is reloaded: a failure retries all
+        log.warning("inventory store restarted: pools reloaded", extra={"pools": reloaded})
+        return reloaded
+
+    async def _live_products(self) -> list[str]:
+        """Products with an open offer or an order still holding stock."""
         offers = await self._orders.list_offers()
         products = {o.product_id for o in offers if o.status is not OfferStatus.ENDED}
         holding = await self._orders.list_orders(
             OrderFilter(statuses=tuple(HOLDING), limit=REBUILD_HOLDING_MAX)
         )
         products |= {o.product_id for o in holding}
-        loaded = 0
-        for product_id in sorted(products):
-            try:
-                await self._inventory.levels(product_id)
-            except NotFound:
-                loaded += await self.load(product_id)
-        return loaded
+        return sorted(products)
 
     async def open_offer(self, offer: Offer) -> PoolLevels:
         """Make sure the offer's pool, with its cap, is in the store (an offer was created or

@@ -241,6 +241,31 @@ async def test_restore_replace_rebuilds_from_durable_reservations(store: Invento
     assert not await store.release("p", "stale")
 
 
+async def test_reload_keeps_the_holds_the_durable_store_lacks(store: InventoryStore) -> None:
+    """A reload (replace + keep_held) takes SQL's counts but keeps held reservations only the
+    pool knows (orders not written yet), so it is never long; a stale commit is SQL's to fix."""
+    await load(store, 10)
+    await store.reserve(FLASH, "unwritten", "b9", 2, 100)
+    await store.reserve(FLASH, "paid", "b1", 1, 100)  # its commit was lost with the old Redis
+    state = rebuild(
+        {"v": 9},
+        {"flash": 5},
+        [Reservation("paid", "p", "b1", 1, 100, "v", "flash", status=ReservationStatus.COMMITTED)],
+    )
+    assert await store.restore("p", state, replace=True, keep_held=True)
+    assert (VariantStock(9, 2), StockLevel(5, 2, 1)) == await counts(store)
+    with pytest.raises(LimitReached):
+        await store.reserve(limited(FLASH, 2), "more", "b9", 1, 1_000)
+    assert [("p", "unwritten")] == await store.due(200)
+    assert await store.release("p", "unwritten")
+    assert (VariantStock(9, 0), StockLevel(5, 0, 1)) == await counts(store)
+
+
+async def test_instance_is_stable_while_the_store_runs(store: InventoryStore) -> None:
+    """The restart cue does not change between two looks at a running store."""
+    assert await store.instance() == await store.instance()
+
+
 async def test_restore_on_a_loaded_pool_only_adds_what_it_lacks(store: InventoryStore) -> None:
     """A second node's rebuild never overwrites live counts: only new variants and caps come
     in, and nothing at all when the pool has everything."""

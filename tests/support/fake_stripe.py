@@ -9,7 +9,10 @@ body replays the first response with `Idempotent-Replayed: true`; a different bo
 declined with a 402 `card_error`), and webhook events signed exactly like Stripe
 (`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.payload">`). Events are recorded in
 `events`; they are delivered to registered endpoints automatically unless `auto_deliver` is off,
-so tests can deliver them duplicated, shuffled, stale or tampered with `deliver()`.
+so tests can deliver them duplicated, shuffled, stale or tampered with `deliver()`. Each
+endpoint's 2xx is remembered, so `GET /v1/events?delivery_success=false` lists what was never
+delivered (the reconcile's source). Checkout Sessions exist only as the events of a session
+wrapping one of our PaymentIntents (`complete_session`, `expire_session`).
 """
 
 from __future__ import annotations
@@ -102,6 +105,9 @@ class FakeStripe:
         self.payment_intents: dict[str, JSON] = {}
         self.refunds: dict[str, JSON] = {}
         self.events: list[JSON] = []
+        #: event id -> the endpoint URLs that answered it 2xx (`GET /v1/events?delivery_success=`)
+        self.acked: dict[str, set[str]] = {}
+        self.checkout_sessions: dict[str, JSON] = {}
         self.endpoints: list[WebhookEndpoint] = []
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, idempotency key)
         self._idem: dict[str, _Idem] = {}
@@ -121,6 +127,7 @@ class FakeStripe:
         app.router.add_post("/v1/refunds", self._create_refund)
         app.router.add_get("/v1/refunds", self._list_refunds)
         app.router.add_get("/v1/refunds/{id}", self._get_refund)
+        app.router.add_get("/v1/events", self._list_events)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -177,12 +184,24 @@ class FakeStripe:
             headers={"Content-Type": "application/json; charset=utf-8", "Stripe-Signature": header},
         ) as resp:
             await resp.read()
+            if resp.status < 300:
+                self.acked.setdefault(event["id"], set()).add(target.url)
             return resp.status
 
     def forget_idempotency_keys(self) -> None:
         """What Stripe does to a key 24 hours after its first use: the same key then makes a
         new object."""
         self._idem.clear()
+
+    def delivered(self, event: JSON) -> bool:
+        """Whether every registered endpoint has answered this event 2xx (Stripe's
+        `delivery_success`)."""
+        return {e.url for e in self.endpoints} <= self.acked.get(event["id"], set())
+
+    async def idle(self) -> None:
+        """Wait until every automatic delivery (with its retries) has finished."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def pay_out_of_band(self, pi_id: str, card: str = "4242424242424242") -> JSON:
         """Confirm a PaymentIntent as the browser (Stripe.js) would; returns the PI."""
@@ -444,7 +463,69 @@ class FakeStripe:
 
         return await self._handle(request, get, request.match_info["id"])
 
+    # -- Checkout Sessions (events only: a session wraps one of our PaymentIntents) --------------
+    def _checkout_session(self, pi: JSON) -> JSON:
+        return self.checkout_sessions.setdefault(
+            pi["id"],
+            {
+                "id": "cs_test_" + secrets.token_hex(12),
+                "object": "checkout.session",
+                "payment_intent": pi["id"],
+                "amount_total": pi["amount"],
+                "currency": pi["currency"],
+                "status": "open",
+                "payment_status": "unpaid",
+                "metadata": pi["metadata"],
+            },
+        )
+
+    def complete_session(self, pi_id: str, card: str = "4242424242424242") -> JSON:
+        """The buyer pays on the hosted page: the PaymentIntent is confirmed with `card`, and a
+        paid session emits `checkout.session.completed` after `payment_intent.succeeded`."""
+        pi = self._confirm(self._pi(pi_id), card)
+        session = self._checkout_session(pi)
+        session.update(status="complete", payment_status="paid")
+        self._emit("checkout.session.completed", session)
+        return session
+
+    def expire_session(self, pi_id: str) -> JSON:
+        """The session runs out (or is expired by API): its open PaymentIntent is cancelled and
+        `checkout.session.expired` is emitted; a complete session cannot expire (400, as Stripe)."""
+        pi = self._pi(pi_id)
+        session = self._checkout_session(pi)
+        if session["status"] != "open" or pi["status"] == "succeeded":
+            raise StripeError(400, "invalid_request_error", "Only open sessions can be expired")
+        if pi["status"] != "canceled":
+            pi["status"] = "canceled"
+            self._emit("payment_intent.canceled", pi)
+        session["status"] = "expired"
+        self._emit("checkout.session.expired", session)
+        return session
+
     # -- events ----------------------------------------------------------------------------------
+    async def _list_events(self, request: web.Request) -> web.Response:
+        def listing(params: JSON) -> JSON:
+            data = list(reversed(self.events))  # newest first, as Stripe lists
+            success = params.get("delivery_success")
+            if success is not None:
+                data = [e for e in data if self.delivered(e) == (success == "true")]
+            created = params.get("created")
+            if isinstance(created, Mapping) and "gte" in created:
+                data = [e for e in data if e["created"] >= int(created["gte"])]
+            after = params.get("starting_after")
+            if after:
+                ids = [e["id"] for e in data]
+                data = data[ids.index(after) + 1 :] if after in ids else []
+            limit = int(params.get("limit", 10))
+            return {
+                "object": "list",
+                "url": "/v1/events",
+                "has_more": len(data) > limit,
+                "data": [json.loads(json.dumps(e)) for e in data[:limit]],
+            }
+
+        return await self._handle(request, listing)
+
     def _emit(self, type_: str, obj: JSON) -> None:
         event: JSON = {
             "id": "evt_" + secrets.token_hex(12),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,12 +32,18 @@ def wait_for_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> 
 
 
 class RedisServer:
-    """A throwaway redis-server without persistence; ``kill``/``start`` keep the same port.
-    ``binds``: its addresses (a partition test adds one on a veth link to another namespace)."""
+    """A throwaway redis-server; ``kill`` (SIGKILL) / ``start`` keep the same port. Without
+    persistence by default; with `appendfsync` ("everysec", "always", "no") it keeps an AOF in
+    a temp dir that a restart loads back (``cleanup`` removes it). ``binds``: its addresses (a
+    partition test adds one on a veth link to another namespace)."""
 
-    def __init__(self, binds: tuple[str, ...] = ("127.0.0.1",)) -> None:
+    def __init__(
+        self, appendfsync: str | None = None, binds: tuple[str, ...] = ("127.0.0.1",)
+    ) -> None:
         self.port = free_port()
         self.binds = binds
+        self.appendfsync = appendfsync
+        self._dir = Path(tempfile.mkdtemp(prefix="lc-redis-")) if appendfsync else None
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -46,6 +54,10 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (make system-deps)")
+        persistence = ["--appendonly", "no"]
+        if self.appendfsync and self._dir:
+            persistence = ["--appendonly", "yes", "--appendfsync", self.appendfsync]
+            persistence += ["--dir", str(self._dir)]
         self._proc = subprocess.Popen(
             [
                 binary,
@@ -55,8 +67,7 @@ class RedisServer:
                 *self.binds,
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *persistence,
                 "--protected-mode",
                 # why: protected mode refuses every non-loopback client, even on an explicit bind
                 "yes" if self.binds == ("127.0.0.1",) else "no",
@@ -73,6 +84,11 @@ class RedisServer:
             self._proc.kill()
             self._proc.wait()
             self._proc = None
+
+    def cleanup(self) -> None:
+        self.kill()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def flush(self) -> None:
         with socket.create_connection(("127.0.0.1", self.port), 2) as sock:
@@ -176,3 +192,66 @@ class PostgresServer:
     def cleanup(self) -> None:
         self.kill()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class AppServer:
+    """`python -m livecommerce serve --config <file>` as a child process on a fixed port, so a
+    test can let a fault point (livecommerce/faults.py) SIGKILL it and start it again. Its
+    output goes to `log`. Everything is async: the test's own event loop may be serving the fake
+    Stripe the child is talking to."""
+
+    def __init__(self, config: Path, port: int, log: Path) -> None:
+        self.config = config
+        self.port = port
+        self.log = log
+        self.url = f"http://127.0.0.1:{port}"
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, fault_point: str = "", within: float = 60.0) -> None:
+        """Start it (with `fault_point` armed, if given) and wait until it accepts connections."""
+        env = {k: v for k, v in os.environ.items() if k != "LIVECOMMERCE_FAULT_POINT"}
+        if fault_point:
+            env["LIVECOMMERCE_FAULT_POINT"] = fault_point
+        with self.log.open("ab") as out:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *("-m", "livecommerce", "serve", "--config", str(self.config)),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.config.parent,
+            )
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self._proc.returncode is not None:
+                raise RuntimeError(f"the server exited at start-up: {self.tail()}")
+            with contextlib.suppress(OSError):
+                _reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"the server did not listen within {within}s: {self.tail()}")
+
+    async def exited(self, within: float = 30.0) -> int:
+        """Wait for the process to end on its own (a fault point); returns its exit code."""
+        assert self._proc is not None
+        code = await asyncio.wait_for(self._proc.wait(), within)
+        self._proc = None
+        return code
+
+    async def stop(self) -> None:
+        """SIGTERM (a clean shutdown), SIGKILL if it takes longer than 20 s."""
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            await self.exited(20)
+        except TimeoutError:
+            if self._proc is not None:
+                self._proc.kill()
+                await self.exited()
+
+    def tail(self, chars: int = 3000) -> str:
+        """The end of the server's output, for failure messages."""
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""

@@ -20,6 +20,7 @@ from livecommerce.domain.inventory import (
     VariantStock,
 )
 from livecommerce.errors import NotFound
+from livecommerce.ids import new_id
 from livecommerce.services.ports import ReserveResult
 
 
@@ -38,6 +39,10 @@ class MemoryInventory:
 
     def __init__(self) -> None:
         self._pools: dict[str, _Pool] = {}
+        self._instance = new_id("mem")
+
+    async def instance(self) -> str:
+        return self._instance  # it lives and dies with the process
 
     def _pool(self, pool: str) -> _Pool:
         try:
@@ -45,9 +50,13 @@ class MemoryInventory:
         except KeyError:
             raise NotFound("unknown stock pool") from None
 
-    async def restore(self, pool: str, state: PoolState, *, replace: bool = False) -> bool:
+    async def restore(
+        self, pool: str, state: PoolState, *, replace: bool = False, keep_held: bool = False
+    ) -> bool:
         current = self._pools.get(pool)
         if current is None or replace:
+            if current is not None and keep_held:
+                state = rules.keep_held(state, current.reservations.values())
             self._pools[pool] = _Pool(
                 dict(state.levels.variants),
                 dict(state.levels.caps),

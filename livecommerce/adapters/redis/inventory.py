@@ -124,8 +124,9 @@ redis.call('HSET', KEYS[1], ARGV[1], new)
 return '0;' .. new .. ';' .. held
 """
 
-# KEYS: v, caps, res, buyers, due. ARGV: 'replace' | 'missing', pool, the state as JSON.
-# `missing` on a loaded pool only adds variants and caps it lacks (HSETNX), never a count.
+# KEYS: v, caps, res, buyers, due. ARGV: 'replace' | 'missing', pool, the state as JSON,
+# 'keep' | ''. `missing` on a loaded pool only adds variants and caps it lacks (HSETNX), never a
+# count. `replace` + `keep` adds the pool's held reservations the state lacks to it first.
 _RESTORE = """
 local state = cjson.decode(ARGV[3])
 local exists = redis.call('EXISTS', KEYS[1]) == 1
@@ -141,6 +142,35 @@ if exists and ARGV[1] ~= 'replace' then
     end
   end
   return added
+end
+if exists and ARGV[4] == 'keep' then
+  local known = {}
+  for _, r in ipairs(state.res) do known[r[1]] = true end
+  local all = redis.call('HGETALL', KEYS[3])
+  for i = 1, #all, 2 do
+    local rid, rec = all[i], all[i + 1]
+    if not known[rid] and string.sub(rec, 1, 5) == 'held|' then
+      local f, from = {}, 1
+      while true do
+        local bar = string.find(rec, '|', from, true)
+        if not bar then f[#f + 1] = string.sub(rec, from) break end
+        f[#f + 1] = string.sub(rec, from, bar - 1)
+        from = bar + 1
+      end
+      local qty, buyer, deadline, vid, oid = tonumber(f[2]), f[3], tonumber(f[4]), f[5], f[6]
+      local v = state.variants[vid] or {0, 0}
+      v[2] = v[2] + qty
+      state.variants[vid] = v
+      local c = state.caps[oid]
+      if c then
+        c[2] = c[2] + qty
+        c[1] = math.max(c[1], c[2] + c[3])
+      end
+      local bkey = oid .. '|' .. buyer
+      state.buyers[bkey] = (state.buyers[bkey] or 0) + qty
+      state.res[#state.res + 1] = {rid, rec, deadline}
+    end
+  end
 end
 if exists then
   for _, rid in ipairs(redis.call('HKEYS', KEYS[3])) do
@@ -216,6 +246,11 @@ class RedisInventory:
         except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
             raise StoreUnavailable("inventory store unavailable") from exc
 
+    async def instance(self) -> str:
+        """Redis's `run_id`: new at every start of the server, whatever its AOF brought back."""
+        info = await self._call(lambda: self._redis.info("server"))
+        return str(info["run_id"])
+
     async def warm(self, connections: int) -> None:
         """Open `connections` pooled connections now: opening one costs ~2 ms of CPU in
         redis-py (it reads package metadata), which a cold pool would pay in the middle of the
@@ -236,7 +271,9 @@ class RedisInventory:
         """Health check."""
         await self._call(self._redis.ping)
 
-    async def restore(self, pool: str, state: PoolState, *, replace: bool = False) -> bool:
+    async def restore(
+        self, pool: str, state: PoolState, *, replace: bool = False, keep_held: bool = False
+    ) -> bool:
         _check_ids(pool)
         payload = json.dumps(
             {
@@ -257,7 +294,7 @@ class RedisInventory:
                 ],
             }
         )
-        args = ["replace" if replace else "missing", pool, payload]
+        args = ["replace" if replace else "missing", pool, payload, "keep" if keep_held else ""]
         done = await self._call(lambda: self._restore(keys=self._keys(pool), args=args))
         return int(done) > 0
 

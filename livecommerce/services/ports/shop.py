@@ -43,11 +43,21 @@ class ReserveResult:
 class InventoryStore(Protocol):
     """Pools (one per product) and the reservations against them."""
 
-    async def restore(self, pool: str, state: PoolState, *, replace: bool = False) -> bool:
+    async def restore(
+        self, pool: str, state: PoolState, *, replace: bool = False, keep_held: bool = False
+    ) -> bool:
         """Load a pool from what the durable store knows (`domain.inventory.rebuild`). When the
         pool is there already and `replace` is False, only the variants and caps it lacks are
         added (nothing it counts is overwritten, so a node starting beside live ones never
-        undoes their holds). True when anything was written."""
+        undoes their holds). With `replace` and `keep_held`, held reservations the pool has and
+        `state` lacks stay held (a checkout whose order is not written yet, or one the durable
+        store already released: the sweeper releases it at its deadline), so a reload while
+        nodes sell can leave the pool short, never long. True when anything was written."""
+        ...
+
+    async def instance(self) -> str:
+        """Changes whenever the store restarted (and may have lost recent writes, or kept stale
+        holds): the cue to reload every pool from the durable store."""
         ...
 
     async def reserve(
@@ -243,6 +253,12 @@ class SignedWebhooks(Protocol):
     def verify_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:
         """The event, if `payload` is byte-for-byte what the provider signed (else
         InvalidSignature)."""
+        ...
+
+    async def undelivered_events(self, since_ms: int) -> list[dict[str, Any]]:
+        """Events created since `since_ms` that the provider has not yet delivered with a 2xx
+        (pending or failed), read from its API: the reconcile's way to find payments whose
+        webhook never arrived (a crash, an outage, a lost response)."""
         ...
 
 
