@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from livecommerce.errors import PaymentGatewayError, StoreUnavailable
 from livecommerce.services.container import Services
 from livecommerce.settings import Settings
 
@@ -23,11 +24,15 @@ PAUSE_SWEEP_SECONDS = 1.0
 
 
 async def _every(name: str, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
-    """Run ``work`` forever at this interval; one failing pass is logged, never fatal."""
+    """Run ``work`` forever at this interval; one failing pass is logged, never fatal. A store
+    or provider outage is an operational state the next pass retries, not a bug: one warning
+    line, no traceback (which would bury real errors under one per pass for the outage)."""
     while True:
         await asyncio.sleep(seconds)
         try:
             await work()
+        except (StoreUnavailable, PaymentGatewayError) as exc:
+            log.warning("background task skipped a pass: %s", exc, extra={"task": name})
         except Exception:
             log.exception("background task failed", extra={"task": name})
 
