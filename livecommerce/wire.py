@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce.domain.shipping import ShippingAddress
+from livecommerce.errors import InvalidInput
 from livecommerce.services.ports import Product, Show, User
 
 
@@ -16,12 +17,28 @@ def iso(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms is not None else None
 
 
+#: The instants ``iso`` can turn back into a datetime (years 1 to 9999 in UTC).
+_MS_RANGE = (
+    int(datetime.min.replace(tzinfo=UTC).timestamp() * 1000),
+    int(datetime.max.replace(tzinfo=UTC).timestamp() * 1000),
+)
+
+
 def to_ms(value: datetime | None) -> int | None:
+    """Epoch milliseconds. ``0001-01-01T00:00+14:00`` is a valid datetime whose UTC instant lies
+    in year 0: stored, it made every later read of the record fail, so times outside the years
+    1 to 9999 in UTC are refused as input."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() * 1000)
+    try:
+        ms = int(value.timestamp() * 1000)
+    except (OverflowError, ValueError):
+        ms = _MS_RANGE[1] + 1
+    if not _MS_RANGE[0] <= ms <= _MS_RANGE[1]:
+        raise InvalidInput("dates must fall between the years 1 and 9999 in UTC")
+    return ms
 
 
 class UserOut(BaseModel):

@@ -6,6 +6,7 @@ variant's stock is their sum). Prices are minor units here; only the CSV speaks 
 from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce import keys
@@ -281,17 +282,21 @@ async def upload_photo(request: web.Request) -> ProductOut:
         raise InvalidInput(f"send the photo as multipart/form-data in a field named {PHOTO_FIELD}")
     if request.content_length is not None and request.content_length > limit + 64 * 1024:
         raise PayloadTooLarge(f"images are limited to {limit} bytes")
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.name == PHOTO_FIELD:
-            data = await _read_part(part, limit)
-            product = await request.app[keys.SERVICES].catalog_admin.set_image(
-                principal,
-                request.match_info["product_id"],
-                part.headers.get("Content-Type", ""),
-                data,
-            )
-            return ProductOut.of(product)
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name == PHOTO_FIELD:
+                data = await _read_part(part, limit)
+                product = await request.app[keys.SERVICES].catalog_admin.set_image(
+                    principal,
+                    request.match_info["product_id"],
+                    part.headers.get("Content-Type", ""),
+                    data,
+                )
+                return ProductOut.of(product)
+    except (ValueError, BadHttpMessage) as exc:
+        # aiohttp's multipart reader raises these for a missing boundary or broken part headers
+        raise InvalidInput("the multipart/form-data body could not be read") from exc
     raise InvalidInput(f"no file in a field named {PHOTO_FIELD}")
 
 
