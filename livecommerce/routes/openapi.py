@@ -35,6 +35,8 @@ _SHOW = {"show_id": "$response.body#/id"}
 _OFFER = {"show_id": "$response.body#/show_id", "offer_id": "$response.body#/id"}
 _ORDER = {"order_id": "$response.body#/id"}
 _CHECKOUT_ORDER = {"order_id": "$response.body#/order/id"}
+_LISTED_SHOW = {"show_id": "$response.body#/shows/0/id"}
+_LISTED_OFFER = {"show_id": "$request.path.show_id", "offer_id": "$response.body#/offers/0/id"}
 
 #: operationId → {operationId it leads to: link parameters (and requestBody fields)}.
 LINKS: dict[str, dict[str, dict[str, Any]]] = {
@@ -78,6 +80,14 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
             "requestBody": {"offer_id": "$response.body#/id"},
         },
         "end_offer": _OFFER,
+    },
+    "list_shows": dict.fromkeys(("get_show", "list_offers", "timeline"), _LISTED_SHOW),
+    "list_offers": {
+        **dict.fromkeys(("start_offer", "pin_offer", "unpin_offer", "end_offer"), _LISTED_OFFER),
+        "checkout": {
+            "show_id": "$request.path.show_id",
+            "requestBody": {"offer_id": "$response.body#/offers/0/id"},
+        },
     },
     "checkout": dict.fromkeys(
         ("get_order", "cancel_order", "refund_order", "fulfil_order", "confirm_demo"),
