@@ -36,6 +36,21 @@ _OFFER = {"show_id": "$response.body#/show_id", "offer_id": "$response.body#/id"
 _ORDER = {"order_id": "$response.body#/id"}
 _CHECKOUT_ORDER = {"order_id": "$response.body#/order/id"}
 _LISTED_SHOW = {"show_id": "$response.body#/shows/0/id"}
+_BUY_OFFER = {
+    "show_id": "$response.body#/show_id",
+    "requestBody": {
+        "offer_id": "$response.body#/id",
+        "variant_id": "$response.body#/variants/0/id",
+    },
+}
+_BUY_LISTED_OFFER = {
+    "show_id": "$request.path.show_id",
+    "requestBody": {
+        "offer_id": "$response.body#/offers/0/id",
+        "variant_id": "$response.body#/offers/0/variants/0/id",
+    },
+}
+_LISTED_ORDER = {"order_id": "$response.body#/orders/0/id"}
 _LISTED_OFFER = {"show_id": "$request.path.show_id", "offer_id": "$response.body#/offers/0/id"}
 
 #: operationId → {operationId it leads to: link parameters (and requestBody fields)}.
@@ -68,30 +83,25 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "create_offer": {
         **dict.fromkeys(("start_offer", "pin_offer", "unpin_offer", "end_offer"), _OFFER),
-        "checkout": {
-            "show_id": "$response.body#/show_id",
-            "requestBody": {"offer_id": "$response.body#/id"},
-        },
+        "checkout": _BUY_OFFER,
         "list_offers": {"show_id": "$response.body#/show_id"},
     },
     "start_offer": {
-        "checkout": {
-            "show_id": "$response.body#/show_id",
-            "requestBody": {"offer_id": "$response.body#/id"},
-        },
+        "checkout": _BUY_OFFER,
         "end_offer": _OFFER,
     },
     "list_shows": dict.fromkeys(("get_show", "list_offers", "timeline"), _LISTED_SHOW),
     "list_offers": {
         **dict.fromkeys(("start_offer", "pin_offer", "unpin_offer", "end_offer"), _LISTED_OFFER),
-        "checkout": {
-            "show_id": "$request.path.show_id",
-            "requestBody": {"offer_id": "$response.body#/offers/0/id"},
-        },
+        "checkout": _BUY_LISTED_OFFER,
     },
     "checkout": dict.fromkeys(
         ("get_order", "cancel_order", "refund_order", "fulfil_order", "confirm_demo"),
         _CHECKOUT_ORDER,
+    ),
+    "list_orders": dict.fromkeys(
+        ("get_order", "cancel_order", "refund_order", "fulfil_order", "confirm_demo"),
+        _LISTED_ORDER,
     ),
     "confirm_demo": dict.fromkeys(("get_order", "refund_order", "fulfil_order"), _ORDER),
     "refund_order": {"get_order": _ORDER},
