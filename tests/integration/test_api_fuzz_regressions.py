@@ -25,6 +25,10 @@ async def http() -> AsyncIterator[ClientSession]:
         yield session
 
 
+_DISPOSITION = b"Content-Disposition: form-data; name="
+_PART_END = b"\r\n\r\n{}\r\n--xx--\r\n"
+
+
 async def _seller(env: ShopEnv) -> dict[str, str]:
     return {"Authorization": f"Bearer {await env.token(env.seller_user)}"}
 
@@ -35,8 +39,19 @@ async def _seller(env: ShopEnv) -> dict[str, str]:
         ("multipart/form-data", b""),
         ("multipart/form-data; boundary=xx", b"garbage"),
         ("multipart/form-data; boundary=xx", b"--xx\r\nNone--xx--\r\n"),
+        ("multipart/form-data; boundary=xx", b"--xx\r\n" + _DISPOSITION + b'"a;;b"' + _PART_END),
+        (
+            "multipart/form-data; boundary=xx",
+            b"--xx\r\n" + _DISPOSITION + b'"_charset_"\r\n\r\n' + b"x" * 40 + b"\r\n--xx--\r\n",
+        ),
     ],
-    ids=["no-boundary", "no-start-boundary", "broken-part-headers"],
+    ids=[
+        "no-boundary",
+        "no-start-boundary",
+        "broken-part-headers",
+        "malformed-content-disposition",
+        "overlong-charset-part",
+    ],
 )
 async def test_malformed_multipart_photo_is_a_422_not_a_500(
     env: ShopEnv, http: ClientSession, content_type: str, body: bytes
