@@ -1,7 +1,7 @@
 """Chat fan-out: N Socket.IO clients in one show, one sender at 20 lines/s, server in its own
 process; with and without coalescing in the same run.
 
-Clients live in worker processes (``bench/_chat_worker.py``) and speak the Engine.IO v4 /
+Clients live in worker processes (``tests/support/hub_load_worker.py``) and speak the Engine.IO v4 /
 Socket.IO v5 wire protocol directly over aiohttp websockets (what python-socketio and the JS
 client send on a websocket transport), because thousands of full python-socketio clients would
 need more memory and CPU than the server under test on a 2-core machine. Each line carries its
@@ -21,123 +21,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import aiohttp
-
-from tests.support.servers import RedisServer, free_port, wait_for_port
+from tests.support.hub_load import (
+    ServerProcess,
+    cpu_seconds,
+    load_workers,
+    merged_histogram,
+    percentile,
+    rss_bytes,
+    seller_show,
+    server_process,
+)
+from tests.support.servers import RedisServer
 
 TITLE = "Chat fan-out"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def _rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-@contextlib.asynccontextmanager
-async def _server(
+def _server(
     coalesce: bool, data_dir: str, redis_url: str = ""
-) -> AsyncIterator[tuple[str, int]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "LIVECOMMERCE_SERVER__PORT": str(port),
-        "LIVECOMMERCE_SERVER__HOST": "127.0.0.1",
-        "LIVECOMMERCE_SERVER__DATA_DIR": data_dir,
-        "LIVECOMMERCE_DEMO__ENABLED": "false",
-        "LIVECOMMERCE_REDIS__URL": redis_url,
-        "LIVECOMMERCE_LOG__LEVEL": "WARNING",
-        "LIVECOMMERCE_HUB__CHAT_RATES": '[{"limit": 100000, "per_seconds": 1}]',
-        "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": "100000",
-        "LIVECOMMERCE_HUB__COALESCE_ABOVE_PER_SECOND": "10" if coalesce else "1000000000",
-        "LIVECOMMERCE_HUB__COALESCE_ABOVE_DELIVERIES_PER_SECOND": (
-            "2000" if coalesce else "1000000000000"
-        ),
-    }
-    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
-        [sys.executable, "-m", "livecommerce", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+) -> contextlib.AbstractAsyncContextManager[ServerProcess]:
+    return server_process(
+        data_dir,
+        {
+            "LIVECOMMERCE_REDIS__URL": redis_url,
+            "LIVECOMMERCE_HUB__CHAT_RATES": '[{"limit": 100000, "per_seconds": 1}]',
+            "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": "100000",
+            "LIVECOMMERCE_HUB__COALESCE_ABOVE_PER_SECOND": "10" if coalesce else "1000000000",
+            "LIVECOMMERCE_HUB__COALESCE_ABOVE_DELIVERIES_PER_SECOND": (
+                "2000" if coalesce else "1000000000000"
+            ),
+        },
     )
-    try:
-        await asyncio.to_thread(wait_for_port, port, 30)
-        yield f"http://127.0.0.1:{port}", proc.pid
-    finally:
-        proc.terminate()
-        try:
-            await asyncio.to_thread(proc.wait, 15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-async def _show(base: str) -> tuple[str, str]:
-    """A seller account and a show on the fresh server: (show_id, seller token)."""
-    async with aiohttp.ClientSession() as http:
-        body = {
-            "name": "Bench Owner",  # staff-like names are refused at sign-up
-            "email": f"bench{time.time_ns()}@example.test",
-            "password": "correct horse battery",
-            "role": "seller",
-        }
-        async with http.post(f"{base}/api/v1/auth/signup", json=body) as resp:
-            token = (await resp.json())["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        async with http.post(f"{base}/api/v1/shows", json={"title": "bench"}, headers=headers) as r:
-            show_id = (await r.json())["id"]
-    return show_id, token
-
-
-@dataclass
-class _Worker:
-    proc: asyncio.subprocess.Process
-
-    async def command(self, line: str) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.write((line + "\n").encode())
-        await self.proc.stdin.drain()
-        raw = await self.proc.stdout.readline()
-        result: dict[str, Any] = json.loads(raw)
-        return result
-
-
-async def _workers(
-    bases: list[str], show_id: str, n: int, processes: int
-) -> tuple[list[_Worker], int]:
-    """Worker i connects its clients to node ``i % len(bases)``."""
-    workers = []
-    for i in range(processes):
-        count = n // processes + (1 if i < n % processes else 0)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench._chat_worker", bases[i % len(bases)], show_id, str(count),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
-        )  # fmt: skip
-        workers.append(_Worker(proc))
-    ready = await asyncio.gather(*(w.command("connect") for w in workers))
-    connected = sum(r["connected"] for r in ready)
-    if connected < n:
-        print(f"chat_fanout: only {connected} of {n} clients joined", file=sys.stderr)
-    return workers, connected
 
 
 async def _sender(base: str, show_id: str, token: str, rate: float, window: float) -> int:
@@ -188,27 +107,27 @@ async def _measure(
                 await stack.enter_async_context(_server(coalesce, data_dir, redis_url))
                 for _ in range(nodes)
             ]
-            bases = [base for base, _ in servers]
-            pids = [pid for _, pid in servers]
-            show_id, token = await _show(bases[0])
+            bases = [server.base_url for server in servers]
+            pids = [server.pid for server in servers]
+            show_id, token = await seller_show(bases[0])
             await asyncio.sleep(1.0)
-            rss0 = sum(_rss_bytes(pid) for pid in pids)
-            workers, connected = await _workers(bases, show_id, n, processes)
+            rss0 = sum(rss_bytes(pid) for pid in pids)
+            workers, connected = await stack.enter_async_context(
+                load_workers(bases, show_id, n, processes)
+            )
+            if connected < n:
+                print(f"chat_fanout: only {connected} of {n} clients joined", file=sys.stderr)
             await asyncio.sleep(2.0)
-            rss1 = sum(_rss_bytes(pid) for pid in pids)
+            rss1 = sum(rss_bytes(pid) for pid in pids)
             await asyncio.gather(*(w.command("start") for w in workers))
-            cpu0 = sum(_cpu_seconds(pid) for pid in pids)
+            cpu0 = sum(cpu_seconds(pid) for pid in pids)
             sent = await _sender(bases[0], show_id, token, rate, window)
-            cpu1 = sum(_cpu_seconds(pid) for pid in pids)
+            cpu1 = sum(cpu_seconds(pid) for pid in pids)
             await asyncio.sleep(3.0)  # let stragglers arrive; they still count as delivered
             results = await asyncio.gather(*(w.command("report") for w in workers))
-            for w in workers:
-                await w.command("quit")
-                await w.proc.wait()
-    latencies = [lat for r in results for lat in r["latencies_ms"]]
+    histogram = merged_histogram(results)
     delivered = sum(r["lines"] for r in results)
     packets = sum(r["packets"] for r in results)
-    ordered = sorted(latencies) or [float("nan")]
     cpu = cpu1 - cpu0
     mode = "coalesced" if coalesce else "one emit per line"
     return Row(
@@ -216,8 +135,8 @@ async def _measure(
         clients=connected,
         sent=sent,
         delivered=delivered,
-        p50_ms=statistics.median(ordered),
-        p99_ms=ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+        p50_ms=percentile(histogram, 0.5),
+        p99_ms=percentile(histogram, 0.99),
         cpu_s=cpu,
         us_per_delivery=cpu / delivered * 1e6 if delivered else float("nan"),
         kib_per_conn=(rss1 - rss0) / max(1, connected) / 1024,

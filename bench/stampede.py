@@ -41,7 +41,7 @@ from livecommerce.domain.offers import OfferKind, make_offer, start_offer
 from livecommerce.domain.orders import HOLDING, SOLD
 from livecommerce.domain.shows import ShowStatus
 from livecommerce.errors import LiveCommerceError
-from livecommerce.ids import hash_secret, new_id, new_secret
+from livecommerce.ids import hash_secret, keyed_digest, new_id, new_secret
 from livecommerce.services.accounts import TOKEN_PREFIX
 from livecommerce.services.catalog import VariantSpec
 from livecommerce.services.ports import Product, User, Variant
@@ -52,6 +52,8 @@ from tests.support.shop import HOME, shop_env
 TITLE = "Flash-sale stampede"
 BUYERS = int(os.environ.get("STAMPEDE_BUYERS", "1000"))
 UNITS = int(os.environ.get("STAMPEDE_UNITS", "100"))
+#: The server's secret key for the run: tokens are stored as HMAC digests under it.
+SECRET_KEY = new_secret(32)
 #: Each of the two offers may sell at most this many of the variant's UNITS.
 CAP = max(1, UNITS * 3 // 4)
 
@@ -109,7 +111,14 @@ async def seed(store_url: str, buyers: int, units: int) -> Seeded:
             await accounts.add_user(user)
             await SqlAddressStore(db).save_address(user.id, HOME, now)
             token = TOKEN_PREFIX + new_secret(32)
-            await accounts.add_token(hash_secret(token), user.id, "api", now, now + 86_400_000)
+            await accounts.add_token(
+                new_id("ses"),
+                keyed_digest(SECRET_KEY.encode(), token),
+                user.id,
+                "api",
+                now,
+                now + 86_400_000,
+            )
             tokens.append(token)
         return Seeded(pairs, tokens)
     finally:
@@ -222,6 +231,7 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
         env = {
             "LIVECOMMERCE_SERVER__PORT": str(port),
             "LIVECOMMERCE_SERVER__DATA_DIR": data,
+            "LIVECOMMERCE_SERVER__SECRET_KEY": SECRET_KEY,
             "LIVECOMMERCE_STORE__URL": store_url,
             "LIVECOMMERCE_STORE__POOL_SIZE": "20",
             "LIVECOMMERCE_REDIS__URL": redis_url,

@@ -9,6 +9,7 @@ with ``bootstrap/`` and the CLI this is the only code that names concrete adapte
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -66,6 +67,10 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.HEALTH_CHECKS] = {}
     app[keys.TEMPLATES] = _templates(app)
     Gauge("livecommerce_up", "1 while the server runs", registry=registry).set(1)
+    # why: a leak of per-connection tasks shows here first (the idle-connection soak, RB-18)
+    Gauge(
+        "livecommerce_asyncio_tasks", "asyncio tasks alive in the server's loop", registry=registry
+    ).set_function(lambda: len(asyncio.all_tasks()))
     setup_routes(app, WEB_DIR / "static")
     hub.attach(app)
     app.cleanup_ctx.append(bootstrap.runtime)

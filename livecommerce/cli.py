@@ -97,12 +97,17 @@ async def _create_user(settings: Settings, name: str, email: str, role: Role, pa
     from livecommerce.adapters.sql.accounts import SqlAccountStore
     from livecommerce.adapters.sql.addresses import SqlAddressStore
     from livecommerce.adapters.sql.database import open_database
+    from livecommerce.bootstrap import secret_key
     from livecommerce.services.accounts import AccountService
 
     db = await open_database(settings.store_url, 1)
     try:
         accounts = AccountService(
-            SqlAccountStore(db), SystemClock(), settings.auth, addresses=SqlAddressStore(db)
+            SqlAccountStore(db),
+            SystemClock(),
+            settings.auth,
+            addresses=SqlAddressStore(db),
+            token_key=await asyncio.to_thread(secret_key, settings),
         )
         user = await accounts.create_user(name, email, password, role)
     finally:

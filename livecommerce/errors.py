@@ -10,7 +10,7 @@ LiveCommerceError
 │                      ProductArchived
 ├── NotFound (404) · PermissionDenied (403): GuestEmailRequired · Unauthenticated (401)
 ├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired,
-│                       InvalidCsv
+│                       InvalidCsv, WeakPassword
 ├── IdempotencyConflict (409) · RequestInProgress (409, retryable)
 └── AdapterError (503): PaymentGatewayError (502), StoreUnavailable (503), MediaError (502)
 ```
@@ -254,3 +254,9 @@ class InvalidCsv(InvalidInput):
     was written."""
 
     code = "invalid_csv"
+
+
+class WeakPassword(InvalidInput):
+    """A password the rule in ``domain/passwords.py`` refuses; the message says why."""
+
+    code = "weak_password"

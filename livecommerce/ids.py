@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 
 
@@ -17,5 +18,12 @@ def new_secret(nbytes: int = 32) -> str:
 
 
 def hash_secret(secret: str) -> str:
-    """SHA-256 of a high-entropy secret: enough for random tokens (passwords use argon2)."""
+    """SHA-256 of a high-entropy secret: enough for stream keys (passwords use argon2)."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def keyed_digest(key: bytes, secret: str) -> str:
+    """HMAC-SHA256 of a high-entropy secret under the server's secret key, for sign-in tokens:
+    a leaked database still holds no usable token, and a new key matches no stored digest, so
+    rotating the key ends every session at once."""
+    return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()

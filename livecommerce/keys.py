@@ -30,7 +30,8 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 HEALTH_CHECKS = web.AppKey("health_checks", dict[str, HealthCheck])
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
-#: Signs CSRF tokens; read or created at start-up (never by ``create_app``).
+#: Signs CSRF tokens and keys stored token digests; read or created at start-up (never by
+#: ``create_app``).
 SECRET_KEY = web.AppKey("secret_key", bytes)
 #: Every service, built once at start-up by the composition root.
 SERVICES: web.AppKey[Services] = web.AppKey("services")

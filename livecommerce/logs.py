@@ -83,18 +83,45 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure(level: str, fmt: str) -> None:
-    """Install one stderr handler with redaction for the whole process."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(MalformedRequestFilter())
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(
+class OneLineFormatter(logging.Formatter):
+    """The text format: one record is one line. Client-controlled text in a message (a chat
+    line, a header, a path) could otherwise carry CR/LF and forge whole log lines; only the
+    traceback the formatter appends after an exception spans lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        return line.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def handler(fmt: str, stream: Any = None) -> logging.Handler:
+    """The production handler (redaction, malformed-request folding, the chosen format), also
+    what the test suite's log scan (RB-24) attaches, so it scans what production would write."""
+    out = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    out.addFilter(MalformedRequestFilter())
+    out.addFilter(RedactingFilter())
+    out.setFormatter(
         JsonFormatter()
         if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        else OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    return out
+
+
+#: Libraries whose DEBUG records are noise or worse: aiosqlite logs every statement with its
+#: parameters (e-mail addresses, chat text, password hashes), aioice/aiortc every ICE packet.
+QUIET_LIBRARIES = ("aioice", "aiortc", "aiosqlite")
+
+
+def quiet_libraries(level: str | int) -> None:
+    """Hold the chatty libraries at INFO or above whatever the process's level is."""
+    floor = max(logging.INFO, logging.getLevelName(level) if isinstance(level, str) else level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(floor)
+
+
+def configure(level: str, fmt: str) -> None:
+    """Install one stderr handler with redaction for the whole process."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler(fmt)]
     root.setLevel(level)
-    for noisy in ("aioice", "aiortc"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    quiet_libraries(level)

@@ -26,7 +26,8 @@ class ServerSettings(Section):
     data_dir: Path = Path("data")
     #: The address clients use (behind a proxy, the proxy's); empty = http://host:port.
     public_url: str = ""
-    #: Signs CSRF tokens; empty = generated once and kept in ``<data_dir>/secret_key``.
+    #: Signs CSRF tokens and keys stored token digests (a new key ends every session); empty =
+    #: generated once and kept in ``<data_dir>/secret_key``.
     secret_key: SecretStr = SecretStr("")
     #: Secure cookies; None = only when public_url is https.
     cookie_secure: bool | None = None

@@ -14,6 +14,9 @@ from tests.support.servers import PostgresServer, RedisServer, free_port
 
 SettingsFactory = Callable[..., Settings]
 
+# why: RB-24 scans every log line of the run (tests/support/logscan.py)
+pytest_plugins = ["tests.support.logscan"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # Registered here, not in pyproject.toml, so the marker list stays with the tests.

@@ -56,9 +56,12 @@ class DemoPaymentGateway:
                 order.total.currency,
                 order.created_at_ms,
             )
+        return await self.payment_info(order)
+
+    async def payment_info(self, order: Order) -> PaymentInfo:
         return PaymentInfo(
             provider=self.name,
-            ref=ref,
+            ref=self._ref(order),
             client={
                 "provider": self.name,
                 "confirm_url": self._base_url + self.confirm_path(order.id),

@@ -70,6 +70,16 @@ class StripePaymentGateway:
             )
         except stripe.StripeError as exc:
             raise PaymentGatewayError("could not create the payment") from exc
+        return self._info(pi)
+
+    async def payment_info(self, order: Order) -> PaymentInfo:
+        try:
+            pi = await self._client.v1.payment_intents.retrieve_async(order.payment_ref)
+        except stripe.StripeError as exc:
+            raise PaymentGatewayError("could not read the payment") from exc
+        return self._info(pi)
+
+    def _info(self, pi: stripe.PaymentIntent) -> PaymentInfo:
         return PaymentInfo(
             provider=self.name,
             ref=pi.id,

@@ -29,7 +29,10 @@ from livecommerce.settings import Settings
 
 
 def secret_key(settings: Settings) -> bytes:
-    """The configured key, or one generated once and kept in the data dir (mode 0600)."""
+    """The configured key, or one generated once and kept in the data dir (mode 0600).
+
+    It signs CSRF tokens and keys the digests sign-in tokens are stored as: a new key ends every
+    session and token (see docs/OPERATIONS.md)."""
     configured = settings.server.secret_key.get_secret_value()
     if configured:
         return configured.encode()
@@ -54,7 +57,7 @@ async def runtime(app: web.Application) -> AsyncIterator[None]:
         )
         app[ADAPTERS] = adapters
         app[keys.HEALTH_CHECKS].update(adapters.health)
-        services = build_services(settings, adapters, clock)
+        services = build_services(settings, adapters, clock, app[keys.SECRET_KEY])
         app[keys.SERVICES] = services
         stack.push_async_callback(services.shop_events.close)
         # pools the inventory store lacks (all of them in-process; a Redis that lost its data)

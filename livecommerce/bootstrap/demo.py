@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 DEMO_FILE = "demo.json"
 #: Demo logins for the pages; public knowledge, like the rest of the demo data.
-DEMO_PASSWORD = "livecommerce-demo"  # noqa: S105 why: a documented public demo login
+DEMO_PASSWORD = "spring-drop-on-air"  # noqa: S105 why: a documented public demo login
 DEMO_ADDRESS: dict[str, object] = {
     "name": "Demo Viewer",
     "line1": "1 Example Street",

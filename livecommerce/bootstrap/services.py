@@ -28,7 +28,9 @@ def _rates(settings: list[RateSetting]) -> tuple[Rate, ...]:
     return tuple(Rate(r.limit, r.per_seconds) for r in settings)
 
 
-def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Services:
+def build_services(
+    settings: Settings, adapters: Adapters, clock: Clock, secret_key: bytes
+) -> Services:
     a = adapters
     shop = settings.shop
     accounts = AccountService(
@@ -37,6 +39,7 @@ def build_services(settings: Settings, adapters: Adapters, clock: Clock) -> Serv
         settings.auth,
         tuple(settings.hub.reserved_names),
         addresses=a.addresses,
+        token_key=secret_key,
     )
     shows = ShowService(a.shows, a.accounts, clock, a.bus)
     stock = StockService(a.orders, a.stock, a.catalog, a.inventory, clock)

@@ -9,8 +9,6 @@ from livecommerce.errors import InvalidInput
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 NAME_MAX = 40
-PASSWORD_MIN = 8
-PASSWORD_MAX = 256
 
 
 def normalize_name(raw: str) -> str:
@@ -31,11 +29,3 @@ def normalize_email(raw: str) -> str:
     if not _EMAIL.match(email):
         raise InvalidInput("email is not a valid address")
     return email
-
-
-def check_password(password: str) -> None:
-    """Length rules only: argon2 hashes whatever passes, and long passphrases are welcome."""
-    if len(password) < PASSWORD_MIN:
-        raise InvalidInput(f"password must be at least {PASSWORD_MIN} characters")
-    if len(password) > PASSWORD_MAX:
-        raise InvalidInput(f"password must be at most {PASSWORD_MAX} characters")

@@ -45,17 +45,18 @@ class Gatekeeper:
 
     def origin_allowed(self, origin: str | None, environ: dict[str, Any]) -> bool:
         """Same origin (the Host the client connected to, or the public URL), or allow-listed."""
-        if not origin:
+        if not origin or self.same_origin(origin, environ):
             return True
         allowed = set(self._hub.settings.cors_allowed_origins)
-        if "*" in allowed:
+        return "*" in allowed or origin in allowed
+
+    def same_origin(self, origin: str | None, environ: dict[str, Any]) -> bool:
+        """Whether a handshake comes from this site's own pages (or from no page at all)."""
+        if not origin:
             return True
         host = environ.get("HTTP_HOST")
         scheme = environ.get("wsgi.url_scheme", "http")
-        if host:
-            allowed.add(f"{scheme}://{host}")
-        allowed.add(self._base_url)
-        return origin in allowed
+        return origin == self._base_url or (bool(host) and origin == f"{scheme}://{host}")
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         request: web.Request | None = environ.get("aiohttp.request")
@@ -65,7 +66,11 @@ class Gatekeeper:
         # take the slot before any await, so concurrent handshakes cannot overshoot the cap
         self._per_address[address] = self._per_address.get(address, 0) + 1
         try:
-            principal = await self._principal(request, auth)
+            # the page's cookie speaks for it only on our own origin: an allow-listed other
+            # site (or "*") must present a token, or a page there would chat and buy as
+            # whoever visits it (cross-site WebSocket hijacking)
+            cookie_ok = self.same_origin(environ.get("HTTP_ORIGIN"), environ)
+            principal = await self._principal(request, auth, cookie_ok)
         except BaseException:
             self._release_address(address)
             raise
@@ -73,9 +78,11 @@ class Gatekeeper:
         if principal is not None:
             await self._hub.sio.enter_room(sid, user_room(principal.user_id))
 
-    async def _principal(self, request: web.Request | None, auth: Any) -> Principal | None:
-        """``auth.token`` (refused if wrong), else the page's session cookie (anonymous if
-        stale, as on HTTP), else nobody: a watch-only connection."""
+    async def _principal(
+        self, request: web.Request | None, auth: Any, cookie_ok: bool
+    ) -> Principal | None:
+        """``auth.token`` (refused if wrong), else the page's session cookie on a same-origin
+        handshake (anonymous if stale, as on HTTP), else nobody: a watch-only connection."""
         token = auth.get("token") if isinstance(auth, dict) else None
         if token is not None:
             if not isinstance(token, str):
@@ -84,7 +91,9 @@ class Gatekeeper:
                 return await self._hub.services.accounts.authenticate(token)
             except LiveCommerceError as exc:
                 raise _refuse(exc) from exc
-        cookie = request.cookies.get(keys.SESSION_COOKIE) if request is not None else None
+        cookie = None
+        if request is not None and cookie_ok:
+            cookie = request.cookies.get(keys.SESSION_COOKIE)
         if cookie:
             try:
                 return await self._hub.services.accounts.authenticate(cookie)

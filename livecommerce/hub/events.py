@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from livecommerce.domain.access import Principal
-from livecommerce.errors import InvalidInput, LiveCommerceError, Unauthenticated
+from livecommerce.errors import InvalidInput, LiveCommerceError, PermissionDenied, Unauthenticated
 
 if TYPE_CHECKING:
     from livecommerce.hub.server import Hub
@@ -144,6 +144,18 @@ class EventRegistry:
                     f"{details[0]['field']}: {details[0]['problem']}", details=details
                 ) from exc
             return ok(await registered.handler(ctx, payload))
+        except PermissionDenied as exc:
+            # ASVS 16.3.2: a refused privileged event is a security event, logged with who tried
+            log.warning(
+                "authorization failure",
+                extra={
+                    "event": name,
+                    "user_id": ctx.principal.user_id if ctx.principal else None,
+                    "show_id": data.get("show_id") if isinstance(data, dict) else None,
+                    "reason": exc.message,
+                },
+            )
+            return failure(exc)
         except LiveCommerceError as exc:
             return failure(exc)
         except Exception:

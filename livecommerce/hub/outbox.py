@@ -61,8 +61,9 @@ class ShowOutbox:
         self._flush_task: asyncio.Task[None] | None = None
         self._joining: dict[str, list[Wire]] = {}
         self._floors: dict[str, tuple[int, float]] = {}
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        #: Highest seq delivered here; a gap fill after a fan-out outage starts from it.
+        #: id → seq of the lines delivered here lately (newest last).
+        self._seen: OrderedDict[str, int] = OrderedDict()
+        #: Highest seq delivered here.
         self.max_seq = 0
         self.batches_sent = 0
 
@@ -72,7 +73,7 @@ class ShowOutbox:
         """Deliver one ``chat.message`` payload now, or queue it for the next batch."""
         if message["id"] in self._seen:
             return
-        self._seen[message["id"]] = None
+        self._seen[message["id"]] = int(message["seq"])
         if len(self._seen) > SEEN_IDS:
             self._seen.popitem(last=False)
         self.max_seq = max(self.max_seq, int(message["seq"]))
@@ -88,6 +89,22 @@ class ShowOutbox:
                 self._flush_task = asyncio.create_task(self._flush_later())
             return
         await self._send([message])
+
+    def gap_floor(self, span: int) -> int:
+        """The seq a gap fill reads after: just below the lowest of the last ``span`` seqs not
+        delivered here, else ``max_seq``.
+
+        Not ``max_seq`` alone: while the fan-out is down this node still delivers its own
+        lines, whose seqs pass those the other nodes stored meanwhile, so filling after
+        ``max_seq`` skipped exactly the lines the fill is for. A seq that never reaches the
+        room (a held line) only makes the fill re-read lines it then drops as seen.
+        """
+        delivered = set(self._seen.values())
+        low = max(self.max_seq - span, min(delivered, default=self.max_seq))
+        return next(
+            (seq - 1 for seq in range(low + 1, self.max_seq + 1) if seq not in delivered),
+            self.max_seq,
+        )
 
     def forget_ids(self, ids: Iterable[str]) -> None:
         """Drop deleted lines still waiting for a batch."""

@@ -14,12 +14,16 @@ from livecommerce.domain.access import ShowRef, is_staff
 from livecommerce.domain.chat import ChatMessage, ReactionTally
 from livecommerce.errors import Banned, LiveCommerceError
 from livecommerce.hub.events import show_room, staff_room
-from livecommerce.hub.outbox import RoomEmit, ShowOutbox
+from livecommerce.hub.outbox import SEEN_IDS, RoomEmit, ShowOutbox
 
 if TYPE_CHECKING:
     from livecommerce.hub.server import Hub
 
 log = logging.getLogger(__name__)
+
+#: Most lines one gap fill after a fan-out outage looks back over and delivers: as many as the
+#: outbox remembers, so nothing it fills can be delivered twice. Read in pages of this size:
+GAP_FILL_PAGE = 500
 
 
 @dataclass
@@ -204,12 +208,18 @@ class LocalShows:
     async def fill_gaps(self) -> None:
         """After a fan-out outage, deliver from the store what other nodes said meanwhile."""
         for show_id, state in list(self.states.items()):
-            try:
-                missed = await self._hub.services.chat.history(
-                    show_id, last_seq=state.outbox.max_seq, recent=0, replay_limit=500
-                )
-            except LiveCommerceError:
-                log.warning("gap fill failed for a show", extra={"show_id": show_id})
-                continue
-            for message in missed:
-                await state.outbox.deliver(message.to_wire())
+            floor, filled = state.outbox.gap_floor(SEEN_IDS), 0
+            while filled < SEEN_IDS:
+                try:
+                    missed = await self._hub.services.chat.history(
+                        show_id, last_seq=floor, recent=0, replay_limit=GAP_FILL_PAGE
+                    )
+                except LiveCommerceError:
+                    log.warning("gap fill failed for a show", extra={"show_id": show_id})
+                    break
+                for message in missed:
+                    await state.outbox.deliver(message.to_wire())
+                filled += len(missed)
+                if len(missed) < GAP_FILL_PAGE:
+                    break
+                floor = missed[-1].seq

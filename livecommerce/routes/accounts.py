@@ -1,6 +1,6 @@
 """Account API: sign-up, login, guest tokens (a guest with an e-mail may buy), upgrading a guest
-to a full account, logout, the current user with their saved shipping address, and the country
-list an address form offers."""
+to a full account, logout, the caller's sessions (list, end one, end the others), the current
+user with their saved shipping address, and the country list an address form offers."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from livecommerce.domain.access import Role
 from livecommerce.domain.countries import COUNTRIES
 from livecommerce.errors import NotFound
 from livecommerce.routes.api import ApiRoutes
-from livecommerce.routes.auth import bearer_token, limit_attempts, require_principal
+from livecommerce.routes.auth import (
+    bearer_token,
+    limit_attempts,
+    request_token,
+    require_principal,
+)
+from livecommerce.services.accounts import SessionInfo
 from livecommerce.wire import MeOut, ShippingAddressIn, ShippingAddressOut, UserOut
 
 api = ApiRoutes("accounts")
@@ -27,7 +33,12 @@ class Strict(BaseModel):
 class SignupIn(Strict):
     name: str = Field(min_length=1, max_length=40)
     email: str = Field(min_length=3, max_length=320)
-    password: str = Field(min_length=8, max_length=256)
+    password: str = Field(
+        min_length=1,
+        max_length=256,
+        description="at least 10 characters, not a common password or word, without the name "
+        "or e-mail (refused with 422 weak_password)",
+    )
     role: Literal["viewer", "seller"] = "viewer"
 
 
@@ -47,7 +58,9 @@ class GuestIn(Strict):
 
 
 class UpgradeIn(Strict):
-    password: str = Field(min_length=8, max_length=256)
+    password: str = Field(
+        min_length=1, max_length=256, description="the sign-up rules (422 weak_password)"
+    )
 
 
 class UserEnvelope(BaseModel):
@@ -70,6 +83,42 @@ class CountryList(BaseModel):
 class TokenOut(BaseModel):
     token: str
     user: UserOut
+
+
+class SessionOut(BaseModel):
+    id: str = Field(description="the session's public id (never its token)")
+    kind: Literal["session", "api", "guest"] = Field(
+        description="session: a browser's sign-in cookie; api: a bearer token; guest: a guest's"
+    )
+    created_at: int = Field(description="epoch milliseconds")
+    expires_at: int = Field(description="epoch milliseconds")
+    last_seen_at: int | None = Field(description="last use, epoch ms (to the minute)")
+    current: bool = Field(description="the session this request came with")
+
+    @classmethod
+    def of(cls, info: SessionInfo) -> SessionOut:
+        return cls(
+            id=info.id,
+            kind=info.kind.value,
+            created_at=info.created_at,
+            expires_at=info.expires_at,
+            last_seen_at=info.last_seen_at,
+            current=info.current,
+        )
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+
+
+class EndSessionsQuery(BaseModel):
+    include_current: bool = Field(
+        False, description="end this session too (a browser's cookie is cleared)"
+    )
+
+
+class EndedOut(BaseModel):
+    ended: int = Field(description="how many sessions ended")
 
 
 @api.post(
@@ -136,12 +185,63 @@ async def upgrade(request: web.Request, body: UpgradeIn) -> UserEnvelope:
 async def logout(request: web.Request) -> web.Response:
     """Whichever way the caller is signed in is what ends (a cookie session stayed valid)."""
     await require_principal(request)
-    token = bearer_token(request) or request.cookies.get(keys.SESSION_COOKIE)
+    token = request_token(request)
     if token:
         await request.app[keys.SERVICES].accounts.logout(token)
     response = web.Response(status=204)
+    _clear_cookie_session(request, response)
+    return response
+
+
+def _clear_cookie_session(request: web.Request, response: web.StreamResponse) -> None:
+    """A request signed in by its cookie whose session ended gets the cookie cleared."""
     if request.cookies.get(keys.SESSION_COOKIE) is not None and bearer_token(request) is None:
         response.del_cookie(keys.SESSION_COOKIE, path="/")
+
+
+@api.get(
+    "/api/v1/me/sessions",
+    response=SessionList,
+    summary="Your sessions (browser sign-ins, API tokens, guest tokens), newest first",
+)
+async def list_sessions(request: web.Request) -> SessionList:
+    principal = await require_principal(request)
+    infos = await request.app[keys.SERVICES].accounts.sessions(
+        principal, request_token(request) or ""
+    )
+    return SessionList(sessions=[SessionOut.of(info) for info in infos])
+
+
+@api.delete(
+    "/api/v1/me/sessions/{session_id}",
+    status=204,
+    summary="End one of your sessions (404 for an unknown id or another user's)",
+)
+async def end_session(request: web.Request) -> web.Response:
+    principal = await require_principal(request)
+    was_current = await request.app[keys.SERVICES].accounts.end_session(
+        principal, request.match_info["session_id"], request_token(request) or ""
+    )
+    response = web.Response(status=204)
+    if was_current:
+        _clear_cookie_session(request, response)
+    return response
+
+
+@api.delete(
+    "/api/v1/me/sessions",
+    query=EndSessionsQuery,
+    response=EndedOut,
+    summary="End every other session of yours (include_current=true: this one too)",
+)
+async def end_sessions(request: web.Request, query: EndSessionsQuery) -> web.Response:
+    principal = await require_principal(request)
+    ended = await request.app[keys.SERVICES].accounts.end_sessions(
+        principal, request_token(request) or "", include_current=query.include_current
+    )
+    response = web.json_response(EndedOut(ended=ended).model_dump(mode="json"))
+    if query.include_current:
+        _clear_cookie_session(request, response)
     return response
 
 

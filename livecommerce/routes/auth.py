@@ -27,6 +27,12 @@ def bearer_token(request: web.Request) -> str | None:
     return None
 
 
+def request_token(request: web.Request) -> str | None:
+    """The token this request is signed in with, chosen as ``principal_of`` chooses: the bearer
+    token when one is sent, else the session cookie."""
+    return bearer_token(request) or request.cookies.get(keys.SESSION_COOKIE)
+
+
 def csrf_token(request: web.Request, session: str) -> str:
     """An HMAC of the session token: valid only with that cookie, never stored."""
     return hmac.new(request.app[keys.SECRET_KEY], session.encode(), hashlib.sha256).hexdigest()

@@ -1,5 +1,6 @@
 """Logging in, signing up and out through the HTML forms, with the pre-session cookie that
-lets the login form carry a CSRF token before any session exists.
+lets the login form carry a CSRF token before any session exists; and the account page, where a
+signed-in user sees their sessions and signs any of them out.
 
 The API's JSON login lives in ``routes/accounts.py``; both end in the same AccountService.
 """
@@ -14,17 +15,20 @@ from aiohttp import web
 
 from livecommerce import keys
 from livecommerce.domain.access import Role
-from livecommerce.errors import LiveCommerceError
+from livecommerce.errors import LiveCommerceError, NotFound
 from livecommerce.ids import new_secret
 from livecommerce.routes.auth import (
+    bearer_token,
     cookies_secure,
     csrf_token,
     limit_attempts,
     principal_of,
+    request_token,
     set_session_cookie,
 )
 from livecommerce.routes.middleware import Handler
-from livecommerce.routes.pages import render
+from livecommerce.routes.pages import error_page, login_redirect, page_principal, render, utc_text
+from livecommerce.services.accounts import SessionKind
 
 routes = web.RouteTableDef()
 
@@ -94,13 +98,15 @@ async def login_submit(request: web.Request) -> web.Response:
                 str(form.get("email", "")),
                 str(form.get("password", "")),
                 role,
+                kind=SessionKind.SESSION,
             )
-            user = issued.user
+            session = issued.token
         else:
             await limit_attempts(request, "login", str(form.get("email", "")))
             user = await accounts.check_credentials(
                 str(form.get("email", "")), str(form.get("password", ""))
             )
+            session = await accounts.start_session(user)
     except LiveCommerceError as exc:
         return await render(
             request,
@@ -111,19 +117,64 @@ async def login_submit(request: web.Request) -> web.Response:
             next=safe_next(str(form.get("next", ""))),
         )
     response = web.HTTPSeeOther(safe_next(str(form.get("next", ""))))
-    set_session_cookie(request, response, await accounts.start_session(user))
+    set_session_cookie(request, response, session)
     raise response
 
 
 @routes.post("/logout")
 async def logout(request: web.Request) -> web.Response:
-    await principal_of(request)  # checks the CSRF token of the session
-    session = request.cookies.get(keys.SESSION_COOKIE)
-    if session:
-        await request.app[keys.SERVICES].accounts.logout(session)
+    """Ends the session cookie and a bearer token alike, whichever the request came with."""
+    await principal_of(request)  # a cookie session must carry its CSRF token; a bearer needs none
+    accounts = request.app[keys.SERVICES].accounts
+    for token in {bearer_token(request), request.cookies.get(keys.SESSION_COOKIE)}:
+        if token:
+            await accounts.logout(token)
     response = web.HTTPSeeOther("/")
     response.del_cookie(keys.SESSION_COOKIE, path="/")
     raise response
+
+
+@routes.get("/account")
+async def account_page(request: web.Request) -> web.Response:
+    """The signed-in user's sessions (browser sign-ins, API and guest tokens), this one marked,
+    each with a form that signs it out (``GET/DELETE /api/v1/me/sessions`` for scripts)."""
+    principal = await page_principal(request)
+    if principal is None:
+        raise login_redirect(request)
+    sessions = await request.app[keys.SERVICES].accounts.sessions(
+        principal, request_token(request) or ""
+    )
+    return await render(request, "account.html", sessions=sessions, when=utc_text)
+
+
+@routes.post("/account/sessions/{session_id}/end")
+async def account_end_session(request: web.Request) -> web.Response:
+    """Sign one session out; signing out this browser's own session is a logout."""
+    principal = await principal_of(request)  # a cookie session must carry its CSRF token
+    if principal is None:
+        raise login_redirect(request)
+    try:
+        was_current = await request.app[keys.SERVICES].accounts.end_session(
+            principal, request.match_info["session_id"], request_token(request) or ""
+        )
+    except NotFound:
+        return await error_page(request, 404, "No such session", "It may have ended already.")
+    response = web.HTTPSeeOther("/" if was_current else "/account")
+    if was_current:
+        response.del_cookie(keys.SESSION_COOKIE, path="/")
+    raise response
+
+
+@routes.post("/account/sessions/end-others")
+async def account_end_other_sessions(request: web.Request) -> web.Response:
+    """Sign out everywhere but this browser."""
+    principal = await principal_of(request)
+    if principal is None:
+        raise login_redirect(request)
+    await request.app[keys.SERVICES].accounts.end_sessions(
+        principal, request_token(request) or "", include_current=False
+    )
+    raise web.HTTPSeeOther("/account")
 
 
 @web.middleware

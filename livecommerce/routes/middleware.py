@@ -12,7 +12,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from livecommerce import keys
-from livecommerce.errors import LiveCommerceError
+from livecommerce.errors import LiveCommerceError, PermissionDenied
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except LiveCommerceError as exc:
         if exc.status >= 500:
             log.warning("request failed", extra={"path": request.path, "code": exc.code})
+        elif isinstance(exc, PermissionDenied):
+            # ASVS 16.3.2: refused access (wrong role, missing CSRF token) is a security event
+            principal = request.get(keys.PRINCIPAL)
+            log.warning(
+                "authorization failure",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "user_id": principal.user_id if principal else None,
+                    "reason": exc.message,
+                },
+            )
         body = exc.to_wire()
         headers = (
             {"Retry-After": "1"} if exc.code in ("rate_limited", "request_in_progress") else None

@@ -289,32 +289,43 @@ class CheckoutService:
 
     async def _resume(self, order: Order) -> tuple[Order, PaymentInfo]:
         """Bring a reserved order to `pending_payment` (creating its payment), or return the
-        payment of one that already has it."""
+        payment of one that already has it. Racing twins on this node share one creation; a
+        later replay reads the payment the order names, so no replay ever asks the provider to
+        create again (its idempotency key may have expired: Stripe forgets keys after 24 h and
+        would make a second PaymentIntent that no order knows)."""
         if order.status is OrderStatus.RESERVED:
-            gateway = self._payments.gateway(order.payment_provider or self._provider)
-            try:
-                info = await gateway.create_payment(order)
-            except PaymentGatewayError:
-                failed = transition(order, OrderStatus.FAILED, self._clock.now_ms())
-                if await self._store.save_order(failed, OrderStatus.RESERVED):
-                    await self._payments.after_change(failed)
-                raise
-            pending = replace(
-                transition(order, OrderStatus.PENDING_PAYMENT, self._clock.now_ms()),
-                payment_provider=info.provider,
-                payment_ref=info.ref,
-            )
-            if await self._store.save_order(pending, OrderStatus.RESERVED):
-                await self._events.order_updated(pending)
-                return pending, info
-            current = await self._store.get_order(order.id)
-            assert current is not None
-            return current, info
+            return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order))
         if order.status is OrderStatus.PENDING_PAYMENT:
-            info = await self._payments.gateway(order.payment_provider).create_payment(order)
+            info = await self._payments.gateway(order.payment_provider).payment_info(order)
             return order, info
         return order, PaymentInfo(
             provider=order.payment_provider,
             ref=order.payment_ref,
             client={"provider": order.payment_provider},
         )
+
+    async def _pay(self, order: Order) -> tuple[Order, PaymentInfo]:
+        """Create a reserved order's payment and move it to `pending_payment`; a twin that read
+        the order before an earlier flight moved it finds it moved (one read per new order)."""
+        current = await self._store.get_order(order.id)
+        if current is not None and current.status is not OrderStatus.RESERVED:
+            return await self._resume(current)
+        gateway = self._payments.gateway(order.payment_provider or self._provider)
+        try:
+            info = await gateway.create_payment(order)
+        except PaymentGatewayError:
+            failed = transition(order, OrderStatus.FAILED, self._clock.now_ms())
+            if await self._store.save_order(failed, OrderStatus.RESERVED):
+                await self._payments.after_change(failed)
+            raise
+        pending = replace(
+            transition(order, OrderStatus.PENDING_PAYMENT, self._clock.now_ms()),
+            payment_provider=info.provider,
+            payment_ref=info.ref,
+        )
+        if await self._store.save_order(pending, OrderStatus.RESERVED):
+            await self._events.order_updated(pending)
+            return pending, info
+        current = await self._store.get_order(order.id)
+        assert current is not None
+        return current, info

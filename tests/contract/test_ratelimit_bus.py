@@ -43,6 +43,17 @@ async def test_limiter_long_window_holds(limiter: RateLimiter) -> None:
     assert [True] * 5 + [False] == results
 
 
+async def test_limiter_holds_the_whole_window(limiter: RateLimiter) -> None:
+    """After a burst of 3 per 0.6 s nothing passes until the burst leaves the window (a
+    token bucket would let one through every 0.2 s), then the next burst does."""
+    rates = [Rate(3, 0.6)]
+    assert [True, True, True] == [await limiter.allow("w", rates) for _ in range(3)]
+    await asyncio.sleep(0.35)
+    assert await limiter.allow("w", rates) is False
+    await asyncio.sleep(0.35)
+    assert [True, True, True, False] == [await limiter.allow("w", rates) for _ in range(4)]
+
+
 async def test_memory_bus_delivers_to_subscribers() -> None:
     """Publishing reaches every subscriber of the topic and no other."""
     bus = MemoryBus()

@@ -63,11 +63,35 @@ async def test_accounts_and_tokens(db: Db) -> None:
     with pytest.raises(Conflict):
         await accounts.add_user(_user("u9", "a@x.example"))
     assert user == await accounts.user_by_email("a@x.example")
-    await accounts.add_token("h1", "u1", "api", 1000, 5000)
+    await accounts.add_token("ses_1", "h1", "u1", "api", 1000, 5000)
     assert user == await accounts.user_by_token("h1", 4999)
     assert await accounts.user_by_token("h1", 5000) is None
     await accounts.delete_token("h1")
     assert await accounts.user_by_token("h1", 2000) is None
+
+
+async def test_sessions_are_listed_and_ended_per_user(db: Db) -> None:
+    """A user's unexpired sessions come newest first with their last use; ending one needs its
+    owner, and ending "all but one" keeps exactly that one and leaves other users' alone."""
+    accounts = SqlAccountStore(db)
+    for uid in ("u1", "u2"):
+        await accounts.add_user(_user(uid, f"{uid}@x.example"))
+    await accounts.add_token("ses_a", "ha", "u1", "session", 1000, 90_000_000)
+    await accounts.add_token("ses_b", "hb", "u1", "api", 2000, 90_000_000)
+    await accounts.add_token("ses_c", "hc", "u1", "api", 3000, 4000)  # expired by 5000
+    await accounts.add_token("ses_d", "hd", "u2", "api", 2500, 90_000_000)
+    await accounts.user_by_token("ha", 70_000)  # a use more than a minute after sign-in
+    await accounts.user_by_token("ha", 80_000)  # too soon after that one to be written
+    listed = await accounts.sessions_of("u1", 5000)
+    assert [("ses_b", "hb", "api", 2000), ("ses_a", "ha", "session", 70_000)] == [
+        (s.id, s.token_digest, s.kind, s.last_seen_at) for s in listed
+    ]
+    assert not await accounts.delete_session("u2", "ses_a")
+    assert await accounts.delete_session("u1", "ses_a")
+    await accounts.add_token("ses_e", "he", "u1", "api", 6000, 90_000_000)
+    assert 2 == await accounts.delete_sessions("u1", "he")  # ses_b and the expired ses_c
+    assert ["ses_e"] == [s.id for s in await accounts.sessions_of("u1", 7000)]
+    assert ["ses_d"] == [s.id for s in await accounts.sessions_of("u2", 7000)]
 
 
 async def test_shows_keys_and_hosts(db: Db) -> None:

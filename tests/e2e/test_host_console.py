@@ -9,7 +9,7 @@ from playwright.async_api import Browser
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import login, open_page
 from tests.support.app import running_app
-from tests.support.hub_clients import join_show, make_cast
+from tests.support.hub_clients import PASSWORD, join_show, make_cast
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -22,7 +22,7 @@ async def test_console_lifts_timeouts_and_unbans(
     async with running_app(settings_factory()) as running:
         cast = await make_cast(running.app)
         alice, _ = await join_show(running.base_url, cast.show_id, cast.alice.token)
-        host_ctx = await login(browser, running.base_url, "hana@example.test", "correct horse")
+        host_ctx = await login(browser, running.base_url, "hana@example.test", PASSWORD)
         console = await open_page(
             browser, f"{running.base_url}/console/{cast.show_id}", context=host_ctx
         )

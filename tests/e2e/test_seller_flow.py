@@ -45,7 +45,7 @@ async def _sign_up_seller(page: Page, base: str) -> None:
     form = page.locator("form:has(input[name=mode][value=signup])")
     await form.locator("input[name=name]").fill("Marta")
     await form.locator("input[name=email]").fill("marta@shop.test")
-    await form.locator("input[name=password]").fill("knit-knit-knit")
+    await form.locator("input[name=password]").fill("woollen-market-stall")
     await form.locator("input[name=role][value=seller]").check()
     await form.locator("button[type=submit]").click()
     await page.wait_for_url(f"{base}/dashboard/products")

@@ -1,5 +1,6 @@
-"""The shop's HTTP API on the real app: offers, REST checkout (prices and bad quantities
-refused), the demo confirm endpoint, order books for buyers and sellers, CSV, fulfil, refund."""
+"""The shop's HTTP API on the real app: offers, REST checkout, the demo confirm endpoint, order
+books for buyers and sellers, CSV, fulfil, refund. (Tampered checkout bodies: the reliability
+battery's RB-10.)"""
 
 from __future__ import annotations
 
@@ -73,34 +74,6 @@ async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> Non
         metrics = await resp.text()
     assert 'livecommerce_checkouts_total{outcome="ok"} 1.0' in metrics
     assert 'livecommerce_order_transitions_total{status="paid"} 1.0' in metrics
-
-
-async def test_client_price_and_bad_quantities_are_refused(
-    env: ShopEnv, http: ClientSession
-) -> None:
-    """A body with a price, or a zero, negative, huge or string quantity: 422, nothing held."""
-    offer = await env.offer(stock=5)
-    _, buyer_user = await env.user("Buyer")
-    token = await env.token(buyer_user)
-    url = f"{env.base_url}/api/v1/shows/{env.show_id}/checkout"
-    bodies: list[dict[str, object]] = [
-        {"offer_id": offer.id, "quantity": 1, "idempotency_key": "price-k-01", "price": 1},
-        {
-            "offer_id": offer.id,
-            "quantity": 1,
-            "idempotency_key": "price-k-02",
-            "total": {"amount": 1},
-        },
-        {"offer_id": offer.id, "quantity": 0, "idempotency_key": "qty-key-01"},
-        {"offer_id": offer.id, "quantity": -3, "idempotency_key": "qty-key-02"},
-        {"offer_id": offer.id, "quantity": 10**9, "idempotency_key": "qty-key-03"},
-        {"offer_id": offer.id, "quantity": "2", "idempotency_key": "qty-key-04"},
-        {"offer_id": offer.id, "quantity": 1.5, "idempotency_key": "qty-key-05"},
-    ]
-    for body in bodies:
-        status, out = await post_json(http, url, body, token)
-        assert (status, out["error"]["code"]) == (422, "invalid_input"), body
-    assert 5 == (await env.cap(offer)).available
 
 
 async def test_seller_order_book_csv_fulfil_refund(env: ShopEnv, http: ClientSession) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
-from tests.support.http import Api
+from tests.support.http import PASSWORD, Api, submit_login_form
 
 LIMIT = 5
 
@@ -24,13 +24,8 @@ async def app(settings_factory: SettingsFactory) -> AsyncIterator[RunningApp]:
 
 
 async def _form(http: aiohttp.ClientSession, base: str, **fields: str) -> int:
-    async with http.get(base + "/login") as resp:
-        html = await resp.text()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert token is not None
-    data = {"csrf_token": token.group(1), **fields}
-    async with http.post(base + "/login", data=data, allow_redirects=False) as resp:
-        return resp.status
+    status, _ = await submit_login_form(http, base, **fields)
+    return status
 
 
 async def test_form_logins_share_the_limit_with_the_api(app: RunningApp) -> None:
@@ -40,7 +35,7 @@ async def test_form_logins_share_the_limit_with_the_api(app: RunningApp) -> None
         wrong = {"email": "rowan@test.example", "password": "not-the-password"}
         statuses = [await _form(http, app.base_url, **wrong) for _ in range(LIMIT)]
         assert statuses == [401] * LIMIT
-        right = {"email": "rowan@test.example", "password": "pass-RowanRowan"}
+        right = {"email": "rowan@test.example", "password": PASSWORD}
         assert await _form(http, app.base_url, **right) == 429  # limited, even when right
         status, body = await api.call("POST", "/api/v1/auth/login", json=right)
         assert (status, body["error"]["code"]) == (429, "rate_limited")

@@ -211,7 +211,7 @@ async def test_cli_migrate_and_create_admin(settings_factory: SettingsFactory) -
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
-    out, _ = await asyncio.wait_for(created.communicate(b"root-password-123\n"), 60)
+    out, _ = await asyncio.wait_for(created.communicate(b"Tangerine-Orbit-8842\n"), 60)
     assert 0 == created.returncode
     assert out.decode().startswith("usr_")
     async with running_app(settings) as running, aiohttp.ClientSession() as session:
@@ -219,7 +219,7 @@ async def test_cli_migrate_and_create_admin(settings_factory: SettingsFactory) -
         status, body = await api.call(
             "POST",
             "/api/v1/auth/login",
-            json={"email": "root@test.example", "password": "root-password-123"},
+            json={"email": "root@test.example", "password": "Tangerine-Orbit-8842"},
         )
         assert (200, "admin") == (status, body["user"]["role"])
 

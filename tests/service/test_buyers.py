@@ -216,7 +216,7 @@ async def test_a_guest_using_an_accounts_email_never_reaches_its_orders(env: Sho
     """A guest giving the e-mail of a full account gets an account of its own: it sees none of
     the owner's orders, cannot upgrade onto that e-mail, and the owner's login is unchanged."""
     offer = await env.offer(stock=5)
-    owner = await env.shop.accounts.signup("Olive", "olive@example.test", "olive's password")
+    owner = await env.shop.accounts.signup("Olive", "olive@example.test", "Tangerine-Orbit-8842")
     owner_p = await env.shop.accounts.authenticate(owner.token)
     await env.shop.accounts.save_shipping_address(owner_p, BERLIN)
     theirs, _ = await env.shop.checkout.start(owner_p, env.show_id, offer.id, None, 1, "own-k-01")
@@ -225,10 +225,10 @@ async def test_a_guest_using_an_accounts_email_never_reaches_its_orders(env: Sho
     assert [] == await env.shop.orders.list_orders(impostor, scope="buyer", flt=OrderFilter())
     assert None is await env.shop.accounts.shipping_address(impostor.user_id)
     with pytest.raises(Conflict):
-        await env.shop.accounts.upgrade(impostor, "impostor's password")
+        await env.shop.accounts.upgrade(impostor, "violet-harbour-lantern")
     with pytest.raises(Unauthenticated):
-        await env.shop.accounts.login("olive@example.test", "impostor's password")
-    still = await env.shop.accounts.login("olive@example.test", "olive's password")
+        await env.shop.accounts.login("olive@example.test", "violet-harbour-lantern")
+    still = await env.shop.accounts.login("olive@example.test", "Tangerine-Orbit-8842")
     assert owner.user.id == still.user.id
     mine = await env.shop.orders.list_orders(owner_p, scope="buyer", flt=OrderFilter())
     assert [theirs.id] == [o.id for o in mine]

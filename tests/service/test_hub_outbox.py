@@ -73,3 +73,18 @@ async def test_join_barrier_adds_lines_missing_from_history() -> None:
     await box.deliver(line(8))
     ack = box.finish_join("j", [line(7)], 6)
     assert [m["seq"] for m in ack] == [7, 8]
+
+
+async def test_gap_floor_is_below_the_first_line_not_delivered() -> None:
+    """A gap fill reads after the first seq this node never delivered (another node's line lost
+    while the fan-out was down), not after the highest seq it delivered."""
+    box = make([])
+    assert 0 == box.gap_floor(500)
+    for seq in (7, 8, 10, 11):  # the node started watching at 7; 9 came from another node
+        await box.deliver(line(seq))
+    assert (8, 11) == (box.gap_floor(500), box.max_seq)
+    await box.deliver(line(9))
+    assert 11 == box.gap_floor(500)
+    await box.deliver(line(40))
+    assert 11 == box.gap_floor(500)
+    assert 35 == box.gap_floor(5)  # only the last `span` seqs are looked back over

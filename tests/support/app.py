@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from livecommerce import keys
 from livecommerce.app import create_app
+from livecommerce.services.ports import Clock
 from livecommerce.settings import Settings
 
 
@@ -19,8 +21,12 @@ class RunningApp:
 
 
 @contextlib.asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[RunningApp]:
+async def running_app(settings: Settings, clock: Clock | None = None) -> AsyncIterator[RunningApp]:
+    """``clock`` (a test's fake) replaces the wall clock before startup, so every adapter and
+    service built at startup reads it."""
     app = create_app(settings)
+    if clock is not None:
+        app[keys.CLOCK] = clock
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

@@ -179,6 +179,11 @@ class FakeStripe:
             await resp.read()
             return resp.status
 
+    def forget_idempotency_keys(self) -> None:
+        """What Stripe does to a key 24 hours after its first use: the same key then makes a
+        new object."""
+        self._idem.clear()
+
     def pay_out_of_band(self, pi_id: str, card: str = "4242424242424242") -> JSON:
         """Confirm a PaymentIntent as the browser (Stripe.js) would; returns the PI."""
         return self._confirm(self.payment_intents[pi_id], card)

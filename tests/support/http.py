@@ -1,10 +1,16 @@
-"""A small JSON client for tests: every call returns (status, parsed body)."""
+"""A small JSON client for tests: every call returns (status, parsed body); and the login page's
+form, posted the way a browser does."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
+
+#: The password ``Api.signup`` gives every account: it passes the password rule for any test
+#: name (no test name is part of it). Log in with it.
+PASSWORD = "Tangerine-Orbit-8842"
 
 
 class Api:
@@ -32,9 +38,24 @@ class Api:
             json={
                 "name": name,
                 "email": f"{name.lower()}@test.example",
-                "password": "pass-" + name * 2,
+                "password": PASSWORD,
                 "role": role,
             },
         )
         assert status == 201, body
         return body["token"], body["user"]
+
+
+async def submit_login_form(
+    http: aiohttp.ClientSession, base: str, **fields: str
+) -> tuple[int, str]:
+    """Open /login (for its pre-session cookie and CSRF token) and post its form with ``fields``
+    (``mode=signup`` for the sign-up form); (status, page) without following the redirect.
+    The session needs a cookie jar that keeps cookies from IP hosts (``unsafe=True``)."""
+    async with http.get(base + "/login") as resp:
+        html = await resp.text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token is not None
+    data = {"csrf_token": token.group(1), **fields}
+    async with http.post(base + "/login", data=data, allow_redirects=False) as resp:
+        return resp.status, await resp.text()

@@ -14,8 +14,13 @@ from aiohttp import web
 
 from livecommerce import keys
 from livecommerce.domain.access import Role
+from livecommerce.settings import Settings
+from tests.support.app import RunningApp, running_app
 
 Event = tuple[str, Any]
+
+#: The password of every account ``make_cast`` creates (strong enough for the sign-up rules).
+PASSWORD = "Tangerine-Orbit-8842"
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,10 @@ class Cast:
 async def make_cast(app: web.Application) -> Cast:
     accounts = app[keys.SERVICES].accounts
     shows = app[keys.SERVICES].shows
-    seller = await accounts.signup("Sam Shop", "sam@example.test", "correct horse", Role.SELLER)
-    host = await accounts.signup("Hana", "hana@example.test", "correct horse")
-    alice = await accounts.signup("Alice", "alice@example.test", "correct horse")
-    bob = await accounts.signup("Bob", "bob@example.test", "correct horse")
+    seller = await accounts.signup("Sam Shop", "sam@example.test", PASSWORD, Role.SELLER)
+    host = await accounts.signup("Hana", "hana@example.test", PASSWORD)
+    alice = await accounts.signup("Alice", "alice@example.test", PASSWORD)
+    bob = await accounts.signup("Bob", "bob@example.test", PASSWORD)
     guest = await accounts.guest("Gus")
     seller_principal = await accounts.authenticate(seller.token)
     show, _key = await shows.create(seller_principal, "Spring drop")
@@ -64,9 +69,17 @@ class HubClient:
         self.backlog: list[Event] = []
         #: (monotonic arrival time, event name) of everything received, for timing asserts.
         self.arrivals: list[tuple[float, str]] = []
+        #: (monotonic arrival time, chat line) of every line, single or batched, kept even
+        #: after the events are consumed: delivery checks and latency figures read it.
+        self.lines: list[tuple[float, dict[str, Any]]] = []
 
         async def record(event: str, *args: Any) -> None:
-            self.arrivals.append((time.monotonic(), event))
+            now = time.monotonic()
+            self.arrivals.append((now, event))
+            if event == "chat.message":
+                self.lines.append((now, args[0]))
+            elif event == "chat.batch":
+                self.lines.extend((now, line) for line in args[0]["messages"])
             await self._queue.put((event, args[0] if args else None))
 
         self.sio.on("*", record)
@@ -175,3 +188,24 @@ async def join_show(
     ack: dict[str, Any] = await client.call("show.join", {"show_id": show_id})
     assert ack["ok"] is True, ack
     return client, ack
+
+
+@dataclass
+class Cluster:
+    """Two app nodes sharing one store and one Redis, and the cast of a show on them."""
+
+    a: RunningApp
+    b: RunningApp
+    cast: Cast
+
+
+@contextlib.asynccontextmanager
+async def cluster_of(
+    settings: Callable[..., Settings], redis_url: str, hub: dict[str, Any], **sections: Any
+) -> AsyncIterator[Cluster]:
+    """Same data dir (one SQLite store), different ports, one Redis."""
+    async with (
+        running_app(settings(redis={"url": redis_url}, hub=hub, **sections)) as a,
+        running_app(settings(redis={"url": redis_url}, hub=hub, **sections)) as b,
+    ):
+        yield Cluster(a, b, await make_cast(a.app))

@@ -20,20 +20,22 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
+def wait_for_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 0.2):
             return
         time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
 class RedisServer:
-    """A throwaway redis-server without persistence; ``kill``/``start`` keep the same port."""
+    """A throwaway redis-server without persistence; ``kill``/``start`` keep the same port.
+    ``binds``: its addresses (a partition test adds one on a veth link to another namespace)."""
 
-    def __init__(self) -> None:
+    def __init__(self, binds: tuple[str, ...] = ("127.0.0.1",)) -> None:
         self.port = free_port()
+        self.binds = binds
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -50,13 +52,14 @@ class RedisServer:
                 "--port",
                 str(self.port),
                 "--bind",
-                "127.0.0.1",
+                *self.binds,
                 "--save",
                 "",
                 "--appendonly",
                 "no",
                 "--protected-mode",
-                "yes",
+                # why: protected mode refuses every non-loopback client, even on an explicit bind
+                "yes" if self.binds == ("127.0.0.1",) else "no",
                 "--loglevel",
                 "warning",
             ],
@@ -150,6 +153,10 @@ class PostgresServer:
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def socket_url(self, database: str) -> str:
+        """The URL through the server's Unix socket: reachable from any network namespace."""
+        return f"postgresql://postgres@/{database}?host={self._dir}&port={self.port}"
 
     def create_database(self, name: str) -> str:
         """A new empty database; returns its URL."""

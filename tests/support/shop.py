@@ -6,6 +6,7 @@ cheap."""
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -174,3 +175,35 @@ async def post_json(
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with session.post(url, json=body, headers=headers) as resp:
         return resp.status, await resp.json()
+
+
+#: The webhook secret the shop tests give the app and the local Stripe server.
+WHSEC = "whsec_local_test"
+#: Shop settings for tests that drive many checkouts: no background sweep (tests sweep by hand
+#: on the fake clock) and no per-buyer checkout rate in the way.
+UNHURRIED_SHOP: dict[str, Any] = {
+    "sweep_interval_seconds": 3600,
+    "checkout_rates": [{"limit": 10_000, "per_seconds": 1}],
+}
+
+
+def production_sections(postgres_url: str, redis_url: str) -> dict[str, Any]:
+    """The production combination: PostgreSQL for orders and the ledger, Redis for inventory."""
+    return {"store": {"url": postgres_url, "pool_size": 20}, "redis": {"url": redis_url}}
+
+
+def stripe_payments(stripe_url: str, api_key: str, webhook_secret: str = WHSEC) -> dict[str, Any]:
+    """`payments` settings pointing the app's real `stripe` library at the local server."""
+    return {
+        "provider": "stripe",
+        "stripe_secret_key": api_key,
+        "stripe_publishable_key": "pk_test_local",
+        "stripe_webhook_secret": webhook_secret,
+        "stripe_api_base": stripe_url,
+    }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile (`fraction` 0.99 → p99) of a non-empty sample."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(len(ordered) * fraction)) - 1]

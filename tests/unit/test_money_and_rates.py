@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from livecommerce.domain.accounts import normalize_email, normalize_name
 from livecommerce.domain.money import Money
-from livecommerce.domain.ratelimit import Rate, gcra
+from livecommerce.domain.ratelimit import Rate, window_allows
 from livecommerce.domain.shows import ShowStatus, next_status
 from livecommerce.errors import InvalidInput, InvalidTransition
 
@@ -43,17 +43,33 @@ def test_fee_never_exceeds_amount(minor: int, bps: int) -> None:
     assert 0 <= fee.minor <= minor
 
 
-def test_gcra_allows_burst_then_steady_rate() -> None:
-    """3 per 2 s: three at once pass, the fourth waits about 0.67 s."""
+def test_window_allows_a_burst_then_holds_the_whole_window() -> None:
+    """3 per 2 s: three at once pass, a fourth waits until the first leaves the window."""
     rate = Rate(3, 2.0)
-    tat = None
-    results = []
+    stamps: list[float] = []
     for _ in range(4):
-        allowed, tat = gcra(tat, 100.0, rate)
-        results.append(allowed)
-    assert [True, True, True, False] == results
-    assert gcra(tat, 100.5, rate)[0] is False
-    assert gcra(tat, 100.7, rate)[0] is True
+        if window_allows(stamps, 100.0, rate):
+            stamps.insert(0, 100.0)
+    assert [100.0] * 3 == stamps
+    assert window_allows(stamps, 101.9, rate) is False
+    assert window_allows(stamps, 102.0, rate) is True
+    assert window_allows([], 100.0, rate, cost=4) is False
+
+
+def test_no_window_ever_holds_more_than_the_limit() -> None:
+    """A steady flood of 10 a second for a minute against 3 per 2 s and 20 per 30 s: every
+    2 s window holds at most 3 accepted events and every 30 s window at most 20."""
+    rates = [Rate(3, 2.0), Rate(20, 30.0)]
+    accepted: list[float] = []
+    for tick in range(600):
+        now = tick / 10
+        newest_first = accepted[::-1]
+        if all(window_allows(newest_first, now, rate) for rate in rates):
+            accepted.append(now)
+    for rate in rates:
+        worst = max(sum(1 for t in accepted if s <= t < s + rate.per_seconds) for s in accepted)
+        assert rate.limit == worst
+    assert 40 == len(accepted)  # 20 in the first 30 s window, 20 in the next
 
 
 def test_show_lifecycle_never_leaves_ended() -> None:

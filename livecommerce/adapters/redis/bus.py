@@ -1,4 +1,5 @@
-"""Redis adapters for many nodes: pub/sub bus and a GCRA rate limiter in one Lua script.
+"""Redis adapters for many nodes: pub/sub bus and a sliding-window rate limiter in one Lua
+script.
 
 The bus delivers to this node's subscribers directly and to other nodes through Redis, so a
 Redis outage degrades a node to single-node behaviour instead of stopping it; the listener

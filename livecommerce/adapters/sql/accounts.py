@@ -1,13 +1,16 @@
-"""SQL account and token store: users with argon2 hashes, tokens kept only as SHA-256; a guest's
-contact e-mail lives in `guest_email` (not unique) until the guest upgrades and it becomes the
-unique login `email`."""
+"""SQL account and token store: users with argon2 hashes, tokens kept only as a keyed digest
+(the account service's HMAC) beside a public session id; a guest's contact e-mail lives in
+`guest_email` (not unique) until the guest upgrades and it becomes the unique login `email`."""
 
 from __future__ import annotations
 
 from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
 from livecommerce.domain.access import Role
 from livecommerce.errors import Conflict
-from livecommerce.services.ports import User
+from livecommerce.services.ports import SessionRecord, User
+
+#: A token's last use is written when it is older than this, so reads stay reads most of the time.
+LAST_SEEN_STEP_MS = 60_000
 
 
 def _user(row: Row) -> User:
@@ -53,29 +56,76 @@ class SqlAccountStore:
         return _user(row) if row else None
 
     async def add_token(
-        self, token_hash: str, user_id: str, kind: str, created_at: int, expires_at: int
+        self,
+        session_id: str,
+        token_digest: str,
+        user_id: str,
+        kind: str,
+        created_at: int,
+        expires_at: int,
     ) -> None:
         await self._db.execute(
-            "INSERT INTO tokens (token_hash, user_id, kind, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            token_hash,
+            "INSERT INTO tokens (id, token_hash, user_id, kind, created_at, expires_at, "
+            "last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            session_id,
+            token_digest,
             user_id,
             kind,
             created_at,
             expires_at,
+            created_at,
         )
 
-    async def user_by_token(self, token_hash: str, now_ms: int) -> User | None:
+    async def user_by_token(self, token_digest: str, now_ms: int) -> User | None:
         row = await self._db.fetchone(
-            "SELECT u.* FROM tokens t JOIN users u ON u.id = t.user_id "
-            "WHERE t.token_hash = ? AND t.expires_at > ?",
-            token_hash,
+            "SELECT u.*, t.last_seen_at AS token_last_seen FROM tokens t "
+            "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.expires_at > ?",
+            token_digest,
             now_ms,
         )
-        return _user(row) if row else None
+        if row is None:
+            return None
+        seen = row["token_last_seen"]
+        if seen is None or now_ms - seen >= LAST_SEEN_STEP_MS:
+            await self._db.execute(
+                "UPDATE tokens SET last_seen_at = ? WHERE token_hash = ?", now_ms, token_digest
+            )
+        return _user(row)
 
-    async def delete_token(self, token_hash: str) -> None:
-        await self._db.execute("DELETE FROM tokens WHERE token_hash = ?", token_hash)
+    async def delete_token(self, token_digest: str) -> None:
+        await self._db.execute("DELETE FROM tokens WHERE token_hash = ?", token_digest)
+
+    async def sessions_of(self, user_id: str, now_ms: int) -> list[SessionRecord]:
+        rows = await self._db.fetchall(
+            "SELECT id, token_hash, kind, created_at, expires_at, last_seen_at FROM tokens "
+            "WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id",
+            user_id,
+            now_ms,
+        )
+        return [
+            SessionRecord(
+                id=row["id"],
+                token_digest=row["token_hash"],
+                kind=row["kind"],
+                created_at=row["created_at"],
+                expires_at=row["expires_at"],
+                last_seen_at=row["last_seen_at"],
+            )
+            for row in rows
+        ]
+
+    async def delete_session(self, user_id: str, session_id: str) -> bool:
+        deleted = await self._db.execute(
+            "DELETE FROM tokens WHERE id = ? AND user_id = ?", session_id, user_id
+        )
+        return deleted == 1
+
+    async def delete_sessions(self, user_id: str, keep_digest: str | None) -> int:
+        if keep_digest is None:
+            return await self._db.execute("DELETE FROM tokens WHERE user_id = ?", user_id)
+        return await self._db.execute(
+            "DELETE FROM tokens WHERE user_id = ? AND token_hash <> ?", user_id, keep_digest
+        )
 
     async def upgrade_guest(self, user_id: str, email: str, password_hash: str) -> User | None:
         try:

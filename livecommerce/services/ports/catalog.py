@@ -31,6 +31,19 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One sign-in of a user (a page session, an API token or a guest token) as stored: the
+    token itself never is, only its keyed digest, which stays inside the account service."""
+
+    id: str
+    token_digest: str
+    kind: str
+    created_at: int
+    expires_at: int
+    last_seen_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Show:
     id: str
     seller_id: str
@@ -122,13 +135,28 @@ class AccountStore(Protocol):
     async def user_by_email(self, email: str) -> User | None: ...
 
     async def add_token(
-        self, token_hash: str, user_id: str, kind: str, created_at: int, expires_at: int
+        self,
+        session_id: str,
+        token_digest: str,
+        user_id: str,
+        kind: str,
+        created_at: int,
+        expires_at: int,
     ) -> None: ...
 
-    async def user_by_token(self, token_hash: str, now_ms: int) -> User | None:
-        """The owner of an unexpired token."""
+    async def user_by_token(self, token_digest: str, now_ms: int) -> User | None:
+        """The owner of an unexpired token; notes the token's use (at most once a minute)."""
 
-    async def delete_token(self, token_hash: str) -> None: ...
+    async def delete_token(self, token_digest: str) -> None: ...
+
+    async def sessions_of(self, user_id: str, now_ms: int) -> list[SessionRecord]:
+        """The user's unexpired tokens, newest first."""
+
+    async def delete_session(self, user_id: str, session_id: str) -> bool:
+        """End one of this user's sessions; False when the id is unknown or another user's."""
+
+    async def delete_sessions(self, user_id: str, keep_digest: str | None) -> int:
+        """End every session of the user but the one with ``keep_digest``; how many ended."""
 
     async def upgrade_guest(self, user_id: str, email: str, password_hash: str) -> User | None:
         """Make a guest a full account with this login e-mail and password (same id); None when

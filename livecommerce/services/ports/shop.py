@@ -255,6 +255,11 @@ class PaymentGateway(Protocol):
         """Create (or, for a retry, return) the order's payment."""
         ...
 
+    async def payment_info(self, order: Order) -> PaymentInfo:
+        """The payment the order already has (its `payment_ref`), read and never created: a
+        provider's idempotency keys expire (Stripe's after 24 h), an order's payment does not."""
+        ...
+
     async def payment_status(self, order: Order) -> ProviderStatus:
         """Re-read the order's payment at the provider."""
         ...

@@ -1,9 +1,15 @@
-"""A bench worker process: N lightweight Socket.IO clients over raw websockets.
+"""A load worker process: N lightweight Socket.IO clients over raw websockets, all in one show.
 
 Speaks Engine.IO v4 / Socket.IO v5 on the websocket transport (open ``0``, connect ``40``,
 ping ``2`` / pong ``3``, events ``42[...]``, acks ``43<id>[...]``), which is exactly what a
-python-socketio or socket.io-client connection sends once upgraded, at a fraction of the memory.
-Commands on stdin, one JSON reply per line on stdout: connect, start, report, quit.
+python-socketio or socket.io-client connection sends once upgraded, at a fraction of the memory:
+thousands of full python-socketio clients would need more memory and CPU than the server under
+test. Commands on stdin, one JSON reply per line on stdout: connect, start, report, quit.
+
+Chat lines whose text is ``t=<send time> [n=<k>]`` are measured: send-to-receive latency into a
+0.1 ms histogram, and, per receiving client and sender, whether ``n`` only ever grows (a repeat or
+a step back is an order violation). The arrival time of each client's first ``offer.updated`` is
+kept so a sale-start broadcast can be timed against its send time.
 """
 
 from __future__ import annotations
@@ -12,34 +18,52 @@ import asyncio
 import json
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 import aiohttp
+
+#: Longest the ``connect`` command waits for every client to join.
+JOIN_DEADLINE_SECONDS = 300
 
 
 class Counters:
     def __init__(self) -> None:
         self.lines = 0
         self.packets = 0
-        self.latencies: list[float] = []
+        self.latency_hist: Counter[int] = Counter()  # 0.1 ms buckets
+        self.out_of_order = 0
+        self.offer_arrivals: list[float] = []
+        self.dropped = 0
         self.recording = False
 
 
-def _record(counters: Counters, lines: list[dict[str, Any]], now: float) -> None:
+def _record(
+    counters: Counters, lines: list[dict[str, Any]], now: float, last: dict[str, int]
+) -> None:
     if not counters.recording:
         return
     counters.packets += 1
     for line in lines:
         text = line.get("text", "")
-        if text.startswith("t="):
-            counters.lines += 1
-            counters.latencies.append(round((now - float(text[2:])) * 1000, 2))
+        if not text.startswith("t="):
+            continue
+        fields = dict(part.split("=", 1) for part in text.split() if "=" in part)
+        counters.lines += 1
+        counters.latency_hist[round((now - float(fields["t"])) * 10_000)] += 1
+        if "n" in fields:
+            sender, n = str(line.get("user", {}).get("id")), int(fields["n"])
+            if n <= last.get(sender, -1):
+                counters.out_of_order += 1
+            last[sender] = n
 
 
 async def client(
     http: aiohttp.ClientSession, base: str, show_id: str, counters: Counters, ready: asyncio.Event
 ) -> None:
     url = base.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    last: dict[str, int] = {}
+    offer_seen = False
     async with http.ws_connect(url, max_msg_size=0, autoping=True) as ws:
         await ws.receive()  # engine.io open packet
         await ws.send_str("40")
@@ -59,9 +83,14 @@ async def client(
                 event, payload = json.loads(data[2:])[:2]
                 now = time.time()
                 if event == "chat.message":
-                    _record(counters, [payload], now)
+                    _record(counters, [payload], now, last)
                 elif event == "chat.batch":
-                    _record(counters, payload["messages"], now)
+                    _record(counters, payload["messages"], now, last)
+                elif event == "offer.updated" and counters.recording and not offer_seen:
+                    offer_seen = True
+                    counters.offer_arrivals.append(now)
+    if joined and counters.recording:
+        counters.dropped += 1  # the server closed a connection that had joined
 
 
 async def main() -> None:
@@ -86,7 +115,7 @@ async def main() -> None:
                         await asyncio.sleep(0.05)  # do not stampede the accept queue
                 # one deadline for all (a client whose connect failed never becomes ready)
                 waits = [asyncio.create_task(ready.wait()) for ready in events]
-                _done, pending = await asyncio.wait(waits, timeout=120)
+                _done, pending = await asyncio.wait(waits, timeout=JOIN_DEADLINE_SECONDS)
                 for waiter in pending:
                     waiter.cancel()
                 reply = {"connected": sum(ready.is_set() for ready in events)}
@@ -97,7 +126,11 @@ async def main() -> None:
                 reply = {
                     "lines": counters.lines,
                     "packets": counters.packets,
-                    "latencies_ms": counters.latencies,
+                    "latency_hist": {str(k): v for k, v in counters.latency_hist.items()},
+                    "out_of_order": counters.out_of_order,
+                    "offer_arrivals": counters.offer_arrivals,
+                    "dropped": counters.dropped,
+                    "open": sum(not task.done() for task in tasks),
                 }
             elif command in ("quit", ""):
                 for task in tasks:
