@@ -5,10 +5,13 @@ in UTC on the wire; order timestamps are epoch milliseconds, as they always were
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
-from livecommerce.domain.shipping import ShippingAddress
+from livecommerce.domain.countries import COUNTRIES
+from livecommerce.domain.shipping import ADDRESS_FIELDS, ShippingAddress
 from livecommerce.errors import InvalidInput
 from livecommerce.services.ports import Product, Show, User
 
@@ -63,18 +66,41 @@ class UserOut(BaseModel):
         )
 
 
+def _address_field(field: str, **schema: Any) -> JsonDict:
+    """What the domain accepts in an address field, for the API document (the model itself
+    stays loose so the domain can name every bad field at once)."""
+    required, longest = ADDRESS_FIELDS[field]
+    return {"maxLength": longest, **({"minLength": 1} if required else {}), **schema}
+
+
 class ShippingAddressIn(BaseModel):
     """An address as a client sends it; the domain (`domain/shipping.py`) checks the content
     and answers `invalid_input` naming each bad field."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    name: str = Field(max_length=1000, description="the recipient")
-    line1: str = Field(max_length=1000)
-    line2: str | None = Field(None, max_length=1000)
-    city: str = Field(max_length=1000)
-    region: str | None = Field(None, max_length=1000, description="state, province or county")
-    postal_code: str = Field(max_length=1000)
-    country: str = Field(max_length=1000, description="ISO 3166-1 alpha-2 code, like US or DE")
+    name: str = Field(
+        max_length=1000, description="the recipient", json_schema_extra=_address_field("name")
+    )
+    line1: str = Field(max_length=1000, json_schema_extra=_address_field("line1"))
+    line2: str | None = Field(None, max_length=1000, json_schema_extra=_address_field("line2"))
+    city: str = Field(max_length=1000, json_schema_extra=_address_field("city"))
+    region: str | None = Field(
+        None,
+        max_length=1000,
+        description="state, province or county",
+        json_schema_extra=_address_field("region"),
+    )
+    postal_code: str = Field(
+        max_length=1000,
+        json_schema_extra=_address_field(
+            "postal_code", pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9 -]*[A-Za-z0-9])?$"
+        ),
+    )
+    country: str = Field(
+        max_length=1000,
+        description="ISO 3166-1 alpha-2 code, like US or DE",
+        json_schema_extra=_address_field("country", enum=sorted(COUNTRIES)),
+    )
 
 
 class ShippingAddressOut(BaseModel):

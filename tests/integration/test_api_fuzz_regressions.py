@@ -95,9 +95,20 @@ async def test_openapi_document_tells_what_the_server_accepts(
 ) -> None:
     """Query parameters carry their real types and bounds (all were strings, so the fuzzer's
     ``include_archived=`` was "valid" and refused); a body the server reads as ``{}`` when empty
-    is optional; raw bodies (CSV, photos) and CSV answers are declared; creations link onwards."""
+    is optional; the checkout's idempotency key and the shipping address state what the service
+    and the domain take; raw
+    bodies (CSV, photos) and CSV answers are declared; creations link onwards."""
     async with http.get(f"{env.base_url}/api/v1/openapi.json") as resp:
-        paths: dict[str, Any] = (await resp.json())["paths"]
+        document: dict[str, Any] = await resp.json()
+    paths = document["paths"]
+    key = document["components"]["schemas"]["CheckoutIn"]["properties"]["idempotency_key"]
+    assert "^[A-Za-z0-9._:\\-]{8,100}$" == key["pattern"]  # the service refused "0000 0000"
+    address = document["components"]["schemas"]["ShippingAddressIn"]["properties"]
+    assert (16, 2, True) == (
+        address["postal_code"]["maxLength"],
+        address["country"]["maxLength"],
+        "DE" in address["country"]["enum"],
+    )  # the domain's limits; the document said 1000 characters of anything
     products = {p["name"]: p["schema"] for p in paths["/api/v1/products"]["get"]["parameters"]}
     assert {"type": "boolean"} == {"type": products["include_archived"]["type"]}
     orders = {p["name"]: p["schema"] for p in paths["/api/v1/orders"]["get"]["parameters"]}
