@@ -5,10 +5,14 @@ in UTC on the wire; order timestamps are epoch milliseconds, as they always were
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
-from livecommerce.domain.shipping import ShippingAddress
+from livecommerce.domain.countries import COUNTRIES
+from livecommerce.domain.shipping import ADDRESS_FIELDS, ShippingAddress
+from livecommerce.errors import InvalidInput
 from livecommerce.services.ports import Product, Show, User
 
 
@@ -16,12 +20,28 @@ def iso(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms is not None else None
 
 
+#: The instants ``iso`` can turn back into a datetime (years 1 to 9999 in UTC).
+_MS_RANGE = (
+    int(datetime.min.replace(tzinfo=UTC).timestamp() * 1000),
+    int(datetime.max.replace(tzinfo=UTC).timestamp() * 1000),
+)
+
+
 def to_ms(value: datetime | None) -> int | None:
+    """Epoch milliseconds. ``0001-01-01T00:00+14:00`` is a valid datetime whose UTC instant lies
+    in year 0: stored, it made every later read of the record fail, so times outside the years
+    1 to 9999 in UTC are refused as input."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() * 1000)
+    try:
+        ms = int(value.timestamp() * 1000)
+    except (OverflowError, ValueError):
+        ms = _MS_RANGE[1] + 1
+    if not _MS_RANGE[0] <= ms <= _MS_RANGE[1]:
+        raise InvalidInput("dates must fall between the years 1 and 9999 in UTC")
+    return ms
 
 
 class UserOut(BaseModel):
@@ -46,18 +66,41 @@ class UserOut(BaseModel):
         )
 
 
+def _address_field(field: str, **schema: Any) -> JsonDict:
+    """What the domain accepts in an address field, for the API document (the model itself
+    stays loose so the domain can name every bad field at once)."""
+    required, longest = ADDRESS_FIELDS[field]
+    return {"maxLength": longest, **({"minLength": 1} if required else {}), **schema}
+
+
 class ShippingAddressIn(BaseModel):
     """An address as a client sends it; the domain (`domain/shipping.py`) checks the content
     and answers `invalid_input` naming each bad field."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    name: str = Field(max_length=1000, description="the recipient")
-    line1: str = Field(max_length=1000)
-    line2: str | None = Field(None, max_length=1000)
-    city: str = Field(max_length=1000)
-    region: str | None = Field(None, max_length=1000, description="state, province or county")
-    postal_code: str = Field(max_length=1000)
-    country: str = Field(max_length=1000, description="ISO 3166-1 alpha-2 code, like US or DE")
+    name: str = Field(
+        max_length=1000, description="the recipient", json_schema_extra=_address_field("name")
+    )
+    line1: str = Field(max_length=1000, json_schema_extra=_address_field("line1"))
+    line2: str | None = Field(None, max_length=1000, json_schema_extra=_address_field("line2"))
+    city: str = Field(max_length=1000, json_schema_extra=_address_field("city"))
+    region: str | None = Field(
+        None,
+        max_length=1000,
+        description="state, province or county",
+        json_schema_extra=_address_field("region"),
+    )
+    postal_code: str = Field(
+        max_length=1000,
+        json_schema_extra=_address_field(
+            "postal_code", pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9 -]*[A-Za-z0-9])?$"
+        ),
+    )
+    country: str = Field(
+        max_length=1000,
+        description="ISO 3166-1 alpha-2 code, like US or DE",
+        json_schema_extra=_address_field("country", enum=sorted(COUNTRIES)),
+    )
 
 
 class ShippingAddressOut(BaseModel):

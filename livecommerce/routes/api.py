@@ -106,7 +106,10 @@ class ApiRoutes:
 
     def register(self, app: web.Application) -> None:
         for route in self.routes:
-            app.router.add_route(route.method, route.path, _wrap(route))
+            if route.method == "GET":  # and HEAD, as every GET resource must answer it
+                app.router.add_get(route.path, _wrap(route))
+            else:
+                app.router.add_route(route.method, route.path, _wrap(route))
             app[API_ROUTES].append(route)
 
 

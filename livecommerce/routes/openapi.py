@@ -1,4 +1,6 @@
-"""The OpenAPI 3.1 document, generated from the declared API routes and their pydantic models."""
+"""The OpenAPI 3.1 document, generated from the declared API routes and their pydantic models,
+with the links between operations (an id one answer returns is what the next call takes) that
+stateful clients and the API fuzz (tests/reliability/test_rb23_api_fuzz.py) follow."""
 
 from __future__ import annotations
 
@@ -6,10 +8,12 @@ import re
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from livecommerce import __version__
 from livecommerce.routes.api import API_ROUTES, ApiRoute
+from livecommerce.routes.products import PHOTO_FIELD
+from livecommerce.services.catalog_admin import IMAGE_TYPES
 
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
@@ -25,6 +29,120 @@ ERROR_SCHEMA = {
     },
 }
 
+_PRODUCT = {"product_id": "$response.body#/id"}
+_VARIANT = {"product_id": "$response.body#/id", "variant_id": "$response.body#/variants/0/id"}
+_SHOW = {"show_id": "$response.body#/id"}
+_OFFER = {"show_id": "$response.body#/show_id", "offer_id": "$response.body#/id"}
+_ORDER = {"order_id": "$response.body#/id"}
+_CHECKOUT_ORDER = {"order_id": "$response.body#/order/id"}
+_LISTED_SHOW = {"show_id": "$response.body#/shows/0/id"}
+_BUY_OFFER = {
+    "show_id": "$response.body#/show_id",
+    "requestBody": {
+        "offer_id": "$response.body#/id",
+        "variant_id": "$response.body#/variants/0/id",
+    },
+}
+_BUY_LISTED_OFFER = {
+    "show_id": "$request.path.show_id",
+    "requestBody": {
+        "offer_id": "$response.body#/offers/0/id",
+        "variant_id": "$response.body#/offers/0/variants/0/id",
+    },
+}
+_LISTED_ORDER = {"order_id": "$response.body#/orders/0/id"}
+_LISTED_OFFER = {"show_id": "$request.path.show_id", "offer_id": "$response.body#/offers/0/id"}
+
+#: operationId → {operationId it leads to: link parameters (and requestBody fields)}.
+LINKS: dict[str, dict[str, dict[str, Any]]] = {
+    "create_product": {
+        **dict.fromkeys(
+            ("get_product", "update_product", "delete_product", "add_variant", "upload_photo"),
+            _PRODUCT,
+        ),
+        **dict.fromkeys(("adjust_stock", "list_movements", "update_variant"), _VARIANT),
+    },
+    "create_show": {
+        **dict.fromkeys(
+            (
+                "get_show",
+                "update_show",
+                "end_show",
+                "rotate_stream_key",
+                "grant_host",
+                "timeline",
+                "list_offers",
+                "create_offer",
+                "audit_log",
+                "reports",
+                "held",
+                "restrictions",
+            ),
+            _SHOW,
+        ),
+    },
+    "create_offer": {
+        **dict.fromkeys(("start_offer", "pin_offer", "unpin_offer", "end_offer"), _OFFER),
+        "checkout": _BUY_OFFER,
+        "list_offers": {"show_id": "$response.body#/show_id"},
+    },
+    "start_offer": {
+        "checkout": _BUY_OFFER,
+        "end_offer": _OFFER,
+    },
+    "list_shows": dict.fromkeys(("get_show", "list_offers", "timeline"), _LISTED_SHOW),
+    "list_offers": {
+        **dict.fromkeys(("start_offer", "pin_offer", "unpin_offer", "end_offer"), _LISTED_OFFER),
+        "checkout": _BUY_LISTED_OFFER,
+    },
+    "checkout": dict.fromkeys(
+        ("get_order", "cancel_order", "refund_order", "fulfil_order", "confirm_demo"),
+        _CHECKOUT_ORDER,
+    ),
+    "list_orders": dict.fromkeys(
+        ("get_order", "cancel_order", "refund_order", "fulfil_order", "confirm_demo"),
+        _LISTED_ORDER,
+    ),
+    "confirm_demo": dict.fromkeys(("get_order", "refund_order", "fulfil_order"), _ORDER),
+    "refund_order": {"get_order": _ORDER},
+    "fulfil_order": {"get_order": _ORDER},
+}
+
+
+_BINARY = {"type": "string", "format": "binary"}
+_CSV = {"text/csv": {"schema": {"type": "string"}}}
+
+#: Bodies that are not JSON (their handlers read them raw), by operationId.
+RAW_BODIES: dict[str, dict[str, Any]] = {
+    "import_products": {**_CSV, "text/plain": {"schema": {"type": "string"}}},
+    "upload_photo": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": [PHOTO_FIELD],
+                "properties": {PHOTO_FIELD: _BINARY},
+            }
+        }
+    },
+    "upload_image": {media: {"schema": _BINARY} for media in IMAGE_TYPES},
+}
+
+#: Answers that are not (only) a JSON model, by operationId.
+RAW_RESPONSES: dict[str, dict[str, Any]] = {
+    "export_products": _CSV,
+    "export_orders": _CSV,
+    "audit_log": {"application/json": {"schema": {"type": "object"}}, **_CSV},
+}
+
+
+def _empty_allowed(model: type[BaseModel]) -> bool:
+    """An empty body is read as ``{}``, so a body is required only when ``{}`` is refused."""
+    try:
+        model.model_validate({})
+    except ValidationError:
+        return False
+    return True
+
 
 def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -34,17 +152,43 @@ def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """Query fields with their real types, bounds and enums (a query string cannot carry null,
+    so an optional field is one that may be left out)."""
+    properties = model.model_json_schema()["properties"]
+    params = []
+    for name, info in model.model_fields.items():
+        schema = dict(properties[name])
+        variants = [v for v in schema.pop("anyOf", []) if v.get("type") != "null"]
+        if len(variants) == 1:
+            schema.update(variants[0])
+        schema.pop("default", None)
+        schema.pop("title", None)
+        params.append(
+            {"name": name, "in": "query", "required": info.is_required(), "schema": schema}
+        )
+    return params
+
+
+def _links(route: ApiRoute) -> dict[str, Any]:
+    return {
+        target: {"operationId": target, **params}
+        for target, params in LINKS.get(route.handler.__name__, {}).items()
+    }
+
+
 def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         path = _PARAM.sub(r"{\1}", route.path)
+        success: dict[str, Any] = {"description": "success"}
         operation: dict[str, Any] = {
             "summary": route.summary,
             "operationId": route.handler.__name__,
             "tags": list(route.tags),
             "responses": {
-                str(route.status): {"description": "success"},
+                str(route.status): success,
                 "default": {
                     "description": "error",
                     "content": {
@@ -58,26 +202,25 @@ def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
             for name in _PARAM.findall(route.path)
         ]
         if route.query is not None:
-            for name, info in route.query.model_fields.items():
-                params.append(
-                    {
-                        "name": name,
-                        "in": "query",
-                        "required": info.is_required(),
-                        "schema": {"type": "string"},
-                    }
-                )
+            params += _query_parameters(route.query)
         if params:
             operation["parameters"] = params
+        name = route.handler.__name__
         if route.body is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": not _empty_allowed(route.body),
                 "content": {"application/json": {"schema": _schema(route.body, components)}},
             }
+        elif name in RAW_BODIES:
+            operation["requestBody"] = {"required": True, "content": RAW_BODIES[name]}
         if route.response is not None:
-            operation["responses"][str(route.status)]["content"] = {
+            success["content"] = {
                 "application/json": {"schema": _schema(route.response, components)}
             }
+        elif name in RAW_RESPONSES:
+            success["content"] = RAW_RESPONSES[name]
+        if links := _links(route):
+            success["links"] = links
         if route.auth:
             operation["security"] = [{"bearer": []}]
         paths.setdefault(path, {})[route.method.lower()] = operation

@@ -31,6 +31,7 @@ from livecommerce.routes.auth import (
 from livecommerce.routes.charts import series_chart
 from livecommerce.services.ports import Show
 from livecommerce.services.shows import show_ref
+from livecommerce.wire import to_ms
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -362,10 +363,7 @@ async def dashboard_create_show(request: web.Request) -> web.Response:
     raw_when = str(form.get("scheduled_at", "")).strip()
     try:
         if raw_when:
-            when = datetime.fromisoformat(raw_when)
-            scheduled_at = int(
-                (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000
-            )
+            scheduled_at = to_ms(datetime.fromisoformat(raw_when))
         show, _key = await request.app[keys.SERVICES].shows.create(
             principal,
             str(form.get("title", "")),

@@ -6,6 +6,8 @@ variant's stock is their sum). Prices are minor units here; only the CSV speaks 
 from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp.multipart import BadContentDispositionHeader, BadContentDispositionParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce import keys
@@ -281,17 +283,36 @@ async def upload_photo(request: web.Request) -> ProductOut:
         raise InvalidInput(f"send the photo as multipart/form-data in a field named {PHOTO_FIELD}")
     if request.content_length is not None and request.content_length > limit + 64 * 1024:
         raise PayloadTooLarge(f"images are limited to {limit} bytes")
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.name == PHOTO_FIELD:
-            data = await _read_part(part, limit)
-            product = await request.app[keys.SERVICES].catalog_admin.set_image(
-                principal,
-                request.match_info["product_id"],
-                part.headers.get("Content-Type", ""),
-                data,
-            )
-            return ProductOut.of(product)
+    content_type, data = await _photo_part(request, limit)
+    product = await request.app[keys.SERVICES].catalog_admin.set_image(
+        principal, request.match_info["product_id"], content_type, data
+    )
+    return ProductOut.of(product)
+
+
+#: What aiohttp's multipart reader raises for a body it cannot parse: no boundary or no opening
+#: one (ValueError), broken part headers (BadHttpMessage), a ``_charset_`` part longer than a
+#: charset name (RuntimeError) and, where warnings are errors, its warnings about a malformed
+#: Content-Disposition (elsewhere it warns and reads the part as nameless).
+_UNREADABLE = (
+    ValueError,
+    RuntimeError,
+    BadHttpMessage,
+    BadContentDispositionHeader,
+    BadContentDispositionParam,
+)
+
+
+async def _photo_part(request: web.Request, limit: int) -> tuple[str, bytes]:
+    """The photo field's declared type and bytes; a body that is not readable multipart, or has
+    no such field, is invalid input (it was a 500)."""
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name == PHOTO_FIELD:
+                return part.headers.get("Content-Type", ""), await _read_part(part, limit)
+    except _UNREADABLE as exc:
+        raise InvalidInput("the multipart/form-data body could not be read") from exc
     raise InvalidInput(f"no file in a field named {PHOTO_FIELD}")
 
 

@@ -107,7 +107,8 @@ class CheckoutIn(BaseModel):
     offer_id: str = Field(min_length=1, max_length=100)
     variant_id: str | None = Field(None, max_length=100)
     quantity: int = Field(ge=1, le=100, strict=True)
-    idempotency_key: str = Field(min_length=8, max_length=100)
+    #: the checkout service's own rule (services/checkout.py), stated where clients can read it
+    idempotency_key: str = Field(pattern=r"^[A-Za-z0-9._:\-]{8,100}$")
     shipping_address: ShippingAddressIn | None = Field(
         None, description="where to ship; empty: the buyer's saved address"
     )

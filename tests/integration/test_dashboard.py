@@ -72,7 +72,8 @@ async def test_dashboard_shows_gmv_orders_and_csv(settings_factory: SettingsFact
 
 
 async def test_create_show_form_needs_the_csrf_token(settings_factory: SettingsFactory) -> None:
-    """The dashboard's create form works with the session's CSRF token and is refused without."""
+    """The dashboard's create form works with the session's CSRF token and is refused without;
+    a time outside the years 1 to 9999 in UTC is refused."""
     settings = settings_factory(demo={"enabled": True})
     async with running_app(settings) as running:
         demo = json.loads((settings.server.data_dir / "demo.json").read_text())
@@ -116,6 +117,20 @@ async def test_create_show_form_needs_the_csrf_token(settings_factory: SettingsF
                 assert resp.headers["Location"].startswith("/studio/shw_")
             async with http.get(f"{base}/dashboard") as resp:
                 assert "Sneaker night" in await resp.text()
+            # a time whose UTC instant is in year 0 was stored, and every page listing the
+            # show (the public home page too) failed with a 500 afterwards (RB-23)
+            async with http.post(
+                f"{base}/dashboard/shows",
+                data={
+                    "csrf_token": csrf[1],
+                    "title": "Dawn of time",
+                    "scheduled_at": "0001-01-01T00:00+14:00",
+                },
+                allow_redirects=False,
+            ) as resp:
+                assert 422 == resp.status
+            async with http.get(f"{base}/") as resp:
+                assert (200, False) == (resp.status, "Dawn of time" in await resp.text())
 
 
 async def test_login_next_only_goes_to_this_site(settings_factory: SettingsFactory) -> None:
