@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 JSON = dict[str, Any]
 
@@ -552,6 +552,6 @@ class FakeStripe:
             try:
                 if await self.deliver(event, endpoint=endpoint) < 300:
                     return
-            except OSError:
-                pass
+            except (OSError, ClientError):
+                pass  # the endpoint is down or died mid-request (RB-06 kills it): retry, as Stripe
             await asyncio.sleep(0.05 * (attempt + 1))
