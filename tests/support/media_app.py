@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,3 +123,26 @@ async def running_media_app(
             yield MediaApp(f"http://127.0.0.1:{port}", app, http, show.id, key, principal)
     finally:
         await runner.cleanup()
+
+
+#: A small synthetic picture (320×176), cheap to encode, for media tests about control paths.
+SMALL = {"synthetic_width": 320, "synthetic_height": 176}
+
+
+async def post_sdp(
+    env: MediaApp, path: str, body: str | bytes, key: str | None = None
+) -> tuple[int, dict[str, str], str]:
+    headers = {"Content-Type": "application/sdp"}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    data = body.encode() if isinstance(body, str) else body
+    async with env.http.post(env.base_url + path, data=data, headers=headers) as resp:
+        return resp.status, dict(resp.headers), await resp.text()
+
+
+async def until(predicate: object, within: float) -> float:
+    started = time.monotonic()
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() - started < within
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
