@@ -6,12 +6,45 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from livecommerce.settings import Settings
+from tests.conftest import SettingsFactory
+from tests.support.fake_stripe import FakeStripe
+from tests.support.shop import UNHURRIED_SHOP, production_sections, stripe_payments
+
 RecordFigure = Callable[..., None]
+#: `stripe_shop_settings(**shop)`: see the fixture.
+StripeShopSettings = Callable[..., Settings]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeStripe]:
+    """The local Stripe; it delivers webhooks only when the test says so."""
+    async with FakeStripe(auto_deliver=False) as server:
+        yield server
+
+
+@pytest.fixture
+def stripe_shop_settings(
+    fake: FakeStripe, settings_factory: SettingsFactory, postgres_url: str, redis_url: str
+) -> StripeShopSettings:
+    """Settings for one app of the money battery: the production combination (PostgreSQL,
+    Redis), the real `stripe` library at `fake`, an unhurried shop with `shop` overrides. Each
+    call is another app (its own port) on the same stores."""
+
+    def make(**shop: Any) -> Settings:
+        return settings_factory(
+            shop={**UNHURRIED_SHOP, **shop},
+            payments=stripe_payments(fake.url, fake.api_key),
+            **production_sections(postgres_url, redis_url),
+        )
+
+    return make
 
 
 @pytest.fixture

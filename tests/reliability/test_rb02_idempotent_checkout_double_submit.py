@@ -17,14 +17,11 @@ import pytest
 from aiohttp import ClientSession
 
 from livecommerce.domain.orders import OrderStatus
-from tests.conftest import SettingsFactory
+from tests.reliability.conftest import StripeShopSettings
 from tests.support.fake_stripe import FakeStripe
 from tests.support.shop import (
-    UNHURRIED_SHOP,
     ShopEnv,
-    production_sections,
     shop_env,
-    stripe_payments,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -33,22 +30,9 @@ DAY_S = 24 * 3600
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    async with FakeStripe(auto_deliver=False) as server:
-        yield server
-
-
-@pytest.fixture
-async def env(
-    fake: FakeStripe, settings_factory: SettingsFactory, postgres_url: str, redis_url: str
-) -> AsyncIterator[ShopEnv]:
-    settings = settings_factory(
-        # a two-day hold, so the order is still unpaid when Stripe has forgotten the key
-        shop={**UNHURRIED_SHOP, "reservation_ttl_seconds": 2 * DAY_S},
-        payments=stripe_payments(fake.url, fake.api_key),
-        **production_sections(postgres_url, redis_url),
-    )
-    async with shop_env(settings) as running:
+async def env(stripe_shop_settings: StripeShopSettings) -> AsyncIterator[ShopEnv]:
+    # a two-day hold, so the order is still unpaid when Stripe has forgotten the key
+    async with shop_env(stripe_shop_settings(reservation_ttl_seconds=2 * DAY_S)) as running:
         yield running
 
 

@@ -16,41 +16,25 @@ import pytest
 
 from livecommerce.domain.ledger import EntryKind
 from livecommerce.domain.orders import OrderStatus
-from tests.conftest import SettingsFactory
+from tests.reliability.conftest import StripeShopSettings
 from tests.support.app import running_app
 from tests.support.fake_stripe import FakeStripe
 from tests.support.shop import (
-    UNHURRIED_SHOP,
     WHSEC,
     ShopEnv,
     percentile,
-    production_sections,
     shop_env,
-    stripe_payments,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    async with FakeStripe(auto_deliver=False) as server:
-        yield server
-
-
-@pytest.fixture
-async def env(
-    fake: FakeStripe, settings_factory: SettingsFactory, postgres_url: str, redis_url: str
-) -> AsyncIterator[ShopEnv]:
+async def env(fake: FakeStripe, stripe_shop_settings: StripeShopSettings) -> AsyncIterator[ShopEnv]:
     """Instance A (with the seller's show) and instance B, both webhook endpoints."""
-    sections: dict[str, Any] = {
-        "shop": UNHURRIED_SHOP,
-        "payments": stripe_payments(fake.url, fake.api_key),
-        **production_sections(postgres_url, redis_url),
-    }
     async with (
-        shop_env(settings_factory(**sections)) as first,
-        running_app(settings_factory(**sections)) as second,
+        shop_env(stripe_shop_settings()) as first,
+        running_app(stripe_shop_settings()) as second,
     ):
         fake.add_endpoint(f"{first.base_url}/webhooks/stripe", WHSEC)
         fake.add_endpoint(f"{second.base_url}/webhooks/stripe", WHSEC)

@@ -20,36 +20,20 @@ from aiohttp import ClientSession
 
 from livecommerce.domain.ledger import EntryKind
 from livecommerce.domain.orders import OrderStatus
-from tests.conftest import SettingsFactory
+from tests.reliability.conftest import StripeShopSettings
 from tests.support.fake_stripe import FakeStripe
 from tests.support.shop import (
-    UNHURRIED_SHOP,
     WHSEC,
     ShopEnv,
-    production_sections,
     shop_env,
-    stripe_payments,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    async with FakeStripe(auto_deliver=False) as server:
-        yield server
-
-
-@pytest.fixture
-async def env(
-    fake: FakeStripe, settings_factory: SettingsFactory, postgres_url: str, redis_url: str
-) -> AsyncIterator[ShopEnv]:
-    settings = settings_factory(
-        shop=UNHURRIED_SHOP,
-        payments=stripe_payments(fake.url, fake.api_key),
-        **production_sections(postgres_url, redis_url),
-    )
-    async with shop_env(settings) as running:
+async def env(stripe_shop_settings: StripeShopSettings) -> AsyncIterator[ShopEnv]:
+    async with shop_env(stripe_shop_settings()) as running:
         yield running
 
 

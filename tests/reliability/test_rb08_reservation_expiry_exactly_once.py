@@ -18,6 +18,7 @@ from livecommerce.domain.ledger import EntryKind
 from livecommerce.domain.orders import OrderStatus
 from livecommerce.errors import InvalidInput
 from tests.conftest import SettingsFactory
+from tests.reliability.conftest import StripeShopSettings
 from tests.support.fake_stripe import FakeStripe
 from tests.support.shop import (
     UNHURRIED_SHOP,
@@ -25,7 +26,6 @@ from tests.support.shop import (
     ShopEnv,
     production_sections,
     shop_env,
-    stripe_payments,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -35,21 +35,8 @@ PAYS = "4242 4242 4242 4242"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    async with FakeStripe(auto_deliver=False) as server:
-        yield server
-
-
-@pytest.fixture
-async def env(
-    fake: FakeStripe, settings_factory: SettingsFactory, postgres_url: str, redis_url: str
-) -> AsyncIterator[ShopEnv]:
-    settings = settings_factory(
-        shop={**UNHURRIED_SHOP, "reservation_ttl_seconds": TTL_S},
-        payments=stripe_payments(fake.url, fake.api_key),
-        **production_sections(postgres_url, redis_url),
-    )
-    async with shop_env(settings) as running:
+async def env(fake: FakeStripe, stripe_shop_settings: StripeShopSettings) -> AsyncIterator[ShopEnv]:
+    async with shop_env(stripe_shop_settings(reservation_ttl_seconds=TTL_S)) as running:
         fake.add_endpoint(f"{running.base_url}/webhooks/stripe", WHSEC)
         yield running
 

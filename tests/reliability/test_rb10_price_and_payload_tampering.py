@@ -20,17 +20,14 @@ from livecommerce.domain.offers import OfferKind
 from livecommerce.domain.orders import OrderStatus
 from livecommerce.errors import InvalidInput
 from livecommerce.services.catalog import VariantSpec
-from tests.conftest import SettingsFactory
+from tests.reliability.conftest import StripeShopSettings
 from tests.support.fake_stripe import FakeStripe
 from tests.support.hub_clients import clients
 from tests.support.shop import (
-    UNHURRIED_SHOP,
     WHSEC,
     ShopEnv,
     post_json,
-    production_sections,
     shop_env,
-    stripe_payments,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -51,21 +48,8 @@ BAD_QUANTITIES: list[Any] = [0, -1, -(2**31), 101, 10**9, 10**30, 1.5, 2.0, "2",
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    async with FakeStripe(auto_deliver=False) as server:
-        yield server
-
-
-@pytest.fixture
-async def env(
-    fake: FakeStripe, settings_factory: SettingsFactory, postgres_url: str, redis_url: str
-) -> AsyncIterator[ShopEnv]:
-    settings = settings_factory(
-        shop=UNHURRIED_SHOP,
-        payments=stripe_payments(fake.url, fake.api_key),
-        **production_sections(postgres_url, redis_url),
-    )
-    async with shop_env(settings) as running:
+async def env(fake: FakeStripe, stripe_shop_settings: StripeShopSettings) -> AsyncIterator[ShopEnv]:
+    async with shop_env(stripe_shop_settings()) as running:
         fake.add_endpoint(f"{running.base_url}/webhooks/stripe", WHSEC)
         yield running
 
