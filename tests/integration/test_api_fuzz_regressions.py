@@ -3,27 +3,12 @@ is one finding, named after what it proves now."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import ClientSession
 
-from tests.conftest import SettingsFactory
-from tests.support.shop import ShopEnv, shop_env
-
-
-@pytest.fixture
-async def env(settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
-    async with shop_env(settings_factory()) as running:
-        yield running
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[ClientSession]:
-    async with ClientSession() as session:
-        yield session
-
+from tests.support.shop import ShopEnv
 
 _DISPOSITION = b"Content-Disposition: form-data; name="
 _PART_END = b"\r\n\r\n{}\r\n--xx--\r\n"

@@ -24,12 +24,6 @@ async def env(settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
         yield running
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[ClientSession]:
-    async with ClientSession() as session:
-        yield session
-
-
 async def test_image_upload_checks_type_bytes_and_size(env: ShopEnv, http: ClientSession) -> None:
     """A real PNG is stored (re-encoded, never wider than it was) and served; wrong types, lying
     bytes, unreadable pictures and big files are refused."""

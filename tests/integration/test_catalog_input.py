@@ -3,19 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from aiohttp import ClientSession
 
-from tests.conftest import SettingsFactory
-from tests.support.shop import ShopEnv, shop_env
-
-
-@pytest.fixture
-async def env(settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
-    async with shop_env(settings_factory()) as running:
-        yield running
+from tests.support.shop import ShopEnv
 
 
 @pytest.mark.parametrize(

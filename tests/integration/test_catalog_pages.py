@@ -13,17 +13,10 @@ import pytest
 
 from livecommerce.adapters.files import FileProductImages
 from livecommerce.errors import InvalidInput
-from tests.conftest import SettingsFactory
 from tests.support import images
-from tests.support.shop import ShopEnv, shop_env
+from tests.support.shop import ShopEnv
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def env(settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
-    async with shop_env(settings_factory()) as running:
-        yield running
 
 
 @pytest.fixture

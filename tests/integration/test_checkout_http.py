@@ -22,12 +22,6 @@ async def env(settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
         yield running
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[ClientSession]:
-    async with ClientSession() as session:
-        yield session
-
-
 async def test_demo_checkout_over_http(env: ShopEnv, http: ClientSession) -> None:
     """Seller opens an offer; a buyer checks out, pays with 4242 and sees it in their orders."""
     seller_token = await env.token(env.seller_user)

@@ -4,27 +4,12 @@ PATCH that sets the stock becomes an adjustment, and offers take `cap` (or its o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from aiohttp import ClientSession
 
 from livecommerce.domain.access import Role
-from tests.conftest import SettingsFactory
-from tests.support.shop import ShopEnv, shop_env
-
-
-@pytest.fixture
-async def env(settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
-    async with shop_env(settings_factory()) as running:
-        yield running
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[ClientSession]:
-    async with ClientSession() as session:
-        yield session
+from tests.support.shop import ShopEnv
 
 
 async def call(
