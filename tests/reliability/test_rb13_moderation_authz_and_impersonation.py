@@ -61,20 +61,13 @@ async def test_viewer_privileged_events_refused_and_logged(
     running, cast = node
     async with aiohttp.ClientSession() as http:
         api = Api(http, running.base_url)
-        status, product = await api.call(
-            "POST",
-            "/api/v1/products",
+        product, offer = await api.prepare_offer(
             cast.seller.token,
-            json={"name": "Mug", "price": 1800, "variants": [{"label": "Blue", "stock": 5}]},
+            cast.show_id,
+            {"name": "Mug", "price": 1800, "variants": [{"label": "Blue", "stock": 5}]},
+            kind="fixed",
+            cap=5,
         )
-        assert 201 == status, product
-        status, offer = await api.call(
-            "POST",
-            f"/api/v1/shows/{cast.show_id}/offers",
-            cast.seller.token,
-            json={"product_id": product["id"], "kind": "fixed", "cap": 5},
-        )
-        assert 201 == status, offer
         alice, _ = await join_show(running.base_url, cast.show_id, cast.alice.token)
         bob, _ = await join_show(running.base_url, cast.show_id, cast.bob.token)
         try:

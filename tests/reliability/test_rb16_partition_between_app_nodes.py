@@ -67,18 +67,13 @@ def _backing() -> Iterator[tuple[netns.NodeNamespace, RedisServer, PostgresServe
 
 async def _sale(api: Api, show_id: str, token: str) -> dict[str, Any]:
     """A started, pinned flash sale of CAP units (of a product with plenty on hand)."""
-    status, product = await api.call(
-        "POST", "/api/v1/products", token,
-        json={"name": "Partition kettle", "price": 3000, "requires_shipping": False,
-              "variants": [{"label": "One", "stock": 100}]},
+    _, offer = await api.prepare_offer(
+        token, show_id,
+        {"name": "Partition kettle", "price": 3000, "requires_shipping": False,
+         "variants": [{"label": "One", "stock": 100}]},
+        kind="flash", cap=CAP, duration_seconds=3600,
     )  # fmt: skip
-    assert 201 == status, product
     base = f"/api/v1/shows/{show_id}/offers"
-    status, offer = await api.call(
-        "POST", base, token,
-        json={"product_id": product["id"], "kind": "flash", "cap": CAP, "duration_seconds": 3600},
-    )  # fmt: skip
-    assert 201 == status, offer
     for step in ("start", "pin"):
         status, body = await api.call("POST", f"{base}/{offer['id']}/{step}", token, json={})
         assert 200 == status, body

@@ -63,17 +63,12 @@ async def _send_lines(
 
 async def _offer(api: Api, show_id: str, token: str) -> str:
     """A prepared (draft) flash sale in the show: its id."""
-    status, product = await api.call(
-        "POST", "/api/v1/products", token,
-        json={"name": "Load lamp", "price": 1500, "requires_shipping": False,
-              "variants": [{"label": "One", "stock": 100}]},
+    _, offer = await api.prepare_offer(
+        token, show_id,
+        {"name": "Load lamp", "price": 1500, "requires_shipping": False,
+         "variants": [{"label": "One", "stock": 100}]},
+        kind="flash", cap=10, duration_seconds=600,
     )  # fmt: skip
-    assert 201 == status, product
-    status, offer = await api.call(
-        "POST", f"/api/v1/shows/{show_id}/offers", token,
-        json={"product_id": product["id"], "kind": "flash", "cap": 10, "duration_seconds": 600},
-    )  # fmt: skip
-    assert 201 == status, offer
     return str(offer["id"])
 
 

@@ -50,25 +50,18 @@ async def shop(settings_factory: SettingsFactory) -> AsyncIterator[Shop]:
         await running.app[keys.SERVICES].shows.move(cast.show_id, ShowStatus.LIVE)
         async with aiohttp.ClientSession() as http:
             api = Api(http, running.base_url)
-            status, product = await api.call(
-                "POST",
-                "/api/v1/products",
+            product, offer = await api.prepare_offer(
                 cast.seller.token,
-                json={
+                cast.show_id,
+                {
                     "name": "Mug",
                     "price": 1800,
                     "requires_shipping": False,
                     "variants": [{"label": "Blue", "stock": 5}],
                 },
+                kind="fixed",
+                cap=5,
             )
-            assert 201 == status, product
-            status, offer = await api.call(
-                "POST",
-                f"/api/v1/shows/{cast.show_id}/offers",
-                cast.seller.token,
-                json={"product_id": product["id"], "kind": "fixed", "cap": 5},
-            )
-            assert 201 == status, offer
             status, offer = await api.call(
                 "POST",
                 f"/api/v1/shows/{cast.show_id}/offers/{offer['id']}/start",

@@ -31,6 +31,23 @@ class Api:
                 return response.status, await response.json()
             return response.status, await response.text()
 
+    async def prepare_offer(
+        self, token: str, show_id: str, product: dict[str, Any], **offer: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A new product of the seller's and a draft offer of it in the show, made over the API
+        as the studio makes them: (product, offer). ``offer`` is the offer body but its
+        ``product_id``."""
+        status, made = await self.call("POST", "/api/v1/products", token, json=product)
+        assert 201 == status, made
+        status, prepared = await self.call(
+            "POST",
+            f"/api/v1/shows/{show_id}/offers",
+            token,
+            json={"product_id": made["id"], **offer},
+        )
+        assert 201 == status, prepared
+        return made, prepared
+
     async def signup(self, name: str, role: str = "viewer") -> tuple[str, dict[str, Any]]:
         status, body = await self.call(
             "POST",
