@@ -205,6 +205,10 @@ class ShopSettings(Section):
     image_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     #: How often each node's expiry sweeper looks for reservations past their deadline.
     sweep_interval_seconds: float = Field(5.0, gt=0, le=3600)
+    #: How often each node asks the payment provider for events it could not deliver (the
+    #: reconcile). A safety net behind the provider's own retries, so slower than the sweeper:
+    #: every pass is a paged provider API call per node.
+    reconcile_interval_seconds: float = Field(60.0, gt=0, le=3600)
     #: Shortest gap between two `offer.updated` stock announcements of one offer (coalescing).
     stock_update_interval_seconds: float = Field(0.2, ge=0, le=60)
     #: New checkouts per buyer (retries of one idempotency key are not counted): keeps one

@@ -42,7 +42,10 @@ async def background_tasks(settings: Settings, services: Services) -> AsyncItera
     jobs: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {
         "expiry-sweeper": (settings.shop.sweep_interval_seconds, services.payments.sweep),
         # payments whose webhook never arrived (RB-06); a no-op without a signed-webhook provider
-        "payment-reconcile": (settings.shop.sweep_interval_seconds, services.payments.reconcile),
+        "payment-reconcile": (
+            settings.shop.reconcile_interval_seconds,
+            services.payments.reconcile,
+        ),
         # pools reloaded from SQL after the inventory store restarted (RB-07)
         "stock-resync": (settings.shop.sweep_interval_seconds, services.stock.resync),
         "viewer-sampler": (SAMPLE_SECONDS, services.analytics.sample_viewers),

@@ -32,7 +32,7 @@ from tests.reliability.conftest import RecordFigure
 from tests.support.fake_stripe import FakeStripe
 from tests.support.http import Api
 from tests.support.servers import AppServer, free_port
-from tests.support.shop import shop_env
+from tests.support.shop import shop_env, stripe_payments
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -143,15 +143,10 @@ async def rig(
                 "log": {"format": "text", "level": "WARNING"},
                 "store": {"url": postgres_url},
                 "redis": {"url": redis_url},
-                "payments": {
-                    "provider": "stripe",
-                    "stripe_secret_key": fake.api_key,
-                    "stripe_publishable_key": "pk_test_local",
-                    "stripe_webhook_secret": WHSEC,
-                    "stripe_api_base": fake.url,
-                },
+                "payments": stripe_payments(fake.url, fake.api_key, WHSEC),
                 "shop": {
                     "sweep_interval_seconds": SWEEP_SECONDS,
+                    "reconcile_interval_seconds": SWEEP_SECONDS,
                     "checkout_rates": [{"limit": 1000, "per_seconds": 1}],
                 },
                 "broadcast": {

@@ -40,7 +40,7 @@ def hub_settings(clients: int) -> dict[str, Any]:
     }
 
 
-#: The sweeper, reconcile and stock resync run every second through the outage: a store outage
+#: The expiry sweeper and the stock resync run every second through the outage: a store outage
 #: must cost them a warning per pass, never a traceback (the run's log scan checks).
 BUSY_SHOP = {"sweep_interval_seconds": 1}
 
