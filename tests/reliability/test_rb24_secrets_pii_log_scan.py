@@ -51,6 +51,7 @@ def test_the_scanner_names_each_kind_of_leak(leak: str, kind: str) -> None:
         "order 01JEXAMPLE7K3 of show 3f2c9a1b total 4200 EUR",
         "1234567890123456 is not a card (Luhn)",
         "paid at 1796440927509 (a millisecond timestamp that passes Luhn)",
+        "GET /v1/payment_intents/pi_ad3827ead36643531860026e (an id whose digits pass Luhn)",
         "stream key [redacted] replaced, Bearer [redacted]",
         "listening on http://127.0.0.1:8080 (pid 41235)",
     ],

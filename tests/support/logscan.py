@@ -39,7 +39,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
 }
 #: Card numbers start 2–6 (Mastercard, Amex/JCB, Visa, Discover) and run 14–19 digits; a run
 #: starting 1 is a millisecond timestamp, of which one in ten passes Luhn by chance.
-_DIGIT_RUN = re.compile(r"(?<![\d.])[2-6](?:[ -]?\d){13,18}(?![\d.])")
+#: A run glued to letters is part of an id (`pi_ad38…36643531860026e` passes Luhn by chance).
+_DIGIT_RUN = re.compile(r"(?<![\w.])[2-6](?:[ -]?\d){13,18}(?![\w.])")
 
 
 def luhn_valid(digits: str) -> bool:
