@@ -131,10 +131,12 @@ class BroadcastSettings(Section):
     synthetic_bitrate: int = Field(2_500_000, ge=100_000)
     #: HLS packager: one per live show, fMP4 segments with EXT-X-PROGRAM-DATE-TIME.
     hls_enabled: bool = True
-    hls_segment_seconds: float = Field(2.0, ge=0.5, le=10)
-    #: LL-HLS: ~hls_part_seconds CMAF parts, blocking playlist reload, preload hints.
-    hls_low_latency: bool = False
-    hls_part_seconds: float = Field(0.2, ge=0.1, le=1.0)
+    #: 1 s: plain HLS players (3 target durations behind the edge) stay ~4 s behind.
+    hls_segment_seconds: float = Field(1.0, ge=0.5, le=10)
+    #: LL-HLS: CMAF parts, blocking playlist reload, preload hints, delta updates, rendition
+    #: reports. The part is rounded to whole frames dividing the segment (0.33 → 1/3 s).
+    hls_low_latency: bool = True
+    hls_part_seconds: float = Field(0.33, ge=0.1, le=1.0)
     hls_ladder: list[HlsRenditionSettings] = [
         HlsRenditionSettings(name="source"),
         HlsRenditionSettings(name="360p", height=360, bitrate=800_000),

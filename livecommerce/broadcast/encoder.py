@@ -39,9 +39,10 @@ OPUS = FeedCodec("audio/opus", {})
 
 
 def make_h264_encoder(
-    width: int, height: int, fps: int, bitrate: int, gop_seconds: float = 2.0
+    width: int, height: int, fps: int, bitrate: int, gop_seconds: float = 1.0
 ) -> av.VideoCodecContext:
-    """libx264 for live use: constrained baseline, zero latency, no B-frames, fixed GOP."""
+    """libx264 for live use: constrained baseline, zero latency, no B-frames, fixed GOP (1 s:
+    a keyframe per HLS segment at the default segment length, or every other at 2 s)."""
     encoder = av.CodecContext.create("libx264", "w")
     assert isinstance(encoder, av.VideoCodecContext)
     encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"

@@ -79,7 +79,11 @@ class RenditionMuxer:
             "flush_packets": "1",
         }
         if self.playlist.part_target is not None:
-            options["frag_duration"] = str(int(self.playlist.part_target * 1_000_000))
+            # The muxer cuts before the first packet at least frag_duration after the part's
+            # first one: one frame (plus 1 ms of slack) under the part target makes every
+            # part exactly the target's frames, never one frame over PART-TARGET.
+            cut = max(0.001, self.playlist.part_target - 1 / self.fps + 0.001)
+            options["frag_duration"] = str(int(cut * 1_000_000))
         sink = FragmentSplitter(self.playlist.on_init, self.playlist.on_fragment)
         return av.open(sink, mode="w", format="mp4", options=options)
 

@@ -46,7 +46,7 @@ import av
 from livecommerce.broadcast.config import Rendition
 from livecommerce.broadcast.h264 import parameter_sets, parse_sps
 from livecommerce.broadcast.ladder import VIDEO_TIME_BASE, RenditionMuxer, write_multivariant
-from livecommerce.broadcast.playlist import MediaPlaylist, PartPosition
+from livecommerce.broadcast.playlist import MediaPlaylist, PartPosition, aligned_part_seconds
 from livecommerce.broadcast.relay import ShowFeed
 
 if TYPE_CHECKING:
@@ -180,6 +180,8 @@ class ShowPackager:
     ) -> None:
         self.feed = feed
         self.directory = directory
+        if part_seconds is not None:
+            part_seconds = aligned_part_seconds(part_seconds, segment_seconds, fps)
         self.part_seconds = part_seconds
         self.segment_seconds = segment_seconds
         self.positions: dict[str, PartPosition] = {}

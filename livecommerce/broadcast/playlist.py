@@ -15,7 +15,10 @@ the next segment, or the ``trun`` sample durations at the end of a run).
 With LL-HLS on, each fragment is also a part file (``part_MMMMM_P.m4s``) the moment it is
 complete, listed with ``EXT-X-PART`` for the last three segments, and after every part the
 playlist is rewritten and the event loop told (``PartPosition``), so the HTTP layer can answer
-blocking reloads. Without it only whole segments are listed.
+blocking reloads. Next to it goes the delta update (``delta.m3u8``, RFC 8216bis §6.2.5.1): the
+same playlist with the segments older than ``CAN-SKIP-UNTIL`` replaced by ``EXT-X-SKIP``, what
+a client asking ``_HLS_skip=YES`` gets, so a long show's reload stays small. Without LL-HLS only
+whole segments are listed (version 7, what ffmpeg and every player read).
 
 Playlists are type EVENT while live and get ``#EXT-X-ENDLIST`` when the show ends; they are the
 replay. A packager started on a directory that already holds a recording (the node was killed
@@ -38,10 +41,13 @@ from pathlib import Path
 
 from livecommerce.broadcast.cmaf import Fragment, read_fragments
 
-__all__ = ["MediaPlaylist", "PartPosition", "Segment", "recorded_until"]
+__all__ = ["MediaPlaylist", "PartPosition", "Segment", "aligned_part_seconds", "recorded_until"]
 
 PARTS_LISTED_SEGMENTS = 3  # parts stay listed for the last three segments (RFC 8216bis §4.4.4.9)
 PLAYLIST = "index.m3u8"
+DELTA_PLAYLIST = "delta.m3u8"  # the _HLS_skip=YES answer (not addressable by name)
+SKIP_TARGETS = 6  # CAN-SKIP-UNTIL = 6 target durations, the least RFC 8216bis allows
+PART_HOLD_BACK_PARTS = 3  # PART-HOLD-BACK = 3 part targets (the spec's recommendation)
 FIRST_INIT = "init.mp4"
 
 _SEGMENT_URI = re.compile(r"^seg_(\d{5})\.m4s$")
@@ -98,6 +104,24 @@ class _Parsed:
     open_init: str | None
     open_discontinuity: bool
     open_part_seconds: float  # EXT-X-PART durations listed after the last segment
+
+
+def aligned_part_seconds(part_seconds: float, segment_seconds: float, fps: int) -> float:
+    """The part duration actually used: a whole number of frames that divides the segment's
+    frames, nearest to ``part_seconds``, so every part ends on a frame boundary and a segment
+    is a whole number of parts (1 s at 30 fps, 0.33 asked: 10 frames, 1/3 s)."""
+    segment_frames = max(1, round(segment_seconds * fps))
+    wanted = part_seconds * fps
+    frames = min(
+        (n for n in range(1, segment_frames + 1) if segment_frames % n == 0),
+        key=lambda n: (abs(n - wanted), n),
+    )
+    return frames / fps
+
+
+def _up(seconds: float) -> str:
+    """A duration attribute rounded up to the 5 decimals written (never below the truth)."""
+    return f"{math.ceil(seconds * 100_000 - 1e-6) / 100_000:.5f}"
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -347,45 +371,81 @@ class MediaPlaylist:
     def _publish(self) -> None:
         final = self.finished
         parts = self.low_latency and not final
-        lines = [
+        target = math.ceil(self._max_segment)
+        header = [
             "#EXTM3U",
             f"#EXT-X-VERSION:{9 if self.low_latency else 7}",
-            f"#EXT-X-TARGETDURATION:{math.ceil(self._max_segment)}",
+            f"#EXT-X-TARGETDURATION:{target}",
             "#EXT-X-PLAYLIST-TYPE:EVENT",
             "#EXT-X-MEDIA-SEQUENCE:0",
             "#EXT-X-INDEPENDENT-SEGMENTS",
         ]
         if parts and self.part_target is not None:
-            part_target = self.part_target  # fixed: players size their buffers from it
-            lines += [
-                f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={3 * part_target:.3f}",
-                f"#EXT-X-PART-INF:PART-TARGET={part_target:.3f}",
+            part_target = _up(self.part_target)  # fixed: players size their buffers from it
+            hold_back = _up(PART_HOLD_BACK_PARTS * float(part_target))
+            header += [
+                f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
+                f"CAN-SKIP-UNTIL={SKIP_TARGETS * target:.1f},PART-HOLD-BACK={hold_back}",
+                f"#EXT-X-PART-INF:PART-TARGET={part_target}",
             ]
         recent = {s.msn: s for s in self._recent} if parts else {}
+        blocks: list[list[str]] = []  # one per listed segment: its tags and URI
         last_init: str | None = None
         for segment in self.segments:
-            lines += _header(segment.discontinuity, segment.init, last_init, segment.wall)
+            block = _header(segment.discontinuity, segment.init, last_init, segment.wall)
             last_init = segment.init
             if segment.msn in recent:
-                lines += _part_lines(recent[segment.msn])
-            lines += [f"#EXTINF:{segment.duration:.5f},", f"seg_{segment.msn:05d}.m4s"]
+                block += _part_lines(recent[segment.msn])
+            block += [f"#EXTINF:{segment.duration:.5f},", f"seg_{segment.msn:05d}.m4s"]
+            blocks.append(block)
+        tail: list[str] = []
         current = self._current
         if final:
-            lines.append("#EXT-X-ENDLIST")
+            tail.append("#EXT-X-ENDLIST")
         elif parts and current is not None:
-            lines += _header(current.discontinuity, current.init, last_init, current.wall)
-            lines += _part_lines(current)
-            lines.append(
+            tail += _header(current.discontinuity, current.init, last_init, current.wall)
+            tail += _part_lines(current)
+            tail.append(
                 f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part_{current.msn:05d}_{len(current.parts)}.m4s"'
             )
         self.directory.mkdir(parents=True, exist_ok=True)
-        _write(self.directory / PLAYLIST, ("\n".join(lines) + "\n").encode())
+        full = [*header, *(line for block in blocks for line in block), *tail]
+        _write(self.directory / PLAYLIST, ("\n".join(full) + "\n").encode())
+        if parts:
+            delta = [*header, *self._skipped(blocks, SKIP_TARGETS * target), *tail]
+            _write(self.directory / DELTA_PLAYLIST, ("\n".join(delta) + "\n").encode())
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                (self.directory / DELTA_PLAYLIST).unlink()
         if final:
             self._notify(PartPosition(self._next_msn, 0, finished=True))
         elif current is not None:
             self._notify(PartPosition(current.msn, len(current.parts)))
         else:
             self._notify(PartPosition(self._next_msn, 0))
+
+    def _skipped(self, blocks: list[list[str]], skip_until: float) -> list[str]:
+        """The segment lines of a delta update: every segment that ends more than
+        ``skip_until`` seconds before the end of the playlist becomes one ``EXT-X-SKIP``
+        (RFC 8216bis §4.4.5.2); the first one kept repeats the ``EXT-X-MAP`` in force."""
+        total = sum(s.duration for s in self.segments)
+        if self._current is not None:
+            total += self._current.duration
+        skipped, elapsed = 0, 0.0
+        for segment in self.segments:
+            if total - (elapsed + segment.duration) < skip_until:
+                break
+            elapsed += segment.duration
+            skipped += 1
+        if skipped == 0:
+            return [line for block in blocks for line in block]
+        kept = blocks[skipped:]
+        lines = [f"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}"]
+        following = kept[0] if kept else []  # with nothing kept, the open segment follows
+        init = self.segments[skipped].init if kept else self.segments[-1].init
+        if not any(line.startswith("#EXT-X-MAP:") for line in following):
+            lines.append(f'#EXT-X-MAP:URI="{init}"')
+        return lines + [line for block in kept for line in block]
 
 
 def _header(discontinuity: bool, init: str, last_init: str | None, wall: float) -> list[str]:

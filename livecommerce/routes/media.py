@@ -11,6 +11,8 @@ are authorised by the stream key or the session's secret URL, never by cookies.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from aiohttp import web
 from livecommerce import keys
 from livecommerce.broadcast import BROADCAST, HLS
 from livecommerce.broadcast.errors import MediaRejected, unauthenticated
+from livecommerce.broadcast.packager import ShowPackager
+from livecommerce.broadcast.playlist import DELTA_PLAYLIST, SKIP_TARGETS, PartPosition
 from livecommerce.broadcast.sdp import MAX_SDP_BYTES
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.domain.shows import ShowStatus
@@ -208,18 +212,26 @@ _TYPES = {
     ".mp4": "video/mp4",
     ".m4s": "video/iso.segment",
 }
+# A CDN may keep segments, parts and answered blocking reloads (their URL names what they
+# hold); a plain live playlist is revalidated each time; anything that did not answer what
+# was asked (a held request that timed out, a 404) is never stored.
 _LIVE_PLAYLIST_CACHE = "no-cache"
 _SEGMENT_CACHE = "public, max-age=31536000, immutable"
 _REPLAY_PLAYLIST_CACHE = "public, max-age=300"
+_NOT_STORED = "no-store"
+
+
+def _not_found() -> web.HTTPNotFound:
+    return web.HTTPNotFound(headers={"Cache-Control": _NOT_STORED})
 
 
 def _media_file(request: web.Request) -> tuple[Path, str]:
     show_id, name = request.match_info["show_id"], request.match_info["name"]
     if not _HLS_NAME.fullmatch(name):
-        raise web.HTTPNotFound()
+        raise _not_found()
     path = request.app[HLS].show_dir(show_id) / name
     if not path.is_file():
-        raise web.HTTPNotFound()
+        raise _not_found()
     return path, name
 
 
@@ -232,14 +244,30 @@ def _query_int(request: web.Request, key: str) -> int | None:
     return int(value)
 
 
-async def _block_until_available(request: web.Request) -> None:
+def _too_far(packager: ShowPackager, position: PartPosition, msn: int, part: int | None) -> bool:
+    """RFC 8216bis §6.2.5.2: ``_HLS_msn`` past the last segment plus two, or ``_HLS_part``
+    more than the Advance Part Limit past the last part, is refused at once."""
+    if position.finished:
+        return False
+    if msn > position.msn + 1:  # position.msn is the open segment: the last one is before it
+        return True
+    if part is None or packager.part_seconds is None:
+        return False
+    per_segment = round(packager.segment_seconds / packager.part_seconds)
+    limit = 3 / packager.part_seconds if packager.part_seconds < 1 else 3
+    ahead = (msn - position.msn) * per_segment + part - (position.parts - 1)
+    return ahead > limit
+
+
+async def _block_until_available(request: web.Request) -> bool | None:
     """LL-HLS: hold a playlist reload (``_HLS_msn``/``_HLS_part``) or a preload-hinted part
-    request until the packager has written it (at most ``_BLOCK_SECONDS``)."""
+    request until the packager has written it (at most ``_BLOCK_SECONDS``). Returns whether
+    it is there (None: nothing was asked to wait for)."""
     show_id, name = request.match_info["show_id"], request.match_info["name"]
     match = _HLS_NAME.fullmatch(name)
     packager = request.app[HLS].packagers.get(show_id)
     if match is None or packager is None or packager.part_seconds is None or "/" not in name:
-        return
+        return None
     rendition = name.split("/", 1)[0]
     part: int | None
     if match.group("msn") is not None:
@@ -249,14 +277,17 @@ async def _block_until_available(request: web.Request) -> None:
         if msn_q is None:
             if part_q is not None:
                 raise web.HTTPBadRequest(reason="_HLS_part needs _HLS_msn")
-            return
+            return None
         msn, part = msn_q, part_q
         position = packager.positions.get(rendition)
-        if position is not None and msn > position.msn + 2:
-            raise web.HTTPBadRequest(reason="_HLS_msn is too far in the future")
+        if position is not None and _too_far(packager, position, msn, part):
+            raise web.HTTPBadRequest(
+                reason="_HLS_msn/_HLS_part is too far past the end of the playlist",
+                headers={"Cache-Control": _NOT_STORED},
+            )
     else:
-        return
-    await packager.wait_for_part(rendition, msn, part, _BLOCK_SECONDS)
+        return None
+    return await packager.wait_for_part(rendition, msn, part, _BLOCK_SECONDS)
 
 
 def _ended(path: Path) -> bool:
@@ -266,16 +297,58 @@ def _ended(path: Path) -> bool:
         return False
 
 
+def _rendition_reports(packager: ShowPackager, rendition: str) -> str:
+    """``EXT-X-RENDITION-REPORT`` lines for the show's other renditions, where each is now, so
+    a player switching rendition can ask for the right part at once (§4.4.5.4)."""
+    lines = []
+    for name, position in sorted(packager.positions.items()):
+        if name == rendition or position.finished:
+            continue
+        if position.parts:
+            last = f"LAST-MSN={position.msn},LAST-PART={position.parts - 1}"
+        elif position.msn > 0:
+            last = f"LAST-MSN={position.msn - 1}"  # between runs: its last segment is whole
+        else:
+            continue
+        lines.append(f'#EXT-X-RENDITION-REPORT:URI="../{name}/index.m3u8",{last}\n')
+    return "".join(lines)
+
+
+def _live_playlist(
+    request: web.Request, path: Path, name: str, waited: bool | None
+) -> web.Response:
+    """A live playlist: the delta update when asked (``_HLS_skip``), plus rendition reports."""
+    skip = request.query.get("_HLS_skip")
+    if skip is not None and skip not in ("YES", "v2"):
+        raise web.HTTPBadRequest(reason="_HLS_skip must be YES or v2")
+    packager = request.app[HLS].packagers.get(request.match_info["show_id"])
+    low_latency = packager is not None and packager.part_seconds is not None and "/" in name
+    body = path.read_text()
+    if low_latency and skip is not None:
+        with contextlib.suppress(OSError):  # gone since (the show ended): the full one
+            delta = (path.parent / DELTA_PLAYLIST).read_text()
+            if "#EXT-X-ENDLIST" not in body:
+                body = delta
+    if low_latency and packager is not None and "#EXT-X-ENDLIST" not in body:
+        body += _rendition_reports(packager, name.split("/", 1)[0])
+    if waited is None:
+        cache = _LIVE_PLAYLIST_CACHE
+    elif waited and packager is not None:
+        cache = f"public, max-age={math.ceil(SKIP_TARGETS * packager.segment_seconds)}"
+    else:
+        cache = _NOT_STORED
+    return web.Response(
+        body=body.encode(), content_type=_TYPES[".m3u8"], headers={"Cache-Control": cache}
+    )
+
+
 async def hls_file(request: web.Request) -> web.StreamResponse:
-    """Live HLS: playlists revalidated on every request, segments cached for good."""
-    await _block_until_available(request)
+    """Live HLS: playlists revalidated on every request (answered blocking reloads are
+    cacheable), segments and parts cached for good."""
+    waited = await _block_until_available(request)
     path, name = _media_file(request)
     if name.endswith(".m3u8"):
-        return web.Response(
-            body=path.read_bytes(),
-            content_type=_TYPES[".m3u8"],
-            headers={"Cache-Control": _LIVE_PLAYLIST_CACHE},
-        )
+        return _live_playlist(request, path, name, waited)
     return web.FileResponse(
         path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": _SEGMENT_CACHE}
     )
@@ -293,19 +366,19 @@ async def replay_file(request: web.Request) -> web.StreamResponse:
     """Replay (VOD): the ended show's segments; 404 while the show is still live."""
     path, name = _media_file(request)
     if name.endswith(".m3u8") and not await _show_ended(request):
-        raise web.HTTPNotFound()
+        raise _not_found()
     if name == "index.m3u8":
         renditions = [p for p in path.parent.glob("*/index.m3u8")]
         if not renditions or not all(_ended(p) for p in renditions):
-            raise web.HTTPNotFound()
+            raise _not_found()
         body = path.read_text()
     elif name.endswith(".m3u8"):
         if not _ended(path):
-            raise web.HTTPNotFound()
+            raise _not_found()
         body = path.read_text().replace("#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-PLAYLIST-TYPE:VOD")
     else:
         if not _ended(path.parent / "index.m3u8"):
-            raise web.HTTPNotFound()
+            raise _not_found()
         return web.FileResponse(
             path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": _SEGMENT_CACHE}
         )

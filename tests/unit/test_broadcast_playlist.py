@@ -101,7 +101,7 @@ def test_low_latency_lists_parts_and_hint_while_live_and_plain_segments_at_the_e
     playlist.on_fragment(_fragment(0.5, independent=False))
     playlist.on_fragment(_fragment(1.0))
     lines = _lines(tmp_path)
-    assert "#EXT-X-PART-INF:PART-TARGET=0.500" in lines
+    assert "#EXT-X-PART-INF:PART-TARGET=0.50000" in lines
     assert '#EXT-X-PART:DURATION=0.50000,URI="part_00001_0.m4s",INDEPENDENT=YES' in lines
     assert '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part_00001_1.m4s"' == lines[-1]
     assert b"frag@0.500" == (tmp_path / "part_00000_1.m4s").read_bytes()

@@ -164,11 +164,23 @@ function loadHls() {
   return hlsLoading;
 }
 
+// hls.js for a live show. The server says how far behind the edge to play (LL-HLS:
+// PART-HOLD-BACK, 3 parts = 1 s; plain HLS: 3 target durations), so no liveSyncDuration* here:
+// setting one would override PART-HOLD-BACK. A player that fell behind (a stall, a slow tab)
+// catches up by playing up to 1.5x instead of staying late for the rest of the show.
+const HLS_CONFIG = {
+  lowLatencyMode: true,
+  maxLiveSyncPlaybackRate: 1.5,
+  backBufferLength: 30,
+  manifestLoadingMaxRetry: 30,
+  manifestLoadingRetryDelay: 1000,
+};
+
 /** Play an HLS playlist: hls.js where MSE exists, the native player (Safari) otherwise. */
 export async function playHls(video, url, onFatal) {
   const Hls = await loadHls().catch(() => null);
   if (Hls && Hls.isSupported()) {
-    const hls = new Hls({ lowLatencyMode: true, liveSyncDurationCount: 2, manifestLoadingMaxRetry: 30, manifestLoadingRetryDelay: 1000 });
+    const hls = new Hls(HLS_CONFIG);
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (!data.fatal) return;
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
