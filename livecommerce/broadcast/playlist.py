@@ -371,7 +371,9 @@ class MediaPlaylist:
     def _publish(self) -> None:
         final = self.finished
         parts = self.low_latency and not final
-        target = math.ceil(self._max_segment)
+        # RFC 8216bis §4.4.3.1: every EXTINF *rounded to the nearest integer* is at most the
+        # target (a 1.03 s segment, a dropped frame late, keeps a 1 s target).
+        target = max(1, math.floor(self._max_segment + 0.5))
         header = [
             "#EXTM3U",
             f"#EXT-X-VERSION:{9 if self.low_latency else 7}",

@@ -222,7 +222,18 @@ _NOT_STORED = "no-store"
 
 
 def _not_found() -> web.HTTPNotFound:
-    return web.HTTPNotFound(headers={"Cache-Control": _NOT_STORED})
+    return web.HTTPNotFound(reason="no such HLS file")
+
+
+def _not_stored(exc: web.HTTPException) -> web.Response:
+    """A refused HLS request as the structured error, marked never to be cached (a CDN that
+    kept a 404 for a part about to exist would break every player behind it)."""
+    code = "not_found" if exc.status == 404 else "invalid_request"
+    return web.json_response(
+        {"error": {"code": code, "message": exc.reason}},
+        status=exc.status,
+        headers={"Cache-Control": _NOT_STORED},
+    )
 
 
 def _media_file(request: web.Request) -> tuple[Path, str]:
@@ -272,6 +283,9 @@ async def _block_until_available(request: web.Request) -> bool | None:
     part: int | None
     if match.group("msn") is not None:
         msn, part = int(match.group("msn")), int(match.group("part"))
+        position = packager.positions.get(rendition)
+        if position is not None and _too_far(packager, position, msn, part):
+            raise _not_found()  # only parts about to be written are waited for
     elif name.endswith("/index.m3u8"):
         msn_q, part_q = _query_int(request, "_HLS_msn"), _query_int(request, "_HLS_part")
         if msn_q is None:
@@ -282,8 +296,7 @@ async def _block_until_available(request: web.Request) -> bool | None:
         position = packager.positions.get(rendition)
         if position is not None and _too_far(packager, position, msn, part):
             raise web.HTTPBadRequest(
-                reason="_HLS_msn/_HLS_part is too far past the end of the playlist",
-                headers={"Cache-Control": _NOT_STORED},
+                reason="_HLS_msn/_HLS_part is too far past the end of the playlist"
             )
     else:
         return None
@@ -345,10 +358,13 @@ def _live_playlist(
 async def hls_file(request: web.Request) -> web.StreamResponse:
     """Live HLS: playlists revalidated on every request (answered blocking reloads are
     cacheable), segments and parts cached for good."""
-    waited = await _block_until_available(request)
-    path, name = _media_file(request)
-    if name.endswith(".m3u8"):
-        return _live_playlist(request, path, name, waited)
+    try:
+        waited = await _block_until_available(request)
+        path, name = _media_file(request)
+        if name.endswith(".m3u8"):
+            return _live_playlist(request, path, name, waited)
+    except (web.HTTPNotFound, web.HTTPBadRequest) as exc:
+        return _not_stored(exc)
     return web.FileResponse(
         path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": _SEGMENT_CACHE}
     )
@@ -364,6 +380,13 @@ async def _show_ended(request: web.Request) -> bool:
 
 async def replay_file(request: web.Request) -> web.StreamResponse:
     """Replay (VOD): the ended show's segments; 404 while the show is still live."""
+    try:
+        return await _replay_file(request)
+    except web.HTTPNotFound as exc:
+        return _not_stored(exc)
+
+
+async def _replay_file(request: web.Request) -> web.StreamResponse:
     path, name = _media_file(request)
     if name.endswith(".m3u8") and not await _show_ended(request):
         raise _not_found()

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import av
+import pytest
 import yarl
 
 from livecommerce import keys
@@ -103,42 +104,191 @@ async def test_hls_serves_only_packager_files(tmp_path: Path) -> None:
                 assert (path, resp.status) == (path, 404)
 
 
-async def test_ll_hls_parts_blocking_reload_and_replay(tmp_path: Path) -> None:
-    """LL-HLS: parts and preload hints appear, a blocking reload waits for the next part,
-    and the finished show's segments decode as a replay."""
-    settings = {"hls_segment_seconds": 1.0, "hls_low_latency": True, "hls_part_seconds": 0.2}
-    async with running_media_app(tmp_path, settings) as env:
+_PART = re.compile(
+    r'#EXT-X-PART:DURATION=([0-9.]+),URI="part_(\d{5})_(\d+)\.m4s"(,INDEPENDENT=YES)?'
+)
+_HINT = re.compile(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part_(\d{5})_(\d+)\.m4s"')
+_REPORT = re.compile(
+    r'#EXT-X-RENDITION-REPORT:URI="\.\./([a-z0-9]+)/index\.m3u8",LAST-MSN=(\d+),LAST-PART=(\d+)'
+)
+
+
+def _attribute(playlist: str, name: str) -> float:
+    match = re.search(rf"{name}[=:]([0-9.]+)", playlist)
+    assert match is not None, name
+    return float(match.group(1))
+
+
+def _probe(data: bytes, scratch: Path) -> list[tuple[str, float]]:
+    """ffprobe's video packets (flags, seconds) of an init segment and the parts after it."""
+    path = scratch / "parts.mp4"
+    path.write_bytes(data)
+    out = subprocess.run(
+        ["/usr/bin/ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "packet=flags,duration_time", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    assert "" == out.stderr.strip()
+    return [(f, float(d)) for d, f in (line.split(",")[:2] for line in out.stdout.split())]
+
+
+async def _timed_get(env: MediaApp, path: str) -> tuple[int, dict[str, str], str, float]:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    status, _, headers, body = await _get(env, path)
+    return status, headers, body.decode(), loop.time() - started
+
+
+async def test_ll_hls_by_default_parts_blocking_reload_reports_and_limits(tmp_path: Path) -> None:
+    """With the default settings: frame-aligned parts ffprobe reads (INDEPENDENT exactly on
+    keyframe parts), blocking reloads held until the part exists, rendition reports a player
+    can block on, the RFC's 400s and cacheable answers."""
+    async with running_media_app(tmp_path) as env:
         await env.manager.start_synthetic(env.show_id)
+        base = f"/hls/{env.show_id}/source"
         playlist = await _wait_segments(env, "source", 2)
-        assert "#EXT-X-PART-INF:PART-TARGET=" in playlist
-        assert "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES" in playlist
-        assert "INDEPENDENT=YES" in playlist
-        hint = re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part_(\d{5})_(\d+)\.m4s"', playlist)
+        part_target = _attribute(playlist, "PART-TARGET")
+        assert 1 / 3 <= part_target < 0.334
+        assert round(3 * part_target, 5) <= _attribute(playlist, "PART-HOLD-BACK")
+        target = _attribute(playlist, "#EXT-X-TARGETDURATION")
+        assert 6 * target == _attribute(playlist, "CAN-SKIP-UNTIL")
+
+        # Every listed part: at most PART-TARGET, decodable after the earlier parts of its
+        # segment, a keyframe first exactly when marked INDEPENDENT.
+        init = (await _get(env, f"{base}/init.mp4"))[3]
+        parts = _PART.findall(playlist)
+        assert len(parts) >= 6
+        so_far: dict[str, tuple[bytes, int]] = {}  # segment -> its parts' bytes, packets
+        for duration, msn, index, independent in parts:
+            assert float(duration) <= part_target
+            status, ctype, headers, data = await _get(env, f"{base}/part_{msn}_{index}.m4s")
+            assert (200, "video/iso.segment") == (status, ctype)
+            assert "public, max-age=31536000, immutable" == headers["Cache-Control"]
+            before, seen = so_far.get(msn, (init, 0))
+            packets = await asyncio.to_thread(_probe, before + data, tmp_path)
+            mine = packets[seen:]
+            so_far[msn] = (before + data, len(packets))
+            assert bool(independent) == ("K" in mine[0][0])
+            assert float(duration) == pytest.approx(sum(d for _, d in mine), abs=2e-3)
+
+        # Blocking reload: the hinted part is not there yet; the answer waits for it.
+        hint = _HINT.search(playlist)
         assert hint is not None
         msn, part = int(hint.group(1)), int(hint.group(2))
-        # Blocking reload: ask for the hinted part; the answer must already list it.
-        base = f"/hls/{env.show_id}/source"
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        status, _, _, body = await _get(env, f"{base}/index.m3u8?_HLS_msn={msn}&_HLS_part={part}")
-        assert status == 200
-        assert f"part_{msn:05d}_{part}.m4s" in body.decode().split("PRELOAD-HINT")[0]
-        assert loop.time() - started < 2.0
-        # The preload-hinted next part is held until it exists, then served.
-        next_hint = re.search(r'PRELOAD-HINT:TYPE=PART,URI="(part_\d{5}_\d+\.m4s)"', body.decode())
-        assert next_hint is not None
-        status, ctype, _, data = await _get(env, f"{base}/{next_hint.group(1)}")
-        assert (status, ctype) == (200, "video/iso.segment")
-        assert data[4:8] == b"moof"
-        # Too far ahead is refused.
-        assert (await _get(env, f"{base}/index.m3u8?_HLS_msn={msn + 50}"))[0] == 400
+        status, headers, body, _ = await _timed_get(
+            env, f"{base}/index.m3u8?_HLS_msn={msn}&_HLS_part={part}"
+        )
+        assert 200 == status
+        assert f"part_{msn:05d}_{part}.m4s" in body.split("PRELOAD-HINT")[0]
+        assert f"public, max-age={6}" == headers["Cache-Control"]
+        # ...and the next hinted part, which the packager has not written when asked, is
+        # answered once it has (within a few part durations).
+        after = _HINT.search(body)
+        assert after is not None
+        position = env.app[HLS].packagers[env.show_id].positions["source"]
+        assert not position.has(int(after.group(1)), int(after.group(2)))
+        status, _, body, waited = await _timed_get(
+            env, f"{base}/index.m3u8?_HLS_msn={after.group(1)}&_HLS_part={after.group(2)}"
+        )
+        assert 200 == status
+        assert f"part_{after.group(1)}_{after.group(2)}.m4s" in body.split("PRELOAD-HINT")[0]
+        assert waited < 2.0
 
-        await env.end_show()
-        url = f"{env.base_url}/replays/{env.show_id}/source/index.m3u8"
-        counters, samples = await asyncio.to_thread(_decode, url)
-        assert len(counters) >= 30
-        assert counters == sorted(counters)
-        assert samples > 0
+        # Rendition reports name the other rendition where it is; blocking on them answers
+        # at once with that part listed.
+        reports = _REPORT.findall(body)
+        assert ["360p"] == [name for name, _, _ in reports]
+        _, report_msn, report_part = reports[0]
+        status, _, other, waited = await _timed_get(
+            env,
+            f"/hls/{env.show_id}/360p/index.m3u8?_HLS_msn={report_msn}&_HLS_part={report_part}",
+        )
+        assert 200 == status
+        assert waited < 0.5, waited
+        assert f'URI="part_{int(report_msn):05d}_{report_part}.m4s"' in other
+        assert ["source"] == [name for name, _, _ in _REPORT.findall(other)]
+
+        # RFC 8216bis §6.2.5.2: past the last segment + 2, or the Advance Part Limit, is a 400.
+        last_msn = int(after.group(1)) - 1  # the segment before the open one is the last
+        too_far = [
+            f"_HLS_msn={last_msn + 3}",
+            f"_HLS_msn={int(after.group(1))}&_HLS_part={int(after.group(2)) + 10}",
+            "_HLS_part=1",
+            "_HLS_msn=x",
+            "_HLS_skip=NO",
+        ]
+        for query in too_far:
+            assert (query, 400) == (query, (await _get(env, f"{base}/index.m3u8?{query}"))[0])
+        status, headers, _, _ = await _timed_get(env, f"{base}/index.m3u8?_HLS_msn={last_msn + 2}")
+        assert 200 == status  # allowed: held until that segment starts
+        status, _, headers, _ = await _get(env, f"{base}/part_99999_0.m4s")
+        assert (404, "no-store") == (status, headers["Cache-Control"])
+        assert "no-cache" == (await _get(env, f"{base}/index.m3u8"))[2]["Cache-Control"]
+
+
+def _segment_uris(playlist: str) -> list[str]:
+    return [line for line in playlist.splitlines() if line.startswith("seg_")]
+
+
+async def test_ll_hls_delta_update_skips_old_segments_and_agrees_with_the_full_playlist(
+    tmp_path: Path,
+) -> None:
+    """``_HLS_skip=YES`` answers a delta update whose EXT-X-SKIP stands for exactly the
+    segments older than CAN-SKIP-UNTIL of the full playlist fetched at the same position."""
+    async with running_media_app(tmp_path) as env:
+        await env.manager.start_synthetic(env.show_id)
+        base = f"/hls/{env.show_id}/source/index.m3u8"
+        playlist = await _wait_segments(env, "source", 9)
+        hint = _HINT.search(playlist)
+        assert hint is not None
+        at = f"_HLS_msn={int(hint.group(1)) + 1}&_HLS_part=0"  # both answered at one position
+        full_task = asyncio.create_task(_get(env, f"{base}?{at}"))
+        status, _, _, delta_body = await _get(env, f"{base}?{at}&_HLS_skip=YES")
+        full = (await full_task)[3].decode()
+        delta = delta_body.decode()
+        assert 200 == status
+        skipped = re.search(r"^#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)$", delta, re.M)
+        assert skipped is not None
+        count = int(skipped.group(1))
+        full_segments = _segment_uris(full)
+        assert full_segments[count:] == _segment_uris(delta)
+        # Only segments that end more than CAN-SKIP-UNTIL before the end were skipped,
+        # and no more of them could have been.
+        durations = [float(d) for d in re.findall(r"^#EXTINF:([0-9.]+),", full, re.M)]
+        open_part = sum(float(d) for d, m, _, _ in _PART.findall(full) if int(m) == len(durations))
+        total = sum(durations) + open_part
+        skip_until = _attribute(full, "CAN-SKIP-UNTIL")
+        assert total - sum(durations[:count]) >= skip_until
+        assert total - sum(durations[: count + 1]) < skip_until
+        assert '#EXT-X-MAP:URI="init.mp4"' in delta.split(full_segments[count])[0]
+        assert "#EXT-X-VERSION:9" in delta
+        # The header and the live end (parts, preload hint) are those of the full playlist.
+        assert full.split("#EXT-X-MAP")[0] == delta.split("#EXT-X-SKIP")[0]
+        assert full.split(full_segments[-1])[1] == delta.split(full_segments[-1])[1]
+
+
+async def test_plain_hls_when_low_latency_is_off_reads_with_ffmpeg(tmp_path: Path) -> None:
+    """``hls_low_latency: false``: a version-7 playlist of whole segments, no LL-HLS tags,
+    blocking parameters ignored, and ``ffmpeg -live_start_index 0`` reads it live."""
+    async with running_media_app(tmp_path, {"hls_low_latency": False}) as env:
+        await env.manager.start_synthetic(env.show_id)
+        playlist = await _wait_segments(env, "source", 2)
+        assert "#EXT-X-VERSION:7" in playlist
+        for tag in ("#EXT-X-PART", "#EXT-X-SERVER-CONTROL", "PRELOAD-HINT", "RENDITION-REPORT"):
+            assert tag not in playlist
+        base = f"/hls/{env.show_id}/source/index.m3u8"
+        status, _, body, waited = await _timed_get(env, f"{base}?_HLS_msn=99&_HLS_skip=YES")
+        assert 200 == status
+        assert waited < 0.5
+        assert "#EXT-X-SKIP" not in body
+        url = f"{env.base_url}/hls/{env.show_id}/index.m3u8"
+        out = await asyncio.to_thread(
+            subprocess.run,
+            ["/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-live_start_index", "0", "-i", url,
+             "-map", "0:v:0", "-frames:v", "45", "-f", "null", "-"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert (0, "") == (out.returncode, out.stderr.strip())
 
 
 def _ffprobe_duration(url: str) -> float:
