@@ -407,9 +407,13 @@ class MediaPlaylist:
         elif parts and current is not None:
             tail += _header(current.discontinuity, current.init, last_init, current.wall)
             tail += _part_lines(current)
-            tail.append(
-                f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part_{current.msn:05d}_{len(current.parts)}.m4s"'
-            )
+            # A full segment ends at the next keyframe, which the encoders put right there:
+            # hint the next segment's first part, not one that will never exist.
+            if current.duration >= self.segment_seconds - 1e-3:
+                hint = f"part_{current.msn + 1:05d}_0.m4s"
+            else:
+                hint = f"part_{current.msn:05d}_{len(current.parts)}.m4s"
+            tail.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{hint}"')
         self.directory.mkdir(parents=True, exist_ok=True)
         full = [*header, *(line for block in blocks for line in block), *tail]
         _write(self.directory / PLAYLIST, ("\n".join(full) + "\n").encode())

@@ -80,9 +80,17 @@ async def _go_live_and_watch(demo: Demo, browser: Browser) -> None:
     await seller.close()
 
 
+# How far the player is behind the live edge hls.js knows (the end of the seekable range).
+BEHIND_EDGE_JS = """() => { const v = document.getElementById('player');
+  return v.seekable.length ? v.seekable.end(v.seekable.length - 1) - v.currentTime : null; }"""
+
+
 async def test_viewer_falls_back_to_hls_when_whep_is_refused(demo: Demo, browser: Browser) -> None:
-    """With WHEP answering 503 (node full), the viewer page plays the show over HLS by itself."""
+    """With WHEP answering 503 (node full), the viewer page plays the show over HLS by itself,
+    as LL-HLS (the default): blocking playlist reloads, parts, about PART-HOLD-BACK behind."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
 
     async def refuse(route: Route) -> None:
         await route.fulfill(
@@ -96,6 +104,11 @@ async def test_viewer_falls_back_to_hls_when_whep_is_refused(demo: Demo, browser
     measured = await wait_playing(viewer.page, timeout_ms=60000)
     assert "hls" == measured["transport"]
     assert float(str(measured["advanced"])) > 0.5, measured
+    assert any("_HLS_msn=" in url and "_HLS_part=" in url for url in requested), requested
+    assert any("/part_" in url for url in requested), requested
+    behind = await viewer.page.evaluate(BEHIND_EDGE_JS)
+    # PART-HOLD-BACK is 1 s; plain HLS would hold back 3 target durations (3 s).
+    assert behind is not None and behind < 3.0, behind
     await viewer.shot("viewer-hls-fallback")
     assert [] == viewer.page_errors
     await context.close()

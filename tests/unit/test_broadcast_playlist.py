@@ -12,7 +12,12 @@ import av
 from livecommerce.broadcast.cmaf import Fragment, FragmentSplitter, read_fragments
 from livecommerce.broadcast.encoder import make_h264_encoder
 from livecommerce.broadcast.h264 import parameter_sets, parse_sps
-from livecommerce.broadcast.playlist import MediaPlaylist, PartPosition, recorded_until
+from livecommerce.broadcast.playlist import (
+    MediaPlaylist,
+    PartPosition,
+    aligned_part_seconds,
+    recorded_until,
+)
 from livecommerce.broadcast.synthetic import SyntheticSource
 
 
@@ -106,6 +111,8 @@ def test_low_latency_lists_parts_and_hint_while_live_and_plain_segments_at_the_e
     assert '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part_00001_1.m4s"' == lines[-1]
     assert b"frag@0.500" == (tmp_path / "part_00000_1.m4s").read_bytes()
     assert PartPosition(1, 1) == positions[-1]
+    playlist.on_fragment(_fragment(1.5, independent=False))  # segment 1 is full: it ends here
+    assert '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part_00002_0.m4s"' == _lines(tmp_path)[-1]
     playlist.end_run()  # the publisher paused: the open segment is listed, nothing is hinted
     assert "seg_00001.m4s" in _lines(tmp_path)
     assert not any(line.startswith("#EXT-X-PRELOAD-HINT") for line in _lines(tmp_path))
@@ -113,6 +120,38 @@ def test_low_latency_lists_parts_and_hint_while_live_and_plain_segments_at_the_e
     playlist.finish()
     assert not any(line.startswith("#EXT-X-PART") for line in _lines(tmp_path))
     assert PartPosition(2, 0, finished=True) == positions[-1]
+
+
+def test_delta_update_skips_segments_older_than_six_target_durations(tmp_path: Path) -> None:
+    """delta.m3u8 is the full playlist with every segment ending more than CAN-SKIP-UNTIL
+    (6 x 1 s) before the end replaced by one EXT-X-SKIP, the init map repeated after it;
+    the final playlist has no delta."""
+    playlist, _ = _playlist(tmp_path, part_seconds=0.5)
+    playlist.on_init(b"init")
+    for n in range(19):  # 9.5 s listed: 9 whole segments and the open one's first part
+        playlist.on_fragment(_fragment(n * 0.5, independent=n % 2 == 0))
+    full = (tmp_path / "index.m3u8").read_text()
+    delta = (tmp_path / "delta.m3u8").read_text()
+    assert "CAN-SKIP-UNTIL=6.0," in full
+    assert "#EXT-X-SKIP" not in full
+    # Segments 0-2 end at 3 s or earlier, >= 6 s before the 9.5 s end; segment 3 ends at 4 s.
+    assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=3" in delta
+    head, kept = delta.split("#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n")
+    assert full.startswith(head)
+    assert kept.startswith('#EXT-X-MAP:URI="init.mp4"\n')
+    assert full.endswith(kept.split("\n", 1)[1])  # the rest is verbatim, from segment 3 on
+    assert "seg_00002.m4s" not in delta
+    playlist.finish()
+    assert not (tmp_path / "delta.m3u8").exists()
+
+
+def test_parts_are_whole_frames_dividing_the_segment() -> None:
+    """The part duration used is the nearest whole number of frames that divides a segment."""
+    assert 10 / 30 == aligned_part_seconds(0.33, 1.0, 30)
+    assert 6 / 30 == aligned_part_seconds(0.2, 2.0, 30)
+    assert 5 / 15 == aligned_part_seconds(0.33, 2.0, 15)
+    assert 5 / 25 == aligned_part_seconds(0.2, 1.0, 25)
+    assert 8 / 24 == aligned_part_seconds(0.4, 1.0, 24)  # 9.6 frames: 8 divides 24, 10 not
 
 
 def test_recover_appends_after_the_recorded_segments(tmp_path: Path) -> None:
