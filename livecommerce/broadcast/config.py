@@ -30,6 +30,7 @@ class BroadcastConfig:
     session_tombstones: int = 10_000  # closed sessions remembered so a late DELETE gets 200
     connect_timeout_seconds: float = 20.0  # a peer that never connects is closed
     keyframe_interval: float = 1.0  # at most one keyframe request per show per interval
+    shared_packetization: bool = True  # RTP payloads made once per show, not once per viewer
     synthetic_width: int = 1280
     synthetic_height: int = 720
     synthetic_fps: int = 30
