@@ -13,7 +13,8 @@ MediaRelay of decoded frames, where every viewer's sender encodes.
 Run: ``python -m bench fanout`` inside ``scripts/loopback-ns`` (``make bench`` does that).
 Environment: ``FANOUT_SIZES`` (default ``100,200,300,400,500,600``), ``FANOUT_BASELINE_SIZES``
 (per-viewer packetization, default ``100,200,300,400``), ``FANOUT_RELAY_SIZES`` (default
-``1``; empty skips it), ``FANOUT_WINDOW`` seconds (default 10), ``FANOUT_VIEWER_PROCESSES`` (default 4).
+``1``; empty skips it), ``FANOUT_WINDOW`` seconds (default 10), ``FANOUT_VIEWER_PROCESSES``
+(default 4).
 """
 
 from __future__ import annotations
