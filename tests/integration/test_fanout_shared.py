@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 from aiortc import MediaStreamTrack, RTCSessionDescription
@@ -23,6 +23,9 @@ from livecommerce.broadcast.manager import BroadcastManager
 from livecommerce.broadcast.packetizer import SharedRtpSender
 from livecommerce.broadcast.synthetic import SyntheticSource
 from tests.support.media import LOOPBACK, FakeShowGate, Viewer
+
+if TYPE_CHECKING:
+    from livecommerce.broadcast.relay import EncodedPacket
 
 SHOW = "shw_shared"
 
@@ -48,7 +51,7 @@ class PacketViewer:
     def __init__(self) -> None:
         self.pc = create_peer_connection(LOOPBACK)
         self.pc.addTransceiver("video", direction="recvonly")
-        self.frames: list[av.Packet] = []
+        self.frames: list[EncodedPacket] = []
         self._task: asyncio.Task[None] | None = None
 
         @self.pc.on("track")
@@ -80,7 +83,7 @@ class PacketViewer:
             if isinstance(data, str) or not 127 < data[0] < 192 or handler(data):
                 original(data, addr)
 
-        protocol.datagram_received = datagram_received
+        protocol.datagram_received = datagram_received  # type: ignore[method-assign]
 
     async def wait(self, predicate: Callable[[], bool], within: float = 15.0) -> None:
         async def poll() -> None:

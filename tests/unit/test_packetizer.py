@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 
-import av
 from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -16,10 +16,13 @@ from livecommerce.broadcast.packetizer import INTERNALS, RtpFrame, SharedRtpSend
 from livecommerce.broadcast.relay import VIDEO_QUEUE, FeedCodec, ShowFeed
 from livecommerce.broadcast.synthetic import SyntheticSource
 
+if TYPE_CHECKING:
+    from livecommerce.broadcast.relay import EncodedPacket
+
 H264 = FeedCodec("video/H264")
 
 
-def _encoded(count: int) -> list[av.Packet]:
+def _encoded(count: int) -> list[EncodedPacket]:
     """Real libx264 packets of the stamped test pattern (the first one a keyframe)."""
     source = SyntheticSource(320, 240, 30)
     encoder = make_h264_encoder(320, 240, 30, 500_000)
