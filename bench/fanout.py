@@ -12,7 +12,7 @@ MediaRelay of decoded frames, where every viewer's sender encodes.
 
 Run: ``python -m bench fanout`` inside ``scripts/loopback-ns`` (``make bench`` does that).
 Environment: ``FANOUT_SIZES`` (default ``100,200,300,400,500,600``), ``FANOUT_BASELINE_SIZES``
-(per-viewer packetization, default ``100,200,300,400``), ``FANOUT_RELAY_SIZES`` (default
+(per-viewer packetization, default ``100,200,300``), ``FANOUT_RELAY_SIZES`` (default
 ``1``; empty skips it), ``FANOUT_WINDOW`` seconds (default 10), ``FANOUT_VIEWER_PROCESSES``
 (default 4).
 """
@@ -234,7 +234,7 @@ def _sizes(name: str, default: str) -> list[int]:
 
 def run() -> str:
     sizes = _sizes("FANOUT_SIZES", "100,200,300,400,500,600")
-    baseline_sizes = _sizes("FANOUT_BASELINE_SIZES", "100,200,300,400")
+    baseline_sizes = _sizes("FANOUT_BASELINE_SIZES", "100,200,300")
     relay_sizes = _sizes("FANOUT_RELAY_SIZES", "1")
     window = float(os.environ.get("FANOUT_WINDOW", "10"))
     processes = int(os.environ.get("FANOUT_VIEWER_PROCESSES", "4"))
