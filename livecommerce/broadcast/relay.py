@@ -93,7 +93,7 @@ class ShowFeed:
         self._keyframe_source: Callable[[], None] | None = None
         self._last_keyframe_request = -1e9
         self._deferred: asyncio.TimerHandle | None = None
-        self._tracks: set[FeedTrack] = set()
+        self._tracks: dict[str, set[FeedTrack]] = {"video": set(), "audio": set()}
         self._taps: set[Callable[[EncodedPacket, str], None]] = set()
         self._last_pts: dict[str, int] = {}
         self._pts_offset: dict[str, int] = {"video": 0, "audio": 0}
@@ -153,7 +153,7 @@ class ShowFeed:
                 self.stats.keyframes += 1
         else:
             self.stats.audio_packets += 1
-        tracks = [track for track in self._tracks if track.kind == kind]
+        tracks = self._tracks[kind]
         packetizer = self._packetizers.get(kind)
         item: ViewerItem = packetizer.packetize(packet) if tracks and packetizer else packet
         for track in tracks:
@@ -191,12 +191,12 @@ class ShowFeed:
     def subscribe(self, kind: str) -> FeedTrack:
         """A new track for one viewer's sender; it ends when the feed closes or it is stopped."""
         track = FeedTrack(self, kind)
-        self._tracks.add(track)
+        self._tracks[kind].add(track)
         return track
 
     def unsubscribe(self, track: FeedTrack) -> None:
         """Forget a track (called by the track when it stops)."""
-        self._tracks.discard(track)
+        self._tracks[track.kind].discard(track)
 
     def add_tap(self, tap: Callable[[EncodedPacket, str], None]) -> None:
         """Register a synchronous consumer of every packet (the HLS packager's bounded queue)."""
@@ -209,7 +209,7 @@ class ShowFeed:
     @property
     def viewer_tracks(self) -> int:
         """Number of live subscriber tracks (two per audio+video viewer)."""
-        return len(self._tracks)
+        return sum(len(tracks) for tracks in self._tracks.values())
 
     def close(self) -> None:
         """End every subscriber track and cancel pending keyframe requests."""
@@ -217,7 +217,7 @@ class ShowFeed:
         if self._deferred is not None:
             self._deferred.cancel()
             self._deferred = None
-        for track in list(self._tracks):
+        for track in [t for tracks in self._tracks.values() for t in tracks]:
             track.stop()
         self._taps.clear()
 
