@@ -3,8 +3,9 @@
 ``python -m bench._viewer_worker URL`` reads commands on stdin, one per line:
 
 - ``add COUNT``: connect COUNT more counting viewers (a few at a time), then print ``ready N``;
-- ``go SECONDS``: count for that long, then print one JSON object: per-viewer complete frames,
-  and the SRTP packets verified / failed verification.
+- ``go SECONDS``: count for that long, then print one JSON object: per viewer, its complete
+  frames and the frames the show was due to send between its first and last one; and the SRTP
+  packets verified / failed verification.
 
 EOF on stdin closes the viewers and exits.
 """
@@ -38,18 +39,15 @@ async def main(url: str) -> None:
                 viewers += fresh
                 print(f"ready {len(viewers)}", flush=True)
                 continue
-            counters = [viewer.counter for viewer in viewers]
-            before = [(c.frames, c.verified, c.auth_failures) for c in counters if c]
+            counters = [viewer.counter for viewer in viewers if viewer.counter is not None]
+            before = [(c.verified, c.auth_failures) for c in counters]
+            for counter in counters:
+                counter.start_window()
             await asyncio.sleep(float(value))
-            after = [(c.frames, c.verified, c.auth_failures) for c in counters if c]
-            deltas = [
-                tuple(a - b for a, b in zip(x, y, strict=True))
-                for x, y in zip(after, before, strict=True)
-            ]
             result = {
-                "frames": [d[0] for d in deltas],
-                "verified": sum(d[1] for d in deltas),
-                "auth_failures": sum(d[2] for d in deltas),
+                "windows": [counter.window() for counter in counters],
+                "verified": sum(c.verified for c in counters) - sum(b[0] for b in before),
+                "auth_failures": sum(c.auth_failures for c in counters) - sum(b[1] for b in before),
             }
             print(json.dumps(result), flush=True)
     for viewer in viewers:

@@ -99,12 +99,18 @@ RCVBUF = 2 << 20  # bytes per viewer socket (keyframe bursts overflow the defaul
 VERIFY_EVERY = 32  # one RTP packet in this many is SRTP-authenticated (unprotect) by the viewer
 
 
+FRAME_STEP = 90_000 // 30  # RTP timestamp step of one frame of the bench's 30 fps show
+
+
 @dataclass
 class FrameCounter:
     """Counts complete video frames from the RTP headers of one viewer's SRTP packets.
 
     SRTP leaves the RTP header in clear: a frame is complete when its marker packet arrives and
-    no sequence number was missing since the previous marker. One packet in ``VERIFY_EVERY`` is
+    no sequence number was missing since the previous marker. A counting window also keeps the
+    RTP timestamps of its first and last complete frames: the show's frames due between them are
+    ``span // FRAME_STEP + 1`` whatever the window's edges, so delivery is exact (a frame the
+    server never encoded or never sent counts as missed). One packet in ``VERIFY_EVERY`` is
     unprotected (authenticated and decrypted) so the counted stream is proven genuine SRTP.
     """
 
@@ -113,8 +119,21 @@ class FrameCounter:
     packets: int = 0
     verified: int = 0
     auth_failures: int = 0
+    window_frames: int = 0
+    window_first: int | None = None
+    window_last: int = 0
     _next: int = -1
     _broken: bool = True  # the first frame may have started before the hook
+
+    def start_window(self) -> None:
+        self.window_frames, self.window_first = 0, None
+
+    def window(self) -> tuple[int, int]:
+        """(complete frames, frames the show was due to send) since ``start_window``."""
+        if self.window_first is None:
+            return 0, 0
+        span = (self.window_last - self.window_first) & 0xFFFFFFFF
+        return self.window_frames, span // FRAME_STEP + 1
 
     def datagram(self, data: bytes) -> None:
         second = data[1]
@@ -128,6 +147,11 @@ class FrameCounter:
         if second & 0x80:
             if not self._broken:
                 self.frames += 1
+                timestamp = int.from_bytes(data[4:8], "big")
+                if self.window_first is None:
+                    self.window_first = timestamp
+                self.window_last = timestamp
+                self.window_frames += 1
             self._broken = False
         if self.packets % VERIFY_EVERY == 0:
             try:

@@ -48,7 +48,7 @@ class Row:
     mode: str
     viewers: int
     cores: float  # server CPU, cores, over the window
-    delivered: float  # worst viewer's complete frames / the show's nominal 30 fps
+    delivered: float  # worst viewer's complete frames / frames due at the show's 30 fps
     mean_delivered: float
     rcvbuf_errors: int
     server_fps: float  # frames the server sent per second (pass-through), -1 = not counted
@@ -140,7 +140,7 @@ async def _measure(
 async def _window(
     mode: str, url: str, pid: int, n: int, workers: list[_Worker], window: float
 ) -> Row:
-    await asyncio.sleep(WARMUP if n else 2 * WARMUP)  # the show itself settles first
+    await asyncio.sleep(WARMUP if n else 8.0)  # the show itself settles first
     loop = asyncio.get_running_loop()
     # The workers count for ``window`` seconds from their "go"; the server's frames and CPU are
     # read over the same ``window`` from just after it, so neither side's count gets extra time.
@@ -155,15 +155,16 @@ async def _window(
     cores = (cpu_seconds(pid) - before_cpu) / elapsed
     viewer_cores = (_viewer_cpu(workers) - before_viewers) / elapsed
     results = [json.loads(answer) for answer in await answers]
-    got = [frames for result in results for frames in result["frames"]]
-    # Against the show's nominal frames: a server too busy to encode every frame fails too.
-    expected = FPS * elapsed
+    windows = [w for result in results for w in result["windows"]]
+    # Per viewer: complete frames / frames the show was due to send over that viewer's own span
+    # of RTP timestamps (a viewer with no complete frame got none of the nominal 30 fps).
+    got = [frames / due if due else 0.0 for frames, due in windows]
     return Row(
         mode,
         n,
         cores,
-        min(got) / expected if got else 1.0,
-        sum(got) / len(got) / expected if got else 1.0,
+        min(got) if got else 1.0,
+        sum(got) / len(got) if got else 1.0,
         udp_rcvbuf_errors() - before_err,
         sent / elapsed if sent > 0 else -1.0,
         sum(result["verified"] for result in results),
@@ -268,8 +269,10 @@ def run() -> str:
         f"{processes} processes pinned to CPU 1; the server pinned to CPU 0 (`taskset`), its CPU "
         f"(all threads) from /proc over {window:.0f} s after {WARMUP:.0f} s of warm-up at each N. "
         "The 0-viewer row is the show's own cost (render + one encoder, on the same core). Frames "
-        "delivered = complete frames a viewer received / the show's nominal 30 fps (a server too "
-        "busy to encode every frame fails too; server fps says which); core/viewer is "
+        "delivered = complete frames a viewer received / frames the 30 fps show was due to send "
+        "between the RTP timestamps of its first and last one in the window (exact at the edges; "
+        "a frame the server was too busy to encode or send counts as missed, server fps says "
+        "which); core/viewer is "
         "the marginal cost normalised to 30 fps (see `_per_viewer_30fps`). Viewer sockets ask for "
         "a 2 MiB receive buffer (`SO_RCVBUF`, capped by `net.core.rmem_max`).",
         "",
