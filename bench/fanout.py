@@ -157,8 +157,10 @@ async def _window(
     results = [json.loads(answer) for answer in await answers]
     windows = [w for result in results for w in result["windows"]]
     # Per viewer: complete frames / frames the show was due to send over that viewer's own span
-    # of RTP timestamps (a viewer with no complete frame got none of the nominal 30 fps).
-    got = [frames / due if due else 0.0 for frames, due in windows]
+    # of RTP timestamps (exact at the edges), but never fewer than 30 fps of wall time less one
+    # frame: a server running behind real time stamps its late frames consecutively.
+    nominal = FPS * window - 1
+    got = [frames / max(due, nominal) for frames, due in windows]
     return Row(
         mode,
         n,
@@ -270,9 +272,9 @@ def run() -> str:
         f"(all threads) from /proc over {window:.0f} s after {WARMUP:.0f} s of warm-up at each N. "
         "The 0-viewer row is the show's own cost (render + one encoder, on the same core). Frames "
         "delivered = complete frames a viewer received / frames the 30 fps show was due to send "
-        "between the RTP timestamps of its first and last one in the window (exact at the edges; "
-        "a frame the server was too busy to encode or send counts as missed, server fps says "
-        "which); core/viewer is "
+        "between the RTP timestamps of its first and last one in the window (exact at the edges), "
+        "and at least 30 per second of the window less one: a frame the server was too busy to "
+        "encode or send in time counts as missed (server fps says which); core/viewer is "
         "the marginal cost normalised to 30 fps (see `_per_viewer_30fps`). Viewer sockets ask for "
         "a 2 MiB receive buffer (`SO_RCVBUF`, capped by `net.core.rmem_max`).",
         "",
