@@ -1,10 +1,13 @@
 """Benchmark media server: runs in its own process so its CPU is measured apart from viewers.
 
 ``python -m bench._media_server --mode passthrough|relay --port P [--width W --height H]``
-prints ``ready <pid>`` once listening. Modes:
+prints ``ready <pid>`` once listening; SIGTERM stops it cleanly (``--profile FILE`` then writes
+its cProfile statistics there). Modes:
 
 - ``passthrough``: our design. One synthetic show encoded once (libx264), WHEP viewers get the
   shared packets; WHIP ingest (``POST /whip/bench``, key ``bench``) passes packets through.
+  RTP payloads are made once per show, or once per viewer with ``--per-viewer-packetization``
+  (the fan-out benchmark's same-run baseline).
 - ``relay``: the baseline. aiortc ``MediaRelay`` shares *decoded* synthetic frames and every
   viewer's sender runs its own H.264 encoder (aiortc's default design).
 """
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
+import signal
 from pathlib import Path
 
 from aiohttp import web
@@ -39,7 +44,11 @@ def _h264_only(kind: str, codec: sdp.OfferedCodec) -> bool:
 async def serve(args: argparse.Namespace) -> None:
     policy = IcePolicy(host_addresses=(args.address,))
     source = SyntheticSource(args.width, args.height, args.fps)
-    config = BroadcastConfig(viewer_cap=10_000, synthetic_bitrate=args.bitrate)
+    config = BroadcastConfig(
+        viewer_cap=10_000,
+        synthetic_bitrate=args.bitrate,
+        shared_packetization=not args.per_viewer_packetization,
+    )
     manager = BroadcastManager(FakeShowGate({SHOW: "bench"}), policy, config)
     packagers: HlsPackagers | None = None
     if args.hls_dir:
@@ -94,8 +103,10 @@ async def serve(args: argparse.Namespace) -> None:
     if args.mode == "passthrough" and not args.whip:
         await manager.start_synthetic(SHOW, source)
     print(f"ready {os.getpid()}", flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await manager.close()
         if packagers is not None:
@@ -118,8 +129,15 @@ def main() -> None:
     parser.add_argument("--hls-dir", default="")
     parser.add_argument("--segment-seconds", type=float, default=1.0)
     parser.add_argument("--part-seconds", type=float, default=0.0, help="LL-HLS parts; 0 = off")
+    parser.add_argument("--per-viewer-packetization", action="store_true")
+    parser.add_argument("--profile", default="", help="write cProfile stats here on exit")
     args = parser.parse_args()
-    asyncio.run(serve(args))
+    if not args.profile:
+        asyncio.run(serve(args))
+        return
+    with cProfile.Profile() as profile:
+        asyncio.run(serve(args))
+    profile.dump_stats(args.profile)
 
 
 if __name__ == "__main__":

@@ -118,7 +118,10 @@ class BroadcastSettings(Section):
     #: servers with their own data dirs never write into each other's folder.
     media_dir: Path = Path("media")
     #: WebRTC (WHEP) viewers per node; beyond it 503 + Retry-After and the page falls back to HLS.
-    viewer_cap: int = Field(200, ge=1)
+    viewer_cap: int = Field(300, ge=1)
+    #: Split each show's media into RTP payloads once for all WebRTC viewers (off: every viewer's
+    #: sender packetizes on its own, the pre-issue-13 path the fan-out benchmark compares with).
+    shared_packetization: bool = True
     #: A show paused (publisher gone) longer than this ends; a publisher back inside it resumes
     #: the same show.
     reconnect_grace_seconds: float = Field(300.0, ge=0)

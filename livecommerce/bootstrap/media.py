@@ -29,6 +29,7 @@ async def running_media(
     policy = IcePolicy.from_settings(section.ice.servers, section.ice.host_addresses)
     config = BroadcastConfig(
         viewer_cap=section.viewer_cap,
+        shared_packetization=section.shared_packetization,
         synthetic_width=section.synthetic_width,
         synthetic_height=section.synthetic_height,
         synthetic_fps=section.synthetic_fps,

@@ -199,7 +199,9 @@ class BroadcastManager:
     def _feed(self, show_id: str) -> ShowFeed:
         feed = self.feeds.get(show_id)
         if feed is None or feed.closed:
-            feed = ShowFeed(show_id, self.config.keyframe_interval)
+            feed = ShowFeed(
+                show_id, self.config.keyframe_interval, self.config.shared_packetization
+            )
             self.feeds[show_id] = feed
         return feed
 

@@ -1,10 +1,14 @@
 """Encode-once fan-out: one :class:`ShowFeed` per live show, one :class:`FeedTrack` per viewer.
 
 The feed holds no decoder and no encoder. Whatever produces the show's media (pass-through WHIP
-ingest, or the single synthetic encoder) publishes *encoded* ``av.Packet``s into it; every viewer
-track hands those same packets to its aiortc ``RTCRtpSender``, which then only packetizes them
-(``encoder.pack``) and protects them with SRTP. A viewer therefore costs packetization and SRTP,
-never an encoder (aiortc's ``MediaRelay`` shares decoded frames and encodes per viewer).
+ingest, or the single synthetic encoder) publishes *encoded* ``av.Packet``s into it. With shared
+packetization (the default) the feed splits each packet into RTP payloads once
+(:mod:`livecommerce.broadcast.packetizer`) and every viewer track hands that same
+:class:`~livecommerce.broadcast.packetizer.RtpFrame` to its
+:class:`~livecommerce.broadcast.packetizer.SharedRtpSender`, which only writes its own headers and
+protects them with SRTP. Without it (``shared_packetization=False``, kept as the benchmark's
+baseline) each viewer's aiortc sender packetizes the shared ``av.Packet`` itself. Either way a
+viewer never costs an encoder (aiortc's ``MediaRelay`` shares decoded frames, encodes per viewer).
 
 Pass-through needs keyframes on demand: a video track starts gated (dropping packets until the
 next keyframe) and asks the feed for one at its first ``recv()`` (the sender only starts reading
@@ -29,10 +33,14 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from livecommerce.broadcast.packetizer import RtpFrame, SharedPacketizer
+
 if TYPE_CHECKING:
     from av.stream import Stream
 
     EncodedPacket = av.Packet[Stream]
+    #: What a viewer track carries: a shared RTP frame, or the packet itself (baseline mode).
+    ViewerItem = RtpFrame | EncodedPacket
 
 __all__ = ["FeedCodec", "FeedStats", "FeedTrack", "ShowFeed"]
 
@@ -71,8 +79,13 @@ class FeedStats:
 class ShowFeed:
     """Latest encoded packets of one show, fanned out to subscriber tracks without re-encoding."""
 
-    def __init__(self, show_id: str, keyframe_interval: float = 1.0) -> None:
+    def __init__(
+        self, show_id: str, keyframe_interval: float = 1.0, shared_packetization: bool = True
+    ) -> None:
         self.show_id = show_id
+        #: Packetize once per show (viewers get :class:`RtpFrame`), or per viewer (``av.Packet``).
+        self.shared_packetization = shared_packetization
+        self._packetizers: dict[str, SharedPacketizer] = {}
         self.video_codec: FeedCodec | None = None
         self.audio_codec: FeedCodec | None = None
         self.stats = FeedStats()
@@ -80,7 +93,7 @@ class ShowFeed:
         self._keyframe_source: Callable[[], None] | None = None
         self._last_keyframe_request = -1e9
         self._deferred: asyncio.TimerHandle | None = None
-        self._tracks: set[FeedTrack] = set()
+        self._tracks: dict[str, set[FeedTrack]] = {"video": set(), "audio": set()}
         self._taps: set[Callable[[EncodedPacket, str], None]] = set()
         self._last_pts: dict[str, int] = {}
         self._pts_offset: dict[str, int] = {"video": 0, "audio": 0}
@@ -103,6 +116,11 @@ class ShowFeed:
         arrives: a show is on air when its media flows, not when its offer was answered.
         """
         self.video_codec, self.audio_codec = video, audio
+        self._packetizers.clear()
+        if self.shared_packetization:
+            for kind, codec in (("video", video), ("audio", audio)):
+                if codec is not None:
+                    self._packetizers[kind] = SharedPacketizer(codec)
         self._keyframe_source = request_keyframe
         self._on_flowing = on_flowing
 
@@ -135,9 +153,11 @@ class ShowFeed:
                 self.stats.keyframes += 1
         else:
             self.stats.audio_packets += 1
-        for track in self._tracks:
-            if track.kind == kind:
-                track.offer(packet)
+        tracks = self._tracks[kind]
+        packetizer = self._packetizers.get(kind)
+        item: ViewerItem = packetizer.packetize(packet) if tracks and packetizer else packet
+        for track in tracks:
+            track.offer(item)
         for tap in self._taps:
             tap(packet, kind)
 
@@ -171,12 +191,12 @@ class ShowFeed:
     def subscribe(self, kind: str) -> FeedTrack:
         """A new track for one viewer's sender; it ends when the feed closes or it is stopped."""
         track = FeedTrack(self, kind)
-        self._tracks.add(track)
+        self._tracks[kind].add(track)
         return track
 
     def unsubscribe(self, track: FeedTrack) -> None:
         """Forget a track (called by the track when it stops)."""
-        self._tracks.discard(track)
+        self._tracks[track.kind].discard(track)
 
     def add_tap(self, tap: Callable[[EncodedPacket, str], None]) -> None:
         """Register a synchronous consumer of every packet (the HLS packager's bounded queue)."""
@@ -189,7 +209,7 @@ class ShowFeed:
     @property
     def viewer_tracks(self) -> int:
         """Number of live subscriber tracks (two per audio+video viewer)."""
-        return len(self._tracks)
+        return sum(len(tracks) for tracks in self._tracks.values())
 
     def close(self) -> None:
         """End every subscriber track and cancel pending keyframe requests."""
@@ -197,26 +217,26 @@ class ShowFeed:
         if self._deferred is not None:
             self._deferred.cancel()
             self._deferred = None
-        for track in list(self._tracks):
+        for track in [t for tracks in self._tracks.values() for t in tracks]:
             track.stop()
         self._taps.clear()
 
 
 class FeedTrack(MediaStreamTrack):
-    """One viewer's view of a feed: ``recv()`` returns shared encoded packets, never frames."""
+    """One viewer's view of a feed: ``recv()`` returns shared RTP frames or encoded packets."""
 
     def __init__(self, feed: ShowFeed, kind: str) -> None:
         super().__init__()
         self.kind = kind
         self._feed = feed
-        self._queue: asyncio.Queue[EncodedPacket | None] = asyncio.Queue(
+        self._queue: asyncio.Queue[ViewerItem | None] = asyncio.Queue(
             VIDEO_QUEUE if kind == "video" else AUDIO_QUEUE
         )
         self._gated = kind == "video"  # video waits for a keyframe before the first packet
         self._asked = False
         self.delivered = 0
 
-    def offer(self, packet: EncodedPacket) -> None:
+    def offer(self, packet: ViewerItem) -> None:
         """Queue a packet for this viewer, dropping instead of growing when the viewer lags."""
         if self.readyState != "live":
             return
@@ -241,8 +261,8 @@ class FeedTrack(MediaStreamTrack):
         """The viewer lost a picture (PLI/FIR): ask the one source, not a per-viewer encoder."""
         self._feed.request_keyframe()
 
-    async def recv(self) -> EncodedPacket:
-        """The next shared encoded packet (the sender packetizes it as is)."""
+    async def recv(self) -> ViewerItem:  # type: ignore[override]  # RtpFrame: SharedRtpSender
+        """The next shared RTP frame (its sender writes headers) or packet (its sender packs it)."""
         if self.readyState != "live":
             raise MediaStreamError
         if not self._asked and self.kind == "video":

@@ -1,7 +1,9 @@
 """The viewer (WHEP) side of a session: subscribing it to the show's feed and answering the offer.
 
 A viewer gets the feed's own packets, never a transcode, so its offer may only keep the feed's
-codecs; and its PLI/FIR is routed to the feed's one source instead of a per-viewer encoder.
+codecs; its PLI/FIR is routed to the feed's one source instead of a per-viewer encoder; and with
+shared packetization its sender is a :class:`~livecommerce.broadcast.packetizer.SharedRtpSender`
+that sends the feed's RTP payloads under its own headers.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from aiortc import RTCSessionDescription
 
 from livecommerce.broadcast import sdp
 from livecommerce.broadcast.errors import MediaRejected
+from livecommerce.broadcast.packetizer import SharedRtpSender
 from livecommerce.broadcast.relay import ShowFeed
 from livecommerce.broadcast.session import PeerSession, checked_offer
 
@@ -32,6 +35,8 @@ async def answer_viewer(session: PeerSession, feed: ShowFeed, offer: str) -> Non
                 track = feed.subscribe(kind)
                 session.tracks.append(track)
                 sender = pc.addTrack(track)
+                if feed.shared_packetization:
+                    sender = SharedRtpSender.adopt(sender)
                 # Viewer PLI/FIR reaches the one source, not a per-viewer encoder.
                 sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
                 transceiver.direction = "sendonly"
