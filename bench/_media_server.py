@@ -5,8 +5,7 @@ prints ``ready <pid>`` once listening; SIGTERM stops it cleanly (``--profile FIL
 its cProfile statistics there). Modes:
 
 - ``passthrough``: our design. One synthetic show encoded once (libx264), WHEP viewers get the
-  shared packets; WHIP ingest (``POST /whip/bench``, key ``bench``) passes packets through.
-  RTP payloads are made once per show, or once per viewer with ``--per-viewer-packetization``
+  shared packets. RTP payloads are made once per show, or once per viewer with ``--per-viewer-packetization``
   (the fan-out benchmark's same-run baseline).
 - ``relay``: the baseline. aiortc ``MediaRelay`` shares *decoded* synthetic frames and every
   viewer's sender runs its own H.264 encoder (aiortc's default design).
@@ -19,16 +18,14 @@ import asyncio
 import cProfile
 import os
 import signal
-from pathlib import Path
 
 from aiohttp import web
 from aiortc import RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
 from livecommerce.broadcast import sdp
-from livecommerce.broadcast.config import BroadcastConfig, Rendition
+from livecommerce.broadcast.config import BroadcastConfig
 from livecommerce.broadcast.errors import MediaRejected
-from livecommerce.broadcast.hls import HlsPackagers
 from livecommerce.broadcast.ice import IcePolicy, create_peer_connection
 from livecommerce.broadcast.manager import BroadcastManager
 from livecommerce.broadcast.synthetic import SyntheticSource, SyntheticVideoTrack
@@ -50,16 +47,6 @@ async def serve(args: argparse.Namespace) -> None:
         shared_packetization=not args.per_viewer_packetization,
     )
     manager = BroadcastManager(FakeShowGate({SHOW: "bench"}), policy, config)
-    packagers: HlsPackagers | None = None
-    if args.hls_dir:
-        packagers = HlsPackagers(
-            Path(args.hls_dir),
-            (Rendition("source"),),
-            args.segment_seconds,
-            args.fps,
-            args.part_seconds or None,
-        )
-        manager.listeners.append(packagers)
     relay = MediaRelay()
     raw = SyntheticVideoTrack(source)
     pcs = set()
@@ -84,10 +71,6 @@ async def serve(args: argparse.Namespace) -> None:
             status=201, text=pc.localDescription.sdp, content_type="application/sdp"
         )
 
-    async def whip(request: web.Request) -> web.Response:
-        _, answer = await manager.publish(SHOW, "bench", await request.text())
-        return web.Response(status=201, text=answer, content_type="application/sdp")
-
     async def stats(request: web.Request) -> web.Response:
         """Video frames the server sent so far (delivery is measured against this)."""
         feed = manager.feeds.get(SHOW)
@@ -96,11 +79,10 @@ async def serve(args: argparse.Namespace) -> None:
 
     app.router.add_get("/stats", stats)
     app.router.add_post("/whep", whep)
-    app.router.add_post("/whip", whip)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", args.port).start()
-    if args.mode == "passthrough" and not args.whip:
+    if args.mode == "passthrough":
         await manager.start_synthetic(SHOW, source)
     print(f"ready {os.getpid()}", flush=True)
     stop = asyncio.Event()
@@ -109,8 +91,6 @@ async def serve(args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         await manager.close()
-        if packagers is not None:
-            await packagers.close()
         for pc in pcs:
             await pc.close()
         await runner.cleanup()
@@ -125,10 +105,6 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--bitrate", type=int, default=2_500_000)
-    parser.add_argument("--whip", action="store_true", help="wait for a WHIP publisher")
-    parser.add_argument("--hls-dir", default="")
-    parser.add_argument("--segment-seconds", type=float, default=1.0)
-    parser.add_argument("--part-seconds", type=float, default=0.0, help="LL-HLS parts; 0 = off")
     parser.add_argument("--per-viewer-packetization", action="store_true")
     parser.add_argument("--profile", default="", help="write cProfile stats here on exit")
     args = parser.parse_args()

@@ -6,7 +6,7 @@ Kept as one frozen dataclass so the manager, the packager and tests share one se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["BroadcastConfig", "Rendition"]
 
@@ -35,8 +35,3 @@ class BroadcastConfig:
     synthetic_height: int = 720
     synthetic_fps: int = 30
     synthetic_bitrate: int = 2_500_000
-    hls_enabled: bool = True
-    hls_segment_seconds: float = 2.0
-    hls_ladder: tuple[Rendition, ...] = field(
-        default_factory=lambda: (Rendition("source"), Rendition("360p", 360, 800_000))
-    )
