@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -207,7 +208,7 @@ def test_canonical_json_and_chain() -> None:
     assert first == published[0]["hash"]
     assert chain_hash(published[0]["hash"], published[1]) == published[1]["hash"]
     assert head == published[-1]["hash"]
-    log = {"settings": s.to_wire(), "bids": published, "head": head}
+    log: dict[str, Any] = {"settings": s.to_wire(), "bids": published, "head": head}
     assert verify_log(log).ok
     assert genesis(s.to_wire()) == chained(s.to_wire(), [])[1]
 
@@ -222,7 +223,7 @@ def test_tampering_is_found() -> None:
         state = placed.state
         rows += [r for r, _ in placed.rows]
     published, head = chained(s.to_wire(), rows)
-    log = {"settings": s.to_wire(), "bids": published, "head": head}
+    log: dict[str, Any] = {"settings": s.to_wire(), "bids": published, "head": head}
     edited = copy.deepcopy(log)
     edited["bids"][1]["amount"] += 1
     assert (False, 2) == (verify_log(edited).ok, verify_log(edited).bad_seq)
@@ -333,7 +334,7 @@ def test_every_log_verifies_and_every_edit_is_found(
         state = placed.state
         rows += [r for r, _ in placed.rows]
     published, head = chained(s.to_wire(), rows)
-    log = {"settings": s.to_wire(), "bids": published, "head": head}
+    log: dict[str, Any] = {"settings": s.to_wire(), "bids": published, "head": head}
     assert verify_log(log).ok
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
     for i in range(len(published)):
