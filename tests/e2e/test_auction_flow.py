@@ -62,7 +62,8 @@ async def test_auction_in_studio_and_viewer_page(small_demo: Demo, browser: Brow
     await viewer.shot("viewer-auction")
 
     await vpage.wait_for_function(
-        "() => document.getElementById('auction-status').textContent.startsWith('You won at $5.50')",
+        "() => document.getElementById('auction-status').textContent"
+        ".startsWith('You won at $5.50')",
         timeout=20000,
     )
     assert "Bidding closed" == await bid.text_content()
