@@ -33,6 +33,7 @@ from livecommerce.domain.access import Action, Principal, Role, ShowRef, authori
 from livecommerce.domain.auctions import (
     AuctionSettings,
     AuctionState,
+    Placed,
     auction_view,
     chained,
     close,
@@ -58,7 +59,7 @@ from livecommerce.errors import (
     SoldOut,
 )
 from livecommerce.services.catalog import CatalogService
-from livecommerce.services.checkout import CheckoutService, order_id_for
+from livecommerce.services.checkout import PRODUCT_CACHE_MS, CheckoutService, order_id_for
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import ShopEvents
@@ -79,6 +80,8 @@ from livecommerce.services.stock import StockService
 log = logging.getLogger(__name__)
 
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,100}$")
+#: How long a node reuses a show's seller and hosts for bids (a new host may bid this long).
+SHOW_CACHE_MS = 1_000
 #: Compare-and-set attempts per bid before giving up with `conflict` (each lost race means
 #: another bid landed, so a bid rarely needs more than a few).
 ATTEMPTS = 50
@@ -130,6 +133,8 @@ class AuctionService:
         #: Settings never change after creation: one read per auction per node.
         self._records: dict[str, AuctionRecord] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._show_refs: dict[str, tuple[int, ShowRef]] = {}
+        self._shipping: dict[str, tuple[int, bool]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- creating and opening ------------------------------------------------------------------
@@ -245,18 +250,20 @@ class AuctionService:
         record = await self.record(offer_id)
         if record.show_id != show_id:
             raise NotFound("no such auction in this show")
-        show = show_ref(await self._shows.get(show_id))
+        show = await self._show(show_id)
         if who.user_id == show.seller_id or who.user_id in show.host_ids:
             raise SellerCannotBid("the seller and the show's hosts cannot bid")
         key = f"{who.user_id}:{idempotency_key}"
         replayed = await self._store.replay(offer_id, key)
         if replayed is not None:
             return await self._replayed(record, replayed)
-        await self._may_bid(who, show, record)
+        if not await self._limiter.allow(f"bid:{who.user_id}", self._options.bid_rates):
+            raise RateLimited("too many bids; wait a moment")
         settings = record.settings
         state = await self._live(record)
-        for _ in range(ATTEMPTS):
-            placed = place_bid(
+
+        def judge(state: AuctionState) -> Placed:
+            return place_bid(
                 settings,
                 state,
                 user_id=who.user_id,
@@ -266,6 +273,11 @@ class AuctionService:
                 now_ms=self._clock.now_ms(),
                 salt=record.salt,
             )
+
+        judge(state)  # most refusals (too low, closed) before the per-bidder reads below
+        await self._may_bid(who, show, record)
+        for _ in range(ATTEMPTS):
+            placed = judge(state)
             own = placed.own
             ack = {
                 "id": f"{offer_id}-{own.seq}",
@@ -297,14 +309,30 @@ class AuctionService:
         return dict(stored["bid"]), auction_view(record.settings, state)
 
     async def _may_bid(self, who: Principal, show: ShowRef, record: AuctionRecord) -> None:
-        """Banned viewers, bidders too fast, and bidders a win could not ship to are refused."""
+        """Banned viewers and bidders a win could not ship to are refused."""
         if (await self._moderation.standing(show.id, who.user_id)).banned:
             raise Banned("you are banned from this show")
-        if not await self._limiter.allow(f"bid:{who.user_id}", self._options.bid_rates):
-            raise RateLimited("too many bids; wait a moment")
-        product = await self._catalog.get(record.product_id)
-        if product.requires_shipping and await self._addresses.address_of(who.user_id) is None:
+        ships = await self._ships(record.product_id, self._clock.now_ms())
+        if ships and await self._addresses.address_of(who.user_id) is None:
             raise PaymentMethodRequired("save a shipping address before bidding")
+
+    async def _show(self, show_id: str) -> ShowRef:
+        """Whose show it is and who hosts it, from a short per-node cache (every bid asks)."""
+        now = self._clock.now_ms()
+        cached = self._show_refs.get(show_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        ref = show_ref(await self._shows.get(show_id))
+        self._show_refs[show_id] = (now + SHOW_CACHE_MS, ref)
+        return ref
+
+    async def _ships(self, product_id: str, now: int) -> bool:
+        cached = self._shipping.get(product_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        ships = (await self._catalog.get(product_id)).requires_shipping
+        self._shipping[product_id] = (now + PRODUCT_CACHE_MS, ships)
+        return ships
 
     async def _publish_updated(
         self, show_id: str, settings: AuctionSettings, state: AuctionState
