@@ -116,7 +116,9 @@ def build_services(
             clock=clock,
             limiter=a.rate_limiter,
             options=AuctionOptions(
-                payment_seconds=shop.auction_payment_seconds, bid_rates=_rates(shop.bid_rates)
+                payment_seconds=shop.auction_payment_seconds,
+                bid_rates=_rates(shop.bid_rates),
+                update_interval=shop.auction_update_interval_seconds,
             ),
         ),
         clock=clock,

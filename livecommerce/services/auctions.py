@@ -25,6 +25,7 @@ import functools
 import logging
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,8 @@ class AuctionOptions:
 
     payment_seconds: int = 900
     bid_rates: Sequence[Rate] = (Rate(10, 1.0),)
+    #: Shortest gap between two `auction.updated` of one auction from one node (coalescing).
+    update_interval: float = 0.1
 
 
 class AuctionService:
@@ -134,6 +137,11 @@ class AuctionService:
         self._records: dict[str, AuctionRecord] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._show_refs: dict[str, tuple[int, ShowRef]] = {}
+        #: Coalesced `auction.updated`: the newest state per auction, when each was last sent,
+        #: and the pending sends.
+        self._latest: dict[str, tuple[str, AuctionState]] = {}
+        self._sent: dict[str, float] = {}
+        self._flushing: dict[str, asyncio.Task[None]] = {}
         self._shipping: dict[str, tuple[int, bool]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -291,7 +299,7 @@ class AuctionService:
             if done.replay is not None:
                 return await self._replayed(record, done.replay)
             if done.done:
-                await self._bids.append(offer_id, placed.rows)
+                self._record_rows(offer_id, placed.rows)
                 if placed.extended:
                     self._time(placed.state)
                 await self._publish_updated(show_id, settings, placed.state)
@@ -300,6 +308,20 @@ class AuctionService:
             assert moved is not None
             state = moved
         raise Conflict("the auction is too busy; bid again")
+
+    def _record_rows(self, offer_id: str, rows: Sequence[OwnedRow]) -> None:
+        """Write accepted rows to SQL without holding the bidder's ack: the live store has them
+        already, and the close copies any row SQL lacks before it computes the head."""
+
+        async def write() -> None:
+            try:
+                await self._bids.append(offer_id, rows)
+            except Exception:
+                log.exception("recording bids in SQL failed", extra={"offer": offer_id})
+
+        task = asyncio.get_running_loop().create_task(write())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _replayed(
         self, record: AuctionRecord, stored: Any
@@ -337,6 +359,33 @@ class AuctionService:
     async def _publish_updated(
         self, show_id: str, settings: AuctionSettings, state: AuctionState
     ) -> None:
+        """Announce the auction's state, at most once per `update_interval` per auction on this
+        node (the latest state always goes out): a bidding war of hundreds of bids a second
+        would otherwise cost a message per bid to every viewer. Each bidder's ack carries the
+        state after their own bid."""
+        offer_id = state.offer_id
+        latest = self._latest.get(offer_id)
+        if latest is None or latest[1].seq <= state.seq:
+            self._latest[offer_id] = (show_id, state)
+        if offer_id in self._flushing:
+            return
+        wait = self._sent.get(offer_id, 0.0) + self._options.update_interval - time.monotonic()
+        if wait <= 0:
+            await self._flush(offer_id, settings)
+            return
+        task = asyncio.get_running_loop().create_task(self._flush_later(offer_id, settings, wait))
+        self._flushing[offer_id] = task
+
+    async def _flush_later(self, offer_id: str, settings: AuctionSettings, wait: float) -> None:
+        try:
+            await asyncio.sleep(wait)
+            await self._flush(offer_id, settings)
+        finally:
+            self._flushing.pop(offer_id, None)
+
+    async def _flush(self, offer_id: str, settings: AuctionSettings) -> None:
+        show_id, state = self._latest.pop(offer_id)
+        self._sent[offer_id] = time.monotonic()
         await self._bus.publish(
             "auction.updated", {"show_id": show_id, **auction_view(settings, state)}
         )
@@ -457,7 +506,7 @@ class AuctionService:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._flushing.values()]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
