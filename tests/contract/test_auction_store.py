@@ -15,6 +15,7 @@ from livecommerce.adapters.redis.auctions import RedisAuctions
 from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.sql.auctions import SqlBidLog
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase, migrate
+from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.domain.auctions import (
     AuctionState,
     BidRow,
@@ -22,6 +23,8 @@ from livecommerce.domain.auctions import (
     open_state,
     place_bid,
 )
+from livecommerce.domain.money import Money
+from livecommerce.domain.offers import OfferKind, make_offer, start_offer
 from livecommerce.errors import BidTooLow
 from livecommerce.services.ports import AuctionRecord, AuctionStore
 
@@ -110,6 +113,17 @@ async def test_bid_log_records_once_and_settles_once(
     record = AuctionRecord("ofr_c", "shw_1", "prd_1", "var_1", SETTINGS, "salt")
     await log.add_auction(record)
     assert record == await log.auction("ofr_c")
+    assert [] == await log.unsettled()  # its offer is a draft: nothing to close yet
+    now = 1_000
+    draft = make_offer(
+        offer_id="ofr_c", show_id="shw_1", seller_id="usr_s", product_id="prd_1",
+        kind=OfferKind.AUCTION, price=Money(100, "USD"), cap=1, per_buyer_limit=None,
+        starts_at_ms=None, ends_at_ms=None, now_ms=now, duration_ms=60_000,
+    )  # fmt: skip
+    orders = SqlOrderStore(db)
+    await orders.add_offer(draft)
+    assert [] == await log.unsettled()
+    await orders.save_offer(start_offer(draft, now), draft.status)
     await log.append("ofr_c", [row(1, 100), row(2, 110)])
     await log.append("ofr_c", [row(2, 999), row(3, 120)])
     assert [row(1, 100), row(2, 110), row(3, 120)] == await log.rows("ofr_c")

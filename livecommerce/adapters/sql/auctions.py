@@ -120,7 +120,10 @@ class SqlBidLog:
         return changed == 1
 
     async def unsettled(self, limit: int = 100) -> list[str]:
+        # drafts never close: leave them out, so they cannot crowd started auctions past `limit`
         found = await self._db.fetchall(
-            "SELECT offer_id FROM auctions WHERE settled = 0 ORDER BY offer_id LIMIT ?", limit
+            "SELECT a.offer_id FROM auctions a JOIN offers o ON o.id = a.offer_id "
+            "WHERE a.settled = 0 AND o.status <> 'draft' ORDER BY a.offer_id LIMIT ?",
+            limit,
         )
         return [r["offer_id"] for r in found]

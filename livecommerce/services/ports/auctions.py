@@ -106,5 +106,6 @@ class BidLog(Protocol):
         ...
 
     async def unsettled(self, limit: int = 100) -> list[str]:
-        """Offer ids of auctions not settled yet (the sweeper closes the due ones)."""
+        """Offer ids of started (or ended) auctions not settled yet: the sweeper closes the due
+        ones."""
         ...
