@@ -47,6 +47,7 @@ from livecommerce.domain.money import Money
 from livecommerce.domain.offers import Offer, OfferKind, OfferStatus, end_offer
 from livecommerce.domain.orders import RELEASED, Order, place_order, request_fingerprint
 from livecommerce.domain.ratelimit import Rate
+from livecommerce.domain.shows import moment_media_ts
 from livecommerce.errors import (
     AuctionClosed,
     AuctionNotOpen,
@@ -473,7 +474,12 @@ class AuctionService:
         if offer.status is not OfferStatus.ENDED:
             ended = end_offer(offer)
             if await self._orders.save_offer(ended, offer.status):
-                await self._events.offer_updated(ended)
+                # the replay's timeline marks the close where a seller's end would be
+                show = await self._shows.get(offer.show_id)
+                media_ts = moment_media_ts(show.times, now, None)
+                media_ms = None if media_ts is None else round(media_ts * 1000)
+                await self._orders.add_timeline(offer.show_id, offer.id, "ended", now, media_ms)
+                await self._events.offer_updated(ended, media_ts)
         winner = None
         if result.winner_id is not None:
             winner = {"id": result.winner_id, "name": result.winner_name}

@@ -207,6 +207,9 @@ async def test_auction_over_the_hub(env: ShopEnv, tmp_path: Path) -> None:
             books = await resp.json()
         assert ["Ann", "Bob", "Ann", "Bob"] == [row["bidder_user"]["name"] for row in books["bids"]]
 
+        async with http.get(f"{env.base_url}/api/v1/shows/{env.show_id}/timeline") as resp:
+            moments = [(e["type"], e["offer_id"]) for e in (await resp.json())["events"]]
+        assert [("offer.started", oid), ("offer.ended", oid)] == moments
         assert 0 == await asyncio.to_thread(verify_bids, log_url)
         script = tmp_path / "verify.py"
         script.write_text(standalone_verifier(), encoding="utf-8")
