@@ -2,14 +2,17 @@
 bidders split between the nodes bids in the last seconds of the clock, and there is never more
 than one high bid; the auction closes once with one winner, whose order pays with 4242, and the
 published log verifies. Then the node that started a second auction shuts down before its end
-and the other node's sweeper closes it."""
+and the other node's sweeper closes it; and a node killed with SIGKILL a second before the close
+leaves it to the other node."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import itertools
+import os
 import random
+import signal
 import time
 from typing import Any
 
@@ -29,6 +32,7 @@ from livecommerce.services.ports import User
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
 from tests.support.hub_clients import HubClient, clients
+from tests.support.hub_load import ServerProcess, server_process
 from tests.support.shop import post_json
 
 pytestmark = pytest.mark.redis
@@ -45,11 +49,16 @@ async def account(app: RunningApp, name: str, role: Role = Role.VIEWER) -> tuple
 
 
 async def start_auction(
-    http: ClientSession, app: RunningApp, show_id: str, product_id: str, token: str
+    http: ClientSession,
+    app: RunningApp | ServerProcess,
+    show_id: str,
+    product_id: str,
+    token: str,
+    snipe: int = 2,
 ) -> dict[str, Any]:
     base = f"{app.base_url}/api/v1/shows/{show_id}/offers"
     body = {"product_id": product_id, "kind": "auction", "starting_bid": 100,
-            "min_increment": 10, "duration_seconds": 5, "anti_snipe_seconds": 2,
+            "min_increment": 10, "duration_seconds": 5, "anti_snipe_seconds": snipe,
             "extend_seconds": 2}  # fmt: skip
     status, offer = await post_json(http, base, body, token)
     assert 201 == status, offer
@@ -167,3 +176,48 @@ async def _crowd(
 
     await asyncio.gather(*(one(n, c) for n, c in enumerate(bidders)))
     return acks
+
+
+async def test_kill_9_of_the_owning_node_before_the_close(
+    settings_factory: SettingsFactory, redis_url: str
+) -> None:
+    """Node A (a `livecommerce serve` process) starts the auction and takes the bids; it is
+    killed with SIGKILL one second before the close; node B, which never saw the auction,
+    closes it once, with the same winner, and the log verifies."""
+    sections: dict[str, Any] = {"redis": {"url": redis_url}, "shop": {"auction_sweep_seconds": 0.5}}
+    settings = settings_factory(**sections)
+    async with running_app(settings) as b, ClientSession() as http:
+        closed: list[dict[str, Any]] = []
+
+        async def record(payload: dict[str, Any]) -> None:
+            closed.append(payload)
+
+        b.app[keys.SERVICES].bus.subscribe("auction.closed", record)
+        seller, seller_token = await account(b, "Seller", Role.SELLER)
+        services = b.app[keys.SERVICES]
+        show, _ = await services.shows.create(principal_of(seller), "Crash night")
+        product = await services.catalog.create_product(
+            principal_of(seller), name="Card", price=Money(100, "USD"),
+            variants=[VariantSpec("one", 1)], requires_shipping=False,
+        )  # fmt: skip
+        (_, ann_token), (bob, bob_token) = [await account(b, n) for n in ("Ann", "Bob")]
+        env = {"LIVECOMMERCE_REDIS__URL": redis_url}
+        async with server_process(str(settings.server.data_dir), env) as a:
+            offer = await start_auction(http, a, show.id, product.id, seller_token, snipe=0)
+            base = f"{a.base_url}/api/v1/shows/{show.id}/offers/{offer['id']}/bids"
+            for token, amount in ((ann_token, 100), (bob_token, 110)):
+                body = {"amount": amount, "idempotency_key": f"crash-{amount}"}
+                status, ack = await post_json(http, base, body, token)
+                assert 201 == status, ack
+            await asyncio.sleep(max(0.0, (offer["ends_at"] - 1_000) / 1000 - time.time()))
+            os.kill(a.pid, signal.SIGKILL)
+            for _ in range(100):
+                if closed:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1)
+        assert [(offer["id"], bob.id, 110)] == [
+            (c["offer_id"], c["winner"]["id"], c["amount"]) for c in closed
+        ]
+        log_url = f"{b.base_url}/api/v1/offers/{offer['id']}/bids"
+        assert 0 == await asyncio.to_thread(verify_bids, log_url)
