@@ -90,6 +90,9 @@ class BidLogOut(BaseModel):
     head: str
     settled: bool
     auction: AuctionOut | None
+    refused: dict[str, int] | None = Field(
+        None, description="refused bids per error code (only to the seller; not in the chain)"
+    )
 
 
 @api.post(

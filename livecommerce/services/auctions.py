@@ -26,7 +26,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,7 @@ from livecommerce.errors import (
     AuctionNotOpen,
     Banned,
     Conflict,
+    DomainError,
     InvalidInput,
     NotFound,
     PaymentMethodRequired,
@@ -252,7 +253,26 @@ class AuctionService:
         idempotency_key: str,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Place a bid: ({id, seq, amount, at}, the auction's view). Idempotent per (bidder,
-        key): a retry gets the first answer."""
+        key): a retry gets the first answer. Refusals of an existing auction are counted for
+        the seller (off the ack's path)."""
+        try:
+            return await self._bid(
+                principal, show_id, offer_id, amount, max_amount, idempotency_key
+            )
+        except DomainError as exc:
+            if offer_id in self._records:
+                self._background(self._store.refuse(offer_id, exc.code), offer_id)
+            raise
+
+    async def _bid(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        offer_id: str,
+        amount: int,
+        max_amount: int | None,
+        idempotency_key: str,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         who = authorize(principal, Action.CHECKOUT)
         if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
             raise InvalidInput("idempotency_key must be 8-100 characters of [A-Za-z0-9._:-]")
@@ -313,14 +333,18 @@ class AuctionService:
     def _record_rows(self, offer_id: str, rows: Sequence[OwnedRow]) -> None:
         """Write accepted rows to SQL without holding the bidder's ack: the live store has them
         already, and the close copies any row SQL lacks before it computes the head."""
+        self._background(self._bids.append(offer_id, rows), offer_id)
 
-        async def write() -> None:
+    def _background(self, work: Awaitable[None], offer_id: str) -> None:
+        """Bookkeeping no ack waits for; a failure is logged (the close repairs the log)."""
+
+        async def run() -> None:
             try:
-                await self._bids.append(offer_id, rows)
+                await work
             except Exception:
-                log.exception("recording bids in SQL failed", extra={"offer": offer_id})
+                log.exception("auction bookkeeping failed", extra={"offer": offer_id})
 
-        task = asyncio.get_running_loop().create_task(write())
+        task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -469,6 +493,7 @@ class AuctionService:
             order_id=order_id,
             head=head,
             at_ms=now,
+            refused=await self._store.refusals(offer_id),
         ):
             return False
         if offer.status is not OfferStatus.ENDED:
@@ -591,7 +616,8 @@ class AuctionService:
     # -- the public log ------------------------------------------------------------------------
     async def log(self, principal: Principal | None, offer_id: str) -> dict[str, Any]:
         """The whole log with each row's hash and the head. Bidders are per-auction pseudonyms;
-        the seller (and admins) also see who is behind each row, a bidder sees `you` on theirs."""
+        the seller (and admins) also see who is behind each row and the refused bids per error
+        code, a bidder sees `you` on theirs."""
         record = await self._bids.auction(offer_id)
         if record is None:
             raise NotFound("no such auction")
@@ -611,7 +637,7 @@ class AuctionService:
             elif principal is not None and principal.user_id == user_id:
                 wire["you"] = True
         state = await self._store.state(offer_id)
-        return {
+        out: dict[str, Any] = {
             "offer_id": offer_id,
             "settings": settings,
             "bids": published,
@@ -619,3 +645,7 @@ class AuctionService:
             "settled": record.settled,
             "auction": None if state is None else auction_view(record.settings, state),
         }
+        if seller:  # refused bids are never in the chain; the seller sees how many there were
+            # the live count goes on after the close (late bids); SQL keeps the close's count
+            out["refused"] = await self._store.refusals(offer_id) or dict(record.refused)
+        return out

@@ -128,7 +128,8 @@ async def test_bid_log_records_once_and_settles_once(
     await log.append("ofr_c", [row(2, 999), row(3, 120)])
     assert [row(1, 100), row(2, 110), row(3, 120)] == await log.rows("ofr_c")
     assert ["ofr_c"] == await log.unsettled()
-    settle = {"winner_id": "usr_3", "amount": 120, "order_id": "ord_1", "head": "ab", "at_ms": 9}
+    settle = {"winner_id": "usr_3", "amount": 120, "order_id": "ord_1", "head": "ab", "at_ms": 9,
+              "refused": {"bid_too_low": 4}}  # fmt: skip
     assert await log.settle("ofr_c", **settle)  # type: ignore[arg-type]
     assert not await log.settle("ofr_c", **settle)  # type: ignore[arg-type]
     assert [] == await log.unsettled()
@@ -136,14 +137,24 @@ async def test_bid_log_records_once_and_settles_once(
     assert not await log.set_second_chance("ofr_c", "ord_3")
     settled = await log.auction("ofr_c")
     assert settled is not None
-    assert (True, "usr_3", 120, "ord_1", "ord_2", "ab") == (
+    assert (True, "usr_3", 120, "ord_1", "ord_2", "ab", {"bid_too_low": 4}) == (
         settled.settled,
         settled.winner_id,
         settled.amount,
         settled.order_id,
         settled.second_order_id,
         settled.head,
+        settled.refused,
     )
+
+
+async def test_refusals_are_counted_per_code(store: AuctionStore) -> None:
+    """Refused bids are counted per error code, apart from the log."""
+    assert {} == await store.refusals("ofr_c")
+    for code in ("bid_too_low", "bid_too_low", "auction_closed"):
+        await store.refuse("ofr_c", code)
+    assert {"bid_too_low": 2, "auction_closed": 1} == await store.refusals("ofr_c")
+    assert [] == await store.rows("ofr_c")
 
 
 def test_state_round_trips_through_the_wire() -> None:

@@ -206,6 +206,10 @@ async def test_auction_over_the_hub(env: ShopEnv, tmp_path: Path) -> None:
         async with http.get(log_url, headers={"Authorization": f"Bearer {seller_token}"}) as resp:
             books = await resp.json()
         assert ["Ann", "Bob", "Ann", "Bob"] == [row["bidder_user"]["name"] for row in books["bids"]]
+        assert {"auction_not_open": 1, "bid_too_low": 6, "seller_cannot_bid": 2,
+                "payment_method_required": 1, "banned": 1, "rate_limited": 1,
+                "auction_closed": 1} == books["refused"]  # fmt: skip
+        assert (None, None) == (public["refused"], mine["refused"])
 
         async with http.get(f"{env.base_url}/api/v1/shows/{env.show_id}/timeline") as resp:
             moments = [(e["type"], e["offer_id"]) for e in (await resp.json())["events"]]

@@ -15,6 +15,7 @@ class MemoryAuctions:
         self._states: dict[str, AuctionState] = {}
         self._rows: dict[str, list[OwnedRow]] = {}
         self._acks: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self._refused: dict[str, dict[str, int]] = {}
 
     async def state(self, offer_id: str) -> AuctionState | None:
         return self._states.get(offer_id)
@@ -47,3 +48,10 @@ class MemoryAuctions:
 
     async def rows(self, offer_id: str) -> list[OwnedRow]:
         return list(self._rows.get(offer_id, ()))
+
+    async def refuse(self, offer_id: str, code: str) -> None:
+        counts = self._refused.setdefault(offer_id, {})
+        counts[code] = counts.get(code, 0) + 1
+
+    async def refusals(self, offer_id: str) -> dict[str, int]:
+        return dict(self._refused.get(offer_id, {}))

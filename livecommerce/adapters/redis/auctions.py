@@ -1,9 +1,10 @@
-"""RedisAuctions: the live state of auctions shared by every node. Each auction keeps three
+"""RedisAuctions: the live state of auctions shared by every node. Each auction keeps four
 keys under its own hash tag `{a:<offer id>}` (so a cluster keeps them on one slot): `:state`
-(a hash: `version` and the state's JSON), `:log` (a list of row JSON) and `:acks` (idempotency
-key → stored ack). A bid's compare-and-set is one Lua script, so across nodes exactly one of two
-racing bids on the same state is written; the other re-reads and is judged again by the domain
-rules (`domain/auctions.py`), which run in Python on the node, with the node's clock."""
+(a hash: `version` and the state's JSON), `:log` (a list of row JSON), `:acks` (idempotency
+key → stored ack) and `:refused` (refused bids per error code). A bid's compare-and-set is one
+Lua script, so across nodes exactly one of two racing bids on the same state is written; the
+other re-reads and is judged again by the domain rules (`domain/auctions.py`), which run in
+Python on the node, with the node's clock."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ class RedisAuctions:
 
     def _keys(self, offer_id: str) -> list[str]:
         tag = f"{self._prefix}:{{a:{offer_id}}}"
-        return [f"{tag}:state", f"{tag}:log", f"{tag}:acks"]
+        return [f"{tag}:state", f"{tag}:log", f"{tag}:acks", f"{tag}:refused"]
 
     async def _call(self, make: Callable[[], Awaitable[Any]]) -> Any:
         """A lost connection is StoreUnavailable (503), not a 500."""
@@ -108,7 +109,7 @@ class RedisAuctions:
             KEEP_SECONDS,
             *[_row_json(row) for row in rows],
         ]
-        keys = self._keys(state.offer_id)
+        keys = self._keys(state.offer_id)[:3]
         result = await self._call(lambda: self._commit(keys=keys, args=args))
         code = int(result[0])
         if code == 2:
@@ -119,3 +120,19 @@ class RedisAuctions:
         log = self._keys(offer_id)[1]
         texts = await self._call(lambda: self._redis.lrange(log, 0, -1))
         return [_row(t if isinstance(t, str) else t.decode()) for t in texts]
+
+    async def refuse(self, offer_id: str, code: str) -> None:
+        key = self._keys(offer_id)[3]
+
+        async def count() -> None:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hincrby(key, code, 1)
+                pipe.expire(key, KEEP_SECONDS)
+                await pipe.execute()
+
+        await self._call(count)
+
+    async def refusals(self, offer_id: str) -> dict[str, int]:
+        key = self._keys(offer_id)[3]
+        counts = await self._call(lambda: self._redis.hgetall(key))
+        return {str(k): int(v) for k, v in counts.items()}

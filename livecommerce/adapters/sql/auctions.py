@@ -6,7 +6,7 @@ never clash; settlement is a conditional update, so exactly one closer records i
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from livecommerce.adapters.sql.database import Database, Row
 from livecommerce.domain.auctions import AuctionSettings, BidRow
@@ -28,6 +28,7 @@ def _record(row: Row) -> AuctionRecord:
         second_order_id=row["second_order_id"],
         head=row["head"],
         closed_at_ms=row["closed_at"],
+        refused=json.loads(row["refused"] or "{}"),
     )
 
 
@@ -97,15 +98,17 @@ class SqlBidLog:
         order_id: str | None,
         head: str,
         at_ms: int,
+        refused: Mapping[str, int],
     ) -> bool:
         changed = await self._db.execute(
             "UPDATE auctions SET settled = 1, winner_id = ?, amount = ?, order_id = ?, head = ?, "
-            "closed_at = ? WHERE offer_id = ? AND settled = 0",
+            "closed_at = ?, refused = ? WHERE offer_id = ? AND settled = 0",
             winner_id,
             amount,
             order_id,
             head,
             at_ms,
+            json.dumps(dict(refused), sort_keys=True),
             offer_id,
         )
         return changed == 1

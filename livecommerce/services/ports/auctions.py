@@ -11,7 +11,7 @@ settled the SQL log is its source of truth (held to it by tests/contract/test_au
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from livecommerce.domain.auctions import AuctionSettings, AuctionState, BidRow
@@ -57,6 +57,14 @@ class AuctionStore(Protocol):
         """The auction's log rows so far, in seq order."""
         ...
 
+    async def refuse(self, offer_id: str, code: str) -> None:
+        """Count one refused bid by its error code (for the seller's figures)."""
+        ...
+
+    async def refusals(self, offer_id: str) -> dict[str, int]:
+        """Refused bids so far per error code."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AuctionRecord:
@@ -75,6 +83,8 @@ class AuctionRecord:
     second_order_id: str | None = None
     head: str | None = None
     closed_at_ms: int | None = None
+    #: Refused bids per error code, as counted at the close.
+    refused: Mapping[str, int] = field(default_factory=dict)
 
 
 class BidLog(Protocol):
@@ -97,8 +107,10 @@ class BidLog(Protocol):
         order_id: str | None,
         head: str,
         at_ms: int,
+        refused: Mapping[str, int],
     ) -> bool:
-        """Record the close once; True only for the call that did it."""
+        """Record the close once (with the refused bids' counts); True only for the call that
+        did it."""
         ...
 
     async def set_second_chance(self, offer_id: str, order_id: str) -> bool:

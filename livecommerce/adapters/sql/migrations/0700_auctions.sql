@@ -1,6 +1,7 @@
 -- Auctions (issue 14): one row per auction offer with its settings (the canonical JSON that
 -- seeds the bid log's hash chain), the secret salt of its bidder pseudonyms and how it settled;
 -- and the bid log, one row per accepted bid or proxy bid (the account id is never published).
+-- `refused` is the JSON of refused bids per error code, counted at the close.
 CREATE TABLE auctions (
     offer_id TEXT PRIMARY KEY,
     show_id TEXT NOT NULL,
@@ -14,7 +15,8 @@ CREATE TABLE auctions (
     order_id TEXT,
     second_order_id TEXT,
     head TEXT,
-    closed_at BIGINT
+    closed_at BIGINT,
+    refused TEXT
 );
 CREATE INDEX auctions_unsettled ON auctions (settled);
 CREATE TABLE auction_bids (
