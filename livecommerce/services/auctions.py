@@ -26,6 +26,7 @@ import logging
 import re
 import secrets
 import time
+from collections import Counter
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ from livecommerce.errors import (
     Conflict,
     DomainError,
     InvalidInput,
+    LiveCommerceError,
     NotFound,
     PaymentMethodRequired,
     RateLimited,
@@ -139,6 +141,9 @@ class AuctionService:
         self._records: dict[str, AuctionRecord] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._show_refs: dict[str, tuple[int, ShowRef]] = {}
+        #: Refused bids per auction and code not yet added to the live store (one write per
+        #: auction per sweep, not one per refusal).
+        self._refused: dict[str, Counter[str]] = {}
         #: Coalesced `auction.updated`: the newest state per auction, when each was last sent,
         #: and the pending sends.
         self._latest: dict[str, tuple[str, AuctionState]] = {}
@@ -254,15 +259,22 @@ class AuctionService:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Place a bid: ({id, seq, amount, at}, the auction's view). Idempotent per (bidder,
         key): a retry gets the first answer. Refusals of an existing auction are counted for
-        the seller (off the ack's path)."""
+        the seller: on this node at once, in the live store at the next sweep or close."""
         try:
             return await self._bid(
                 principal, show_id, offer_id, amount, max_amount, idempotency_key
             )
         except DomainError as exc:
             if offer_id in self._records:
-                self._background(self._store.refuse(offer_id, exc.code), offer_id)
+                self._refused.setdefault(offer_id, Counter())[exc.code] += 1
             raise
+
+    async def _flush_refusals(self, offer_id: str | None = None) -> None:
+        """Move this node's refusal counts (of one auction, or all) to the live store."""
+        for oid in [offer_id] if offer_id is not None else list(self._refused):
+            counts = self._refused.pop(oid, None)
+            if counts:
+                await self._store.refuse(oid, counts)
 
     async def _bid(
         self,
@@ -493,7 +505,7 @@ class AuctionService:
             order_id=order_id,
             head=head,
             at_ms=now,
-            refused=await self._store.refusals(offer_id),
+            refused=await self._flushed_refusals(offer_id),
         ):
             return False
         if offer.status is not OfferStatus.ENDED:
@@ -524,8 +536,14 @@ class AuctionService:
         )
         return True
 
+    async def _flushed_refusals(self, offer_id: str) -> dict[str, int]:
+        await self._flush_refusals(offer_id)
+        return await self._store.refusals(offer_id)
+
     async def sweep(self) -> int:
-        """Close the due auctions any node left behind; how many this pass settled."""
+        """Close the due auctions any node left behind (and count this node's refused bids in
+        the live store); how many this pass settled."""
+        await self._flush_refusals()
         settled = 0
         for offer_id in await self._bids.unsettled():
             if await self.close(offer_id):
@@ -533,7 +551,10 @@ class AuctionService:
         return settled
 
     async def aclose(self) -> None:
-        """Stop this node's timers (on shutdown; the sweeper of any node takes over)."""
+        """Stop this node's timers (on shutdown; the sweeper of any node takes over) and count
+        its last refusals."""
+        with contextlib.suppress(LiveCommerceError):
+            await self._flush_refusals()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
@@ -647,5 +668,5 @@ class AuctionService:
         }
         if seller:  # refused bids are never in the chain; the seller sees how many there were
             # the live count goes on after the close (late bids); SQL keeps the close's count
-            out["refused"] = await self._store.refusals(offer_id) or dict(record.refused)
+            out["refused"] = await self._flushed_refusals(offer_id) or dict(record.refused)
         return out

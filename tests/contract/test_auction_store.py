@@ -151,9 +151,9 @@ async def test_bid_log_records_once_and_settles_once(
 async def test_refusals_are_counted_per_code(store: AuctionStore) -> None:
     """Refused bids are counted per error code, apart from the log."""
     assert {} == await store.refusals("ofr_c")
-    for code in ("bid_too_low", "bid_too_low", "auction_closed"):
-        await store.refuse("ofr_c", code)
-    assert {"bid_too_low": 2, "auction_closed": 1} == await store.refusals("ofr_c")
+    await store.refuse("ofr_c", {"bid_too_low": 2})
+    await store.refuse("ofr_c", {"bid_too_low": 1, "auction_closed": 1})
+    assert {"bid_too_low": 3, "auction_closed": 1} == await store.refusals("ofr_c")
     assert [] == await store.rows("ofr_c")
 
 

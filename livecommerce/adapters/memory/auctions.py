@@ -49,9 +49,10 @@ class MemoryAuctions:
     async def rows(self, offer_id: str) -> list[OwnedRow]:
         return list(self._rows.get(offer_id, ()))
 
-    async def refuse(self, offer_id: str, code: str) -> None:
-        counts = self._refused.setdefault(offer_id, {})
-        counts[code] = counts.get(code, 0) + 1
+    async def refuse(self, offer_id: str, counts: Mapping[str, int]) -> None:
+        known = self._refused.setdefault(offer_id, {})
+        for code, n in counts.items():
+            known[code] = known.get(code, 0) + n
 
     async def refusals(self, offer_id: str) -> dict[str, int]:
         return dict(self._refused.get(offer_id, {}))

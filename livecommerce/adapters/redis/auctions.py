@@ -121,12 +121,13 @@ class RedisAuctions:
         texts = await self._call(lambda: self._redis.lrange(log, 0, -1))
         return [_row(t if isinstance(t, str) else t.decode()) for t in texts]
 
-    async def refuse(self, offer_id: str, code: str) -> None:
+    async def refuse(self, offer_id: str, counts: Mapping[str, int]) -> None:
         key = self._keys(offer_id)[3]
 
         async def count() -> None:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hincrby(key, code, 1)
+                for code, n in counts.items():
+                    pipe.hincrby(key, code, n)
                 pipe.expire(key, KEEP_SECONDS)
                 await pipe.execute()
 

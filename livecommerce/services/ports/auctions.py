@@ -57,8 +57,8 @@ class AuctionStore(Protocol):
         """The auction's log rows so far, in seq order."""
         ...
 
-    async def refuse(self, offer_id: str, code: str) -> None:
-        """Count one refused bid by its error code (for the seller's figures)."""
+    async def refuse(self, offer_id: str, counts: Mapping[str, int]) -> None:
+        """Add refused bids per error code (for the seller's figures)."""
         ...
 
     async def refusals(self, offer_id: str) -> dict[str, int]:
