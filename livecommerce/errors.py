@@ -7,7 +7,8 @@ and the Socket.IO ack helper turn them into ``{"error": {"code", "message"}}`` w
 LiveCommerceError
 ├── DomainError (409): InvalidTransition, SoldOut, OfferNotActive (OfferClosed), ShowNotLive,
 │                      LimitReached, Muted, Banned, RateLimited (429), Conflict, StockHeld,
-│                      ProductArchived
+│                      ProductArchived, BidTooLow, AuctionNotOpen, AuctionClosed,
+│                      SellerCannotBid, PaymentMethodRequired
 ├── NotFound (404) · PermissionDenied (403): GuestEmailRequired · Unauthenticated (401)
 ├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired,
 │                       InvalidCsv, WeakPassword
@@ -95,6 +96,32 @@ class RateLimited(DomainError):
 
 class Conflict(DomainError):
     code = "conflict"
+
+
+class BidTooLow(DomainError):
+    """A bid under the auction's next minimum; ``details.min_bid`` says how much."""
+
+    code = "bid_too_low"
+
+
+class AuctionNotOpen(DomainError):
+    code = "auction_not_open"
+
+
+class AuctionClosed(DomainError):
+    code = "auction_closed"
+
+
+class SellerCannotBid(DomainError):
+    """The show's seller and hosts never bid in its auctions (shill bids)."""
+
+    code = "seller_cannot_bid"
+
+
+class PaymentMethodRequired(DomainError):
+    """The show asks bidders for what a win needs (a saved shipping address) before bidding."""
+
+    code = "payment_method_required"
 
 
 class NotFound(LiveCommerceError):

@@ -222,6 +222,16 @@ class ShopSettings(Section):
         RateSetting(limit=5, per_seconds=10),
         RateSetting(limit=30, per_seconds=600),
     ]
+    #: How long an auction's winner has to pay before the order expires (docs/AUCTIONS.md).
+    auction_payment_seconds: int = Field(900, ge=10, le=7 * 24 * 3600)
+    #: How often each node closes due auctions another node left behind (its own close on
+    #: time with a timer; this is the recovery after a crash).
+    auction_sweep_seconds: float = Field(1.0, gt=0, le=3600)
+    #: Shortest gap between two `auction.updated` of one auction from one node (the latest
+    #: state always goes out; every bidder's ack carries the state after their bid).
+    auction_update_interval_seconds: float = Field(0.1, ge=0, le=10)
+    #: Bids per bidder (every auction together).
+    bid_rates: list[RateSetting] = [RateSetting(limit=10, per_seconds=1)]
 
 
 class Settings(BaseSettings):

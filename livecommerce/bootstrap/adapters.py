@@ -18,12 +18,14 @@ from prometheus_client import CollectorRegistry
 
 from livecommerce.adapters.demo_payments import DemoPaymentGateway
 from livecommerce.adapters.files import FileProductImages
+from livecommerce.adapters.memory.auctions import MemoryAuctions
 from livecommerce.adapters.memory.bus import MemoryBus
 from livecommerce.adapters.memory.fanout import LocalFanout
 from livecommerce.adapters.memory.inventory import MemoryInventory
 from livecommerce.adapters.memory.presence import MemoryPresence
 from livecommerce.adapters.memory.ratelimit import MemoryRateLimiter
 from livecommerce.adapters.prometheus import PrometheusShopMetrics
+from livecommerce.adapters.redis.auctions import RedisAuctions
 from livecommerce.adapters.redis.bus import RedisBus
 from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.redis.fanout import RedisFanout
@@ -33,6 +35,7 @@ from livecommerce.adapters.redis.ratelimit import RedisRateLimiter
 from livecommerce.adapters.sql.accounts import SqlAccountStore
 from livecommerce.adapters.sql.addresses import SqlAddressStore
 from livecommerce.adapters.sql.analytics import SqlAnalyticsStore
+from livecommerce.adapters.sql.auctions import SqlBidLog
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
 from livecommerce.adapters.sql.catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase, open_database
@@ -43,6 +46,7 @@ from livecommerce.adapters.sql.stock import SqlStockLedger
 from livecommerce.adapters.stripe import StripePaymentGateway
 from livecommerce.keys import HealthCheck
 from livecommerce.services.ports import (
+    AuctionStore,
     Bus,
     Clock,
     Fanout,
@@ -74,6 +78,8 @@ class Adapters:
     stock: SqlStockLedger
     hub: SqlHubStore
     analytics: SqlAnalyticsStore
+    auctions: AuctionStore
+    bids: SqlBidLog
     images: FileProductImages
     gateways: dict[str, PaymentGateway]
     metrics: PrometheusShopMetrics
@@ -100,6 +106,7 @@ async def open_adapters(
         inventory: InventoryStore
         presence: PresenceStore
         fanout: Fanout
+        auctions: AuctionStore
         if settings.redis.url:
             client = connect(settings.redis.url, settings.redis.pool_size)
             stack.push_async_callback(client.aclose)
@@ -111,12 +118,14 @@ async def open_adapters(
             inventory = redis_inventory
             presence = RedisPresence(client)
             fanout = RedisFanout(client, node_id)
+            auctions = RedisAuctions(client)
             health["redis"] = _ping(client)
         else:
             bus, limiter = MemoryBus(), MemoryRateLimiter(clock)
             inventory = MemoryInventory()
             presence = MemoryPresence(clock)
             fanout = LocalFanout(node_id)
+            auctions = MemoryAuctions()
         pay = settings.payments
         gateways: dict[str, PaymentGateway] = {"demo": DemoPaymentGateway(db, settings.base_url)}
         if pay.provider == "stripe" or pay.stripe_secret_key.get_secret_value():
@@ -145,6 +154,8 @@ async def open_adapters(
             stock=SqlStockLedger(db),
             hub=SqlHubStore(db),
             analytics=SqlAnalyticsStore(db),
+            auctions=auctions,
+            bids=SqlBidLog(db),
             images=FileProductImages(settings.server.data_dir / "uploads" / "products"),
             gateways=gateways,
             metrics=PrometheusShopMetrics(registry),

@@ -7,6 +7,7 @@ from livecommerce.bootstrap.adapters import Adapters
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.services.accounts import AccountService
 from livecommerce.services.analytics import AnalyticsService
+from livecommerce.services.auctions import AuctionOptions, AuctionService
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatLimits, ChatService
@@ -65,6 +66,22 @@ def build_services(
     )
     offers = OfferService(a.orders, stock, catalog, shows, events, clock, payments)
     lifecycle = ShowLifecycle(shows, offers, clock, settings.broadcast.reconnect_grace_seconds)
+    checkout = CheckoutService(
+        a.orders,
+        a.inventory,
+        payments,
+        catalog,
+        events,
+        clock,
+        offers=offers,
+        addresses=a.addresses,
+        stock=stock,
+        provider=pay.provider,
+        ttl_seconds=shop.reservation_ttl_seconds,
+        limiter=a.rate_limiter,
+        rates=_rates(shop.checkout_rates),
+    )
+    moderation = ModerationService(a.hub, a.hub, clock, a.accounts)
     return Services(
         accounts=accounts,
         shows=shows,
@@ -74,29 +91,36 @@ def build_services(
         ),
         offers=offers,
         lifecycle=lifecycle,
-        checkout=CheckoutService(
-            a.orders,
-            a.inventory,
-            payments,
-            catalog,
-            events,
-            clock,
-            offers=offers,
-            addresses=a.addresses,
-            stock=stock,
-            provider=pay.provider,
-            ttl_seconds=shop.reservation_ttl_seconds,
-            limiter=a.rate_limiter,
-            rates=_rates(shop.checkout_rates),
-        ),
+        checkout=checkout,
         orders=OrderService(a.orders, events, clock),
         payments=payments,
         stock=stock,
         shop_events=events,
         chat=ChatService(a.hub, a.hub, a.rate_limiter, clock, limits),
-        moderation=ModerationService(a.hub, a.hub, clock, a.accounts),
+        moderation=moderation,
         qa=QaService(a.hub, a.hub, a.rate_limiter, clock, shows, limits),
         analytics=AnalyticsService(a.analytics, shows, a.presence, clock, shop.currency),
+        auctions=AuctionService(
+            a.auctions,
+            a.bids,
+            orders=a.orders,
+            offers=offers,
+            shows=shows,
+            catalog=catalog,
+            stock=stock,
+            checkout=checkout,
+            moderation=moderation,
+            addresses=a.addresses,
+            events=events,
+            bus=a.bus,
+            clock=clock,
+            limiter=a.rate_limiter,
+            options=AuctionOptions(
+                payment_seconds=shop.auction_payment_seconds,
+                bid_rates=_rates(shop.bid_rates),
+                update_interval=shop.auction_update_interval_seconds,
+            ),
+        ),
         clock=clock,
         bus=a.bus,
         rate_limiter=a.rate_limiter,

@@ -1,8 +1,8 @@
 """The process's periodic background work, started and stopped by the composition root: the
 reservation expiry sweeper, the reconcile of payment events the provider could not deliver, the
 reload of inventory pools after the inventory store restarted, the end of shows paused past the
-reconnect grace, and the dashboard's viewer sampler (the hub's own loops start with the hub, the
-packagers with the broadcast plane)."""
+reconnect grace, the close of auctions a dead node left due, and the dashboard's viewer sampler
+(the hub's own loops start with the hub, the packagers with the broadcast plane)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,8 @@ async def background_tasks(settings: Settings, services: Services) -> AsyncItera
         "stock-resync": (settings.shop.sweep_interval_seconds, services.stock.resync),
         "viewer-sampler": (SAMPLE_SECONDS, services.analytics.sample_viewers),
         "pause-sweeper": (PAUSE_SWEEP_SECONDS, services.lifecycle.end_outlasted_pauses),
+        # auctions whose node died before its timer closed them (issue 14)
+        "auction-closer": (settings.shop.auction_sweep_seconds, services.auctions.sweep),
     }
     tasks = [
         asyncio.create_task(_every(name, seconds, work), name=name)

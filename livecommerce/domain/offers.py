@@ -29,6 +29,7 @@ class OfferKind(StrEnum):
 
     FIXED = "fixed"  # the product's price (or a set one), open while the offer is live
     FLASH = "flash"  # a sale price for a window, with a stock cap and usually a per-buyer limit
+    AUCTION = "auction"  # one unit to the highest bidder (domain/auctions.py); never checked out
 
 
 class OfferStatus(StrEnum):
@@ -162,9 +163,11 @@ def is_closed(offer: Offer, now_ms: int) -> bool:
 
 def check_open(offer: Offer, now_ms: int) -> None:
     """Raise unless buyers may check out this offer at `now_ms`: OfferClosed when it will never
-    sell again, OfferNotActive when it is not on sale yet."""
+    sell again, OfferNotActive when it is not on sale yet (or is an auction, sold by bids)."""
     if offer.status is OfferStatus.ENDED:
         raise OfferClosed("this offer has ended")
+    if offer.kind is OfferKind.AUCTION:
+        raise OfferNotActive("an auction sells to the highest bid: bid on it")
     if offer.status is not OfferStatus.LIVE:
         raise OfferNotActive("this offer is not on sale yet")
     if offer.starts_at_ms is not None and now_ms < offer.starts_at_ms:

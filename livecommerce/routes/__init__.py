@@ -11,6 +11,7 @@ from aiohttp import web
 
 from livecommerce.routes import (
     accounts,
+    auctions,
     login,
     moderation,
     orders,
@@ -26,7 +27,7 @@ from livecommerce.routes.api import API_ROUTES
 from livecommerce.routes.media import add_media_routes
 from livecommerce.routes.openapi import openapi_document
 
-API_MODULES = (accounts, shows, products, shop, orders, payments, moderation)
+API_MODULES = (accounts, shows, products, shop, auctions, orders, payments, moderation)
 
 
 def setup_routes(app: web.Application, static_dir: Path) -> None:

@@ -11,6 +11,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from livecommerce import keys
+from livecommerce.domain.access import Principal
+from livecommerce.domain.auctions import MAX_AMOUNT, MAX_CLOCK_SECONDS
 from livecommerce.domain.offers import MAX_DURATION_MS, OfferKind
 from livecommerce.errors import InvalidInput
 from livecommerce.routes.api import ApiRoutes
@@ -29,7 +31,7 @@ _DURATION = "how long the sale runs once started, in seconds (the window opens a
 class OfferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     product_id: str = Field(min_length=1, max_length=100)
-    kind: Literal["fixed", "flash"] = "fixed"
+    kind: Literal["fixed", "flash", "auction"] = "fixed"
     price: int | None = Field(
         None,
         ge=0,
@@ -60,6 +62,39 @@ class OfferIn(BaseModel):
     )
     ends_at: datetime | None = Field(
         None, description="an explicit end instead of duration_seconds (older clients)"
+    )
+    # an auction's own fields (docs/AUCTIONS.md); `price`, `cap`, `stock`, `per_buyer_limit`,
+    # `starts_at` and `ends_at` do not apply to it: it sells one unit from `starting_bid`
+    variant_id: str | None = Field(
+        None, max_length=100, description="auction: the variant sold (needed if several)"
+    )
+    starting_bid: int | None = Field(
+        None, ge=1, le=MAX_AMOUNT, strict=True, description="auction: the first bid, minor units"
+    )
+    min_increment: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_AMOUNT,
+        strict=True,
+        description="auction: the step between bids (empty: the increment table by price)",
+    )
+    anti_snipe_seconds: int = Field(
+        10,
+        ge=0,
+        le=MAX_CLOCK_SECONDS,
+        strict=True,
+        description="auction: the last seconds in which a bid extends the clock",
+    )
+    extend_seconds: int = Field(
+        10,
+        ge=1,
+        le=MAX_CLOCK_SECONDS,
+        strict=True,
+        description="auction: the clock is moved to now + this after a late bid",
+    )
+    sudden_death: bool = Field(False, description="auction: the clock never extends")
+    reserve_price: int | None = Field(
+        None, ge=1, le=MAX_AMOUNT, strict=True, description="auction: no sale below it (secret)"
     )
 
 
@@ -135,10 +170,12 @@ def _cap(body: OfferIn) -> int | None:
     body=OfferIn,
     response=OfferOut,
     status=201,
-    summary="Create an offer in a show (seller or host): fixed price or flash sale",
+    summary="Create an offer in a show (seller): fixed price, flash sale or auction",
 )
 async def create_offer(request: web.Request, body: OfferIn) -> OfferOut:
     principal = await require_principal(request)
+    if body.kind == "auction":
+        return await _create_auction(request, principal, body)
     offer = await request.app[keys.SERVICES].offers.create(
         principal,
         request.match_info["show_id"],
@@ -150,6 +187,31 @@ async def create_offer(request: web.Request, body: OfferIn) -> OfferOut:
         starts_at_ms=to_ms(body.starts_at),
         ends_at_ms=to_ms(body.ends_at),
         duration_ms=None if body.duration_seconds is None else body.duration_seconds * 1000,
+    )
+    return await _offer_out(request, offer)
+
+
+async def _create_auction(request: web.Request, principal: Principal, body: OfferIn) -> OfferOut:
+    """An auction offer: one unit, from `starting_bid`, for `duration_seconds` once started."""
+    given = body.model_fields_set & {
+        "price", "cap", "stock", "per_buyer_limit", "starts_at", "ends_at"
+    }  # fmt: skip
+    if given:
+        raise InvalidInput(f"an auction does not take {', '.join(sorted(given))}")
+    if body.starting_bid is None or body.duration_seconds is None:
+        raise InvalidInput("an auction needs starting_bid and duration_seconds")
+    offer = await request.app[keys.SERVICES].auctions.create(
+        principal,
+        request.match_info["show_id"],
+        product_id=body.product_id,
+        variant_id=body.variant_id,
+        starting_bid=body.starting_bid,
+        duration_seconds=body.duration_seconds,
+        min_increment=body.min_increment,
+        anti_snipe_seconds=body.anti_snipe_seconds,
+        extend_seconds=body.extend_seconds,
+        sudden_death=body.sudden_death,
+        reserve_price=body.reserve_price,
     )
     return await _offer_out(request, offer)
 
@@ -197,9 +259,9 @@ async def start_offer(request: web.Request, body: OfferStart) -> OfferOut:
     principal = await require_principal(request)
     show_id, offer_id = _offer_ids(request)
     duration_ms = None if body.duration_seconds is None else body.duration_seconds * 1000
-    offer = await request.app[keys.SERVICES].offers.start(
-        principal, show_id, offer_id, body.media_ts, duration_ms
-    )
+    services = request.app[keys.SERVICES]
+    offer = await services.offers.start(principal, show_id, offer_id, body.media_ts, duration_ms)
+    await services.auctions.started(offer)
     return await _offer_out(request, offer)
 
 

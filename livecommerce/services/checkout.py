@@ -282,6 +282,11 @@ class CheckoutService:
             await self._events.stock_changed(show_id, offer.id)
         return await self._resume(stored)
 
+    async def pay(self, order: Order) -> tuple[Order, PaymentInfo]:
+        """The payment step alone, for orders placed elsewhere (an auction's winner): create a
+        reserved order's payment, or return the one it has."""
+        return await self._resume(order)
+
     async def _replay(self, existing: Order, fingerprint: str) -> tuple[Order, PaymentInfo]:
         """A checkout seen before: the same answer, or a conflict for a different request."""
         if existing.request_hash != fingerprint:

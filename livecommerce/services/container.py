@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from livecommerce.services.accounts import AccountService
 from livecommerce.services.analytics import AnalyticsService
+from livecommerce.services.auctions import AuctionService
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatService
@@ -44,6 +45,7 @@ class Services:
     moderation: ModerationService
     qa: QaService
     analytics: AnalyticsService
+    auctions: AuctionService
     clock: Clock
     bus: Bus
     rate_limiter: RateLimiter

@@ -8,6 +8,13 @@ rows. The modules split the ports by the state they guard; import them from here
 
 from livecommerce.services.ports.addresses import AddressStore
 from livecommerce.services.ports.analytics import AnalyticsStore, ShowFigures, TopProduct
+from livecommerce.services.ports.auctions import (
+    AuctionRecord,
+    AuctionStore,
+    BidLog,
+    Commit,
+    OwnedRow,
+)
 from livecommerce.services.ports.catalog import (
     AccountStore,
     CatalogAdminStore,
@@ -57,13 +64,17 @@ __all__ = [
     "AccountStore",
     "AddressStore",
     "AnalyticsStore",
+    "AuctionRecord",
+    "AuctionStore",
     "Audience",
+    "BidLog",
     "Bus",
     "BusHandler",
     "CatalogAdminStore",
     "CatalogStore",
     "ChatStore",
     "Clock",
+    "Commit",
     "Fanout",
     "FanoutHandler",
     "ImageSize",
@@ -71,6 +82,7 @@ __all__ = [
     "ModerationStore",
     "OrderFilter",
     "OrderStore",
+    "OwnedRow",
     "PaymentGateway",
     "PaymentInfo",
     "PresenceStore",

@@ -4,7 +4,7 @@
 // the timeline on the seek bar and the offer card following the playhead; a scheduled show counts
 // down to its start. State the tests look at is mirrored on <body data-transport="whep|hls"
 // data-player="playing|..." data-show-status="live|paused|..." data-mode="live|replay">.
-import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, errorText, minorOf, money, newKey, tabs, timeOf } from "./common.js";
+import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, errorText, minorOf, money, newKey, tabs, timeOf, toMinor } from "./common.js";
 import { countdown, localTime } from "./localtime.js";
 import { playHls, playWhep, whenLost } from "./media.js";
 import { followShowStatus } from "./showstate.js";
@@ -309,6 +309,7 @@ const hub = connectShow(showId, {
     if (typeof ack.viewers === "number") $("viewers-count").textContent = String(ack.viewers);
     lifecycle.joined();
     if (ack.policy?.slow_mode_seconds) notice(`Slow mode is on: one line every ${ack.policy.slow_mode_seconds} s.`);
+    if (ack.auction) setAuction(ack.auction);
     const pinned = ack.pinned || ack.offer;
     if (pinned && !replay.on) pinOffer(pinned);
     chatControls();
@@ -609,13 +610,15 @@ function renderOffer() {
   const moment = replay.on ? replay.moments.find((e) => e.offer_id === o.id) : null;
   $("offer-moment").hidden = !moment;
   $("offer-moment").textContent = moment ? `On screen at ${clock(moment.media_ts)} in the show` : "";
+  renderAuction(o);
   tick();
 }
 
 function tick() {
   const o = cardOffer();
   const c = $("offer-countdown");
-  if (o) {
+  if (o?.kind === "auction") tickAuction(o, c);
+  else if (o) {
     const now = Date.now();
     if (o.status === "live" && o.starts_at && now < o.starts_at) c.textContent = `starts in ${clock((o.starts_at - now) / 1000)}`;
     else if (o.status === "live" && o.ends_at && now < o.ends_at) c.textContent = `ends in ${clock((o.ends_at - now) / 1000)}`;
@@ -679,6 +682,107 @@ hub.on("offer.updated", async (p) => {
   renderOffer();
   renderTray();
   if (sheet.offer?.id === o.id) sheetProduct();
+});
+
+// --- auctions --------------------------------------------------------------------------------
+// The card of an auction offer: the high bid, the clock (the server's `ends_at`, corrected by the
+// offset between the server's clock and this one), a "Bid $X" button with the next minimum and a
+// max bid the server bids with. See docs/AUCTIONS.md.
+const auctions = new Map();
+const closedAuctions = new Map();
+let serverOffset = 0; // server clock minus this clock, in ms
+const serverNow = () => Date.now() + serverOffset;
+
+function setAuction(a) {
+  if (!a?.offer_id) return;
+  const known = auctions.get(a.offer_id);
+  if (known && known.seq > a.seq) return; // an older update arriving late
+  auctions.set(a.offer_id, a);
+  const o = cardOffer();
+  if (o?.id === a.offer_id) renderAuction(o);
+}
+
+async function loadAuction(offerId) {
+  const started = Date.now();
+  const response = await fetch(`/api/v1/offers/${encodeURIComponent(offerId)}/bids`);
+  if (!response.ok) return;
+  const date = Date.parse(response.headers.get("Date") || "");
+  if (!Number.isNaN(date)) serverOffset = date + 500 - (started + Date.now()) / 2; // 1 s resolution
+  setAuction((await response.json()).auction);
+}
+
+function renderAuction(o) {
+  const isAuction = o?.kind === "auction";
+  $("auction").hidden = !isAuction;
+  $("bid").hidden = !isAuction;
+  $("buy").hidden = isAuction;
+  if (!isAuction) return;
+  const a = auctions.get(o.id);
+  if (!a && o.status === "live") { loadAuction(o.id); return; }
+  const closed = closedAuctions.get(o.id);
+  const high = a?.high_bid;
+  $("offer-price").textContent = money({ amount: high?.amount ?? minorOf(o.price), currency: a?.currency || o.price.currency });
+  $("offer-was").textContent = ""; // the bids make the price, not a discount
+  $("auction-high").textContent = high ? money({ amount: high.amount, currency: a.currency }) : "none yet";
+  $("auction-bidder").textContent = high ? (high.bidder.id === me.id ? "(you)" : `by ${high.bidder.name}`) : "";
+  if (closed) $("auction-status").textContent = closed.winner ? (closed.winner.id === me.id ? `You won at ${money({ amount: closed.amount, currency: closed.currency })}! Check My orders to pay.` : `Sold to ${closed.winner.name} for ${money({ amount: closed.amount, currency: closed.currency })}.`) : "No sale.";
+  tick();
+}
+
+function tickAuction(o, c) {
+  const a = auctions.get(o.id);
+  const bid = $("bid");
+  const open = a && a.status === "open" && o.status === "live" && !closedAuctions.has(o.id);
+  const left = a ? a.ends_at - serverNow() : 0;
+  if (!a) c.textContent = o.status === "draft" ? "auction not started" : "";
+  else if (open && left > 0) c.textContent = `ends in ${clock(Math.max(0, left) / 1000)}`;
+  else c.textContent = "auction over";
+  bid.disabled = !(open && left > 0);
+  bid.textContent = a && bid.disabled === false ? `Bid ${money({ amount: a.min_bid, currency: a.currency })}` : "Bidding closed";
+}
+
+async function placeBid(amount, maxAmount) {
+  const o = cardOffer();
+  if (!o || o.kind !== "auction") return;
+  if (!me.id) { $("auction-status").textContent = "Sign in to bid."; return; }
+  const payload = { offer_id: o.id, amount, idempotency_key: newKey() };
+  if (maxAmount) payload.max_amount = maxAmount;
+  const sent = Date.now();
+  const ack = await hub.emit("auction.bid", payload);
+  if (!ack.ok) {
+    const code = ack.error?.code;
+    if (code === "bid_too_low" && ack.error.details) {
+      const known = auctions.get(o.id);
+      if (known) setAuction({ ...known, min_bid: ack.error.details.min_bid });
+    }
+    $("auction-status").textContent = code === "payment_method_required" ? "Save a shipping address (My orders, or any purchase) before bidding." : errorText(ack);
+    return;
+  }
+  serverOffset = ack.bid.at - (sent + Date.now()) / 2;
+  setAuction(ack.auction);
+  const lead = ack.auction.high_bid?.bidder.id === me.id;
+  $("auction-status").textContent = lead ? `You lead at ${money({ amount: ack.auction.high_bid.amount, currency: ack.auction.currency })}.` : "Outbid by a max bid. Bid again?";
+}
+
+$("bid").addEventListener("click", () => {
+  const a = auctions.get(cardOffer()?.id);
+  if (a) placeBid(a.min_bid, null);
+});
+$("max-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const a = auctions.get(cardOffer()?.id);
+  const max = $("max-bid").value === "" ? 0 : toMinor($("max-bid").value, a?.currency);
+  if (!a || !max) return;
+  if (max < a.min_bid) { $("auction-status").textContent = `Your max must be at least ${money({ amount: a.min_bid, currency: a.currency })}.`; return; }
+  placeBid(a.min_bid, max);
+});
+hub.on("auction.updated", (a) => setAuction(a));
+hub.on("auction.closed", (p) => {
+  closedAuctions.set(p.offer_id, p);
+  const known = auctions.get(p.offer_id);
+  if (known) auctions.set(p.offer_id, { ...known, status: "closed" });
+  const o = cardOffer();
+  if (o?.id === p.offer_id) renderAuction(o);
 });
 
 $("buy").addEventListener("click", () => {

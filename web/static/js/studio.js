@@ -264,7 +264,7 @@ async function renderOffers() {
     pin.disabled = onScreen || ended;
     const unpin = el("button", { type: "button", className: "secondary", "data-action": "unpin", onclick: () => act("offer.unpin", o) }, "Unpin");
     unpin.hidden = !onScreen;
-    const start = el("button", { type: "button", "data-action": "start", onclick: () => act("offer.start", o) }, o.kind === "flash" ? "Start flash sale" : "Start sale");
+    const start = el("button", { type: "button", "data-action": "start", onclick: () => act("offer.start", o) }, o.kind === "flash" ? "Start flash sale" : o.kind === "auction" ? "Start auction" : "Start sale");
     start.disabled = o.status === "live" || ended;
     const armed = endArmed?.id === o.id && Date.now() < endArmed.until;
     const end = el("button", { type: "button", className: "secondary danger", "data-action": "end", "data-armed": armed || null, onclick: () => endOffer(o) }, armed ? "Confirm end" : "End offer");
@@ -308,6 +308,15 @@ function endOffer(o) {
 
 const DONE = { "offer.pin": "Pinned.", "offer.unpin": "Unpinned.", "offer.start": "Sale started.", "offer.end": "Offer ended." };
 
+/** The auction feed: every accepted bid and the winner, in the offers' status line. */
+hub.on("auction.updated", (a) => {
+  const high = a.high_bid;
+  $("offer-status").textContent = high ? `Auction: ${money({ amount: high.amount, currency: a.currency })} by ${high.bidder.name} (${a.bids} bids).` : "Auction started.";
+});
+hub.on("auction.closed", (p) => {
+  $("offer-status").textContent = p.winner ? `Auction won by ${p.winner.name} at ${money({ amount: p.amount, currency: p.currency })}.` : `Auction closed: no sale${p.reserve_met ? "" : " (reserve not met)"}.`;
+});
+
 async function act(event, o) {
   const ack = await hub.emit(event, { offer_id: o.id });
   $("offer-status").textContent = ack.ok ? DONE[event] : errorText(ack);
@@ -350,9 +359,20 @@ async function loadProducts() {
 }
 $("offer-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const body = { product_id: $("offer-product").value, kind: $("offer-kind").value, stock: Number($("offer-stock").value) };
+  let body = { product_id: $("offer-product").value, kind: $("offer-kind").value, stock: Number($("offer-stock").value) };
   if ($("offer-price").value !== "") body.price = toMinor($("offer-price").value);
   if ($("offer-limit").value) body.per_buyer_limit = Number($("offer-limit").value);
+  if (body.kind === "auction") {
+    // one unit, from a starting bid (the price field, else the product's price), for a short clock
+    const product = await products.get(body.product_id);
+    body = {
+      product_id: body.product_id,
+      kind: "auction",
+      starting_bid: body.price || minorOf(product?.price) || 100,
+      duration_seconds: Math.max(5, Number($("offer-seconds").value) || 30),
+      sudden_death: $("offer-sudden").checked,
+    };
+  }
   // the sale runs this long from Start, however long before the show it is prepared
   if (body.kind === "flash") body.duration_seconds = Math.max(1, Math.round(Number($("offer-minutes").value || 5) * 60));
   try {

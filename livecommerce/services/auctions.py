@@ -1,0 +1,672 @@
+"""Auctions: creating an auction offer, accepting bids, closing at the deadline, selling to the
+winner (and, when the winner does not pay, to the runner-up) and publishing the bid log.
+
+A bid is judged by the pure rules of `domain/auctions.py` against the live state read from the
+`AuctionStore` and written back by compare-and-set on the state's version; on a lost race the
+bid is judged again on the new state (it usually becomes `bid_too_low`). The time is this
+node's clock. The accepted rows go to the SQL `BidLog` right after; the close completes the SQL
+log from the live store, so after settlement SQL is the log's source of truth.
+
+Closing: every node that opens an auction or accepts a bid keeps a timer for its end (moved by
+anti-snipe extensions); the background sweeper closes due auctions any node left behind (a node
+killed before its timer fired). The close is a compare-and-set too and the settlement a
+conditional SQL update, so `auction.closed` is announced once. The winner's order goes the way a
+checkout's goes: one unit reserved (its deadline is the payment deadline), the order placed,
+its payment created by `CheckoutService.pay`, `order.updated` sent; an unpaid order expires at
+the deadline through the ordinary sweeper, after which the seller may offer the item to the
+runner-up at their last bid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import re
+import secrets
+import time
+from collections import Counter
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from livecommerce.domain.access import Action, Principal, Role, ShowRef, authorize
+from livecommerce.domain.auctions import (
+    AuctionSettings,
+    AuctionState,
+    Placed,
+    auction_view,
+    chained,
+    close,
+    make_settings,
+    open_state,
+    outcome,
+    place_bid,
+)
+from livecommerce.domain.money import Money
+from livecommerce.domain.offers import Offer, OfferKind, OfferStatus, end_offer
+from livecommerce.domain.orders import RELEASED, Order, place_order, request_fingerprint
+from livecommerce.domain.ratelimit import Rate
+from livecommerce.domain.shows import moment_media_ts
+from livecommerce.errors import (
+    AuctionClosed,
+    AuctionNotOpen,
+    Banned,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    LiveCommerceError,
+    NotFound,
+    PaymentMethodRequired,
+    RateLimited,
+    SellerCannotBid,
+    SoldOut,
+)
+from livecommerce.services.catalog import CatalogService
+from livecommerce.services.checkout import PRODUCT_CACHE_MS, CheckoutService, order_id_for
+from livecommerce.services.moderation import ModerationService
+from livecommerce.services.offers import OfferService
+from livecommerce.services.orders import ShopEvents
+from livecommerce.services.ports import (
+    AddressStore,
+    AuctionRecord,
+    AuctionStore,
+    BidLog,
+    Bus,
+    Clock,
+    OrderStore,
+    OwnedRow,
+    RateLimiter,
+)
+from livecommerce.services.shows import ShowService, show_ref
+from livecommerce.services.stock import StockService
+
+log = logging.getLogger(__name__)
+
+_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,100}$")
+#: How long a node reuses a show's seller and hosts for bids (a new host may bid this long).
+SHOW_CACHE_MS = 1_000
+#: Compare-and-set attempts per bid before giving up with `conflict` (each lost race means
+#: another bid landed, so a bid rarely needs more than a few).
+ATTEMPTS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionOptions:
+    """The settings' part of the service: the payment deadline and the bid rate per bidder."""
+
+    payment_seconds: int = 900
+    bid_rates: Sequence[Rate] = (Rate(10, 1.0),)
+    #: Shortest gap between two `auction.updated` of one auction from one node (coalescing).
+    update_interval: float = 0.1
+
+
+class AuctionService:
+    def __init__(
+        self,
+        store: AuctionStore,
+        bids: BidLog,
+        *,
+        orders: OrderStore,
+        offers: OfferService,
+        shows: ShowService,
+        catalog: CatalogService,
+        stock: StockService,
+        checkout: CheckoutService,
+        moderation: ModerationService,
+        addresses: AddressStore,
+        events: ShopEvents,
+        bus: Bus,
+        clock: Clock,
+        limiter: RateLimiter,
+        options: AuctionOptions,
+    ) -> None:
+        self._store = store
+        self._bids = bids
+        self._orders = orders
+        self._offers = offers
+        self._shows = shows
+        self._catalog = catalog
+        self._stock = stock
+        self._checkout = checkout
+        self._moderation = moderation
+        self._addresses = addresses
+        self._events = events
+        self._bus = bus
+        self._clock = clock
+        self._limiter = limiter
+        self._options = options
+        #: Settings never change after creation: one read per auction per node.
+        self._records: dict[str, AuctionRecord] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._show_refs: dict[str, tuple[int, ShowRef]] = {}
+        #: Refused bids per auction and code not yet added to the live store (one write per
+        #: auction per sweep, not one per refusal).
+        self._refused: dict[str, Counter[str]] = {}
+        #: Coalesced `auction.updated`: the newest state per auction, when each was last sent,
+        #: and the pending sends.
+        self._latest: dict[str, tuple[str, AuctionState]] = {}
+        self._sent: dict[str, float] = {}
+        self._flushing: dict[str, asyncio.Task[None]] = {}
+        self._shipping: dict[str, tuple[int, bool]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- creating and opening ------------------------------------------------------------------
+    async def create(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        *,
+        product_id: str,
+        variant_id: str | None,
+        starting_bid: int,
+        duration_seconds: int,
+        min_increment: int | None = None,
+        anti_snipe_seconds: int = 10,
+        extend_seconds: int = 10,
+        sudden_death: bool = False,
+        reserve_price: int | None = None,
+    ) -> Offer:
+        """A draft auction offer of one unit; its clock starts when the offer is started."""
+        product = await self._catalog.get(product_id)
+        build = functools.partial(
+            make_settings,
+            currency=product.currency,
+            starting_bid=starting_bid,
+            duration_seconds=duration_seconds,
+            min_increment=min_increment,
+            anti_snipe_seconds=anti_snipe_seconds,
+            extend_seconds=extend_seconds,
+            sudden_death=sudden_death,
+            reserve_price=reserve_price,
+        )
+        build(offer_id="-")  # refuse bad settings before anything is written
+        variants = [v.id for v in product.variants]
+        if variant_id is None and len(variants) > 1:
+            raise InvalidInput("choose a variant to auction")
+        if variant_id is not None and variant_id not in variants:
+            raise InvalidInput("unknown variant for this product")
+        offer = await self._offers.create(
+            principal,
+            show_id,
+            product_id=product_id,
+            kind=OfferKind.AUCTION,
+            price_minor=starting_bid,
+            cap=1,
+            duration_ms=duration_seconds * 1000,
+        )
+        settings = build(offer_id=offer.id)
+        await self._bids.add_auction(
+            AuctionRecord(
+                offer_id=offer.id,
+                show_id=show_id,
+                product_id=product_id,
+                variant_id=variant_id if variant_id is not None else variants[0],
+                settings=settings,
+                salt=secrets.token_hex(16),
+            )
+        )
+        return offer
+
+    async def record(self, offer_id: str) -> AuctionRecord:
+        cached = self._records.get(offer_id)
+        if cached is not None:
+            return cached
+        found = await self._bids.auction(offer_id)
+        if found is None:
+            raise NotFound("no such auction")
+        self._records[offer_id] = found
+        return found
+
+    async def started(self, offer: Offer) -> None:
+        """An offer was started: when it is an auction, open its clock here and time its end."""
+        if offer.kind is not OfferKind.AUCTION:
+            return
+        state = await self._live(await self.record(offer.id))
+        await self._publish_updated(offer.show_id, (await self.record(offer.id)).settings, state)
+
+    async def _live(self, record: AuctionRecord) -> AuctionState:
+        """The live state, opened from the started offer when the store has none."""
+        state = await self._store.state(record.offer_id)
+        if state is None:
+            offer = await self._orders.get_offer(record.offer_id)
+            if offer is None:
+                raise NotFound("no such auction")
+            if offer.status is OfferStatus.ENDED:
+                raise AuctionClosed("this auction has closed")
+            if offer.status is not OfferStatus.LIVE:
+                raise AuctionNotOpen("this auction has not started")
+            assert offer.starts_at_ms is not None
+            assert offer.ends_at_ms is not None
+            state = await self._store.open(
+                open_state(offer.id, offer.starts_at_ms, offer.ends_at_ms)
+            )
+        if not state.closed:
+            self._time(state)
+        return state
+
+    # -- bidding -------------------------------------------------------------------------------
+    async def bid(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        offer_id: str,
+        *,
+        amount: int,
+        max_amount: int | None,
+        idempotency_key: str,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Place a bid: ({id, seq, amount, at}, the auction's view). Idempotent per (bidder,
+        key): a retry gets the first answer. Refusals of an existing auction are counted for
+        the seller: on this node at once, in the live store at the next sweep or close."""
+        try:
+            return await self._bid(
+                principal, show_id, offer_id, amount, max_amount, idempotency_key
+            )
+        except DomainError as exc:
+            if offer_id in self._records:
+                self._refused.setdefault(offer_id, Counter())[exc.code] += 1
+            raise
+
+    async def _flush_refusals(self, offer_id: str | None = None) -> None:
+        """Move this node's refusal counts (of one auction, or all) to the live store."""
+        for oid in [offer_id] if offer_id is not None else list(self._refused):
+            counts = self._refused.pop(oid, None)
+            if counts:
+                await self._store.refuse(oid, counts)
+
+    async def _bid(
+        self,
+        principal: Principal | None,
+        show_id: str,
+        offer_id: str,
+        amount: int,
+        max_amount: int | None,
+        idempotency_key: str,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        who = authorize(principal, Action.CHECKOUT)
+        if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
+            raise InvalidInput("idempotency_key must be 8-100 characters of [A-Za-z0-9._:-]")
+        record = await self.record(offer_id)
+        if record.show_id != show_id:
+            raise NotFound("no such auction in this show")
+        show = await self._show(show_id)
+        if who.user_id == show.seller_id or who.user_id in show.host_ids:
+            raise SellerCannotBid("the seller and the show's hosts cannot bid")
+        key = f"{who.user_id}:{idempotency_key}"
+        replayed = await self._store.replay(offer_id, key)
+        if replayed is not None:
+            return await self._replayed(record, replayed)
+        if not await self._limiter.allow(f"bid:{who.user_id}", self._options.bid_rates):
+            raise RateLimited("too many bids; wait a moment")
+        settings = record.settings
+        state = await self._live(record)
+
+        def judge(state: AuctionState) -> Placed:
+            return place_bid(
+                settings,
+                state,
+                user_id=who.user_id,
+                name=who.name,
+                amount=amount,
+                max_amount=max_amount,
+                now_ms=self._clock.now_ms(),
+                salt=record.salt,
+            )
+
+        judge(state)  # most refusals (too low, closed) before the per-bidder reads below
+        await self._may_bid(who, show, record)
+        for _ in range(ATTEMPTS):
+            placed = judge(state)
+            own = placed.own
+            ack = {
+                "id": f"{offer_id}-{own.seq}",
+                "seq": own.seq,
+                "amount": own.amount,
+                "at": own.at,
+            }
+            done = await self._store.commit(
+                state.version, placed.state, placed.rows, key, {"bid": ack}
+            )
+            if done.replay is not None:
+                return await self._replayed(record, done.replay)
+            if done.done:
+                self._record_rows(offer_id, placed.rows)
+                if placed.extended:
+                    self._time(placed.state)
+                await self._publish_updated(show_id, settings, placed.state)
+                return ack, auction_view(settings, placed.state)
+            moved = await self._store.state(offer_id)
+            assert moved is not None
+            state = moved
+        raise Conflict("the auction is too busy; bid again")
+
+    def _record_rows(self, offer_id: str, rows: Sequence[OwnedRow]) -> None:
+        """Write accepted rows to SQL without holding the bidder's ack: the live store has them
+        already, and the close copies any row SQL lacks before it computes the head."""
+        self._background(self._bids.append(offer_id, rows), offer_id)
+
+    def _background(self, work: Awaitable[None], offer_id: str) -> None:
+        """Bookkeeping no ack waits for; a failure is logged (the close repairs the log)."""
+
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("auction bookkeeping failed", extra={"offer": offer_id})
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _replayed(
+        self, record: AuctionRecord, stored: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        state = await self._store.state(record.offer_id)
+        assert state is not None
+        return dict(stored["bid"]), auction_view(record.settings, state)
+
+    async def _may_bid(self, who: Principal, show: ShowRef, record: AuctionRecord) -> None:
+        """Banned viewers and bidders a win could not ship to are refused."""
+        if (await self._moderation.standing(show.id, who.user_id)).banned:
+            raise Banned("you are banned from this show")
+        ships = await self._ships(record.product_id, self._clock.now_ms())
+        if ships and await self._addresses.address_of(who.user_id) is None:
+            raise PaymentMethodRequired("save a shipping address before bidding")
+
+    async def _show(self, show_id: str) -> ShowRef:
+        """Whose show it is and who hosts it, from a short per-node cache (every bid asks)."""
+        now = self._clock.now_ms()
+        cached = self._show_refs.get(show_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        ref = show_ref(await self._shows.get(show_id))
+        self._show_refs[show_id] = (now + SHOW_CACHE_MS, ref)
+        return ref
+
+    async def _ships(self, product_id: str, now: int) -> bool:
+        cached = self._shipping.get(product_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        ships = (await self._catalog.get(product_id)).requires_shipping
+        self._shipping[product_id] = (now + PRODUCT_CACHE_MS, ships)
+        return ships
+
+    async def _publish_updated(
+        self, show_id: str, settings: AuctionSettings, state: AuctionState
+    ) -> None:
+        """Announce the auction's state, at most once per `update_interval` per auction on this
+        node (the latest state always goes out): a bidding war of hundreds of bids a second
+        would otherwise cost a message per bid to every viewer. Each bidder's ack carries the
+        state after their own bid."""
+        offer_id = state.offer_id
+        latest = self._latest.get(offer_id)
+        if latest is None or latest[1].seq <= state.seq:
+            self._latest[offer_id] = (show_id, state)
+        if offer_id in self._flushing:
+            return
+        wait = self._sent.get(offer_id, 0.0) + self._options.update_interval - time.monotonic()
+        if wait <= 0:
+            await self._flush(offer_id, settings)
+            return
+        task = asyncio.get_running_loop().create_task(self._flush_later(offer_id, settings, wait))
+        self._flushing[offer_id] = task
+
+    async def _flush_later(self, offer_id: str, settings: AuctionSettings, wait: float) -> None:
+        try:
+            await asyncio.sleep(wait)
+            await self._flush(offer_id, settings)
+        finally:
+            self._flushing.pop(offer_id, None)
+
+    async def _flush(self, offer_id: str, settings: AuctionSettings) -> None:
+        show_id, state = self._latest.pop(offer_id)
+        self._sent[offer_id] = time.monotonic()
+        await self._bus.publish(
+            "auction.updated", {"show_id": show_id, **auction_view(settings, state)}
+        )
+
+    async def view(self, offer_id: str) -> dict[str, Any] | None:
+        """The auction's public state (None before it is started)."""
+        record = await self.record(offer_id)
+        state = await self._store.state(offer_id)
+        return None if state is None else auction_view(record.settings, state)
+
+    # -- closing -------------------------------------------------------------------------------
+    def _time(self, state: AuctionState) -> None:
+        """(Re)arm this node's timer for the auction's end."""
+        old = self._timers.pop(state.offer_id, None)
+        if old is not None:
+            old.cancel()
+        delay = max(0.0, (state.ends_at_ms - self._clock.now_ms()) / 1000)
+        loop = asyncio.get_running_loop()
+        self._timers[state.offer_id] = loop.call_later(delay, self._fire, state.offer_id)
+
+    def _fire(self, offer_id: str) -> None:
+        self._timers.pop(offer_id, None)
+        task = asyncio.get_running_loop().create_task(self._on_timer(offer_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_timer(self, offer_id: str) -> None:
+        try:
+            if not await self.close(offer_id):
+                state = await self._store.state(offer_id)
+                if state is not None and not state.closed:
+                    self._time(state)  # extended meanwhile (by another node)
+        except Exception:
+            log.exception("closing an auction failed", extra={"offer": offer_id})
+
+    async def close(self, offer_id: str) -> bool:
+        """Close the auction if its clock ran out (or its offer was ended) and settle it: the
+        winner's order, the log's head, `auction.closed`. True when this call settled it;
+        safe to run on every node at once and again after a crash half-way."""
+        record = await self.record(offer_id)
+        if (await self._bids.auction(offer_id) or record).settled:
+            return False
+        offer = await self._orders.get_offer(offer_id)
+        if offer is None or offer.status is OfferStatus.DRAFT:
+            return False
+        ended = offer.status is OfferStatus.ENDED
+        state = await self._store.state(offer_id)
+        if state is None:
+            start = offer.starts_at_ms or offer.created_at_ms
+            state = await self._store.open(open_state(offer_id, start, offer.ends_at_ms or start))
+        while True:
+            closed = close(record.settings, state, self._clock.now_ms(), force=ended)
+            if closed is None:
+                return False
+            if closed is state or (await self._store.commit(state.version, closed)).done:
+                break
+            moved = await self._store.state(offer_id)
+            assert moved is not None
+            state = moved
+        return await self._settle(record, offer, closed)
+
+    async def _settle(self, record: AuctionRecord, offer: Offer, state: AuctionState) -> bool:
+        offer_id = record.offer_id
+        await self._bids.append(offer_id, await self._store.rows(offer_id))
+        rows = await self._bids.rows(offer_id)
+        _, head = chained(record.settings.to_wire(), [row for row, _ in rows])
+        result = outcome(record.settings, state)
+        order_id = None
+        if result.winner_id is not None and result.amount is not None:
+            try:
+                order = await self._sell(record, offer, result.winner_id, result.amount, "")
+                order_id = order.id
+            except SoldOut:
+                log.warning("an auction's unit was gone at its close", extra={"offer": offer_id})
+        now = self._clock.now_ms()
+        if not await self._bids.settle(
+            offer_id,
+            winner_id=result.winner_id,
+            amount=result.amount,
+            order_id=order_id,
+            head=head,
+            at_ms=now,
+            refused=await self._flushed_refusals(offer_id),
+        ):
+            return False
+        if offer.status is not OfferStatus.ENDED:
+            ended = end_offer(offer)
+            if await self._orders.save_offer(ended, offer.status):
+                # the replay's timeline marks the close where a seller's end would be
+                show = await self._shows.get(offer.show_id)
+                media_ts = moment_media_ts(show.times, now, None)
+                media_ms = None if media_ts is None else round(media_ts * 1000)
+                await self._orders.add_timeline(offer.show_id, offer.id, "ended", now, media_ms)
+                await self._events.offer_updated(ended, media_ts)
+        winner = None
+        if result.winner_id is not None:
+            winner = {"id": result.winner_id, "name": result.winner_name}
+        await self._bus.publish(
+            "auction.closed",
+            {
+                "show_id": record.show_id,
+                "offer_id": offer_id,
+                "winner": winner,
+                "amount": result.amount,
+                "currency": record.settings.currency,
+                "reserve_met": result.reserve_met,
+                "order_id": order_id,
+                "log_head": head,
+                "bids": state.bids,
+            },
+        )
+        return True
+
+    async def _flushed_refusals(self, offer_id: str) -> dict[str, int]:
+        await self._flush_refusals(offer_id)
+        return await self._store.refusals(offer_id)
+
+    async def sweep(self) -> int:
+        """Close the due auctions any node left behind (and count this node's refused bids in
+        the live store); how many this pass settled."""
+        await self._flush_refusals()
+        settled = 0
+        for offer_id in await self._bids.unsettled():
+            if await self.close(offer_id):
+                settled += 1
+        return settled
+
+    async def aclose(self) -> None:
+        """Stop this node's timers (on shutdown; the sweeper of any node takes over) and count
+        its last refusals."""
+        with contextlib.suppress(LiveCommerceError):
+            await self._flush_refusals()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for task in [*self._tasks, *self._flushing.values()]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- selling -------------------------------------------------------------------------------
+    async def _sell(
+        self, record: AuctionRecord, offer: Offer, buyer_id: str, amount: int, suffix: str
+    ) -> Order:
+        """The buyer's order of the one unit at `amount`, paid like a checkout's; idempotent."""
+        key = f"auction:{offer.id}{suffix}"
+        order_id = order_id_for(buyer_id, key)
+        existing = await self._orders.get_order(order_id)
+        if existing is not None:
+            return (await self._checkout.pay(existing))[0]
+        now = self._clock.now_ms()
+        ttl = self._options.payment_seconds * 1000
+        product = await self._catalog.get(offer.product_id)
+        ship_to = None
+        if product.requires_shipping:
+            ship_to = await self._addresses.address_of(buyer_id)
+        await self._stock.reserve(offer, record.variant_id, order_id, buyer_id, 1, now + ttl)
+        order = place_order(
+            order_id=order_id,
+            buyer_id=buyer_id,
+            seller_id=offer.seller_id,
+            show_id=offer.show_id,
+            offer_id=offer.id,
+            product_id=offer.product_id,
+            variant_id=record.variant_id,
+            quantity=1,
+            unit_price=Money(amount, record.settings.currency),
+            idempotency_key=key,
+            request_hash=request_fingerprint({"auction": offer.id, "amount": amount}),
+            now_ms=now,
+            ttl_ms=ttl,
+            shipping_address=ship_to,
+        )
+        stored = await self._orders.add_order(order)
+        if stored == order:
+            await self._events.order_updated(order)
+        return (await self._checkout.pay(stored))[0]
+
+    async def second_chance(
+        self, principal: Principal | None, show_id: str, offer_id: str
+    ) -> Order:
+        """Offer the item to the runner-up at their last bid, once the winner's order was given
+        up (expired, failed or cancelled). Only the seller (or an admin) decides it."""
+        show = show_ref(await self._shows.get(show_id))
+        authorize(principal, Action.PREPARE_OFFERS, show)
+        record = await self._bids.auction(offer_id)
+        if record is None or record.show_id != show_id:
+            raise NotFound("no such auction in this show")
+        if not record.settled or record.order_id is None:
+            raise Conflict("this auction has no winner's order to replace")
+        won = await self._orders.get_order(record.order_id)
+        if won is None or won.status not in RELEASED:
+            raise Conflict("the winner's order is still open or paid")
+        # the runner-up: the highest last bid of anyone but the winner (the earlier on a tie)
+        best: dict[str, tuple[int, int]] = {}
+        for row, user_id in await self._bids.rows(offer_id):
+            if user_id != record.winner_id and row.amount > best.get(user_id, (0, 0))[0]:
+                best[user_id] = (row.amount, -row.seq)
+        if not best:
+            raise Conflict("nobody else bid in this auction")
+        runner_up = max(best, key=lambda u: best[u])
+        amount = best[runner_up][0]
+        reserve = record.settings.reserve_price
+        if reserve is not None and amount < reserve:
+            raise Conflict("the runner-up's last bid is below the reserve")
+        offer = await self._orders.get_offer(offer_id)
+        assert offer is not None
+        order = await self._sell(record, offer, runner_up, amount, ":second-chance")
+        await self._bids.set_second_chance(offer_id, order.id)
+        return order
+
+    # -- the public log ------------------------------------------------------------------------
+    async def log(self, principal: Principal | None, offer_id: str) -> dict[str, Any]:
+        """The whole log with each row's hash and the head. Bidders are per-auction pseudonyms;
+        the seller (and admins) also see who is behind each row and the refused bids per error
+        code, a bidder sees `you` on theirs."""
+        record = await self._bids.auction(offer_id)
+        if record is None:
+            raise NotFound("no such auction")
+        owned: list[OwnedRow] = (
+            await self._bids.rows(offer_id) if record.settled else await self._store.rows(offer_id)
+        )
+        settings = record.settings.to_wire()
+        published, head = chained(settings, [row for row, _ in owned])
+        seller = principal is not None and (
+            principal.role is Role.ADMIN
+            or principal.user_id == (await self._shows.get(record.show_id)).seller_id
+        )
+        for wire, (_, user_id) in zip(published, owned, strict=True):
+            if seller:
+                user = await self._events.views.user(user_id)
+                wire["bidder_user"] = {"id": user_id, "name": user.name if user else ""}
+            elif principal is not None and principal.user_id == user_id:
+                wire["you"] = True
+        state = await self._store.state(offer_id)
+        out: dict[str, Any] = {
+            "offer_id": offer_id,
+            "settings": settings,
+            "bids": published,
+            "head": head,
+            "settled": record.settled,
+            "auction": None if state is None else auction_view(record.settings, state),
+        }
+        if seller:  # refused bids are never in the chain; the seller sees how many there were
+            # the live count goes on after the close (late bids); SQL keeps the close's count
+            out["refused"] = await self._flushed_refusals(offer_id) or dict(record.refused)
+        return out
