@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -44,48 +45,61 @@ from livecommerce.domain.inventory import (
     VariantStock,
 )
 from livecommerce.errors import InvalidInput, LimitReached, NotFound, StoreUnavailable
+from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import ReserveResult
 
-# KEYS: v, caps, res, buyers, due. ARGV: reservation id, buyer, quantity, per-buyer limit (-1:
-# none), deadline, pool, variant, offer, capped (1/0). One flat string reply ("code;on_hand;
-# held;cap;cap_held;cap_sold;record"): parsing an array costs redis-py several times more CPU
-# than one bulk string, and this runs once per buyer in a burst.
+# KEYS: v, caps, res, buyers, due (of one pool). ARGV[1]: the pool; then 9 per request: mode
+# ('h' hold, 'p' peek), reservation id, buyer, quantity, per-buyer limit (-1: none), deadline,
+# variant, offer, capped (1/0). The requests run in order, each as the one-reservation step it
+# always was; the reply is one line per request ("code;on_hand;held;cap;cap_held;cap_sold;
+# record"), all in one bulk string: parsing an array costs redis-py several times more CPU than
+# splitting one string. Codes: 0 held, 1 the id is held already (its record follows), 2 a peek
+# that would hold, -1 sold out, -2 over the per-buyer limit, -3 pool/variant/cap not loaded,
+# -4 bad quantity.
 _RESERVE = """
-local vid, oid = ARGV[7], ARGV[8]
-local v = redis.call('HMGET', KEYS[1], vid, vid .. '|held')
-if not v[1] then return '-3' end
-local capped = ARGV[9] == '1'
-local c = {'-1', '0', '0'}
-if capped then
-  c = redis.call('HMGET', KEYS[2], oid, oid .. '|held', oid .. '|sold')
-  if not c[1] then return '-3' end
+local function one(mode, rid, buyer, qty_arg, limit_arg, deadline, vid, oid, capped_arg)
+  local v = redis.call('HMGET', KEYS[1], vid, vid .. '|held')
+  if not v[1] then return '-3' end
+  local capped = capped_arg == '1'
+  local c = {'-1', '0', '0'}
+  if capped then
+    c = redis.call('HMGET', KEYS[2], oid, oid .. '|held', oid .. '|sold')
+    if not c[1] then return '-3' end
+  end
+  local on_hand, held = tonumber(v[1]), tonumber(v[2] or '0')
+  local cap, cap_held, cap_sold = tonumber(c[1]), tonumber(c[2] or '0'), tonumber(c[3] or '0')
+  local level = on_hand .. ';' .. held .. ';' .. cap .. ';' .. cap_held .. ';' .. cap_sold .. ';'
+  local existing = redis.call('HGET', KEYS[3], rid)
+  if existing then return '1;' .. level .. existing end
+  local qty, limit = tonumber(qty_arg), tonumber(limit_arg)
+  if qty < 1 then return '-4;' .. level end
+  local bkey = oid .. '|' .. buyer
+  if limit >= 0 then
+    local have = tonumber(redis.call('HGET', KEYS[4], bkey) or '0')
+    if have + qty > limit then return '-2;' .. level end
+  end
+  if on_hand - held < qty then return '-1;' .. level end
+  if capped and cap - cap_held - cap_sold < qty then return '-1;' .. level end
+  if mode == 'p' then return '2;' .. level end
+  redis.call('HINCRBY', KEYS[1], vid .. '|held', qty)
+  if capped then
+    redis.call('HINCRBY', KEYS[2], oid .. '|held', qty)
+    cap_held = cap_held + qty
+  end
+  redis.call('HINCRBY', KEYS[4], bkey, qty)
+  local record = 'held|' .. qty_arg .. '|' .. buyer .. '|' .. deadline .. '|' .. vid .. '|' ..
+    oid .. '|' .. capped_arg
+  redis.call('HSET', KEYS[3], rid, record)
+  redis.call('ZADD', KEYS[5], deadline, ARGV[1] .. '\\t' .. rid)
+  return '0;' .. on_hand .. ';' .. (held + qty) .. ';' .. cap .. ';' .. cap_held .. ';' ..
+    cap_sold .. ';' .. record
 end
-local on_hand, held = tonumber(v[1]), tonumber(v[2] or '0')
-local cap, cap_held, cap_sold = tonumber(c[1]), tonumber(c[2] or '0'), tonumber(c[3] or '0')
-local level = on_hand .. ';' .. held .. ';' .. cap .. ';' .. cap_held .. ';' .. cap_sold .. ';'
-local existing = redis.call('HGET', KEYS[3], ARGV[1])
-if existing then return '1;' .. level .. existing end
-local qty, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
-if qty < 1 then return '-4;' .. level end
-local bkey = oid .. '|' .. ARGV[2]
-if limit >= 0 then
-  local have = tonumber(redis.call('HGET', KEYS[4], bkey) or '0')
-  if have + qty > limit then return '-2;' .. level end
+local out = {}
+for i = 2, #ARGV, 9 do
+  out[#out + 1] = one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5],
+    ARGV[i + 6], ARGV[i + 7], ARGV[i + 8])
 end
-if on_hand - held < qty then return '-1;' .. level end
-if capped and cap - cap_held - cap_sold < qty then return '-1;' .. level end
-redis.call('HINCRBY', KEYS[1], vid .. '|held', qty)
-if capped then
-  redis.call('HINCRBY', KEYS[2], oid .. '|held', qty)
-  cap_held = cap_held + qty
-end
-redis.call('HINCRBY', KEYS[4], bkey, qty)
-local record = 'held|' .. ARGV[3] .. '|' .. ARGV[2] .. '|' .. ARGV[5] .. '|' .. vid .. '|' ..
-  oid .. '|' .. ARGV[9]
-redis.call('HSET', KEYS[3], ARGV[1], record)
-redis.call('ZADD', KEYS[5], ARGV[5], ARGV[6] .. '\\t' .. ARGV[1])
-return '0;' .. on_hand .. ';' .. (held + qty) .. ';' .. cap .. ';' .. cap_held .. ';' ..
-  cap_sold .. ';' .. record
+return table.concat(out, '\\n')
 """
 
 # KEYS: as above. ARGV: reservation id, target status ('committed' | 'released'), pool.
@@ -219,18 +233,57 @@ def _parse(reservation_id: str, pool: str, record: str) -> Reservation:
 
 def _check_ids(*ids: str) -> None:
     """Refuse identifiers that would break a record or a key (ours never contain these)."""
-    if any(ch in i for i in ids for ch in "|;\t{}"):
+    if any(ch in i for i in ids for ch in "|;\t\n{}"):
         raise InvalidInput("bad identifier")
 
 
-class RedisInventory:
-    """Product pools in Redis; every state change is one Lua script."""
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """One reserve (`hold`) or peek, waiting for its tick's batch."""
 
-    def __init__(self, client: Redis, *, prefix: str = "lc:inv") -> None:
+    hold: bool
+    line: StockLine
+    reservation_id: str
+    buyer_id: str
+    quantity: int
+    expires_at_ms: int
+
+
+def _answer(ask: _Ask, reply: str) -> ReserveResult | Exception | None:
+    """What one line of the batch's reply means for its caller."""
+    res = reply.split(";", 6)
+    code = int(res[0])
+    if code == -3:
+        return NotFound("unknown stock pool")
+    line = ask.line
+    variant = VariantStock(int(res[1]), int(res[2]))
+    cap = StockLevel(int(res[3]), int(res[4]), int(res[5])) if line.capped else None
+    if code == -4:
+        return InvalidInput("quantity must be positive")
+    if code == -2:
+        return LimitReached(f"at most {line.per_buyer_limit} per buyer")
+    if code == -1:
+        return rules.sold_out(rules.units_left(variant, cap))
+    if code == 2:
+        return None
+    return ReserveResult(
+        _parse(ask.reservation_id, line.pool, res[6]), variant, cap, created=code == 0
+    )
+
+
+class RedisInventory:
+    """Product pools in Redis; every state change is one Lua script, and the reserves and peeks
+    of one event-loop tick share one script call per pool (`batch_max` per call at most; 1
+    sends each alone)."""
+
+    def __init__(
+        self, client: Redis, *, prefix: str = "lc:inv", batch_max: int = DEFAULT_BATCH_MAX
+    ) -> None:
         self._redis = client
         self._prefix = prefix
         self._due_key = f"{prefix}:due"
         self._reserve: AsyncScript = self._redis.register_script(_RESERVE)
+        self._asks: TickBatcher[_Ask, ReserveResult | None] = TickBatcher(self._run, batch_max)
         self._settle: AsyncScript = self._redis.register_script(_SETTLE)
         self._adjust: AsyncScript = self._redis.register_script(_ADJUST)
         self._restore: AsyncScript = self._redis.register_script(_RESTORE)
@@ -307,34 +360,58 @@ class RedisInventory:
         expires_at_ms: int,
     ) -> ReserveResult:
         _check_ids(line.pool, line.variant_id, line.offer_id, buyer_id, reservation_id)
-        limit = line.per_buyer_limit
-        args: list[str | int] = [
-            reservation_id,
-            buyer_id,
-            quantity,
-            -1 if limit is None else limit,
-            expires_at_ms,
-            line.pool,
-            line.variant_id,
-            line.offer_id,
-            1 if line.capped else 0,
-        ]
-        reply: str = await self._call(lambda: self._reserve(keys=self._keys(line.pool), args=args))
-        res = reply.split(";", 6)
-        code = int(res[0])
-        if code == -3:
-            raise NotFound("unknown stock pool")
-        variant = VariantStock(int(res[1]), int(res[2]))
-        cap = StockLevel(int(res[3]), int(res[4]), int(res[5])) if line.capped else None
-        if code == -4:
-            raise InvalidInput("quantity must be positive")
-        if code == -2:
-            raise LimitReached(f"at most {limit} per buyer")
-        if code == -1:
-            raise rules.sold_out(rules.units_left(variant, cap))
-        return ReserveResult(
-            _parse(reservation_id, line.pool, res[6]), variant, cap, created=code == 0
+        ask = _Ask(True, line, reservation_id, buyer_id, quantity, expires_at_ms)
+        result = await self._asks.submit(ask)
+        assert result is not None  # a hold answers a reservation or raises
+        return result
+
+    async def peek(
+        self, line: StockLine, reservation_id: str, buyer_id: str, quantity: int
+    ) -> ReserveResult | None:
+        _check_ids(line.pool, line.variant_id, line.offer_id, buyer_id, reservation_id)
+        return await self._asks.submit(_Ask(False, line, reservation_id, buyer_id, quantity, 0))
+
+    async def _run(self, asks: list[_Ask]) -> list[ReserveResult | Exception | None]:
+        """One script call per pool in the batch (a pool's keys share one hash slot, so each
+        call stays within one slot), run concurrently; a call that fails fails its pool's asks
+        only."""
+        by_pool: dict[str, list[int]] = {}
+        for i, ask in enumerate(asks):
+            by_pool.setdefault(ask.line.pool, []).append(i)
+        outcomes: list[ReserveResult | Exception | None] = [None] * len(asks)
+        groups = list(by_pool.items())
+        replies = await asyncio.gather(
+            *[self._run_pool(pool, [asks[i] for i in idx]) for pool, idx in groups],
+            return_exceptions=True,
         )
+        for (_pool, idx), reply in zip(groups, replies, strict=True):
+            if isinstance(reply, BaseException):
+                if not isinstance(reply, Exception):
+                    raise reply
+                for i in idx:
+                    outcomes[i] = reply
+                continue
+            for i, line in zip(idx, reply, strict=True):
+                outcomes[i] = _answer(asks[i], line)
+        return outcomes
+
+    async def _run_pool(self, pool: str, asks: list[_Ask]) -> list[str]:
+        args: list[str | int] = [pool]
+        for ask in asks:
+            limit = ask.line.per_buyer_limit
+            args += [
+                "h" if ask.hold else "p",
+                ask.reservation_id,
+                ask.buyer_id,
+                ask.quantity,
+                -1 if limit is None else limit,
+                ask.expires_at_ms,
+                ask.line.variant_id,
+                ask.line.offer_id,
+                1 if ask.line.capped else 0,
+            ]
+        reply: str = await self._call(lambda: self._reserve(keys=self._keys(pool), args=args))
+        return reply.split("\n")
 
     async def _settle_as(self, pool: str, reservation_id: str, status: str) -> bool:
         done = await self._call(

@@ -9,7 +9,7 @@ has always left its variant's stock.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
@@ -22,6 +22,7 @@ from livecommerce.domain.offers import Offer, OfferKind, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus
 from livecommerce.domain.shipping import Fulfilment, ShippingAddress
 from livecommerce.ids import new_id
+from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import OrderFilter
 
 _ORDER_COLUMNS = (
@@ -34,6 +35,46 @@ _ORDER_COLUMNS = (
 
 _MARKS = ", ".join("?" for _ in _ORDER_COLUMNS.split(","))
 _INSERT_ORDER = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({_MARKS})"  # noqa: S608 why: constants
+
+
+def _order_args(order: Order) -> tuple[Any, ...]:
+    """An order's values in `_ORDER_COLUMNS` order."""
+    fulfilment = order.fulfilment
+    return (
+        order.id,
+        order.buyer_id,
+        order.seller_id,
+        order.show_id,
+        order.offer_id,
+        order.product_id,
+        order.variant_id,
+        order.quantity,
+        order.unit_price.minor,
+        order.total.minor,
+        order.total.currency,
+        str(order.status),
+        order.idempotency_key,
+        order.request_hash,
+        order.created_at_ms,
+        order.updated_at_ms,
+        order.expires_at_ms,
+        order.payment_provider,
+        order.payment_ref,
+        order.refunded_minor,
+        _address_json(order.shipping_address),
+        fulfilment.carrier if fulfilment else "",
+        fulfilment.tracking_number if fulfilment else "",
+        fulfilment.fulfilled_at_ms if fulfilment else None,
+        order.restocked,
+    )
+
+
+async def _outcome(call: Awaitable[Order]) -> Order | Exception:
+    """The order, or the exception its caller should raise."""
+    try:
+        return await call
+    except Exception as exc:  # handed to the caller, who raises it
+        return exc
 
 
 def _address_json(address: ShippingAddress | None) -> str | None:
@@ -105,57 +146,70 @@ def _offer(row: Row) -> Offer:
 
 
 class SqlOrderStore:
-    """The OrderStore port over `Database` (SQLite or PostgreSQL)."""
+    """The OrderStore port over `Database` (SQLite or PostgreSQL). The orders added in one
+    event-loop tick are written by one statement (`batch_max` rows at most; 1 writes each
+    alone)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, batch_max: int = DEFAULT_BATCH_MAX) -> None:
         self._db = db
         self.ledger = SqlLedger(db)
+        self._adds: TickBatcher[Order, Order] = TickBatcher(self._add_batch, batch_max)
 
     # -- orders ----------------------------------------------------------------------------------
     async def add_order(self, order: Order) -> Order:
+        return await self._adds.submit(order)
+
+    async def _add_batch(self, orders: list[Order]) -> list[Order | Exception]:
+        """One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING id` for the tick's new orders
+        (a single statement: all of it is written or none). An order whose id or (buyer,
+        idempotency key) is taken answers the stored one, as `add_order` always did. Should the
+        statement fail for any other reason, every order is tried alone, so a bad row fails
+        only its own caller."""
+        if len(orders) == 1:
+            return [await _outcome(self._add_one(orders[0]))]
+        first: dict[str, Order] = {}
+        for order in orders:
+            first.setdefault(order.id, order)
+        rows = "(" + _MARKS + ")"
         try:
-            await self._db.execute(
-                _INSERT_ORDER,
-                order.id,
-                order.buyer_id,
-                order.seller_id,
-                order.show_id,
-                order.offer_id,
-                order.product_id,
-                order.variant_id,
-                order.quantity,
-                order.unit_price.minor,
-                order.total.minor,
-                order.total.currency,
-                str(order.status),
-                order.idempotency_key,
-                order.request_hash,
-                order.created_at_ms,
-                order.updated_at_ms,
-                order.expires_at_ms,
-                order.payment_provider,
-                order.payment_ref,
-                order.refunded_minor,
-                _address_json(order.shipping_address),
-                order.fulfilment.carrier if order.fulfilment else "",
-                order.fulfilment.tracking_number if order.fulfilment else "",
-                order.fulfilment.fulfilled_at_ms if order.fulfilment else None,
-                order.restocked,
+            inserted = await self._db.fetchall(
+                f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES "  # noqa: S608 why: constants and placeholders
+                + ", ".join(rows for _ in first)
+                + " ON CONFLICT DO NOTHING RETURNING id",
+                *[arg for order in first.values() for arg in _order_args(order)],
             )
+        except Exception:  # each order then gets its own answer below
+            return [await _outcome(self._add_one(order)) for order in orders]
+        written = {row["id"] for row in inserted}
+        out: list[Order | Exception] = []
+        for order in orders:
+            if order.id in written and first[order.id] is order:
+                out.append(order)
+            else:
+                out.append(await _outcome(self._stored(order)))
+        return out
+
+    async def _add_one(self, order: Order) -> Order:
+        try:
+            await self._db.execute(_INSERT_ORDER, *_order_args(order))
         except UniqueViolation:
-            row = await self._db.fetchone(
-                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE buyer_id = ? AND idempotency_key = ?",  # noqa: S608 why: constant column list
-                order.buyer_id,
-                order.idempotency_key,
-            )
-            if row is None:  # the id (not the key) collided: same order id, read it
-                row = await self._db.fetchone(
-                    f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = ?",  # noqa: S608 why: constant column list
-                    order.id,
-                )
-            assert row is not None
-            return _order(row)
+            return await self._stored(order)
         return order
+
+    async def _stored(self, order: Order) -> Order:
+        """The stored order that took `order`'s (buyer, idempotency key), or else its id."""
+        row = await self._db.fetchone(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE buyer_id = ? AND idempotency_key = ?",  # noqa: S608 why: constant column list
+            order.buyer_id,
+            order.idempotency_key,
+        )
+        if row is None:  # the id (not the key) collided: same order id, read it
+            row = await self._db.fetchone(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = ?",  # noqa: S608 why: constant column list
+                order.id,
+            )
+        assert row is not None
+        return _order(row)
 
     async def get_order(self, order_id: str) -> Order | None:
         row = await self._db.fetchone(
