@@ -285,9 +285,10 @@ class CheckoutService:
         if stored.request_hash != fingerprint:
             raise IdempotencyConflict("this idempotency key was used for another checkout")
         if stored == order:
-            await self._events.order_updated(order)
             await self._events.stock_changed(show_id, offer.id)
-            # written just now: nobody can have moved it yet, so `_pay` need not read it back
+            # written just now: nobody can have moved it yet, so `_pay` need not read it back;
+            # the order is announced once, in the state `_pay` leaves it in (`pending_payment`,
+            # or `failed`), not also as `reserved` a moment before
             return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order, fresh=True))
         return await self._resume(stored)
 

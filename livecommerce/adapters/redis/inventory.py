@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,16 +49,18 @@ from livecommerce.errors import InvalidInput, LimitReached, NotFound, StoreUnava
 from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import ReserveResult
 
-# KEYS: v, caps, res, buyers, due (of one pool). ARGV[1]: the pool; then 9 per request: mode
-# ('h' hold, 'p' peek), reservation id, buyer, quantity, per-buyer limit (-1: none), deadline,
-# variant, offer, capped (1/0). The requests run in order, each as the one-reservation step it
-# always was; the reply is one line per request ("code;on_hand;held;cap;cap_held;cap_sold;
-# record"), all in one bulk string: parsing an array costs redis-py several times more CPU than
-# splitting one string. Codes: 0 held, 1 the id is held already (its record follows), 2 a peek
-# that would hold, -1 sold out, -2 over the per-buyer limit, -3 pool/variant/cap not loaded,
-# -4 bad quantity.
+# KEYS: v, caps, res, buyers, due (of one pool). ARGV[1]: the pool; ARGV[2]: the requests, one
+# per line, "mode|reservation id|buyer|quantity|per-buyer limit (-1: none)|deadline|variant|
+# offer|capped (1/0)" with mode 'h' (hold) or 'p' (peek). One string rather than nine arguments
+# per request: redis-py's packing of each argument cost more CPU than the whole script. The
+# requests run in order, each as the one-reservation step it always was; the reply is one line
+# per request ("code;on_hand;held;cap;cap_held;cap_sold;record") in one bulk string, as parsing
+# an array costs redis-py several times more than splitting a string. Codes: 0 held, 1 the id
+# is held already (its record follows), 2 a peek that would hold, -1 sold out, -2 over the
+# per-buyer limit, -3 pool/variant/cap not loaded, -4 bad quantity.
 _RESERVE = """
 local function one(mode, rid, buyer, qty_arg, limit_arg, deadline, vid, oid, capped_arg)
+  if not mode then return '-4;0;0;-1;0;0;' end
   local v = redis.call('HMGET', KEYS[1], vid, vid .. '|held')
   if not v[1] then return '-3' end
   local capped = capped_arg == '1'
@@ -95,9 +98,9 @@ local function one(mode, rid, buyer, qty_arg, limit_arg, deadline, vid, oid, cap
     cap_sold .. ';' .. record
 end
 local out = {}
-for i = 2, #ARGV, 9 do
-  out[#out + 1] = one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5],
-    ARGV[i + 6], ARGV[i + 7], ARGV[i + 8])
+for req in string.gmatch(ARGV[2], '[^\\n]+') do
+  out[#out + 1] = one(string.match(req,
+    '^(%a)|([^|]*)|([^|]*)|(-?%d+)|(-?%d+)|(-?%d+)|([^|]*)|([^|]*)|([01])$'))
 end
 return table.concat(out, '\\n')
 """
@@ -231,9 +234,13 @@ def _parse(reservation_id: str, pool: str, record: str) -> Reservation:
     )
 
 
+_BAD_ID = re.compile(r"[|;\t\n{}]")
+
+
 def _check_ids(*ids: str) -> None:
-    """Refuse identifiers that would break a record or a key (ours never contain these)."""
-    if any(ch in i for i in ids for ch in "|;\t\n{}"):
+    """Refuse identifiers that would break a record, a request line or a key (ours never
+    contain these)."""
+    if _BAD_ID.search("".join(ids)):
         raise InvalidInput("bad identifier")
 
 
@@ -396,21 +403,15 @@ class RedisInventory:
         return outcomes
 
     async def _run_pool(self, pool: str, asks: list[_Ask]) -> list[str]:
-        args: list[str | int] = [pool]
-        for ask in asks:
-            limit = ask.line.per_buyer_limit
-            args += [
-                "h" if ask.hold else "p",
-                ask.reservation_id,
-                ask.buyer_id,
-                ask.quantity,
-                -1 if limit is None else limit,
-                ask.expires_at_ms,
-                ask.line.variant_id,
-                ask.line.offer_id,
-                1 if ask.line.capped else 0,
-            ]
-        reply: str = await self._call(lambda: self._reserve(keys=self._keys(pool), args=args))
+        requests = "\n".join(
+            f"{'h' if a.hold else 'p'}|{a.reservation_id}|{a.buyer_id}|{a.quantity}|"
+            f"{-1 if a.line.per_buyer_limit is None else a.line.per_buyer_limit}|"
+            f"{a.expires_at_ms}|{a.line.variant_id}|{a.line.offer_id}|{1 if a.line.capped else 0}"
+            for a in asks
+        )
+        reply: str = await self._call(
+            lambda: self._reserve(keys=self._keys(pool), args=[pool, requests])
+        )
         return reply.split("\n")
 
     async def _settle_as(self, pool: str, reservation_id: str, status: str) -> bool:
