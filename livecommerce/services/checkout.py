@@ -286,9 +286,11 @@ class CheckoutService:
             raise IdempotencyConflict("this idempotency key was used for another checkout")
         if stored == order:
             await self._events.stock_changed(show_id, offer.id)
-            # written just now: nobody can have moved it yet, so `_pay` need not read it back;
-            # the order is announced once, in the state `_pay` leaves it in (`pending_payment`,
-            # or `failed`), not also as `reserved` a moment before
+        if held.created and stored == order:
+            # this call holds the reservation and wrote the order (twins only find them), so
+            # nobody has moved it yet and `_pay` need not read it back. The order is announced
+            # once, in the state `_pay` leaves it in (`pending_payment`, or `failed`), not also
+            # as `reserved` a moment before.
             return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order, fresh=True))
         return await self._resume(stored)
 
