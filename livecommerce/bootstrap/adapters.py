@@ -104,7 +104,7 @@ async def open_adapters(
         if settings.redis.url:
             client = connect(settings.redis.url, settings.redis.pool_size)
             stack.push_async_callback(client.aclose)
-            redis_bus = RedisBus(client)
+            redis_bus = RedisBus(client, batch_max=batch_max)
             await stack.enter_async_context(redis_bus.running())
             bus, limiter = redis_bus, RedisRateLimiter(client, batch_max=batch_max)
             redis_inventory = RedisInventory(client, batch_max=batch_max)
@@ -139,7 +139,7 @@ async def open_adapters(
             inventory=inventory,
             presence=presence,
             fanout=fanout,
-            accounts=SqlAccountStore(db),
+            accounts=SqlAccountStore(db, batch_max=batch_max),
             addresses=SqlAddressStore(db, batch_max=batch_max),
             shows=SqlShowStore(db),
             catalog=SqlCatalogStore(db),

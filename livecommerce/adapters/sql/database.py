@@ -9,6 +9,8 @@ idempotency is enforced by unique constraints.
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import re
 import sqlite3
 import time
@@ -60,9 +62,11 @@ def _args(args: Sequence[Any]) -> tuple[Any, ...]:
 _PLACEHOLDER = re.compile(r"\?")
 
 
+@functools.lru_cache(maxsize=1024)
 def to_postgres(sql: str) -> str:
-    """Rewrite ``?`` placeholders to ``$1..$n`` (our SQL has no ``?`` inside literals)."""
-    counter = iter(range(1, 10_000))
+    """Rewrite ``?`` placeholders to ``$1..$n`` (our SQL has no ``?`` inside literals); cached,
+    since the same statements come back all the time (a batched one has thousands)."""
+    counter = itertools.count(1)
     return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
 
 
