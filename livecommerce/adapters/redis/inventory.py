@@ -1,8 +1,12 @@
 """RedisInventory: the InventoryStore shared by many nodes, one Lua script per operation.
 
 Each reserve / commit / release / adjust is a single script, so Redis runs the checks and the
-change as one step: no oversell, no double release, however many nodes race. A pool is one
-product's stock, kept in four hashes that share the product's hash tag `{p:<product id>}`:
+change as one step: no oversell, no double release, however many nodes race. The reserves and
+peeks made in one event-loop tick go to Redis together (`TickBatcher`): one script call per
+pool runs them in order, each exactly as it would run alone, and answers each its own line.
+
+A pool is one product's stock, kept in four hashes that share the product's hash tag
+`{p:<product id>}`:
 `v` (per variant: on-hand units, and `<variant>|held`), `caps` (per capped offer: `<offer>`,
 `<offer>|held`, `<offer>|sold`), `res` (reservations: `id -> status|qty|buyer|deadline|variant|
 offer|capped`) and `buyers` (`<offer>|<buyer> -> units`, for per-buyer limits). One sorted set
@@ -16,7 +20,8 @@ the product is the smallest unit that holds both, and its keys always land in on
 cost: all of one product's flash-sale traffic goes to one Redis shard (it would anyway, since a
 variant's counter is a single key). The deadline index is global, so this adapter targets a
 single Redis (or a primary with replicas); on Redis Cluster the scripts would need the index
-split per tag (a `{p:…}:due` set per pool plus a set of pools with holds), see issue 18.
+split per tag (a `{p:…}:due` set per pool plus a set of pools with holds), see issue 18. The
+batches already keep to that: a batched call only ever touches one pool's keys (and the index).
 
 Connections come from a `BlockingConnectionPool` with an explicit size: redis-py's default asyncio
 pool raises beyond 100 connections instead of waiting, which a flash-sale burst would hit.
