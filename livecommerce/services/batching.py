@@ -45,6 +45,7 @@ class TickBatcher(Generic[T, R]):
         self._max = max_size
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._running: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: T) -> R:
@@ -52,6 +53,8 @@ class TickBatcher(Generic[T, R]):
         if self._max == 1:
             return _unwrap((await self._run([item]))[0])
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # another event loop (tests run many): the old one's is dead
+            self._loop, self._pending, self._scheduled = loop, [], False
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, future))
         if not self._scheduled:
