@@ -15,8 +15,8 @@ reads and order writes of one event-loop tick share one store call); a second ro
 runs it with `batch_max=1` (every call alone) as the same-run baseline. Where the machine has
 two cores or more, what serves is pinned to core 0 and what loads it to core 1: the money path
 alone runs in this process on core 0 with redis-server and PostgreSQL on core 1; through
-Socket.IO, the `livecommerce serve` child runs under `taskset -c 0` and this process (the
-clients, and the stores) on core 1. The 1-minute load average at the start is recorded and a
+Socket.IO, the `livecommerce serve` child runs under `taskset -c 0` with the stores beside it,
+and this process (the clients) on core 1. The 1-minute load average at the start is recorded and a
 run that starts above the core count is marked *noisy*.
 
 Run: `python -m bench stampede` (env STAMPEDE_BUYERS, STAMPEDE_UNITS to change the size).
@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -74,6 +75,28 @@ def pin(core: int) -> None:
     """Move this process (and what it starts from now on) to one core."""
     if PINNED:
         os.sched_setaffinity(0, {core})
+
+
+def pin_stores(core: int) -> None:
+    """Move every process this one started (redis-server, PostgreSQL and its backends) to one
+    core: the load side's while the money path runs in this process, the server's while a
+    `livecommerce serve` child uses them (beside clients, they would starve it)."""
+    if not PINNED:
+        return
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    mine, grew = {os.getpid()}, True
+    while grew:
+        found = {pid for pid, ppid in parents.items() if ppid in mine} - mine
+        mine |= found
+        grew = bool(found)
+    for pid in mine - {os.getpid()}:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(pid, {core})
 
 
 @dataclass
@@ -144,7 +167,7 @@ async def seed(store_url: str, buyers: int, units: int) -> Seeded:
 
 
 @contextlib.asynccontextmanager
-async def server(env: dict[str, str], port: int) -> AsyncIterator[str]:
+async def server(env: dict[str, str], port: int) -> AsyncIterator[tuple[str, int]]:
     """`python -m livecommerce serve` in a child process until the block ends."""
     errlog = tempfile.TemporaryFile()  # noqa: SIM115 why: closed in the finally below
     taskset = ["taskset", "-c", str(SERVER_CORE)] if PINNED else []
@@ -172,7 +195,7 @@ async def server(env: dict[str, str], port: int) -> AsyncIterator[str]:
                     errlog.seek(0)
                     raise RuntimeError(f"server exited: {errlog.read().decode()[-2000:]}")
                 await asyncio.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -234,6 +257,12 @@ async def burst(
 OUT = [*HOLDING, *SOLD]
 
 
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from /proc, 10 ms steps)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def oversold(units_per_offer: list[int]) -> int:
     """Units beyond the variant's stock plus units beyond either offer's cap (must be 0)."""
     return max(0, sum(units_per_offer) - UNITS) + sum(max(0, u - CAP) for u in units_per_offer)
@@ -259,11 +288,13 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
             "LIVECOMMERCE_LOG__LEVEL": "WARNING",
             "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": str(BUYERS + 10),
         }
-        async with server(env, port) as base:
+        async with server(env, port) as (base, pid):
             show_ids = [seeded.offers[i % 2][0] for i in range(len(seeded.tokens))]
             clients = await connect_all(base, seeded.tokens, show_ids)
             try:
+                cpu = cpu_of(pid)
                 base_wall, base_lat, _ = await burst(clients, lambda i: {"bad": i})
+                base_cpu, cpu = cpu_of(pid) - cpu, cpu_of(pid)
                 wall, lat, acks = await burst(
                     clients,
                     lambda i: {
@@ -273,6 +304,7 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
                         "idempotency_key": f"stampede-{i:06d}",
                     },
                 )
+                cpu = cpu_of(pid) - cpu
             finally:
                 await asyncio.gather(*[c.disconnect() for c in clients], return_exceptions=True)
     won = sum(1 for a in acks if a.get("ok"))
@@ -295,6 +327,8 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
         "p50": pct(lat, 0.5),
         "p99": pct(lat, 0.99),
         "base_rate": len(clients) / base_wall,
+        "cpu_us": cpu / len(acks) * 1e6,
+        "base_cpu_us": base_cpu / len(clients) * 1e6,
         "base_p50": pct(base_lat, 0.5),
         "base_p99": pct(base_lat, 0.99),
         "won": won,
@@ -393,11 +427,11 @@ async def main() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         services.append(await service_level(in_process + off, f"sqlite:///{tmp}/o.db", "", 1))
         pin(CLIENT_CORE)
         sockets.append(await scenario(in_process, f"sqlite:///{tmp}/s.db", ""))
-    pin(CLIENT_CORE)  # redis-server and PostgreSQL inherit the load side's core
     redis, pg = RedisServer(), PostgresServer()
     redis.start()
     pg.start()
     try:
+        pin_stores(CLIENT_CORE)
         services.append(await service_level(stores, pg.create_database("svc"), redis.url))
         redis.flush()
         services.append(
@@ -405,7 +439,9 @@ async def main() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         )
         redis.flush()
         pin(CLIENT_CORE)
-        sockets.append(await scenario(stores, pg.create_database("stampede"), redis.url))
+        url = pg.create_database("stampede")
+        pin_stores(SERVER_CORE)
+        sockets.append(await scenario(stores, url, redis.url))
     finally:
         redis.kill()
         pg.cleanup()
@@ -438,15 +474,17 @@ def run() -> str:
         for on, off in zip(services[::2], services[1::2], strict=True)
     ]
     rows = [
-        "| adapters | attempts/s | p50 ack ms | p99 ack ms | baseline attempts/s | "
-        "baseline p50 / p99 ms | ratio to baseline | orders with stock | oversold | outcomes |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| adapters | attempts/s | p50 ack ms | p99 ack ms | server CPU µs per attempt | "
+        "baseline attempts/s | baseline p50 / p99 ms | baseline server CPU µs | "
+        "ratio to baseline | orders with stock | oversold | outcomes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["codes"].items()))
         rows.append(
             f"| {r['name']} | {r['rate']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} | "
-            f"{r['base_rate']:.0f} | {r['base_p50']:.0f} / {r['base_p99']:.0f} | "
+            f"{r['cpu_us']:.0f} | {r['base_rate']:.0f} | "
+            f"{r['base_p50']:.0f} / {r['base_p99']:.0f} | {r['base_cpu_us']:.0f} | "
             f"**{r['rate'] / r['base_rate']:.2f}×** | "
             f"{r['won']} of {UNITS} | **{r['oversold']}** | {outcomes} |"
         )
@@ -475,7 +513,9 @@ def run() -> str:
         "payments. Server: one `livecommerce serve` process. An attempt that wins reserves, "
         "writes the order and creates its payment before acking; a loser is "
         "refused `sold_out` with nothing held. Baseline: the same burst of invalid payloads "
-        "(refused by validation, no store touched).\n\n"
+        "(refused by validation, no store touched). Server CPU is the `livecommerce serve` "
+        "process's over each burst (from /proc), so it does not depend on how fast the clients "
+        "are.\n\n"
         + "\n".join(rows)
         + f"\n\n1-minute load average when the run started: {load_before:.1f} on {cores} cores"
         + (" — *noisy* (above the core count: read the ratios only)" if noisy else "")
