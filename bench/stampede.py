@@ -15,9 +15,9 @@ reads and order writes of one event-loop tick share one store call); a second ro
 runs it with `batch_max=1` (every call alone) as the same-run baseline. Where the machine has
 two cores or more, what serves is pinned to core 0 and what loads it to core 1: the money path
 alone runs in this process on core 0 with redis-server and PostgreSQL on core 1; through
-Socket.IO, the `livecommerce serve` child runs under `taskset -c 0` with the stores beside it,
-and this process (the clients) on core 1. The 1-minute load average at the start is recorded and a
-run that starts above the core count is marked *noisy*.
+Socket.IO, the `livecommerce serve` child runs under `taskset -c 0`, this process (the
+clients) on core 1, and the stores on either. The 1-minute load average at the start is
+recorded and a run that starts above the core count is marked *noisy*.
 
 Run: `python -m bench stampede` (env STAMPEDE_BUYERS, STAMPEDE_UNITS to change the size).
 """
@@ -77,10 +77,11 @@ def pin(core: int) -> None:
         os.sched_setaffinity(0, {core})
 
 
-def pin_stores(core: int) -> None:
-    """Move every process this one started (redis-server, PostgreSQL and its backends) to one
-    core: the load side's while the money path runs in this process, the server's while a
-    `livecommerce serve` child uses them (beside clients, they would starve it)."""
+def pin_stores(cores: set[int]) -> None:
+    """Move every process this one started (redis-server, PostgreSQL and its backends) to these
+    cores: the load side's while the money path runs in this process; both while a `livecommerce
+    serve` child uses them (on the clients' core they starved the server, on the server's they
+    took its CPU)."""
     if not PINNED:
         return
     parents: dict[int, int] = {}
@@ -96,7 +97,7 @@ def pin_stores(core: int) -> None:
         grew = bool(found)
     for pid in mine - {os.getpid()}:
         with contextlib.suppress(OSError):
-            os.sched_setaffinity(pid, {core})
+            os.sched_setaffinity(pid, cores)
 
 
 @dataclass
@@ -431,7 +432,7 @@ async def main() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     redis.start()
     pg.start()
     try:
-        pin_stores(CLIENT_CORE)
+        pin_stores({CLIENT_CORE})
         services.append(await service_level(stores, pg.create_database("svc"), redis.url))
         redis.flush()
         services.append(
@@ -440,7 +441,7 @@ async def main() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         redis.flush()
         pin(CLIENT_CORE)
         url = pg.create_database("stampede")
-        pin_stores(SERVER_CORE)
+        pin_stores({SERVER_CORE, CLIENT_CORE})
         sockets.append(await scenario(stores, url, redis.url))
     finally:
         redis.kill()
