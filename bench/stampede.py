@@ -10,6 +10,15 @@ PostgreSQL. Baseline in the same run: the same clients sending an invalid
 `checkout.start` (refused by payload validation before any store is touched), so the ratio
 shows what the money path costs on top of a Socket.IO round trip.
 
+The money path batches by default (`shop.batch_max`: the reservations, rate checks, address
+reads and order writes of one event-loop tick share one store call); a second row per adapter
+runs it with `batch_max=1` (every call alone) as the same-run baseline. Where the machine has
+two cores or more, what serves is pinned to core 0 and what loads it to core 1: the money path
+alone runs in this process on core 0 with redis-server and PostgreSQL on core 1; through
+Socket.IO, the `livecommerce serve` child runs under `taskset -c 0`, this process (the
+clients) on core 1, and the stores on either. The 1-minute load average at the start is
+recorded and a run that starts above the core count is marked *noisy*.
+
 Run: `python -m bench stampede` (env STAMPEDE_BUYERS, STAMPEDE_UNITS to change the size).
 """
 
@@ -25,6 +34,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -56,6 +66,38 @@ UNITS = int(os.environ.get("STAMPEDE_UNITS", "100"))
 SECRET_KEY = new_secret(32)
 #: Each of the two offers may sell at most this many of the variant's UNITS.
 CAP = max(1, UNITS * 3 // 4)
+#: The cores the server side and the load side are pinned to (when the machine has both).
+SERVER_CORE, CLIENT_CORE = 0, 1
+PINNED = {SERVER_CORE, CLIENT_CORE} <= os.sched_getaffinity(0)
+
+
+def pin(core: int) -> None:
+    """Move this process (and what it starts from now on) to one core."""
+    if PINNED:
+        os.sched_setaffinity(0, {core})
+
+
+def pin_stores(cores: set[int]) -> None:
+    """Move every process this one started (redis-server, PostgreSQL and its backends) to these
+    cores: the load side's while the money path runs in this process; both while a `livecommerce
+    serve` child uses them (on the clients' core they starved the server, on the server's they
+    took its CPU)."""
+    if not PINNED:
+        return
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    mine, grew = {os.getpid()}, True
+    while grew:
+        found = {pid for pid, ppid in parents.items() if ppid in mine} - mine
+        mine |= found
+        grew = bool(found)
+    for pid in mine - {os.getpid()}:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(pid, cores)
 
 
 @dataclass
@@ -126,10 +168,12 @@ async def seed(store_url: str, buyers: int, units: int) -> Seeded:
 
 
 @contextlib.asynccontextmanager
-async def server(env: dict[str, str], port: int) -> AsyncIterator[str]:
+async def server(env: dict[str, str], port: int) -> AsyncIterator[tuple[str, int]]:
     """`python -m livecommerce serve` in a child process until the block ends."""
     errlog = tempfile.TemporaryFile()  # noqa: SIM115 why: closed in the finally below
+    taskset = ["taskset", "-c", str(SERVER_CORE)] if PINNED else []
     proc = await asyncio.create_subprocess_exec(
+        *taskset,
         sys.executable,
         "-m",
         "livecommerce",
@@ -152,7 +196,7 @@ async def server(env: dict[str, str], port: int) -> AsyncIterator[str]:
                     errlog.seek(0)
                     raise RuntimeError(f"server exited: {errlog.read().decode()[-2000:]}")
                 await asyncio.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -214,6 +258,12 @@ async def burst(
 OUT = [*HOLDING, *SOLD]
 
 
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from /proc, 10 ms steps)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def oversold(units_per_offer: list[int]) -> int:
     """Units beyond the variant's stock plus units beyond either offer's cap (must be 0)."""
     return max(0, sum(units_per_offer) - UNITS) + sum(max(0, u - CAP) for u in units_per_offer)
@@ -239,11 +289,13 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
             "LIVECOMMERCE_LOG__LEVEL": "WARNING",
             "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": str(BUYERS + 10),
         }
-        async with server(env, port) as base:
+        async with server(env, port) as (base, pid):
             show_ids = [seeded.offers[i % 2][0] for i in range(len(seeded.tokens))]
             clients = await connect_all(base, seeded.tokens, show_ids)
             try:
+                cpu = cpu_of(pid)
                 base_wall, base_lat, _ = await burst(clients, lambda i: {"bad": i})
+                base_cpu, cpu = cpu_of(pid) - cpu, cpu_of(pid)
                 wall, lat, acks = await burst(
                     clients,
                     lambda i: {
@@ -253,6 +305,7 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
                         "idempotency_key": f"stampede-{i:06d}",
                     },
                 )
+                cpu = cpu_of(pid) - cpu
             finally:
                 await asyncio.gather(*[c.disconnect() for c in clients], return_exceptions=True)
     won = sum(1 for a in acks if a.get("ok"))
@@ -275,6 +328,8 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
         "p50": pct(lat, 0.5),
         "p99": pct(lat, 0.99),
         "base_rate": len(clients) / base_wall,
+        "cpu_us": cpu / len(acks) * 1e6,
+        "base_cpu_us": base_cpu / len(clients) * 1e6,
         "base_p50": pct(base_lat, 0.5),
         "base_p99": pct(base_lat, 0.99),
         "won": won,
@@ -284,8 +339,12 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
     }
 
 
-async def service_level(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
-    """The same stampede straight into CheckoutService (no sockets): the money path alone."""
+async def service_level(
+    name: str, store_url: str, redis_url: str, batch_max: int | None = None
+) -> dict[str, Any]:
+    """The same stampede straight into CheckoutService (no sockets): the money path alone, in
+    this process (pinned to the server core); `batch_max` 1 turns batching off."""
+    pin(SERVER_CORE)
     with tempfile.TemporaryDirectory(prefix="lc-bench-svc-") as data:
         settings = load_settings(
             None,
@@ -295,6 +354,7 @@ async def service_level(name: str, store_url: str, redis_url: str) -> dict[str, 
                 "redis": {"url": redis_url},
                 "demo": {"enabled": False},
                 "log": {"level": "WARNING"},
+                "shop": {} if batch_max is None else {"batch_max": batch_max},
             },
         )
         async with shop_env(settings) as env:
@@ -334,10 +394,11 @@ async def service_level(name: str, store_url: str, redis_url: str) -> dict[str, 
 
             tasks = [asyncio.create_task(one(i)) for i in range(BUYERS)]
             await asyncio.sleep(0.1)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             gate.set()
             await asyncio.gather(*tasks)
             wall = time.perf_counter() - start
+            cpu = time.process_time() - cpu
             levels = await env.shop.stock.levels(product.id)
             units_out = [
                 sum(o.quantity for o in await env.adapters.orders.offer_orders(o.id, OUT))
@@ -350,6 +411,7 @@ async def service_level(name: str, store_url: str, redis_url: str) -> dict[str, 
         "rate": BUYERS / wall,
         "p50": pct(latencies, 0.5),
         "p99": pct(latencies, 0.99),
+        "cpu_us": cpu / BUYERS * 1e6,
         "won": codes.get("ok", 0),
         "oversold": max(oversold(units_out), oversold(counted), held - UNITS),
         "codes": codes,
@@ -359,20 +421,28 @@ async def service_level(name: str, store_url: str, redis_url: str) -> dict[str, 
 async def main() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     sockets, services = [], []
     in_process = "in-process (SQLite + memory inventory)"
+    stores = "Redis + PostgreSQL"
+    off = ", batching off (`batch_max=1`)"
     with tempfile.TemporaryDirectory(prefix="lc-bench-sqlite-") as tmp:
         services.append(await service_level(in_process, f"sqlite:///{tmp}/v.db", ""))
+        services.append(await service_level(in_process + off, f"sqlite:///{tmp}/o.db", "", 1))
+        pin(CLIENT_CORE)
         sockets.append(await scenario(in_process, f"sqlite:///{tmp}/s.db", ""))
     redis, pg = RedisServer(), PostgresServer()
     redis.start()
     pg.start()
     try:
+        pin_stores({CLIENT_CORE})
+        services.append(await service_level(stores, pg.create_database("svc"), redis.url))
+        redis.flush()
         services.append(
-            await service_level("Redis + PostgreSQL", pg.create_database("svc"), redis.url)
+            await service_level(stores + off, pg.create_database("svc_off"), redis.url, 1)
         )
         redis.flush()
-        sockets.append(
-            await scenario("Redis + PostgreSQL", pg.create_database("stampede"), redis.url)
-        )
+        pin(CLIENT_CORE)
+        url = pg.create_database("stampede")
+        pin_stores({SERVER_CORE, CLIENT_CORE})
+        sockets.append(await scenario(stores, url, redis.url))
     finally:
         redis.kill()
         pg.cleanup()
@@ -381,47 +451,75 @@ async def main() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 def run() -> str:
     load_before = os.getloadavg()[0]
-    results, services = asyncio.run(main())
+    cores = os.cpu_count() or 1
+    affinity = os.sched_getaffinity(0)
+    try:
+        results, services = asyncio.run(main())
+    finally:
+        os.sched_setaffinity(0, affinity)
     svc_rows = [
-        "| adapters | attempts/s | p50 ms | p99 ms | orders with stock | oversold | outcomes |",
-        "|---|---|---|---|---|---|---|",
+        "| adapters | attempts/s | p50 ms | p99 ms | CPU µs per attempt | orders with stock | "
+        "oversold | outcomes |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in services:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["codes"].items()))
         svc_rows.append(
             f"| {r['name']} | {r['rate']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} | "
-            f"{r['won']} of {UNITS} | **{r['oversold']}** | {outcomes} |"
+            f"{r['cpu_us']:.0f} | {r['won']} of {UNITS} | **{r['oversold']}** | {outcomes} |"
         )
+    # rows come in pairs: batched, then the same adapters with batching off
+    gains = [
+        f"- {on['name']}: batching gives **{on['rate'] / off['rate']:.1f}×** the attempts/s "
+        f"({off['cpu_us']:.0f} → {on['cpu_us']:.0f} µs of CPU per attempt)."
+        for on, off in zip(services[::2], services[1::2], strict=True)
+    ]
     rows = [
-        "| adapters | attempts/s | p50 ack ms | p99 ack ms | baseline attempts/s | "
-        "baseline p50 / p99 ms | orders with stock | oversold | outcomes |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| adapters | attempts/s | p50 ack ms | p99 ack ms | server CPU µs per attempt | "
+        "baseline attempts/s | baseline p50 / p99 ms | baseline server CPU µs | "
+        "ratio to baseline | orders with stock | oversold | outcomes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["codes"].items()))
         rows.append(
             f"| {r['name']} | {r['rate']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} | "
-            f"{r['base_rate']:.0f} | {r['base_p50']:.0f} / {r['base_p99']:.0f} | "
+            f"{r['cpu_us']:.0f} | {r['base_rate']:.0f} | "
+            f"{r['base_p50']:.0f} / {r['base_p99']:.0f} | {r['base_cpu_us']:.0f} | "
+            f"**{r['rate'] / r['base_rate']:.2f}×** | "
             f"{r['won']} of {UNITS} | **{r['oversold']}** | {outcomes} |"
         )
+    noisy = load_before > cores
+    pinning = (
+        f"Server side pinned to core {SERVER_CORE}, load side to core {CLIENT_CORE} "
+        "(`taskset` / `sched_setaffinity`, see the module docstring)."
+        if PINNED
+        else "Not pinned (fewer than two cores available)."
+    )
     return (
         f"One variant of {UNITS} units is sold by two flash offers in two live shows at once, "
         f"each capped at {CAP} (so the shared variant runs out first); buyers alternate between "
         "the two offers. *Oversold* counts units held or sold beyond the variant's stock plus "
         "units beyond either offer's cap.\n\n"
         f"**Money path alone** ({BUYERS} concurrent `CheckoutService.start` calls in one event "
-        "loop, no sockets; each winner also writes its order and creates its demo payment):\n\n"
+        "loop, no sockets; each winner also writes its order and creates its demo payment). "
+        "Baseline: the same code with batching off (`shop.batch_max: 1`, every store call "
+        "alone). CPU is this process's (all threads) over the burst:\n\n"
         + "\n".join(svc_rows)
+        + "\n\n"
+        + "\n".join(gains)
         + "\n\n**Through Socket.IO** — "
         f"{BUYERS} python-socketio buyers (one process, websocket transport) send "
         "`checkout.start` for one unit each at the same instant, per-buyer limit 1, demo "
         "payments. Server: one `livecommerce serve` process. An attempt that wins reserves, "
         "writes the order and creates its payment before acking; a loser is "
         "refused `sold_out` with nothing held. Baseline: the same burst of invalid payloads "
-        "(refused by validation, no store touched).\n\n"
+        "(refused by validation, no store touched). Server CPU is the `livecommerce serve` "
+        "process's over each burst (from /proc), so it does not depend on how fast the clients "
+        "are.\n\n"
         + "\n".join(rows)
-        + f"\n\nLoad average when the run started: {load_before:.1f} on {os.cpu_count()} cores "
-        "(shared machine). Reproduce: `python -m bench stampede` "
-        "(`STAMPEDE_BUYERS` / `STAMPEDE_UNITS` to resize). The client process shares the "
-        "machine's cores with the server, so absolute rates are a floor.\n"
+        + f"\n\n1-minute load average when the run started: {load_before:.1f} on {cores} cores"
+        + (" — *noisy* (above the core count: read the ratios only)" if noisy else "")
+        + f". {pinning} Reproduce: `python -m bench stampede` "
+        "(`STAMPEDE_BUYERS` / `STAMPEDE_UNITS` to resize).\n"
     )

@@ -216,6 +216,10 @@ class ShopSettings(Section):
     reconcile_interval_seconds: float = Field(60.0, gt=0, le=3600)
     #: Shortest gap between two `offer.updated` stock announcements of one offer (coalescing).
     stock_update_interval_seconds: float = Field(0.2, ge=0, le=60)
+    #: The most requests one store call answers for the money path: the reservations, checkout
+    #: rate checks, address reads and order and payment writes made in one event-loop tick
+    #: share one Redis script or SQL statement (docs/SHOP.md, "Batching"). 1 = no batching.
+    batch_max: int = Field(256, ge=1, le=1000)
     #: New checkouts per buyer (retries of one idempotency key are not counted): keeps one
     #: account from holding a whole offer's stock with unpaid reservations.
     checkout_rates: list[RateSetting] = [

@@ -1,6 +1,7 @@
 """DemoPaymentGateway: the default provider — no keys, no money, Stripe's test card numbers.
 
-A demo payment is a row in `demo_payments` (so any node can confirm it). Confirming with
+A demo payment is a row in `demo_payments` (so any node can confirm it). Payments created
+in one event-loop tick are written by one statement (a flash sale's winners). Confirming with
 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined for good (the demo has no retry
 flow, so a decline fails the order and releases its stock). Every change is a conditional UPDATE,
 which makes confirm and the sweeper's cancel race-safe: only one of them can leave `open`.
@@ -8,12 +9,12 @@ which makes confirm and the sweeper's cancel race-safe: only one of them can lea
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 
 from livecommerce.adapters.sql.database import Database, UniqueViolation
 from livecommerce.domain.orders import Order, ProviderStatus
 from livecommerce.errors import IdempotencyConflict, InvalidInput, NotFound
+from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import PaymentInfo, RefundResult
 
 PAYING_CARDS = frozenset({"4242424242424242"})
@@ -32,9 +33,10 @@ class DemoPaymentGateway:
 
     name = "demo"
 
-    def __init__(self, db: Database, base_url: str) -> None:
+    def __init__(self, db: Database, base_url: str, *, batch_max: int = DEFAULT_BATCH_MAX) -> None:
         self._db = db
         self._base_url = base_url.rstrip("/")
+        self._creates: TickBatcher[Order, None] = TickBatcher(self._create, batch_max)
 
     def _ref(self, order: Order) -> str:
         return f"demo_{order.id}"
@@ -44,19 +46,40 @@ class DemoPaymentGateway:
         return f"/api/v1/payments/demo/{order_id}/confirm"
 
     async def create_payment(self, order: Order) -> PaymentInfo:
-        ref = self._ref(order)
-        # a UniqueViolation means an earlier attempt for the same order made it: same payment
-        with contextlib.suppress(UniqueViolation):
-            await self._db.execute(
-                "INSERT INTO demo_payments (id, order_id, amount, currency, status, created_at) "
-                "VALUES (?, ?, ?, ?, 'open', ?)",
-                ref,
-                order.id,
-                order.total.minor,
-                order.total.currency,
-                order.created_at_ms,
-            )
+        await self._creates.submit(order)
         return await self.payment_info(order)
+
+    async def _create(self, orders: list[Order]) -> list[Exception | None]:
+        """The tick's new payments in one `INSERT … ON CONFLICT DO NOTHING` (a payment that
+        exists was made by an earlier attempt for the same order: the same payment). Should
+        that fail, each is tried alone, so a bad row fails only its own caller."""
+        try:
+            await self._insert(orders)
+        except Exception:
+            if len(orders) == 1:
+                raise
+            outcomes: list[Exception | None] = []
+            for order in orders:
+                try:
+                    await self._insert([order])
+                except Exception as exc:  # handed to its caller, who raises it
+                    outcomes.append(exc)
+                else:
+                    outcomes.append(None)
+            return outcomes
+        return [None] * len(orders)
+
+    async def _insert(self, orders: list[Order]) -> None:
+        rows = {
+            self._ref(o): (self._ref(o), o.id, o.total.minor, o.total.currency, o.created_at_ms)
+            for o in orders
+        }
+        values = ", ".join("(?, ?, ?, ?, 'open', ?)" for _ in rows)
+        await self._db.execute(
+            "INSERT INTO demo_payments (id, order_id, amount, currency, status, created_at) "  # noqa: S608 why: placeholders only
+            f"VALUES {values} ON CONFLICT DO NOTHING",
+            *[arg for row in rows.values() for arg in row],
+        )
 
     async def payment_info(self, order: Order) -> PaymentInfo:
         return PaymentInfo(

@@ -100,6 +100,7 @@ async def open_adapters(
         db = await open_database(settings.store_url, settings.store.pool_size)
         stack.push_async_callback(db.close)
         health: dict[str, HealthCheck] = {"store": db.ping}
+        batch_max = settings.shop.batch_max
         client: aioredis.Redis | None = None
         bus: Bus
         limiter: RateLimiter
@@ -110,10 +111,10 @@ async def open_adapters(
         if settings.redis.url:
             client = connect(settings.redis.url, settings.redis.pool_size)
             stack.push_async_callback(client.aclose)
-            redis_bus = RedisBus(client)
+            redis_bus = RedisBus(client, batch_max=batch_max)
             await stack.enter_async_context(redis_bus.running())
-            bus, limiter = redis_bus, RedisRateLimiter(client)
-            redis_inventory = RedisInventory(client)
+            bus, limiter = redis_bus, RedisRateLimiter(client, batch_max=batch_max)
+            redis_inventory = RedisInventory(client, batch_max=batch_max)
             await redis_inventory.warm(min(20, settings.redis.pool_size))
             inventory = redis_inventory
             presence = RedisPresence(client)
@@ -127,7 +128,9 @@ async def open_adapters(
             fanout = LocalFanout(node_id)
             auctions = MemoryAuctions()
         pay = settings.payments
-        gateways: dict[str, PaymentGateway] = {"demo": DemoPaymentGateway(db, settings.base_url)}
+        gateways: dict[str, PaymentGateway] = {
+            "demo": DemoPaymentGateway(db, settings.base_url, batch_max=batch_max)
+        }
         if pay.provider == "stripe" or pay.stripe_secret_key.get_secret_value():
             stripe_gateway = StripePaymentGateway(
                 pay.stripe_secret_key.get_secret_value(),
@@ -145,12 +148,12 @@ async def open_adapters(
             inventory=inventory,
             presence=presence,
             fanout=fanout,
-            accounts=SqlAccountStore(db),
-            addresses=SqlAddressStore(db),
+            accounts=SqlAccountStore(db, batch_max=batch_max),
+            addresses=SqlAddressStore(db, batch_max=batch_max),
             shows=SqlShowStore(db),
             catalog=SqlCatalogStore(db),
             catalog_admin=SqlCatalogAdmin(db),
-            orders=SqlOrderStore(db),
+            orders=SqlOrderStore(db, batch_max=batch_max),
             stock=SqlStockLedger(db),
             hub=SqlHubStore(db),
             analytics=SqlAnalyticsStore(db),

@@ -194,11 +194,13 @@ class CheckoutService:
     ) -> tuple[Order, PaymentInfo]:
         """The checkout itself.
 
-        The reservation (keyed by the derived order id) is tried first: it is the one atomic
-        step, and it doubles as the idempotency record, so a buyer who loses a stampede costs
-        one inventory call and, for a shipped product with no address in the request, one
-        primary-key read of the saved address (the address rule must hold before anything is
-        reserved). Only a replayed reservation reads the order.
+        The inventory is asked first (`StockService.peek`, one batched step that holds
+        nothing): a replayed key finds its reservation, which doubles as the idempotency record,
+        and a loser of a sold-out offer (or a buyer over the per-buyer limit) is refused there,
+        costing nothing else — no SQL, no rate-limit count. Only an attempt that would hold
+        then reads the buyer's saved address (the address rule must hold before anything is
+        reserved), counts against the buyer's checkout rate and reserves (which checks
+        everything again atomically). Only a replayed reservation reads the order.
         """
         buyer = authorize(principal, Action.CHECKOUT)
         if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
@@ -223,23 +225,26 @@ class CheckoutService:
         try:
             check_open(offer, now)
             variant = await self._variant(offer, variant_id, now)
-            ship_to = await self._ship_to(buyer, offer, given, now)
         except (OfferNotActive, InvalidInput):
             existing = await self._store.get_order(order_id)
             if existing is None:
                 raise
             return await self._replay(existing, fingerprint)
         expires = now + self._ttl_ms
-        if self._limiter is not None and self._rates:
-            # only attempts that would hold stock count; the reservation below tells retries
-            # of a known key apart, so check the key first to never refuse an honest retry
-            known = await self._inventory.reservation(offer.product_id, order_id)
-            if known is None and not await self._limiter.allow(
-                f"checkout:{buyer.user_id}", self._rates
+        # the variant's stock (shared by every offer of it) and this offer's cap, in one step
+        held = await self._stock.peek(offer, variant, order_id, buyer.user_id, qty)
+        ship_to = None
+        if held is None:
+            ship_to = await self._ship_to(buyer, offer, given, now)
+            # only attempts that would hold stock count (a known key was answered above, so an
+            # honest retry is never refused)
+            if (
+                self._limiter is not None
+                and self._rates
+                and not await self._limiter.allow(f"checkout:{buyer.user_id}", self._rates)
             ):
                 raise RateLimited("too many checkouts; wait a moment")
-        # the variant's stock (shared by every offer of it) and this offer's cap, in one step
-        held = await self._stock.reserve(offer, variant, order_id, buyer.user_id, qty, expires)
+            held = await self._stock.reserve(offer, variant, order_id, buyer.user_id, qty, expires)
         if not held.created:
             existing = await self._store.get_order(order_id)
             if existing is not None:
@@ -249,6 +254,8 @@ class CheckoutService:
             if held.reservation.status is ReservationStatus.RELEASED:
                 raise Conflict("this checkout expired; start a new one")
             expires = held.reservation.expires_at_ms  # a racing twin holds it: same order
+            if ship_to is None:
+                ship_to = await self._ship_to(buyer, offer, given, now)
         order = place_order(
             order_id=order_id,
             buyer_id=buyer.user_id,
@@ -278,8 +285,13 @@ class CheckoutService:
         if stored.request_hash != fingerprint:
             raise IdempotencyConflict("this idempotency key was used for another checkout")
         if stored == order:
-            await self._events.order_updated(order)
             await self._events.stock_changed(show_id, offer.id)
+        if held.created and stored == order:
+            # this call holds the reservation and wrote the order (twins only find them), so
+            # nobody has moved it yet and `_pay` need not read it back. The order is announced
+            # once, in the state `_pay` leaves it in (`pending_payment`, or `failed`), not also
+            # as `reserved` a moment before.
+            return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order, fresh=True))
         return await self._resume(stored)
 
     async def pay(self, order: Order) -> tuple[Order, PaymentInfo]:
@@ -310,12 +322,14 @@ class CheckoutService:
             client={"provider": order.payment_provider},
         )
 
-    async def _pay(self, order: Order) -> tuple[Order, PaymentInfo]:
+    async def _pay(self, order: Order, *, fresh: bool = False) -> tuple[Order, PaymentInfo]:
         """Create a reserved order's payment and move it to `pending_payment`; a twin that read
-        the order before an earlier flight moved it finds it moved (one read per new order)."""
-        current = await self._store.get_order(order.id)
-        if current is not None and current.status is not OrderStatus.RESERVED:
-            return await self._resume(current)
+        the order before an earlier flight moved it finds it moved (one read, skipped for the
+        order this checkout has just written: the compare-and-set below settles any race)."""
+        if not fresh:
+            current = await self._store.get_order(order.id)
+            if current is not None and current.status is not OrderStatus.RESERVED:
+                return await self._resume(current)
         gateway = self._payments.gateway(order.payment_provider or self._provider)
         try:
             info = await gateway.create_payment(order)

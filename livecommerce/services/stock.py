@@ -55,6 +55,15 @@ NOTE_MAX = 500
 REBUILD_HOLDING_MAX = 10_000
 
 
+def _line(offer: Offer, variant_id: str | None) -> StockLine:
+    """What a checkout through `offer` holds from (a product without variants has no stock)."""
+    if variant_id is None:
+        raise SoldOut("this product has no stock")
+    return StockLine(
+        offer.product_id, variant_id, offer.id, offer.cap is not None, offer.per_buyer_limit
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class OfferStock:
     """What an offer can still sell: in all, and per variant as `(id, label, units left)`."""
@@ -197,11 +206,7 @@ class StockService:
     ) -> ReserveResult:
         """Hold units of the variant through the offer: the variant's stock (shared with every
         other offer of it) and the offer's cap are checked and taken in one atomic step."""
-        if variant_id is None:
-            raise SoldOut("this product has no stock")
-        line = StockLine(
-            offer.product_id, variant_id, offer.id, offer.cap is not None, offer.per_buyer_limit
-        )
+        line = _line(offer, variant_id)
         try:
             return await self._inventory.reserve(
                 line, reservation_id, buyer_id, quantity, expires_at_ms
@@ -212,6 +217,24 @@ class StockService:
             return await self._inventory.reserve(
                 line, reservation_id, buyer_id, quantity, expires_at_ms
             )
+
+    async def peek(
+        self,
+        offer: Offer,
+        variant_id: str | None,
+        reservation_id: str,
+        buyer_id: str,
+        quantity: int,
+    ) -> ReserveResult | None:
+        """What `reserve` would do now, holding nothing (`InventoryStore.peek`): the reservation
+        held under this id already, a raised SoldOut / LimitReached, or None when it would
+        hold."""
+        line = _line(offer, variant_id)
+        try:
+            return await self._inventory.peek(line, reservation_id, buyer_id, quantity)
+        except NotFound:
+            await self.load(offer.product_id)
+            return await self._inventory.peek(line, reservation_id, buyer_id, quantity)
 
     # -- views -----------------------------------------------------------------------------------
     async def with_availability(self, product: Product) -> Product:

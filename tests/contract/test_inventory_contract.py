@@ -21,7 +21,7 @@ from livecommerce.domain.inventory import (
     rebuild,
 )
 from livecommerce.errors import LimitReached, NotFound, SoldOut, StockHeld, StoreUnavailable
-from livecommerce.services.ports import InventoryStore
+from livecommerce.services.ports import InventoryStore, ReserveResult
 from tests.support.servers import RedisServer
 
 #: A flash offer with a cap, and a fixed offer without one, both selling variant "v" of "p".
@@ -291,6 +291,95 @@ async def test_redis_outage_is_store_unavailable() -> None:
         server.kill()
         with pytest.raises(StoreUnavailable):
             await store.reserve(FIXED, "o1", "b1", 1, 1_000)
+    finally:
+        await client.aclose()
+        server.kill()
+
+
+async def test_one_tick_of_mixed_requests_answers_each_caller(store: InventoryStore) -> None:
+    """Reserves and peeks made in one tick (batched into one store call per pool) each get
+    their own answer, in order: holds, a sold-out cap, a per-buyer limit, a replayed id, a
+    peek that holds nothing, and a request on another pool."""
+    await load(store, 3, cap=2)
+    await store.restore("q", rebuild({"w": 1}, {}, []))
+    other = StockLine("q", "w", "fixed")
+    outcomes = await asyncio.gather(
+        store.reserve(FLASH, "o1", "b1", 1, 1_000),
+        store.reserve(FLASH, "o2", "b2", 1, 1_000),
+        store.reserve(FLASH, "o3", "b3", 1, 1_000),
+        store.reserve(limited(FIXED, 1), "o4", "b4", 1, 1_000),
+        store.reserve(limited(FIXED, 1), "o5", "b4", 1, 1_000),
+        store.reserve(FLASH, "o1", "b1", 1, 1_000),
+        store.peek(FIXED, "o6", "b6", 1),
+        store.peek(FLASH, "o2", "b2", 1),
+        store.reserve(other, "o7", "b7", 1, 1_000),
+        return_exceptions=True,
+    )
+    kinds = [
+        type(o).__name__ if isinstance(o, BaseException) else getattr(o, "created", "none")
+        for o in outcomes
+    ]
+    assert [True, True, "SoldOut", True, "LimitReached", False, "SoldOut", False, True] == kinds
+    first, replayed, peeked = outcomes[0], outcomes[5], outcomes[7]
+    assert isinstance(first, ReserveResult) and isinstance(replayed, ReserveResult)
+    assert first.reservation == replayed.reservation
+    assert isinstance(peeked, ReserveResult)
+    assert ("o2", "b2") == (peeked.reservation.id, peeked.reservation.buyer_id)
+    assert (VariantStock(3, 3), StockLevel(2, 2, 0)) == await counts(store)
+    assert VariantStock(1, 1) == (await store.levels("q")).variants["w"]
+
+
+async def test_peek_holds_nothing(store: InventoryStore) -> None:
+    """A peek that would hold answers None and leaves the pool as it was; one that would not
+    raises what the reserve would."""
+    await load(store, 2, cap=1)
+    assert await store.peek(FLASH, "o1", "b1", 1) is None
+    assert (VariantStock(2, 0), StockLevel(1, 0, 0)) == await counts(store)
+    with pytest.raises(SoldOut):
+        await store.peek(FLASH, "o1", "b1", 2)
+    with pytest.raises(NotFound):
+        await store.peek(StockLine("nope", "v", "fixed"), "o1", "b1", 1)
+
+
+@pytest.mark.redis
+async def test_redis_answers_a_tick_with_one_script_call_per_pool(redis_url: str) -> None:
+    """A tick of 300 reserves on two pools is two batches (256 at most each) of one script call
+    per pool: four calls, not one per reserve; with batching off (`batch_max=1`), one per
+    reserve."""
+    client = connect(redis_url, 20)
+    try:
+        for batch_max, calls in ((256, 4), (1, 300)):
+            await client.flushdb()
+            store = RedisInventory(client, batch_max=batch_max)
+            await load(store, 1_000, cap=1_000)
+            await store.restore("q", rebuild({"w": 1_000}, {}, []))
+            await client.config_resetstat()
+            lines = [FIXED, StockLine("q", "w", "fixed")]
+            await asyncio.gather(
+                *[store.reserve(lines[i % 2], f"o{i}", f"b{i}", 1, 1_000) for i in range(300)]
+            )
+            stats = await client.info("commandstats")
+            assert calls == stats["cmdstat_evalsha"]["calls"]
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_outage_fails_every_caller_of_a_batch() -> None:
+    """With Redis down, every reserve and peek of one tick's batch raises StoreUnavailable;
+    none hangs."""
+    server = RedisServer()
+    server.start()
+    client = connect(server.url, 5)
+    store = RedisInventory(client)
+    try:
+        await load(store, 10)
+        server.kill()
+        calls = [store.reserve(FIXED, f"o{i}", f"b{i}", 1, 1_000) for i in range(5)]
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*calls, store.peek(FIXED, "o9", "b9", 1), return_exceptions=True), 30
+        )
+        assert [StoreUnavailable] * 6 == [type(o) for o in outcomes]
     finally:
         await client.aclose()
         server.kill()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import cast
 
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase
 from livecommerce.adapters.sql.orders import SqlOrderStore
@@ -125,3 +126,54 @@ async def test_events_are_recorded_once_and_offers_round_trip(db: Db) -> None:
     await store.add_offer(offer)
     assert offer == await store.get_offer("of1")
     assert [offer] == await store.list_offers("sh1")
+
+
+async def test_one_tick_of_inserts_answers_each_caller(db: Db) -> None:
+    """Orders added in one tick (one multi-row INSERT) each get their own answer: new ones come
+    back as given, a twin of one in the same batch and a replay of a stored key get the stored
+    order, and exactly one row per key exists."""
+    store = SqlOrderStore(db)
+    stored = await store.add_order(order("ord_old", "key-old01", "b9"))
+    fresh = [order(f"ord_{i}", f"key-{i:05d}", f"b{i}") for i in range(5)]
+    twin = order("ord_0", "key-00000", "b0", at=2_000)
+    replay = order("ord_old", "key-old01", "b9", at=3_000)
+    answers = await asyncio.gather(*[store.add_order(o) for o in [*fresh, twin, replay]])
+    assert [*fresh, fresh[0], stored] == answers
+    assert 6 == len(await store.list_orders(OrderFilter()))
+
+
+async def test_a_bad_row_fails_only_its_own_caller(db: Db) -> None:
+    """A row the database refuses fails its own insert; the orders batched with it are
+    written all the same."""
+    store = SqlOrderStore(db)
+    good = [order(f"ord_{i}", f"key-{i:05d}", f"b{i}") for i in range(2)]
+    bad = replace(order("ord_bad", "key-bad01", "b7"), request_hash=cast(str, None))
+    answers = await asyncio.gather(
+        store.add_order(good[0]), store.add_order(bad), store.add_order(good[1]),
+        return_exceptions=True,
+    )  # fmt: skip
+    assert (good[0], good[1]) == (answers[0], answers[2])
+    assert isinstance(answers[1], Exception)
+    assert {"ord_0", "ord_1"} == {o.id for o in await store.list_orders(OrderFilter())}
+
+
+async def test_one_tick_of_status_changes_is_compare_and_set_per_order(db: Db) -> None:
+    """Status changes saved in one tick (one UPDATE) stay compare-and-set per order: a stale
+    expected status changes nothing, and of two changes of one order only one wins."""
+    store = SqlOrderStore(db)
+    a, b, c = [await store.add_order(order(f"ord_{i}", f"key-{i}0000", f"b{i}")) for i in "abc"]
+    results = await asyncio.gather(
+        store.save_order(transition(a, OrderStatus.PENDING_PAYMENT, 2), OrderStatus.RESERVED),
+        store.save_order(transition(b, OrderStatus.EXPIRED, 2), OrderStatus.PENDING_PAYMENT),
+        store.save_order(transition(c, OrderStatus.PENDING_PAYMENT, 2), OrderStatus.RESERVED),
+        store.save_order(transition(c, OrderStatus.EXPIRED, 2), OrderStatus.RESERVED),
+    )
+    assert (True, False) == (results[0], results[1])
+    assert 1 == sum(results[2:])
+    statuses = [(await store.get_order(o.id)) for o in (a, b, c)]
+    assert [OrderStatus.PENDING_PAYMENT, OrderStatus.RESERVED] == [
+        s.status for s in statuses[:2] if s is not None
+    ]
+    won = OrderStatus.PENDING_PAYMENT if results[2] else OrderStatus.EXPIRED
+    assert statuses[2] is not None
+    assert (won, 2) == (statuses[2].status, statuses[2].updated_at_ms)

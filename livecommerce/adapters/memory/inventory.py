@@ -75,6 +75,31 @@ class MemoryInventory:
                 added = True
         return added
 
+    def _counts(
+        self, line: StockLine, reservation_id: str
+    ) -> tuple[_Pool, VariantStock, StockLevel | None, ReserveResult | None]:
+        """The line's pool and counts, and the answer for an id that is held already."""
+        pool = self._pool(line.pool)
+        variant = pool.variants.get(line.variant_id)
+        cap = pool.caps.get(line.offer_id) if line.capped else None
+        if variant is None or (line.capped and cap is None):
+            raise NotFound("unknown stock pool")
+        existing = pool.reservations.get(reservation_id)
+        if existing is not None:
+            return pool, variant, cap, ReserveResult(existing, variant, cap, created=False)
+        return pool, variant, cap, None
+
+    async def peek(
+        self, line: StockLine, reservation_id: str, buyer_id: str, quantity: int
+    ) -> ReserveResult | None:
+        pool, variant, cap, existing = self._counts(line, reservation_id)
+        if existing is None:
+            units = pool.buyers.get((line.offer_id, buyer_id), 0)
+            rules.reserve(
+                variant, cap, quantity, buyer_units=units, per_buyer_limit=line.per_buyer_limit
+            )
+        return existing
+
     async def reserve(
         self,
         line: StockLine,
@@ -83,14 +108,9 @@ class MemoryInventory:
         quantity: int,
         expires_at_ms: int,
     ) -> ReserveResult:
-        pool = self._pool(line.pool)
-        variant = pool.variants.get(line.variant_id)
-        cap = pool.caps.get(line.offer_id) if line.capped else None
-        if variant is None or (line.capped and cap is None):
-            raise NotFound("unknown stock pool")
-        existing = pool.reservations.get(reservation_id)
+        pool, variant, cap, existing = self._counts(line, reservation_id)
         if existing is not None:
-            return ReserveResult(existing, variant, cap, created=False)
+            return existing
         key = (line.offer_id, buyer_id)
         units = pool.buyers.get(key, 0)
         variant, cap = rules.reserve(

@@ -3,7 +3,9 @@ script.
 
 The bus delivers to this node's subscribers directly and to other nodes through Redis, so a
 Redis outage degrades a node to single-node behaviour instead of stopping it; the listener
-reconnects by itself when Redis returns.
+reconnects by itself when Redis returns. The messages published in one event-loop tick go out
+in one pipeline (a flash sale announces a hundred orders at once; one connection each made the
+pool open dozens more, at ~2 ms of CPU apiece).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from redis.exceptions import RedisError
 
 from livecommerce.adapters.memory.bus import deliver
 from livecommerce.ids import new_id
+from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import BusHandler
 
 log = logging.getLogger(__name__)
@@ -29,11 +32,12 @@ CHANNEL_PREFIX = "lc:bus:"
 
 
 class RedisBus:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, *, batch_max: int = DEFAULT_BATCH_MAX) -> None:
         self._client = client
         self._node = new_id("node")
         self._handlers: defaultdict[str, list[BusHandler]] = defaultdict(list)
         self._task: asyncio.Task[None] | None = None
+        self._outbox: TickBatcher[tuple[str, str], None] = TickBatcher(self._send, batch_max)
 
     def subscribe(self, topic: str, handler: BusHandler) -> None:
         self._handlers[topic].append(handler)
@@ -41,12 +45,20 @@ class RedisBus:
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
         await deliver(list(self._handlers.get(topic, ())), topic, payload)
         message = json.dumps({"node": self._node, "payload": payload})
+        await self._outbox.submit((CHANNEL_PREFIX + topic, message))
+
+    async def _send(self, messages: list[tuple[str, str]]) -> list[Exception | None]:
         try:
-            await self._client.publish(CHANNEL_PREFIX + topic, message)
+            async with self._client.pipeline(transaction=False) as pipe:
+                for channel, message in messages:
+                    pipe.publish(channel, message)
+                await pipe.execute()
         except RedisError:
             log.warning(
-                "bus publish to redis failed; delivered on this node only", extra={"topic": topic}
+                "bus publish to redis failed; delivered on this node only",
+                extra={"topics": sorted({c.removeprefix(CHANNEL_PREFIX) for c, _ in messages})},
             )
+        return [None] * len(messages)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -1,8 +1,12 @@
 """RedisInventory: the InventoryStore shared by many nodes, one Lua script per operation.
 
 Each reserve / commit / release / adjust is a single script, so Redis runs the checks and the
-change as one step: no oversell, no double release, however many nodes race. A pool is one
-product's stock, kept in four hashes that share the product's hash tag `{p:<product id>}`:
+change as one step: no oversell, no double release, however many nodes race. The reserves and
+peeks made in one event-loop tick go to Redis together (`TickBatcher`): one script call per
+pool runs them in order, each exactly as it would run alone, and answers each its own line.
+
+A pool is one product's stock, kept in four hashes that share the product's hash tag
+`{p:<product id>}`:
 `v` (per variant: on-hand units, and `<variant>|held`), `caps` (per capped offer: `<offer>`,
 `<offer>|held`, `<offer>|sold`), `res` (reservations: `id -> status|qty|buyer|deadline|variant|
 offer|capped`) and `buyers` (`<offer>|<buyer> -> units`, for per-buyer limits). One sorted set
@@ -16,7 +20,8 @@ the product is the smallest unit that holds both, and its keys always land in on
 cost: all of one product's flash-sale traffic goes to one Redis shard (it would anyway, since a
 variant's counter is a single key). The deadline index is global, so this adapter targets a
 single Redis (or a primary with replicas); on Redis Cluster the scripts would need the index
-split per tag (a `{p:…}:due` set per pool plus a set of pools with holds), see issue 18.
+split per tag (a `{p:…}:due` set per pool plus a set of pools with holds), see issue 18. The
+batches already keep to that: a batched call only ever touches one pool's keys (and the index).
 
 Connections come from a `BlockingConnectionPool` with an explicit size: redis-py's default asyncio
 pool raises beyond 100 connections instead of waiting, which a flash-sale burst would hit.
@@ -26,7 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -44,48 +51,63 @@ from livecommerce.domain.inventory import (
     VariantStock,
 )
 from livecommerce.errors import InvalidInput, LimitReached, NotFound, StoreUnavailable
+from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import ReserveResult
 
-# KEYS: v, caps, res, buyers, due. ARGV: reservation id, buyer, quantity, per-buyer limit (-1:
-# none), deadline, pool, variant, offer, capped (1/0). One flat string reply ("code;on_hand;
-# held;cap;cap_held;cap_sold;record"): parsing an array costs redis-py several times more CPU
-# than one bulk string, and this runs once per buyer in a burst.
+# KEYS: v, caps, res, buyers, due (of one pool). ARGV[1]: the pool; ARGV[2]: the requests, one
+# per line, "mode|reservation id|buyer|quantity|per-buyer limit (-1: none)|deadline|variant|
+# offer|capped (1/0)" with mode 'h' (hold) or 'p' (peek). One string rather than nine arguments
+# per request: redis-py's packing of each argument cost more CPU than the whole script. The
+# requests run in order, each as the one-reservation step it always was; the reply is one line
+# per request ("code;on_hand;held;cap;cap_held;cap_sold;record") in one bulk string, as parsing
+# an array costs redis-py several times more than splitting a string. Codes: 0 held, 1 the id
+# is held already (its record follows), 2 a peek that would hold, -1 sold out, -2 over the
+# per-buyer limit, -3 pool/variant/cap not loaded, -4 bad quantity.
 _RESERVE = """
-local vid, oid = ARGV[7], ARGV[8]
-local v = redis.call('HMGET', KEYS[1], vid, vid .. '|held')
-if not v[1] then return '-3' end
-local capped = ARGV[9] == '1'
-local c = {'-1', '0', '0'}
-if capped then
-  c = redis.call('HMGET', KEYS[2], oid, oid .. '|held', oid .. '|sold')
-  if not c[1] then return '-3' end
+local function one(mode, rid, buyer, qty_arg, limit_arg, deadline, vid, oid, capped_arg)
+  if not mode then return '-4;0;0;-1;0;0;' end
+  local v = redis.call('HMGET', KEYS[1], vid, vid .. '|held')
+  if not v[1] then return '-3' end
+  local capped = capped_arg == '1'
+  local c = {'-1', '0', '0'}
+  if capped then
+    c = redis.call('HMGET', KEYS[2], oid, oid .. '|held', oid .. '|sold')
+    if not c[1] then return '-3' end
+  end
+  local on_hand, held = tonumber(v[1]), tonumber(v[2] or '0')
+  local cap, cap_held, cap_sold = tonumber(c[1]), tonumber(c[2] or '0'), tonumber(c[3] or '0')
+  local level = on_hand .. ';' .. held .. ';' .. cap .. ';' .. cap_held .. ';' .. cap_sold .. ';'
+  local existing = redis.call('HGET', KEYS[3], rid)
+  if existing then return '1;' .. level .. existing end
+  local qty, limit = tonumber(qty_arg), tonumber(limit_arg)
+  if qty < 1 then return '-4;' .. level end
+  local bkey = oid .. '|' .. buyer
+  if limit >= 0 then
+    local have = tonumber(redis.call('HGET', KEYS[4], bkey) or '0')
+    if have + qty > limit then return '-2;' .. level end
+  end
+  if on_hand - held < qty then return '-1;' .. level end
+  if capped and cap - cap_held - cap_sold < qty then return '-1;' .. level end
+  if mode == 'p' then return '2;' .. level end
+  redis.call('HINCRBY', KEYS[1], vid .. '|held', qty)
+  if capped then
+    redis.call('HINCRBY', KEYS[2], oid .. '|held', qty)
+    cap_held = cap_held + qty
+  end
+  redis.call('HINCRBY', KEYS[4], bkey, qty)
+  local record = 'held|' .. qty_arg .. '|' .. buyer .. '|' .. deadline .. '|' .. vid .. '|' ..
+    oid .. '|' .. capped_arg
+  redis.call('HSET', KEYS[3], rid, record)
+  redis.call('ZADD', KEYS[5], deadline, ARGV[1] .. '\\t' .. rid)
+  return '0;' .. on_hand .. ';' .. (held + qty) .. ';' .. cap .. ';' .. cap_held .. ';' ..
+    cap_sold .. ';' .. record
 end
-local on_hand, held = tonumber(v[1]), tonumber(v[2] or '0')
-local cap, cap_held, cap_sold = tonumber(c[1]), tonumber(c[2] or '0'), tonumber(c[3] or '0')
-local level = on_hand .. ';' .. held .. ';' .. cap .. ';' .. cap_held .. ';' .. cap_sold .. ';'
-local existing = redis.call('HGET', KEYS[3], ARGV[1])
-if existing then return '1;' .. level .. existing end
-local qty, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
-if qty < 1 then return '-4;' .. level end
-local bkey = oid .. '|' .. ARGV[2]
-if limit >= 0 then
-  local have = tonumber(redis.call('HGET', KEYS[4], bkey) or '0')
-  if have + qty > limit then return '-2;' .. level end
+local out = {}
+for req in string.gmatch(ARGV[2], '[^\\n]+') do
+  out[#out + 1] = one(string.match(req,
+    '^(%a)|([^|]*)|([^|]*)|(-?%d+)|(-?%d+)|(-?%d+)|([^|]*)|([^|]*)|([01])$'))
 end
-if on_hand - held < qty then return '-1;' .. level end
-if capped and cap - cap_held - cap_sold < qty then return '-1;' .. level end
-redis.call('HINCRBY', KEYS[1], vid .. '|held', qty)
-if capped then
-  redis.call('HINCRBY', KEYS[2], oid .. '|held', qty)
-  cap_held = cap_held + qty
-end
-redis.call('HINCRBY', KEYS[4], bkey, qty)
-local record = 'held|' .. ARGV[3] .. '|' .. ARGV[2] .. '|' .. ARGV[5] .. '|' .. vid .. '|' ..
-  oid .. '|' .. ARGV[9]
-redis.call('HSET', KEYS[3], ARGV[1], record)
-redis.call('ZADD', KEYS[5], ARGV[5], ARGV[6] .. '\\t' .. ARGV[1])
-return '0;' .. on_hand .. ';' .. (held + qty) .. ';' .. cap .. ';' .. cap_held .. ';' ..
-  cap_sold .. ';' .. record
+return table.concat(out, '\\n')
 """
 
 # KEYS: as above. ARGV: reservation id, target status ('committed' | 'released'), pool.
@@ -217,20 +239,63 @@ def _parse(reservation_id: str, pool: str, record: str) -> Reservation:
     )
 
 
+_BAD_ID = re.compile(r"[|;\t\n{}]")
+
+
 def _check_ids(*ids: str) -> None:
-    """Refuse identifiers that would break a record or a key (ours never contain these)."""
-    if any(ch in i for i in ids for ch in "|;\t{}"):
+    """Refuse identifiers that would break a record, a request line or a key (ours never
+    contain these)."""
+    if _BAD_ID.search("".join(ids)):
         raise InvalidInput("bad identifier")
 
 
-class RedisInventory:
-    """Product pools in Redis; every state change is one Lua script."""
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """One reserve (`hold`) or peek, waiting for its tick's batch."""
 
-    def __init__(self, client: Redis, *, prefix: str = "lc:inv") -> None:
+    hold: bool
+    line: StockLine
+    reservation_id: str
+    buyer_id: str
+    quantity: int
+    expires_at_ms: int
+
+
+def _answer(ask: _Ask, reply: str) -> ReserveResult | Exception | None:
+    """What one line of the batch's reply means for its caller."""
+    res = reply.split(";", 6)
+    code = int(res[0])
+    if code == -3:
+        return NotFound("unknown stock pool")
+    line = ask.line
+    variant = VariantStock(int(res[1]), int(res[2]))
+    cap = StockLevel(int(res[3]), int(res[4]), int(res[5])) if line.capped else None
+    if code == -4:
+        return InvalidInput("quantity must be positive")
+    if code == -2:
+        return LimitReached(f"at most {line.per_buyer_limit} per buyer")
+    if code == -1:
+        return rules.sold_out(rules.units_left(variant, cap))
+    if code == 2:
+        return None
+    return ReserveResult(
+        _parse(ask.reservation_id, line.pool, res[6]), variant, cap, created=code == 0
+    )
+
+
+class RedisInventory:
+    """Product pools in Redis; every state change is one Lua script, and the reserves and peeks
+    of one event-loop tick share one script call per pool (`batch_max` per call at most; 1
+    sends each alone)."""
+
+    def __init__(
+        self, client: Redis, *, prefix: str = "lc:inv", batch_max: int = DEFAULT_BATCH_MAX
+    ) -> None:
         self._redis = client
         self._prefix = prefix
         self._due_key = f"{prefix}:due"
         self._reserve: AsyncScript = self._redis.register_script(_RESERVE)
+        self._asks: TickBatcher[_Ask, ReserveResult | None] = TickBatcher(self._run, batch_max)
         self._settle: AsyncScript = self._redis.register_script(_SETTLE)
         self._adjust: AsyncScript = self._redis.register_script(_ADJUST)
         self._restore: AsyncScript = self._redis.register_script(_RESTORE)
@@ -307,34 +372,52 @@ class RedisInventory:
         expires_at_ms: int,
     ) -> ReserveResult:
         _check_ids(line.pool, line.variant_id, line.offer_id, buyer_id, reservation_id)
-        limit = line.per_buyer_limit
-        args: list[str | int] = [
-            reservation_id,
-            buyer_id,
-            quantity,
-            -1 if limit is None else limit,
-            expires_at_ms,
-            line.pool,
-            line.variant_id,
-            line.offer_id,
-            1 if line.capped else 0,
-        ]
-        reply: str = await self._call(lambda: self._reserve(keys=self._keys(line.pool), args=args))
-        res = reply.split(";", 6)
-        code = int(res[0])
-        if code == -3:
-            raise NotFound("unknown stock pool")
-        variant = VariantStock(int(res[1]), int(res[2]))
-        cap = StockLevel(int(res[3]), int(res[4]), int(res[5])) if line.capped else None
-        if code == -4:
-            raise InvalidInput("quantity must be positive")
-        if code == -2:
-            raise LimitReached(f"at most {limit} per buyer")
-        if code == -1:
-            raise rules.sold_out(rules.units_left(variant, cap))
-        return ReserveResult(
-            _parse(reservation_id, line.pool, res[6]), variant, cap, created=code == 0
+        ask = _Ask(True, line, reservation_id, buyer_id, quantity, expires_at_ms)
+        result = await self._asks.submit(ask)
+        assert result is not None  # a hold answers a reservation or raises
+        return result
+
+    async def peek(
+        self, line: StockLine, reservation_id: str, buyer_id: str, quantity: int
+    ) -> ReserveResult | None:
+        _check_ids(line.pool, line.variant_id, line.offer_id, buyer_id, reservation_id)
+        return await self._asks.submit(_Ask(False, line, reservation_id, buyer_id, quantity, 0))
+
+    async def _run(self, asks: list[_Ask]) -> list[ReserveResult | Exception | None]:
+        """One script call per pool in the batch (a pool's keys share one hash slot, so each
+        call stays within one slot), run concurrently; a call that fails fails its pool's asks
+        only."""
+        by_pool: dict[str, list[int]] = {}
+        for i, ask in enumerate(asks):
+            by_pool.setdefault(ask.line.pool, []).append(i)
+        outcomes: list[ReserveResult | Exception | None] = [None] * len(asks)
+        groups = list(by_pool.items())
+        replies = await asyncio.gather(
+            *[self._run_pool(pool, [asks[i] for i in idx]) for pool, idx in groups],
+            return_exceptions=True,
         )
+        for (_pool, idx), reply in zip(groups, replies, strict=True):
+            if isinstance(reply, BaseException):
+                if not isinstance(reply, Exception):
+                    raise reply
+                for i in idx:
+                    outcomes[i] = reply
+                continue
+            for i, line in zip(idx, reply, strict=True):
+                outcomes[i] = _answer(asks[i], line)
+        return outcomes
+
+    async def _run_pool(self, pool: str, asks: list[_Ask]) -> list[str]:
+        requests = "\n".join(
+            f"{'h' if a.hold else 'p'}|{a.reservation_id}|{a.buyer_id}|{a.quantity}|"
+            f"{-1 if a.line.per_buyer_limit is None else a.line.per_buyer_limit}|"
+            f"{a.expires_at_ms}|{a.line.variant_id}|{a.line.offer_id}|{1 if a.line.capped else 0}"
+            for a in asks
+        )
+        reply: str = await self._call(
+            lambda: self._reserve(keys=self._keys(pool), args=[pool, requests])
+        )
+        return reply.split("\n")
 
     async def _settle_as(self, pool: str, reservation_id: str, status: str) -> bool:
         done = await self._call(

@@ -9,8 +9,8 @@ has always left its variant's stock.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
 from livecommerce.adapters.sql.ledger import SqlLedger, post
@@ -22,7 +22,10 @@ from livecommerce.domain.offers import Offer, OfferKind, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus
 from livecommerce.domain.shipping import Fulfilment, ShippingAddress
 from livecommerce.ids import new_id
+from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import OrderFilter
+
+T = TypeVar("T")
 
 _ORDER_COLUMNS = (
     "id, buyer_id, seller_id, show_id, offer_id, product_id, variant_id, quantity, "
@@ -33,7 +36,83 @@ _ORDER_COLUMNS = (
 
 
 _MARKS = ", ".join("?" for _ in _ORDER_COLUMNS.split(","))
+_UPDATE_ORDER = (
+    "UPDATE orders SET status = ?, updated_at = ?, payment_provider = ?, payment_ref = ?, "
+    "refunded_minor = ?, carrier = ?, tracking_number = ?, fulfilled_at = ?, restocked = ? "
+    "WHERE id = ? AND status = ?"
+)
+# Many compare-and-sets in one statement: VALUES rows (id, expected status, then the columns
+# of `_changes`); a VALUES list names its columns column1, column2, … in SQLite and PostgreSQL
+# alike, and the casts give PostgreSQL the parameters' types.
+_CHANGE_ROW = (
+    "(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), "
+    "CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), "
+    "CAST(? AS INTEGER))"
+)
+_UPDATE_ORDERS = (
+    "UPDATE orders SET status = v.column3, updated_at = v.column4, payment_provider = v.column5, "
+    "payment_ref = v.column6, refunded_minor = v.column7, carrier = v.column8, "
+    "tracking_number = v.column9, fulfilled_at = v.column10, restocked = v.column11 "
+    "FROM (VALUES {values}) AS v WHERE orders.id = v.column1 AND orders.status = v.column2 "
+    "RETURNING orders.id"
+)
 _INSERT_ORDER = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({_MARKS})"  # noqa: S608 why: constants
+
+
+def _changes(order: Order) -> tuple[Any, ...]:
+    """What a status change writes, in `_UPDATE_ORDER`'s order."""
+    fulfilment = order.fulfilment
+    return (
+        str(order.status),
+        order.updated_at_ms,
+        order.payment_provider,
+        order.payment_ref,
+        order.refunded_minor,
+        fulfilment.carrier if fulfilment else "",
+        fulfilment.tracking_number if fulfilment else "",
+        fulfilment.fulfilled_at_ms if fulfilment else None,
+        order.restocked,
+    )
+
+
+def _order_args(order: Order) -> tuple[Any, ...]:
+    """An order's values in `_ORDER_COLUMNS` order."""
+    fulfilment = order.fulfilment
+    return (
+        order.id,
+        order.buyer_id,
+        order.seller_id,
+        order.show_id,
+        order.offer_id,
+        order.product_id,
+        order.variant_id,
+        order.quantity,
+        order.unit_price.minor,
+        order.total.minor,
+        order.total.currency,
+        str(order.status),
+        order.idempotency_key,
+        order.request_hash,
+        order.created_at_ms,
+        order.updated_at_ms,
+        order.expires_at_ms,
+        order.payment_provider,
+        order.payment_ref,
+        order.refunded_minor,
+        _address_json(order.shipping_address),
+        fulfilment.carrier if fulfilment else "",
+        fulfilment.tracking_number if fulfilment else "",
+        fulfilment.fulfilled_at_ms if fulfilment else None,
+        order.restocked,
+    )
+
+
+async def _outcome(call: Awaitable[T]) -> T | Exception:
+    """The call's result, or the exception its caller should raise."""
+    try:
+        return await call
+    except Exception as exc:  # handed to the caller, who raises it
+        return exc
 
 
 def _address_json(address: ShippingAddress | None) -> str | None:
@@ -105,57 +184,73 @@ def _offer(row: Row) -> Offer:
 
 
 class SqlOrderStore:
-    """The OrderStore port over `Database` (SQLite or PostgreSQL)."""
+    """The OrderStore port over `Database` (SQLite or PostgreSQL). The orders added in one
+    event-loop tick are written by one statement (`batch_max` rows at most; 1 writes each
+    alone)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, batch_max: int = DEFAULT_BATCH_MAX) -> None:
         self._db = db
         self.ledger = SqlLedger(db)
+        self._adds: TickBatcher[Order, Order] = TickBatcher(self._add_batch, batch_max)
+        self._saves: TickBatcher[tuple[Order, OrderStatus], bool] = TickBatcher(
+            self._save_batch, batch_max
+        )
 
     # -- orders ----------------------------------------------------------------------------------
     async def add_order(self, order: Order) -> Order:
+        return await self._adds.submit(order)
+
+    async def _add_batch(self, orders: list[Order]) -> list[Order | Exception]:
+        """One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING id` for the tick's new orders
+        (a single statement: all of it is written or none). An order whose id or (buyer,
+        idempotency key) is taken answers the stored one, as `add_order` always did. Should the
+        statement fail for any other reason, every order is tried alone, so a bad row fails
+        only its own caller."""
+        if len(orders) == 1:
+            return [await _outcome(self._add_one(orders[0]))]
+        first: dict[str, Order] = {}
+        for order in orders:
+            first.setdefault(order.id, order)
+        rows = "(" + _MARKS + ")"
         try:
-            await self._db.execute(
-                _INSERT_ORDER,
-                order.id,
-                order.buyer_id,
-                order.seller_id,
-                order.show_id,
-                order.offer_id,
-                order.product_id,
-                order.variant_id,
-                order.quantity,
-                order.unit_price.minor,
-                order.total.minor,
-                order.total.currency,
-                str(order.status),
-                order.idempotency_key,
-                order.request_hash,
-                order.created_at_ms,
-                order.updated_at_ms,
-                order.expires_at_ms,
-                order.payment_provider,
-                order.payment_ref,
-                order.refunded_minor,
-                _address_json(order.shipping_address),
-                order.fulfilment.carrier if order.fulfilment else "",
-                order.fulfilment.tracking_number if order.fulfilment else "",
-                order.fulfilment.fulfilled_at_ms if order.fulfilment else None,
-                order.restocked,
+            inserted = await self._db.fetchall(
+                f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES "  # noqa: S608 why: constants and placeholders
+                + ", ".join(rows for _ in first)
+                + " ON CONFLICT DO NOTHING RETURNING id",
+                *[arg for order in first.values() for arg in _order_args(order)],
             )
+        except Exception:  # each order then gets its own answer below
+            return [await _outcome(self._add_one(order)) for order in orders]
+        written = {row["id"] for row in inserted}
+        out: list[Order | Exception] = []
+        for order in orders:
+            if order.id in written and first[order.id] is order:
+                out.append(order)
+            else:
+                out.append(await _outcome(self._stored(order)))
+        return out
+
+    async def _add_one(self, order: Order) -> Order:
+        try:
+            await self._db.execute(_INSERT_ORDER, *_order_args(order))
         except UniqueViolation:
-            row = await self._db.fetchone(
-                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE buyer_id = ? AND idempotency_key = ?",  # noqa: S608 why: constant column list
-                order.buyer_id,
-                order.idempotency_key,
-            )
-            if row is None:  # the id (not the key) collided: same order id, read it
-                row = await self._db.fetchone(
-                    f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = ?",  # noqa: S608 why: constant column list
-                    order.id,
-                )
-            assert row is not None
-            return _order(row)
+            return await self._stored(order)
         return order
+
+    async def _stored(self, order: Order) -> Order:
+        """The stored order that took `order`'s (buyer, idempotency key), or else its id."""
+        row = await self._db.fetchone(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE buyer_id = ? AND idempotency_key = ?",  # noqa: S608 why: constant column list
+            order.buyer_id,
+            order.idempotency_key,
+        )
+        if row is None:  # the id (not the key) collided: same order id, read it
+            row = await self._db.fetchone(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = ?",  # noqa: S608 why: constant column list
+                order.id,
+            )
+        assert row is not None
+        return _order(row)
 
     async def get_order(self, order_id: str) -> Order | None:
         row = await self._db.fetchone(
@@ -180,25 +275,10 @@ class SqlOrderStore:
         expected_refunded: int | None = None,
         movements: Sequence[StockMovement] = (),
     ) -> bool:
-        sql = (
-            "UPDATE orders SET status = ?, updated_at = ?, payment_provider = ?, payment_ref = ?, "
-            "refunded_minor = ?, carrier = ?, tracking_number = ?, fulfilled_at = ?, "
-            "restocked = ? WHERE id = ? AND status = ?"
-        )
-        fulfilment = order.fulfilment
-        args: list[Any] = [
-            str(order.status),
-            order.updated_at_ms,
-            order.payment_provider,
-            order.payment_ref,
-            order.refunded_minor,
-            fulfilment.carrier if fulfilment else "",
-            fulfilment.tracking_number if fulfilment else "",
-            fulfilment.fulfilled_at_ms if fulfilment else None,
-            order.restocked,
-            order.id,
-            str(expected),
-        ]
+        if journal is None and not movements and expected_refunded is None:
+            return await self._saves.submit((order, expected))
+        sql = _UPDATE_ORDER
+        args: list[Any] = [*_changes(order), order.id, str(expected)]
         if expected_refunded is not None:
             sql += " AND refunded_minor = ?"
             args.append(expected_refunded)
@@ -213,6 +293,42 @@ class SqlOrderStore:
         except (_AlreadyPosted, UniqueViolation):
             return False
         return True
+
+    async def _save_batch(self, saves: list[tuple[Order, OrderStatus]]) -> list[bool | Exception]:
+        """The tick's plain status changes (no journal, no movements: a checkout's move to
+        `pending_payment`, an expiry) as one `UPDATE … FROM (VALUES …)`, each row still a
+        compare-and-set on its expected status; `RETURNING` names the rows that changed. An
+        order saved twice in one tick has its later saves run alone (one statement updates a
+        row once), and should the statement fail, every save runs alone."""
+        first: dict[str, tuple[Order, OrderStatus]] = {}
+        for save in saves:
+            first.setdefault(save[0].id, save)
+        if len(first) == 1:
+            return [await _outcome(self._save_one(*save)) for save in saves]
+        try:
+            rows = await self._db.fetchall(
+                _UPDATE_ORDERS.format(values=", ".join(_CHANGE_ROW for _ in first)),
+                *[arg for o, e in first.values() for arg in (o.id, str(e), *_changes(o))],
+            )
+        except Exception:  # each save then gets its own answer below
+            return [await _outcome(self._save_one(*save)) for save in saves]
+        changed = {row["id"] for row in rows}
+        out: list[bool | Exception] = []
+        for save in saves:
+            if first[save[0].id] is save:
+                out.append(save[0].id in changed)
+            else:
+                out.append(await _outcome(self._save_one(*save)))
+        return out
+
+    async def _save_one(self, order: Order, expected: OrderStatus) -> bool:
+        try:
+            changed = await self._db.execute(
+                _UPDATE_ORDER, *_changes(order), order.id, str(expected)
+            )
+        except UniqueViolation:
+            return False
+        return changed == 1
 
     async def list_orders(self, flt: OrderFilter) -> list[Order]:
         where: list[str] = []

@@ -73,6 +73,17 @@ class InventoryStore(Protocol):
         call with the same reservation id returns the first reservation unchanged."""
         ...
 
+    async def peek(
+        self, line: StockLine, reservation_id: str, buyer_id: str, quantity: int
+    ) -> ReserveResult | None:
+        """What `reserve` would answer now, holding nothing: the reservation already held
+        under this id (`created` False), or SoldOut / LimitReached / NotFound as `reserve`
+        would raise them, or None when `reserve` would hold. Checkout asks this first, so a
+        replayed checkout and a loser of a sold-out offer cost one batched step and nothing
+        else; the answer may be stale by the time `reserve` runs, which checks everything
+        again."""
+        ...
+
     async def commit(self, pool: str, reservation_id: str) -> bool:
         """Sell a held reservation's units (on-hand and cap); True only for the one call that
         did it."""
