@@ -5,8 +5,8 @@ prints ``ready <pid>`` once listening; SIGTERM stops it cleanly (``--profile FIL
 its cProfile statistics there). Modes:
 
 - ``passthrough``: our design. One synthetic show encoded once (libx264), WHEP viewers get the
-  shared packets. RTP payloads are made once per show, or once per viewer with ``--per-viewer-packetization``
-  (the fan-out benchmark's same-run baseline).
+  shared packets. RTP payloads are made once per show, or once per viewer with
+  ``--per-viewer-packetization`` (the fan-out benchmark's same-run baseline).
 - ``relay``: the baseline. aiortc ``MediaRelay`` shares *decoded* synthetic frames and every
   viewer's sender runs its own H.264 encoder (aiortc's default design).
 """
