@@ -8,7 +8,7 @@ memory auction store) and with Redis + PostgreSQL. Baseline in the same run: the
 invalid `auction.bid` payloads (refused by validation before any store is touched), so the ratio
 shows what judging and recording a bid costs on top of a Socket.IO round trip.
 
-Run: `python -m bench auction` (env AUCTION_BIDDERS, AUCTION_SPREAD_SECONDS, AUCTION_FOLLOWERS to
+Run: `python -m bench auctions` (env AUCTION_BIDDERS, AUCTION_SPREAD_SECONDS, AUCTION_FOLLOWERS to
 change the size).
 """
 
@@ -118,7 +118,7 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
             "LIVECOMMERCE_LOG__LEVEL": "WARNING",
             "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": str(BIDDERS + 10),
         }
-        async with server(env, port) as base:
+        async with server(env, port) as (base, _pid):
             rooms = [show_id if i < FOLLOWERS else elsewhere for i in range(len(seeded.tokens))]
             clients = await connect_all(base, seeded.tokens, rooms)
             try:
@@ -200,7 +200,7 @@ def run() -> str:
         "store touched). Target (issue 14): p99 ≤ 100 ms.\n\n"
         + "\n".join(rows)
         + f"\n\nLoad average when the run started: {load_before:.1f} on {cores} cores{noisy}. "
-        "Reproduce: `python -m bench auction` (`AUCTION_BIDDERS`, `AUCTION_SPREAD_SECONDS`, "
+        "Reproduce: `python -m bench auctions` (`AUCTION_BIDDERS`, `AUCTION_SPREAD_SECONDS`, "
         "`AUCTION_FOLLOWERS` to resize). The client process shares the machine's cores with the "
         "server."
     )
