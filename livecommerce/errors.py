@@ -7,8 +7,8 @@ and the Socket.IO ack helper turn them into ``{"error": {"code", "message"}}`` w
 LiveCommerceError
 ├── DomainError (409): InvalidTransition, SoldOut, OfferNotActive (OfferClosed), ShowNotLive,
 │                      LimitReached, Muted, Banned, RateLimited (429), Conflict, StockHeld,
-│                      ProductArchived, BidTooLow, AuctionNotOpen, AuctionClosed,
-│                      SellerCannotBid, PaymentMethodRequired
+│                      ProductArchived, BidTooLow, NotAnAuction, AuctionNotOpen,
+│                      AuctionClosed, SellerCannotBid, PaymentMethodRequired
 ├── NotFound (404) · PermissionDenied (403): GuestEmailRequired · Unauthenticated (401)
 ├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired,
 │                       InvalidCsv, WeakPassword
@@ -102,6 +102,13 @@ class BidTooLow(DomainError):
     """A bid under the auction's next minimum; ``details.min_bid`` says how much."""
 
     code = "bid_too_low"
+
+
+class NotAnAuction(DomainError):
+    """Bids on an offer that exists but sells at a fixed, flash or group price: a 404 would
+    claim the offer is gone."""
+
+    code = "not_an_auction"
 
 
 class AuctionNotOpen(DomainError):

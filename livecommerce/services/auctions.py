@@ -57,6 +57,7 @@ from livecommerce.errors import (
     DomainError,
     InvalidInput,
     LiveCommerceError,
+    NotAnAuction,
     NotFound,
     PaymentMethodRequired,
     RateLimited,
@@ -215,6 +216,8 @@ class AuctionService:
             return cached
         found = await self._bids.auction(offer_id)
         if found is None:
+            if await self._orders.get_offer(offer_id) is not None:
+                raise NotAnAuction("this offer is not an auction")
             raise NotFound("no such auction")
         self._records[offer_id] = found
         return found

@@ -46,10 +46,11 @@ WRITES: dict[str, dict[str, Any]] = {
     "offer.unpin": {"offer_id": "off_x"},
     "offer.start": {"offer_id": "off_x"},
     "offer.end": {"offer_id": "off_x"},
+    "auction.bid": {"offer_id": "off_x", "amount": 100, "idempotency_key": "anon-bid-1"},
 }
 PARTNER = "https://partner.example"
 #: Events any signed-in viewer may send: refused to an anonymous socket as unauthenticated.
-VIEWER_WRITES = {"chat.send", "reaction.send", "chat.report", "qa.ask", "qa.upvote"}
+VIEWER_WRITES = {"chat.send", "reaction.send", "chat.report", "qa.ask", "qa.upvote", "auction.bid"}
 
 
 @pytest.fixture
