@@ -186,9 +186,10 @@ class HubSettings(Section):
     coalesce_interval_ms: int = Field(100, ge=20, le=1000)
     #: Deliveries per second (lines/s x viewers on this node) at which the window is longest.
     coalesce_full_deliveries_per_second: float = Field(50_000.0, gt=0)
-    #: A connection with more chat packets than this waiting to be written is a slow reader:
-    #: its backlog collapses to the latest ``slow_client_keep_lines`` lines (docs/HUB.md).
+    #: A connection with this many chat packets, or bytes, waiting to be written is a slow
+    #: reader: its backlog collapses to the latest ``slow_client_keep_lines`` lines (docs/HUB.md).
     slow_client_max_packets: int = Field(64, ge=1)
+    slow_client_max_bytes: int = Field(256 * 1024, ge=1024)
     slow_client_keep_lines: int = Field(50, ge=1)
     #: permessage-deflate on the Socket.IO websocket: off, because it costs one zlib stream
     #: per connection (~0.3 MiB once used) and compresses every fanned-out packet per socket.

@@ -58,6 +58,7 @@ class LocalShows:
                 show_id,
                 show_room(show_id),
                 max_packets=settings.slow_client_max_packets,
+                max_bytes=settings.slow_client_max_bytes,
                 keep=settings.slow_client_keep_lines,
             )
             outbox = ShowOutbox(
