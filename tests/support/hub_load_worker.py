@@ -33,6 +33,8 @@ from typing import Any, cast
 import orjson
 import uvloop
 
+#: Tries per client to open its TCP connection.
+CONNECT_ATTEMPTS = 5
 #: Longest the ``connect`` command waits for every client to join.
 JOIN_DEADLINE_SECONDS = 300
 
@@ -192,11 +194,18 @@ async def client(
     url = urllib.parse.urlsplit(base)
     path = "/socket.io/?EIO=4&transport=websocket"
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_connection(
-        lambda: Client(path, url.netloc, show_id, counters, sampled),
-        url.hostname or "127.0.0.1",
-        url.port or 80,
-    )
+    for attempt in range(CONNECT_ATTEMPTS):
+        try:
+            transport, protocol = await loop.create_connection(
+                lambda: Client(path, url.netloc, show_id, counters, sampled),
+                url.hostname or "127.0.0.1",
+                url.port or 80,
+            )
+            break
+        except OSError:  # a full accept queue while thousands connect at once
+            if attempt == CONNECT_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
     try:
         if await protocol.joined:
             ready.set()
