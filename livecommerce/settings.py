@@ -36,6 +36,9 @@ class ServerSettings(Section):
     #: ``Strict-Transport-Security`` max-age on HTTPS responses; 0 = not sent. Turn it on once
     #: the site is served over HTTPS for good (browsers then refuse plain HTTP for that long).
     hsts_seconds: int = Field(0, ge=0, le=2 * 365 * 86400)
+    #: ``livecommerce serve``'s event loop: uvloop roughly halves the hub's per-socket cost;
+    #: ``auto`` = uvloop on Linux when it is installed, else asyncio's own.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
 
     @field_validator("public_url")
     @classmethod
@@ -183,8 +186,19 @@ class HubSettings(Section):
     coalesce_above_per_second: float = Field(10.0, ge=0)
     #: ...or above this many deliveries per second (lines/s x viewers on this node).
     coalesce_above_deliveries_per_second: float = Field(2000.0, ge=0)
-    #: How often a coalesced batch is sent (100-250 ms keeps chat feeling live).
-    coalesce_interval_ms: int = Field(150, ge=20, le=1000)
+    #: The longest coalescing window, reached at ``coalesce_full_deliveries_per_second``; below
+    #: it the window shrinks in proportion, and a quiet show's lines go out at once.
+    coalesce_interval_ms: int = Field(100, ge=20, le=1000)
+    #: Deliveries per second (lines/s x viewers on this node) at which the window is longest.
+    coalesce_full_deliveries_per_second: float = Field(50_000.0, gt=0)
+    #: A connection with this many chat packets, or bytes, waiting to be written is a slow
+    #: reader: its backlog collapses to the latest ``slow_client_keep_lines`` lines (docs/HUB.md).
+    slow_client_max_packets: int = Field(64, ge=1)
+    slow_client_max_bytes: int = Field(256 * 1024, ge=1024)
+    slow_client_keep_lines: int = Field(50, ge=1)
+    #: permessage-deflate on the Socket.IO websocket: off, because it costs one zlib stream
+    #: per connection (~0.3 MiB once used) and compresses every fanned-out packet per socket.
+    websocket_compression: bool = False
     #: ``viewers.count`` is pushed at most this often, and only when it changed.
     viewers_push_seconds: float = Field(2.0, ge=0.1)
     #: Each node re-reports its viewer counts this often; a report lives 3x as long.

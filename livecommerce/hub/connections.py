@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from livecommerce.hub.server import Hub
 
 
-@dataclass
+@dataclass(slots=True)
 class Connection:
-    """One Socket.IO connection on this node."""
+    """One Socket.IO connection on this node (slots: there is one per viewer)."""
 
     sid: str
     principal: Principal | None

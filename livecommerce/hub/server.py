@@ -29,6 +29,7 @@ from livecommerce.hub import loops
 from livecommerce.hub.connections import Connection, Gatekeeper
 from livecommerce.hub.events import EventRegistry, RelayTable
 from livecommerce.hub.shows import LocalShows, ShowState
+from livecommerce.hub.wire import OrjsonCodec, use_transport
 from livecommerce.ids import new_id
 from livecommerce.services.container import Services
 from livecommerce.services.ports import BusHandler, Show
@@ -64,7 +65,9 @@ class Hub:
             ping_timeout=self.settings.ping_timeout,
             logger=False,
             engineio_logger=False,
+            json=OrjsonCodec,
         )
+        use_transport(self.sio, compress=self.settings.websocket_compression)
         self.sio.attach(app, socketio_path="socket.io")
         self.sio.on("connect", self.gatekeeper.connect)
         self.sio.on("disconnect", self.gatekeeper.disconnect)

@@ -14,7 +14,8 @@ from livecommerce.domain.access import ShowRef, is_staff
 from livecommerce.domain.chat import ChatMessage, ReactionTally
 from livecommerce.errors import Banned, LiveCommerceError
 from livecommerce.hub.events import show_room, staff_room
-from livecommerce.hub.outbox import SEEN_IDS, RoomEmit, ShowOutbox
+from livecommerce.hub.outbox import SEEN_IDS, ShowOutbox
+from livecommerce.hub.wire import ChatWriter
 
 if TYPE_CHECKING:
     from livecommerce.hub.server import Hub
@@ -31,6 +32,7 @@ class ShowState:
     """This node's share of one show: its local viewers and pending aggregates."""
 
     outbox: ShowOutbox
+    writer: ChatWriter
     sids: set[str] = field(default_factory=set)
     reactions_local: ReactionTally = field(default_factory=ReactionTally)
     reactions_out: ReactionTally = field(default_factory=ReactionTally)
@@ -51,16 +53,25 @@ class LocalShows:
         state = self.states.get(show_id)
         if state is None:
             settings = self._hub.settings
+            writer = ChatWriter(
+                self._hub.sio,
+                show_id,
+                show_room(show_id),
+                max_packets=settings.slow_client_max_packets,
+                max_bytes=settings.slow_client_max_bytes,
+                keep=settings.slow_client_keep_lines,
+            )
             outbox = ShowOutbox(
                 show_id,
-                self._emit_chat_room(show_id),
+                writer.write,
                 self._emit_sid,
                 coalesce_above=settings.coalesce_above_per_second,
                 interval=settings.coalesce_interval_ms / 1000,
                 deliveries_above=settings.coalesce_above_deliveries_per_second,
+                full_deliveries=settings.coalesce_full_deliveries_per_second,
                 audience=lambda: self.local_viewers(show_id),
             )
-            state = self.states[show_id] = ShowState(outbox)
+            state = self.states[show_id] = ShowState(outbox, writer)
         return state
 
     # --- joining and leaving --------------------------------------------------------------
@@ -112,6 +123,7 @@ class LocalShows:
         if state is not None:
             state.sids.discard(sid)
             state.outbox.leave(sid)
+            state.writer.forget(sid)
 
     def local_viewers(self, show_id: str) -> int:
         state = self.states.get(show_id)
@@ -130,12 +142,6 @@ class LocalShows:
             await state.outbox.close()
 
     # --- delivery -------------------------------------------------------------------------
-
-    def _emit_chat_room(self, show_id: str) -> RoomEmit:
-        async def emit(event: str, data: dict[str, Any], skip: list[str]) -> None:
-            await self._hub.sio.emit(event, data, room=show_room(show_id), skip_sid=skip or None)
-
-        return emit
 
     async def _emit_sid(self, event: str, data: dict[str, Any], sid: str) -> None:
         await self._hub.sio.emit(event, data, to=sid)
@@ -161,6 +167,7 @@ class LocalShows:
         state = self.states.get(show_id)
         if state is not None:
             state.outbox.forget_ids(m.id for m in messages)
+            state.writer.forget_ids({m.id for m in messages})
         for message in messages:
             await self.broadcast(show_id, "chat.deleted", {"id": message.id, "seq": message.seq})
 
@@ -199,6 +206,7 @@ class LocalShows:
             data: dict[str, Any] = raw if isinstance(raw, dict) else {}
             if envelope["e"] == "chat.deleted":
                 state.outbox.forget_ids([str(data.get("id"))])
+                state.writer.forget_ids({str(data.get("id"))})
             await self._hub.sio.emit(envelope["e"], data, room=room)
         elif kind == "react" and isinstance(envelope.get("c"), dict):
             state.reactions_local.merge(envelope["c"])

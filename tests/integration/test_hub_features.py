@@ -119,7 +119,12 @@ async def test_viewer_count_follows_connections(node: tuple[RunningApp, Cast]) -
 
 async def test_busy_show_is_coalesced(settings_factory: SettingsFactory) -> None:
     """Above the configured rate lines arrive as chat.batch, in order and complete."""
-    hub = {**ROOMY, "coalesce_above_per_second": 5, "coalesce_interval_ms": 100}
+    hub = {
+        **ROOMY,
+        "coalesce_above_per_second": 5,
+        "coalesce_interval_ms": 100,
+        "coalesce_full_deliveries_per_second": 10,
+    }
     async with running_app(settings_factory(hub=hub)) as running:
         cast = await make_cast(running.app)
         seller = await join(running, cast, cast.seller.token)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import socketio
 from aiohttp import web
 
@@ -209,3 +211,49 @@ async def cluster_of(
         running_app(settings(redis={"url": redis_url}, hub=hub, **sections)) as b,
     ):
         yield Cluster(a, b, await make_cast(a.app))
+
+
+class RawClient:
+    """A Socket.IO client spoken by hand over an aiohttp websocket (as the load workers and
+    browsers' socket.io-client do once on websocket), keeping each frame's text as received:
+    what the server wrote, byte for byte, before any client library decodes it."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self._next_id = 0
+
+    @classmethod
+    async def connect(cls, http: aiohttp.ClientSession, base_url: str) -> RawClient:
+        url = base_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        client = cls(await http.ws_connect(url))
+        assert (await client.frame()).startswith("0")  # engine.io open
+        await client.ws.send_str("40")
+        assert (await client.frame()).startswith("40")  # socket.io connect
+        return client
+
+    async def frame(self, within: float = 5.0) -> str:
+        """The next frame's text, answering engine.io pings on the way."""
+        while True:
+            msg = await self.ws.receive(timeout=within)
+            assert aiohttp.WSMsgType.TEXT == msg.type, msg
+            if msg.data != "2":
+                return str(msg.data)
+            await self.ws.send_str("3")
+
+    async def call(self, event: str, data: dict[str, Any], within: float = 5.0) -> Any:
+        """Emit with an ack id and return the ack, keeping other frames in ``pending``."""
+        self._next_id += 1
+        ack_prefix = f"43{self._next_id}"
+        await self.ws.send_str(f"42{self._next_id}" + json.dumps([event, data]))
+        while True:
+            text = await self.frame(within)
+            if text.startswith(ack_prefix + "["):
+                return json.loads(text[len(ack_prefix) :])[0]
+
+    async def event(self, within: float = 5.0) -> tuple[str, Any, str]:
+        """The next server event: (name, payload, the frame's text)."""
+        while True:
+            text = await self.frame(within)
+            if text.startswith("42["):
+                name, payload = json.loads(text[2:])[:2]
+                return name, payload, text

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -36,6 +37,19 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def pinned(core: int) -> list[str]:
+    """A command prefix running a process on one core (``taskset``), so on a small machine the
+    server and its load do not take each other's CPU; empty where that cannot be done."""
+    if (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
+        return []
+    return ["taskset", "-c", str(core)]
+
+
+def load_average() -> float:
+    """The 1-minute load average (a run that starts above the core count is noisy)."""
+    return os.getloadavg()[0]
 
 
 def open_fds(pid: int) -> int:
@@ -146,17 +160,23 @@ class Worker:
 
 @contextlib.asynccontextmanager
 async def load_workers(
-    bases: Sequence[str], show_id: str, n: int, processes: int, prefix: Sequence[str] = ()
+    bases: Sequence[str],
+    show_id: str,
+    n: int,
+    processes: int,
+    prefix: Sequence[str] = (),
+    sample_every: int = 1,
 ) -> AsyncIterator[tuple[list[Worker], int]]:
     """``n`` clients joined to the show in ``processes`` workers (worker i on node
-    ``i % len(bases)``): (workers, clients that joined). Workers quit on exit."""
+    ``i % len(bases)``): (workers, clients that joined). One client in ``sample_every`` decodes
+    and times its lines; every client counts them. Workers quit on exit."""
     workers: list[Worker] = []
     try:
         for i in range(processes):
             count = n // processes + (1 if i < n % processes else 0)
             proc = await asyncio.create_subprocess_exec(
                 *prefix, sys.executable, "-m", "tests.support.hub_load_worker",
-                bases[i % len(bases)], show_id, str(count),
+                bases[i % len(bases)], show_id, str(count), str(sample_every),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
             )  # fmt: skip
             workers.append(Worker(proc))
