@@ -15,7 +15,7 @@ from livecommerce.domain.chat import ChatMessage, ReactionTally
 from livecommerce.errors import Banned, LiveCommerceError
 from livecommerce.hub.events import show_room, staff_room
 from livecommerce.hub.outbox import SEEN_IDS, ShowOutbox
-from livecommerce.hub.wire import ChatWriter
+from livecommerce.hub.wire import ChatWriter, write_room
 
 if TYPE_CHECKING:
     from livecommerce.hub.server import Hub
@@ -147,7 +147,7 @@ class LocalShows:
         await self._hub.sio.emit(event, data, to=sid)
 
     async def emit_local(self, event: str, data: dict[str, Any], room: str) -> None:
-        await self._hub.sio.emit(event, data, room=room)
+        write_room(self._hub.sio, room, event, data)
 
     async def deliver_chat(self, message: ChatMessage) -> None:
         wire = message.to_wire()
@@ -158,7 +158,7 @@ class LocalShows:
         self, show_id: str, event: str, data: dict[str, Any], *, staff_only: bool = False
     ) -> None:
         room = staff_room(show_id) if staff_only else show_room(show_id)
-        await self._hub.sio.emit(event, data, room=room)
+        write_room(self._hub.sio, room, event, data)
         await self._hub.services.fanout.publish(
             show_id, {"t": "emit", "e": event, "d": data, "staff": staff_only}
         )
@@ -207,7 +207,7 @@ class LocalShows:
             if envelope["e"] == "chat.deleted":
                 state.outbox.forget_ids([str(data.get("id"))])
                 state.writer.forget_ids({str(data.get("id"))})
-            await self._hub.sio.emit(envelope["e"], data, room=room)
+            write_room(self._hub.sio, room, envelope["e"], data)
         elif kind == "react" and isinstance(envelope.get("c"), dict):
             state.reactions_local.merge(envelope["c"])
         elif kind == "kick" and isinstance(envelope.get("u"), str):

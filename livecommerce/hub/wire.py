@@ -146,6 +146,47 @@ def _writer_idle(queue: asyncio.Queue[Any]) -> bool:
     return not queue.qsize() and bool(getters)
 
 
+def _send(
+    socket: Any,
+    pkt: eio_packet.Packet,
+    frame: bytes,
+    transport: asyncio.Transport | None,
+    buffered: int,
+) -> bool:
+    """Write ``frame`` straight to the socket's transport when its writer is idle with nothing
+    buffered (nothing queued earlier can be overtaken), else queue ``pkt`` behind what it has;
+    True for a direct write."""
+    queue = socket.queue
+    if (
+        transport is not None
+        and not buffered
+        and not transport.is_closing()
+        and _writer_idle(queue)
+    ):
+        transport.write(frame)
+        return True
+    queue.put_nowait(pkt)
+    return False
+
+
+def write_room(sio: socketio.AsyncServer, room: str, event: str, data: Wire) -> None:
+    """``sio.emit(event, data, room=room)`` for this node's sockets, encoded and framed once
+    and written without a task per recipient (offers, orders and moderation events reach a
+    show's whole room: at a flash sale's stock updates, python-socketio's per-recipient tasks
+    were most of a checkout's server CPU). Nothing here is ever dropped: only chat collapses
+    for slow readers (``ChatWriter``)."""
+    pkt = event_packet(event, data)
+    frame = text_frame(pkt.encode())
+    sockets = sio.eio.sockets
+    for _sid, eio_sid in sio.manager.get_participants("/", room):
+        socket = sockets.get(eio_sid)
+        if socket is None or socket.closing or socket.closed:
+            continue
+        transport: asyncio.Transport | None = getattr(socket, DIRECT, None)
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        _send(socket, pkt, frame, transport, buffered)
+
+
 class ChatWriter:
     """Sends one show's chat packets to this node's sockets in its room (see the module
     docstring for slow readers)."""
@@ -199,16 +240,8 @@ class ChatWriter:
             elif queue.qsize() >= self._max_packets or buffered >= self._max_bytes:
                 self._behind[sid] = (deque(messages, maxlen=self._keep), int(messages[0]["seq"]))
                 self.collapsed += 1
-            elif (
-                transport is not None
-                and not buffered
-                and not transport.is_closing()
-                and _writer_idle(queue)
-            ):
-                transport.write(frame)
+            elif _send(socket, pkt, frame, transport, buffered):
                 self.direct += 1
-            else:
-                queue.put_nowait(pkt)
 
     def _catch_up(self, lines: deque[Wire], first_missed: int) -> eio_packet.Packet:
         """The latest lines a socket missed, and the seq range it lost if it lost any."""
