@@ -27,7 +27,7 @@ import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -633,6 +633,28 @@ class AuctionService:
         order = await self._sell(record, offer, runner_up, amount, ":second-chance")
         await self._bids.set_second_chance(offer_id, order.id)
         return order
+
+    async def results(self, offer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """How the settled auctions among `offer_ids` sold, for the replay's timeline:
+        {amount, currency, winner: {name} | None, reserve_met} by offer id (other offers are
+        left out). The winner is named as in `auction.closed`; their account id is not given."""
+        out: dict[str, dict[str, Any]] = {}
+        for offer_id in sorted(offer_ids):
+            record = await self._bids.auction(offer_id)
+            if record is None or not record.settled:
+                continue
+            winner = None
+            if record.winner_id is not None:
+                user = await self._events.views.user(record.winner_id)
+                winner = {"name": user.name if user else ""}
+            out[offer_id] = {
+                "amount": record.amount,
+                "currency": record.settings.currency,
+                "winner": winner,
+                "reserve_met": record.winner_id is not None
+                or record.settings.reserve_price is None,
+            }
+        return out
 
     # -- the public log ------------------------------------------------------------------------
     async def log(self, principal: Principal | None, offer_id: str) -> dict[str, Any]:

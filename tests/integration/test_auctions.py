@@ -14,14 +14,17 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
+import stripe
 from aiohttp import ClientSession
 
 from livecommerce.cli import verify_bids
 from tests.conftest import SettingsFactory
+from tests.support.fake_stripe import FakeStripe
 from tests.support.hub_clients import HubClient
-from tests.support.shop import ShopEnv, post_json, shop_env
+from tests.support.shop import WHSEC, ShopEnv, post_json, shop_env, stripe_payments
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "AUCTIONS.md"
 
@@ -62,6 +65,11 @@ async def connect(env: ShopEnv, name: str, **user: Any) -> tuple[HubClient, str,
 def bid_of(env: ShopEnv, offer_id: str, amount: int, key: str, **more: Any) -> dict[str, Any]:
     return {"show_id": env.show_id, "offer_id": offer_id, "amount": amount,
             "idempotency_key": key, **more}  # fmt: skip
+
+
+async def get_json(http: ClientSession, url: str, token: str) -> tuple[int, Any]:
+    async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as resp:
+        return resp.status, await resp.json()
 
 
 def code(ack: dict[str, Any]) -> str:
@@ -180,14 +188,24 @@ async def test_auction_over_the_hub(env: ShopEnv, tmp_path: Path) -> None:
                 order["order"]["id"],
                 order["order"]["total"]["amount"],
             )
+            # the winner fetches the payment checkout would have answered; nobody else can
+            payment_url = f"{env.base_url}/api/v1/orders/{closed['order_id']}/payment"
+            status, due = await get_json(http, payment_url, bob_token)
+            assert (200, "pending_payment", "demo") == (
+                status, due["order"]["status"], due["payment"]["provider"]
+            ), due  # fmt: skip
+            status, other = await get_json(http, payment_url, ann_token)
+            assert (404, "not_found") == (status, other["error"]["code"])
             status, paid = await post_json(
                 http,
-                f"{env.base_url}/api/v1/payments/demo/{closed['order_id']}/confirm",
+                urljoin(env.base_url, due["payment"]["confirm_url"]),
                 {"card": "4242424242424242"},
                 bob_token,
             )
             assert (200, "paid") == (status, paid["status"])
             await bob.expect("order.updated", lambda d: d["order"]["status"] == "paid")
+            status, settled = await get_json(http, payment_url, bob_token)
+            assert (409, "conflict") == (status, settled["error"]["code"])
         finally:
             for client in (seller, ann, bob, nomad, host, troll):
                 await client.close()
@@ -212,8 +230,11 @@ async def test_auction_over_the_hub(env: ShopEnv, tmp_path: Path) -> None:
         assert (None, None) == (public["refused"], mine["refused"])
 
         async with http.get(f"{env.base_url}/api/v1/shows/{env.show_id}/timeline") as resp:
-            moments = [(e["type"], e["offer_id"]) for e in (await resp.json())["events"]]
-        assert [("offer.started", oid), ("offer.ended", oid)] == moments
+            moments = [
+                (e["type"], e["offer_id"], e["auction"]) for e in (await resp.json())["events"]
+            ]
+        sold = {"amount": 6_000, "currency": "USD", "winner": {"name": "Bob"}, "reserve_met": True}
+        assert [("offer.started", oid, None), ("offer.ended", oid, sold)] == moments
         assert 0 == await asyncio.to_thread(verify_bids, log_url)
         script = tmp_path / "verify.py"
         script.write_text(standalone_verifier(), encoding="utf-8")
@@ -275,6 +296,12 @@ async def test_second_chance_and_reserve_over_rest(env: ShopEnv) -> None:
         )  # fmt: skip
         won = by_offer[sold]
         assert ("Bob", 1_500) == (won["winner"]["name"], won["amount"])
+        async with http.get(f"{env.base_url}/api/v1/shows/{env.show_id}/timeline") as resp:
+            by_end = {e["offer_id"]: e["auction"] for e in (await resp.json())["events"]
+                    if e["type"] == "offer.ended"}  # fmt: skip
+        assert {"amount": None, "currency": "USD", "winner": None, "reserve_met": False} == (
+            by_end[unmet]
+        )
         status, early = await post_json(http, f"{base}/{sold}/second-chance", {}, seller_token)
         assert (409, "conflict") == (status, early["error"]["code"])  # Bob may still pay
 
@@ -302,3 +329,60 @@ async def test_second_chance_and_reserve_over_rest(env: ShopEnv) -> None:
             tokens["Ann"],
         )
         assert (409, "offer_closed") == (status, checkout["error"]["code"])
+
+
+async def test_stripe_winner_pays_with_the_fetched_client_secret(
+    settings_factory: SettingsFactory,
+) -> None:
+    """With Stripe, the winner (who never ran a checkout) fetches the order's PaymentIntent
+    client secret, confirms it with 4242 through the real `stripe` library, and the webhook pays
+    the order."""
+    async with FakeStripe() as fake:
+        settings = settings_factory(
+            payments=stripe_payments(fake.url, fake.api_key),
+            shop={"auction_sweep_seconds": 0.2},
+        )
+        async with shop_env(settings) as env, ClientSession() as http:
+            fake.add_endpoint(f"{env.base_url}/webhooks/stripe", WHSEC)
+            closed = await env.bus_events("auction.closed")
+            seller_token = await env.token(env.seller_user)
+            _, ann = await env.user("Ann")
+            ann_token = await env.token(ann)
+            oid = (await create_auction(env, http))["id"]
+            base = f"{env.base_url}/api/v1/shows/{env.show_id}/offers/{oid}"
+            status, started = await post_json(http, f"{base}/start", {}, seller_token)
+            assert 200 == status, started
+            body = {"amount": 1_000, "idempotency_key": "stripe-ann-1"}
+            status, ack = await post_json(http, f"{base}/bids", body, ann_token)
+            assert 201 == status, ack
+            env.clock.t = ack["auction"]["ends_at"] / 1000
+            for _ in range(50):
+                if closed:
+                    break
+                await asyncio.sleep(0.1)
+            order_id = closed[0]["order_id"]
+            url = f"{env.base_url}/api/v1/orders/{order_id}/payment"
+            status, due = await get_json(http, url, ann_token)
+            assert (200, "stripe", "pk_test_local", 1_000) == (
+                status, due["payment"]["provider"], due["payment"]["publishable_key"],
+                due["order"]["total"]["amount"],
+            ), due  # fmt: skip
+            intent_id = due["payment"]["client_secret"].split("_secret_")[0]
+            transport = stripe.AIOHTTPClient()
+            client = stripe.StripeClient(
+                fake.api_key, base_addresses={"api": fake.url}, http_client=transport,
+                max_network_retries=0,
+            )  # fmt: skip
+            try:
+                intent = await client.v1.payment_intents.confirm_async(
+                    intent_id, {"payment_method": "4242424242424242"}
+                )
+            finally:
+                await transport.close_async()  # type: ignore[no-untyped-call]
+            assert "succeeded" == intent.status
+            for _ in range(50):
+                order = await env.shop.orders.get(env.seller, order_id)
+                if order.status == "paid":
+                    break
+                await asyncio.sleep(0.1)
+            assert "paid" == order.status
