@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +20,10 @@ from aiohttp import ClientSession
 
 from livecommerce.cli import verify_bids
 from tests.conftest import SettingsFactory
+from tests.support.auctions import run_script, standalone_verifier
 from tests.support.fake_stripe import FakeStripe
 from tests.support.hub_clients import HubClient
 from tests.support.shop import WHSEC, ShopEnv, post_json, shop_env, stripe_payments
-
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "AUCTIONS.md"
 
 
 @pytest.fixture
@@ -75,21 +72,6 @@ async def get_json(http: ClientSession, url: str, token: str) -> tuple[int, Any]
 def code(ack: dict[str, Any]) -> str:
     assert ack["ok"] is False, ack
     return str(ack["error"]["code"])
-
-
-def standalone_verifier() -> str:
-    """The script docs/AUCTIONS.md gives, as a reader would copy it."""
-    found = re.search(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    assert found is not None
-    return found.group(1)
-
-
-async def run_script(script: Path, source: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(script), source, stdout=asyncio.subprocess.PIPE
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 30)
-    return process.returncode or 0, out.decode()
 
 
 async def test_auction_over_the_hub(env: ShopEnv, tmp_path: Path) -> None:
