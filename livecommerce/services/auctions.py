@@ -226,9 +226,31 @@ class AuctionService:
         state = await self._live(await self.record(offer.id))
         await self._publish_updated(offer.show_id, (await self.record(offer.id)).settings, state)
 
+    async def _stored(self, offer_id: str) -> AuctionState | None:
+        """The live state; when the store has none although bids were recorded (a Redis that
+        restarted empty), rebuilt from the SQL snapshot and log rows, unless it is settled."""
+        state = await self._store.state(offer_id)
+        if state is not None:
+            return state
+        snapshot = await self._bids.snapshot(offer_id)
+        if snapshot is None:
+            return None
+        fresh = await self._bids.auction(offer_id)
+        if fresh is None or fresh.settled:
+            return None
+        rows = [owned for owned in await self._bids.rows(offer_id) if owned[0].seq <= snapshot.seq]
+        state = await self._store.open(snapshot, rows)
+        if state == snapshot:
+            log.warning(
+                "auction live state rebuilt from SQL",
+                extra={"offer": offer_id, "seq": snapshot.seq, "rows": len(rows)},
+            )
+        return state
+
     async def _live(self, record: AuctionRecord) -> AuctionState:
-        """The live state, opened from the started offer when the store has none."""
-        state = await self._store.state(record.offer_id)
+        """The live state, opened from the started offer when the store has none (and no bid
+        was recorded in SQL: then it is rebuilt from there)."""
+        state = await self._stored(record.offer_id)
         if state is None:
             offer = await self._orders.get_offer(record.offer_id)
             if offer is None:
@@ -332,20 +354,19 @@ class AuctionService:
             if done.replay is not None:
                 return await self._replayed(record, done.replay)
             if done.done:
-                self._record_rows(offer_id, placed.rows)
+                self._record_rows(offer_id, placed.rows, placed.state)
                 if placed.extended:
                     self._time(placed.state)
                 await self._publish_updated(show_id, settings, placed.state)
                 return ack, auction_view(settings, placed.state)
-            moved = await self._store.state(offer_id)
-            assert moved is not None
-            state = moved
+            state = await self._live(record)
         raise Conflict("the auction is too busy; bid again")
 
-    def _record_rows(self, offer_id: str, rows: Sequence[OwnedRow]) -> None:
-        """Write accepted rows to SQL without holding the bidder's ack: the live store has them
-        already, and the close copies any row SQL lacks before it computes the head."""
-        self._background(self._bids.append(offer_id, rows), offer_id)
+    def _record_rows(self, offer_id: str, rows: Sequence[OwnedRow], state: AuctionState) -> None:
+        """Write accepted rows and the state after them to SQL without holding the bidder's
+        ack: the live store has them already, the close copies any row SQL lacks before it
+        computes the head, and a live store that lost them is rebuilt from these."""
+        self._background(self._bids.append(offer_id, rows, state), offer_id)
 
     def _background(self, work: Awaitable[None], offer_id: str) -> None:
         """Bookkeeping no ack waits for; a failure is logged (the close repairs the log)."""
@@ -430,7 +451,7 @@ class AuctionService:
     async def view(self, offer_id: str) -> dict[str, Any] | None:
         """The auction's public state (None before it is started)."""
         record = await self.record(offer_id)
-        state = await self._store.state(offer_id)
+        state = await self._stored(offer_id)
         return None if state is None else auction_view(record.settings, state)
 
     # -- closing -------------------------------------------------------------------------------
@@ -469,7 +490,7 @@ class AuctionService:
         if offer is None or offer.status is OfferStatus.DRAFT:
             return False
         ended = offer.status is OfferStatus.ENDED
-        state = await self._store.state(offer_id)
+        state = await self._stored(offer_id)
         if state is None:
             start = offer.starts_at_ms or offer.created_at_ms
             state = await self._store.open(open_state(offer_id, start, offer.ends_at_ms or start))
@@ -664,9 +685,11 @@ class AuctionService:
         record = await self._bids.auction(offer_id)
         if record is None:
             raise NotFound("no such auction")
-        owned: list[OwnedRow] = (
-            await self._bids.rows(offer_id) if record.settled else await self._store.rows(offer_id)
-        )
+        if record.settled:
+            owned: list[OwnedRow] = await self._bids.rows(offer_id)
+        else:
+            await self._stored(offer_id)  # rebuilt first if the live store lost it
+            owned = await self._store.rows(offer_id)
         settings = record.settings.to_wire()
         published, head = chained(settings, [row for row, _ in owned])
         seller = principal is not None and (

@@ -3,7 +3,8 @@ started over the hub, bids from python-socketio clients (every refusal code from
 request), proxy bids, anti-snipe, the close by the background sweeper, the winner's order paid
 with 4242, the published log verified by `livecommerce verify-bids` and by the standalone
 script in docs/AUCTIONS.md (and failing once tampered with); then the unpaid winner's order
-expiring into a second-chance offer, and a reserve that was not met."""
+expiring into a second-chance offer, and a reserve that was not met; the winner's payment
+fetched and paid through Stripe; a Redis that loses its data mid-auction."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.conftest import SettingsFactory
 from tests.support.auctions import run_script, standalone_verifier
 from tests.support.fake_stripe import FakeStripe
 from tests.support.hub_clients import HubClient
+from tests.support.servers import RedisServer
 from tests.support.shop import WHSEC, ShopEnv, post_json, shop_env, stripe_payments
 
 
@@ -368,3 +370,73 @@ async def test_stripe_winner_pays_with_the_fetched_client_secret(
                     break
                 await asyncio.sleep(0.1)
             assert "paid" == order.status
+
+
+@pytest.mark.redis
+async def test_redis_losing_its_data_mid_auction(settings_factory: SettingsFactory) -> None:
+    """A redis-server restarted empty mid-auction: the live state is rebuilt from SQL with its
+    high bid, the leader's secret max (which answers the next bid) and the chain, and the
+    auction closes with a log that verifies."""
+    redis = RedisServer()
+    redis.start()
+    shop = {"auction_sweep_seconds": 0.2}
+    try:
+        async with shop_env(settings_factory(redis={"url": redis.url}, shop=shop)) as env:
+            closed = await env.bus_events("auction.closed")
+            tokens = {}
+            for name in ("Ann", "Bob"):
+                _, user = await env.user(name)
+                tokens[name] = await env.token(user)
+            async with ClientSession() as http:
+                oid = (await create_auction(env, http))["id"]
+                base = f"{env.base_url}/api/v1/shows/{env.show_id}/offers/{oid}"
+                status, _ = await post_json(
+                    http, f"{base}/start", {}, await env.token(env.seller_user)
+                )
+                assert 200 == status
+                for who, amount, key, more in (
+                    ("Ann", 1_000, "lost-ann-1", {"max_amount": 5_000}),
+                    ("Bob", 2_000, "lost-bob-1", {}),
+                ):
+                    body = {"amount": amount, "idempotency_key": key, **more}
+                    status, ack = await post_json(http, f"{base}/bids", body, tokens[who])
+                    assert 201 == status, ack
+                for _ in range(50):  # the SQL write follows the ack
+                    snapshot = await env.adapters.bids.snapshot(oid)
+                    if snapshot is not None and snapshot.seq == 3:
+                        break
+                    await asyncio.sleep(0.05)
+                log_url = f"{env.base_url}/api/v1/offers/{oid}/bids"
+                async with http.get(log_url) as resp:
+                    before = await resp.json()
+
+                redis.kill()
+                redis.start()  # same port, no data (the sweeper or the next request rebuilds)
+                async with http.get(log_url) as resp:
+                    after = await resp.json()
+                assert (before["head"], before["bids"], before["auction"]) == (
+                    after["head"], after["bids"], after["auction"]
+                )  # fmt: skip
+                assert ("Ann", 2_100) == (
+                    after["auction"]["high_bid"]["bidder"]["name"],
+                    after["auction"]["high_bid"]["amount"],
+                )
+                body = {"amount": 3_000, "idempotency_key": "lost-bob-2"}
+                status, ack = await post_json(http, f"{base}/bids", body, tokens["Bob"])
+                assert (201, 4, "Ann", 3_100) == (
+                    status, ack["bid"]["seq"], ack["auction"]["high_bid"]["bidder"]["name"],
+                    ack["auction"]["high_bid"]["amount"],
+                ), ack  # fmt: skip
+                env.clock.t = ack["auction"]["ends_at"] / 1000
+                for _ in range(50):
+                    if closed:
+                        break
+                    await asyncio.sleep(0.1)
+                assert [("Ann", 3_100)] == [(c["winner"]["name"], c["amount"]) for c in closed]
+                async with http.get(log_url) as resp:
+                    final = await resp.json()
+                assert [1_000, 2_000, 2_100, 3_000, 3_100] == [r["amount"] for r in final["bids"]]
+                assert closed[0]["log_head"] == final["head"]
+                assert 0 == await asyncio.to_thread(verify_bids, log_url)
+    finally:
+        redis.kill()

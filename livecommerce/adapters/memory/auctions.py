@@ -20,7 +20,9 @@ class MemoryAuctions:
     async def state(self, offer_id: str) -> AuctionState | None:
         return self._states.get(offer_id)
 
-    async def open(self, state: AuctionState) -> AuctionState:
+    async def open(self, state: AuctionState, rows: Sequence[OwnedRow] = ()) -> AuctionState:
+        if state.offer_id not in self._states:
+            self._rows[state.offer_id] = list(rows)
         return self._states.setdefault(state.offer_id, state)
 
     async def replay(self, offer_id: str, key: str) -> Mapping[str, Any] | None:

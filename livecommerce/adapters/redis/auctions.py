@@ -38,11 +38,17 @@ for i = 1, 3 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[6])) end
 return {1}
 """
 
-# KEYS: state. ARGV: version, state JSON, keep seconds. The stored JSON either way.
+# KEYS: state, log. ARGV: version, state JSON, keep seconds, then the log rows' JSON (they
+# replace any log left without a state). The stored JSON either way.
 _OPEN = """
 if redis.call('HSETNX', KEYS[1], 'version', ARGV[1]) == 1 then
   redis.call('HSET', KEYS[1], 'json', ARGV[2])
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+  if #ARGV > 3 then
+    redis.call('DEL', KEYS[2])
+    for i = 4, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+    redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+  end
 end
 return redis.call('HGET', KEYS[1], 'json')
 """
@@ -81,9 +87,14 @@ class RedisAuctions:
         text = await self._call(lambda: self._redis.hget(key, "json"))
         return None if text is None else AuctionState.from_wire(json.loads(text))
 
-    async def open(self, state: AuctionState) -> AuctionState:
-        keys = self._keys(state.offer_id)[:1]
-        args: list[str | int] = [state.version, json.dumps(state.to_wire()), KEEP_SECONDS]
+    async def open(self, state: AuctionState, rows: Sequence[OwnedRow] = ()) -> AuctionState:
+        keys = self._keys(state.offer_id)[:2]
+        args: list[str | int] = [
+            state.version,
+            json.dumps(state.to_wire()),
+            KEEP_SECONDS,
+            *[_row_json(row) for row in rows],
+        ]
         text = await self._call(lambda: self._open(keys=keys, args=args))
         return AuctionState.from_wire(json.loads(text))
 

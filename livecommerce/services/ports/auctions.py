@@ -32,8 +32,9 @@ class Commit:
 class AuctionStore(Protocol):
     async def state(self, offer_id: str) -> AuctionState | None: ...
 
-    async def open(self, state: AuctionState) -> AuctionState:
-        """Write the state iff the auction has none yet; the stored state either way."""
+    async def open(self, state: AuctionState, rows: Sequence[OwnedRow] = ()) -> AuctionState:
+        """Write the state (and, as its log, `rows`) iff the auction has none yet; the stored
+        state either way. `rows` rebuild a state the store lost from the SQL log."""
         ...
 
     async def replay(self, offer_id: str, key: str) -> Mapping[str, Any] | None:
@@ -92,8 +93,15 @@ class BidLog(Protocol):
 
     async def auction(self, offer_id: str) -> AuctionRecord | None: ...
 
-    async def append(self, offer_id: str, rows: Sequence[OwnedRow]) -> None:
-        """Record rows (a seq already recorded is kept as it is)."""
+    async def append(
+        self, offer_id: str, rows: Sequence[OwnedRow], state: AuctionState | None = None
+    ) -> None:
+        """Record rows (a seq already recorded is kept as it is) and the live state after them
+        (kept only when newer than the one recorded)."""
+        ...
+
+    async def snapshot(self, offer_id: str) -> AuctionState | None:
+        """The newest live state `append` recorded (None before the first bid)."""
         ...
 
     async def rows(self, offer_id: str) -> list[OwnedRow]: ...
