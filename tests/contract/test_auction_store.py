@@ -71,21 +71,23 @@ async def test_open_rebuilds_a_lost_state_with_its_log_once(store: AuctionStore)
 
 
 async def test_commit_is_compare_and_set_with_rows_and_ack(store: AuctionStore) -> None:
-    """A stale version writes nothing; a fresh one writes the state, the rows and the ack, and
-    the same key afterwards returns that ack without writing."""
+    """A stale version writes nothing; a fresh one writes the state, the rows and the acks (of
+    two bidders: one commit per batch), and a known key afterwards returns its ack and which key
+    it was, without writing."""
     state = await store.open(open_state("ofr_c", 1_000, 61_000))
     new = replace(state, version=1, seq=1, price=100)
-    assert not (await store.commit(7, new, [row(1, 100)], "u:key00001", {"bid": {"seq": 1}})).done
+    acks = {"u:key00001": {"bid": {"seq": 1}}, "v:key00002": {"bid": {"seq": 2}}}
+    assert not (await store.commit(7, new, [row(1, 100), row(2, 110)], acks)).done
     assert [] == await store.rows("ofr_c")
-    done = await store.commit(0, new, [row(1, 100)], "u:key00001", {"bid": {"seq": 1}})
+    done = await store.commit(0, new, [row(1, 100), row(2, 110)], acks)
     assert (True, None) == (done.done, done.replay)
-    assert [row(1, 100)] == await store.rows("ofr_c")
+    assert [row(1, 100), row(2, 110)] == await store.rows("ofr_c")
     assert new == await store.state("ofr_c")
-    assert {"bid": {"seq": 1}} == await store.replay("ofr_c", "u:key00001")
-    newer = replace(new, version=2, seq=2, price=110)
-    again = await store.commit(1, newer, [row(2, 110)], "u:key00001", {"bid": {"seq": 2}})
-    assert (False, {"bid": {"seq": 1}}) == (again.done, again.replay)
-    assert new == await store.state("ofr_c")
+    assert {"bid": {"seq": 2}} == await store.replay("ofr_c", "v:key00002")
+    newer = replace(new, version=2, seq=3, price=120)
+    again = await store.commit(1, newer, [row(3, 120)], {"w:key00003": {}, **acks})
+    assert (False, {"bid": {"seq": 1}}, "u:key00001") == (again.done, again.replay, again.key)
+    assert (new, None) == (await store.state("ofr_c"), await store.replay("ofr_c", "w:key00003"))
 
 
 async def test_racing_bids_make_one_high_bid(store: AuctionStore) -> None:

@@ -33,18 +33,18 @@ class MemoryAuctions:
         expected_version: int,
         state: AuctionState,
         rows: Sequence[OwnedRow] = (),
-        key: str | None = None,
-        ack: Mapping[str, Any] | None = None,
+        acks: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Commit:
         offer_id = state.offer_id
-        if key is not None and (offer_id, key) in self._acks:
-            return Commit(False, self._acks[(offer_id, key)])
+        for key in acks or {}:
+            if (offer_id, key) in self._acks:
+                return Commit(False, self._acks[(offer_id, key)], key)
         current = self._states.get(offer_id)
         if current is None or current.version != expected_version:
             return Commit(False)
         self._states[offer_id] = state
         self._rows.setdefault(offer_id, []).extend(rows)
-        if key is not None and ack is not None:
+        for key, ack in (acks or {}).items():
             self._acks[(offer_id, key)] = dict(ack)
         return Commit(True)
 

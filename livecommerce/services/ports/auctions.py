@@ -22,11 +22,12 @@ OwnedRow = tuple[BidRow, str]
 
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """What a compare-and-set did: `done`, or the ack a replayed idempotency key stored, or
-    neither (the state moved meanwhile: read it again)."""
+    """What a compare-and-set did: `done`, or the ack a replayed idempotency key (`key`)
+    stored, or neither (the state moved meanwhile: read it again)."""
 
     done: bool
     replay: Mapping[str, Any] | None = None
+    key: str | None = None
 
 
 class AuctionStore(Protocol):
@@ -46,12 +47,12 @@ class AuctionStore(Protocol):
         expected_version: int,
         state: AuctionState,
         rows: Sequence[OwnedRow] = (),
-        key: str | None = None,
-        ack: Mapping[str, Any] | None = None,
+        acks: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Commit:
-        """Atomically: when `key` has an ack, return it (nothing written); when the stored
-        version is not `expected_version`, write nothing; else write `state`, append `rows` to
-        the log and store `ack` under `key`."""
+        """Atomically: when a key of `acks` has an ack already, return it (nothing written);
+        when the stored version is not `expected_version`, write nothing; else write `state`,
+        append `rows` to the log and store each ack under its key (one commit may carry the
+        bids of many bidders, judged in order)."""
         ...
 
     async def rows(self, offer_id: str) -> list[OwnedRow]:
