@@ -80,6 +80,7 @@ from livecommerce.services.ports import (
     RateLimiter,
 )
 from livecommerce.services.shows import ShowService, show_ref
+from livecommerce.services.singleflight import SingleFlight
 from livecommerce.services.stock import StockService
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ class AuctionService:
         #: Per auction: the newest state this node has seen, and the accepted rows (with the
         #: newest state) its SQL writer has not written yet.
         self._known: dict[str, AuctionState] = {}
+        self._flights = SingleFlight()
         self._unwritten: dict[str, tuple[list[OwnedRow], AuctionState]] = {}
         #: The bids of one event-loop tick go to the live store in one compare-and-set per
         #: auction, not one (and its lost races) per bid.
@@ -241,7 +243,7 @@ class AuctionService:
         cached = self._records.get(offer_id)
         if cached is not None:
             return cached
-        found = await self._bids.auction(offer_id)
+        found = await self._flights.run(f"record:{offer_id}", lambda: self._bids.auction(offer_id))
         if found is None:
             raise NotFound("no such auction")
         self._records[offer_id] = found
@@ -277,7 +279,11 @@ class AuctionService:
 
     async def _live(self, record: AuctionRecord) -> AuctionState:
         """The live state, opened from the started offer when the store has none (and no bid
-        was recorded in SQL: then it is rebuilt from there)."""
+        was recorded in SQL: then it is rebuilt from there). Concurrent reads on this node
+        share one."""
+        return await self._flights.run(f"live:{record.offer_id}", lambda: self._read(record))
+
+    async def _read(self, record: AuctionRecord) -> AuctionState:
         state = await self._stored(record.offer_id)
         if state is None:
             offer = await self._orders.get_offer(record.offer_id)
@@ -554,7 +560,7 @@ class AuctionService:
         cached = self._show_refs.get(show_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        ref = show_ref(await self._shows.get(show_id))
+        ref = show_ref(await self._flights.run(f"show:{show_id}", lambda: self._shows.get(show_id)))
         self._show_refs[show_id] = (now + SHOW_CACHE_MS, ref)
         return ref
 
@@ -562,7 +568,10 @@ class AuctionService:
         cached = self._shipping.get(product_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        ships = (await self._catalog.get(product_id)).requires_shipping
+        product = await self._flights.run(
+            f"product:{product_id}", lambda: self._catalog.get(product_id)
+        )
+        ships = product.requires_shipping
         self._shipping[product_id] = (now + PRODUCT_CACHE_MS, ships)
         return ships
 
