@@ -175,6 +175,7 @@ class AuctionService:
         #: newest state) its SQL writer has not written yet.
         self._known: dict[str, AuctionState] = {}
         self._flights = SingleFlight()
+        self._placing_locks: dict[str, asyncio.Lock] = {}
         self._unwritten: dict[str, tuple[list[OwnedRow], AuctionState]] = {}
         #: The bids of one event-loop tick go to the live store in one compare-and-set per
         #: auction, not one (and its lost races) per bid.
@@ -424,8 +425,12 @@ class AuctionService:
             by_auction.setdefault(ask.record.offer_id, []).append(n)
 
         async def place(indexes: list[int]) -> None:
+            # one batch of an auction at a time on this node: the next tick's batch waits for
+            # this commit and then starts from the state it wrote, instead of racing it
+            lock = self._placing_locks.setdefault(asks[indexes[0]].record.offer_id, asyncio.Lock())
             try:
-                await self._place_one_auction([asks[n] for n in indexes], indexes, out)
+                async with lock:
+                    await self._place_one_auction([asks[n] for n in indexes], indexes, out)
             except Exception as exc:  # a store that is down fails this auction's bids alike
                 for n in indexes:
                     out[n] = exc
