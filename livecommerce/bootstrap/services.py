@@ -119,6 +119,7 @@ def build_services(
                 payment_seconds=shop.auction_payment_seconds,
                 bid_rates=_rates(shop.bid_rates),
                 update_interval=shop.auction_update_interval_seconds,
+                batch_max=shop.batch_max,
             ),
         ),
         clock=clock,

@@ -51,6 +51,15 @@ _BUY_LISTED_OFFER = {
     },
 }
 _LISTED_ORDER = {"order_id": "$response.body#/orders/0/id"}
+#: What a client does next with an order it was given.
+_ORDER_OPS = (
+    "get_order",
+    "order_payment",
+    "cancel_order",
+    "refund_order",
+    "fulfil_order",
+    "confirm_demo",
+)
 _LISTED_OFFER = {"show_id": "$request.path.show_id", "offer_id": "$response.body#/offers/0/id"}
 
 #: operationId → {operationId it leads to: link parameters (and requestBody fields)}.
@@ -96,11 +105,11 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
         "checkout": _BUY_LISTED_OFFER,
     },
     "checkout": dict.fromkeys(
-        ("get_order", "cancel_order", "refund_order", "fulfil_order", "confirm_demo"),
+        _ORDER_OPS,
         _CHECKOUT_ORDER,
     ),
     "list_orders": dict.fromkeys(
-        ("get_order", "cancel_order", "refund_order", "fulfil_order", "confirm_demo"),
+        _ORDER_OPS,
         _LISTED_ORDER,
     ),
     "confirm_demo": dict.fromkeys(("get_order", "refund_order", "fulfil_order"), _ORDER),

@@ -6,7 +6,7 @@ is decided in OrderService, not here."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,6 +85,14 @@ class FulfilIn(BaseModel):
     )
 
 
+class OrderPaymentOut(BaseModel):
+    order: OrderOut
+    payment: dict[str, Any] = Field(
+        description="what checkout answers: demo `{provider, confirm_url}`, Stripe "
+        "`{provider, client_secret, publishable_key, ...}`"
+    )
+
+
 async def _out(request: web.Request, order: Order) -> OrderOut:
     return OrderOut.model_validate(await request.app[keys.SERVICES].orders.view(order))
 
@@ -123,6 +131,18 @@ async def get_order(request: web.Request) -> OrderOut:
     principal = await require_principal(request)
     order = await request.app[keys.SERVICES].orders.get(principal, request.match_info["order_id"])
     return await _out(request, order)
+
+
+@api.get(
+    "/api/v1/orders/{order_id}/payment",
+    response=OrderPaymentOut,
+    summary="The payment of your order awaiting it (an auction's win): what checkout answers",
+)
+async def order_payment(request: web.Request) -> OrderPaymentOut:
+    principal = await require_principal(request)
+    services = request.app[keys.SERVICES]
+    order, payment = await services.checkout.payment_of(principal, request.match_info["order_id"])
+    return OrderPaymentOut(order=await _out(request, order), payment=payment.client)
 
 
 @api.post(

@@ -170,6 +170,19 @@ async def revoke_host(request: web.Request) -> ShowOut:
     return ShowOut.of(show)
 
 
+class TimelineWinner(BaseModel):
+    name: str
+
+
+class TimelineAuction(BaseModel):
+    """How an auction offer sold (on its `offer.ended` moment): see docs/AUCTIONS.md."""
+
+    amount: int | None = Field(description="the winning bid in minor units; null: no sale")
+    currency: str
+    winner: TimelineWinner | None
+    reserve_met: bool
+
+
 class TimelineEvent(BaseModel):
     """One shoppable moment of a show: an offer started, pinned, unpinned or ended, or a question
     answered."""
@@ -183,6 +196,9 @@ class TimelineEvent(BaseModel):
     question_id: str | None = None
     question: str | None = None
     answer: str | None = None
+    auction: TimelineAuction | None = Field(
+        None, description="on the offer.ended of a settled auction: its winning bid"
+    )
 
 
 class Timeline(BaseModel):
@@ -197,9 +213,14 @@ class Timeline(BaseModel):
 )
 async def timeline(request: web.Request) -> Timeline:
     show = await request.app[keys.SERVICES].shows.get(request.match_info["show_id"])
+    moments = await request.app[keys.SERVICES].offers.timeline(show.id)
+    ended = {str(e["offer_id"]) for e in moments if e["type"] == "offer.ended"}
+    sold = await request.app[keys.SERVICES].auctions.results(ended)
     events = [
-        TimelineEvent.model_validate(e)
-        for e in await request.app[keys.SERVICES].offers.timeline(show.id)
+        TimelineEvent.model_validate(
+            {**e, "auction": sold.get(str(e["offer_id"]))} if e["type"] == "offer.ended" else e
+        )
+        for e in moments
     ]
     questions = await request.app[keys.SERVICES].qa.list(show.id, TIMELINE_QUESTIONS)
     events += [

@@ -27,7 +27,7 @@ import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,6 @@ from livecommerce.domain.access import Action, Principal, Role, ShowRef, authori
 from livecommerce.domain.auctions import (
     AuctionSettings,
     AuctionState,
-    Placed,
     auction_view,
     chained,
     close,
@@ -64,6 +63,7 @@ from livecommerce.errors import (
     SellerCannotBid,
     SoldOut,
 )
+from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.checkout import PRODUCT_CACHE_MS, CheckoutService, order_id_for
 from livecommerce.services.moderation import ModerationService
@@ -81,6 +81,7 @@ from livecommerce.services.ports import (
     RateLimiter,
 )
 from livecommerce.services.shows import ShowService, show_ref
+from livecommerce.services.singleflight import SingleFlight
 from livecommerce.services.stock import StockService
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,25 @@ class AuctionOptions:
     bid_rates: Sequence[Rate] = (Rate(10, 1.0),)
     #: Shortest gap between two `auction.updated` of one auction from one node (coalescing).
     update_interval: float = 0.1
+    #: The most bids one compare-and-set carries (`shop.batch_max`; 1: one per bid).
+    batch_max: int = DEFAULT_BATCH_MAX
+
+
+def _version(state: AuctionState) -> int:
+    return state.version
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """One bidder's bid, past the per-bidder checks, waiting for its tick's batch."""
+
+    record: AuctionRecord
+    show_id: str
+    user_id: str
+    name: str
+    amount: int
+    max_amount: int | None
+    key: str
 
 
 class AuctionService:
@@ -152,6 +172,17 @@ class AuctionService:
         self._flushing: dict[str, asyncio.Task[None]] = {}
         self._shipping: dict[str, tuple[int, bool]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Per auction: the newest state this node has seen, and the accepted rows (with the
+        #: newest state) its SQL writer has not written yet.
+        self._known: dict[str, AuctionState] = {}
+        self._flights = SingleFlight()
+        self._placing_locks: dict[str, asyncio.Lock] = {}
+        self._unwritten: dict[str, tuple[list[OwnedRow], AuctionState]] = {}
+        #: The bids of one event-loop tick go to the live store in one compare-and-set per
+        #: auction, not one (and its lost races) per bid.
+        self._placing: TickBatcher[_Ask, tuple[dict[str, Any], AuctionState]] = TickBatcher(
+            self._place, options.batch_max
+        )
 
     # -- creating and opening ------------------------------------------------------------------
     async def create(
@@ -214,7 +245,7 @@ class AuctionService:
         cached = self._records.get(offer_id)
         if cached is not None:
             return cached
-        found = await self._bids.auction(offer_id)
+        found = await self._flights.run(f"record:{offer_id}", lambda: self._bids.auction(offer_id))
         if found is None:
             if await self._orders.get_offer(offer_id) is not None:
                 raise NotAnAuction("this offer is not an auction")
@@ -229,9 +260,35 @@ class AuctionService:
         state = await self._live(await self.record(offer.id))
         await self._publish_updated(offer.show_id, (await self.record(offer.id)).settings, state)
 
+    async def _stored(self, offer_id: str) -> AuctionState | None:
+        """The live state; when the store has none although bids were recorded (a Redis that
+        restarted empty), rebuilt from the SQL snapshot and log rows, unless it is settled."""
+        state = await self._store.state(offer_id)
+        if state is not None:
+            return state
+        snapshot = await self._bids.snapshot(offer_id)
+        if snapshot is None:
+            return None
+        fresh = await self._bids.auction(offer_id)
+        if fresh is None or fresh.settled:
+            return None
+        rows = [owned for owned in await self._bids.rows(offer_id) if owned[0].seq <= snapshot.seq]
+        state = await self._store.open(snapshot, rows)
+        if state == snapshot:
+            log.warning(
+                "auction live state rebuilt from SQL",
+                extra={"offer": offer_id, "seq": snapshot.seq, "rows": len(rows)},
+            )
+        return state
+
     async def _live(self, record: AuctionRecord) -> AuctionState:
-        """The live state, opened from the started offer when the store has none."""
-        state = await self._store.state(record.offer_id)
+        """The live state, opened from the started offer when the store has none (and no bid
+        was recorded in SQL: then it is rebuilt from there). Concurrent reads on this node
+        share one."""
+        return await self._flights.run(f"live:{record.offer_id}", lambda: self._read(record))
+
+    async def _read(self, record: AuctionRecord) -> AuctionState:
+        state = await self._stored(record.offer_id)
         if state is None:
             offer = await self._orders.get_offer(record.offer_id)
             if offer is None:
@@ -247,7 +304,14 @@ class AuctionService:
             )
         if not state.closed:
             self._time(state)
+        self._note(state)
         return state
+
+    def _note(self, state: AuctionState) -> None:
+        """Remember the newest state this node has seen of an auction (versions only grow)."""
+        known = self._known.get(state.offer_id)
+        if known is None or known.version < state.version:
+            self._known[state.offer_id] = state
 
     # -- bidding -------------------------------------------------------------------------------
     async def bid(
@@ -298,17 +362,39 @@ class AuctionService:
         if who.user_id == show.seller_id or who.user_id in show.host_ids:
             raise SellerCannotBid("the seller and the show's hosts cannot bid")
         key = f"{who.user_id}:{idempotency_key}"
-        replayed = await self._store.replay(offer_id, key)
-        if replayed is not None:
+        try:
+            ask = await self._admit(who, show, record, amount, max_amount, key)
+        except DomainError:
+            # a retry of a bid accepted earlier gets its first answer, not today's refusal;
+            # a retry that passes gets it from the commit, which checks every key it writes
+            replayed = await self._store.replay(offer_id, key)
+            if replayed is None:
+                raise
             return await self._replayed(record, replayed)
+        ack, after = await self._placing.submit(ask)
+        return ack, auction_view(record.settings, after)
+
+    async def _admit(
+        self,
+        who: Principal,
+        show: ShowRef,
+        record: AuctionRecord,
+        amount: int,
+        max_amount: int | None,
+        key: str,
+    ) -> _Ask:
+        """The checks before a bid joins its tick's batch: the bidder's rate, a first judgement
+        on the newest state this node knows (no round trip: a price only rises and a close is
+        final, so what it refuses is refused; a refusal is judged again on the stored state for
+        its exact `min_bid`), then the per-bidder reads (ban, shipping address)."""
         if not await self._limiter.allow(f"bid:{who.user_id}", self._options.bid_rates):
             raise RateLimited("too many bids; wait a moment")
-        settings = record.settings
-        state = await self._live(record)
+        known = self._known.get(record.offer_id)
+        state = known if known is not None else await self._live(record)
 
-        def judge(state: AuctionState) -> Placed:
-            return place_bid(
-                settings,
+        def judge(state: AuctionState) -> None:
+            place_bid(
+                record.settings,
                 state,
                 user_id=who.user_id,
                 name=who.name,
@@ -318,37 +404,135 @@ class AuctionService:
                 salt=record.salt,
             )
 
-        judge(state)  # most refusals (too low, closed) before the per-bidder reads below
+        try:
+            judge(state)
+        except DomainError:
+            if known is None:
+                raise
+            judge(await self._live(record))
         await self._may_bid(who, show, record)
-        for _ in range(ATTEMPTS):
-            placed = judge(state)
-            own = placed.own
-            ack = {
-                "id": f"{offer_id}-{own.seq}",
-                "seq": own.seq,
-                "amount": own.amount,
-                "at": own.at,
-            }
-            done = await self._store.commit(
-                state.version, placed.state, placed.rows, key, {"bid": ack}
-            )
-            if done.replay is not None:
-                return await self._replayed(record, done.replay)
-            if done.done:
-                self._record_rows(offer_id, placed.rows)
-                if placed.extended:
-                    self._time(placed.state)
-                await self._publish_updated(show_id, settings, placed.state)
-                return ack, auction_view(settings, placed.state)
-            moved = await self._store.state(offer_id)
-            assert moved is not None
-            state = moved
-        raise Conflict("the auction is too busy; bid again")
+        return _Ask(record, show.id, who.user_id, who.name, amount, max_amount, key)
 
-    def _record_rows(self, offer_id: str, rows: Sequence[OwnedRow]) -> None:
-        """Write accepted rows to SQL without holding the bidder's ack: the live store has them
-        already, and the close copies any row SQL lacks before it computes the head."""
-        self._background(self._bids.append(offer_id, rows), offer_id)
+    async def _place(
+        self, asks: list[_Ask]
+    ) -> list[tuple[dict[str, Any], AuctionState] | Exception]:
+        """The bids of one event-loop tick (from `_placing`), per auction: judged in arrival
+        order on one read of the state, each on the state the previous ones left, and written
+        with one compare-and-set that carries every accepted row and ack. On a lost race
+        (another node wrote) the whole batch is judged again on the new state."""
+        out: list[tuple[dict[str, Any], AuctionState] | Exception] = [
+            Conflict("not placed") for _ in asks
+        ]
+        by_auction: dict[str, list[int]] = {}
+        for n, ask in enumerate(asks):
+            by_auction.setdefault(ask.record.offer_id, []).append(n)
+
+        async def place(indexes: list[int]) -> None:
+            # one batch of an auction at a time on this node: the next tick's batch waits for
+            # this commit and then starts from the state it wrote, instead of racing it
+            lock = self._placing_locks.setdefault(asks[indexes[0]].record.offer_id, asyncio.Lock())
+            try:
+                async with lock:
+                    await self._place_one_auction([asks[n] for n in indexes], indexes, out)
+            except Exception as exc:  # a store that is down fails this auction's bids alike
+                for n in indexes:
+                    out[n] = exc
+
+        await asyncio.gather(*(place(indexes) for indexes in by_auction.values()))
+        return out
+
+    async def _place_one_auction(
+        self,
+        asks: list[_Ask],
+        indexes: list[int],
+        out: list[tuple[dict[str, Any], AuctionState] | Exception],
+    ) -> None:
+        record = asks[0].record
+        settings = record.settings
+        offer_id = record.offer_id
+        todo = list(zip(indexes, asks, strict=True))
+        # the known state saves a read; when another node moved it, the set fails and we read
+        known = self._known.get(offer_id)
+        for _ in range(ATTEMPTS):
+            state = known if known is not None else await self._live(record)
+            known = None
+            current = state
+            rows: list[OwnedRow] = []
+            acks: dict[str, dict[str, Any]] = {}
+            judged: dict[int, tuple[dict[str, Any], AuctionState] | Exception] = {}
+            extended = False
+            for n, ask in todo:
+                if ask.key in acks:  # the same bid twice in one tick: one answer
+                    judged[n] = (acks[ask.key]["bid"], current)
+                    continue
+                try:
+                    placed = place_bid(
+                        settings,
+                        current,
+                        user_id=ask.user_id,
+                        name=ask.name,
+                        amount=ask.amount,
+                        max_amount=ask.max_amount,
+                        now_ms=self._clock.now_ms(),
+                        salt=record.salt,
+                    )
+                except DomainError as exc:  # counted for the seller by `bid`
+                    judged[n] = exc
+                    continue
+                own = placed.own
+                ack = {"id": f"{offer_id}-{own.seq}", "seq": own.seq, "amount": own.amount,
+                       "at": own.at}  # fmt: skip
+                current = placed.state
+                rows.extend(placed.rows)
+                acks[ask.key] = {"bid": ack}
+                judged[n] = (ack, current)
+                extended = extended or placed.extended
+            if not rows:
+                for n, result in judged.items():
+                    out[n] = result
+                return
+            done = await self._store.commit(state.version, current, rows, acks)
+            if done.replay is not None:  # a retry raced its first try: it gets the first answer
+                replayed = [(n, ask) for n, ask in todo if ask.key == done.key]
+                for n, _ask in replayed:
+                    out[n] = (dict(done.replay["bid"]), await self._live(record))
+                todo = [(n, ask) for n, ask in todo if ask.key != done.key]
+                continue
+            if done.done:
+                for n, result in judged.items():
+                    out[n] = result
+                self._note(current)
+                self._record_rows(offer_id, rows, current)
+                if extended:
+                    self._time(current)
+                await self._publish_updated(asks[0].show_id, settings, current)
+                return
+        for n, _ask in todo:
+            out[n] = Conflict("the auction is too busy; bid again")
+
+    def _record_rows(self, offer_id: str, rows: Sequence[OwnedRow], state: AuctionState) -> None:
+        """Write accepted rows and the state after them to SQL without holding the bidder's
+        ack: the live store has them already, the close copies any row SQL lacks before it
+        computes the head, and a live store that lost them is rebuilt from these. One writer
+        per auction: what is accepted while it writes goes in its next transaction."""
+        queued = self._unwritten.get(offer_id)
+        if queued is None:
+            self._unwritten[offer_id] = ([*rows], state)
+            self._background(self._write_rows(offer_id), offer_id)
+        else:
+            queued[0].extend(rows)
+            self._unwritten[offer_id] = (queued[0], max(queued[1], state, key=_version))
+
+    async def _write_rows(self, offer_id: str) -> None:
+        try:
+            while (queued := self._unwritten.get(offer_id)) is not None:
+                rows, state = queued
+                self._unwritten[offer_id] = ([], state)
+                if not rows:
+                    break
+                await self._bids.append(offer_id, rows, state)
+        finally:
+            self._unwritten.pop(offer_id, None)
 
     def _background(self, work: Awaitable[None], offer_id: str) -> None:
         """Bookkeeping no ack waits for; a failure is logged (the close repairs the log)."""
@@ -384,7 +568,7 @@ class AuctionService:
         cached = self._show_refs.get(show_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        ref = show_ref(await self._shows.get(show_id))
+        ref = show_ref(await self._flights.run(f"show:{show_id}", lambda: self._shows.get(show_id)))
         self._show_refs[show_id] = (now + SHOW_CACHE_MS, ref)
         return ref
 
@@ -392,7 +576,10 @@ class AuctionService:
         cached = self._shipping.get(product_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        ships = (await self._catalog.get(product_id)).requires_shipping
+        product = await self._flights.run(
+            f"product:{product_id}", lambda: self._catalog.get(product_id)
+        )
+        ships = product.requires_shipping
         self._shipping[product_id] = (now + PRODUCT_CACHE_MS, ships)
         return ships
 
@@ -433,7 +620,7 @@ class AuctionService:
     async def view(self, offer_id: str) -> dict[str, Any] | None:
         """The auction's public state (None before it is started)."""
         record = await self.record(offer_id)
-        state = await self._store.state(offer_id)
+        state = await self._stored(offer_id)
         return None if state is None else auction_view(record.settings, state)
 
     # -- closing -------------------------------------------------------------------------------
@@ -472,7 +659,7 @@ class AuctionService:
         if offer is None or offer.status is OfferStatus.DRAFT:
             return False
         ended = offer.status is OfferStatus.ENDED
-        state = await self._store.state(offer_id)
+        state = await self._stored(offer_id)
         if state is None:
             start = offer.starts_at_ms or offer.created_at_ms
             state = await self._store.open(open_state(offer_id, start, offer.ends_at_ms or start))
@@ -637,6 +824,28 @@ class AuctionService:
         await self._bids.set_second_chance(offer_id, order.id)
         return order
 
+    async def results(self, offer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """How the settled auctions among `offer_ids` sold, for the replay's timeline:
+        {amount, currency, winner: {name} | None, reserve_met} by offer id (other offers are
+        left out). The winner is named as in `auction.closed`; their account id is not given."""
+        out: dict[str, dict[str, Any]] = {}
+        for offer_id in sorted(offer_ids):
+            record = await self._bids.auction(offer_id)
+            if record is None or not record.settled:
+                continue
+            winner = None
+            if record.winner_id is not None:
+                user = await self._events.views.user(record.winner_id)
+                winner = {"name": user.name if user else ""}
+            out[offer_id] = {
+                "amount": record.amount,
+                "currency": record.settings.currency,
+                "winner": winner,
+                "reserve_met": record.winner_id is not None
+                or record.settings.reserve_price is None,
+            }
+        return out
+
     # -- the public log ------------------------------------------------------------------------
     async def log(self, principal: Principal | None, offer_id: str) -> dict[str, Any]:
         """The whole log with each row's hash and the head. Bidders are per-auction pseudonyms;
@@ -645,9 +854,11 @@ class AuctionService:
         record = await self._bids.auction(offer_id)
         if record is None:
             raise NotFound("no such auction")
-        owned: list[OwnedRow] = (
-            await self._bids.rows(offer_id) if record.settled else await self._store.rows(offer_id)
-        )
+        if record.settled:
+            owned: list[OwnedRow] = await self._bids.rows(offer_id)
+        else:
+            await self._stored(offer_id)  # rebuilt first if the live store lost it
+            owned = await self._store.rows(offer_id)
         settings = record.settings.to_wire()
         published, head = chained(settings, [row for row, _ in owned])
         seller = principal is not None and (

@@ -43,10 +43,12 @@ from livecommerce.errors import (
     IdempotencyConflict,
     InvalidInput,
     LiveCommerceError,
+    NotFound,
     OfferNotActive,
     PaymentGatewayError,
     RateLimited,
     ShippingAddressRequired,
+    Unauthenticated,
 )
 from livecommerce.faults import fault_point
 from livecommerce.services.catalog import CatalogService
@@ -297,6 +299,21 @@ class CheckoutService:
     async def pay(self, order: Order) -> tuple[Order, PaymentInfo]:
         """The payment step alone, for orders placed elsewhere (an auction's winner): create a
         reserved order's payment, or return the one it has."""
+        return await self._resume(order)
+
+    async def payment_of(
+        self, principal: Principal | None, order_id: str
+    ) -> tuple[Order, PaymentInfo]:
+        """The payment of one of the caller's orders that awaits it, for a buyer who did not get
+        it from `start` (an auction's winner, a page reloaded half-way): the same `client`
+        object `start` answers. Others' orders are not found; a settled one is a conflict."""
+        if principal is None:
+            raise Unauthenticated("sign in to pay")
+        order = await self._store.get_order(order_id)
+        if order is None or order.buyer_id != principal.user_id:
+            raise NotFound("no such order")
+        if order.status not in (OrderStatus.RESERVED, OrderStatus.PENDING_PAYMENT):
+            raise Conflict(f"this order is {order.status.value}, not awaiting payment")
         return await self._resume(order)
 
     async def _replay(self, existing: Order, fingerprint: str) -> tuple[Order, PaymentInfo]:

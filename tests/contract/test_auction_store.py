@@ -1,6 +1,7 @@
 """The AuctionStore contract (memory, and Redis with a real redis-server): open once,
 compare-and-set on the version with the rows and the idempotency ack in the same step, and
-exactly one winner among racing writers; and the SQL BidLog (SQLite and PostgreSQL)."""
+exactly one winner among racing writers, a lost state rebuilt with its log once; and the SQL
+BidLog (SQLite and PostgreSQL) with the newest live state kept for that rebuild."""
 
 from __future__ import annotations
 
@@ -57,22 +58,36 @@ async def test_open_keeps_the_first_state(store: AuctionStore) -> None:
     assert 1_000 == again.starts_at_ms
 
 
+async def test_open_rebuilds_a_lost_state_with_its_log_once(store: AuctionStore) -> None:
+    """Opening with rows (a state rebuilt from SQL) writes them as the log; a second rebuild
+    (another node at the same moment) changes nothing."""
+    rebuilt = replace(open_state("ofr_c", 1_000, 61_000), version=2, seq=2, price=110)
+    assert rebuilt == await store.open(rebuilt, [row(1, 100), row(2, 110)])
+    assert rebuilt == await store.open(replace(rebuilt, version=9), [row(1, 999)])
+    assert [row(1, 100), row(2, 110)] == await store.rows("ofr_c")
+    newer = replace(rebuilt, version=3, seq=3, price=120)
+    assert (await store.commit(2, newer, [row(3, 120)])).done
+    assert [row(1, 100), row(2, 110), row(3, 120)] == await store.rows("ofr_c")
+
+
 async def test_commit_is_compare_and_set_with_rows_and_ack(store: AuctionStore) -> None:
-    """A stale version writes nothing; a fresh one writes the state, the rows and the ack, and
-    the same key afterwards returns that ack without writing."""
+    """A stale version writes nothing; a fresh one writes the state, the rows and the acks (of
+    two bidders: one commit per batch), and a known key afterwards returns its ack and which key
+    it was, without writing."""
     state = await store.open(open_state("ofr_c", 1_000, 61_000))
     new = replace(state, version=1, seq=1, price=100)
-    assert not (await store.commit(7, new, [row(1, 100)], "u:key00001", {"bid": {"seq": 1}})).done
+    acks = {"u:key00001": {"bid": {"seq": 1}}, "v:key00002": {"bid": {"seq": 2}}}
+    assert not (await store.commit(7, new, [row(1, 100), row(2, 110)], acks)).done
     assert [] == await store.rows("ofr_c")
-    done = await store.commit(0, new, [row(1, 100)], "u:key00001", {"bid": {"seq": 1}})
+    done = await store.commit(0, new, [row(1, 100), row(2, 110)], acks)
     assert (True, None) == (done.done, done.replay)
-    assert [row(1, 100)] == await store.rows("ofr_c")
+    assert [row(1, 100), row(2, 110)] == await store.rows("ofr_c")
     assert new == await store.state("ofr_c")
-    assert {"bid": {"seq": 1}} == await store.replay("ofr_c", "u:key00001")
-    newer = replace(new, version=2, seq=2, price=110)
-    again = await store.commit(1, newer, [row(2, 110)], "u:key00001", {"bid": {"seq": 2}})
-    assert (False, {"bid": {"seq": 1}}) == (again.done, again.replay)
-    assert new == await store.state("ofr_c")
+    assert {"bid": {"seq": 2}} == await store.replay("ofr_c", "v:key00002")
+    newer = replace(new, version=2, seq=3, price=120)
+    again = await store.commit(1, newer, [row(3, 120)], {"w:key00003": {}, **acks})
+    assert (False, {"bid": {"seq": 1}}, "u:key00001") == (again.done, again.replay, again.key)
+    assert (new, None) == (await store.state("ofr_c"), await store.replay("ofr_c", "w:key00003"))
 
 
 async def test_racing_bids_make_one_high_bid(store: AuctionStore) -> None:
@@ -124,9 +139,13 @@ async def test_bid_log_records_once_and_settles_once(
     await orders.add_offer(draft)
     assert [] == await log.unsettled()
     await orders.save_offer(start_offer(draft, now), draft.status)
-    await log.append("ofr_c", [row(1, 100), row(2, 110)])
-    await log.append("ofr_c", [row(2, 999), row(3, 120)])
+    assert await log.snapshot("ofr_c") is None
+    live = open_state("ofr_c", now, now + 60_000)
+    await log.append("ofr_c", [row(1, 100), row(2, 110)], replace(live, version=2, seq=2))
+    await log.append("ofr_c", [row(2, 999), row(3, 120)], replace(live, version=3, seq=3))
+    await log.append("ofr_c", [], replace(live, version=1, seq=1))  # late: an older state
     assert [row(1, 100), row(2, 110), row(3, 120)] == await log.rows("ofr_c")
+    assert replace(live, version=3, seq=3) == await log.snapshot("ofr_c")
     assert ["ofr_c"] == await log.unsettled()
     settle = {"winner_id": "usr_3", "amount": 120, "order_id": "ord_1", "head": "ab", "at_ms": 9,
               "refused": {"bid_too_low": 4}}  # fmt: skip

@@ -1,6 +1,6 @@
 """An auction in the browser: the seller creates, pins and starts it in the studio; the viewer's
 card shows the clock and a "Bid $X" button, a bid and a max bid lead, and at the close the viewer
-reads that they won while the studio names the winner."""
+reads that they won and pays from the card while the studio names the winner."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from tests.e2e.conftest import Demo, login, open_page
 
 async def test_auction_in_studio_and_viewer_page(small_demo: Demo, browser: Browser) -> None:
     """Create → pin → start in the studio; bid and set a max on the viewer page; the close
-    announces the winner on both pages, and neither page logged an error."""
+    announces the winner on both pages, the winner pays with the demo card from the card, and
+    neither page logged an error."""
     demo = small_demo
     seller_ctx = await login(
         browser, demo.base_url, demo.data["seller_email"], demo.data["password"]
@@ -67,6 +68,15 @@ async def test_auction_in_studio_and_viewer_page(small_demo: Demo, browser: Brow
         timeout=20000,
     )
     assert "Bidding closed" == await bid.text_content()
+    # the winner pays from the card: the sheet opens on the won order, the demo card pays it
+    await vpage.click("#pay-won")
+    await vpage.wait_for_selector("#buy-sheet[open]", timeout=10000)
+    assert "Pay $5.50" == await vpage.text_content("#pay")
+    await vpage.click("#pay")
+    await vpage.wait_for_selector("#checkout-status[data-state='paid']", timeout=15000)
+    assert (await vpage.text_content("#checkout-status") or "").startswith("Paid")
+    await vpage.click("#sheet-done")
+    assert await vpage.is_hidden("#pay-won")
     await spage.wait_for_function(
         "() => document.getElementById('offer-status').textContent.startsWith('Auction won by')",
         timeout=10000,

@@ -3,27 +3,29 @@ started over the hub, bids from python-socketio clients (every refusal code from
 request), proxy bids, anti-snipe, the close by the background sweeper, the winner's order paid
 with 4242, the published log verified by `livecommerce verify-bids` and by the standalone
 script in docs/AUCTIONS.md (and failing once tampered with); then the unpaid winner's order
-expiring into a second-chance offer, and a reserve that was not met."""
+expiring into a second-chance offer, and a reserve that was not met; the winner's payment
+fetched and paid through Stripe; a Redis that loses its data mid-auction."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
+import stripe
 from aiohttp import ClientSession
 
 from livecommerce.cli import verify_bids
 from tests.conftest import SettingsFactory
+from tests.support.auctions import run_script, standalone_verifier
+from tests.support.fake_stripe import FakeStripe
 from tests.support.hub_clients import HubClient
-from tests.support.shop import ShopEnv, post_json, shop_env
-
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "AUCTIONS.md"
+from tests.support.servers import RedisServer
+from tests.support.shop import WHSEC, ShopEnv, post_json, shop_env, stripe_payments
 
 
 @pytest.fixture
@@ -64,24 +66,14 @@ def bid_of(env: ShopEnv, offer_id: str, amount: int, key: str, **more: Any) -> d
             "idempotency_key": key, **more}  # fmt: skip
 
 
+async def get_json(http: ClientSession, url: str, token: str) -> tuple[int, Any]:
+    async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as resp:
+        return resp.status, await resp.json()
+
+
 def code(ack: dict[str, Any]) -> str:
     assert ack["ok"] is False, ack
     return str(ack["error"]["code"])
-
-
-def standalone_verifier() -> str:
-    """The script docs/AUCTIONS.md gives, as a reader would copy it."""
-    found = re.search(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    assert found is not None
-    return found.group(1)
-
-
-async def run_script(script: Path, source: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(script), source, stdout=asyncio.subprocess.PIPE
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 30)
-    return process.returncode or 0, out.decode()
 
 
 async def test_auction_over_the_hub(env: ShopEnv, tmp_path: Path) -> None:
@@ -180,14 +172,24 @@ async def test_auction_over_the_hub(env: ShopEnv, tmp_path: Path) -> None:
                 order["order"]["id"],
                 order["order"]["total"]["amount"],
             )
+            # the winner fetches the payment checkout would have answered; nobody else can
+            payment_url = f"{env.base_url}/api/v1/orders/{closed['order_id']}/payment"
+            status, due = await get_json(http, payment_url, bob_token)
+            assert (200, "pending_payment", "demo") == (
+                status, due["order"]["status"], due["payment"]["provider"]
+            ), due  # fmt: skip
+            status, other = await get_json(http, payment_url, ann_token)
+            assert (404, "not_found") == (status, other["error"]["code"])
             status, paid = await post_json(
                 http,
-                f"{env.base_url}/api/v1/payments/demo/{closed['order_id']}/confirm",
+                urljoin(env.base_url, due["payment"]["confirm_url"]),
                 {"card": "4242424242424242"},
                 bob_token,
             )
             assert (200, "paid") == (status, paid["status"])
             await bob.expect("order.updated", lambda d: d["order"]["status"] == "paid")
+            status, settled = await get_json(http, payment_url, bob_token)
+            assert (409, "conflict") == (status, settled["error"]["code"])
         finally:
             for client in (seller, ann, bob, nomad, host, troll):
                 await client.close()
@@ -212,8 +214,11 @@ async def test_auction_over_the_hub(env: ShopEnv, tmp_path: Path) -> None:
         assert (None, None) == (public["refused"], mine["refused"])
 
         async with http.get(f"{env.base_url}/api/v1/shows/{env.show_id}/timeline") as resp:
-            moments = [(e["type"], e["offer_id"]) for e in (await resp.json())["events"]]
-        assert [("offer.started", oid), ("offer.ended", oid)] == moments
+            moments = [
+                (e["type"], e["offer_id"], e["auction"]) for e in (await resp.json())["events"]
+            ]
+        sold = {"amount": 6_000, "currency": "USD", "winner": {"name": "Bob"}, "reserve_met": True}
+        assert [("offer.started", oid, None), ("offer.ended", oid, sold)] == moments
         assert 0 == await asyncio.to_thread(verify_bids, log_url)
         script = tmp_path / "verify.py"
         script.write_text(standalone_verifier(), encoding="utf-8")
@@ -275,6 +280,12 @@ async def test_second_chance_and_reserve_over_rest(env: ShopEnv) -> None:
         )  # fmt: skip
         won = by_offer[sold]
         assert ("Bob", 1_500) == (won["winner"]["name"], won["amount"])
+        async with http.get(f"{env.base_url}/api/v1/shows/{env.show_id}/timeline") as resp:
+            by_end = {e["offer_id"]: e["auction"] for e in (await resp.json())["events"]
+                    if e["type"] == "offer.ended"}  # fmt: skip
+        assert {"amount": None, "currency": "USD", "winner": None, "reserve_met": False} == (
+            by_end[unmet]
+        )
         status, early = await post_json(http, f"{base}/{sold}/second-chance", {}, seller_token)
         assert (409, "conflict") == (status, early["error"]["code"])  # Bob may still pay
 
@@ -302,3 +313,130 @@ async def test_second_chance_and_reserve_over_rest(env: ShopEnv) -> None:
             tokens["Ann"],
         )
         assert (409, "offer_closed") == (status, checkout["error"]["code"])
+
+
+async def test_stripe_winner_pays_with_the_fetched_client_secret(
+    settings_factory: SettingsFactory,
+) -> None:
+    """With Stripe, the winner (who never ran a checkout) fetches the order's PaymentIntent
+    client secret, confirms it with 4242 through the real `stripe` library, and the webhook pays
+    the order."""
+    async with FakeStripe() as fake:
+        settings = settings_factory(
+            payments=stripe_payments(fake.url, fake.api_key),
+            shop={"auction_sweep_seconds": 0.2},
+        )
+        async with shop_env(settings) as env, ClientSession() as http:
+            fake.add_endpoint(f"{env.base_url}/webhooks/stripe", WHSEC)
+            closed = await env.bus_events("auction.closed")
+            seller_token = await env.token(env.seller_user)
+            _, ann = await env.user("Ann")
+            ann_token = await env.token(ann)
+            oid = (await create_auction(env, http))["id"]
+            base = f"{env.base_url}/api/v1/shows/{env.show_id}/offers/{oid}"
+            status, started = await post_json(http, f"{base}/start", {}, seller_token)
+            assert 200 == status, started
+            body = {"amount": 1_000, "idempotency_key": "stripe-ann-1"}
+            status, ack = await post_json(http, f"{base}/bids", body, ann_token)
+            assert 201 == status, ack
+            env.clock.t = ack["auction"]["ends_at"] / 1000
+            for _ in range(50):
+                if closed:
+                    break
+                await asyncio.sleep(0.1)
+            order_id = closed[0]["order_id"]
+            url = f"{env.base_url}/api/v1/orders/{order_id}/payment"
+            status, due = await get_json(http, url, ann_token)
+            assert (200, "stripe", "pk_test_local", 1_000) == (
+                status, due["payment"]["provider"], due["payment"]["publishable_key"],
+                due["order"]["total"]["amount"],
+            ), due  # fmt: skip
+            intent_id = due["payment"]["client_secret"].split("_secret_")[0]
+            transport = stripe.AIOHTTPClient()
+            client = stripe.StripeClient(
+                fake.api_key, base_addresses={"api": fake.url}, http_client=transport,
+                max_network_retries=0,
+            )  # fmt: skip
+            try:
+                intent = await client.v1.payment_intents.confirm_async(
+                    intent_id, {"payment_method": "4242424242424242"}
+                )
+            finally:
+                await transport.close_async()  # type: ignore[no-untyped-call]
+            assert "succeeded" == intent.status
+            for _ in range(50):
+                order = await env.shop.orders.get(env.seller, order_id)
+                if order.status == "paid":
+                    break
+                await asyncio.sleep(0.1)
+            assert "paid" == order.status
+
+
+@pytest.mark.redis
+async def test_redis_losing_its_data_mid_auction(settings_factory: SettingsFactory) -> None:
+    """A redis-server restarted empty mid-auction: the live state is rebuilt from SQL with its
+    high bid, the leader's secret max (which answers the next bid) and the chain, and the
+    auction closes with a log that verifies."""
+    redis = RedisServer()
+    redis.start()
+    shop = {"auction_sweep_seconds": 0.2}
+    try:
+        async with shop_env(settings_factory(redis={"url": redis.url}, shop=shop)) as env:
+            closed = await env.bus_events("auction.closed")
+            tokens = {}
+            for name in ("Ann", "Bob"):
+                _, user = await env.user(name)
+                tokens[name] = await env.token(user)
+            async with ClientSession() as http:
+                oid = (await create_auction(env, http))["id"]
+                base = f"{env.base_url}/api/v1/shows/{env.show_id}/offers/{oid}"
+                status, _ = await post_json(
+                    http, f"{base}/start", {}, await env.token(env.seller_user)
+                )
+                assert 200 == status
+                for who, amount, key, more in (
+                    ("Ann", 1_000, "lost-ann-1", {"max_amount": 5_000}),
+                    ("Bob", 2_000, "lost-bob-1", {}),
+                ):
+                    body = {"amount": amount, "idempotency_key": key, **more}
+                    status, ack = await post_json(http, f"{base}/bids", body, tokens[who])
+                    assert 201 == status, ack
+                for _ in range(50):  # the SQL write follows the ack
+                    snapshot = await env.adapters.bids.snapshot(oid)
+                    if snapshot is not None and snapshot.seq == 3:
+                        break
+                    await asyncio.sleep(0.05)
+                log_url = f"{env.base_url}/api/v1/offers/{oid}/bids"
+                async with http.get(log_url) as resp:
+                    before = await resp.json()
+
+                redis.kill()
+                redis.start()  # same port, no data (the sweeper or the next request rebuilds)
+                async with http.get(log_url) as resp:
+                    after = await resp.json()
+                assert (before["head"], before["bids"], before["auction"]) == (
+                    after["head"], after["bids"], after["auction"]
+                )  # fmt: skip
+                assert ("Ann", 2_100) == (
+                    after["auction"]["high_bid"]["bidder"]["name"],
+                    after["auction"]["high_bid"]["amount"],
+                )
+                body = {"amount": 3_000, "idempotency_key": "lost-bob-2"}
+                status, ack = await post_json(http, f"{base}/bids", body, tokens["Bob"])
+                assert (201, 4, "Ann", 3_100) == (
+                    status, ack["bid"]["seq"], ack["auction"]["high_bid"]["bidder"]["name"],
+                    ack["auction"]["high_bid"]["amount"],
+                ), ack  # fmt: skip
+                env.clock.t = ack["auction"]["ends_at"] / 1000
+                for _ in range(50):
+                    if closed:
+                        break
+                    await asyncio.sleep(0.1)
+                assert [("Ann", 3_100)] == [(c["winner"]["name"], c["amount"]) for c in closed]
+                async with http.get(log_url) as resp:
+                    final = await resp.json()
+                assert [1_000, 2_000, 2_100, 3_000, 3_100] == [r["amount"] for r in final["bids"]]
+                assert closed[0]["log_head"] == final["head"]
+                assert 0 == await asyncio.to_thread(verify_bids, log_url)
+    finally:
+        redis.kill()

@@ -20,7 +20,9 @@ class MemoryAuctions:
     async def state(self, offer_id: str) -> AuctionState | None:
         return self._states.get(offer_id)
 
-    async def open(self, state: AuctionState) -> AuctionState:
+    async def open(self, state: AuctionState, rows: Sequence[OwnedRow] = ()) -> AuctionState:
+        if state.offer_id not in self._states:
+            self._rows[state.offer_id] = list(rows)
         return self._states.setdefault(state.offer_id, state)
 
     async def replay(self, offer_id: str, key: str) -> Mapping[str, Any] | None:
@@ -31,18 +33,18 @@ class MemoryAuctions:
         expected_version: int,
         state: AuctionState,
         rows: Sequence[OwnedRow] = (),
-        key: str | None = None,
-        ack: Mapping[str, Any] | None = None,
+        acks: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Commit:
         offer_id = state.offer_id
-        if key is not None and (offer_id, key) in self._acks:
-            return Commit(False, self._acks[(offer_id, key)])
+        for key in acks or {}:
+            if (offer_id, key) in self._acks:
+                return Commit(False, self._acks[(offer_id, key)], key)
         current = self._states.get(offer_id)
         if current is None or current.version != expected_version:
             return Commit(False)
         self._states[offer_id] = state
         self._rows.setdefault(offer_id, []).extend(rows)
-        if key is not None and ack is not None:
+        for key, ack in (acks or {}).items():
             self._acks[(offer_id, key)] = dict(ack)
         return Commit(True)
 

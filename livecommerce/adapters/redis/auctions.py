@@ -22,27 +22,35 @@ from livecommerce.services.ports import Commit, OwnedRow
 #: How long a settled auction's live keys outlive their last write (the SQL log stays).
 KEEP_SECONDS = 7 * 24 * 3600
 
-# KEYS: state, log, acks. ARGV: expected version, new version, state JSON, key ('' = none),
-# ack JSON, keep seconds, then the rows' JSON. Returns {0} (moved), {1} (done) or {2, ack}.
+# KEYS: state, log, acks. ARGV: expected version, new version, state JSON, keep seconds, the
+# number n of acks, n (key, ack JSON) pairs, then the rows' JSON. Returns {0} (moved), {1}
+# (done) or {2, key, ack} (a key had an ack already: nothing written).
 _COMMIT = """
-if ARGV[4] ~= '' then
-  local ack = redis.call('HGET', KEYS[3], ARGV[4])
-  if ack then return {2, ack} end
+local n = tonumber(ARGV[5])
+for i = 0, n - 1 do
+  local ack = redis.call('HGET', KEYS[3], ARGV[6 + 2 * i])
+  if ack then return {2, ARGV[6 + 2 * i], ack} end
 end
 local version = redis.call('HGET', KEYS[1], 'version')
 if version ~= ARGV[1] then return {0} end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
-for i = 7, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], ARGV[5]) end
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[6])) end
+for i = 6 + 2 * n, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+for i = 0, n - 1 do redis.call('HSET', KEYS[3], ARGV[6 + 2 * i], ARGV[7 + 2 * i]) end
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[4])) end
 return {1}
 """
 
-# KEYS: state. ARGV: version, state JSON, keep seconds. The stored JSON either way.
+# KEYS: state, log. ARGV: version, state JSON, keep seconds, then the log rows' JSON (they
+# replace any log left without a state). The stored JSON either way.
 _OPEN = """
 if redis.call('HSETNX', KEYS[1], 'version', ARGV[1]) == 1 then
   redis.call('HSET', KEYS[1], 'json', ARGV[2])
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+  if #ARGV > 3 then
+    redis.call('DEL', KEYS[2])
+    for i = 4, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+    redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+  end
 end
 return redis.call('HGET', KEYS[1], 'json')
 """
@@ -81,9 +89,14 @@ class RedisAuctions:
         text = await self._call(lambda: self._redis.hget(key, "json"))
         return None if text is None else AuctionState.from_wire(json.loads(text))
 
-    async def open(self, state: AuctionState) -> AuctionState:
-        keys = self._keys(state.offer_id)[:1]
-        args: list[str | int] = [state.version, json.dumps(state.to_wire()), KEEP_SECONDS]
+    async def open(self, state: AuctionState, rows: Sequence[OwnedRow] = ()) -> AuctionState:
+        keys = self._keys(state.offer_id)[:2]
+        args: list[str | int] = [
+            state.version,
+            json.dumps(state.to_wire()),
+            KEEP_SECONDS,
+            *[_row_json(row) for row in rows],
+        ]
         text = await self._call(lambda: self._open(keys=keys, args=args))
         return AuctionState.from_wire(json.loads(text))
 
@@ -97,23 +110,25 @@ class RedisAuctions:
         expected_version: int,
         state: AuctionState,
         rows: Sequence[OwnedRow] = (),
-        key: str | None = None,
-        ack: Mapping[str, Any] | None = None,
+        acks: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Commit:
+        given = acks or {}
         args: list[str | int] = [
             expected_version,
             state.version,
             json.dumps(state.to_wire()),
-            key or "",
-            json.dumps(dict(ack or {})),
             KEEP_SECONDS,
-            *[_row_json(row) for row in rows],
+            len(given),
         ]
+        for key, ack in given.items():
+            args += [key, json.dumps(dict(ack))]
+        args += [_row_json(row) for row in rows]
         keys = self._keys(state.offer_id)[:3]
         result = await self._call(lambda: self._commit(keys=keys, args=args))
         code = int(result[0])
         if code == 2:
-            return Commit(False, dict(json.loads(result[1])))
+            key = result[1] if isinstance(result[1], str) else result[1].decode()
+            return Commit(False, dict(json.loads(result[2])), key)
         return Commit(code == 1)
 
     async def rows(self, offer_id: str) -> list[OwnedRow]:

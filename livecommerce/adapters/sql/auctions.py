@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from livecommerce.adapters.sql.database import Database, Row
-from livecommerce.domain.auctions import AuctionSettings, BidRow
+from livecommerce.domain.auctions import AuctionSettings, AuctionState, BidRow
 from livecommerce.services.ports import AuctionRecord, OwnedRow
 
 
@@ -52,8 +52,19 @@ class SqlBidLog:
         row = await self._db.fetchone("SELECT * FROM auctions WHERE offer_id = ?", offer_id)
         return None if row is None else _record(row)
 
-    async def append(self, offer_id: str, rows: Sequence[OwnedRow]) -> None:
+    async def append(
+        self, offer_id: str, rows: Sequence[OwnedRow], state: AuctionState | None = None
+    ) -> None:
         async with self._db.transaction() as tx:
+            if state is not None:
+                await tx.execute(
+                    "UPDATE auctions SET state = ?, state_version = ? WHERE offer_id = ? "
+                    "AND (state_version IS NULL OR state_version < ?)",
+                    json.dumps(state.to_wire()),
+                    state.version,
+                    offer_id,
+                    state.version,
+                )
             for row, user_id in rows:
                 await tx.execute(
                     "INSERT INTO auction_bids "
@@ -67,6 +78,12 @@ class SqlBidLog:
                     int(row.max_applied),
                     row.at,
                 )
+
+    async def snapshot(self, offer_id: str) -> AuctionState | None:
+        row = await self._db.fetchone("SELECT state FROM auctions WHERE offer_id = ?", offer_id)
+        if row is None or row["state"] is None:
+            return None
+        return AuctionState.from_wire(json.loads(row["state"]))
 
     async def rows(self, offer_id: str) -> list[OwnedRow]:
         found = await self._db.fetchall(

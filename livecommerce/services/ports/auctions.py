@@ -22,18 +22,20 @@ OwnedRow = tuple[BidRow, str]
 
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """What a compare-and-set did: `done`, or the ack a replayed idempotency key stored, or
-    neither (the state moved meanwhile: read it again)."""
+    """What a compare-and-set did: `done`, or the ack a replayed idempotency key (`key`)
+    stored, or neither (the state moved meanwhile: read it again)."""
 
     done: bool
     replay: Mapping[str, Any] | None = None
+    key: str | None = None
 
 
 class AuctionStore(Protocol):
     async def state(self, offer_id: str) -> AuctionState | None: ...
 
-    async def open(self, state: AuctionState) -> AuctionState:
-        """Write the state iff the auction has none yet; the stored state either way."""
+    async def open(self, state: AuctionState, rows: Sequence[OwnedRow] = ()) -> AuctionState:
+        """Write the state (and, as its log, `rows`) iff the auction has none yet; the stored
+        state either way. `rows` rebuild a state the store lost from the SQL log."""
         ...
 
     async def replay(self, offer_id: str, key: str) -> Mapping[str, Any] | None:
@@ -45,12 +47,12 @@ class AuctionStore(Protocol):
         expected_version: int,
         state: AuctionState,
         rows: Sequence[OwnedRow] = (),
-        key: str | None = None,
-        ack: Mapping[str, Any] | None = None,
+        acks: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Commit:
-        """Atomically: when `key` has an ack, return it (nothing written); when the stored
-        version is not `expected_version`, write nothing; else write `state`, append `rows` to
-        the log and store `ack` under `key`."""
+        """Atomically: when a key of `acks` has an ack already, return it (nothing written);
+        when the stored version is not `expected_version`, write nothing; else write `state`,
+        append `rows` to the log and store each ack under its key (one commit may carry the
+        bids of many bidders, judged in order)."""
         ...
 
     async def rows(self, offer_id: str) -> list[OwnedRow]:
@@ -92,8 +94,15 @@ class BidLog(Protocol):
 
     async def auction(self, offer_id: str) -> AuctionRecord | None: ...
 
-    async def append(self, offer_id: str, rows: Sequence[OwnedRow]) -> None:
-        """Record rows (a seq already recorded is kept as it is)."""
+    async def append(
+        self, offer_id: str, rows: Sequence[OwnedRow], state: AuctionState | None = None
+    ) -> None:
+        """Record rows (a seq already recorded is kept as it is) and the live state after them
+        (kept only when newer than the one recorded)."""
+        ...
+
+    async def snapshot(self, offer_id: str) -> AuctionState | None:
+        """The newest live state `append` recorded (None before the first bid)."""
         ...
 
     async def rows(self, offer_id: str) -> list[OwnedRow]: ...

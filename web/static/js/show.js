@@ -239,12 +239,22 @@ function offerAt(t) {
 
 const MARKER_TEXT = { "offer.pinned": "on screen", "offer.started": "on sale", "offer.unpinned": "off screen", "offer.ended": "sale ended", "question.answered": "question answered" };
 
+/** How an auction sold, from its `offer.ended` moment's `auction` (docs/AUCTIONS.md), or null. */
+function auctionResult(offerId) {
+  return replay.events.find((e) => e.type === "offer.ended" && e.offer_id === offerId)?.auction || null;
+}
+function soldText(r) {
+  if (r.winner) return `Sold to ${r.winner.name} for ${money({ amount: r.amount, currency: r.currency })}`;
+  return r.reserve_met ? "No bids" : "No sale: reserve not met";
+}
+
 function drawMarkers() {
   const box = $("markers");
   if (!replay.duration) { box.replaceChildren(); return; }
   box.replaceChildren(...replay.events.filter((e) => MARKER_TEXT[e.type] && e.media_ts <= replay.duration).map((e) => {
     const name = e.offer_id ? offerName(offers.get(e.offer_id)) : e.question || "";
-    const mark = el("span", { className: `marker ${e.type.replace(".", "-")}`, title: `${clock(e.media_ts)} · ${name} ${MARKER_TEXT[e.type]}`.trim(), "data-ts": e.media_ts });
+    const what = e.auction ? `auction: ${soldText(e.auction)}` : MARKER_TEXT[e.type];
+    const mark = el("span", { className: `marker ${e.type.replace(".", "-")}`, title: `${clock(e.media_ts)} · ${name} ${what}`.trim(), "data-ts": e.media_ts });
     mark.style.left = `${(100 * e.media_ts) / replay.duration}%`;
     mark.addEventListener("click", () => seekTo(e.media_ts));
     return mark;
@@ -593,8 +603,9 @@ function unbuyable(o) {
 function renderOffer() {
   const card = $("offer");
   const o = cardOffer();
-  // A live show hides an ended offer; a replay keeps showing what was on screen then.
-  if (!o || (!replay.on && o.status === "ended")) { card.hidden = true; delete card.dataset.offerId; return; }
+  // A live show hides an ended offer (but an auction this viewer won and has to pay); a replay
+  // keeps showing what was on screen then.
+  if (!o || (!replay.on && o.status === "ended" && !toPay(o))) { card.hidden = true; delete card.dataset.offerId; return; }
   card.hidden = false;
   card.dataset.offerId = o.id;
   const product = productFor(o);
@@ -641,7 +652,9 @@ function renderTray() {
   if (replay.on) {
     items = replay.moments.filter((e) => offers.has(e.offer_id)).map((e) => {
       const o = offers.get(e.offer_id);
-      return trayItem(o, `${money(o.price)} · jump to ${clock(e.media_ts)}`, shown, () => seekTo(e.media_ts), e.media_ts);
+      const sold = auctionResult(o.id);
+      const price = sold ? soldText(sold) : money(o.price);
+      return trayItem(o, `${price} · jump to ${clock(e.media_ts)}`, shown, () => seekTo(e.media_ts), e.media_ts);
     });
   } else {
     const live = [...offers.values()].filter((o) => o.status === "live").sort((a, b) => (a.starts_at || 0) - (b.starts_at || 0));
@@ -711,12 +724,32 @@ async function loadAuction(offerId) {
   setAuction((await response.json()).auction);
 }
 
+/** The closed auction of `o` that this viewer won and has not paid yet, or null. */
+function toPay(o) {
+  const closed = closedAuctions.get(o.id);
+  const won = closed?.winner && closed.winner.id === me.id && closed.order_id;
+  return won && myOrders.get(closed.order_id)?.status !== "paid" ? closed : null;
+}
+
 function renderAuction(o) {
   const isAuction = o?.kind === "auction";
   $("auction").hidden = !isAuction;
   $("bid").hidden = !isAuction;
   $("buy").hidden = isAuction;
+  $("max-form").hidden = replay.on;
+  $("max-help").hidden = replay.on;
   if (!isAuction) return;
+  const sold = replay.on ? auctionResult(o.id) : null;
+  if (sold) { // the replay's card: the winning bid, from the timeline
+    $("offer-price").textContent = sold.winner ? money({ amount: sold.amount, currency: sold.currency }) : money(o.price);
+    $("offer-was").textContent = "";
+    $("auction-high").textContent = sold.winner ? money({ amount: sold.amount, currency: sold.currency }) : "none";
+    $("auction-bidder").textContent = sold.winner ? `by ${sold.winner.name}` : "";
+    $("auction-status").textContent = soldText(sold);
+    $("pay-won").hidden = true;
+    tick();
+    return;
+  }
   const a = auctions.get(o.id);
   if (!a && o.status === "live") { loadAuction(o.id); return; }
   const closed = closedAuctions.get(o.id);
@@ -725,7 +758,9 @@ function renderAuction(o) {
   $("offer-was").textContent = ""; // the bids make the price, not a discount
   $("auction-high").textContent = high ? money({ amount: high.amount, currency: a.currency }) : "none yet";
   $("auction-bidder").textContent = high ? (high.bidder.id === me.id ? "(you)" : `by ${high.bidder.name}`) : "";
-  if (closed) $("auction-status").textContent = closed.winner ? (closed.winner.id === me.id ? `You won at ${money({ amount: closed.amount, currency: closed.currency })}! Check My orders to pay.` : `Sold to ${closed.winner.name} for ${money({ amount: closed.amount, currency: closed.currency })}.`) : "No sale.";
+  const due = toPay(o);
+  if (closed) $("auction-status").textContent = closed.winner ? (closed.winner.id === me.id ? `You won at ${money({ amount: closed.amount, currency: closed.currency })}!${due ? " Pay now to get it." : ""}` : `Sold to ${closed.winner.name} for ${money({ amount: closed.amount, currency: closed.currency })}.`) : "No sale.";
+  $("pay-won").hidden = !due;
   tick();
 }
 
@@ -785,6 +820,21 @@ hub.on("auction.closed", (p) => {
   if (o?.id === p.offer_id) renderAuction(o);
 });
 
+/** The winner pays from the card: the order the close made, its payment fetched (it was not
+ * created by this page's checkout.start), paid in the buy sheet with the demo card or Stripe. */
+$("pay-won").addEventListener("click", async () => {
+  const o = cardOffer();
+  const closed = o && closedAuctions.get(o.id);
+  if (!closed?.order_id) return;
+  try {
+    const data = await api("GET", `/api/v1/orders/${encodeURIComponent(closed.order_id)}/payment`, undefined, auth());
+    upsertOrder(data.order);
+    await openSheet(o, data);
+  } catch (err) {
+    $("auction-status").textContent = err.status === 409 ? "This order no longer awaits payment (see My orders)." : errorText({ error: err });
+  }
+});
+
 $("buy").addEventListener("click", () => {
   const o = cardOffer();
   if (o && !unbuyable(o)) openSheet(o);
@@ -800,7 +850,7 @@ const regionNames = (() => { try { return new Intl.DisplayNames(undefined, { typ
 const countryName = (code) => regionNames?.of(code) || code;
 const ADDRESS_FIELDS = { name: "ship-name", line1: "ship-line1", line2: "ship-line2", city: "ship-city", region: "ship-region", postal_code: "ship-postal", country: "ship-country" };
 
-const sheet = { offer: null, order: null, payment: null, address: undefined, shipping: true, editing: false, stripe: null };
+const sheet = { offer: null, order: null, payment: null, address: undefined, shipping: true, editing: false, stripe: null, won: false };
 
 /** The countries an address accepts (`GET /api/v1/countries`), named in the viewer's language,
  * the one of the browser's locale chosen; loaded once, when the address form first shows. */
@@ -857,7 +907,7 @@ function sheetProduct() {
   const src = imageOf(o);
   $("sheet-image").hidden = !src;
   if (src) $("sheet-image").src = src;
-  $("sheet-price").textContent = money(o.price);
+  $("sheet-price").textContent = money(sheet.won ? sheet.order.total : o.price);
   const variants = (product?.variants || []).filter((v) => v.label !== "default");
   const select = $("variant");
   $("variant-label").hidden = variants.length === 0;
@@ -874,14 +924,16 @@ function sheetProduct() {
 function payLabel() {
   if (!sheet.offer || sheet.stripe) return;
   const qty = Math.max(1, Number($("quantity").value) || 1);
-  const total = { amount: minorOf(sheet.offer.price) * qty, currency: sheet.offer.price?.currency };
+  const total = sheet.won && sheet.order ? sheet.order.total : { amount: minorOf(sheet.offer.price) * qty, currency: sheet.offer.price?.currency };
   const failed = sheet.order && ["failed", "expired", "cancelled"].includes(sheet.order.status);
   $("pay").textContent = failed ? `Try again · ${money(total)}` : `Pay ${money(total)}`;
 }
 $("quantity").addEventListener("input", payLabel);
 
-async function openSheet(o) {
-  if (sheet.offer?.id !== o.id) Object.assign(sheet, { order: null, payment: null });
+/** `won`: an auction's win ({order, payment} of GET /api/v1/orders/{id}/payment) to pay as it is. */
+async function openSheet(o, won = null) {
+  if (sheet.offer?.id !== o.id || won) Object.assign(sheet, { order: won?.order || null, payment: won?.payment || null });
+  sheet.won = Boolean(won);
   sheet.offer = o;
   sheet.stripe = null;
   sheetStatus("");
@@ -892,7 +944,10 @@ async function openSheet(o) {
   sheetProduct();
   section("guest-fields", !canBuy());
   if (!canBuy() && !$("buyer-name").value && me.name) $("buyer-name").value = me.name;
-  sheet.shipping = productFor(o)?.requires_shipping !== false; // goods that are not shipped need no address
+  // goods that are not shipped need no address; a won auction's order has its address already
+  sheet.shipping = !sheet.won && productFor(o)?.requires_shipping !== false;
+  $("variant-label").hidden = $("variant-label").hidden || sheet.won;
+  $("quantity").closest("label").hidden = sheet.won;
   const address = sheet.shipping ? await savedAddress() : null;
   sheet.editing = sheet.shipping && !address;
   await showAddress(address);
@@ -968,7 +1023,8 @@ async function payAttempt() {
       return;
     }
   }
-  const open = sheet.order && ["reserved", "pending_payment"].includes(sheet.order.status) && sheet.payment?.confirm_url;
+  const open = sheet.order && ["reserved", "pending_payment"].includes(sheet.order.status) && (sheet.payment?.confirm_url || sheet.won);
+  if (!open && sheet.won) { sheetStatus("This order no longer awaits payment.", "error"); return; }
   if (!open && !(await reserve())) return;
   if (sheet.payment?.provider === "demo" && sheet.payment.confirm_url) await confirmDemo();
   else if (sheet.payment?.provider === "stripe") await stripePay(sheet.payment);
@@ -1053,6 +1109,9 @@ function orderChanged(o) {
     $("sheet-done").focus();
     sheet.order = null; // the next Buy is a new purchase
     sheet.payment = null;
+    sheet.won = false;
+    const o = cardOffer();
+    if (o?.kind === "auction") renderAuction(o);
   } else if (status === "failed") {
     sheetStatus("Payment declined — nothing was charged. Check the card and try again.", "error");
     $("card").focus();
