@@ -23,7 +23,9 @@ HEADER = """# Benchmarks
 
 Figures from `make bench` (or `python -m bench NAME`), written by the benchmarks themselves.
 Every figure is compared with a baseline measured in the same run, because these machines are
-shared and noisy: read the ratios, not the absolute numbers.
+shared and noisy: read the ratios, not the absolute numbers. Before each measurement the
+benchmarks wait (up to 90 s, `BENCH_SETTLE_SECONDS`) for the 1-minute load average to fall
+below the core count (`bench/_load.py`); a run that still starts above it is marked *noisy*.
 """
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import socketio
 
+from bench._load import cores, noisy, settle
 from bench.stampede import SECRET_KEY, connect_all, pct, seed, server
 from livecommerce.adapters.sql.auctions import SqlBidLog
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
@@ -179,7 +180,7 @@ async def main() -> list[dict[str, Any]]:
 
 
 def run() -> str:
-    load_before = os.getloadavg()[0]
+    load_before = settle()
     results = asyncio.run(main())
     rows = [
         "| adapters | bids sent | p50 ack ms | p99 ack ms | accepted/s | baseline p50 / p99 ms "
@@ -194,8 +195,7 @@ def run() -> str:
             f"{r['accepted_rate']:.0f} | {r['base_p50']:.0f} / {r['base_p99']:.0f} | "
             f"{ratio:.1f}× | {r['cpu_us']:.0f} ({r['base_cpu_us']:.0f}) | {outcomes} |"
         )
-    cores = os.cpu_count() or 1
-    noisy = " — *noisy*: above the core count" if load_before > cores else ""
+    mark = " — *noisy*: above the core count" if noisy(load_before) else ""
     return (
         f"{BIDDERS} python-socketio bidders (one process, websocket transport) each send one "
         f"`auction.bid` for the same auction, spread evenly over {SPREAD:g} s "
@@ -208,7 +208,7 @@ def run() -> str:
         "user + system time (/proc) over the phase, per request, steadier than latency on a "
         "shared machine.\n\n"
         + "\n".join(rows)
-        + f"\n\nLoad average when the run started: {load_before:.1f} on {cores} cores{noisy}. "
+        + f"\n\nLoad average when the run started: {load_before:.1f} on {cores()} cores{mark}. "
         "Reproduce: `python -m bench auctions` (`AUCTION_BIDDERS`, `AUCTION_SPREAD_SECONDS`, "
         "`AUCTION_FOLLOWERS` to resize). The client process shares the machine's cores with the "
         "server."

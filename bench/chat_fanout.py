@@ -32,11 +32,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from bench._load import noisy, settle
 from tests.support.hub_load import (
     ServerProcess,
     cpu_seconds,
     ensure_fd_limit,
-    load_average,
     load_workers,
     merged_histogram,
     percentile,
@@ -111,7 +111,7 @@ async def _measure(
     nodes: int = 1,
     sample_every: int = 10,
 ) -> Row:
-    load = load_average()
+    load = settle()
     with tempfile.TemporaryDirectory(prefix="lc-bench-chat-") as data_dir:
         async with contextlib.AsyncExitStack() as stack:
             redis_url = ""
@@ -169,14 +169,13 @@ def _table(rows: list[Row]) -> list[str]:
         "load avg at start |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    cores = os.cpu_count() or 1
     for r in rows:
         share = r.delivered / (r.sent * r.clients) if r.sent and r.clients else 0
-        noisy = " *noisy*" if r.load > cores else ""
+        mark = " *noisy*" if noisy(r.load) else ""
         out.append(
             f"| {r.mode} | {r.clients} | {r.sent} | {r.delivered} ({share:.1%}) | {r.packets} | "
             f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.cpu_s:.2f} | {r.us_per_delivery:.1f} | "
-            f"{r.kib_per_conn:.1f} | {r.load:.2f}{noisy} |"
+            f"{r.kib_per_conn:.1f} | {r.load:.2f}{mark} |"
         )
     return out
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from bench._load import cores, noisy, settle
 from bench._viewers import (
     ROOT,
     cpu_seconds,
@@ -243,8 +244,8 @@ def run() -> str:
     relay_sizes = _sizes("FANOUT_RELAY_SIZES", "1")
     window = float(os.environ.get("FANOUT_WINDOW", "10"))
     processes = int(os.environ.get("FANOUT_VIEWER_PROCESSES", "4"))
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    noisy = " — **noisy**" if load > cores else ""
+    load = settle()
+    mark = " — **noisy**" if noisy(load) else ""
     ours = asyncio.run(_measure("shared", ["--mode", "passthrough"], sizes, window, processes))
     before = asyncio.run(
         _measure(
@@ -262,7 +263,7 @@ def run() -> str:
     )
     ours_per, before_per = _cost(ours), _cost(before)
     lines = [
-        f"1-min load average at start: {load:.1f} on {cores} cores{noisy}.",
+        f"1-min load average at start: {load:.1f} on {cores()} cores{mark}.",
         "",
         "One synthetic 720p30 show (libx264 ultrafast, ~2.5 Mbit/s, encoded once in the server "
         "process); N receive-only aiortc WHEP viewers (real ICE/DTLS/SRTP peers that count "

@@ -33,6 +33,7 @@ from typing import Any
 
 from playwright.async_api import Browser, async_playwright
 
+from bench._load import cores, noisy, settle
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support.media_app import MediaApp, running_media_app
 
@@ -167,14 +168,12 @@ async def _measure(warmup: float, window: float) -> list[Result]:
 def run() -> str:
     warmup = float(os.environ.get("GLASS_WARMUP", "8"))
     window = float(os.environ.get("GLASS_WINDOW", "30"))
-    load = os.getloadavg()[0]
-    cores = os.cpu_count() or 1
-    noisy = load > cores
+    load = settle()
     results = asyncio.run(_measure(warmup, window))
     baseline = statistics.median(results[0].samples) if results[0].samples else 0
     lines = [
-        f"1-min load average at start: {load:.2f} on {cores} cores"
-        + (" — **noisy** (above the core count)" if noisy else "")
+        f"1-min load average at start: {load:.2f} on {cores()} cores"
+        + (" — **noisy** (above the core count)" if noisy(load) else "")
         + ".",
         "",
         "Server: the real app, synthetic show 1280x720 at 30 fps (libx264, 1 s GOP), ladder "
@@ -194,7 +193,7 @@ def run() -> str:
         p50 = statistics.median(result.samples)
         ratio = f"{p50 / baseline:.1f}×" if baseline else "–"
         lines.append(
-            f"| {result.name}{' (noisy)' if noisy else ''} | {len(result.samples)} | "
+            f"| {result.name}{' (noisy)' if noisy(load) else ''} | {len(result.samples)} | "
             f"{p50:.0f} | {result.pct(0.95)} | {max(result.samples)} | {ratio} |"
         )
     by_name = {r.name: r for r in results}

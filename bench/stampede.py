@@ -40,6 +40,7 @@ from typing import Any
 import aiohttp
 import socketio
 
+from bench._load import cores, noisy, settle
 from livecommerce.adapters.sql.accounts import SqlAccountStore
 from livecommerce.adapters.sql.addresses import SqlAddressStore
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
@@ -450,8 +451,7 @@ async def main() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def run() -> str:
-    load_before = os.getloadavg()[0]
-    cores = os.cpu_count() or 1
+    load_before = settle()
     affinity = os.sched_getaffinity(0)
     try:
         results, services = asyncio.run(main())
@@ -489,7 +489,6 @@ def run() -> str:
             f"**{r['rate'] / r['base_rate']:.2f}×** | "
             f"{r['won']} of {UNITS} | **{r['oversold']}** | {outcomes} |"
         )
-    noisy = load_before > cores
     pinning = (
         f"Server side pinned to core {SERVER_CORE}, load side to core {CLIENT_CORE} "
         "(`taskset` / `sched_setaffinity`, see the module docstring)."
@@ -518,8 +517,8 @@ def run() -> str:
         "process's over each burst (from /proc), so it does not depend on how fast the clients "
         "are.\n\n"
         + "\n".join(rows)
-        + f"\n\n1-minute load average when the run started: {load_before:.1f} on {cores} cores"
-        + (" — *noisy* (above the core count: read the ratios only)" if noisy else "")
+        + f"\n\n1-minute load average when the run started: {load_before:.1f} on {cores()} cores"
+        + (" — *noisy* (above the core count: read the ratios only)" if noisy(load_before) else "")
         + f". {pinning} Reproduce: `python -m bench stampede` "
         "(`STAMPEDE_BUYERS` / `STAMPEDE_UNITS` to resize).\n"
     )
