@@ -39,6 +39,12 @@ class ServerSettings(Section):
     #: ``livecommerce serve``'s event loop: uvloop roughly halves the hub's per-socket cost;
     #: ``auto`` = uvloop on Linux when it is installed, else asyncio's own.
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    #: Allocations between two young-generation collections of Python's cyclic collector
+    #: (CPython's default is 700). A node holding thousands of sockets churns through short-lived
+    #: objects; at 700 the frequent collections promote them into full collections that each
+    #: scan every connection's objects and stalled chat 0.5-1.5 s at 5,000 viewers (measured,
+    #: docs/BENCHMARKS.md). Cycles are still collected, only in larger steps.
+    gc_threshold: int = Field(100_000, ge=100, le=10_000_000)
 
     @field_validator("public_url")
     @classmethod

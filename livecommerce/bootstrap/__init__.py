@@ -96,4 +96,7 @@ async def runtime(app: web.Application) -> AsyncIterator[None]:
         # a 1,000-buyer stampede for 20-60 ms); shutdown hands it back
         gc.freeze()
         stack.callback(gc.unfreeze)
+        previous = gc.get_threshold()
+        gc.set_threshold(settings.server.gc_threshold, previous[1], previous[2])
+        stack.callback(gc.set_threshold, *previous)
         yield
