@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import re
 import secrets
 import time
 from collections import Counter
@@ -65,7 +64,12 @@ from livecommerce.errors import (
 )
 from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.catalog import CatalogService
-from livecommerce.services.checkout import PRODUCT_CACHE_MS, CheckoutService, order_id_for
+from livecommerce.services.checkout import (
+    PRODUCT_CACHE_MS,
+    CheckoutService,
+    check_idempotency_key,
+    order_id_for,
+)
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import ShopEvents
@@ -86,7 +90,6 @@ from livecommerce.services.stock import StockService
 
 log = logging.getLogger(__name__)
 
-_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,100}$")
 #: How long a node reuses a show's seller and hosts for bids (a new host may bid this long).
 SHOW_CACHE_MS = 1_000
 #: Compare-and-set attempts per bid before giving up with `conflict` (each lost race means
@@ -353,8 +356,7 @@ class AuctionService:
         idempotency_key: str,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         who = authorize(principal, Action.CHECKOUT)
-        if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
-            raise InvalidInput("idempotency_key must be 8-100 characters of [A-Za-z0-9._:-]")
+        check_idempotency_key(idempotency_key)
         record = await self.record(offer_id)
         if record.show_id != show_id:
             raise NotFound("no such auction in this show")

@@ -72,6 +72,13 @@ PRODUCT_CACHE_MS = 30_000
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,100}$")
 
 
+def check_idempotency_key(key: object) -> str:
+    """The key a client retries with (checkout, bids): short, printable, never free text."""
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise InvalidInput("idempotency_key must be 8-100 characters of [A-Za-z0-9._:-]")
+    return key
+
+
 def order_id_for(buyer_id: str, idempotency_key: str) -> str:
     """The one order id a (buyer, idempotency key) pair can ever have."""
     digest = hashlib.sha256(f"{buyer_id}\x00{idempotency_key}".encode()).hexdigest()
@@ -205,8 +212,7 @@ class CheckoutService:
         everything again atomically). Only a replayed reservation reads the order.
         """
         buyer = authorize(principal, Action.CHECKOUT)
-        if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
-            raise InvalidInput("idempotency_key must be 8-100 characters of [A-Za-z0-9._:-]")
+        check_idempotency_key(idempotency_key)
         qty = validate_quantity(quantity)
         given = None
         if shipping_address is not None:
