@@ -24,7 +24,7 @@ from typing import Any
 import socketio
 
 from bench._load import cores, noisy, settle
-from bench.stampede import SECRET_KEY, connect_all, pct, seed, server
+from bench.stampede import connect_all, pct, seed, server, server_env
 from livecommerce.adapters.sql.auctions import SqlBidLog
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
 from livecommerce.adapters.sql.database import open_database
@@ -109,17 +109,7 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
     port = free_port()
     heard = {"min": 100}
     with tempfile.TemporaryDirectory(prefix="lc-bench-auction-") as data:
-        env = {
-            "LIVECOMMERCE_SERVER__PORT": str(port),
-            "LIVECOMMERCE_SERVER__DATA_DIR": data,
-            "LIVECOMMERCE_SERVER__SECRET_KEY": SECRET_KEY,
-            "LIVECOMMERCE_STORE__URL": store_url,
-            "LIVECOMMERCE_STORE__POOL_SIZE": "20",
-            "LIVECOMMERCE_REDIS__URL": redis_url,
-            "LIVECOMMERCE_DEMO__ENABLED": "false",
-            "LIVECOMMERCE_LOG__LEVEL": "WARNING",
-            "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": str(BIDDERS + 10),
-        }
+        env = server_env(port, data, store_url, redis_url, BIDDERS)
         async with server(env, port) as (base, pid):
             rooms = [show_id if i < FOLLOWERS else elsewhere for i in range(len(seeded.tokens))]
             clients = await connect_all(base, seeded.tokens, rooms)

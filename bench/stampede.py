@@ -270,6 +270,24 @@ def oversold(units_per_offer: list[int]) -> int:
     return max(0, sum(units_per_offer) - UNITS) + sum(max(0, u - CAP) for u in units_per_offer)
 
 
+def server_env(
+    port: int, data: str, store_url: str, redis_url: str, clients: int
+) -> dict[str, str]:
+    """A benchmark server's settings: the given stores, no demo, quiet logs, room for every
+    client from one address."""
+    return {
+        "LIVECOMMERCE_SERVER__PORT": str(port),
+        "LIVECOMMERCE_SERVER__DATA_DIR": data,
+        "LIVECOMMERCE_SERVER__SECRET_KEY": SECRET_KEY,
+        "LIVECOMMERCE_STORE__URL": store_url,
+        "LIVECOMMERCE_STORE__POOL_SIZE": "20",
+        "LIVECOMMERCE_REDIS__URL": redis_url,
+        "LIVECOMMERCE_DEMO__ENABLED": "false",
+        "LIVECOMMERCE_LOG__LEVEL": "WARNING",
+        "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": str(clients + 10),
+    }
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -279,17 +297,7 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
     seeded = await seed(store_url, BUYERS, UNITS)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="lc-bench-") as data:
-        env = {
-            "LIVECOMMERCE_SERVER__PORT": str(port),
-            "LIVECOMMERCE_SERVER__DATA_DIR": data,
-            "LIVECOMMERCE_SERVER__SECRET_KEY": SECRET_KEY,
-            "LIVECOMMERCE_STORE__URL": store_url,
-            "LIVECOMMERCE_STORE__POOL_SIZE": "20",
-            "LIVECOMMERCE_REDIS__URL": redis_url,
-            "LIVECOMMERCE_DEMO__ENABLED": "false",
-            "LIVECOMMERCE_LOG__LEVEL": "WARNING",
-            "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": str(BUYERS + 10),
-        }
+        env = server_env(port, data, store_url, redis_url, BUYERS)
         async with server(env, port) as (base, pid):
             show_ids = [seeded.offers[i % 2][0] for i in range(len(seeded.tokens))]
             clients = await connect_all(base, seeded.tokens, show_ids)
