@@ -14,6 +14,8 @@ Unset, a point costs one lookup in an empty frozenset. Services may call it; the
   said paid (a webhook, the reconcile, the sweeper); the order, journal and sale are unwritten.
 - `payment.after_ledger_commit` (`PaymentService.apply`, on a move to `paid`): paid, journaled,
   reservation committed; the event is neither recorded nor answered 2xx.
+- `auction.after_settle` (`AuctionService._settle`): the auction's close is settled in SQL (the
+  winner's order placed); the offer is not ended and `auction.closed` not announced.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ POINTS = frozenset(
         "checkout.after_payment_created",
         "payment.before_ledger_commit",
         "payment.after_ledger_commit",
+        "auction.after_settle",
     }
 )
 

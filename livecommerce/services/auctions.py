@@ -27,7 +27,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from livecommerce.domain.access import Action, Principal, Role, ShowRef, authorize
@@ -62,6 +62,7 @@ from livecommerce.errors import (
     SellerCannotBid,
     SoldOut,
 )
+from livecommerce.faults import fault_point
 from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.checkout import (
@@ -92,6 +93,9 @@ log = logging.getLogger(__name__)
 
 #: How long a node reuses a show's seller and hosts for bids (a new host may bid this long).
 SHOW_CACHE_MS = 1_000
+#: How long after a settlement its node has to announce it before any node's sweeper does (a
+#: duplicate `auction.closed` only if the settling node takes longer than this).
+ANNOUNCE_GRACE_MS = 5_000
 #: Compare-and-set attempts per bid before giving up with `conflict` (each lost race means
 #: another bid landed, so a bid rarely needs more than a few).
 ATTEMPTS = 50
@@ -700,33 +704,65 @@ class AuctionService:
             refused=await self._flushed_refusals(offer_id),
         ):
             return False
+        fault_point("auction.after_settle")
+        settled = replace(
+            record, settled=True, winner_id=result.winner_id, amount=result.amount,
+            order_id=order_id, head=head, closed_at_ms=now,
+        )  # fmt: skip
+        await self._announce(settled, offer, state)
+        return True
+
+    async def _announce(self, record: AuctionRecord, offer: Offer, state: AuctionState) -> None:
+        """What follows a settlement (`record`, as settled): the offer ends (with its timeline
+        entry) and `auction.closed` goes out, then the settlement is marked announced. Each
+        step is safe to repeat, so a sweeper finishes the work of a node that died half-way;
+        `state` (the closed live state) gives the winner's name and the bid count."""
+        offer_id = record.offer_id
+        closed_at_ms = record.closed_at_ms or self._clock.now_ms()
         if offer.status is not OfferStatus.ENDED:
             ended = end_offer(offer)
             if await self._orders.save_offer(ended, offer.status):
                 # the replay's timeline marks the close where a seller's end would be
                 show = await self._shows.get(offer.show_id)
-                media_ts = moment_media_ts(show.times, now, None)
+                media_ts = moment_media_ts(show.times, closed_at_ms, None)
                 media_ms = None if media_ts is None else round(media_ts * 1000)
-                await self._orders.add_timeline(offer.show_id, offer.id, "ended", now, media_ms)
+                await self._orders.add_timeline(
+                    offer.show_id, offer.id, "ended", closed_at_ms, media_ms
+                )
                 await self._events.offer_updated(ended, media_ts)
+        result = outcome(record.settings, state)
         winner = None
-        if result.winner_id is not None:
-            winner = {"id": result.winner_id, "name": result.winner_name}
+        if record.winner_id is not None:
+            winner = {"id": record.winner_id, "name": result.winner_name}
         await self._bus.publish(
             "auction.closed",
             {
                 "show_id": record.show_id,
                 "offer_id": offer_id,
                 "winner": winner,
-                "amount": result.amount,
+                "amount": record.amount,
                 "currency": record.settings.currency,
                 "reserve_met": result.reserve_met,
-                "order_id": order_id,
-                "log_head": head,
+                "order_id": record.order_id,
+                "log_head": record.head,
                 "bids": state.bids,
             },
         )
-        return True
+        await self._bids.mark_announced(offer_id)
+
+    async def _announce_left_behind(self) -> None:
+        """Announce the settlements whose node died before announcing them; the grace keeps
+        this from racing a node that is still on its way from the settlement to the bus."""
+        before = self._clock.now_ms() - ANNOUNCE_GRACE_MS
+        for offer_id in await self._bids.unannounced(before):
+            record = await self._bids.auction(offer_id)
+            offer = await self._orders.get_offer(offer_id)
+            state = await self._store.state(offer_id) or await self._bids.snapshot(offer_id)
+            if record is None or offer is None or state is None:
+                continue
+            log.warning("announcing an auction's close its node left behind",
+                        extra={"offer": offer_id})  # fmt: skip
+            await self._announce(record, offer, state)
 
     async def _flushed_refusals(self, offer_id: str) -> dict[str, int]:
         await self._flush_refusals(offer_id)
@@ -736,6 +772,7 @@ class AuctionService:
         """Close the due auctions any node left behind (and count this node's refused bids in
         the live store); how many this pass settled."""
         await self._flush_refusals()
+        await self._announce_left_behind()
         settled = 0
         for offer_id in await self._bids.unsettled():
             if await self.close(offer_id):

@@ -241,7 +241,27 @@ async def test_kill_9_of_the_owning_node_before_the_close(
     """Node A (a `livecommerce serve` process) starts the auction and takes the bids; it is
     killed with SIGKILL one second before the close; node B, which never saw the auction,
     closes it once, with the same winner, and the log verifies."""
-    sections: dict[str, Any] = {"redis": {"url": redis_url}, "shop": {"auction_sweep_seconds": 0.5}}
+    await _crash_night(settings_factory, redis_url, fault=None)
+
+
+@pytest.mark.redis
+async def test_a_node_dying_between_settling_and_announcing(
+    settings_factory: SettingsFactory, redis_url: str
+) -> None:
+    """Node A settles the close (its timer fires first: B sweeps only every 3 s) and dies at
+    the fault point before ending the offer and announcing it; B's sweeper announces the close
+    once, after the grace, and ends the offer."""
+    await _crash_night(settings_factory, redis_url, fault="auction.after_settle")
+
+
+async def _crash_night(
+    settings_factory: SettingsFactory, redis_url: str, fault: str | None
+) -> None:
+    sweep = 0.5 if fault is None else 3.0
+    sections: dict[str, Any] = {
+        "redis": {"url": redis_url},
+        "shop": {"auction_sweep_seconds": sweep},
+    }
     settings = settings_factory(**sections)
     async with running_app(settings) as b, ClientSession() as http:
         closed: list[dict[str, Any]] = []
@@ -259,6 +279,8 @@ async def test_kill_9_of_the_owning_node_before_the_close(
         )  # fmt: skip
         (_, ann_token), (bob, bob_token) = [await account(b, n) for n in ("Ann", "Bob")]
         env = {"LIVECOMMERCE_REDIS__URL": redis_url}
+        if fault is not None:
+            env["LIVECOMMERCE_FAULT_POINT"] = fault
         async with server_process(str(settings.server.data_dir), env) as a:
             offer = await start_auction(http, a, show.id, product.id, seller_token, snipe=0)
             base = f"{a.base_url}/api/v1/shows/{show.id}/offers/{offer['id']}/bids"
@@ -266,15 +288,23 @@ async def test_kill_9_of_the_owning_node_before_the_close(
                 body = {"amount": amount, "idempotency_key": f"crash-{amount}"}
                 status, ack = await post_json(http, base, body, token)
                 assert 201 == status, ack
-            await asyncio.sleep(max(0.0, (offer["ends_at"] - 1_000) / 1000 - time.time()))
-            os.kill(a.pid, signal.SIGKILL)
-            for _ in range(100):
+            if fault is None:
+                await asyncio.sleep(max(0.0, (offer["ends_at"] - 1_000) / 1000 - time.time()))
+                os.kill(a.pid, signal.SIGKILL)
+            for _ in range(300):
                 if closed:
                     break
                 await asyncio.sleep(0.1)
             await asyncio.sleep(1)
+            if fault is not None:  # A died at the point (else B settled first: nothing tested)
+                stat = await asyncio.to_thread(Path(f"/proc/{a.pid}/stat").read_text)
+                state = stat.split(")")[1].split()[0]
+                assert "Z" == state  # dead, not yet reaped
         assert [(offer["id"], bob.id, 110)] == [
             (c["offer_id"], c["winner"]["id"], c["amount"]) for c in closed
         ]
+        async with http.get(f"{b.base_url}/api/v1/shows/{show.id}/offers") as resp:
+            listed = await resp.json()
+        assert ["ended"] == [o["status"] for o in listed["offers"] if o["id"] == offer["id"]]
         log_url = f"{b.base_url}/api/v1/offers/{offer['id']}/bids"
         assert 0 == await asyncio.to_thread(verify_bids, log_url)

@@ -29,6 +29,7 @@ def _record(row: Row) -> AuctionRecord:
         head=row["head"],
         closed_at_ms=row["closed_at"],
         refused=json.loads(row["refused"] or "{}"),
+        announced=bool(row["announced"]),
     )
 
 
@@ -144,6 +145,18 @@ class SqlBidLog:
         found = await self._db.fetchall(
             "SELECT a.offer_id FROM auctions a JOIN offers o ON o.id = a.offer_id "
             "WHERE a.settled = 0 AND o.status <> 'draft' ORDER BY a.offer_id LIMIT ?",
+            limit,
+        )
+        return [r["offer_id"] for r in found]
+
+    async def mark_announced(self, offer_id: str) -> None:
+        await self._db.execute("UPDATE auctions SET announced = 1 WHERE offer_id = ?", offer_id)
+
+    async def unannounced(self, closed_before_ms: int, limit: int = 100) -> list[str]:
+        found = await self._db.fetchall(
+            "SELECT offer_id FROM auctions WHERE settled = 1 AND announced = 0 "
+            "AND closed_at < ? ORDER BY closed_at LIMIT ?",
+            closed_before_ms,
             limit,
         )
         return [r["offer_id"] for r in found]

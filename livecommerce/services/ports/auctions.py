@@ -87,6 +87,8 @@ class AuctionRecord:
     closed_at_ms: int | None = None
     #: Refused bids per error code, as counted at the close.
     refused: Mapping[str, int] = field(default_factory=dict)
+    #: `auction.closed` went out (a settlement whose node died first is announced by a sweeper).
+    announced: bool = False
 
 
 class BidLog(Protocol):
@@ -129,4 +131,13 @@ class BidLog(Protocol):
     async def unsettled(self, limit: int = 100) -> list[str]:
         """Offer ids of started (or ended) auctions not settled yet: the sweeper closes the due
         ones."""
+        ...
+
+    async def mark_announced(self, offer_id: str) -> None:
+        """Record that the settled auction's `auction.closed` went out."""
+        ...
+
+    async def unannounced(self, closed_before_ms: int, limit: int = 100) -> list[str]:
+        """Offer ids of auctions settled before that time whose close was never announced (the
+        settling node died between the settlement and the announcement)."""
         ...
