@@ -24,9 +24,9 @@ _NOT_HANDLE = re.compile(r"[^a-z0-9]+")
 NUMBERED = range(2, 10)
 
 
-def has_storefront(role: Role) -> bool:
+def has_storefront(role: Role, is_guest: bool = False) -> bool:
     """Sellers are the accounts people follow and whose storefront exists."""
-    return role is Role.SELLER
+    return role is Role.SELLER and not is_guest
 
 
 def normalize_handle(raw: str) -> str:

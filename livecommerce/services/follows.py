@@ -75,7 +75,7 @@ class FollowService:
 
     async def _seller_user(self, seller_id: str) -> User:
         user = await self._accounts.user_by_id(seller_id)
-        if user is None or not has_storefront(user.role):
+        if user is None or not has_storefront(user.role, user.is_guest):
             raise NotFound("no such seller")
         return user
 
@@ -93,7 +93,7 @@ class FollowService:
             user = await self._accounts.user_by_handle(normalize_handle(handle))
         except InvalidInput:
             user = None
-        if user is None or not has_storefront(user.role):
+        if user is None or not has_storefront(user.role, user.is_guest):
             raise NotFound("no such seller")
         return await self._profile(user, viewer)
 

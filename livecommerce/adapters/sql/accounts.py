@@ -45,7 +45,7 @@ class SqlAccountStore:
         self._users: TickBatcher[str, User | None] = TickBatcher(self._read_users, batch_max)
 
     async def add_user(self, user: User) -> None:
-        generate = user.handle is None and has_storefront(user.role)
+        generate = user.handle is None and has_storefront(user.role, user.is_guest)
         for _ in range(HANDLE_RACES):
             if generate:
                 user = dataclasses.replace(user, handle=await self._free_handle(user))
@@ -118,7 +118,8 @@ class SqlAccountStore:
 
     async def fill_handles(self) -> int:
         rows = await self._db.fetchall(
-            "SELECT * FROM users WHERE handle IS NULL AND role = ? ORDER BY created_at, id",
+            "SELECT * FROM users WHERE handle IS NULL AND role = ? AND is_guest = 0 "
+            "ORDER BY created_at, id",
             Role.SELLER.value,
         )
         for row in rows:
