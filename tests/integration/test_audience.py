@@ -253,7 +253,7 @@ async def test_storefront_page(env: ShopEnv, api: Api) -> None:
         seller, name="<img src=x onerror=alert(1)>", price=Money(1250, "USD"),
         variants=[VariantSpec("one", 3)],
     )  # fmt: skip
-    fan, fan_token = await member(env, "Fan")
+    _, fan_token = await member(env, "Fan")
     await api.call("POST", f"/api/v1/shows/{upcoming.id}/rsvp", fan_token)
 
     status, html = await api.call("GET", f"/s/{handle}")
