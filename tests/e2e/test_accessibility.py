@@ -1,7 +1,8 @@
 """axe-core (vendored from npm for the tests only) on every page, in the light and the dark
 colour scheme, on a desktop (and the show page on a phone): no serious or critical violation.
 The pages are the ones people reach: home, a live show, an upcoming show, an ended show's replay,
-a seller's storefront, login, and the seller's studio, console and dashboard (with every dashboard page it links to)."""
+a seller's storefront, login, and the seller's studio, console and dashboard (with every
+dashboard page it links to)."""
 
 from __future__ import annotations
 
