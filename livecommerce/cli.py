@@ -105,10 +105,12 @@ async def _serve(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings) -> list[int]:
+    from livecommerce.adapters.sql.accounts import SqlAccountStore
     from livecommerce.adapters.sql.database import open_database
 
     db = await open_database(settings.store_url, 1)
     try:
+        await SqlAccountStore(db).fill_handles()  # the data step of migration 0830
         rows = await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
     finally:
         await db.close()

@@ -8,10 +8,11 @@ LiveCommerceError
 ├── DomainError (409): InvalidTransition, SoldOut, OfferNotActive (OfferClosed), ShowNotLive,
 │                      LimitReached, Muted, Banned, RateLimited (429), Conflict, StockHeld,
 │                      ProductArchived, BidTooLow, NotAnAuction, AuctionNotOpen,
-│                      AuctionClosed, SellerCannotBid, PaymentMethodRequired
+│                      AuctionClosed, SellerCannotBid, PaymentMethodRequired, HandleTaken,
+│                      CannotFollowSelf, ShowEnded
 ├── NotFound (404) · PermissionDenied (403): GuestEmailRequired · Unauthenticated (401)
 ├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired,
-│                       InvalidCsv, WeakPassword
+│                       InvalidCsv, WeakPassword, HandleInvalid
 ├── IdempotencyConflict (409) · RequestInProgress (409, retryable)
 └── AdapterError (503): PaymentGatewayError (502), StoreUnavailable (503), MediaError (502)
 ```
@@ -294,3 +295,25 @@ class WeakPassword(InvalidInput):
     """A password the rule in ``domain/passwords.py`` refuses; the message says why."""
 
     code = "weak_password"
+
+
+class HandleTaken(DomainError):
+    """Another account has this handle (handles compare case-insensitively)."""
+
+    code = "handle_taken"
+
+
+class HandleInvalid(InvalidInput):
+    """A handle outside ``[a-z0-9_]{3,30}`` (after lower-casing)."""
+
+    code = "handle_invalid"
+
+
+class CannotFollowSelf(DomainError):
+    code = "cannot_follow_self"
+
+
+class ShowEnded(DomainError):
+    """The show is over for good: nothing can be scheduled on it (a reminder, say)."""
+
+    code = "show_ended"

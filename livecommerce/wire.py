@@ -54,6 +54,9 @@ class UserOut(BaseModel):
     email: str | None = Field(
         None, description="the login e-mail, or a guest's contact e-mail (null: none given)"
     )
+    handle: str | None = Field(
+        None, description="the storefront address /s/{handle} (sellers always have one)"
+    )
 
     @classmethod
     def of(cls, user: User) -> UserOut:
@@ -63,6 +66,7 @@ class UserOut(BaseModel):
             role=user.role.value,
             is_guest=user.is_guest,
             email=user.contact_email,
+            handle=user.handle,
         )
 
 

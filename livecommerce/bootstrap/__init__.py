@@ -65,6 +65,8 @@ async def runtime(app: web.Application) -> AsyncIterator[None]:
         # pools the inventory store lacks (all of them in-process; a Redis that lost its data)
         # are rebuilt from stock movements and the orders still holding stock
         await services.stock.rebuild()
+        # sellers from before handles existed get theirs (from the name; SQL cannot make them)
+        await services.accounts.fill_handles()
         demo = None
         if settings.demo.enabled:
             demo = await seed_demo(

@@ -36,6 +36,7 @@ from livecommerce.adapters.sql.accounts import SqlAccountStore
 from livecommerce.adapters.sql.addresses import SqlAddressStore
 from livecommerce.adapters.sql.analytics import SqlAnalyticsStore
 from livecommerce.adapters.sql.auctions import SqlBidLog
+from livecommerce.adapters.sql.audience import SqlFollowStore, SqlRsvpStore
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
 from livecommerce.adapters.sql.catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase, open_database
@@ -80,6 +81,8 @@ class Adapters:
     analytics: SqlAnalyticsStore
     auctions: AuctionStore
     bids: SqlBidLog
+    follows: SqlFollowStore
+    rsvps: SqlRsvpStore
     images: FileProductImages
     gateways: dict[str, PaymentGateway]
     metrics: PrometheusShopMetrics
@@ -159,6 +162,8 @@ async def open_adapters(
             analytics=SqlAnalyticsStore(db),
             auctions=auctions,
             bids=SqlBidLog(db),
+            follows=SqlFollowStore(db),
+            rsvps=SqlRsvpStore(db),
             images=FileProductImages(settings.server.data_dir / "uploads" / "products"),
             gateways=gateways,
             metrics=PrometheusShopMetrics(registry),

@@ -13,6 +13,7 @@ from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatLimits, ChatService
 from livecommerce.services.checkout import CheckoutService
 from livecommerce.services.container import Services
+from livecommerce.services.follows import FollowService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
@@ -20,6 +21,7 @@ from livecommerce.services.orders import OrderService, OrderViews, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Clock
 from livecommerce.services.qa import QaService
+from livecommerce.services.rsvps import RsvpService
 from livecommerce.services.shows import ShowService
 from livecommerce.services.stock import StockService
 from livecommerce.settings import RateSetting, Settings
@@ -122,6 +124,8 @@ def build_services(
                 batch_max=shop.batch_max,
             ),
         ),
+        follows=FollowService(a.follows, a.accounts, shows, clock),
+        rsvps=RsvpService(a.rsvps, shows, clock),
         clock=clock,
         bus=a.bus,
         rate_limiter=a.rate_limiter,

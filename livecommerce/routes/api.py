@@ -30,6 +30,9 @@ class ApiRoute:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
+    #: Success answers other than ``status`` with the same body (an idempotent create answers
+    #: 201 when it made something and 200 when it was there already).
+    also: tuple[int, ...] = ()
     auth: bool = True
     tags: tuple[str, ...] = field(default_factory=tuple)
 

@@ -32,6 +32,8 @@ ERROR_SCHEMA = {
 _PRODUCT = {"product_id": "$response.body#/id"}
 _VARIANT = {"product_id": "$response.body#/id", "variant_id": "$response.body#/variants/0/id"}
 _SHOW = {"show_id": "$response.body#/id"}
+_SELLER_OF_SHOW = {"seller_id": "$response.body#/seller_id"}
+_LISTED_SELLER = {"seller_id": "$response.body#/shows/0/seller_id"}
 _OFFER = {"show_id": "$response.body#/show_id", "offer_id": "$response.body#/id"}
 _ORDER = {"order_id": "$response.body#/id"}
 _CHECKOUT_ORDER = {"order_id": "$response.body#/order/id"}
@@ -86,10 +88,18 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
                 "reports",
                 "held",
                 "restrictions",
+                "rsvp_show",
             ),
             _SHOW,
         ),
+        "get_seller": _SELLER_OF_SHOW,
     },
+    "get_show": {
+        **dict.fromkeys(("get_seller", "follow_seller"), _SELLER_OF_SHOW),
+        "rsvp_show": _SHOW,
+    },
+    "follow_seller": {"get_seller": {"seller_id": "$request.path.seller_id"}},
+    "rsvp_show": {"get_show": {"show_id": "$request.path.show_id"}},
     "create_offer": {
         **dict.fromkeys(("start_offer", "pin_offer", "unpin_offer", "end_offer"), _OFFER),
         "checkout": _BUY_OFFER,
@@ -99,7 +109,10 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
         "checkout": _BUY_OFFER,
         "end_offer": _OFFER,
     },
-    "list_shows": dict.fromkeys(("get_show", "list_offers", "timeline"), _LISTED_SHOW),
+    "list_shows": {
+        **dict.fromkeys(("get_show", "list_offers", "timeline", "rsvp_show"), _LISTED_SHOW),
+        **dict.fromkeys(("get_seller", "follow_seller"), _LISTED_SELLER),
+    },
     "list_offers": {
         **dict.fromkeys(("start_offer", "pin_offer", "unpin_offer", "end_offer"), _LISTED_OFFER),
         "checkout": _BUY_LISTED_OFFER,
@@ -197,7 +210,7 @@ def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
             "operationId": route.handler.__name__,
             "tags": list(route.tags),
             "responses": {
-                str(route.status): success,
+                **{str(status): success for status in (route.status, *route.also)},
                 "default": {
                     "description": "error",
                     "content": {

@@ -1,5 +1,6 @@
-"""HTML pages with jinja2: home, the viewer page, the seller studio, the host console and
-the seller dashboard (shows, products, orders; cookie sessions, CSRF-checked forms).
+"""HTML pages with jinja2: home, the viewer page, the seller storefront, the seller studio, the
+host console and the seller dashboard (shows, products, orders; cookie sessions, CSRF-checked
+forms).
 
 Pages carry no inline script (the CSP forbids it): each template hands its configuration to its
 ES module through ``data-*`` attributes on ``<body>``, and the module talks to the public
@@ -9,12 +10,14 @@ staff pages is decided by :func:`authorize` / :func:`is_staff`, never by compari
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from markupsafe import Markup
@@ -29,7 +32,7 @@ from livecommerce.routes.auth import (
     principal_of,
 )
 from livecommerce.routes.charts import series_chart
-from livecommerce.services.ports import Show
+from livecommerce.services.ports import Show, User
 from livecommerce.services.shows import show_ref
 from livecommerce.wire import to_ms
 
@@ -86,6 +89,14 @@ def replays_of(shows: list[Show]) -> list[Show]:
     return aired
 
 
+async def sellers_of(request: web.Request, shows: list[Show]) -> dict[str, User]:
+    """The sellers of these shows, for their names and storefront links (one batched read)."""
+    accounts = request.app[keys.SERVICES].accounts
+    ids = sorted({s.seller_id for s in shows})
+    users = await asyncio.gather(*(accounts.get_user(i) for i in ids))
+    return {user.id: user for user in users if user is not None}
+
+
 @routes.get("/")
 async def home(request: web.Request) -> web.Response:
     """Live, upcoming and past shows: the replays stay shoppable, so they are listed too."""
@@ -102,6 +113,7 @@ async def home(request: web.Request) -> web.Response:
         live=live,
         upcoming=upcoming,
         replays=replays,
+        sellers=await sellers_of(request, [*live, *upcoming, *replays]),
         when=utc_text,
         length=length_text,
         data={"page": "home"},
@@ -187,7 +199,20 @@ async def show_page(request: web.Request) -> web.Response:
         **media_urls(show.id),
         **user_data(principal),
     }
-    return await render(request, "show.html", show=show, staff=staff, data=data, when=utc_text)
+    seller = await request.app[keys.SERVICES].accounts.get_user(show.seller_id)
+    rsvp = await request.app[keys.SERVICES].rsvps.state(principal, show.id)
+    return await render(
+        request,
+        "show.html",
+        show=show,
+        staff=staff,
+        data=data,
+        when=utc_text,
+        seller=seller,
+        rsvp=rsvp,
+        member=principal is not None and not principal.is_guest,
+        login_url="/login?" + urlencode({"next": f"/shows/{show.id}"}),
+    )
 
 
 async def _staff_page(
@@ -412,4 +437,61 @@ async def dashboard_csv(request: web.Request) -> web.Response:
         text=out.getvalue(),
         content_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="show-{show.id}.csv"'},
+    )
+
+
+#: Products a storefront lists (the seller's catalog page has them all).
+STOREFRONT_PRODUCTS = 48
+#: Past shows a storefront lists, newest first.
+STOREFRONT_PAST = 24
+
+
+@routes.get("/s/{handle}")
+async def storefront_page(request: web.Request) -> web.Response:
+    """A seller's storefront: follow them, their show on air, upcoming shows to be reminded of
+    (with counts), past shows and replays, and products. The address is the seller's handle in
+    any case; other spellings redirect to the lower-case one."""
+    services = request.app[keys.SERVICES]
+    principal = await page_principal(request)
+    raw = request.match_info["handle"]
+    try:
+        seller = await services.follows.seller_by_handle(raw, principal)
+    except NotFound:
+        return await error_page(
+            request, 404, "Storefront not found", "There is no seller with this address."
+        )
+    if seller.user.handle != raw:
+        raise web.HTTPMovedPermanently(f"/s/{seller.user.handle}")
+    shows = await services.shows.list(None, seller.user.id)
+    live = [s for s in shows if s.status in OPEN]
+    upcoming = sorted(
+        (s for s in shows if s.status is ShowStatus.SCHEDULED),
+        key=lambda s: s.scheduled_at or s.created_at,
+    )
+    past = sorted(
+        (s for s in shows if s.status is ShowStatus.ENDED),
+        key=lambda s: s.ended_at or s.created_at,
+        reverse=True,
+    )[:STOREFRONT_PAST]
+    remindable = [s.id for s in (*live, *upcoming)]
+    products = (await services.catalog.list(seller.user.id))[:STOREFRONT_PRODUCTS]
+    member = principal is not None and not principal.is_guest
+    return await render(
+        request,
+        "storefront.html",
+        seller=seller,
+        live=live,
+        upcoming=upcoming,
+        past=past,
+        replays=request.app[keys.SETTINGS].broadcast.hls_enabled,
+        rsvps=await services.rsvps.counts(remindable),
+        rsvped=await services.rsvps.rsvped(principal, remindable),
+        products=products,
+        money=lambda minor, currency: Money(minor, currency).display(),
+        own=principal is not None and principal.user_id == seller.user.id,
+        member=member,
+        login_url="/login?" + urlencode({"next": f"/s/{seller.user.handle}"}),
+        when=utc_text,
+        length=length_text,
+        data={"page": "storefront", "seller-id": seller.user.id, **user_data(principal)},
     )

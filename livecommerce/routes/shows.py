@@ -1,4 +1,5 @@
-"""Show API: create, list, read and edit shows; rotate stream keys; grant hosts."""
+"""Show API: create, list, read (with the reminder count) and edit shows; rotate stream keys;
+grant hosts."""
 
 from __future__ import annotations
 
@@ -66,6 +67,13 @@ class ShowList(BaseModel):
     shows: list[ShowOut]
 
 
+class ShowDetail(ShowOut):
+    """One show as ``GET /api/v1/shows/{id}`` answers it: with its reminders (RSVPs)."""
+
+    rsvps: int = Field(description="how many asked to be reminded of this show")
+    rsvped: bool = Field(description="whether the caller is among them (false when signed out)")
+
+
 @api.post(
     "/api/v1/shows",
     body=ShowIn,
@@ -94,10 +102,18 @@ async def list_shows(request: web.Request, query: ShowListQuery) -> ShowList:
     return ShowList(shows=[ShowOut.of(s) for s in shows])
 
 
-@api.get("/api/v1/shows/{show_id}", response=ShowOut, auth=False, summary="One show")
-async def get_show(request: web.Request) -> ShowOut:
-    await principal_of(request)  # a bad token is still an error, even on public reads
-    return ShowOut.of(await request.app[keys.SERVICES].shows.get(request.match_info["show_id"]))
+@api.get(
+    "/api/v1/shows/{show_id}",
+    response=ShowDetail,
+    auth=False,
+    summary="One show, with its reminder count",
+)
+async def get_show(request: web.Request) -> ShowDetail:
+    principal = await principal_of(request)  # a bad token is still an error on public reads
+    services = request.app[keys.SERVICES]
+    show = await services.shows.get(request.match_info["show_id"])
+    rsvp = await services.rsvps.state(principal, show.id)
+    return ShowDetail(**ShowOut.of(show).model_dump(), rsvps=rsvp.rsvps, rsvped=rsvp.rsvped)
 
 
 @api.patch(

@@ -33,6 +33,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from livecommerce.domain.access import Action, Principal, Role, authorize
 from livecommerce.domain.accounts import normalize_email, normalize_name
+from livecommerce.domain.audience import normalize_handle
 from livecommerce.domain.names import check_display_name
 from livecommerce.domain.passwords import check_password
 from livecommerce.domain.shipping import ShippingAddress, parse_address
@@ -308,6 +309,24 @@ class AccountService:
 
     async def get_user(self, user_id: str) -> User | None:
         return await self._store.user_by_id(user_id)
+
+    # -- handle ----------------------------------------------------------------------------------
+    async def change_handle(self, principal: Principal | None, raw: str) -> User:
+        """Set the caller's handle (accounts only). Lower-cased before the checks, so handles
+        differing only in case collide: ``handle_invalid``, ``reserved_name`` (a handle reads
+        like a name on the storefront's address) or ``handle_taken``."""
+        caller = authorize(principal, Action.FOLLOW)
+        handle = normalize_handle(raw)
+        check_display_name(handle.replace("_", " "), self._reserved_names)
+        await self._store.set_handle(caller.user_id, handle)
+        user = await self._store.user_by_id(caller.user_id)
+        if user is None:
+            raise NotFound("no such account")
+        return user
+
+    async def fill_handles(self) -> int:
+        """Handles for sellers that have none (made before handles existed); run at start-up."""
+        return await self._store.fill_handles()
 
     # -- shipping address ------------------------------------------------------------------------
     async def shipping_address(self, user_id: str) -> ShippingAddress | None:

@@ -17,6 +17,7 @@ from livecommerce.services.catalog import CatalogService
 from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatService
 from livecommerce.services.checkout import CheckoutService
+from livecommerce.services.follows import FollowService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
@@ -24,6 +25,7 @@ from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Bus, Clock, Fanout, PresenceStore, RateLimiter
 from livecommerce.services.qa import QaService
+from livecommerce.services.rsvps import RsvpService
 from livecommerce.services.shows import ShowService
 from livecommerce.services.stock import StockService
 
@@ -46,6 +48,8 @@ class Services:
     qa: QaService
     analytics: AnalyticsService
     auctions: AuctionService
+    follows: FollowService
+    rsvps: RsvpService
     clock: Clock
     bus: Bus
     rate_limiter: RateLimiter

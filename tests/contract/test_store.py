@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -54,10 +55,11 @@ async def test_unique_violation_and_rollback(db: Db) -> None:
 
 
 async def test_accounts_and_tokens(db: Db) -> None:
-    """Users by id and e-mail, taken e-mails conflict, tokens expire and can be revoked."""
+    """Users by id and e-mail (a seller with the handle made from its name), taken e-mails
+    conflict, tokens expire and can be revoked."""
     accounts = SqlAccountStore(db)
-    user = _user("u1", "a@x.example")
-    await accounts.add_user(user)
+    await accounts.add_user(_user("u1", "a@x.example"))
+    user = dataclasses.replace(_user("u1", "a@x.example"), handle="name_u1")
     await accounts.add_user(_user("g1", None))
     await accounts.add_user(_user("g2", None))  # many guests without e-mail
     with pytest.raises(Conflict):

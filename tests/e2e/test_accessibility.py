@@ -1,7 +1,8 @@
 """axe-core (vendored from npm for the tests only) on every page, in the light and the dark
 colour scheme, on a desktop (and the show page on a phone): no serious or critical violation.
 The pages are the ones people reach: home, a live show, an upcoming show, an ended show's replay,
-login, and the seller's studio, console and dashboard (with every dashboard page it links to)."""
+a seller's storefront, login, and the seller's studio, console and dashboard (with every
+dashboard page it links to)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ async def _pages(demo: Demo) -> dict[str, tuple[str, bool]]:
     ended, _ = await services.shows.create(seller, "Last week's drop", "")
     await services.shows.move(ended.id, ShowStatus.LIVE)
     await services.lifecycle.end(seller, ended.id)
+    account = await services.accounts.get_user(seller.user_id)
+    assert account is not None and account.handle is not None
     return {
         "home": ("/", False),
         "login": ("/login", False),
@@ -60,6 +63,7 @@ async def _pages(demo: Demo) -> dict[str, tuple[str, bool]]:
         "show-live-signed-in": (f"/shows/{demo.show_id}", True),
         "show-upcoming": (f"/shows/{upcoming.id}", False),
         "show-replay": (f"/shows/{ended.id}", False),
+        "storefront": (f"/s/{account.handle}", False),
         "studio": (f"/studio/{demo.show_id}", True),
         "console": (f"/console/{demo.show_id}", True),
         "dashboard": ("/dashboard", True),

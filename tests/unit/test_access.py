@@ -50,6 +50,10 @@ TABLE = [
     (ADMIN, Action.MANAGE_SHOW, ALLOW),
     (SELLER, Action.ADMINISTER, DENY),
     (None, Action.CREATE_SHOW, ANON),
+    (VIEWER, Action.FOLLOW, ALLOW),
+    (SELLER, Action.FOLLOW, ALLOW),
+    (GUEST_WITH_EMAIL, Action.FOLLOW, DENY),  # issue 16: following needs an account
+    (None, Action.FOLLOW, ANON),
 ]
 
 

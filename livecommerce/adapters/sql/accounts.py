@@ -1,12 +1,16 @@
 """SQL account and token store: users with argon2 hashes, tokens kept only as a keyed digest
 (the account service's HMAC) beside a public session id; a guest's contact e-mail lives in
-`guest_email` (not unique) until the guest upgrades and it becomes the unique login `email`."""
+`guest_email` (not unique) until the guest upgrades and it becomes the unique login `email`.
+Sellers get a storefront handle when they are written without one (see ``_free_handle``)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
 from livecommerce.domain.access import Role
-from livecommerce.errors import Conflict
+from livecommerce.domain.audience import handle_candidates, has_storefront
+from livecommerce.errors import Conflict, HandleTaken
 from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import SessionRecord, User
 
@@ -24,7 +28,12 @@ def _user(row: Row) -> User:
         created_at=row["created_at"],
         password_hash=row["password_hash"],
         guest_email=row["guest_email"],
+        handle=row["handle"],
     )
+
+
+#: Times a new seller's insert is retried when another took the handle it picked meanwhile.
+HANDLE_RACES = 5
 
 
 class SqlAccountStore:
@@ -36,21 +45,49 @@ class SqlAccountStore:
         self._users: TickBatcher[str, User | None] = TickBatcher(self._read_users, batch_max)
 
     async def add_user(self, user: User) -> None:
-        try:
-            await self._db.execute(
-                "INSERT INTO users (id, name, email, password_hash, role, is_guest, created_at, "
-                "guest_email) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                user.id,
-                user.name,
-                user.email,
-                user.password_hash,
-                user.role.value,
-                user.is_guest,
-                user.created_at,
-                user.guest_email,
-            )
-        except UniqueViolation as exc:
-            raise Conflict("an account with this e-mail already exists") from exc
+        generate = user.handle is None and has_storefront(user.role, user.is_guest)
+        for _ in range(HANDLE_RACES):
+            if generate:
+                user = dataclasses.replace(user, handle=await self._free_handle(user))
+            try:
+                await self._insert(user)
+            except UniqueViolation as exc:
+                if user.email is not None and await self.user_by_email(user.email) is not None:
+                    raise Conflict("an account with this e-mail already exists") from exc
+                if user.handle is None or await self.user_by_handle(user.handle) is None:
+                    raise
+                if not generate:
+                    raise HandleTaken("this handle is taken") from exc
+                # another seller took the picked handle meanwhile: pick again
+            else:
+                return
+        raise HandleTaken("no free handle was found; try again")
+
+    async def _free_handle(self, user: User) -> str:
+        """The first of the name's candidate handles nobody has (one query for all of them)."""
+        candidates = handle_candidates(user.name, user.id)
+        marks = ", ".join("?" for _ in candidates)
+        rows = await self._db.fetchall(
+            f"SELECT handle FROM users WHERE handle IN ({marks})",  # noqa: S608 why: placeholders only
+            *candidates,
+        )
+        taken = {row["handle"] for row in rows}
+        return next((c for c in candidates if c not in taken), candidates[-1])
+
+    async def _insert(self, user: User) -> None:
+        await self._db.execute(
+            "INSERT INTO users (id, name, email, password_hash, role, is_guest, created_at, "
+            "guest_email, handle) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            user.id,
+            user.name,
+            user.email,
+            user.password_hash,
+            user.role.value,
+            user.is_guest,
+            user.created_at,
+            user.guest_email,
+            user.handle,
+        )
 
     async def user_by_id(self, user_id: str) -> User | None:
         return await self._users.submit(user_id)
@@ -68,6 +105,36 @@ class SqlAccountStore:
     async def user_by_email(self, email: str) -> User | None:
         row = await self._db.fetchone("SELECT * FROM users WHERE email = ?", email)
         return _user(row) if row else None
+
+    async def user_by_handle(self, handle: str) -> User | None:
+        row = await self._db.fetchone("SELECT * FROM users WHERE handle = ?", handle)
+        return _user(row) if row else None
+
+    async def set_handle(self, user_id: str, handle: str) -> None:
+        try:
+            await self._db.execute("UPDATE users SET handle = ? WHERE id = ?", handle, user_id)
+        except UniqueViolation as exc:
+            raise HandleTaken("this handle is taken") from exc
+
+    async def fill_handles(self) -> int:
+        rows = await self._db.fetchall(
+            "SELECT * FROM users WHERE handle IS NULL AND role = ? AND is_guest = 0 "
+            "ORDER BY created_at, id",
+            Role.SELLER.value,
+        )
+        for row in rows:
+            user = _user(row)
+            for _ in range(HANDLE_RACES):
+                try:
+                    await self._db.execute(
+                        "UPDATE users SET handle = ? WHERE id = ? AND handle IS NULL",
+                        await self._free_handle(user),
+                        user.id,
+                    )
+                except UniqueViolation:
+                    continue  # another node filled the same handle first: pick again
+                break
+        return len(rows)
 
     async def add_token(
         self,

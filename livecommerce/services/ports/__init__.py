@@ -15,6 +15,7 @@ from livecommerce.services.ports.auctions import (
     Commit,
     OwnedRow,
 )
+from livecommerce.services.ports.audience import Followed, FollowStore, RsvpStore
 from livecommerce.services.ports.catalog import (
     AccountStore,
     CatalogAdminStore,
@@ -77,6 +78,8 @@ __all__ = [
     "Commit",
     "Fanout",
     "FanoutHandler",
+    "FollowStore",
+    "Followed",
     "ImageSize",
     "InventoryStore",
     "ModerationStore",
@@ -95,6 +98,7 @@ __all__ = [
     "Report",
     "ReserveResult",
     "Restriction",
+    "RsvpStore",
     "SessionRecord",
     "ShopMetrics",
     "Show",

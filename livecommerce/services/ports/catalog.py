@@ -23,6 +23,8 @@ class User:
     password_hash: str | None = None
     #: A guest's contact e-mail (not a login, not unique); None for full accounts.
     guest_email: str | None = None
+    #: The storefront address ``/s/{handle}`` (lower-case, unique); sellers always have one.
+    handle: str | None = None
 
     @property
     def contact_email(self) -> str | None:
@@ -128,11 +130,22 @@ class Product:
 
 class AccountStore(Protocol):
     async def add_user(self, user: User) -> None:
-        """Insert; raises Conflict if the e-mail is taken."""
+        """Insert; raises Conflict if the e-mail is taken. A seller without a handle gets the
+        first free one of ``domain.audience.handle_candidates``."""
 
     async def user_by_id(self, user_id: str) -> User | None: ...
 
     async def user_by_email(self, email: str) -> User | None: ...
+
+    async def user_by_handle(self, handle: str) -> User | None:
+        """The account with this (normalized, lower-case) handle."""
+
+    async def set_handle(self, user_id: str, handle: str) -> None:
+        """Change the user's handle; HandleTaken when another account has it."""
+
+    async def fill_handles(self) -> int:
+        """Give every seller without a handle one (accounts made before handles existed);
+        how many were filled."""
 
     async def add_token(
         self,

@@ -4,11 +4,13 @@
 // the timeline on the seek bar and the offer card following the playhead; a scheduled show counts
 // down to its start. State the tests look at is mirrored on <body data-transport="whep|hls"
 // data-player="playing|..." data-show-status="live|paused|..." data-mode="live|replay">.
+import { wireAudience } from "./audience.js";
 import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, errorText, minorOf, money, newKey, tabs, timeOf, toMinor } from "./common.js";
 import { countdown, localTime } from "./localtime.js";
 import { playHls, playWhep, whenLost } from "./media.js";
 import { followShowStatus } from "./showstate.js";
 
+wireAudience();
 const showId = cfg.showId;
 const video = $("player");
 const iceServers = JSON.parse(cfg.iceServers || "[]");
