@@ -81,7 +81,7 @@ def build_services(
         limiter=a.rate_limiter,
         rates=_rates(shop.checkout_rates),
     )
-    moderation = ModerationService(a.hub, a.hub, clock, a.accounts)
+    moderation = ModerationService(a.hub, a.hub, clock, a.accounts, a.bus)
     return Services(
         accounts=accounts,
         shows=shows,

@@ -364,6 +364,7 @@ def auction_view(settings: AuctionSettings, state: AuctionState) -> dict[str, An
 #: The fields of a bid row the chain hashes; the seed is the auction's settings.
 BID_FIELDS = ("seq", "offer_id", "bidder", "amount", "max_applied", "at")
 
+
 def chain_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     """SHA-256 of the previous hash (hex text) followed by the row's canonical JSON."""
     return link(prev_hash, row, BID_FIELDS)

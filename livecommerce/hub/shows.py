@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from livecommerce.domain.access import ShowRef, is_staff
 from livecommerce.domain.chat import ChatMessage, ReactionTally
-from livecommerce.errors import Banned, LiveCommerceError
+from livecommerce.domain.moderation import check_standing
+from livecommerce.errors import LiveCommerceError
 from livecommerce.hub.events import show_room, staff_room
 from livecommerce.hub.outbox import SEEN_IDS, ShowOutbox
 from livecommerce.hub.wire import ChatWriter, write_room
@@ -85,7 +86,7 @@ class LocalShows:
         if principal is not None and not is_staff(principal, show):
             standing = await hub.services.moderation.standing(show.id, principal.user_id)
             if standing.banned:
-                raise Banned("you are banned from this show")
+                check_standing(standing, hub.services.clock.now_ms())
         state = self._state(show.id)
         state.outbox.begin_join(sid)
         try:

@@ -61,6 +61,7 @@ _ORDER_OPS = (
     "confirm_demo",
 )
 _LISTED_OFFER = {"show_id": "$request.path.show_id", "offer_id": "$response.body#/offers/0/id"}
+_APPEAL = {"show_id": "$response.body#/show_id", "appeal_id": "$response.body#/id"}
 
 #: operationId → {operationId it leads to: link parameters (and requestBody fields)}.
 LINKS: dict[str, dict[str, dict[str, Any]]] = {
@@ -86,6 +87,7 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
                 "reports",
                 "held",
                 "restrictions",
+                "list_appeals",
             ),
             _SHOW,
         ),
@@ -115,6 +117,7 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
     "confirm_demo": dict.fromkeys(("get_order", "refund_order", "fulfil_order"), _ORDER),
     "refund_order": {"get_order": _ORDER},
     "fulfil_order": {"get_order": _ORDER},
+    "create_appeal": dict.fromkeys(("get_appeal", "decide_appeal"), _APPEAL),
 }
 
 
