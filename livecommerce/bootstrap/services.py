@@ -20,6 +20,7 @@ from livecommerce.services.orders import OrderService, OrderViews, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Clock
 from livecommerce.services.qa import QaService
+from livecommerce.services.reviews import ReviewService
 from livecommerce.services.shows import ShowService
 from livecommerce.services.stock import StockService
 from livecommerce.settings import RateSetting, Settings
@@ -98,6 +99,9 @@ def build_services(
         shop_events=events,
         chat=ChatService(a.hub, a.hub, a.rate_limiter, clock, limits),
         moderation=moderation,
+        reviews=ReviewService(
+            a.reviews, a.orders, a.catalog, clock, banned_words=shop.review_banned_words
+        ),
         qa=QaService(a.hub, a.hub, a.rate_limiter, clock, shows, limits),
         analytics=AnalyticsService(a.analytics, shows, a.presence, clock, shop.currency),
         auctions=AuctionService(

@@ -18,6 +18,7 @@ from livecommerce.routes import (
     pages,
     payments,
     products,
+    reviews,
     shop,
     shows,
     system,
@@ -27,7 +28,17 @@ from livecommerce.routes.api import API_ROUTES
 from livecommerce.routes.media import add_media_routes
 from livecommerce.routes.openapi import openapi_document
 
-API_MODULES = (accounts, shows, products, shop, auctions, orders, payments, moderation)
+API_MODULES = (
+    accounts,
+    shows,
+    products,
+    shop,
+    auctions,
+    orders,
+    payments,
+    moderation,
+    reviews,
+)
 
 
 def setup_routes(app: web.Application, static_dir: Path) -> None:

@@ -37,6 +37,7 @@ from livecommerce.services.ports.hub import (
     Report,
     Restriction,
 )
+from livecommerce.services.ports.reviews import ReviewStore
 from livecommerce.services.ports.shop import (
     InventoryStore,
     OrderFilter,
@@ -95,6 +96,7 @@ __all__ = [
     "Report",
     "ReserveResult",
     "Restriction",
+    "ReviewStore",
     "SessionRecord",
     "ShopMetrics",
     "Show",
