@@ -95,8 +95,10 @@ async def test_only_the_buyer_after_fulfilment_once(env: ShopEnv) -> None:
         status, body = await api.call("POST", other_url, otto_t, json={"rating": 5, "text": "ok"})
         assert status == 201, body
 
-        status, done = await api.call("POST", f"/api/v1/orders/{order['id']}/fulfil", seller_t,
-                                      json={"carrier": "UPS", "tracking_number": "1Z999"})  # fmt: skip
+        fulfil = {"carrier": "UPS", "tracking_number": "1Z999"}
+        status, done = await api.call(
+            "POST", f"/api/v1/orders/{order['id']}/fulfil", seller_t, json=fulfil
+        )
         assert status == 200, done
         for bad, code in (
             ({"rating": 4, "text": "cheaper at deals.example.com"}, "review_rejected"),
