@@ -207,9 +207,11 @@ class Hub:
         """Tell every node's viewers that these lines are gone."""
         await self.local_shows.delete_lines(show_id, messages)
 
-    async def kick(self, show_id: str, user_id: str, reason: str) -> None:
+    async def kick(
+        self, show_id: str, user_id: str, reason: str, restriction: dict[str, Any] | None = None
+    ) -> None:
         """Remove a user's connections from a show on every node (after a ban)."""
-        await self.local_shows.kick(show_id, user_id, reason)
+        await self.local_shows.kick(show_id, user_id, reason, restriction)
 
     def add_reactions(self, show_id: str, kind: str, count: int) -> None:
         self.local_shows.add_reactions(show_id, kind, count)

@@ -51,6 +51,9 @@ async def test_ban_reason_appeal_once_lift_and_chat_again(
         ack = await host.call("mod.ban", {"show_id": show, "user_id": cast.bob.user_id,
                                           "reason": "spam links"})  # fmt: skip
         assert ack["ok"] is True, ack
+        left = await bob.expect("show.left")
+        assert left["restriction"] == {"kind": "ban", "reason": "spam links", "until": None,
+                                       "action_id": ack["audit_id"]}  # fmt: skip
         refused = await bob.call("chat.send", {"show_id": show, "text": "why?"})
         assert refused["error"]["code"] == "banned"
         why = refused["error"]["details"]
