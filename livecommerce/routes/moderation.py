@@ -19,6 +19,7 @@ from livecommerce.domain.moderation import (
     MAX_APPEAL_LENGTH,
     AppealStatus,
     ReportStatus,
+    audit_genesis,
     audit_summary,
     csv_cell,
 )
@@ -49,9 +50,8 @@ async def audit_log(request: web.Request, query: AuditQuery) -> web.StreamRespon
     principal = await require_principal(request)
     services = request.app[keys.SERVICES]
     show = show_ref(await services.shows.get(request.match_info["show_id"]))
-    log = await services.moderation.audit_export(principal, show, query.limit)
     if query.format == "json":
-        return log
+        return await services.moderation.audit_export(principal, show, query.limit)
     entries = await services.moderation.audit(principal, show, query.limit)
     out = io.StringIO()
     writer = csv.writer(out)
@@ -69,7 +69,7 @@ async def audit_log(request: web.Request, query: AuditQuery) -> web.StreamRespon
         charset="utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="audit-{show.id}.csv"',
-            "LiveCommerce-Audit-Head": log["head"],
+            "LiveCommerce-Audit-Head": entries[0].hash if entries else audit_genesis(show.id),
         },
     )
 

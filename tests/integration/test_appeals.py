@@ -128,8 +128,12 @@ async def test_ban_reason_appeal_once_lift_and_chat_again(
         finally:
             del os.environ["LIVECOMMERCE_TEST_TOKEN"]
         assert code == 0
-        status, text = await api.call("GET", audit + "?format=csv", cast.seller.token)
-        assert status == 200 and "prev_hash" in text.splitlines()[0]
+        async with api.session.get(
+            running.base_url + audit + "?format=csv",
+            headers={"Authorization": f"Bearer {cast.seller.token}"},
+        ) as response:
+            assert response.headers["LiveCommerce-Audit-Head"] == log["head"]
+            assert "prev_hash" in (await response.text()).splitlines()[0]
 
         # edited straight in the database: the chain says where
         await running.app[ADAPTERS].db.execute(
