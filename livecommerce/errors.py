@@ -317,3 +317,63 @@ class ShowEnded(DomainError):
     """The show is over for good: nothing can be scheduled on it (a reminder, say)."""
 
     code = "show_ended"
+
+
+# --- trust (issue 17): reviews by verified buyers and appeals ---------------------------------
+
+
+class NotYourOrder(NotFound):
+    """Reviewing an order that is not the caller's: 404 like every other order endpoint, so an
+    order id never confirms that someone else's order exists."""
+
+    code = "not_your_order"
+
+
+class OrderNotPaid(DomainError):
+    """The order was never paid (reserved, awaiting payment, expired, failed or cancelled)."""
+
+    code = "order_not_paid"
+
+
+class ReviewNotYet(DomainError):
+    """The order can be reviewed once fulfilled (or, for goods not shipped, 14 days after
+    payment); ``details.opens_at`` is when (epoch ms), null while it waits for fulfilment."""
+
+    code = "review_not_yet"
+
+
+class AlreadyReviewed(DomainError):
+    """This order already has its review (one per order)."""
+
+    code = "already_reviewed"
+
+
+class AlreadyReplied(DomainError):
+    """The seller has already replied to this review (one public reply)."""
+
+    code = "already_replied"
+
+
+class ReviewRejected(InvalidInput):
+    """A review's text has a link or a banned word (``details.reason``: ``link`` or
+    ``banned_word``); the same filters as chat."""
+
+    code = "review_rejected"
+
+
+class NothingToAppeal(DomainError):
+    """The caller is neither banned nor timed out in this show."""
+
+    code = "nothing_to_appeal"
+
+
+class AppealExists(DomainError):
+    """This ban or timeout has been appealed already (one appeal per action)."""
+
+    code = "appeal_exists"
+
+
+class AppealDecided(DomainError):
+    """The appeal has been decided already."""
+
+    code = "appeal_decided"

@@ -256,6 +256,9 @@ class ShopSettings(Section):
     auction_update_interval_seconds: float = Field(0.1, ge=0, le=10)
     #: Bids per bidder (every auction together).
     bid_rates: list[RateSetting] = [RateSetting(limit=10, per_seconds=1)]
+    #: Words refused in reviews and sellers' replies (matched like chat's banned words: case,
+    #: spacing and look-alike letters folded); links are always refused (docs/TRUST.md).
+    review_banned_words: list[str] = Field(default_factory=list, max_length=500)
 
 
 class Settings(BaseSettings):

@@ -223,6 +223,14 @@ class ImageOut(BaseModel):
     url: str
 
 
+class ReviewSummaryOut(BaseModel):
+    """Verified buyers' ratings of a product (hidden reviews not counted; docs/TRUST.md)."""
+
+    average: float | None = Field(description="to two decimals; null without reviews")
+    count: int
+    distribution: dict[str, int] = Field(description='reviews per star, "1" to "5"')
+
+
 class ProductOut(BaseModel):
     id: str
     seller_id: str
@@ -238,10 +246,13 @@ class ProductOut(BaseModel):
     #: What the variants differ in ("Size"); a variant's label is its value.
     option_name: str = ""
     images: list[ImageOut] = []
+    #: The ratings summary (GET answers; null where a write answers with the product).
+    reviews: ReviewSummaryOut | None = None
 
     @classmethod
-    def of(cls, product: Product) -> ProductOut:
+    def of(cls, product: Product, reviews: dict[str, Any] | None = None) -> ProductOut:
         return cls(
+            reviews=ReviewSummaryOut.model_validate(reviews) if reviews is not None else None,
             id=product.id,
             seller_id=product.seller_id,
             name=product.name,

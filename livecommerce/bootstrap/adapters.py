@@ -42,6 +42,7 @@ from livecommerce.adapters.sql.catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase, open_database
 from livecommerce.adapters.sql.hub import SqlHubStore
 from livecommerce.adapters.sql.orders import SqlOrderStore
+from livecommerce.adapters.sql.reviews import SqlReviewStore
 from livecommerce.adapters.sql.shows import SqlShowStore
 from livecommerce.adapters.sql.stock import SqlStockLedger
 from livecommerce.adapters.stripe import StripePaymentGateway
@@ -78,6 +79,7 @@ class Adapters:
     orders: SqlOrderStore
     stock: SqlStockLedger
     hub: SqlHubStore
+    reviews: SqlReviewStore
     analytics: SqlAnalyticsStore
     auctions: AuctionStore
     bids: SqlBidLog
@@ -159,6 +161,7 @@ async def open_adapters(
             orders=SqlOrderStore(db, batch_max=batch_max),
             stock=SqlStockLedger(db),
             hub=SqlHubStore(db),
+            reviews=SqlReviewStore(db),
             analytics=SqlAnalyticsStore(db),
             auctions=auctions,
             bids=SqlBidLog(db),

@@ -21,6 +21,7 @@ from livecommerce.services.orders import OrderService, OrderViews, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Clock
 from livecommerce.services.qa import QaService
+from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
 from livecommerce.services.shows import ShowService
 from livecommerce.services.stock import StockService
@@ -83,7 +84,7 @@ def build_services(
         limiter=a.rate_limiter,
         rates=_rates(shop.checkout_rates),
     )
-    moderation = ModerationService(a.hub, a.hub, clock, a.accounts)
+    moderation = ModerationService(a.hub, a.hub, clock, a.accounts, a.bus)
     return Services(
         accounts=accounts,
         shows=shows,
@@ -100,6 +101,9 @@ def build_services(
         shop_events=events,
         chat=ChatService(a.hub, a.hub, a.rate_limiter, clock, limits),
         moderation=moderation,
+        reviews=ReviewService(
+            a.reviews, a.orders, a.catalog, clock, banned_words=shop.review_banned_words
+        ),
         qa=QaService(a.hub, a.hub, a.rate_limiter, clock, shows, limits),
         analytics=AnalyticsService(a.analytics, shows, a.presence, clock, shop.currency),
         auctions=AuctionService(

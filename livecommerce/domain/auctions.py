@@ -30,12 +30,13 @@ settings) and `‖` concatenates the two as UTF-8 text. Canonical JSON: keys sor
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from livecommerce.domain.chain import Verdict, sha256_hex, verify_chain
+from livecommerce.domain.chain import chain_hash as link
+from livecommerce.domain.chain import chained as chain_rows
 from livecommerce.errors import AuctionClosed, AuctionNotOpen, BidTooLow, InvalidInput
 
 #: The increment by price band when the auction sets no `min_increment`: (price below, step),
@@ -53,15 +54,6 @@ TOP_INCREMENT = 5_000
 MAX_AMOUNT = 100_000_000
 MAX_DURATION_SECONDS = 24 * 3600
 MAX_CLOCK_SECONDS = 600
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no spaces, UTF-8 text (non-ASCII not escaped)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,18 +359,15 @@ def auction_view(settings: AuctionSettings, state: AuctionState) -> dict[str, An
     }
 
 
-# --- the hash chain ---------------------------------------------------------------------------
+# --- the hash chain (the shared scheme of livecommerce/domain/chain.py) ----------------------
 
-
-def genesis(settings: Mapping[str, Any]) -> str:
-    """The `prev_hash` of the first row: SHA-256 of the canonical settings."""
-    return sha256_hex(canonical_json(dict(settings)))
+#: The fields of a bid row the chain hashes; the seed is the auction's settings.
+BID_FIELDS = ("seq", "offer_id", "bidder", "amount", "max_applied", "at")
 
 
 def chain_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     """SHA-256 of the previous hash (hex text) followed by the row's canonical JSON."""
-    fields = {k: row[k] for k in ("seq", "offer_id", "bidder", "amount", "max_applied", "at")}
-    return sha256_hex(prev_hash + canonical_json(fields))
+    return link(prev_hash, row, BID_FIELDS)
 
 
 def chained(
@@ -386,37 +375,13 @@ def chained(
 ) -> tuple[list[dict[str, Any]], str]:
     """The published rows with their `hash`, and the head (the last hash; the genesis hash for
     an auction without bids)."""
-    head = genesis(settings)
-    out: list[dict[str, Any]] = []
-    for row in rows:
-        wire = row.to_wire()
-        head = chain_hash(head, wire)
-        out.append({**wire, "hash": head})
-    return out, head
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    ok: bool
-    #: The seq of the first row that does not verify (None when ok, or when only the head is off).
-    bad_seq: int | None = None
-    reason: str = ""
+    return chain_rows(settings, [row.to_wire() for row in rows], BID_FIELDS)
 
 
 def verify_log(log: Mapping[str, Any]) -> Verdict:
     """Recompute a published log `{settings, bids: [{..., hash}], head}`: every row's hash,
     consecutive seqs from 1, and the head."""
     try:
-        prev = genesis(log["settings"])
-        for expected_seq, row in enumerate(log["bids"], start=1):
-            if row.get("seq") != expected_seq:
-                return Verdict(False, row.get("seq"), f"expected seq {expected_seq}")
-            prev_next = chain_hash(prev, row)
-            if row.get("hash") != prev_next:
-                return Verdict(False, expected_seq, "hash does not match")
-            prev = prev_next
-        if log.get("head") != prev:
-            return Verdict(False, None, "head does not match the last hash")
-    except (KeyError, TypeError, AttributeError) as exc:
+        return verify_chain(log["settings"], log["bids"], BID_FIELDS, log.get("head"))
+    except (KeyError, TypeError) as exc:
         return Verdict(False, None, f"malformed log: {exc}")
-    return Verdict(True)

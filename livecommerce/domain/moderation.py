@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from livecommerce.domain.chain import Verdict as ChainVerdict
+from livecommerce.domain.chain import chain_hash, genesis, verify_chain
 from livecommerce.domain.names import skeleton
 from livecommerce.errors import (
     Banned,
@@ -109,15 +112,25 @@ class Standing:
     muted_until_ms: int = 0
     #: When this user's last line was accepted (for slow mode); 0 = never.
     last_message_ms: int = 0
+    #: The ban or timeout in force: its audit entry (what an appeal names) and the reason
+    #: staff gave ("" when none, or when nothing is in force).
+    action_id: str | None = None
+    reason: str = ""
 
 
 def check_standing(standing: Standing, now_ms: int) -> None:
-    """Raise Banned or Muted (with the seconds left) for a user who may not chat now."""
+    """Raise Banned or Muted for a user who may not chat now. The refusal says why and until
+    when (`details.reason`, `details.until`: epoch ms, null for a ban) and which action an
+    appeal would name (`details.action_id`), so the viewer is never left guessing."""
+    why = {"reason": standing.reason, "action_id": standing.action_id}
     if standing.banned:
-        raise Banned("you are banned from this show's chat")
+        raise Banned("you are banned from this show's chat", details={**why, "until": None})
     if standing.muted_until_ms > now_ms:
         left = -(-(standing.muted_until_ms - now_ms) // 1000)
-        raise Muted(f"you are timed out for {left} more seconds", details={"retry_after": left})
+        raise Muted(
+            f"you are timed out for {left} more seconds",
+            details={"retry_after": left, **why, "until": standing.muted_until_ms},
+        )
 
 
 def slow_mode_wait_ms(policy: ChatPolicy, last_message_ms: int, now_ms: int) -> int:
@@ -250,6 +263,8 @@ class ModAction(StrEnum):
     APPROVE = "approve"  # a held line released to the room
     REJECT = "reject"  # a held line refused
     RESOLVE_REPORT = "resolve_report"  # a viewer report closed
+    APPEAL = "appeal"  # a banned or timed-out viewer appealed (the actor is the viewer)
+    APPEAL_DECIDED = "appeal_decided"  # staff lifted the action appealed, or upheld it
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,10 +283,33 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
     #: The target's display name when the action was taken ("" when unknown).
     target_name: str = ""
+    #: Its place in the show's hash chain (set by the store when it appends; 0 = not yet).
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+
+    def row(self) -> dict[str, Any]:
+        """The fields the chain hashes (`AUDIT_FIELDS`), flat, as the export publishes them."""
+        return {
+            "seq": self.seq,
+            "id": self.id,
+            "show_id": self.show_id,
+            "at": self.at_ms,
+            "action": str(self.action),
+            "actor_id": self.actor_id,
+            "actor_name": self.actor_name,
+            "target_user_id": self.target_user_id,
+            "target_name": self.target_name,
+            "target_message_id": self.target_message_id,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
 
     def to_wire(self) -> dict[str, Any]:
         return {
-            "id": self.id,
+            **self.row(),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
             "show_id": self.show_id,
             "actor": {"id": self.actor_id, "name": self.actor_name},
             "action": str(self.action),
@@ -343,6 +381,11 @@ def audit_summary(entry: AuditEntry) -> str:
             text = f"{actor} rejected {whose}held message {quoted}"
         case ModAction.RESOLVE_REPORT:
             text = f"{actor} resolved a report"
+        case ModAction.APPEAL:
+            text = f"{actor} appealed their {detail.get('kind', 'restriction')}"
+        case ModAction.APPEAL_DECIDED:
+            outcome = "lifted" if detail.get("outcome") == "lifted" else "upheld"
+            text = f"{actor} {outcome} {whose}{detail.get('kind', 'restriction')} on appeal"
     return f"{text}: {entry.reason}" if entry.reason else text
 
 
@@ -357,7 +400,58 @@ AUDIT_CSV_COLUMNS = (
     "detail",
     "target_name",
     "summary",
+    "seq",
+    "prev_hash",
+    "hash",
 )
+
+
+# --- the audit log's hash chain -----------------------------------------------------------------
+
+#: What the chain hashes of each audit row (see `AuditEntry.row`).
+AUDIT_FIELDS = (
+    "seq",
+    "id",
+    "show_id",
+    "at",
+    "action",
+    "actor_id",
+    "actor_name",
+    "target_user_id",
+    "target_name",
+    "target_message_id",
+    "reason",
+    "detail",
+)
+
+
+def audit_seed(show_id: str) -> dict[str, str]:
+    """The per-show genesis object: its SHA-256 is the first row's `prev_hash`."""
+    return {"log": "livecommerce.moderation_audit", "show_id": show_id}
+
+
+def audit_genesis(show_id: str) -> str:
+    return genesis(audit_seed(show_id))
+
+
+def chain_entry(entry: AuditEntry, seq: int, prev_hash: str) -> AuditEntry:
+    """The entry as row `seq` after a row hashed `prev_hash` (the genesis for row 1)."""
+    placed = replace(entry, seq=seq, prev_hash=prev_hash)
+    return replace(placed, hash=chain_hash(prev_hash, placed.row(), AUDIT_FIELDS))
+
+
+def verify_audit(log: Mapping[str, Any]) -> ChainVerdict:
+    """Recompute an exported audit log `{show_id, seed, entries: [...], head}` (entries in any
+    order; the export lists them newest first): the seed must be the show's, the rows
+    1..n complete, every row's `prev_hash` and `hash`, and the head."""
+    try:
+        show_id = log["show_id"]
+        if log["seed"] != audit_seed(show_id):
+            return ChainVerdict(False, None, "the seed is not this show's")
+        rows = sorted(log["entries"], key=lambda r: r["seq"])
+        return verify_chain(log["seed"], rows, AUDIT_FIELDS, log["head"])
+    except (KeyError, TypeError) as exc:
+        return ChainVerdict(False, None, f"malformed log: {exc}")
 
 
 def csv_cell(value: str) -> str:
@@ -382,3 +476,65 @@ def normalize_reason(raw: str | None) -> str:
     text = unicodedata.normalize("NFC", raw).strip()
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
     return text[:MAX_REASON_LENGTH]
+
+
+# --- appeals -------------------------------------------------------------------------------
+
+
+class AppealStatus(StrEnum):
+    OPEN = "open"  # waiting for the show's staff
+    LIFTED = "lifted"  # staff lifted the ban or timeout
+    UPHELD = "upheld"  # staff kept it
+
+
+#: Longest appeal a viewer may write.
+MAX_APPEAL_LENGTH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Appeal:
+    """A banned or timed-out viewer's one appeal against the action in force (`action_id`: its
+    audit entry), and what staff decided."""
+
+    id: str
+    show_id: str
+    user_id: str
+    user_name: str
+    action_id: str
+    #: "ban" or "timeout".
+    kind: str
+    #: The reason staff gave for the action.
+    reason: str
+    #: When a timeout ends (epoch ms); None for a ban.
+    until_ms: int | None
+    text: str
+    at_ms: int
+    status: AppealStatus = AppealStatus.OPEN
+    note: str = ""
+    decided_by: str | None = None
+    decided_by_name: str = ""
+    decided_at_ms: int | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        decided = None
+        if self.decided_at_ms is not None:
+            decided = {
+                "by": {"id": self.decided_by, "name": self.decided_by_name},
+                "at": self.decided_at_ms,
+                "note": self.note,
+            }
+        return {
+            "id": self.id,
+            "show_id": self.show_id,
+            "user": {"id": self.user_id, "name": self.user_name},
+            "action": {
+                "id": self.action_id,
+                "kind": self.kind,
+                "reason": self.reason,
+                "until": self.until_ms,
+            },
+            "text": self.text,
+            "status": str(self.status),
+            "at": self.at_ms,
+            "decided": decided,
+        }

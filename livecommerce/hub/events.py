@@ -209,7 +209,27 @@ def _order_updated(payload: dict[str, Any]) -> list[tuple[str, str, dict[str, An
     return out
 
 
+def _appeal_new(payload: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``appeal.new {show_id, appeal}``: to the show's staff (the console's appeal list)."""
+    show_id = payload.get("show_id")
+    return [("appeal.new", staff_room(str(show_id)), payload)] if show_id else []
+
+
+def _appeal_decided(payload: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``appeal.decided {show_id, appeal}``: to the viewer who appealed and the show's staff."""
+    show_id, user_id = payload.get("show_id"), payload.get("user_id")
+    if not show_id:
+        return []
+    data = {"show_id": show_id, "appeal": payload.get("appeal")}
+    out = [("appeal.decided", staff_room(str(show_id)), data)]
+    if user_id:
+        out.append(("appeal.decided", user_room(str(user_id)), data))
+    return out
+
+
 relays.add("order.updated", _order_updated)
+relays.add("appeal.new", _appeal_new)
+relays.add("appeal.decided", _appeal_decided)
 relays.to_show("offer.pinned")
 relays.to_show("offer.unpinned")
 relays.to_show("offer.updated")

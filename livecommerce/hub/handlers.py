@@ -255,7 +255,9 @@ async def _announce(ctx: EventContext, show_id: str, outcome: Outcome) -> dict[s
     )  # fmt: skip
     await hub.broadcast(show_id, "mod.applied", notice, staff_only=not public)
     if outcome.action is ModAction.BAN and outcome.entry.target_user_id:
-        await hub.kick(show_id, outcome.entry.target_user_id, "banned")
+        restriction = {"kind": "ban", "reason": outcome.entry.reason, "until": None,
+                       "action_id": outcome.entry.id}  # fmt: skip
+        await hub.kick(show_id, outcome.entry.target_user_id, "banned", restriction)
     return {"audit_id": outcome.entry.id, **notice}
 
 

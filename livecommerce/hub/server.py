@@ -24,6 +24,7 @@ from aiohttp import web
 
 from livecommerce.domain.access import ShowRef
 from livecommerce.domain.chat import ChatMessage
+from livecommerce.domain.moderation import check_standing
 from livecommerce.errors import InvalidInput
 from livecommerce.hub import loops
 from livecommerce.hub.connections import Connection, Gatekeeper
@@ -156,6 +157,11 @@ class Hub:
         seller and hosts are re-read (5 s cache) so a host granted mid-show acts at once."""
         conn = self.connections.get(sid)
         if conn is None or show_id not in conn.shows:
+            if conn is not None and conn.principal is not None:
+                # a banned viewer was removed from the show: tell them why, not "join first"
+                standing = await self.services.moderation.standing(show_id, conn.principal.user_id)
+                if standing.banned:
+                    check_standing(standing, self.services.clock.now_ms())
             raise InvalidInput("join the show first (show.join)")
         return await self.show_ref(show_id)
 
@@ -201,9 +207,11 @@ class Hub:
         """Tell every node's viewers that these lines are gone."""
         await self.local_shows.delete_lines(show_id, messages)
 
-    async def kick(self, show_id: str, user_id: str, reason: str) -> None:
+    async def kick(
+        self, show_id: str, user_id: str, reason: str, restriction: dict[str, Any] | None = None
+    ) -> None:
         """Remove a user's connections from a show on every node (after a ban)."""
-        await self.local_shows.kick(show_id, user_id, reason)
+        await self.local_shows.kick(show_id, user_id, reason, restriction)
 
     def add_reactions(self, show_id: str, kind: str, count: int) -> None:
         self.local_shows.add_reactions(show_id, kind, count)

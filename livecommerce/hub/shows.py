@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from livecommerce.domain.access import ShowRef, is_staff
 from livecommerce.domain.chat import ChatMessage, ReactionTally
-from livecommerce.errors import Banned, LiveCommerceError
+from livecommerce.domain.moderation import check_standing
+from livecommerce.errors import LiveCommerceError
 from livecommerce.hub.events import show_room, staff_room
 from livecommerce.hub.outbox import SEEN_IDS, ShowOutbox
 from livecommerce.hub.wire import ChatWriter, write_room
@@ -85,7 +86,7 @@ class LocalShows:
         if principal is not None and not is_staff(principal, show):
             standing = await hub.services.moderation.standing(show.id, principal.user_id)
             if standing.banned:
-                raise Banned("you are banned from this show")
+                check_standing(standing, hub.services.clock.now_ms())
         state = self._state(show.id)
         state.outbox.begin_join(sid)
         try:
@@ -171,11 +172,22 @@ class LocalShows:
         for message in messages:
             await self.broadcast(show_id, "chat.deleted", {"id": message.id, "seq": message.seq})
 
-    async def kick(self, show_id: str, user_id: str, reason: str) -> None:
-        await self._kick_local(show_id, user_id, reason)
-        await self._hub.services.fanout.publish(show_id, {"t": "kick", "u": user_id, "r": reason})
+    async def kick(
+        self, show_id: str, user_id: str, reason: str, restriction: dict[str, Any] | None = None
+    ) -> None:
+        await self._kick_local(show_id, user_id, reason, restriction)
+        await self._hub.services.fanout.publish(
+            show_id, {"t": "kick", "u": user_id, "r": reason, "x": restriction}
+        )
 
-    async def _kick_local(self, show_id: str, user_id: str, reason: str) -> None:
+    async def _kick_local(
+        self, show_id: str, user_id: str, reason: str, restriction: dict[str, Any] | None = None
+    ) -> None:
+        """`show.left {show_id, reason, restriction?}`: `restriction` says why (the staff's
+        reason, until when, the action an appeal names) to the one removed, not the room."""
+        left: dict[str, Any] = {"show_id": show_id, "reason": reason}
+        if restriction is not None:
+            left["restriction"] = restriction
         state = self.states.get(show_id)
         if state is None:
             return
@@ -183,7 +195,7 @@ class LocalShows:
             conn = self._hub.connections.get(sid)
             if conn and conn.principal and conn.principal.user_id == user_id:
                 await self.leave(sid, show_id)
-                await self._emit_sid("show.left", {"show_id": show_id, "reason": reason}, sid)
+                await self._emit_sid("show.left", left, sid)
 
     def add_reactions(self, show_id: str, kind: str, count: int) -> None:
         state = self._state(show_id)
@@ -211,7 +223,13 @@ class LocalShows:
         elif kind == "react" and isinstance(envelope.get("c"), dict):
             state.reactions_local.merge(envelope["c"])
         elif kind == "kick" and isinstance(envelope.get("u"), str):
-            await self._kick_local(show_id, envelope["u"], str(envelope.get("r", "")))
+            why = envelope.get("x")
+            await self._kick_local(
+                show_id,
+                envelope["u"],
+                str(envelope.get("r", "")),
+                why if isinstance(why, dict) else None,
+            )
 
     async def fill_gaps(self) -> None:
         """After a fan-out outage, deliver from the store what other nodes said meanwhile."""

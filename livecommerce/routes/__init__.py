@@ -19,6 +19,7 @@ from livecommerce.routes import (
     pages,
     payments,
     products,
+    reviews,
     shop,
     shows,
     system,
@@ -38,6 +39,7 @@ API_MODULES = (
     payments,
     moderation,
     audience,
+    reviews,
 )
 
 

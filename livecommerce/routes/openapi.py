@@ -63,6 +63,8 @@ _ORDER_OPS = (
     "confirm_demo",
 )
 _LISTED_OFFER = {"show_id": "$request.path.show_id", "offer_id": "$response.body#/offers/0/id"}
+_REVIEW = {"review_id": "$response.body#/id"}
+_APPEAL = {"show_id": "$response.body#/show_id", "appeal_id": "$response.body#/id"}
 
 #: operationId → {operationId it leads to: link parameters (and requestBody fields)}.
 LINKS: dict[str, dict[str, dict[str, Any]]] = {
@@ -71,6 +73,7 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
             ("get_product", "update_product", "delete_product", "add_variant", "upload_photo"),
             _PRODUCT,
         ),
+        "product_reviews": _PRODUCT,
         **dict.fromkeys(("adjust_stock", "list_movements", "update_variant"), _VARIANT),
     },
     "create_show": {
@@ -89,6 +92,7 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
                 "held",
                 "restrictions",
                 "rsvp_show",
+                "list_appeals",
             ),
             _SHOW,
         ),
@@ -128,6 +132,10 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
     "confirm_demo": dict.fromkeys(("get_order", "refund_order", "fulfil_order"), _ORDER),
     "refund_order": {"get_order": _ORDER},
     "fulfil_order": {"get_order": _ORDER},
+    "create_appeal": dict.fromkeys(("get_appeal", "decide_appeal"), _APPEAL),
+    "create_review": dict.fromkeys(
+        ("get_review", "reply_review", "report_review", "hide_review", "restore_review"), _REVIEW
+    ),
 }
 
 

@@ -114,10 +114,10 @@ async def create_product(request: web.Request, body: ProductIn) -> ProductOut:
     summary="Products on sale, optionally one seller's (include_archived for the whole catalog)",
 )
 async def list_products(request: web.Request, query: ProductListQuery) -> ProductList:
-    products = await request.app[keys.SERVICES].catalog.list(
-        query.seller_id, include_archived=query.include_archived
-    )
-    return ProductList(products=[ProductOut.of(p) for p in products])
+    services = request.app[keys.SERVICES]
+    products = await services.catalog.list(query.seller_id, include_archived=query.include_archived)
+    ratings = await services.reviews.summaries([p.id for p in products])
+    return ProductList(products=[ProductOut.of(p, ratings[p.id]) for p in products])
 
 
 @api.get(
@@ -157,11 +157,16 @@ async def import_products(request: web.Request, query: ImportQuery) -> ImportOut
     return ImportOut.model_validate(report.to_wire())
 
 
-@api.get("/api/v1/products/{product_id}", response=ProductOut, auth=False, summary="One product")
+@api.get(
+    "/api/v1/products/{product_id}",
+    response=ProductOut,
+    auth=False,
+    summary="One product, with its verified buyers' ratings summary",
+)
 async def get_product(request: web.Request) -> ProductOut:
-    return ProductOut.of(
-        await request.app[keys.SERVICES].catalog.get(request.match_info["product_id"])
-    )
+    services = request.app[keys.SERVICES]
+    product = await services.catalog.get(request.match_info["product_id"])
+    return ProductOut.of(product, await services.reviews.summary(product.id))
 
 
 # --- stock: adjustments and the movements a variant's stock is the sum of ----------------------

@@ -25,6 +25,7 @@ from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Bus, Clock, Fanout, PresenceStore, RateLimiter
 from livecommerce.services.qa import QaService
+from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
 from livecommerce.services.shows import ShowService
 from livecommerce.services.stock import StockService
@@ -45,6 +46,7 @@ class Services:
     shop_events: ShopEvents
     chat: ChatService
     moderation: ModerationService
+    reviews: ReviewService
     qa: QaService
     analytics: AnalyticsService
     auctions: AuctionService

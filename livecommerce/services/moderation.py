@@ -5,7 +5,12 @@ records every one of them.
 Each action authorizes first (``Action.MODERATE``), changes the shared store, writes one audit
 entry with the target's name as it was then (so the log reads "Ana banned Bob" even after Bob
 renames), and returns what the hub must tell the room. State lives in the store so every node
-enforces a ban the moment it is written.
+enforces a ban the moment it is written. The audit log is a hash chain per show (the store
+appends; docs/TRUST.md): its export carries the seed and the head so an edited row shows.
+
+Appeals (docs/TRUST.md): a banned or timed-out viewer appeals the action in force once; staff
+lift it or uphold it. Both land in the audit log, and both are announced on the bus
+(``appeal.new`` to the show's staff, ``appeal.decided`` to the viewer and the staff).
 """
 
 from __future__ import annotations
@@ -14,22 +19,35 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize, is_staff
-from livecommerce.domain.chat import ChatMessage, MessageStatus
+from livecommerce.domain.chat import ChatMessage, MessageStatus, normalize_text
 from livecommerce.domain.moderation import (
+    MAX_APPEAL_LENGTH,
+    Appeal,
+    AppealStatus,
     AuditEntry,
     ChatPolicy,
     ModAction,
     ReportStatus,
     Standing,
+    audit_genesis,
+    audit_seed,
     check_slow_mode_seconds,
     check_timeout_seconds,
     make_policy,
     normalize_reason,
 )
-from livecommerce.errors import InvalidInput, NotFound, PermissionDenied
+from livecommerce.errors import (
+    AppealDecided,
+    AppealExists,
+    InvalidInput,
+    NotFound,
+    NothingToAppeal,
+    PermissionDenied,
+)
 from livecommerce.ids import new_id
 from livecommerce.services.ports import (
     AccountStore,
+    Bus,
     ChatStore,
     Clock,
     ModerationStore,
@@ -53,12 +71,18 @@ class Outcome:
 
 class ModerationService:
     def __init__(
-        self, store: ModerationStore, chat: ChatStore, clock: Clock, accounts: AccountStore
+        self,
+        store: ModerationStore,
+        chat: ChatStore,
+        clock: Clock,
+        accounts: AccountStore,
+        bus: Bus,
     ) -> None:
         self._store = store
         self._chat = chat
         self._clock = clock
         self._accounts = accounts
+        self._bus = bus
 
     async def _audit(
         self,
@@ -88,8 +112,7 @@ class ModerationService:
             detail=detail or {},
             target_name=target_name or "",
         )
-        await self._store.append_audit(entry)
-        return entry
+        return await self._store.append_audit(entry)
 
     async def _check_target(self, actor: Principal, show: ShowRef, user_id: str) -> None:
         """Staff cannot be timed out or banned from their own show (nor can you target yourself),
@@ -302,3 +325,114 @@ class ModerationService:
         if not is_staff(who, show):  # pragma: no cover - authorize already refused
             raise PermissionDenied("not staff of this show")
         return await self._store.audit(show.id, limit)
+
+    async def audit_export(
+        self, actor: Principal | None, show: ShowRef, limit: int
+    ) -> dict[str, Any]:
+        """The log as exported: newest first, with the chain's seed, genesis and head (the
+        newest row's hash) so `livecommerce verify-audit` can recompute it (docs/TRUST.md)."""
+        entries = await self.audit(actor, show, limit)
+        return {
+            "show_id": show.id,
+            "seed": audit_seed(show.id),
+            "genesis": audit_genesis(show.id),
+            "head": entries[0].hash if entries else audit_genesis(show.id),
+            "count": entries[0].seq if entries else 0,
+            "entries": [e.to_wire() for e in entries],
+        }
+
+    # --- appeals ------------------------------------------------------------------------------
+
+    async def appeal(self, principal: Principal | None, show: ShowRef, text: str) -> Appeal:
+        """Appeal the ban or timeout in force, once per action."""
+        who = authorize(principal, Action.WATCH, show)
+        body = normalize_text(text, max_length=MAX_APPEAL_LENGTH)
+        now = self._clock.now_ms()
+        standing = await self._store.standing(show.id, who.user_id)
+        timed_out = standing.muted_until_ms > now
+        if not (standing.banned or timed_out) or standing.action_id is None:
+            raise NothingToAppeal("you are not banned or timed out in this show")
+        appeal = Appeal(
+            id=new_id("apl"),
+            show_id=show.id,
+            user_id=who.user_id,
+            user_name=who.name,
+            action_id=standing.action_id,
+            kind="ban" if standing.banned else "timeout",
+            reason=standing.reason,
+            until_ms=None if standing.banned else standing.muted_until_ms,
+            text=body,
+            at_ms=now,
+        )
+        if not await self._store.add_appeal(appeal):
+            raise AppealExists("you have already appealed this " + appeal.kind)
+        await self._audit(
+            who, show, ModAction.APPEAL, user_id=who.user_id, target_name=who.name,
+            detail={"appeal_id": appeal.id, "action_id": appeal.action_id,
+                    "kind": appeal.kind, "text": body},
+        )  # fmt: skip
+        await self._bus.publish("appeal.new", {"show_id": show.id, "appeal": appeal.to_wire()})
+        return appeal
+
+    async def appeals(
+        self, principal: Principal | None, show: ShowRef, status: AppealStatus | None
+    ) -> list[Appeal]:
+        """Staff see every appeal of the show; anyone else their own."""
+        who = authorize(principal, Action.WATCH, show)
+        mine = None if is_staff(who, show) else who.user_id
+        return await self._store.appeals(show.id, status, mine)
+
+    async def get_appeal(
+        self, principal: Principal | None, show: ShowRef, appeal_id: str
+    ) -> Appeal:
+        who = authorize(principal, Action.WATCH, show)
+        appeal = await self._store.get_appeal(appeal_id)
+        if (
+            appeal is None
+            or appeal.show_id != show.id
+            or not (is_staff(who, show) or appeal.user_id == who.user_id)
+        ):
+            raise NotFound("no such appeal in this show")
+        return appeal
+
+    async def decide(
+        self,
+        actor: Principal | None,
+        show: ShowRef,
+        appeal_id: str,
+        outcome: AppealStatus,
+        note: str | None = None,
+    ) -> Appeal:
+        """Lift the action appealed (unban, or end the timeout) or uphold it; once."""
+        who = authorize(actor, Action.MODERATE, show)
+        if outcome is AppealStatus.OPEN:
+            raise InvalidInput("outcome must be lifted or upheld")
+        found = await self._store.get_appeal(appeal_id)
+        if found is None or found.show_id != show.id:
+            raise NotFound("no such appeal in this show")
+        why = normalize_reason(note)
+        now = self._clock.now_ms()
+        decided = await self._store.decide_appeal(
+            appeal_id, outcome, why, who.user_id, who.name, now
+        )
+        if decided is None:
+            raise AppealDecided(f"this appeal was {found.status} already")
+        if outcome is AppealStatus.LIFTED:
+            standing = await self._store.standing(show.id, found.user_id)
+            # only the action appealed is lifted: a newer ban or timeout stays
+            if standing.action_id == found.action_id:
+                if found.kind == "ban":
+                    await self._store.unban(show.id, found.user_id)
+                else:
+                    await self._store.unmute(show.id, found.user_id, now)
+        await self._audit(
+            who, show, ModAction.APPEAL_DECIDED, user_id=found.user_id,
+            target_name=found.user_name, reason=why,
+            detail={"appeal_id": found.id, "action_id": found.action_id,
+                    "kind": found.kind, "outcome": str(outcome)},
+        )  # fmt: skip
+        await self._bus.publish(
+            "appeal.decided",
+            {"show_id": show.id, "user_id": found.user_id, "appeal": decided.to_wire()},
+        )
+        return decided

@@ -17,11 +17,9 @@ from livecommerce.domain.auctions import (
     AuctionSettings,
     AuctionState,
     Placed,
-    canonical_json,
     chain_hash,
     chained,
     close,
-    genesis,
     increment,
     make_settings,
     min_bid,
@@ -29,9 +27,9 @@ from livecommerce.domain.auctions import (
     outcome,
     place_bid,
     pseudonym,
-    sha256_hex,
     verify_log,
 )
+from livecommerce.domain.chain import canonical_json, genesis, sha256_hex
 from livecommerce.errors import AuctionClosed, AuctionNotOpen, BidTooLow, InvalidInput
 
 START = 1_000_000

@@ -30,16 +30,19 @@ from livecommerce.errors import Banned, ChatRestricted, InvalidInput, Muted, Slo
 
 
 def test_banned_user_refused() -> None:
-    """A banned user gets banned, whatever the time."""
-    with pytest.raises(Banned):
-        check_standing(Standing(banned=True), 0)
+    """A banned user gets banned, whatever the time, and is told why (no end: until null)."""
+    with pytest.raises(Banned) as info:
+        check_standing(Standing(banned=True, action_id="aud_1", reason="spam"), 0)
+    assert info.value.details == {"reason": "spam", "action_id": "aud_1", "until": None}
 
 
 def test_timeout_expires() -> None:
-    """A timed-out user is muted until the deadline, then free."""
+    """A timed-out user is muted until the deadline, then free; the refusal says until when."""
     with pytest.raises(Muted) as info:
         check_standing(Standing(muted_until_ms=10_500), 1_000)
-    assert info.value.details == {"retry_after": 10}
+    assert info.value.details == {
+        "retry_after": 10, "reason": "", "action_id": None, "until": 10_500
+    }  # fmt: skip
     check_standing(Standing(muted_until_ms=10_500), 10_500)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import replace
 from typing import Any
 
 from livecommerce.adapters.sql.database import (
@@ -20,11 +21,15 @@ from livecommerce.adapters.sql.database import (
 )
 from livecommerce.domain.chat import ChatAuthor, ChatMessage, MessageStatus
 from livecommerce.domain.moderation import (
+    Appeal,
+    AppealStatus,
     AuditEntry,
     ChatPolicy,
     ModAction,
     ReportStatus,
     Standing,
+    audit_genesis,
+    chain_entry,
 )
 from livecommerce.domain.qa import Question
 from livecommerce.ids import new_id
@@ -74,6 +79,75 @@ async def _next_seq(tx: Executor, show_id: str) -> int:
         return int(row["seq"])
     await tx.execute("INSERT INTO chat_seq (show_id, seq) VALUES (?, 1)", show_id)
     return 1
+
+
+def _audit_entry(r: Row) -> AuditEntry:
+    return AuditEntry(
+        id=r["id"],
+        show_id=r["show_id"],
+        actor_id=r["actor_id"],
+        actor_name=r["actor_name"],
+        action=ModAction(r["action"]),
+        at_ms=int(r["at"]),
+        target_user_id=r["target_user_id"],
+        target_message_id=r["target_message_id"],
+        reason=r["reason"],
+        detail=json.loads(r["detail"]),
+        target_name=r["target_name"],
+        seq=int(r["seq"] or 0),
+        prev_hash=r["prev_hash"] or "",
+        hash=r["hash"] or "",
+    )
+
+
+def _appeal(r: Row) -> Appeal:
+    return Appeal(
+        id=r["id"],
+        show_id=r["show_id"],
+        user_id=r["user_id"],
+        user_name=r["user_name"],
+        action_id=r["action_id"],
+        kind=r["kind"],
+        reason=r["reason"],
+        until_ms=int(r["until_at"]) if r["until_at"] is not None else None,
+        text=r["text"],
+        at_ms=int(r["at"]),
+        status=AppealStatus(r["status"]),
+        note=r["note"],
+        decided_by=r["decided_by"],
+        decided_by_name=r["decided_by_name"],
+        decided_at_ms=int(r["decided_at"]) if r["decided_at"] is not None else None,
+    )
+
+
+async def _chain_tip(tx: Executor, show_id: str) -> tuple[int, str]:
+    """The seq and hash of a show's last audit row (0 and the genesis when none), with the
+    show's head row locked until the transaction ends. Rows written before the chain existed
+    (no seq) are chained first, in their order."""
+    head = await tx.fetchone(
+        "UPDATE moderation_audit_heads SET seq = seq WHERE show_id = ? RETURNING seq, hash",
+        show_id,
+    )
+    if head is not None:
+        return int(head["seq"]), str(head["hash"])
+    seq, prev = 0, audit_genesis(show_id)
+    legacy = await tx.fetchall(
+        "SELECT * FROM moderation_audit WHERE show_id = ? AND seq IS NULL ORDER BY at, id",
+        show_id,
+    )
+    for row in legacy:
+        placed = chain_entry(_audit_entry(row), seq + 1, prev)
+        await tx.execute(
+            "UPDATE moderation_audit SET seq = ?, prev_hash = ?, hash = ? WHERE id = ?",
+            placed.seq, placed.prev_hash, placed.hash, placed.id,
+        )  # fmt: skip
+        seq, prev = placed.seq, placed.hash
+    # two nodes starting a show's chain at once: one inserts, the other retries and locks it
+    await tx.execute(
+        "INSERT INTO moderation_audit_heads (show_id, seq, hash) VALUES (?, ?, ?)",
+        show_id, seq, prev,
+    )  # fmt: skip
+    return seq, prev
 
 
 class SqlHubStore:
@@ -206,7 +280,20 @@ class SqlHubStore:
         mute = await self._db.fetchone(
             "SELECT until FROM chat_timeouts WHERE show_id = ? AND user_id = ?", show_id, user_id
         )
-        return Standing(banned=ban is not None, muted_until_ms=int(mute["until"]) if mute else 0)
+        standing = Standing(
+            banned=ban is not None, muted_until_ms=int(mute["until"]) if mute else 0
+        )
+        if ban is None and mute is None:
+            return standing
+        # why: only a restricted user pays for the lookup of why (their refusal carries it)
+        action = await self._db.fetchone(
+            "SELECT id, reason FROM moderation_audit WHERE show_id = ? AND target_user_id = ? "
+            "AND action = ? ORDER BY COALESCE(seq, 0) DESC, at DESC LIMIT 1",
+            show_id, user_id, str(ModAction.BAN if ban is not None else ModAction.TIMEOUT),
+        )  # fmt: skip
+        if action is None:
+            return standing
+        return replace(standing, action_id=action["id"], reason=action["reason"])
 
     async def ban(self, show_id: str, user_id: str, by: str, reason: str, at_ms: int) -> None:
         # already banned: nothing changes, the audit entry still records the repeat
@@ -315,37 +402,92 @@ class SqlHubStore:
         row = await self._db.fetchone("SELECT * FROM chat_reports WHERE id = ?", report_id)
         return await self._report(row) if row else None
 
-    async def append_audit(self, entry: AuditEntry) -> None:
-        await self._db.execute(
-            "INSERT INTO moderation_audit (id, show_id, actor_id, actor_name, action, "
-            "target_user_id, target_message_id, reason, detail, at, target_name) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            entry.id, entry.show_id, entry.actor_id, entry.actor_name, str(entry.action),
-            entry.target_user_id, entry.target_message_id, entry.reason,
-            json.dumps(entry.detail), entry.at_ms, entry.target_name,
-        )  # fmt: skip
+    async def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append as the show's next row of the chain, under the lock on the show's head row
+        (nodes take turns). Only the very first append of a show can race on creating that
+        row; the loser goes round again and then waits on the lock."""
+        for _attempt in range(5):
+            try:
+                async with self._db.transaction() as tx:
+                    seq, prev = await _chain_tip(tx, entry.show_id)
+                    placed = chain_entry(entry, seq + 1, prev)
+                    await tx.execute(
+                        "INSERT INTO moderation_audit (id, show_id, actor_id, actor_name, action, "
+                        "target_user_id, target_message_id, reason, detail, at, target_name, "
+                        "seq, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        placed.id, placed.show_id, placed.actor_id, placed.actor_name,
+                        str(placed.action), placed.target_user_id, placed.target_message_id,
+                        placed.reason, json.dumps(placed.detail), placed.at_ms,
+                        placed.target_name, placed.seq, placed.prev_hash, placed.hash,
+                    )  # fmt: skip
+                    await tx.execute(
+                        "UPDATE moderation_audit_heads SET seq = ?, hash = ? WHERE show_id = ?",
+                        placed.seq, placed.hash, placed.show_id,
+                    )  # fmt: skip
+                return placed
+            except UniqueViolation:
+                continue
+        raise RuntimeError("could not append to the audit chain")
 
     async def audit(self, show_id: str, limit: int) -> list[AuditEntry]:
+        newest = await self._db.fetchone(
+            "SELECT seq FROM moderation_audit WHERE show_id = ? ORDER BY at DESC, id DESC LIMIT 1",
+            show_id,
+        )
+        if newest is not None and newest["seq"] is None:
+            # a log written before the chain existed: chain it now, once, in its order
+            with contextlib.suppress(UniqueViolation):
+                async with self._db.transaction() as tx:
+                    await _chain_tip(tx, show_id)
         rows = await self._db.fetchall(
-            "SELECT * FROM moderation_audit WHERE show_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+            "SELECT * FROM moderation_audit WHERE show_id = ? "
+            "ORDER BY COALESCE(seq, 0) DESC, at DESC, id DESC LIMIT ?",
             show_id, limit,
         )  # fmt: skip
-        return [
-            AuditEntry(
-                id=r["id"],
-                show_id=r["show_id"],
-                actor_id=r["actor_id"],
-                actor_name=r["actor_name"],
-                action=ModAction(r["action"]),
-                at_ms=int(r["at"]),
-                target_user_id=r["target_user_id"],
-                target_message_id=r["target_message_id"],
-                reason=r["reason"],
-                detail=json.loads(r["detail"]),
-                target_name=r["target_name"],
-            )
-            for r in rows
-        ]
+        return [_audit_entry(r) for r in rows]
+
+    # --- appeals ----------------------------------------------------------------------------
+
+    async def add_appeal(self, appeal: Appeal) -> bool:
+        try:
+            await self._db.execute(
+                "INSERT INTO moderation_appeals (id, show_id, user_id, user_name, action_id, kind, "
+                "reason, until_at, text, status, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                appeal.id, appeal.show_id, appeal.user_id, appeal.user_name, appeal.action_id,
+                appeal.kind, appeal.reason, appeal.until_ms, appeal.text, str(appeal.status),
+                appeal.at_ms,
+            )  # fmt: skip
+        except UniqueViolation:
+            return False
+        return True
+
+    async def get_appeal(self, appeal_id: str) -> Appeal | None:
+        row = await self._db.fetchone("SELECT * FROM moderation_appeals WHERE id = ?", appeal_id)
+        return _appeal(row) if row else None
+
+    async def appeals(
+        self, show_id: str, status: AppealStatus | None, user_id: str | None
+    ) -> list[Appeal]:
+        sql = "SELECT * FROM moderation_appeals WHERE show_id = ?"
+        args: list[Any] = [show_id]
+        if status is not None:
+            sql += " AND status = ?"
+            args.append(str(status))
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            args.append(user_id)
+        rows = await self._db.fetchall(sql + " ORDER BY at, id", *args)
+        return [_appeal(r) for r in rows]
+
+    async def decide_appeal(
+        self, appeal_id: str, status: AppealStatus, note: str, by: str, by_name: str, at_ms: int
+    ) -> Appeal | None:
+        changed = await self._db.execute(
+            "UPDATE moderation_appeals SET status = ?, note = ?, decided_by = ?, "
+            "decided_by_name = ?, decided_at = ? WHERE id = ? AND status = ?",
+            str(status), note, by, by_name, at_ms, appeal_id, str(AppealStatus.OPEN),
+        )  # fmt: skip
+        return await self.get_appeal(appeal_id) if changed else None
 
     # --- Q&A --------------------------------------------------------------------------------
 

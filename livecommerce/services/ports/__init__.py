@@ -38,6 +38,7 @@ from livecommerce.services.ports.hub import (
     Report,
     Restriction,
 )
+from livecommerce.services.ports.reviews import ReviewStore
 from livecommerce.services.ports.shop import (
     InventoryStore,
     OrderFilter,
@@ -98,6 +99,7 @@ __all__ = [
     "Report",
     "ReserveResult",
     "Restriction",
+    "ReviewStore",
     "RsvpStore",
     "SessionRecord",
     "ShopMetrics",

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from livecommerce.domain.chat import ChatAuthor, ChatMessage, MessageStatus
-from livecommerce.domain.moderation import AuditEntry, ChatPolicy, ReportStatus, Standing
+from livecommerce.domain.moderation import (
+    Appeal,
+    AppealStatus,
+    AuditEntry,
+    ChatPolicy,
+    ReportStatus,
+    Standing,
+)
 from livecommerce.domain.qa import Question
 
 
@@ -107,7 +114,8 @@ class ModerationStore(Protocol):
     async def set_policy(self, show_id: str, policy: ChatPolicy, at_ms: int) -> None: ...
 
     async def standing(self, show_id: str, user_id: str) -> Standing:
-        """Ban and timeout of one user in one show (``last_message_ms`` left at 0)."""
+        """Ban and timeout of one user in one show (``last_message_ms`` left at 0), with the
+        audit entry and reason of the one in force."""
 
     async def ban(self, show_id: str, user_id: str, by: str, reason: str, at_ms: int) -> None: ...
 
@@ -128,10 +136,27 @@ class ModerationStore(Protocol):
 
     async def resolve_report(self, report_id: str) -> Report | None: ...
 
-    async def append_audit(self, entry: AuditEntry) -> None: ...
+    async def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append as the show's next row of its hash chain (``seq``, ``prev_hash``, ``hash``
+        set), atomically across nodes: the chain never forks."""
 
     async def audit(self, show_id: str, limit: int) -> list[AuditEntry]:
-        """Newest first."""
+        """Newest first (highest ``seq`` first)."""
+
+    async def add_appeal(self, appeal: Appeal) -> bool:
+        """False when this action has been appealed already (one appeal per action)."""
+
+    async def get_appeal(self, appeal_id: str) -> Appeal | None: ...
+
+    async def appeals(
+        self, show_id: str, status: AppealStatus | None, user_id: str | None
+    ) -> list[Appeal]:
+        """Oldest first; only ``user_id``'s when given."""
+
+    async def decide_appeal(
+        self, appeal_id: str, status: AppealStatus, note: str, by: str, by_name: str, at_ms: int
+    ) -> Appeal | None:
+        """Record the decision iff the appeal is still open; None when it was not."""
 
 
 class QaStore(Protocol):

@@ -1,6 +1,7 @@
 // The host console: chat with inline delete / timeout / ban, slow mode and filters, the
-// held-for-review and reports queues, who is banned or timed out (with Unban and Lift), the Q&A
-// queue and the audit log in words. Actions go through the hub's mod.* events; the lists and the
+// held-for-review and reports queues, who is banned or timed out (with Unban and Lift), appeals
+// (Lift / Uphold), the seller's reported reviews (Hide / Keep), the Q&A queue and the audit log
+// in words with its chain head. Actions go through the hub's mod.* events; the lists and the
 // audit log come from the REST endpoints under /api/v1/shows/{id}/moderation/.
 import { $, api, appendCapped, cfg, chatLine, confirmFirst, connectShow, el, errorText, localTime, startCountdowns, timeOf, untilText } from "./common.js";
 
@@ -181,6 +182,7 @@ function loadAudit() {
     try {
       const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/moderation/audit?limit=100`);
       const entries = data.entries || [];
+      $("audit-head").textContent = data.head || "";
       $("audit-list").replaceChildren(...entries.slice(0, 100).map((a) => el("li", {},
         el("time", { className: "muted", datetime: new Date(a.at).toISOString(), title: localTime(a.at), text: timeOf(a.at) }), " ",
         el("span", { text: a.summary || `${a.actor?.name || ""} ${a.action}` }))));
@@ -189,5 +191,64 @@ function loadAudit() {
     }
   }, 300);
 }
+
+// --- appeals -------------------------------------------------------------------------------
+function appealItem(a) {
+  const name = a.user?.name || "someone";
+  const decide = (outcome) => async () => {
+    try {
+      await api("POST", `/api/v1/shows/${encodeURIComponent(showId)}/appeals/${encodeURIComponent(a.id)}/decide`, { outcome });
+      status(outcome === "lifted" ? `${name}'s ${a.action?.kind} lifted.` : `${name}'s ${a.action?.kind} upheld.`, "ok");
+      loadAppeals();
+      loadRestrictions();
+      loadAudit();
+    } catch (err) { status(err.message, "error"); }
+  };
+  const why = a.action?.reason ? ` (“${a.action.reason}”)` : "";
+  return el("li", { id: `appeal-${a.id}`, "data-status": a.status },
+    el("span", { className: "who", text: name }),
+    el("span", { className: "muted", text: ` appeals their ${a.action?.kind || "restriction"}${why}: ` }),
+    el("span", { className: "text", text: a.text }), " ",
+    a.status === "open"
+      ? el("span", {},
+        el("button", { type: "button", className: "small", "data-action": "lift-appeal", onclick: decide("lifted") }, "Lift"), " ",
+        el("button", { type: "button", className: "secondary small", "data-action": "uphold-appeal", onclick: decide("upheld") }, "Uphold"))
+      : el("span", { className: "muted", text: ` · ${a.status}` }));
+}
+async function loadAppeals() {
+  try {
+    const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/appeals?status=open`);
+    const list = data.appeals || [];
+    $("appeal-list").replaceChildren(...(list.length ? list.map(appealItem) : [el("li", { className: "muted", text: "No open appeals." })]));
+  } catch (err) { $("appeal-list").replaceChildren(el("li", { className: "muted", text: err.message })); }
+}
+hub.on("appeal.new", () => loadAppeals());
+hub.on("appeal.decided", () => loadAppeals());
+
+// --- the seller's reported reviews ----------------------------------------------------------
+function reviewItem(r) {
+  const act = (what) => async () => {
+    try {
+      await api("POST", `/api/v1/reviews/${encodeURIComponent(r.id)}/${what}`, { show_id: showId });
+      status(what === "hide" ? "Review hidden." : "Review kept.", "ok");
+      loadReviews();
+    } catch (err) { status(err.message, "error"); }
+  };
+  return el("li", { id: `review-${r.id}` },
+    el("span", { className: "who", text: `${"★".repeat(r.rating)} ${r.author?.name || ""}` }), " ",
+    el("span", { className: "text", text: r.text }),
+    el("span", { className: "muted", text: ` · ${r.reports} report${r.reports === 1 ? "" : "s"} ` }),
+    el("button", { type: "button", className: "small", "data-action": "hide-review", onclick: act("hide") }, "Hide"), " ",
+    el("button", { type: "button", className: "secondary small", "data-action": "keep-review", onclick: act("restore") }, "Keep"));
+}
+async function loadReviews() {
+  try {
+    const data = await api("GET", `/api/v1/reviews?status=reported&show_id=${encodeURIComponent(showId)}`);
+    const list = data.reviews || [];
+    $("review-list").replaceChildren(...(list.length ? list.map(reviewItem) : [el("li", { className: "muted", text: "No reported reviews." })]));
+  } catch (err) { $("review-list").replaceChildren(el("li", { className: "muted", text: err.message })); }
+}
+loadAppeals();
+loadReviews();
 
 document.body.dataset.ready = "1";

@@ -52,11 +52,21 @@ function render() {
         p.option_name ? el("div", { className: "muted small", text: p.option_name }) : null),
       el("td", { text: money(p.price) }),
       el("td", {}, variants),
+      el("td", { className: "reviews" }, ratingText(p.reviews)),
       el("td", { className: "actions" },
         el("button", { type: "button", className: "secondary small", "data-action": "edit", onclick: () => openEditor(p) }, "Edit"),
         archive));
   }));
   $("products-empty").hidden = list.length > 0;
+}
+
+/** Verified buyers' ratings: average and count, the spread by stars below. */
+function ratingText(summary) {
+  if (!summary?.count) return el("span", { className: "muted", text: "none yet" });
+  const spread = [5, 4, 3, 2, 1].map((s) => `${s}★ ${summary.distribution?.[String(s)] || 0}`).join(" · ");
+  return el("span", {},
+    el("strong", { text: `★ ${summary.average.toFixed(1)}` }), ` (${summary.count})`,
+    el("div", { className: "muted small", text: spread }));
 }
 
 async function setArchived(p, archived) {

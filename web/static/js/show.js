@@ -340,8 +340,11 @@ const hub = connectShow(showId, {
     if (state === "disconnected") notice("Reconnecting…", true);
     if (state === "connected") clearNotice();
     if (state === "error") {
-      notice(err?.code === "banned" ? "A host banned you from this show's chat. You can still watch." : err?.message || "Could not join the chat.");
-      if (err?.code === "banned") { $("chat-form").hidden = true; $("guest-form").hidden = true; }
+      if (err?.code === "banned") {
+        restricted({ kind: "ban", ...(err.details || {}) });
+        $("chat-form").hidden = true;
+        $("guest-form").hidden = true;
+      } else notice(err?.message || "Could not join the chat.");
     }
   },
 });
@@ -411,15 +414,58 @@ hub.on("mod.applied", (p) => {
     return;
   }
   if (!p.user_id || p.user_id !== me.id) return;
-  if (p.action === "timeout") notice(`A host timed you out until ${timeOf(p.until)}. You can still watch.`);
-  else if (p.action === "ban") { notice("A host banned you from this show's chat. You can still watch."); $("chat-form").hidden = true; }
-  else if (p.action === "unban") notice("You may chat again.");
+  if (p.action === "timeout") restricted({ kind: "timeout", until: p.until });
+  else if (p.action === "ban") { restricted({ kind: "ban" }); $("chat-form").hidden = true; }
+  else if (p.action === "unban" || p.action === "lift") { notice("You may chat again."); $("appeal-form").hidden = true; }
 });
 hub.on("show.state", (p) => lifecycle.event(p));
 hub.on("show.left", (p) => {
-  notice(p.reason === "banned" ? "A host banned you from this show's chat. You can still watch." : "You left this show's chat.");
+  if (p.reason === "banned") restricted({ kind: "ban", ...(p.restriction || {}) });
+  else notice("You left this show's chat.");
   $("chat-form").hidden = true;
   $("guest-form").hidden = true;
+});
+
+// --- why I may not chat, and my one appeal per ban or timeout ----------------------------------
+/** Say why (the hosts' reason) and until when, and offer the appeal unless this action has one. */
+async function restricted(r) {
+  const why = r.reason ? ` Reason: “${r.reason}”.` : "";
+  notice(r.kind === "ban"
+    ? `A host banned you from this show's chat.${why} You can still watch.`
+    : `A host timed you out until ${timeOf(r.until)}.${why} You can still watch.`);
+  let mine = null;
+  try {
+    const data = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/appeals`);
+    const list = data.appeals || [];
+    mine = (r.action_id ? list.find((a) => a.action?.id === r.action_id) : list.find((a) => a.status === "open")) || null;
+  } catch { /* signed out or no server support: offer the form; the server decides */ }
+  showAppeal(mine);
+}
+
+function showAppeal(appeal) {
+  const status = $("appeal-status");
+  $("appeal-form").hidden = Boolean(appeal);
+  status.hidden = !appeal;
+  if (!appeal) return;
+  const note = appeal.decided?.note ? ` (“${appeal.decided.note}”)` : "";
+  status.textContent = appeal.status === "open" ? "Your appeal is with the hosts."
+    : appeal.status === "lifted" ? `The hosts lifted it${note}.` : `The hosts kept it${note}.`;
+}
+
+$("appeal-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const text = $("appeal-text").value.trim();
+  if (!text) return;
+  try {
+    showAppeal(await api("POST", `/api/v1/shows/${encodeURIComponent(showId)}/appeals`, { text }));
+  } catch (err) {
+    notice(err?.message || "Could not send the appeal.");
+    if (err?.code === "appeal_exists" || err?.code === "nothing_to_appeal") $("appeal-form").hidden = true;
+  }
+});
+hub.on("appeal.decided", (p) => {
+  showAppeal(p.appeal);
+  if (p.appeal?.status === "lifted") { notice("You may chat again."); chatControls(); }
 });
 hub.on("viewers.count", (p) => { $("viewers-count").textContent = String(p.count ?? 0); });
 
@@ -433,6 +479,8 @@ $("chat-form").addEventListener("submit", async (e) => {
     input.value = "";
     if (ack.held) notice("Your line waits for a host to review it.", true);
     else if (ack.message) { hub.noteSeq(ack.message.seq); addChat(ack.message); }
+  } else if (ack.error?.code === "banned" || ack.error?.code === "muted") {
+    restricted({ kind: ack.error.code === "banned" ? "ban" : "timeout", ...(ack.error.details || {}) });
   } else {
     notice(errorText(ack));
   }
@@ -623,8 +671,25 @@ function renderOffer() {
   const moment = replay.on ? replay.moments.find((e) => e.offer_id === o.id) : null;
   $("offer-moment").hidden = !moment;
   $("offer-moment").textContent = moment ? `On screen at ${clock(moment.media_ts)} in the show` : "";
+  renderRating(product?.reviews);
   renderAuction(o);
   tick();
+}
+
+/** Verified buyers' ratings on the card: average, count and the spread by stars. */
+function renderRating(summary) {
+  const box = $("offer-rating");
+  box.hidden = !summary?.count;
+  if (!summary?.count) return;
+  const count = summary.count;
+  $("offer-rating-text").textContent = `★ ${summary.average.toFixed(1)} · ${count} verified review${count === 1 ? "" : "s"}`;
+  $("offer-rating-bars").replaceChildren(...[5, 4, 3, 2, 1].map((star) => {
+    const n = summary.distribution?.[String(star)] || 0;
+    return el("li", { "data-stars": star },
+      el("span", { text: `${star}★` }),
+      el("meter", { min: 0, max: count, value: n, "aria-label": `${star} stars` }),
+      el("span", { text: String(n) }));
+  }));
 }
 
 function tick() {
