@@ -1,5 +1,6 @@
-"""Command line: ``serve`` (config file < environment < flags), ``migrate``, ``create-user`` and
-``verify-bids`` (recompute an auction's published bid log, docs/AUCTIONS.md)."""
+"""Command line: ``serve`` (config file < environment < flags), ``migrate``, ``create-user``,
+``verify-bids`` (recompute an auction's published bid log, docs/AUCTIONS.md) and ``verify-draw``
+(recompute a giveaway's draw, docs/GIVEAWAYS.md)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
         "OK or the first row that does not verify; exit status 1 when it fails",
     )
     verify.add_argument("url", help="the log's URL, or a saved copy's path ('-': stdin)")
+    verify_draw_cmd = sub.add_parser(
+        "verify-draw",
+        help="recompute a giveaway's draw (GET /api/v1/giveaways/{id}): its seed against the "
+        "commitment, the entries against entries_hash, the winners against the seed; prints "
+        "OK or what does not verify; exit status 1 when it fails",
+    )
+    verify_draw_cmd.add_argument(
+        "url", help="the record's URL, or a saved copy's path ('-': stdin)"
+    )
     for command in (migrate, user):
         command.add_argument("--config", type=Path)
         command.add_argument("--data-dir", type=Path)
@@ -138,12 +148,11 @@ async def _create_user(settings: Settings, name: str, email: str, role: Role, pa
     return user.id
 
 
-def verify_bids(source: str) -> int:
-    """Fetch (or read) a published log and check its chain; 0 when it verifies."""
+def _published(source: str, what: str) -> Any:
+    """A published JSON document from a URL, a saved file or stdin ('-'); None (after saying
+    why on stderr) when it cannot be read."""
     import json
     import urllib.request
-
-    from livecommerce.domain.auctions import verify_log
 
     try:
         if source.startswith(("http://", "https://")):
@@ -153,9 +162,18 @@ def verify_bids(source: str) -> int:
             raw = sys.stdin.buffer.read()
         else:
             raw = Path(source).read_bytes()
-        log = json.loads(raw)
+        return json.loads(raw)
     except (OSError, ValueError) as exc:
-        print(f"livecommerce: cannot read the log: {exc}", file=sys.stderr)
+        print(f"livecommerce: cannot read the {what}: {exc}", file=sys.stderr)
+        return None
+
+
+def verify_bids(source: str) -> int:
+    """Fetch (or read) a published log and check its chain; 0 when it verifies."""
+    from livecommerce.domain.auctions import verify_log
+
+    log = _published(source, "log")
+    if log is None:
         return 2
     verdict = verify_log(log)
     if verdict.ok:
@@ -166,10 +184,29 @@ def verify_bids(source: str) -> int:
     return 1
 
 
+def verify_draw(source: str) -> int:
+    """Fetch (or read) a giveaway's published record and recompute its draw; 0 when it
+    verifies."""
+    from livecommerce.domain.giveaways import verify_draw as check
+
+    record = _published(source, "record")
+    if record is None:
+        return 2
+    verdict = check(record)
+    if verdict.ok:
+        winners = ", ".join(w["entry_id"] for w in record["winners"]) or "none"
+        print(f"OK: {len(record['entries'])} entries, winners {winners}")
+        return 0
+    print(f"FAILED: {verdict.reason}")
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "verify-bids":
         return verify_bids(args.url)
+    if args.command == "verify-draw":
+        return verify_draw(args.url)
     try:
         settings = settings_from_args(args)
         factory = loop_factory(settings.server.event_loop)

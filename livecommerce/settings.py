@@ -256,6 +256,13 @@ class ShopSettings(Section):
     auction_update_interval_seconds: float = Field(0.1, ge=0, le=10)
     #: Bids per bidder (every auction together).
     bid_rates: list[RateSetting] = [RateSetting(limit=10, per_seconds=1)]
+    #: How often each node closes due giveaways and places the prize orders of drawn ones
+    #: another node left behind (docs/GIVEAWAYS.md).
+    giveaway_sweep_seconds: float = Field(1.0, gt=0, le=3600)
+    #: Shortest gap between two `giveaway.updated` (entry counts) of one giveaway from one node.
+    giveaway_update_interval_seconds: float = Field(0.5, ge=0, le=60)
+    #: Giveaway entries per person (every giveaway together, repeats included).
+    giveaway_enter_rates: list[RateSetting] = [RateSetting(limit=5, per_seconds=10)]
 
 
 class Settings(BaseSettings):

@@ -13,6 +13,7 @@ from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatLimits, ChatService
 from livecommerce.services.checkout import CheckoutService
 from livecommerce.services.container import Services
+from livecommerce.services.giveaways import GiveawayOptions, GiveawayService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
@@ -27,6 +28,12 @@ from livecommerce.settings import RateSetting, Settings
 
 def _rates(settings: list[RateSetting]) -> tuple[Rate, ...]:
     return tuple(Rate(r.limit, r.per_seconds) for r in settings)
+
+
+async def follows_nobody(user_id: str, seller_id: str) -> bool:
+    """Until follows land (issue 16), nobody follows anyone: followers-only giveaways refuse
+    every entry with `follow_required`."""
+    return False
 
 
 def build_services(
@@ -82,6 +89,25 @@ def build_services(
         rates=_rates(shop.checkout_rates),
     )
     moderation = ModerationService(a.hub, a.hub, clock, a.accounts)
+    giveaways = GiveawayService(
+        a.giveaways,
+        orders=a.orders,
+        shows=shows,
+        catalog=catalog,
+        stock=stock,
+        payments=payments,
+        moderation=moderation,
+        addresses=a.addresses,
+        events=events,
+        bus=a.bus,
+        clock=clock,
+        limiter=a.rate_limiter,
+        is_following=follows_nobody,
+        options=GiveawayOptions(
+            enter_rates=_rates(shop.giveaway_enter_rates),
+            update_interval=shop.giveaway_update_interval_seconds,
+        ),
+    )
     return Services(
         accounts=accounts,
         shows=shows,
@@ -122,6 +148,7 @@ def build_services(
                 batch_max=shop.batch_max,
             ),
         ),
+        giveaways=giveaways,
         clock=clock,
         bus=a.bus,
         rate_limiter=a.rate_limiter,

@@ -29,6 +29,7 @@ from livecommerce.services.ports.catalog import (
     User,
     Variant,
 )
+from livecommerce.services.ports.giveaways import GiveawayRecord, GiveawayStore, OwnedEntry
 from livecommerce.services.ports.hub import (
     Audience,
     ChatStore,
@@ -77,11 +78,14 @@ __all__ = [
     "Commit",
     "Fanout",
     "FanoutHandler",
+    "GiveawayRecord",
+    "GiveawayStore",
     "ImageSize",
     "InventoryStore",
     "ModerationStore",
     "OrderFilter",
     "OrderStore",
+    "OwnedEntry",
     "OwnedRow",
     "PaymentGateway",
     "PaymentInfo",
