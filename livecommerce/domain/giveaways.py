@@ -68,7 +68,7 @@ def check_settings(
 
 def keyword_pattern(keyword: str) -> re.Pattern[str]:
     """The keyword as a whole word, any case (`win` matches "I WIN!" but not "winner")."""
-    return re.compile(rf"(?<![\w#@!?+-]){re.escape(keyword)}(?![\w#@!?+-])", re.IGNORECASE)
+    return re.compile(rf"(?<!\w){re.escape(keyword)}(?!\w)", re.IGNORECASE)
 
 
 def commitment_of(seed: bytes) -> str:
