@@ -111,10 +111,15 @@ def test_keyword_is_a_whole_word_in_any_case(text: str, heard: bool) -> None:
 
 def test_settings_limits() -> None:
     """Winners 1..100, 5 s to 24 h, a keyword exactly for chat_keyword and one word long."""
-    ok = {"winners": 3, "entry": EntryMode.BUTTON, "keyword": None, "duration_ms": 60_000}
+    ok: dict[str, Any] = {
+        "winners": 3,
+        "entry": EntryMode.BUTTON,
+        "keyword": None,
+        "duration_ms": 60_000,
+    }
     assert check_settings(**ok) is None
     assert "#win" == check_settings(**{**ok, "entry": EntryMode.CHAT_KEYWORD, "keyword": "#win"})
-    for bad in (
+    bads: tuple[dict[str, Any], ...] = (
         {"winners": 0},
         {"winners": 101},
         {"duration_ms": 4_000},
@@ -122,9 +127,10 @@ def test_settings_limits() -> None:
         {"keyword": "win"},
         {"entry": EntryMode.CHAT_KEYWORD},
         {"entry": EntryMode.CHAT_KEYWORD, "keyword": "two words"},
-    ):
+    )
+    for bad in bads:
         with pytest.raises(InvalidInput):
-            check_settings(**{**ok, **bad})  # type: ignore[arg-type]
+            check_settings(**{**ok, **bad})
 
 
 def test_promotion_entry_balances_on_the_sellers_accounts() -> None:
