@@ -7,6 +7,7 @@
 import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, errorText, minorOf, money, newKey, tabs, timeOf, toMinor } from "./common.js";
 import { countdown, localTime } from "./localtime.js";
 import { playHls, playWhep, whenLost } from "./media.js";
+import { viewerGiveaway } from "./giveaways.js";
 import { followShowStatus } from "./showstate.js";
 
 const showId = cfg.showId;
@@ -309,6 +310,7 @@ $("seek").addEventListener("change", () => { replay.dragging = false; followPlay
 
 // --- hub -----------------------------------------------------------------------------------
 let joinWaiters = [];
+let giveaway = null;
 const hub = connectShow(showId, {
   token: guestToken && !account ? guestToken : null,
   onJoined(ack, messages, resumed) {
@@ -320,6 +322,7 @@ const hub = connectShow(showId, {
     lifecycle.joined();
     if (ack.policy?.slow_mode_seconds) notice(`Slow mode is on: one line every ${ack.policy.slow_mode_seconds} s.`);
     if (ack.auction) setAuction(ack.auction);
+    giveaway?.show(ack.giveaway);
     const pinned = ack.pinned || ack.offer;
     if (pinned && !replay.on) pinOffer(pinned);
     chatControls();
@@ -343,6 +346,7 @@ const hub = connectShow(showId, {
     }
   },
 });
+giveaway = viewerGiveaway(hub, { canEnter: () => account });
 
 function forgetGuest() {
   guestToken = null;
