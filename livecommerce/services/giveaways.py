@@ -68,7 +68,7 @@ from livecommerce.errors import (
 )
 from livecommerce.ids import new_id
 from livecommerce.services.catalog import CatalogService
-from livecommerce.services.checkout import order_id_for
+from livecommerce.services.checkout import PRODUCT_CACHE_MS, order_id_for
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.orders import ShopEvents
 from livecommerce.services.payments import PaymentService
@@ -93,8 +93,11 @@ FollowCheck = Callable[[str, str], Awaitable[bool]]
 #: How long a winner's unit is held while their prize order is placed and paid (a sweep that
 #: finds the draw unsettled places it again well within this).
 PRIZE_HOLD_MS = 600_000
-#: How long a node reuses a show's seller and hosts, and its keyword list, for entries.
+#: How long a node reuses a show's seller and hosts, a giveaway's record and a show's keyword
+#: list, for entries (every entry asks).
 CACHE_MS = 1_000
+#: The most giveaways (and prize products) one node keeps in those caches.
+CACHE_SIZE = 1_024
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,8 @@ class GiveawayService:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._show_refs: dict[str, tuple[int, ShowRef]] = {}
+        self._recents: dict[str, tuple[int, GiveawayRecord]] = {}
+        self._shipping: dict[str, tuple[int, bool]] = {}
         #: Per show: until when (this node's clock) its keyword list holds, and the list.
         self._keywords: dict[str, tuple[int, list[tuple[str, re.Pattern[str]]]]] = {}
         #: Coalesced `giveaway.updated`: when each giveaway's was last sent, and pending sends.
@@ -222,7 +227,7 @@ class GiveawayService:
             raise Unauthenticated("sign in to enter")
         if principal.is_guest:
             raise CannotEnter("guests cannot enter giveaways: sign up to enter")
-        record = await self._record(giveaway_id)
+        record = await self._recent(giveaway_id)
         if record.show_id != show_id:
             raise NotFound("no such giveaway in this show")
         if not await self._limiter.allow(
@@ -243,10 +248,8 @@ class GiveawayService:
             principal.user_id, record.seller_id
         ):
             raise FollowRequired("this giveaway is for the seller's followers")
-        product = await self._catalog.get(record.product_id)
-        if (
-            product.requires_shipping
-            and await self._addresses.address_of(principal.user_id) is None
+        if await self._ships(record.product_id) and (
+            await self._addresses.address_of(principal.user_id) is None
         ):
             raise ShippingAddressRequired("save a shipping address to enter: the prize ships")
         entry = Entry(new_id("ent"), entrant_of(record.salt, principal.user_id))
@@ -506,6 +509,32 @@ class GiveawayService:
         if found is None:
             raise NotFound("no such giveaway")
         return found
+
+    async def _recent(self, giveaway_id: str) -> GiveawayRecord:
+        """The giveaway as read at most `CACHE_MS` ago on this node: entries check its status
+        again in the store, so a stale `open` only costs a store call."""
+        now = self._clock.now_ms()
+        cached = self._recents.get(giveaway_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        record = await self._record(giveaway_id)
+        if len(self._recents) >= CACHE_SIZE:
+            self._recents.clear()
+        self._recents[giveaway_id] = (now + CACHE_MS, record)
+        return record
+
+    async def _ships(self, product_id: str) -> bool:
+        now = self._clock.now_ms()
+        cached = self._shipping.get(product_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        product = await self._flights.run(
+            f"product:{product_id}", lambda: self._catalog.get(product_id)
+        )
+        if len(self._shipping) >= CACHE_SIZE:
+            self._shipping.clear()
+        self._shipping[product_id] = (now + PRODUCT_CACHE_MS, product.requires_shipping)
+        return product.requires_shipping
 
     async def _show(self, show_id: str) -> ShowRef:
         now = self._clock.now_ms()

@@ -192,6 +192,14 @@ async def test_giveaway_over_the_hub(env: ShopEnv, tmp_path: Path) -> None:
         record = await check_verifiers(http, f"{base}/giveaways/{gid}", tmp_path)
         assert first["entry"] in record["entries"]
         assert 3 == len(record["entries"])
+
+        followers = {**body, "entry": "button", "keyword": None, "requires_follow": True}
+        status, made = await post_json(
+            http, f"{base}/shows/{env.show_id}/giveaways", followers, seller_token
+        )
+        assert 201 == status, made
+        refused = await socks["Dave"].call("giveaway.enter", {**enter, "giveaway_id": made["id"]})
+        assert "follow_required" == code(refused)
     for client in (staff, nomad, trolling, watcher, guest, *socks.values()):
         await client.close()
 
