@@ -1,9 +1,10 @@
 """SqlGiveawayStore: giveaways and their entries in the durable store (tables `giveaways` and
 `giveaway_entries`, migration 0810).
 
-An entry and the close meet on the giveaway's row: the entry reads it with a shared row lock
-(PostgreSQL `FOR SHARE`; SQLite runs one write transaction at a time) and the close updates it,
-so an entry either lands before the close reads the list or sees the giveaway closed. The
+An entry and the close meet on the giveaway's row: the entry is one statement that inserts only
+while the row says open, reading it with a shared row lock (PostgreSQL `FOR SHARE`; SQLite runs
+one write at a time), and the close updates the row before it reads the list, so an entry
+either lands before the close reads the list or sees the giveaway closed. The
 close, the draw and the settlement are conditional updates: exactly one caller wins each."""
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ from collections.abc import Sequence
 from livecommerce.adapters.sql.database import Database, Executor, Row
 from livecommerce.domain.giveaways import Entry, EntryMode, GiveawayStatus, entries_hash
 from livecommerce.services.ports import GiveawayRecord, OwnedEntry
+
+#: One person's entry, added only while the giveaway is open and before its close (and once).
+ENTER = (
+    "INSERT INTO giveaway_entries (id, giveaway_id, user_id, entrant, at) "
+    "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM giveaways "
+    "WHERE id = ? AND status = ? AND closes_at > ?) "
+    "ON CONFLICT (giveaway_id, user_id) DO NOTHING"
+)
+#: The same, holding the giveaway's row (shared) so a close waits for it or it sees the close.
+ENTER_POSTGRES = ENTER.replace("closes_at > ?)", "closes_at > ? FOR SHARE)")
 
 
 def _record(row: Row) -> GiveawayRecord:
@@ -104,36 +115,19 @@ class SqlGiveawayStore:
         return None if row is None else str(row["id"])
 
     async def enter(self, giveaway_id: str, entry: Entry, user_id: str, at_ms: int) -> str | None:
-        async with self._db.transaction() as tx:
-            mine = await tx.fetchone(
-                "SELECT id FROM giveaway_entries WHERE giveaway_id = ? AND user_id = ?",
-                giveaway_id,
-                user_id,
-            )
-            if mine is not None:
-                return str(mine["id"])
-            lock = " FOR SHARE" if tx.dialect == "postgres" else ""
-            row = await tx.fetchone(
-                f"SELECT status, closes_at FROM giveaways WHERE id = ?{lock}",  # noqa: S608 why: a constant suffix
-                giveaway_id,
-            )
-            if row is None or row["status"] != GiveawayStatus.OPEN or at_ms >= row["closes_at"]:
-                return None
-            await tx.execute(
-                "INSERT INTO giveaway_entries (id, giveaway_id, user_id, entrant, at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (giveaway_id, user_id) DO NOTHING",
-                entry.id,
-                giveaway_id,
-                user_id,
-                entry.entrant,
-                at_ms,
-            )
-            mine = await tx.fetchone(
-                "SELECT id FROM giveaway_entries WHERE giveaway_id = ? AND user_id = ?",
-                giveaway_id,
-                user_id,
-            )
-            return None if mine is None else str(mine["id"])
+        sql = ENTER_POSTGRES if self._db.dialect == "postgres" else ENTER
+        await self._db.execute(
+            sql,
+            entry.id,
+            giveaway_id,
+            user_id,
+            entry.entrant,
+            at_ms,
+            giveaway_id,
+            str(GiveawayStatus.OPEN),
+            at_ms,
+        )
+        return await self.entry_of(giveaway_id, user_id)
 
     async def count(self, giveaway_id: str) -> int:
         row = await self._db.fetchone(
