@@ -383,7 +383,8 @@ class GiveawayService:
         record = await self._record(giveaway_id, fresh=True)
         if record.show_id != show_id:
             raise NotFound("no such giveaway in this show")
-        if record.status is GiveawayStatus.OPEN and await self.close(giveaway_id):
+        if record.status is GiveawayStatus.OPEN:
+            await self.close(giveaway_id)  # due but not closed yet (here or by another node)
             record = await self._record(giveaway_id, fresh=True)
         if record.status is GiveawayStatus.OPEN:
             raise GiveawayNotClosed("the giveaway takes entries until it closes")
@@ -399,7 +400,6 @@ class GiveawayService:
         if not await self._store.mark_drawn(giveaway_id, winners, self._clock.now_ms()):
             raise GiveawayAlreadyDrawn("this giveaway was drawn already")
         drawn = await self._record(giveaway_id, fresh=True)
-        await self._settle(drawn)
         users = {entry.id: user_id for entry, user_id in entries}
         await self._bus.publish(
             "giveaway.drawn",
@@ -410,6 +410,12 @@ class GiveawayService:
                 "seed": drawn.seed,
             },
         )
+        try:
+            await self._settle(drawn)
+        except LiveCommerceError as exc:  # drawn for good: the sweeper places the orders
+            log.warning(
+                "prize orders left to the sweeper: %s", exc, extra={"giveaway": giveaway_id}
+            )
         return await self.record(giveaway_id)
 
     async def _winner(self, user_id: str, entry_id: str) -> dict[str, Any]:
