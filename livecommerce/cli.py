@@ -1,6 +1,7 @@
 """Command line: ``serve`` (config file < environment < flags), ``migrate``, ``create-user``,
-``verify-bids`` (recompute an auction's published bid log, docs/AUCTIONS.md) and
-``verify-audit`` (recompute a show's exported moderation audit log, docs/TRUST.md)."""
+``verify-bids`` (recompute an auction's published bid log, docs/AUCTIONS.md), ``verify-audit``
+(recompute a show's exported moderation audit log, docs/TRUST.md) and ``verify-draw``
+(recompute a giveaway's draw, docs/GIVEAWAYS.md)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
         default="LIVECOMMERCE_TOKEN",
         help="environment variable holding the bearer token a URL needs (default: "
         "LIVECOMMERCE_TOKEN); never a flag, so it stays out of the process list",
+    )
+    verify_draw_cmd = sub.add_parser(
+        "verify-draw",
+        help="recompute a giveaway's draw (GET /api/v1/giveaways/{id}): its seed against the "
+        "commitment, the entries against entries_hash, the winners against the seed; prints "
+        "OK or what does not verify; exit status 1 when it fails",
+    )
+    verify_draw_cmd.add_argument(
+        "url", help="the record's URL, or a saved copy's path ('-': stdin)"
     )
     for command in (migrate, user):
         command.add_argument("--config", type=Path)
@@ -155,24 +165,30 @@ async def _create_user(settings: Settings, name: str, email: str, role: Role, pa
     return user.id
 
 
-def _read_log(source: str, token: str | None = None) -> dict[str, Any]:
-    """A published log from a URL (with a bearer token when given), a file or stdin ('-')."""
+def _published(source: str, what: str, token: str | None = None) -> dict[str, Any] | None:
+    """A published JSON document from a URL (with a bearer token when given), a saved file or
+    stdin ('-'); None (after saying why on stderr) when it cannot be read."""
     import json
     import urllib.request
 
-    if source.startswith(("http://", "https://")):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        request = urllib.request.Request(source, headers=headers)  # noqa: S310 why: the scheme is checked just above
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 why: as above
-            raw = response.read()
-    elif source == "-":
-        raw = sys.stdin.buffer.read()
-    else:
-        raw = Path(source).read_bytes()
-    log = json.loads(raw)
-    if not isinstance(log, dict):
-        raise ValueError("the log is not a JSON object")
-    return log
+    try:
+        if source.startswith(("http://", "https://")):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            request = urllib.request.Request(source, headers=headers)  # noqa: S310 why: the scheme is checked just above
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 why: as above
+                raw = response.read()
+        elif source == "-":
+            raw = sys.stdin.buffer.read()
+        else:
+            raw = Path(source).read_bytes()
+        document = json.loads(raw)
+    except (OSError, ValueError) as exc:
+        print(f"livecommerce: cannot read the {what}: {exc}", file=sys.stderr)
+        return None
+    if not isinstance(document, dict):
+        print(f"livecommerce: the {what} is not a JSON object", file=sys.stderr)
+        return None
+    return document
 
 
 def _report(verdict: Verdict, ok_text: str) -> int:
@@ -188,10 +204,8 @@ def verify_bids(source: str) -> int:
     """Fetch (or read) a published bid log and check its chain; 0 when it verifies."""
     from livecommerce.domain.auctions import verify_log
 
-    try:
-        log = _read_log(source)
-    except (OSError, ValueError) as exc:
-        print(f"livecommerce: cannot read the log: {exc}", file=sys.stderr)
+    log = _published(source, "log")
+    if log is None:
         return 2
     return _report(verify_log(log), f"OK: {len(log.get('bids', []))} bids, head {log.get('head')}")
 
@@ -200,12 +214,27 @@ def verify_audit(source: str, token: str | None) -> int:
     """Fetch (or read) a show's exported audit log and check its chain; 0 when it verifies."""
     from livecommerce.domain.moderation import verify_audit as verify
 
-    try:
-        log = _read_log(source, token)
-    except (OSError, ValueError) as exc:
-        print(f"livecommerce: cannot read the log: {exc}", file=sys.stderr)
+    log = _published(source, "log", token)
+    if log is None:
         return 2
     return _report(verify(log), f"OK: {len(log.get('entries', []))} rows, head {log.get('head')}")
+
+
+def verify_draw(source: str) -> int:
+    """Fetch (or read) a giveaway's published record and recompute its draw; 0 when it
+    verifies."""
+    from livecommerce.domain.giveaways import verify_draw as check
+
+    record = _published(source, "record")
+    if record is None:
+        return 2
+    verdict = check(record)
+    if verdict.ok:
+        winners = ", ".join(w["entry_id"] for w in record["winners"]) or "none"
+        print(f"OK: {len(record['entries'])} entries, winners {winners}")
+        return 0
+    print(f"FAILED: {verdict.reason}")
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         return verify_bids(args.url)
     if args.command == "verify-audit":
         return verify_audit(args.url, os.environ.get(args.token_env))
+    if args.command == "verify-draw":
+        return verify_draw(args.url)
     try:
         settings = settings_from_args(args)
         factory = loop_factory(settings.server.event_loop)

@@ -10,6 +10,8 @@ LiveCommerceError
 │                      ProductArchived, BidTooLow, NotAnAuction, AuctionNotOpen,
 │                      AuctionClosed, SellerCannotBid, PaymentMethodRequired, HandleTaken,
 │                      CannotFollowSelf, ShowEnded
+│                      AuctionClosed, SellerCannotBid, PaymentMethodRequired, GiveawayClosed,
+│                      GiveawayNotClosed, GiveawayAlreadyDrawn, CannotEnter, FollowRequired
 ├── NotFound (404) · PermissionDenied (403): GuestEmailRequired · Unauthenticated (401)
 ├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired,
 │                       InvalidCsv, WeakPassword, HandleInvalid
@@ -130,6 +132,35 @@ class PaymentMethodRequired(DomainError):
     """The show asks bidders for what a win needs (a saved shipping address) before bidding."""
 
     code = "payment_method_required"
+
+
+class GiveawayClosed(DomainError):
+    """An entry after the giveaway's close: its entry list is frozen and hashed."""
+
+    code = "giveaway_closed"
+
+
+class GiveawayNotClosed(DomainError):
+    """A draw before the close: the entries must be frozen before the seed is revealed."""
+
+    code = "giveaway_not_closed"
+
+
+class GiveawayAlreadyDrawn(DomainError):
+    code = "giveaway_already_drawn"
+
+
+class CannotEnter(DomainError):
+    """Who may never enter a giveaway: guests (one person, one account) and the show's seller
+    and hosts."""
+
+    code = "cannot_enter"
+
+
+class FollowRequired(DomainError):
+    """A followers-only giveaway and an entrant who does not follow the seller."""
+
+    code = "follow_required"
 
 
 class NotFound(LiveCommerceError):

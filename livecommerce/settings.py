@@ -259,6 +259,13 @@ class ShopSettings(Section):
     #: Words refused in reviews and sellers' replies (matched like chat's banned words: case,
     #: spacing and look-alike letters folded); links are always refused (docs/TRUST.md).
     review_banned_words: list[str] = Field(default_factory=list, max_length=500)
+    #: How often each node closes due giveaways and places the prize orders of drawn ones
+    #: another node left behind (docs/GIVEAWAYS.md).
+    giveaway_sweep_seconds: float = Field(1.0, gt=0, le=3600)
+    #: Shortest gap between two `giveaway.updated` (entry counts) of one giveaway from one node.
+    giveaway_update_interval_seconds: float = Field(0.5, ge=0, le=60)
+    #: Giveaway entries per person (every giveaway together, repeats included).
+    giveaway_enter_rates: list[RateSetting] = [RateSetting(limit=5, per_seconds=10)]
 
 
 class Settings(BaseSettings):

@@ -40,6 +40,7 @@ from livecommerce.adapters.sql.audience import SqlFollowStore, SqlRsvpStore
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
 from livecommerce.adapters.sql.catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase, open_database
+from livecommerce.adapters.sql.giveaways import SqlGiveawayStore
 from livecommerce.adapters.sql.hub import SqlHubStore
 from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.adapters.sql.reviews import SqlReviewStore
@@ -85,6 +86,7 @@ class Adapters:
     bids: SqlBidLog
     follows: SqlFollowStore
     rsvps: SqlRsvpStore
+    giveaways: SqlGiveawayStore
     images: FileProductImages
     gateways: dict[str, PaymentGateway]
     metrics: PrometheusShopMetrics
@@ -167,6 +169,7 @@ async def open_adapters(
             bids=SqlBidLog(db),
             follows=SqlFollowStore(db),
             rsvps=SqlRsvpStore(db),
+            giveaways=SqlGiveawayStore(db),
             images=FileProductImages(settings.server.data_dir / "uploads" / "products"),
             gateways=gateways,
             metrics=PrometheusShopMetrics(registry),

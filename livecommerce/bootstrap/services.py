@@ -14,6 +14,7 @@ from livecommerce.services.chat import ChatLimits, ChatService
 from livecommerce.services.checkout import CheckoutService
 from livecommerce.services.container import Services
 from livecommerce.services.follows import FollowService
+from livecommerce.services.giveaways import GiveawayOptions, GiveawayService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
@@ -85,6 +86,26 @@ def build_services(
         rates=_rates(shop.checkout_rates),
     )
     moderation = ModerationService(a.hub, a.hub, clock, a.accounts, a.bus)
+    follows = FollowService(a.follows, a.accounts, shows, clock)
+    giveaways = GiveawayService(
+        a.giveaways,
+        orders=a.orders,
+        shows=shows,
+        catalog=catalog,
+        stock=stock,
+        payments=payments,
+        moderation=moderation,
+        addresses=a.addresses,
+        events=events,
+        bus=a.bus,
+        clock=clock,
+        limiter=a.rate_limiter,
+        is_following=follows.is_following,
+        options=GiveawayOptions(
+            enter_rates=_rates(shop.giveaway_enter_rates),
+            update_interval=shop.giveaway_update_interval_seconds,
+        ),
+    )
     return Services(
         accounts=accounts,
         shows=shows,
@@ -128,8 +149,9 @@ def build_services(
                 batch_max=shop.batch_max,
             ),
         ),
-        follows=FollowService(a.follows, a.accounts, shows, clock),
+        follows=follows,
         rsvps=RsvpService(a.rsvps, shows, clock),
+        giveaways=giveaways,
         clock=clock,
         bus=a.bus,
         rate_limiter=a.rate_limiter,

@@ -7,6 +7,10 @@ refunding everything in any number of parts reverses exactly F). Lines are signe
 credit < 0; every transaction sums to zero. Transactions are append-only and unique on
 `(order_id, idempotency_key)` (for provider events the key is the event or refund id), so a
 replay is a no-op by construction. Paid and refunded amounts are derived from the journal.
+
+A giveaway prize (an order at price 0) posts the seller's promotion expense at the prize's
+list price V: debit `promotion_expense` V, credit `goods_given_away` V, both the seller's. No
+money moves, so neither the provider's clearing account nor the platform's fees are touched.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ class Account(StrEnum):
     PROVIDER_CLEARING = "provider_clearing"  # money held at the payment provider for us
     SELLER_PAYABLE = "seller_payable"  # what the platform owes a seller
     PLATFORM_FEES = "platform_fees"  # the platform's revenue
+    PROMOTION_EXPENSE = "promotion_expense"  # what a seller's giveaways cost, at list price
+    GOODS_GIVEN_AWAY = "goods_given_away"  # the list value of the goods a seller gave away
 
 
 class EntryKind(StrEnum):
@@ -34,6 +40,7 @@ class EntryKind(StrEnum):
 
     PAYMENT = "payment"  # the buyer paid an order
     REFUND = "refund"  # money went back to the buyer
+    PROMOTION = "promotion"  # a seller gave the goods away (a giveaway prize); no money moved
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,32 @@ def refund_entry(
             JournalLine(Account.PROVIDER_CLEARING, PLATFORM, -amount),
             JournalLine(Account.SELLER_PAYABLE, seller_id, amount - fee_back),
             JournalLine(Account.PLATFORM_FEES, PLATFORM, fee_back),
+        ),
+        at_ms=at_ms,
+    )
+
+
+def promotion_entry(
+    *,
+    order_id: str,
+    seller_id: str,
+    value: int,
+    currency: str,
+    idempotency_key: str,
+    at_ms: int,
+) -> JournalTransaction:
+    """The seller's promotion expense for a prize order: its list value `value`, not money."""
+    if value < 0:
+        raise InvalidInput("a prize's value cannot be negative")
+    return JournalTransaction(
+        order_id=order_id,
+        idempotency_key=idempotency_key,
+        kind=EntryKind.PROMOTION,
+        currency=currency,
+        amount=value,
+        lines=(
+            JournalLine(Account.PROMOTION_EXPENSE, seller_id, value),
+            JournalLine(Account.GOODS_GIVEN_AWAY, seller_id, -value),
         ),
         at_ms=at_ms,
     )

@@ -187,6 +187,7 @@ async def chat_send(ctx: EventContext, p: ChatSend) -> dict[str, Any]:
         await hub.broadcast(show.id, "chat.held", {"message": message.to_wire()}, staff_only=True)
         return {"held": True, "message": message.to_wire()}
     await hub.deliver_chat(message)
+    ctx.services.giveaways.heard(ctx.principal, show, message.text)
     return {"message": message.to_wire()}
 
 

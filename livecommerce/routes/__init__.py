@@ -13,6 +13,7 @@ from livecommerce.routes import (
     accounts,
     auctions,
     audience,
+    giveaways,
     login,
     moderation,
     orders,
@@ -40,6 +41,7 @@ API_MODULES = (
     moderation,
     audience,
     reviews,
+    giveaways,
 )
 
 

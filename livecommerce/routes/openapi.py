@@ -130,6 +130,13 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
         _LISTED_ORDER,
     ),
     "confirm_demo": dict.fromkeys(("get_order", "refund_order", "fulfil_order"), _ORDER),
+    "create_giveaway": {
+        "get_giveaway": {"giveaway_id": "$response.body#/id"},
+        "draw_giveaway": {
+            "show_id": "$response.body#/show_id",
+            "giveaway_id": "$response.body#/id",
+        },
+    },
     "refund_order": {"get_order": _ORDER},
     "fulfil_order": {"get_order": _ORDER},
     "create_appeal": dict.fromkeys(("get_appeal", "decide_appeal"), _APPEAL),

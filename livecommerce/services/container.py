@@ -18,6 +18,7 @@ from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatService
 from livecommerce.services.checkout import CheckoutService
 from livecommerce.services.follows import FollowService
+from livecommerce.services.giveaways import GiveawayService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
@@ -52,6 +53,7 @@ class Services:
     auctions: AuctionService
     follows: FollowService
     rsvps: RsvpService
+    giveaways: GiveawayService
     clock: Clock
     bus: Bus
     rate_limiter: RateLimiter

@@ -218,6 +218,24 @@ class StockService:
                 line, reservation_id, buyer_id, quantity, expires_at_ms
             )
 
+    async def reserve_prize(
+        self,
+        product_id: str,
+        variant_id: str,
+        giveaway_id: str,
+        reservation_id: str,
+        winner_id: str,
+        expires_at_ms: int,
+    ) -> ReserveResult:
+        """Hold one unit of the variant for a giveaway's winner: the variant's stock only (a
+        giveaway is no offer, so it has no cap), taken atomically like a checkout's."""
+        line = StockLine(product_id, variant_id, giveaway_id)
+        try:
+            return await self._inventory.reserve(line, reservation_id, winner_id, 1, expires_at_ms)
+        except NotFound:
+            await self.load(product_id)
+            return await self._inventory.reserve(line, reservation_id, winner_id, 1, expires_at_ms)
+
     async def peek(
         self,
         offer: Offer,

@@ -1,5 +1,5 @@
-"""What the auction tests share: the standalone verifier of docs/AUCTIONS.md run as a reader
-would run it, and a one-byte edit of a published log."""
+"""What the tests of published records share (auction bid logs, giveaway draws): the standalone
+verifier a doc gives, run as a reader would run it, and a one-byte edit of a published log."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import re
 import sys
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "AUCTIONS.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def standalone_verifier() -> str:
-    """The script docs/AUCTIONS.md gives, as a reader would copy it."""
-    found = re.search(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+def standalone_verifier(doc: str = "AUCTIONS.md") -> str:
+    """The script a doc (docs/AUCTIONS.md, docs/GIVEAWAYS.md) gives, as a reader would copy it."""
+    found = re.search(r"```python\n(.*?)```", (DOCS / doc).read_text(encoding="utf-8"), re.S)
     assert found is not None
     return found.group(1)
 

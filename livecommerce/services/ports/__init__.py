@@ -30,6 +30,7 @@ from livecommerce.services.ports.catalog import (
     User,
     Variant,
 )
+from livecommerce.services.ports.giveaways import GiveawayRecord, GiveawayStore, OwnedEntry
 from livecommerce.services.ports.hub import (
     Audience,
     ChatStore,
@@ -81,11 +82,14 @@ __all__ = [
     "FanoutHandler",
     "FollowStore",
     "Followed",
+    "GiveawayRecord",
+    "GiveawayStore",
     "ImageSize",
     "InventoryStore",
     "ModerationStore",
     "OrderFilter",
     "OrderStore",
+    "OwnedEntry",
     "OwnedRow",
     "PaymentGateway",
     "PaymentInfo",

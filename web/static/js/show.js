@@ -8,6 +8,7 @@ import { wireAudience } from "./audience.js";
 import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, errorText, minorOf, money, newKey, tabs, timeOf, toMinor } from "./common.js";
 import { countdown, localTime } from "./localtime.js";
 import { playHls, playWhep, whenLost } from "./media.js";
+import { viewerGiveaway } from "./giveaways.js";
 import { followShowStatus } from "./showstate.js";
 
 wireAudience();
@@ -311,6 +312,7 @@ $("seek").addEventListener("change", () => { replay.dragging = false; followPlay
 
 // --- hub -----------------------------------------------------------------------------------
 let joinWaiters = [];
+let giveaway = null;
 const hub = connectShow(showId, {
   token: guestToken && !account ? guestToken : null,
   onJoined(ack, messages, resumed) {
@@ -322,6 +324,7 @@ const hub = connectShow(showId, {
     lifecycle.joined();
     if (ack.policy?.slow_mode_seconds) notice(`Slow mode is on: one line every ${ack.policy.slow_mode_seconds} s.`);
     if (ack.auction) setAuction(ack.auction);
+    giveaway?.show(ack.giveaway);
     const pinned = ack.pinned || ack.offer;
     if (pinned && !replay.on) pinOffer(pinned);
     chatControls();
@@ -348,6 +351,7 @@ const hub = connectShow(showId, {
     }
   },
 });
+giveaway = viewerGiveaway(hub, { canEnter: () => account });
 
 function forgetGuest() {
   guestToken = null;

@@ -4,6 +4,7 @@
 // viewer count.
 import { $, addressLines, api, buyerName, cfg, clock, confirmFirst, connectShow, el, errorText, itemText, money, minorOf, timeOf, toMinor } from "./common.js";
 import { bitrateMeter, publishWhip, whenLost } from "./media.js";
+import { studioGiveaway } from "./giveaways.js";
 import { followShowStatus } from "./showstate.js";
 
 const showId = cfg.showId;
@@ -230,14 +231,20 @@ setInterval(async () => {
 }, 1000);
 
 // --- hub: offers, questions, orders, viewers -----------------------------------------------
+let giveaway = null;
 const hub = connectShow(showId, {
   onJoined(ack) {
+    giveaway?.show(ack.giveaway);
     for (const q of ack.questions || []) upsertQuestion(q);
     if (typeof ack.viewers === "number") $("viewers-count").textContent = String(ack.viewers);
     lifecycle.joined();
   },
 });
 
+giveaway = studioGiveaway(hub, {
+  showId,
+  products: async () => (await api("GET", `/api/v1/products?seller_id=${encodeURIComponent(cfg.userId)}`)).products || [],
+});
 hub.on("show.state", (p) => lifecycle.event(p));
 hub.on("viewers.count", (p) => { $("viewers-count").textContent = String(p.count ?? 0); });
 
