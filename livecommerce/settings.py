@@ -256,6 +256,8 @@ class ShopSettings(Section):
     auction_update_interval_seconds: float = Field(0.1, ge=0, le=10)
     #: Bids per bidder (every auction together).
     bid_rates: list[RateSetting] = [RateSetting(limit=10, per_seconds=1)]
+    #: Voucher drop claims per viewer (every drop together; docs/SOCIAL.md).
+    claim_rates: list[RateSetting] = [RateSetting(limit=5, per_seconds=1)]
 
 
 class Settings(BaseSettings):

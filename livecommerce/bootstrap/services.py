@@ -13,6 +13,8 @@ from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatLimits, ChatService
 from livecommerce.services.checkout import CheckoutService
 from livecommerce.services.container import Services
+from livecommerce.services.coupons import CouponService
+from livecommerce.services.drops import DropOptions, DropService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
@@ -27,6 +29,11 @@ from livecommerce.settings import RateSetting, Settings
 
 def _rates(settings: list[RateSetting]) -> tuple[Rate, ...]:
     return tuple(Rate(r.limit, r.per_seconds) for r in settings)
+
+
+async def not_following(user_id: str, seller_id: str) -> bool:
+    """Nobody follows anyone until follows exist: followers-only coupons are refused."""
+    return False
 
 
 def build_services(
@@ -54,9 +61,19 @@ def build_services(
         stock_interval=shop.stock_update_interval_seconds,
         metrics=a.metrics,
     )
+    coupons = CouponService(
+        a.coupons, a.redemptions, shows, catalog, clock, is_following=not_following
+    )
     pay = settings.payments
     payments = PaymentService(
-        a.orders, a.inventory, a.gateways, events, clock, stock=stock, fee_bps=pay.platform_fee_bps
+        a.orders,
+        a.inventory,
+        a.gateways,
+        events,
+        clock,
+        stock=stock,
+        coupons=coupons,
+        fee_bps=pay.platform_fee_bps,
     )
     limits = ChatLimits(
         chat_rates=_rates(settings.hub.chat_rates),
@@ -76,6 +93,7 @@ def build_services(
         offers=offers,
         addresses=a.addresses,
         stock=stock,
+        coupons=coupons,
         provider=pay.provider,
         ttl_seconds=shop.reservation_ttl_seconds,
         limiter=a.rate_limiter,
@@ -121,6 +139,18 @@ def build_services(
                 update_interval=shop.auction_update_interval_seconds,
                 batch_max=shop.batch_max,
             ),
+        ),
+        coupons=coupons,
+        drops=DropService(
+            a.coupons,
+            a.drop_claims,
+            coupons,
+            shows,
+            moderation,
+            a.bus,
+            clock,
+            limiter=a.rate_limiter,
+            options=DropOptions(claim_rates=_rates(shop.claim_rates)),
         ),
         clock=clock,
         bus=a.bus,

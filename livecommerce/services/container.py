@@ -17,6 +17,8 @@ from livecommerce.services.catalog import CatalogService
 from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatService
 from livecommerce.services.checkout import CheckoutService
+from livecommerce.services.coupons import CouponService
+from livecommerce.services.drops import DropService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
@@ -46,6 +48,8 @@ class Services:
     qa: QaService
     analytics: AnalyticsService
     auctions: AuctionService
+    coupons: CouponService
+    drops: DropService
     clock: Clock
     bus: Bus
     rate_limiter: RateLimiter

@@ -15,6 +15,15 @@ from livecommerce.services.ports.auctions import (
     Commit,
     OwnedRow,
 )
+from livecommerce.services.ports.coupons import (
+    Claim,
+    Claimed,
+    CouponStore,
+    Drop,
+    DropClaims,
+    Redeemed,
+    Redemptions,
+)
 from livecommerce.services.ports.catalog import (
     AccountStore,
     CatalogAdminStore,
@@ -73,8 +82,13 @@ __all__ = [
     "CatalogAdminStore",
     "CatalogStore",
     "ChatStore",
+    "Claim",
+    "Claimed",
     "Clock",
     "Commit",
+    "CouponStore",
+    "Drop",
+    "DropClaims",
     "Fanout",
     "FanoutHandler",
     "ImageSize",
@@ -91,6 +105,8 @@ __all__ = [
     "QaStore",
     "RateLimiter",
     "ReconnectHandler",
+    "Redeemed",
+    "Redemptions",
     "RefundResult",
     "Report",
     "ReserveResult",
