@@ -12,6 +12,7 @@ from aiohttp import web
 from livecommerce.routes import (
     accounts,
     auctions,
+    coupons,
     login,
     moderation,
     orders,
@@ -27,7 +28,17 @@ from livecommerce.routes.api import API_ROUTES
 from livecommerce.routes.media import add_media_routes
 from livecommerce.routes.openapi import openapi_document
 
-API_MODULES = (accounts, shows, products, shop, auctions, orders, payments, moderation)
+API_MODULES = (
+    accounts,
+    shows,
+    products,
+    shop,
+    auctions,
+    coupons,
+    orders,
+    payments,
+    moderation,
+)
 
 
 def setup_routes(app: web.Application, static_dir: Path) -> None:

@@ -47,10 +47,19 @@ WRITES: dict[str, dict[str, Any]] = {
     "offer.start": {"offer_id": "off_x"},
     "offer.end": {"offer_id": "off_x"},
     "auction.bid": {"offer_id": "off_x", "amount": 100, "idempotency_key": "anon-bid-1"},
+    "drop.claim": {"drop_id": "drp_x"},
 }
 PARTNER = "https://partner.example"
 #: Events any signed-in viewer may send: refused to an anonymous socket as unauthenticated.
-VIEWER_WRITES = {"chat.send", "reaction.send", "chat.report", "qa.ask", "qa.upvote", "auction.bid"}
+VIEWER_WRITES = {
+    "chat.send",
+    "reaction.send",
+    "chat.report",
+    "qa.ask",
+    "qa.upvote",
+    "auction.bid",
+    "drop.claim",
+}
 
 
 @pytest.fixture
