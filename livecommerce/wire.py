@@ -191,7 +191,7 @@ class OrderOut(BaseModel):
     buyer: str = Field(description="the buyer's user id")
     buyer_name: str
     unit_price: MoneyOut
-    total: MoneyOut = Field(description="unit_price × quantity − discount")
+    total: MoneyOut = Field(description="unit_price times quantity, less the discount")
     discount: MoneyOut = Field(description="what a coupon took off (zero without one)")
     coupon_code: str | None = Field(None, description="the coupon used, upper-cased")
     refunded: MoneyOut

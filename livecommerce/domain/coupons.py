@@ -1,7 +1,7 @@
 """Coupons and voucher drops: what a code is, whether an order may use it and what it takes off.
 
 A coupon belongs to one seller; its code is unique per seller regardless of case (codes are kept
-upper-case). A `percent` coupon takes `value`% of the order's subtotal (unit price × quantity),
+upper-case). A `percent` coupon takes `value`% of the order's subtotal (unit price times quantity),
 rounded down to the minor unit, so a buyer never gets more than the stated percentage; an
 `amount` coupon takes `value` minor units of its currency. Either way the discount is at most the
 subtotal: a total is never negative (a 100 % coupon makes a free order). How many orders may use a

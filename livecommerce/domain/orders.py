@@ -109,7 +109,7 @@ class Order:
     fulfilment: Fulfilment | None = None
     #: A refund asked for the order's units to go back into stock (at most once per order).
     restocked: bool = False
-    #: What a coupon took off `unit_price × quantity` (`total` is after it), in the order's
+    #: What a coupon took off `unit_price * quantity` (`total` is after it), in the order's
     #: currency, and which coupon (its id and code as the buyer typed it, upper-cased).
     discount_minor: int = 0
     coupon_id: str | None = None

@@ -337,9 +337,7 @@ class CheckoutService:
             return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order, fresh=True))
         return await self._resume(stored)
 
-    async def _quote(
-        self, code: str, buyer_id: str, show_id: str, offer: Offer, qty: int
-    ) -> Quote:
+    async def _quote(self, code: str, buyer_id: str, show_id: str, offer: Offer, qty: int) -> Quote:
         return await self._coupons.quote(
             code,
             buyer_id=buyer_id,

@@ -140,13 +140,14 @@ class CouponService:
             drop_id=drop_id,
         )
 
-    async def check_scope(self, seller_id: str, show_id: str | None, product_id: str | None) -> None:
+    async def check_scope(
+        self, seller_id: str, show_id: str | None, product_id: str | None
+    ) -> None:
         """A coupon's scope is one of its seller's shows or products."""
         if show_id is not None and (await self._shows.get(show_id)).seller_id != seller_id:
             raise NotFound("no such show in this shop")
-        if product_id is not None:
-            if (await self._catalog.get(product_id)).seller_id != seller_id:
-                raise NotFound("no such product in this shop")
+        if product_id is not None and (await self._catalog.get(product_id)).seller_id != seller_id:
+            raise NotFound("no such product in this shop")
 
     async def list(self, principal: Principal | None) -> list[tuple[Coupon, int]]:
         """The caller's coupons with their redemptions held or used (drops' coupons apart)."""

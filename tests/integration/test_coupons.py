@@ -150,7 +150,7 @@ async def test_each_rule_refuses_with_its_own_code(env: ShopEnv) -> None:
     offer = await env.offer(stock=20)
     buyer = await env.buyer()
     now = env.clock.now_ms()
-    cases = {
+    cases: dict[str, tuple[dict[str, Any], str]] = {
         "FANS-ONLY": ({"followers_only": True}, "coupon_followers_only"),
         "BIG-ORDER": ({"min_order": 10_000, "currency": "USD"}, "coupon_min_order"),
         "LATER-ON": ({"starts_at_ms": now + 60_000}, "coupon_not_started"),

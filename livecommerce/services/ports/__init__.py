@@ -15,15 +15,6 @@ from livecommerce.services.ports.auctions import (
     Commit,
     OwnedRow,
 )
-from livecommerce.services.ports.coupons import (
-    Claim,
-    Claimed,
-    CouponStore,
-    Drop,
-    DropClaims,
-    Redeemed,
-    Redemptions,
-)
 from livecommerce.services.ports.catalog import (
     AccountStore,
     CatalogAdminStore,
@@ -37,6 +28,15 @@ from livecommerce.services.ports.catalog import (
     StoredImage,
     User,
     Variant,
+)
+from livecommerce.services.ports.coupons import (
+    Claim,
+    Claimed,
+    CouponStore,
+    Drop,
+    DropClaims,
+    Redeemed,
+    Redemptions,
 )
 from livecommerce.services.ports.hub import (
     Audience,

@@ -125,8 +125,6 @@ class CouponStore(Protocol):
 
     async def end_drop(self, drop_id: str, at: int) -> None: ...
 
-    async def add_claim(
-        self, drop_id: str, user_id: str, coupon: Coupon, at: int
-    ) -> None:
+    async def add_claim(self, drop_id: str, user_id: str, coupon: Coupon, at: int) -> None:
         """Record a claim and write its coupon (once: a repeated claim writes nothing)."""
         ...
