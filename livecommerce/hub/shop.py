@@ -1,10 +1,10 @@
 """The shop's Socket.IO events, registered on the hub's event table: thin handlers that validate
 the payload, call the shop's services and return the ack body. `checkout.start` (with an
 optional `shipping_address`, else the buyer's saved one, and an optional `coupon_code`) acks
-`{ok, order, payment: {...}}`, the order in the same shape as REST and `order.updated`; the studio's `offer.pin`,
-`offer.unpin`, `offer.start` and `offer.end` ack `{ok, offer}` and the services announce
-`offer.pinned` / `offer.unpinned` / `offer.updated` on the Bus, which the hub relays to the show's
-room (as it relays `order.updated` to the buyer and the show's staff).
+`{ok, order, payment: {...}}`, the order in the same shape as REST and `order.updated`; the
+studio's `offer.pin`, `offer.unpin`, `offer.start` and `offer.end` ack `{ok, offer}` and the
+services announce `offer.pinned` / `offer.unpinned` / `offer.updated` on the Bus, which the hub
+relays to the show's room (as it relays `order.updated` to the buyer and the show's staff).
 
 Payload models forbid unknown keys, so a client that sends a price or total is refused with
 `invalid_input` instead of having it silently ignored; quantities must be real integers.
