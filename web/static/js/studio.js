@@ -5,6 +5,7 @@
 import { $, addressLines, api, buyerName, cfg, clock, confirmFirst, connectShow, el, errorText, itemText, money, minorOf, timeOf, toMinor } from "./common.js";
 import { bitrateMeter, publishWhip, whenLost } from "./media.js";
 import { followShowStatus } from "./showstate.js";
+import { mountStudioSocial } from "./social.js";
 
 const showId = cfg.showId;
 const iceServers = JSON.parse(cfg.iceServers || "[]");
@@ -472,3 +473,5 @@ loadOffers();
 loadOrders();
 loadProducts();
 window.addEventListener("pagehide", () => { if (publisher) publisher.stop(); });
+
+mountStudioSocial(showId);
