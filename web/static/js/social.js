@@ -40,7 +40,7 @@ export function mountDrops(hub, showId, { signedIn, apply }) {
     drop.timer = setTimeout(() => { if (!drop.code) box.hidden = true; }, 5000);
   }
 
-  hub.on("drop.started", (p) => {
+  function appear(p) {
     clearTimeout(drop.timer);
     Object.assign(drop, { id: p.drop_id, code: "" });
     box.hidden = false;
@@ -49,8 +49,10 @@ export function mountDrops(hub, showId, { signedIn, apply }) {
     applyButton.hidden = true;
     status.textContent = "Tap the envelope for a voucher!";
     left(p.claims_left);
-  });
-  hub.on("drop.updated", (p) => { if (p.drop_id === drop.id) left(p.claims_left); });
+  }
+  hub.on("drop.started", appear);
+  // a viewer who joined after the start learns of the drop from its next update
+  hub.on("drop.updated", (p) => { if (p.drop_id === drop.id) left(p.claims_left); else if (p.claims_left > 0) appear(p); });
   hub.on("drop.ended", (p) => { if (p.drop_id === drop.id) finish(); });
 
   envelope.addEventListener("click", async () => {
