@@ -12,6 +12,10 @@ LiveCommerceError
 │                      CannotFollowSelf, ShowEnded
 │                      AuctionClosed, SellerCannotBid, PaymentMethodRequired, GiveawayClosed,
 │                      GiveawayNotClosed, GiveawayAlreadyDrawn, CannotEnter, FollowRequired
+│                      AuctionClosed, SellerCannotBid, PaymentMethodRequired,
+│                      CouponError (CouponInvalid, CouponNotStarted, CouponExpired,
+│                      CouponExhausted, CouponAlreadyUsed, CouponNotApplicable, CouponMinOrder,
+│                      CouponFollowersOnly), DropEnded, DropExhausted, SellerCannotClaim
 ├── NotFound (404) · PermissionDenied (403): GuestEmailRequired · Unauthenticated (401)
 ├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired,
 │                       InvalidCsv, WeakPassword, HandleInvalid
@@ -408,3 +412,74 @@ class AppealDecided(DomainError):
     """The appeal has been decided already."""
 
     code = "appeal_decided"
+
+
+# --- coupons and voucher drops (issue 15): docs/SOCIAL.md ---------------------------------------
+
+
+class CouponError(DomainError):
+    """A coupon code given at checkout cannot be used; nothing was reserved or redeemed."""
+
+    code = "coupon_error"
+
+
+class CouponInvalid(CouponError):
+    """No such code at this seller, or the seller disabled it."""
+
+    code = "coupon_invalid"
+
+
+class CouponNotStarted(CouponError):
+    code = "coupon_not_started"
+
+
+class CouponExpired(CouponError):
+    code = "coupon_expired"
+
+
+class CouponExhausted(CouponError):
+    """Every redemption the coupon allows is taken (by paid or still-open orders)."""
+
+    code = "coupon_exhausted"
+
+
+class CouponAlreadyUsed(CouponError):
+    """The buyer has used the coupon as many times as it allows one buyer."""
+
+    code = "coupon_already_used"
+
+
+class CouponNotApplicable(CouponError):
+    """The coupon is for another show, product or currency."""
+
+    code = "coupon_not_applicable"
+
+
+class CouponMinOrder(CouponError):
+    """The order is below the coupon's minimum (``details.min_order``: {amount, currency})."""
+
+    code = "coupon_min_order"
+
+
+class CouponFollowersOnly(CouponError):
+    """The coupon is for the seller's followers and the buyer does not follow them."""
+
+    code = "coupon_followers_only"
+
+
+class DropEnded(DomainError):
+    """The voucher drop's time is over (or it was never started in this show)."""
+
+    code = "drop_ended"
+
+
+class DropExhausted(DomainError):
+    """Every claim of the voucher drop is taken."""
+
+    code = "drop_exhausted"
+
+
+class SellerCannotClaim(DomainError):
+    """The show's seller and hosts cannot claim their own drop."""
+
+    code = "seller_cannot_claim"

@@ -266,6 +266,8 @@ class ShopSettings(Section):
     giveaway_update_interval_seconds: float = Field(0.5, ge=0, le=60)
     #: Giveaway entries per person (every giveaway together, repeats included).
     giveaway_enter_rates: list[RateSetting] = [RateSetting(limit=5, per_seconds=10)]
+    #: Voucher drop claims per viewer (every drop together; docs/SOCIAL.md).
+    claim_rates: list[RateSetting] = [RateSetting(limit=5, per_seconds=1)]
 
 
 class Settings(BaseSettings):

@@ -195,7 +195,9 @@ class OrderOut(BaseModel):
     buyer: str = Field(description="the buyer's user id")
     buyer_name: str
     unit_price: MoneyOut
-    total: MoneyOut
+    total: MoneyOut = Field(description="unit_price times quantity, less the discount")
+    discount: MoneyOut = Field(description="what a coupon took off (zero without one)")
+    coupon_code: str | None = Field(None, description="the coupon used, upper-cased")
     refunded: MoneyOut
     created_at: int = Field(description="epoch milliseconds")
     expires_at: int = Field(description="epoch milliseconds")

@@ -20,6 +20,7 @@ from livecommerce.adapters.demo_payments import DemoPaymentGateway
 from livecommerce.adapters.files import FileProductImages
 from livecommerce.adapters.memory.auctions import MemoryAuctions
 from livecommerce.adapters.memory.bus import MemoryBus
+from livecommerce.adapters.memory.coupons import MemoryDropClaims, MemoryRedemptions
 from livecommerce.adapters.memory.fanout import LocalFanout
 from livecommerce.adapters.memory.inventory import MemoryInventory
 from livecommerce.adapters.memory.presence import MemoryPresence
@@ -28,6 +29,7 @@ from livecommerce.adapters.prometheus import PrometheusShopMetrics
 from livecommerce.adapters.redis.auctions import RedisAuctions
 from livecommerce.adapters.redis.bus import RedisBus
 from livecommerce.adapters.redis.client import connect
+from livecommerce.adapters.redis.coupons import RedisDropClaims, RedisRedemptions
 from livecommerce.adapters.redis.fanout import RedisFanout
 from livecommerce.adapters.redis.inventory import RedisInventory
 from livecommerce.adapters.redis.presence import RedisPresence
@@ -39,6 +41,7 @@ from livecommerce.adapters.sql.auctions import SqlBidLog
 from livecommerce.adapters.sql.audience import SqlFollowStore, SqlRsvpStore
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
 from livecommerce.adapters.sql.catalog_admin import SqlCatalogAdmin
+from livecommerce.adapters.sql.coupons import SqlCouponStore
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase, open_database
 from livecommerce.adapters.sql.giveaways import SqlGiveawayStore
 from livecommerce.adapters.sql.hub import SqlHubStore
@@ -52,11 +55,13 @@ from livecommerce.services.ports import (
     AuctionStore,
     Bus,
     Clock,
+    DropClaims,
     Fanout,
     InventoryStore,
     PaymentGateway,
     PresenceStore,
     RateLimiter,
+    Redemptions,
 )
 from livecommerce.settings import Settings
 
@@ -87,6 +92,9 @@ class Adapters:
     follows: SqlFollowStore
     rsvps: SqlRsvpStore
     giveaways: SqlGiveawayStore
+    coupons: SqlCouponStore
+    redemptions: Redemptions
+    drop_claims: DropClaims
     images: FileProductImages
     gateways: dict[str, PaymentGateway]
     metrics: PrometheusShopMetrics
@@ -115,6 +123,8 @@ async def open_adapters(
         presence: PresenceStore
         fanout: Fanout
         auctions: AuctionStore
+        redemptions: Redemptions
+        drop_claims: DropClaims
         if settings.redis.url:
             client = connect(settings.redis.url, settings.redis.pool_size)
             stack.push_async_callback(client.aclose)
@@ -127,6 +137,7 @@ async def open_adapters(
             presence = RedisPresence(client)
             fanout = RedisFanout(client, node_id)
             auctions = RedisAuctions(client)
+            redemptions, drop_claims = RedisRedemptions(client), RedisDropClaims(client)
             health["redis"] = _ping(client)
         else:
             bus, limiter = MemoryBus(), MemoryRateLimiter(clock)
@@ -134,6 +145,7 @@ async def open_adapters(
             presence = MemoryPresence(clock)
             fanout = LocalFanout(node_id)
             auctions = MemoryAuctions()
+            redemptions, drop_claims = MemoryRedemptions(), MemoryDropClaims()
         pay = settings.payments
         gateways: dict[str, PaymentGateway] = {
             "demo": DemoPaymentGateway(db, settings.base_url, batch_max=batch_max)
@@ -170,6 +182,9 @@ async def open_adapters(
             follows=SqlFollowStore(db),
             rsvps=SqlRsvpStore(db),
             giveaways=SqlGiveawayStore(db),
+            coupons=SqlCouponStore(db),
+            redemptions=redemptions,
+            drop_claims=drop_claims,
             images=FileProductImages(settings.server.data_dir / "uploads" / "products"),
             gateways=gateways,
             metrics=PrometheusShopMetrics(registry),

@@ -13,6 +13,8 @@ from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatLimits, ChatService
 from livecommerce.services.checkout import CheckoutService
 from livecommerce.services.container import Services
+from livecommerce.services.coupons import CouponService
+from livecommerce.services.drops import DropOptions, DropService
 from livecommerce.services.follows import FollowService
 from livecommerce.services.giveaways import GiveawayOptions, GiveawayService
 from livecommerce.services.lifecycle import ShowLifecycle
@@ -58,9 +60,20 @@ def build_services(
         stock_interval=shop.stock_update_interval_seconds,
         metrics=a.metrics,
     )
+    follows = FollowService(a.follows, a.accounts, shows, clock)
+    coupons = CouponService(
+        a.coupons, a.redemptions, shows, catalog, clock, is_following=follows.is_following
+    )
     pay = settings.payments
     payments = PaymentService(
-        a.orders, a.inventory, a.gateways, events, clock, stock=stock, fee_bps=pay.platform_fee_bps
+        a.orders,
+        a.inventory,
+        a.gateways,
+        events,
+        clock,
+        stock=stock,
+        coupons=coupons,
+        fee_bps=pay.platform_fee_bps,
     )
     limits = ChatLimits(
         chat_rates=_rates(settings.hub.chat_rates),
@@ -80,13 +93,13 @@ def build_services(
         offers=offers,
         addresses=a.addresses,
         stock=stock,
+        coupons=coupons,
         provider=pay.provider,
         ttl_seconds=shop.reservation_ttl_seconds,
         limiter=a.rate_limiter,
         rates=_rates(shop.checkout_rates),
     )
     moderation = ModerationService(a.hub, a.hub, clock, a.accounts, a.bus)
-    follows = FollowService(a.follows, a.accounts, shows, clock)
     giveaways = GiveawayService(
         a.giveaways,
         orders=a.orders,
@@ -152,6 +165,18 @@ def build_services(
         follows=follows,
         rsvps=RsvpService(a.rsvps, shows, clock),
         giveaways=giveaways,
+        coupons=coupons,
+        drops=DropService(
+            a.coupons,
+            a.drop_claims,
+            coupons,
+            shows,
+            moderation,
+            a.bus,
+            clock,
+            limiter=a.rate_limiter,
+            options=DropOptions(claim_rates=_rates(shop.claim_rates)),
+        ),
         clock=clock,
         bus=a.bus,
         rate_limiter=a.rate_limiter,

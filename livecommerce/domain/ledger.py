@@ -3,7 +3,13 @@
 A payment of T with platform fee F posts: debit `provider_clearing` T (the provider holds the
 buyer's money for us), credit `seller_payable` T-F (owed to the seller), credit `platform_fees` F.
 A refund of R posts the mirror image, reversing the fee proportionally (cumulative rounding, so
-refunding everything in any number of parts reverses exactly F). Lines are signed: debit > 0,
+refunding everything in any number of parts reverses exactly F).
+
+A coupon's discount D is the seller's promotion: the sale is booked at its list price T+D, the
+seller is owed T+D-F and bears D as `promotion_expense` (debit D, party the seller), so what the
+seller nets is still T-F. The platform fee F is taken on T, what the buyer paid (the platform
+never charges a fee on money it did not receive). A refund reverses the promotion in proportion
+to the money refunded, with the same cumulative rounding as the fee. Lines are signed: debit > 0,
 credit < 0; every transaction sums to zero. Transactions are append-only and unique on
 `(order_id, idempotency_key)` (for provider events the key is the event or refund id), so a
 replay is a no-op by construction. Paid and refunded amounts are derived from the journal.
@@ -31,7 +37,8 @@ class Account(StrEnum):
     PROVIDER_CLEARING = "provider_clearing"  # money held at the payment provider for us
     SELLER_PAYABLE = "seller_payable"  # what the platform owes a seller
     PLATFORM_FEES = "platform_fees"  # the platform's revenue
-    PROMOTION_EXPENSE = "promotion_expense"  # what a seller's giveaways cost, at list price
+    #: what a seller's promotions cost them: coupon discounts, giveaways at list price
+    PROMOTION_EXPENSE = "promotion_expense"
     GOODS_GIVEN_AWAY = "goods_given_away"  # the list value of the goods a seller gave away
 
 
@@ -88,11 +95,15 @@ def payment_entry(
     fee_bps: int,
     idempotency_key: str,
     at_ms: int,
+    discount: int = 0,
 ) -> JournalTransaction:
-    """The journal transaction for a buyer's payment of `total`."""
+    """The journal transaction for a buyer's payment of `total` (after a `discount`)."""
     if total < 0:
         raise InvalidInput("payment cannot be negative")
+    if discount < 0:
+        raise InvalidInput("discount cannot be negative")
     fee = platform_fee(total, fee_bps)
+    promotion = (JournalLine(Account.PROMOTION_EXPENSE, seller_id, discount),) if discount else ()
     return JournalTransaction(
         order_id=order_id,
         idempotency_key=idempotency_key,
@@ -101,11 +112,20 @@ def payment_entry(
         amount=total,
         lines=(
             JournalLine(Account.PROVIDER_CLEARING, PLATFORM, total),
-            JournalLine(Account.SELLER_PAYABLE, seller_id, -(total - fee)),
+            *promotion,
+            JournalLine(Account.SELLER_PAYABLE, seller_id, -(total + discount - fee)),
             JournalLine(Account.PLATFORM_FEES, PLATFORM, -fee),
         ),
         at_ms=at_ms,
     )
+
+
+def promotion_share(discount: int, total: int, refunded: int) -> int:
+    """The part of `discount` that `refunded` of the paid `total` takes back (all of it once
+    everything is refunded; rounded down before that)."""
+    if total <= 0:
+        return discount
+    return discount * refunded // total
 
 
 def refund_entry(
@@ -119,14 +139,22 @@ def refund_entry(
     amount: int,
     idempotency_key: str,
     at_ms: int,
+    discount: int = 0,
 ) -> JournalTransaction:
-    """The reversing transaction for refunding `amount` after `refunded_before` went back."""
+    """The reversing transaction for refunding `amount` after `refunded_before` went back
+    (and the matching part of the order's `discount`)."""
     if amount <= 0:
         raise InvalidInput("refund must be positive")
     if refunded_before < 0 or refunded_before + amount > total:
         raise InvalidInput("cannot refund more than was paid")
     fee_back = platform_fee(refunded_before + amount, fee_bps) - platform_fee(
         refunded_before, fee_bps
+    )
+    promo_back = promotion_share(discount, total, refunded_before + amount) - promotion_share(
+        discount, total, refunded_before
+    )
+    promotion = (
+        (JournalLine(Account.PROMOTION_EXPENSE, seller_id, -promo_back),) if promo_back else ()
     )
     return JournalTransaction(
         order_id=order_id,
@@ -136,7 +164,8 @@ def refund_entry(
         amount=amount,
         lines=(
             JournalLine(Account.PROVIDER_CLEARING, PLATFORM, -amount),
-            JournalLine(Account.SELLER_PAYABLE, seller_id, amount - fee_back),
+            *promotion,
+            JournalLine(Account.SELLER_PAYABLE, seller_id, amount + promo_back - fee_back),
             JournalLine(Account.PLATFORM_FEES, PLATFORM, fee_back),
         ),
         at_ms=at_ms,

@@ -109,6 +109,11 @@ class Order:
     fulfilment: Fulfilment | None = None
     #: A refund asked for the order's units to go back into stock (at most once per order).
     restocked: bool = False
+    #: What a coupon took off `unit_price * quantity` (`total` is after it), in the order's
+    #: currency, and which coupon (its id and code as the buyer typed it, upper-cased).
+    discount_minor: int = 0
+    coupon_id: str | None = None
+    coupon_code: str | None = None
 
 
 def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
@@ -155,11 +160,17 @@ def place_order(
     now_ms: int,
     ttl_ms: int,
     shipping_address: ShippingAddress | None = None,
+    discount_minor: int = 0,
+    coupon_id: str | None = None,
+    coupon_code: str | None = None,
 ) -> Order:
-    """Create a `reserved` order whose price comes from the offer and whose hold ends at now+ttl."""
+    """Create a `reserved` order whose price comes from the offer and whose hold ends at now+ttl;
+    a coupon's discount comes off the total, which never goes below zero."""
     validate_quantity(quantity)
     if unit_price.minor < 0:
         raise InvalidInput("price cannot be negative")
+    if not 0 <= discount_minor <= unit_price.minor * quantity:
+        raise InvalidInput("a discount is between zero and the order's subtotal")
     if ttl_ms <= 0:
         raise InvalidInput("reservation ttl must be positive")
     return Order(
@@ -172,7 +183,7 @@ def place_order(
         variant_id=variant_id,
         quantity=quantity,
         unit_price=unit_price,
-        total=unit_price * quantity,
+        total=unit_price * quantity - Money(discount_minor, unit_price.currency),
         status=OrderStatus.RESERVED,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
@@ -180,6 +191,9 @@ def place_order(
         updated_at_ms=now_ms,
         expires_at_ms=now_ms + ttl_ms,
         shipping_address=shipping_address,
+        discount_minor=discount_minor,
+        coupon_id=coupon_id,
+        coupon_code=coupon_code,
     )
 
 
@@ -213,6 +227,8 @@ def order_view(order: Order) -> dict[str, object]:
         "buyer": order.buyer_id,
         "unit_price": {"amount": order.unit_price.minor, "currency": order.unit_price.currency},
         "total": {"amount": order.total.minor, "currency": order.total.currency},
+        "discount": {"amount": order.discount_minor, "currency": order.total.currency},
+        "coupon_code": order.coupon_code,
         "refunded": {"amount": order.refunded_minor, "currency": order.total.currency},
         "created_at": order.created_at_ms,
         "expires_at": order.expires_at_ms,

@@ -1,10 +1,10 @@
 """The shop's Socket.IO events, registered on the hub's event table: thin handlers that validate
 the payload, call the shop's services and return the ack body. `checkout.start` (with an
-optional `shipping_address`, else the buyer's saved one) acks `{ok, order, payment: {...}}`, the
-order in the same shape as REST and `order.updated`; the studio's `offer.pin`,
-`offer.unpin`, `offer.start` and `offer.end` ack `{ok, offer}` and the services announce
-`offer.pinned` / `offer.unpinned` / `offer.updated` on the Bus, which the hub relays to the show's
-room (as it relays `order.updated` to the buyer and the show's staff).
+optional `shipping_address`, else the buyer's saved one, and an optional `coupon_code`) acks
+`{ok, order, payment: {...}}`, the order in the same shape as REST and `order.updated`; the
+studio's `offer.pin`, `offer.unpin`, `offer.start` and `offer.end` ack `{ok, offer}` and the
+services announce `offer.pinned` / `offer.unpinned` / `offer.updated` on the Bus, which the hub
+relays to the show's room (as it relays `order.updated` to the buyer and the show's staff).
 
 Payload models forbid unknown keys, so a client that sends a price or total is refused with
 `invalid_input` instead of having it silently ignored; quantities must be real integers.
@@ -34,6 +34,7 @@ class CheckoutStart(Payload):
     quantity: int = Field(ge=1, le=100)
     idempotency_key: str = Field(min_length=8, max_length=100)
     shipping_address: ShippingAddressIn | None = None
+    coupon_code: str | None = Field(None, max_length=40)
 
 
 class OfferRef(Payload):
@@ -61,6 +62,7 @@ async def checkout_start(ctx: EventContext, p: CheckoutStart) -> dict[str, Any]:
         p.quantity,
         p.idempotency_key,
         shipping_address=p.shipping_address.model_dump() if p.shipping_address else None,
+        coupon=p.coupon_code,
     )
     return {"order": await ctx.services.orders.view(order), "payment": payment.client}
 

@@ -13,6 +13,7 @@ from livecommerce.routes import (
     accounts,
     auctions,
     audience,
+    coupons,
     giveaways,
     login,
     moderation,
@@ -42,6 +43,7 @@ API_MODULES = (
     audience,
     reviews,
     giveaways,
+    coupons,
 )
 
 

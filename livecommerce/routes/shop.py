@@ -147,6 +147,9 @@ class CheckoutIn(BaseModel):
     shipping_address: ShippingAddressIn | None = Field(
         None, description="where to ship; empty: the buyer's saved address"
     )
+    coupon_code: str | None = Field(
+        None, max_length=40, description="a coupon of the offer's seller (any case)"
+    )
 
 
 class CheckoutOut(BaseModel):
@@ -308,6 +311,7 @@ async def checkout(request: web.Request, body: CheckoutIn) -> CheckoutOut:
         body.quantity,
         body.idempotency_key,
         shipping_address=body.shipping_address.model_dump() if body.shipping_address else None,
+        coupon=body.coupon_code,
     )
     view = await request.app[keys.SERVICES].orders.view(order)
     return CheckoutOut(order=OrderOut.model_validate(view), payment=payment.client)

@@ -14,6 +14,12 @@ else the buyer's saved one, else the checkout is refused with `shipping_address_
 order keeps a copy of it, so later edits of the buyer's address never change where a bought order
 goes; a given address becomes the buyer's saved one when they have none yet and the checkout
 succeeded (so a buyer who loses a stampede costs no write).
+
+A `coupon_code` is part of the request's fingerprint (so the same key with another coupon is
+`idempotency_conflict`) and is checked only when the checkout would hold stock (a replay gets
+its order as it was, even once the coupon expired or ran out). Its redemption is taken before
+the stock is held and given back when the hold fails; the order carries the discount and its
+total is after it (docs/SOCIAL.md).
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from livecommerce.errors import (
 )
 from livecommerce.faults import fault_point
 from livecommerce.services.catalog import CatalogService
+from livecommerce.services.coupons import CouponService, Quote, coupon_code
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import ShopEvents
 from livecommerce.services.payments import PaymentService
@@ -100,11 +107,13 @@ class CheckoutService:
         offers: OfferService,
         addresses: AddressStore,
         stock: StockService,
+        coupons: CouponService,
         provider: str,
         ttl_seconds: int,
         limiter: RateLimiter | None = None,
         rates: Sequence[Rate] = (),
     ) -> None:
+        self._coupons = coupons
         self._limiter = limiter
         self._rates = tuple(rates)
         self._store = store
@@ -164,6 +173,7 @@ class CheckoutService:
         idempotency_key: str,
         *,
         shipping_address: Mapping[str, object] | None = None,
+        coupon: str | None = None,
     ) -> tuple[Order, PaymentInfo]:
         """Reserve, create the order and its payment; idempotent per (buyer, key)."""
         started = time.perf_counter()
@@ -177,6 +187,7 @@ class CheckoutService:
                 quantity,
                 idempotency_key,
                 shipping_address,
+                coupon,
             )
             order = result[0]
             if shipping_address is not None and order.shipping_address is not None:
@@ -200,6 +211,7 @@ class CheckoutService:
         quantity: object,
         idempotency_key: str,
         shipping_address: Mapping[str, object] | None,
+        coupon: str | None,
     ) -> tuple[Order, PaymentInfo]:
         """The checkout itself.
 
@@ -217,6 +229,7 @@ class CheckoutService:
         given = None
         if shipping_address is not None:
             given = parse_address(shipping_address, prefix="shipping_address.")
+        code = coupon_code(coupon)
         fingerprint = request_fingerprint(
             {
                 "show_id": show_id,
@@ -225,6 +238,7 @@ class CheckoutService:
                 "quantity": qty,
                 # only when given, so keys used before addresses existed keep their fingerprint
                 **({"shipping_address": given.to_wire()} if given else {}),
+                **({"coupon_code": code} if code else {}),
             }
         )
         order_id = order_id_for(buyer.user_id, idempotency_key)
@@ -242,6 +256,8 @@ class CheckoutService:
         # the variant's stock (shared by every offer of it) and this offer's cap, in one step
         held = await self._stock.peek(offer, variant, order_id, buyer.user_id, qty)
         ship_to = None
+        quote: Quote | None = None
+        took = False  # this call took the coupon's redemption (and must give it back on failure)
         if held is None:
             ship_to = await self._ship_to(buyer, offer, given, now)
             # only attempts that would hold stock count (a known key was answered above, so an
@@ -252,7 +268,17 @@ class CheckoutService:
                 and not await self._limiter.allow(f"checkout:{buyer.user_id}", self._rates)
             ):
                 raise RateLimited("too many checkouts; wait a moment")
-            held = await self._stock.reserve(offer, variant, order_id, buyer.user_id, qty, expires)
+            if code is not None:
+                quote = await self._quote(code, buyer.user_id, show_id, offer, qty)
+                took = await self._coupons.redeem(quote.coupon, order_id, buyer.user_id)
+            try:
+                held = await self._stock.reserve(
+                    offer, variant, order_id, buyer.user_id, qty, expires
+                )
+            except BaseException:
+                if took and quote is not None:
+                    await self._coupons.release(quote.coupon.id, order_id)
+                raise
         if not held.created:
             existing = await self._store.get_order(order_id)
             if existing is not None:
@@ -264,6 +290,9 @@ class CheckoutService:
             expires = held.reservation.expires_at_ms  # a racing twin holds it: same order
             if ship_to is None:
                 ship_to = await self._ship_to(buyer, offer, given, now)
+            if code is not None and quote is None:
+                quote = await self._quote(code, buyer.user_id, show_id, offer, qty)
+                took = await self._coupons.redeem(quote.coupon, order_id, buyer.user_id)
         order = place_order(
             order_id=order_id,
             buyer_id=buyer.user_id,
@@ -279,6 +308,9 @@ class CheckoutService:
             now_ms=now,
             ttl_ms=max(1, expires - now),
             shipping_address=ship_to,
+            discount_minor=quote.discount.minor if quote else 0,
+            coupon_id=quote.coupon.id if quote else None,
+            coupon_code=code if quote else None,
         )
         stored = await self._store.add_order(order)
         if (
@@ -290,9 +322,12 @@ class CheckoutService:
             # another offer, or its reservation record was lost): give the units back.
             # A twin racing on the same offer shares this very reservation, so it is kept.
             await self._inventory.release(offer.product_id, order_id)
+        if took and quote is not None and stored.coupon_id != quote.coupon.id:
+            await self._coupons.release(quote.coupon.id, order_id)  # the key's order has none
         if stored.request_hash != fingerprint:
             raise IdempotencyConflict("this idempotency key was used for another checkout")
         if stored == order:
+            await self._coupons.recorded(order)
             await self._events.stock_changed(show_id, offer.id)
         if held.created and stored == order:
             # this call holds the reservation and wrote the order (twins only find them), so
@@ -301,6 +336,16 @@ class CheckoutService:
             # as `reserved` a moment before.
             return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order, fresh=True))
         return await self._resume(stored)
+
+    async def _quote(self, code: str, buyer_id: str, show_id: str, offer: Offer, qty: int) -> Quote:
+        return await self._coupons.quote(
+            code,
+            buyer_id=buyer_id,
+            seller_id=offer.seller_id,
+            show_id=show_id,
+            product_id=offer.product_id,
+            subtotal=offer.price * qty,
+        )
 
     async def pay(self, order: Order) -> tuple[Order, PaymentInfo]:
         """The payment step alone, for orders placed elsewhere (an auction's winner): create a

@@ -17,6 +17,8 @@ from livecommerce.services.catalog import CatalogService
 from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatService
 from livecommerce.services.checkout import CheckoutService
+from livecommerce.services.coupons import CouponService
+from livecommerce.services.drops import DropService
 from livecommerce.services.follows import FollowService
 from livecommerce.services.giveaways import GiveawayService
 from livecommerce.services.lifecycle import ShowLifecycle
@@ -54,6 +56,8 @@ class Services:
     follows: FollowService
     rsvps: RsvpService
     giveaways: GiveawayService
+    coupons: CouponService
+    drops: DropService
     clock: Clock
     bus: Bus
     rate_limiter: RateLimiter

@@ -7,7 +7,9 @@ the payment's journal entries (unique on (order, `payment:<provider>:<ref>`)) an
 inventory movement (unique on `sale:<order>`) are written in the same transaction as the move to
 paid, and inventory commit/release happen once per reservation. The sweeper cancels at the
 provider *before* expiring, so a payment that already succeeded wins over the deadline. A refund
-with `restock` puts the order's units back on its variant, once per order.
+with `restock` puts the order's units back on its variant, once per order. An order that
+lets go (expired, failed, cancelled, or refunded in full) gives its coupon's redemption back,
+once (`CouponService.give_back`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from livecommerce.errors import (
 )
 from livecommerce.faults import fault_point
 from livecommerce.ids import new_id
+from livecommerce.services.coupons import CouponService
 from livecommerce.services.orders import ShopEvents
 from livecommerce.services.ports import (
     Clock,
@@ -77,8 +80,10 @@ class PaymentService:
         clock: Clock,
         *,
         stock: StockService,
+        coupons: CouponService,
         fee_bps: int,
     ) -> None:
+        self._coupons = coupons
         self._store = store
         self._inventory = inventory
         self._stock = stock
@@ -129,6 +134,7 @@ class PaymentService:
                     fee_bps=self._fee_bps,
                     idempotency_key=f"payment:{order.payment_provider}:{order.payment_ref}",
                     at_ms=new.updated_at_ms,
+                    discount=order.discount_minor,
                 )
             if journal is not None:
                 fault_point("payment.before_ledger_commit")
@@ -147,6 +153,7 @@ class PaymentService:
             await self._inventory.commit(pool, order.id)
         elif order.status in RELEASED:
             await self._inventory.release(pool, order.id)
+            await self._coupons.give_back(order)
         await self._events.order_updated(order)
         if order.status is OrderStatus.PAID or order.status in RELEASED:
             await self._events.stock_changed(order.show_id, order.offer_id)
@@ -388,10 +395,13 @@ class PaymentService:
                 amount=result.amount,
                 idempotency_key=key,
                 at_ms=new.updated_at_ms,
+                discount=order.discount_minor,
             )
             if await self._store.save_order(
                 new, order.status, journal, order.refunded_minor, movements=movements
             ):
+                if new.status is OrderStatus.REFUNDED:
+                    await self._coupons.give_back(new)
                 await self._events.order_updated(new)
                 await self._back_in_stock(new, movements)
                 return new

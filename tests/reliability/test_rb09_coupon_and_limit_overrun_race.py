@@ -1,7 +1,8 @@
-"""RB-09 coupon_and_limit_overrun_race, the per-customer limit: each customer's parallel buys
-against an offer's per-buyer limit, over the real HTTP API on Redis + PostgreSQL. The limit is
-checked in the same atomic reservation as the stock, so parallel requests cannot each see room
-for themselves; what is paid still counts against it. (Coupons do not exist yet: issue 15.)"""
+"""RB-09 coupon_and_limit_overrun_race: 50 parallel redemptions of a single-use coupon, and each
+customer's parallel buys against an offer's per-buyer limit, over the real HTTP API on Redis +
+PostgreSQL. The coupon's redemptions are counted by one Redis script per coupon and the limit in
+the same atomic reservation as the stock, so parallel requests cannot each see room for
+themselves; what is paid still counts against the limit."""
 
 from __future__ import annotations
 
@@ -65,3 +66,29 @@ async def test_parallel_buys_never_pass_the_per_customer_limit(env: ShopEnv) -> 
     assert sorted(units.values()) == sorted(per_buyer.values())
     level = await env.cap(offer)
     assert (sum(units.values()), 0) == (level.sold, level.reserved)
+
+
+async def test_parallel_redemptions_of_a_single_use_coupon(env: ShopEnv) -> None:
+    """50 customers check out at once with a coupon of one redemption: exactly one order gets
+    the discount, every loser a clean 409 `coupon_exhausted` with nothing held for them."""
+    offer = await env.offer(stock=100)
+    seller_token = await env.token(env.seller_user)
+    users = [(await env.user(f"r{n}"))[1] for n in range(50)]
+    tokens = [await env.token(user) for user in users]
+    url = f"{env.base_url}/api/v1/shows/{env.show_id}/checkout"
+    async with ClientSession() as http:
+        coupon = {"code": "only-one", "kind": "amount", "value": 900, "currency": "USD",
+                  "max_redemptions": 1}  # fmt: skip
+        status, _ = await post_json(http, f"{env.base_url}/api/v1/coupons", coupon, seller_token)
+        assert 201 == status
+        answers = await asyncio.gather(
+            *(post_json(http, url, {"offer_id": offer.id, "quantity": 1, "coupon_code": "ONLY-ONE",
+                                    "idempotency_key": f"rb09-coupon-{n:03d}"}, token)
+              for n, token in enumerate(tokens))
+        )  # fmt: skip
+    won = [body for status, body in answers if status == 201]
+    assert 1 == len(won)
+    assert {"amount": 900, "currency": "USD"} == won[0]["order"]["discount"]
+    refused = Counter((status, body["error"]["code"]) for status, body in answers if status != 201)
+    assert Counter({(409, "coupon_exhausted"): 49}) == refused
+    assert 1 == (await env.cap(offer)).reserved

@@ -48,6 +48,7 @@ WRITES: dict[str, dict[str, Any]] = {
     "offer.end": {"offer_id": "off_x"},
     "auction.bid": {"offer_id": "off_x", "amount": 100, "idempotency_key": "anon-bid-1"},
     "giveaway.enter": {"giveaway_id": "gvw_x"},
+    "drop.claim": {"drop_id": "drp_x"},
 }
 PARTNER = "https://partner.example"
 #: Events any signed-in viewer may send: refused to an anonymous socket as unauthenticated.
@@ -59,6 +60,7 @@ VIEWER_WRITES = {
     "qa.upvote",
     "auction.bid",
     "giveaway.enter",
+    "drop.claim",
 }
 
 

@@ -223,11 +223,14 @@ class RawClient:
         self._next_id = 0
 
     @classmethod
-    async def connect(cls, http: aiohttp.ClientSession, base_url: str) -> RawClient:
+    async def connect(
+        cls, http: aiohttp.ClientSession, base_url: str, token: str | None = None
+    ) -> RawClient:
+        """Connected (signed in with ``token``, else watch-only)."""
         url = base_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         client = cls(await http.ws_connect(url))
         assert (await client.frame()).startswith("0")  # engine.io open
-        await client.ws.send_str("40")
+        await client.ws.send_str("40" + (json.dumps({"token": token}) if token else ""))
         assert (await client.frame()).startswith("40")  # socket.io connect
         return client
 

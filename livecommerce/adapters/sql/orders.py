@@ -31,7 +31,7 @@ _ORDER_COLUMNS = (
     "id, buyer_id, seller_id, show_id, offer_id, product_id, variant_id, quantity, "
     "unit_price_minor, total_minor, currency, status, idempotency_key, request_hash, created_at, "
     "updated_at, expires_at, payment_provider, payment_ref, refunded_minor, shipping_address, "
-    "carrier, tracking_number, fulfilled_at, restocked"
+    "carrier, tracking_number, fulfilled_at, restocked, discount_minor, coupon_id, coupon_code"
 )
 
 
@@ -104,6 +104,9 @@ def _order_args(order: Order) -> tuple[Any, ...]:
         fulfilment.tracking_number if fulfilment else "",
         fulfilment.fulfilled_at_ms if fulfilment else None,
         order.restocked,
+        order.discount_minor,
+        order.coupon_id,
+        order.coupon_code,
     )
 
 
@@ -160,6 +163,9 @@ def _order(row: Row) -> Order:
         shipping_address=_address(row["shipping_address"]),
         fulfilment=_fulfilment(row),
         restocked=bool(row["restocked"]),
+        discount_minor=int(row["discount_minor"]),
+        coupon_id=row["coupon_id"],
+        coupon_code=row["coupon_code"],
     )
 
 

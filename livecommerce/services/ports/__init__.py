@@ -30,6 +30,15 @@ from livecommerce.services.ports.catalog import (
     User,
     Variant,
 )
+from livecommerce.services.ports.coupons import (
+    Claim,
+    Claimed,
+    CouponStore,
+    Drop,
+    DropClaims,
+    Redeemed,
+    Redemptions,
+)
 from livecommerce.services.ports.giveaways import GiveawayRecord, GiveawayStore, OwnedEntry
 from livecommerce.services.ports.hub import (
     Audience,
@@ -76,8 +85,13 @@ __all__ = [
     "CatalogAdminStore",
     "CatalogStore",
     "ChatStore",
+    "Claim",
+    "Claimed",
     "Clock",
     "Commit",
+    "CouponStore",
+    "Drop",
+    "DropClaims",
     "Fanout",
     "FanoutHandler",
     "FollowStore",
@@ -99,6 +113,8 @@ __all__ = [
     "QaStore",
     "RateLimiter",
     "ReconnectHandler",
+    "Redeemed",
+    "Redemptions",
     "RefundResult",
     "Report",
     "ReserveResult",

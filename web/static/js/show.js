@@ -10,6 +10,7 @@ import { countdown, localTime } from "./localtime.js";
 import { playHls, playWhep, whenLost } from "./media.js";
 import { viewerGiveaway } from "./giveaways.js";
 import { followShowStatus } from "./showstate.js";
+import { couponCode, mountDrops, showDiscount } from "./social.js";
 
 wireAudience();
 const showId = cfg.showId;
@@ -911,6 +912,16 @@ $("buy").addEventListener("click", () => {
   if (o && !unbuyable(o)) openSheet(o);
 });
 
+// a claimed voucher's code goes into the buy sheet of the offer on screen
+mountDrops(hub, showId, {
+  signedIn: () => account,
+  apply: (code) => {
+    $("coupon-code").value = code;
+    const o = cardOffer();
+    if (o && !unbuyable(o)) openSheet(o);
+  },
+});
+
 // --- the buy sheet ---------------------------------------------------------------------------
 // Buy opens the sheet with what is known filled in: a signed-in viewer with a saved address and
 // the demo card sees one Pay button (Buy, Pay: two taps). A guest gives a name and an e-mail; the
@@ -1013,6 +1024,7 @@ async function openSheet(o, won = null) {
   $("sheet-done").hidden = true;
   section("payment-element", false);
   sheetProduct();
+  showDiscount(sheet.order);
   section("guest-fields", !canBuy());
   if (!canBuy() && !$("buyer-name").value && me.name) $("buyer-name").value = me.name;
   // goods that are not shipped need no address; a won auction's order has its address already
@@ -1108,6 +1120,7 @@ async function reserve() {
   const o = sheet.offer;
   const payload = { offer_id: o.id, quantity: Math.max(1, Number($("quantity").value) || 1), idempotency_key: newKey() };
   if (!$("variant-label").hidden && $("variant").value) payload.variant_id = $("variant").value;
+  if (couponCode()) payload.coupon_code = couponCode();
   const ack = await hub.emit("checkout.start", payload);
   if (!ack.ok) {
     const code = ack.error?.code;
@@ -1123,6 +1136,7 @@ async function reserve() {
   }
   sheet.order = ack.order;
   sheet.payment = ack.payment || {};
+  showDiscount(sheet.order);
   upsertOrder(sheet.order);
   return true;
 }

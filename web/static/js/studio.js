@@ -6,6 +6,7 @@ import { $, addressLines, api, buyerName, cfg, clock, confirmFirst, connectShow,
 import { bitrateMeter, publishWhip, whenLost } from "./media.js";
 import { studioGiveaway } from "./giveaways.js";
 import { followShowStatus } from "./showstate.js";
+import { mountStudioSocial } from "./social.js";
 
 const showId = cfg.showId;
 const iceServers = JSON.parse(cfg.iceServers || "[]");
@@ -479,3 +480,5 @@ loadOffers();
 loadOrders();
 loadProducts();
 window.addEventListener("pagehide", () => { if (publisher) publisher.stop(); });
+
+mountStudioSocial(showId);
