@@ -14,6 +14,8 @@ Unset, a point costs one lookup in an empty frozenset. Services may call it; the
   said paid (a webhook, the reconcile, the sweeper); the order, journal and sale are unwritten.
 - `payment.after_ledger_commit` (`PaymentService.apply`, on a move to `paid`): paid, journaled,
   reservation committed; the event is neither recorded nor answered 2xx.
+- `group.after_capture` (`PaymentService.capture`): the provider captured a group member's
+  payment; the order still says `authorized`, with no journal entry.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ POINTS = frozenset(
         "checkout.after_payment_created",
         "payment.before_ledger_commit",
         "payment.after_ledger_commit",
+        "group.after_capture",
     }
 )
 

@@ -29,6 +29,7 @@ from livecommerce.services.ports.catalog import (
     User,
     Variant,
 )
+from livecommerce.services.ports.groupbuys import GroupBuyStore, GroupRecord
 from livecommerce.services.ports.hub import (
     Audience,
     ChatStore,
@@ -77,6 +78,8 @@ __all__ = [
     "Commit",
     "Fanout",
     "FanoutHandler",
+    "GroupBuyStore",
+    "GroupRecord",
     "ImageSize",
     "InventoryStore",
     "ModerationStore",
