@@ -44,9 +44,7 @@ class DemoPaymentGateway:
     def __init__(self, db: Database, base_url: str, *, batch_max: int = DEFAULT_BATCH_MAX) -> None:
         self._db = db
         self._base_url = base_url.rstrip("/")
-        self._creates: TickBatcher[tuple[Order, bool], None] = TickBatcher(
-            self._create, batch_max
-        )
+        self._creates: TickBatcher[tuple[Order, bool], None] = TickBatcher(self._create, batch_max)
 
     def _ref(self, order: Order) -> str:
         return f"demo_{order.id}"

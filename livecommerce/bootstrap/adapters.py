@@ -39,6 +39,7 @@ from livecommerce.adapters.sql.auctions import SqlBidLog
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
 from livecommerce.adapters.sql.catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase, open_database
+from livecommerce.adapters.sql.groupbuys import SqlGroupBuyStore
 from livecommerce.adapters.sql.hub import SqlHubStore
 from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.adapters.sql.shows import SqlShowStore
@@ -80,6 +81,7 @@ class Adapters:
     analytics: SqlAnalyticsStore
     auctions: AuctionStore
     bids: SqlBidLog
+    groups: SqlGroupBuyStore
     images: FileProductImages
     gateways: dict[str, PaymentGateway]
     metrics: PrometheusShopMetrics
@@ -159,6 +161,7 @@ async def open_adapters(
             analytics=SqlAnalyticsStore(db),
             auctions=auctions,
             bids=SqlBidLog(db),
+            groups=SqlGroupBuyStore(db),
             images=FileProductImages(settings.server.data_dir / "uploads" / "products"),
             gateways=gateways,
             metrics=PrometheusShopMetrics(registry),

@@ -13,6 +13,7 @@ from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatLimits, ChatService
 from livecommerce.services.checkout import CheckoutService
 from livecommerce.services.container import Services
+from livecommerce.services.groupbuys import GroupBuyService, GroupOptions
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
@@ -82,6 +83,16 @@ def build_services(
         rates=_rates(shop.checkout_rates),
     )
     moderation = ModerationService(a.hub, a.hub, clock, a.accounts)
+    groups = GroupBuyService(
+        a.groups,
+        a.orders,
+        offers=offers,
+        catalog=catalog,
+        payments=payments,
+        bus=a.bus,
+        clock=clock,
+        options=GroupOptions(update_interval=shop.group_update_interval_seconds),
+    )
     return Services(
         accounts=accounts,
         shows=shows,
@@ -122,6 +133,7 @@ def build_services(
                 batch_max=shop.batch_max,
             ),
         ),
+        groups=groups,
         clock=clock,
         bus=a.bus,
         rate_limiter=a.rate_limiter,

@@ -3,9 +3,10 @@
 An order is born `reserved` (stock held for it), moves to `pending_payment` once a payment exists
 at the provider, and to `paid` only on the provider's word. A group buy's member goes from
 `pending_payment` to `authorized` (the card held) and at the group's close to `paid` (captured at
-the final price), `void` (the group missed its first tier) or `failed` (declined at capture). Every other path ends it: `expired`
-(the reservation timed out), `failed` (declined or cancelled at the provider), `cancelled` (the
-buyer or seller gave up before paying), `refunded` / `partially_refunded` (money went back).
+the final price), `void` (the group missed its first tier) or `failed` (declined at capture). Every
+other path ends it: `expired` (the reservation timed out), `failed` (declined or cancelled at the
+provider), `cancelled` (the buyer or seller gave up before paying), `refunded` /
+`partially_refunded` (money went back).
 Services never assign `status` directly; they call `transition()` and persist what it returns.
 """
 
@@ -209,7 +210,10 @@ def is_expired(order: Order, now_ms: int) -> bool:
 def captured(order: Order, unit_price: Money, at_ms: int) -> Order:
     """A group member's order once captured at the group's final unit price: paid, its total
     the final price for its units (never above what was authorised)."""
-    if unit_price.currency != order.unit_price.currency or unit_price.minor > order.unit_price.minor:
+    if (
+        unit_price.currency != order.unit_price.currency
+        or unit_price.minor > order.unit_price.minor
+    ):
         raise InvalidInput("a capture is never above the authorised price")
     paid = transition(order, OrderStatus.PAID, at_ms)
     return replace(paid, unit_price=unit_price, total=unit_price * order.quantity)

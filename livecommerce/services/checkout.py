@@ -14,6 +14,12 @@ else the buyer's saved one, else the checkout is refused with `shipping_address_
 order keeps a copy of it, so later edits of the buyer's address never change where a bought order
 goes; a given address becomes the buyer's saved one when they have none yet and the checkout
 succeeded (so a buyer who loses a stampede costs no write).
+
+A group offer's checkout is a member joining (docs/SOCIAL.md): the order is placed at the
+offer's price, which is the group's first tier (the highest), and its payment is created to be
+held (authorised, not captured). Its units stay held until the group closes: the reservation
+lasts until the deadline plus `GROUP_SETTLE_MS`, while the order's own payment deadline is the
+usual one (a member who never confirms the card is expired as any buyer).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import replace
 
 from livecommerce.domain.access import Action, Principal, authorize
 from livecommerce.domain.inventory import ReservationStatus
-from livecommerce.domain.offers import Offer, check_open
+from livecommerce.domain.offers import Offer, OfferKind, check_open
 from livecommerce.domain.orders import (
     HOLDING,
     Order,
@@ -69,6 +75,9 @@ from livecommerce.services.stock import StockService
 
 #: How long a node keeps what checkout reads of a product (variant ids, whether it ships).
 PRODUCT_CACHE_MS = 30_000
+#: How long after a group's deadline its members' units stay reserved: time for the close to
+#: capture or void them (the reservation sweeper never releases a member's units anyway).
+GROUP_SETTLE_MS = 3_600_000
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,100}$")
 
 
@@ -239,6 +248,9 @@ class CheckoutService:
                 raise
             return await self._replay(existing, fingerprint)
         expires = now + self._ttl_ms
+        hold_until = expires
+        if offer.kind is OfferKind.GROUP and offer.ends_at_ms is not None:
+            hold_until = max(expires, offer.ends_at_ms + GROUP_SETTLE_MS)
         # the variant's stock (shared by every offer of it) and this offer's cap, in one step
         held = await self._stock.peek(offer, variant, order_id, buyer.user_id, qty)
         ship_to = None
@@ -252,7 +264,9 @@ class CheckoutService:
                 and not await self._limiter.allow(f"checkout:{buyer.user_id}", self._rates)
             ):
                 raise RateLimited("too many checkouts; wait a moment")
-            held = await self._stock.reserve(offer, variant, order_id, buyer.user_id, qty, expires)
+            held = await self._stock.reserve(
+                offer, variant, order_id, buyer.user_id, qty, hold_until
+            )
         if not held.created:
             existing = await self._store.get_order(order_id)
             if existing is not None:
@@ -261,7 +275,8 @@ class CheckoutService:
                 raise IdempotencyConflict("this idempotency key was used for another checkout")
             if held.reservation.status is ReservationStatus.RELEASED:
                 raise Conflict("this checkout expired; start a new one")
-            expires = held.reservation.expires_at_ms  # a racing twin holds it: same order
+            # a racing twin holds it: same order
+            expires = min(held.reservation.expires_at_ms, expires)
             if ship_to is None:
                 ship_to = await self._ship_to(buyer, offer, given, now)
         order = place_order(
@@ -299,7 +314,9 @@ class CheckoutService:
             # nobody has moved it yet and `_pay` need not read it back. The order is announced
             # once, in the state `_pay` leaves it in (`pending_payment`, or `failed`), not also
             # as `reserved` a moment before.
-            return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order, fresh=True))
+            return await self._flights.run(
+                f"pay:{order.id}", lambda: self._pay(order, fresh=True, offer=offer)
+            )
         return await self._resume(stored)
 
     async def pay(self, order: Order) -> tuple[Order, PaymentInfo]:
@@ -345,7 +362,9 @@ class CheckoutService:
             client={"provider": order.payment_provider},
         )
 
-    async def _pay(self, order: Order, *, fresh: bool = False) -> tuple[Order, PaymentInfo]:
+    async def _pay(
+        self, order: Order, *, fresh: bool = False, offer: Offer | None = None
+    ) -> tuple[Order, PaymentInfo]:
         """Create a reserved order's payment and move it to `pending_payment`; a twin that read
         the order before an earlier flight moved it finds it moved (one read, skipped for the
         order this checkout has just written: the compare-and-set below settles any race)."""
@@ -354,8 +373,10 @@ class CheckoutService:
             if current is not None and current.status is not OrderStatus.RESERVED:
                 return await self._resume(current)
         gateway = self._payments.gateway(order.payment_provider or self._provider)
+        if offer is None:
+            offer = await self._offers.for_checkout(order.show_id, order.offer_id)
         try:
-            info = await gateway.create_payment(order)
+            info = await gateway.create_payment(order, hold=offer.kind is OfferKind.GROUP)
         except PaymentGatewayError:
             failed = transition(order, OrderStatus.FAILED, self._clock.now_ms())
             if await self._store.save_order(failed, OrderStatus.RESERVED):

@@ -17,6 +17,7 @@ from livecommerce.services.catalog import CatalogService
 from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatService
 from livecommerce.services.checkout import CheckoutService
+from livecommerce.services.groupbuys import GroupBuyService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
@@ -46,6 +47,7 @@ class Services:
     qa: QaService
     analytics: AnalyticsService
     auctions: AuctionService
+    groups: GroupBuyService
     clock: Clock
     bus: Bus
     rate_limiter: RateLimiter

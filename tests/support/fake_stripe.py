@@ -5,17 +5,17 @@ It speaks enough of Stripe's API for the money path, the way the real `stripe` l
 PaymentIntents create / retrieve / confirm / capture / cancel (with `capture_method=manual` a
 confirmed PaymentIntent waits in `requires_capture` for `POST /v1/payment_intents/{id}/capture`
 with `amount_to_capture`, or a cancel that releases the hold; 4000 0000 0000 0341 /
-`pm_card_chargeCustomerFail` authorises and is declined at capture), refunds, idempotent replay (same key + same
-body replays the first response with `Idempotent-Replayed: true`; a different body is Stripe's 400
-`idempotency_error`; concurrent requests with one key wait for the first), Stripe's test cards
-(4242 4242 4242 4242 / `pm_card_visa` pay; 4000 0000 0000 0002 / `pm_card_chargeDeclined` are
-declined with a 402 `card_error`), and webhook events signed exactly like Stripe
-(`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.payload">`). Events are recorded in
-`events`; they are delivered to registered endpoints automatically unless `auto_deliver` is off,
-so tests can deliver them duplicated, shuffled, stale or tampered with `deliver()`. Each
-endpoint's 2xx is remembered, so `GET /v1/events?delivery_success=false` lists what was never
-delivered (the reconcile's source). Checkout Sessions exist only as the events of a session
-wrapping one of our PaymentIntents (`complete_session`, `expire_session`).
+`pm_card_chargeCustomerFail` authorises and is declined at capture), refunds, idempotent replay
+(same key + same body replays the first response with `Idempotent-Replayed: true`; a different body
+is Stripe's 400 `idempotency_error`; concurrent requests with one key wait for the first), Stripe's
+test cards (4242 4242 4242 4242 / `pm_card_visa` pay; 4000 0000 0000 0002 /
+`pm_card_chargeDeclined` are declined with a 402 `card_error`), and webhook events signed exactly
+like Stripe (`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.payload">`). Events are recorded
+in `events`; they are delivered to registered endpoints automatically unless `auto_deliver` is off,
+so tests can deliver them duplicated, shuffled, stale or tampered with `deliver()`. Each endpoint's
+2xx is remembered, so `GET /v1/events?delivery_success=false` lists what was never delivered (the
+reconcile's source). Checkout Sessions exist only as the events of a session wrapping one of our
+PaymentIntents (`complete_session`, `expire_session`).
 """
 
 from __future__ import annotations
@@ -423,7 +423,7 @@ class FakeStripe:
                     code="payment_intent_unexpected_state",
                     payment_intent=dict(pi),
                 )
-            amount = int(params.get("amount_to_capture", pi["amount_capturable"]))
+            amount = int(str(params.get("amount_to_capture", pi["amount_capturable"])))
             if not 1 <= amount <= pi["amount_capturable"]:
                 raise StripeError(
                     400,
