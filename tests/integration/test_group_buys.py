@@ -5,8 +5,7 @@ library against the local Stripe-compatible server)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from livecommerce.domain.offers import Offer
 from livecommerce.domain.orders import Order, OrderStatus
 from tests.conftest import SettingsFactory
 from tests.support.fake_stripe import FakeStripe
+from tests.support.media_app import until
 from tests.support.shop import UNHURRIED_SHOP, WHSEC, ShopEnv, post_json, shop_env, stripe_payments
 
 PAYS = "4242424242424242"
@@ -100,12 +100,6 @@ async def _demo_payment(env: ShopEnv, order_id: str) -> tuple[str, int | None]:
     return row["status"], row["amount_captured"]
 
 
-async def _eventually(check: Callable[[], bool], within: float = 10.0) -> None:
-    async with asyncio.timeout(within):
-        while not check():
-            await asyncio.sleep(0.02)
-
-
 TIERS = [{"min_buyers": 2, "price": 4000}, {"min_buyers": 3, "price": 3500}]
 
 
@@ -122,7 +116,7 @@ async def test_tier_reached_captures_every_member_at_the_final_price(rig: Rig) -
     assert [OrderStatus.AUTHORIZED] * 3 == [m.status for m in members]
     assert [4000, 8000, 8000] == [m.total.minor for m in members]
     assert [[]] * 3 == [await rig.payment_rows(m.id) for m in members]
-    await _eventually(lambda: bool(updates) and updates[-1]["buyers"] == 3)
+    await until(lambda: bool(updates) and updates[-1]["buyers"] == 3, 10)
     first = next(u for u in updates if u["buyers"] == 1)
     assert (4000, {"min_buyers": 2, "price": 4000}) == (first["price_now"], first["next_tier"])
     last = updates[-1]
@@ -141,7 +135,7 @@ async def test_tier_reached_captures_every_member_at_the_final_price(rig: Rig) -
         else:
             assert ("succeeded", expected) == rig.provider_state(paid)
             assert 1 == rig.fake.captures[paid.payment_ref]
-    await _eventually(lambda: updates[-1]["status"] == "captured")
+    await until(lambda: updates[-1]["status"] == "captured", 10)
     assert 3500 == updates[-1]["final_price"]
     variant = await env.variant()
     assert (500 - 5, 0) == (variant.on_hand, variant.reserved)
