@@ -34,7 +34,7 @@ from livecommerce.domain.access import Action, Principal, authorize
 from livecommerce.domain.inventory import ReservationStatus
 from livecommerce.domain.offers import Offer, OfferKind, check_open
 from livecommerce.domain.orders import (
-    HOLDING,
+    UNSETTLED,
     Order,
     OrderStatus,
     place_order,
@@ -299,7 +299,7 @@ class CheckoutService:
         if (
             held.created
             and stored != order
-            and (stored.offer_id != offer.id or stored.status not in HOLDING)
+            and (stored.offer_id != offer.id or stored.status not in UNSETTLED)
         ):
             # our fresh hold duplicates an order that holds nothing here (the key was used on
             # another offer, or its reservation record was lost): give the units back.
