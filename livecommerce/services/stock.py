@@ -101,8 +101,8 @@ class StockService:
         caps = {o.id: o.cap for o in offers if o.cap is not None}
         reservations: list[Reservation] = []
         for offer in offers:
-            unsold = await self._orders.offer_orders(offer.id, [*UNSETTLED, *SOLD])
-            orders = {o.id: o for o in unsold}
+            listed = await self._orders.offer_orders(offer.id, [*UNSETTLED, *SOLD])
+            orders = {o.id: o for o in listed}
             paid = {o.id: o for o in await self._orders.paid_orders(offer.id)}
             for order in {**orders, **paid}.values():
                 if order.variant_id is None:
