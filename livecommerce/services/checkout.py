@@ -246,7 +246,7 @@ class CheckoutService:
             existing = await self._store.get_order(order_id)
             if existing is None:
                 raise
-            return await self._replay(existing, fingerprint)
+            return await self._replay(existing, fingerprint, offer)
         expires = now + self._ttl_ms
         hold_until = expires
         if offer.kind is OfferKind.GROUP and offer.ends_at_ms is not None:
@@ -270,7 +270,7 @@ class CheckoutService:
         if not held.created:
             existing = await self._store.get_order(order_id)
             if existing is not None:
-                return await self._replay(existing, fingerprint)
+                return await self._replay(existing, fingerprint, offer)
             if held.reservation.quantity != qty:
                 raise IdempotencyConflict("this idempotency key was used for another checkout")
             if held.reservation.status is ReservationStatus.RELEASED:
@@ -317,7 +317,7 @@ class CheckoutService:
             return await self._flights.run(
                 f"pay:{order.id}", lambda: self._pay(order, fresh=True, offer=offer)
             )
-        return await self._resume(stored)
+        return await self._resume(stored, offer)
 
     async def pay(self, order: Order) -> tuple[Order, PaymentInfo]:
         """The payment step alone, for orders placed elsewhere (an auction's winner): create a
@@ -339,20 +339,22 @@ class CheckoutService:
             raise Conflict(f"this order is {order.status.value}, not awaiting payment")
         return await self._resume(order)
 
-    async def _replay(self, existing: Order, fingerprint: str) -> tuple[Order, PaymentInfo]:
+    async def _replay(
+        self, existing: Order, fingerprint: str, offer: Offer
+    ) -> tuple[Order, PaymentInfo]:
         """A checkout seen before: the same answer, or a conflict for a different request."""
         if existing.request_hash != fingerprint:
             raise IdempotencyConflict("this idempotency key was used for another checkout")
-        return await self._resume(existing)
+        return await self._resume(existing, offer if existing.offer_id == offer.id else None)
 
-    async def _resume(self, order: Order) -> tuple[Order, PaymentInfo]:
+    async def _resume(self, order: Order, offer: Offer | None = None) -> tuple[Order, PaymentInfo]:
         """Bring a reserved order to `pending_payment` (creating its payment), or return the
         payment of one that already has it. Racing twins on this node share one creation; a
         later replay reads the payment the order names, so no replay ever asks the provider to
         create again (its idempotency key may have expired: Stripe forgets keys after 24 h and
         would make a second PaymentIntent that no order knows)."""
         if order.status is OrderStatus.RESERVED:
-            return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order))
+            return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order, offer=offer))
         if order.status is OrderStatus.PENDING_PAYMENT:
             info = await self._payments.gateway(order.payment_provider).payment_info(order)
             return order, info
@@ -371,7 +373,7 @@ class CheckoutService:
         if not fresh:
             current = await self._store.get_order(order.id)
             if current is not None and current.status is not OrderStatus.RESERVED:
-                return await self._resume(current)
+                return await self._resume(current, offer)
         gateway = self._payments.gateway(order.payment_provider or self._provider)
         if offer is None:
             offer = await self._offers.for_checkout(order.show_id, order.offer_id)
