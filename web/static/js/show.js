@@ -8,6 +8,7 @@ import { $, api, appendCapped, cfg, chatLine, clock, connectShow, el, errorText,
 import { countdown, localTime } from "./localtime.js";
 import { playHls, playWhep, whenLost } from "./media.js";
 import { followShowStatus } from "./showstate.js";
+import { sharedOffer, showGroup, tickGroup, updateGroup } from "./groupbuy.js";
 
 const showId = cfg.showId;
 const video = $("player");
@@ -320,6 +321,7 @@ const hub = connectShow(showId, {
     lifecycle.joined();
     if (ack.policy?.slow_mode_seconds) notice(`Slow mode is on: one line every ${ack.policy.slow_mode_seconds} s.`);
     if (ack.auction) setAuction(ack.auction);
+    if (ack.group) updateGroup(ack.group);
     const pinned = ack.pinned || ack.offer;
     if (pinned && !replay.on) pinOffer(pinned);
     chatControls();
@@ -569,6 +571,7 @@ async function loadOffers(pick = false) {
       const list = [...offers.values()];
       const live = list.filter((o) => o.status === "live").sort((a, b) => (b.starts_at || 0) - (a.starts_at || 0));
       pinnedId = (list.find((o) => o.pinned) || live[0])?.id || null;
+      if (offers.has(sharedOffer)) chosenId = sharedOffer; // opened from a group buy's share link
     }
   } catch { /* no shop on this server: no card, no tray */ }
   renderOffer();
@@ -622,6 +625,7 @@ function renderOffer() {
   $("offer-moment").hidden = !moment;
   $("offer-moment").textContent = moment ? `On screen at ${clock(moment.media_ts)} in the show` : "";
   renderAuction(o);
+  showGroup(o, showId, me.id);
   tick();
 }
 
@@ -637,8 +641,9 @@ function tick() {
     else c.textContent = "";
     const why = unbuyable(o);
     $("buy").disabled = Boolean(why);
-    $("buy").textContent = why || "Buy";
+    $("buy").textContent = why || (o.kind === "group" ? "Join the group" : "Buy");
   }
+  tickGroup();
   upcomingTick();
 }
 setInterval(tick, 1000);
@@ -812,6 +817,7 @@ $("max-form").addEventListener("submit", (e) => {
   placeBid(a.min_bid, max);
 });
 hub.on("auction.updated", (a) => setAuction(a));
+hub.on("group.updated", updateGroup);
 hub.on("auction.closed", (p) => {
   closedAuctions.set(p.offer_id, p);
   const known = auctions.get(p.offer_id);
@@ -1112,6 +1118,13 @@ function orderChanged(o) {
     sheet.won = false;
     const o = cardOffer();
     if (o?.kind === "auction") renderAuction(o);
+  } else if (status === "authorized") {
+    sheetStatus(`Joined ✓ — card held for ${money(sheet.order.total)}; you pay the group's price when it closes.`, "paid");
+    $("pay").hidden = true;
+    $("sheet-done").hidden = false;
+    $("sheet-done").focus();
+    sheet.order = null;
+    sheet.payment = null;
   } else if (status === "failed") {
     sheetStatus("Payment declined — nothing was charged. Check the card and try again.", "error");
     $("card").focus();
