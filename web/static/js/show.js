@@ -323,7 +323,7 @@ const hub = connectShow(showId, {
     if (ack.auction) setAuction(ack.auction);
     if (ack.group) updateGroup(ack.group);
     const pinned = ack.pinned || ack.offer;
-    if (pinned && !replay.on) pinOffer(pinned);
+    if (pinned && !replay.on) pinOffer(pinned).then(focusShared);
     chatControls();
     for (const resolve of joinWaiters.splice(0)) resolve();
   },
@@ -571,8 +571,8 @@ async function loadOffers(pick = false) {
       const list = [...offers.values()];
       const live = list.filter((o) => o.status === "live").sort((a, b) => (b.starts_at || 0) - (a.starts_at || 0));
       pinnedId = (list.find((o) => o.pinned) || live[0])?.id || null;
-      if (offers.has(sharedOffer)) chosenId = sharedOffer; // opened from a group buy's share link
     }
+    focusShared();
   } catch { /* no shop on this server: no card, no tray */ }
   renderOffer();
   renderTray();
@@ -584,6 +584,15 @@ async function pinOffer(o) {
   await upsertOffer(o);
   pinnedId = o.id;
   chosenId = null; // a new pin takes the card
+  renderOffer();
+  renderTray();
+}
+
+// A group buy's share link (?offer=) puts its offer on the card until the seller pins another.
+let sharedPending = Boolean(sharedOffer);
+function focusShared() {
+  if (!sharedPending || replay.on || !offers.has(sharedOffer)) return;
+  chosenId = sharedOffer;
   renderOffer();
   renderTray();
 }
@@ -685,7 +694,10 @@ function trayItem(o, meta, shown, onclick, ts) {
       el("span", { className: "tray-meta", text: meta })));
 }
 
-hub.on("offer.pinned", (p) => { if (!replay.on) pinOffer(p.offer || p); });
+hub.on("offer.pinned", (p) => {
+  sharedPending = false;
+  if (!replay.on) pinOffer(p.offer || p);
+});
 hub.on("offer.unpinned", (p) => {
   if (replay.on || pinnedId !== p.offer_id) return;
   pinnedId = null;
