@@ -77,6 +77,7 @@ def build_services(
         offers=offers,
         addresses=a.addresses,
         stock=stock,
+        groups=a.groups,
         provider=pay.provider,
         ttl_seconds=shop.reservation_ttl_seconds,
         limiter=a.rate_limiter,

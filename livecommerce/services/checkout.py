@@ -64,6 +64,7 @@ from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import (
     AddressStore,
     Clock,
+    GroupBuyStore,
     InventoryStore,
     OrderStore,
     PaymentInfo,
@@ -109,6 +110,7 @@ class CheckoutService:
         offers: OfferService,
         addresses: AddressStore,
         stock: StockService,
+        groups: GroupBuyStore,
         provider: str,
         ttl_seconds: int,
         limiter: RateLimiter | None = None,
@@ -129,6 +131,9 @@ class CheckoutService:
         self._products: dict[str, tuple[int, Product]] = {}
         self._stock = stock
         self._flights = SingleFlight()
+        self._groups = groups
+        #: A group offer's variant (None: the buyer picks), which never changes once created.
+        self._group_variants: dict[str, str | None] = {}
 
     async def _product(self, product_id: str, now_ms: int) -> Product:
         cached = self._products.get(product_id)
@@ -148,6 +153,20 @@ class CheckoutService:
         if variant_id not in ids:
             raise InvalidInput("unknown variant for this product")
         return variant_id
+
+    async def _group_variant(self, offer: Offer, variant_id: str | None) -> str | None:
+        """The variant a group offer sells when it was created for one (another is refused)."""
+        if offer.kind is not OfferKind.GROUP:
+            return variant_id
+        if offer.id not in self._group_variants:
+            record = await self._groups.group(offer.id)
+            self._group_variants[offer.id] = None if record is None else record.variant_id
+        fixed = self._group_variants[offer.id]
+        if fixed is None:
+            return variant_id
+        if variant_id not in (None, fixed):
+            raise InvalidInput("this group buy sells one variant only")
+        return fixed
 
     async def _ship_to(
         self, buyer: Principal, offer: Offer, given: ShippingAddress | None, now_ms: int
@@ -241,7 +260,7 @@ class CheckoutService:
         offer = await self._offers.for_checkout(show_id, offer_id)
         try:
             check_open(offer, now)
-            variant = await self._variant(offer, variant_id, now)
+            variant = await self._variant(offer, await self._group_variant(offer, variant_id), now)
         except (OfferNotActive, InvalidInput):
             existing = await self._store.get_order(order_id)
             if existing is None:

@@ -14,8 +14,11 @@ import pytest
 
 from livecommerce.domain.access import Principal
 from livecommerce.domain.ledger import EntryKind
+from livecommerce.domain.money import Money
 from livecommerce.domain.offers import Offer
 from livecommerce.domain.orders import Order, OrderStatus
+from livecommerce.errors import InvalidInput
+from livecommerce.services.catalog import VariantSpec
 from tests.conftest import SettingsFactory
 from tests.support.fake_stripe import FakeStripe
 from tests.support.media_app import until
@@ -257,3 +260,34 @@ async def test_group_offer_over_rest(settings_factory: SettingsFactory) -> None:
             group["price_now"],
             group["next_tier"],
         )
+
+
+async def test_group_for_one_variant_sells_only_that_variant(
+    settings_factory: SettingsFactory,
+) -> None:
+    """A group created for one variant places its members' orders on it; another is refused."""
+    async with shop_env(settings_factory(shop=UNHURRIED_SHOP)) as env:
+        product = await env.shop.catalog.create_product(
+            env.seller,
+            name="Tee",
+            price=Money(2000, "USD"),
+            variants=[VariantSpec("S", 5), VariantSpec("M", 5)],
+        )
+        medium = product.variants[1].id
+        offer = await env.shop.groups.create(
+            env.seller,
+            env.show_id,
+            product_id=product.id,
+            variant_id=medium,
+            tiers=[{"min_buyers": 2, "price": 1500}],
+            duration_ms=60_000,
+        )
+        await env.shop.offers.start(env.seller, env.show_id, offer.id)
+        buyer = await env.buyer()
+        checkout = env.shop.checkout
+        order, _pay = await checkout.start(buyer, env.show_id, offer.id, None, 1, "grp-var-01")
+        assert (medium, 1500) == (order.variant_id, order.total.minor)
+        with pytest.raises(InvalidInput, match="one variant"):
+            await checkout.start(
+                buyer, env.show_id, offer.id, product.variants[0].id, 1, "grp-var-02"
+            )
