@@ -36,8 +36,14 @@ from livecommerce.services.catalog import CatalogService
 from livecommerce.services.offers import OfferService
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Bus, Clock, GroupBuyStore, GroupRecord, OrderStore
+from livecommerce.services.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
+
+#: How long a node answers a group's state from memory (the `show.join` ack of every viewer of a
+#: show reads it; a stampede of joins must not cost three SQL reads each). A join sees a count at
+#: most this old; `group.updated` always reads afresh.
+VIEW_CACHE_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,8 @@ class GroupBuyService:
         self._sent: dict[str, float] = {}
         self._flushing: dict[str, asyncio.Task[None]] = {}
         self._closing: dict[str, asyncio.Lock] = {}
+        self._views: dict[str, tuple[float, dict[str, object] | None]] = {}
+        self._flights = SingleFlight()
         payments.watch_members(self.member_changed)
 
     # -- creating ------------------------------------------------------------------------------
@@ -159,12 +167,24 @@ class GroupBuyService:
 
     async def _publish(self, offer_id: str) -> None:
         self._sent[offer_id] = time.monotonic()
-        view = await self.view(offer_id)
+        view = await self._read_view(offer_id)
         if view is not None:
             await self._bus.publish("group.updated", view)
 
     async def view(self, offer_id: str) -> dict[str, object] | None:
-        """The group's public state (None: the offer is not a group buy)."""
+        """The group's public state (None: the offer is not a group buy), from memory for
+        `VIEW_CACHE_SECONDS`; concurrent readers on a node share one read."""
+        cached = self._views.get(offer_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        return await self._flights.run(offer_id, lambda: self._read_view(offer_id))
+
+    async def _read_view(self, offer_id: str) -> dict[str, object] | None:
+        view = await self._compose(offer_id)
+        self._views[offer_id] = (time.monotonic() + VIEW_CACHE_SECONDS, view)
+        return view
+
+    async def _compose(self, offer_id: str) -> dict[str, object] | None:
         record = await self._groups.group(offer_id)
         offer = await self._orders.get_offer(offer_id)
         if record is None or offer is None:
