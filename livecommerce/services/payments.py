@@ -26,7 +26,7 @@ from typing import Any
 from livecommerce.domain.access import Action, Principal, Role, authorize
 from livecommerce.domain.groupbuy import capture_amount
 from livecommerce.domain.inventory import StockMovement, restock_movement, sale_movement
-from livecommerce.domain.ledger import payment_entry, refund_entry
+from livecommerce.domain.ledger import JournalTransaction, payment_entry, refund_entry
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import is_closed
 from livecommerce.domain.orders import (
@@ -129,29 +129,9 @@ class PaymentService:
             if new is None:
                 return order
             journal = None
-            movements = []
+            movements: list[StockMovement] = []
             if new.status is OrderStatus.PAID:
-                if order.variant_id is not None:
-                    movements.append(
-                        sale_movement(
-                            movement_id=new_id("mov"),
-                            order_id=order.id,
-                            product_id=order.product_id,
-                            variant_id=order.variant_id,
-                            quantity=order.quantity,
-                            buyer_id=order.buyer_id,
-                            at_ms=new.updated_at_ms,
-                        )
-                    )
-                journal = payment_entry(
-                    order_id=order.id,
-                    seller_id=order.seller_id,
-                    total=order.total.minor,
-                    currency=order.total.currency,
-                    fee_bps=self._fee_bps,
-                    idempotency_key=f"payment:{order.payment_provider}:{order.payment_ref}",
-                    at_ms=new.updated_at_ms,
-                )
+                journal, movements = self._sale(new)
             if journal is not None:
                 fault_point("payment.before_ledger_commit")
             if await self._store.save_order(new, order.status, journal, movements=movements):
@@ -163,6 +143,33 @@ class PaymentService:
                 return new
             order = await self._order(order.id)
         return order
+
+    def _sale(self, paid: Order) -> tuple[JournalTransaction, list[StockMovement]]:
+        """What a move to `paid` writes with the order: its payment's journal entry at the
+        order's total (keyed by the provider's payment) and its units' `sale` movement."""
+        movements = []
+        if paid.variant_id is not None:
+            movements.append(
+                sale_movement(
+                    movement_id=new_id("mov"),
+                    order_id=paid.id,
+                    product_id=paid.product_id,
+                    variant_id=paid.variant_id,
+                    quantity=paid.quantity,
+                    buyer_id=paid.buyer_id,
+                    at_ms=paid.updated_at_ms,
+                )
+            )
+        journal = payment_entry(
+            order_id=paid.id,
+            seller_id=paid.seller_id,
+            total=paid.total.minor,
+            currency=paid.total.currency,
+            fee_bps=self._fee_bps,
+            idempotency_key=f"payment:{paid.payment_provider}:{paid.payment_ref}",
+            at_ms=paid.updated_at_ms,
+        )
+        return journal, movements
 
     async def after_change(self, order: Order) -> None:
         """Settle the reservation to match the order, then tell the buyer and the show."""
@@ -377,28 +384,7 @@ class PaymentService:
             log.warning("a capture left the payment open", extra={"order": order.id})
             return order
         paid = captured(order, Money(unit_price, order.unit_price.currency), now)
-        movements = []
-        if order.variant_id is not None:
-            movements.append(
-                sale_movement(
-                    movement_id=new_id("mov"),
-                    order_id=order.id,
-                    product_id=order.product_id,
-                    variant_id=order.variant_id,
-                    quantity=order.quantity,
-                    buyer_id=order.buyer_id,
-                    at_ms=now,
-                )
-            )
-        journal = payment_entry(
-            order_id=order.id,
-            seller_id=order.seller_id,
-            total=paid.total.minor,
-            currency=paid.total.currency,
-            fee_bps=self._fee_bps,
-            idempotency_key=f"payment:{order.payment_provider}:{order.payment_ref}",
-            at_ms=now,
-        )
+        journal, movements = self._sale(paid)
         if await self._store.save_order(
             paid, OrderStatus.AUTHORIZED, journal, movements=movements, repriced=True
         ):
