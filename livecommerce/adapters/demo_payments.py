@@ -144,7 +144,7 @@ class DemoPaymentGateway:
         await self._db.execute(
             "UPDATE demo_payments SET "
             "status = CASE WHEN capture_declines = 1 THEN 'canceled' ELSE 'succeeded' END, "
-            "amount_captured = CASE WHEN capture_declines = 1 THEN NULL ELSE ? END "
+            "amount_captured = CASE WHEN capture_declines = 1 THEN NULL ELSE CAST(? AS BIGINT) END "
             "WHERE id = ? AND status = 'requires_capture' AND amount >= ?",
             amount,
             self._ref(order),

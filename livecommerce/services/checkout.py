@@ -160,7 +160,11 @@ class CheckoutService:
             return variant_id
         if offer.id not in self._group_variants:
             record = await self._groups.group(offer.id)
-            self._group_variants[offer.id] = None if record is None else record.variant_id
+            if record is None:
+                # its tiers were never written (a crash between the two writes of its creation):
+                # nobody may join a group that no close would ever settle
+                raise OfferNotActive("this group buy is not open")
+            self._group_variants[offer.id] = record.variant_id
         fixed = self._group_variants[offer.id]
         if fixed is None:
             return variant_id

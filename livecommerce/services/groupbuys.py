@@ -31,7 +31,7 @@ from livecommerce.domain.access import Principal
 from livecommerce.domain.groupbuy import GroupStatus, final_price, group_view, validate_tiers
 from livecommerce.domain.offers import Offer, OfferKind, OfferStatus, is_closed
 from livecommerce.domain.orders import HOLDING, Order, OrderStatus
-from livecommerce.errors import InvalidInput, LiveCommerceError, NotFound
+from livecommerce.errors import InvalidInput, LiveCommerceError
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.offers import OfferService
 from livecommerce.services.payments import PaymentService
@@ -124,12 +124,6 @@ class GroupBuyService:
             )
         )
         return offer
-
-    async def record(self, offer_id: str) -> GroupRecord:
-        found = await self._groups.group(offer_id)
-        if found is None:
-            raise NotFound("no such group buy")
-        return found
 
     async def started(self, offer: Offer) -> None:
         """An offer was started: when it is a group buy, time its close here and announce it."""

@@ -22,7 +22,15 @@ from livecommerce.services.catalog import VariantSpec
 from tests.conftest import SettingsFactory
 from tests.support.fake_stripe import FakeStripe
 from tests.support.media_app import until
-from tests.support.shop import UNHURRIED_SHOP, WHSEC, ShopEnv, post_json, shop_env, stripe_payments
+from tests.support.shop import (
+    UNHURRIED_SHOP,
+    WHSEC,
+    ShopEnv,
+    post_json,
+    production_sections,
+    shop_env,
+    stripe_payments,
+)
 
 PAYS = "4242424242424242"
 DECLINED_AT_CAPTURE = "4000000000000341"
@@ -70,13 +78,19 @@ class Rig:
 async def rig(
     request: pytest.FixtureRequest, settings_factory: SettingsFactory
 ) -> AsyncIterator[Rig]:
+    """The demo provider on SQLite and the in-process inventory, or Stripe on PostgreSQL and
+    Redis."""
     if request.param == "demo":
         async with shop_env(settings_factory(shop=UNHURRIED_SHOP)) as env:
             yield Rig(env, None)
         return
+    # Stripe runs on the production combination: PostgreSQL and Redis
+    sections = production_sections(
+        request.getfixturevalue("postgres_url"), request.getfixturevalue("redis_url")
+    )
     async with FakeStripe() as fake:
         settings = settings_factory(
-            payments=stripe_payments(fake.url, fake.api_key), shop=UNHURRIED_SHOP
+            payments=stripe_payments(fake.url, fake.api_key), shop=UNHURRIED_SHOP, **sections
         )
         async with shop_env(settings) as env:
             fake.add_endpoint(f"{env.base_url}/webhooks/stripe", WHSEC)
