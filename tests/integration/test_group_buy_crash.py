@@ -130,6 +130,8 @@ async def _crash_and_restart(tmp_path: Path, fake: FakeStripe | None) -> None:
             journal = await orders.journal(member.id)
             assert [3500] == [t.amount for t in journal if t.kind is EntryKind.PAYMENT]
         assert [("succeeded", 3500)] * MEMBERS == await _held(db, fake, members)
+        stock = await db.fetchall("SELECT stock FROM product_variants")
+        assert [500 - MEMBERS] == [r["stock"] for r in stock]  # one sale movement each
         if fake is not None:
             assert [1] * MEMBERS == [fake.captures[m.payment_ref] for m in members]
     finally:
