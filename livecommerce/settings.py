@@ -254,6 +254,11 @@ class ShopSettings(Section):
     #: Shortest gap between two `auction.updated` of one auction from one node (the latest
     #: state always goes out; every bidder's ack carries the state after their bid).
     auction_update_interval_seconds: float = Field(0.1, ge=0, le=10)
+    #: How often each node closes due group buys another node left behind (its own close on
+    #: time with a timer; this is the recovery after a crash) (docs/SOCIAL.md).
+    group_sweep_seconds: float = Field(1.0, gt=0, le=3600)
+    #: Shortest gap between two `group.updated` of one group buy from one node.
+    group_update_interval_seconds: float = Field(0.1, ge=0, le=10)
     #: Bids per bidder (every auction together).
     bid_rates: list[RateSetting] = [RateSetting(limit=10, per_seconds=1)]
     #: Words refused in reviews and sellers' replies (matched like chat's banned words: case,

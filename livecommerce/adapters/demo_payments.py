@@ -5,6 +5,11 @@ in one event-loop tick are written by one statement (a flash sale's winners). Co
 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined for good (the demo has no retry
 flow, so a decline fails the order and releases its stock). Every change is a conditional UPDATE,
 which makes confirm and the sweeper's cancel race-safe: only one of them can leave `open`.
+
+A held payment (a group buy's, Stripe's `capture_method=manual`) is `requires_capture` after a
+paying card, until captured (once: the capture is conditional on `requires_capture`, and a
+repeated capture reads what the first did) or cancelled. 4000 0000 0000 0341 authorises but is
+declined at capture (Stripe's "attaches but fails to charge" card); paid at once, it declines.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ from livecommerce.services.ports import PaymentInfo, RefundResult
 
 PAYING_CARDS = frozenset({"4242424242424242"})
 DECLINED_CARDS = frozenset({"4000000000000002"})
+#: Authorises a held payment, then is declined at capture.
+CAPTURE_DECLINED_CARDS = frozenset({"4000000000000341"})
 NOTICE = "demo — no money moves"
 
 _STATUS = {
     "open": ProviderStatus.OPEN,
     "succeeded": ProviderStatus.SUCCEEDED,
     "canceled": ProviderStatus.CANCELED,
+    "requires_capture": ProviderStatus.AUTHORIZED,
 }
 
 
@@ -36,7 +44,7 @@ class DemoPaymentGateway:
     def __init__(self, db: Database, base_url: str, *, batch_max: int = DEFAULT_BATCH_MAX) -> None:
         self._db = db
         self._base_url = base_url.rstrip("/")
-        self._creates: TickBatcher[Order, None] = TickBatcher(self._create, batch_max)
+        self._creates: TickBatcher[tuple[Order, bool], None] = TickBatcher(self._create, batch_max)
 
     def _ref(self, order: Order) -> str:
         return f"demo_{order.id}"
@@ -45,11 +53,11 @@ class DemoPaymentGateway:
         """Where the buyer's page posts the card number."""
         return f"/api/v1/payments/demo/{order_id}/confirm"
 
-    async def create_payment(self, order: Order) -> PaymentInfo:
-        await self._creates.submit(order)
+    async def create_payment(self, order: Order, *, hold: bool = False) -> PaymentInfo:
+        await self._creates.submit((order, hold))
         return await self.payment_info(order)
 
-    async def _create(self, orders: list[Order]) -> list[Exception | None]:
+    async def _create(self, orders: list[tuple[Order, bool]]) -> list[Exception | None]:
         """The tick's new payments in one `INSERT … ON CONFLICT DO NOTHING` (a payment that
         exists was made by an earlier attempt for the same order: the same payment). Should
         that fail, each is tried alone, so a bad row fails only its own caller."""
@@ -69,14 +77,22 @@ class DemoPaymentGateway:
             return outcomes
         return [None] * len(orders)
 
-    async def _insert(self, orders: list[Order]) -> None:
+    async def _insert(self, orders: list[tuple[Order, bool]]) -> None:
         rows = {
-            self._ref(o): (self._ref(o), o.id, o.total.minor, o.total.currency, o.created_at_ms)
-            for o in orders
+            self._ref(o): (
+                self._ref(o),
+                o.id,
+                o.total.minor,
+                o.total.currency,
+                o.created_at_ms,
+                "manual" if hold else "automatic",
+            )
+            for o, hold in orders
         }
-        values = ", ".join("(?, ?, ?, ?, 'open', ?)" for _ in rows)
+        values = ", ".join("(?, ?, ?, ?, 'open', ?, ?)" for _ in rows)
         await self._db.execute(
-            "INSERT INTO demo_payments (id, order_id, amount, currency, status, created_at) "  # noqa: S608 why: placeholders only
+            "INSERT INTO demo_payments "  # noqa: S608 why: placeholders only
+            "(id, order_id, amount, currency, status, created_at, capture_method) "
             f"VALUES {values} ON CONFLICT DO NOTHING",
             *[arg for row in rows.values() for arg in row],
         )
@@ -105,22 +121,41 @@ class DemoPaymentGateway:
     async def confirm(self, order: Order, card: str) -> ProviderStatus:
         """Pay (or decline) an open demo payment with a test card number."""
         number = "".join(card.split())
-        if number in PAYING_CARDS:
-            target = "succeeded"
-        elif number in DECLINED_CARDS:
-            target = "canceled"
-        else:
+        paying = number in PAYING_CARDS or number in CAPTURE_DECLINED_CARDS
+        if not paying and number not in DECLINED_CARDS:
             raise InvalidInput("demo mode takes Stripe's test cards: 4242 4242 4242 4242 pays")
+        fails_capture = number in CAPTURE_DECLINED_CARDS
         await self._db.execute(
-            "UPDATE demo_payments SET status = ? WHERE id = ? AND status = 'open'",
-            target,
+            "UPDATE demo_payments SET capture_declines = ?, status = CASE "
+            "WHEN ? = 0 THEN 'canceled' "
+            "WHEN capture_method = 'manual' THEN 'requires_capture' "
+            "WHEN ? = 1 THEN 'canceled' ELSE 'succeeded' END "
+            "WHERE id = ? AND status = 'open'",
+            int(fails_capture),
+            int(paying),
+            int(fails_capture),
             self._ref(order),
+        )
+        return await self._status(self._ref(order))
+
+    async def capture_payment(self, order: Order, amount: int) -> ProviderStatus:
+        """Capture a held payment once; a capture already made (by an attempt that crashed
+        before its caller saw it) is read back, never made again."""
+        await self._db.execute(
+            "UPDATE demo_payments SET "
+            "status = CASE WHEN capture_declines = 1 THEN 'canceled' ELSE 'succeeded' END, "
+            "amount_captured = CASE WHEN capture_declines = 1 THEN NULL ELSE CAST(? AS BIGINT) END "
+            "WHERE id = ? AND status = 'requires_capture' AND amount >= ?",
+            amount,
+            self._ref(order),
+            amount,
         )
         return await self._status(self._ref(order))
 
     async def cancel_payment(self, order: Order) -> ProviderStatus:
         await self._db.execute(
-            "UPDATE demo_payments SET status = 'canceled' WHERE id = ? AND status = 'open'",
+            "UPDATE demo_payments SET status = 'canceled' "
+            "WHERE id = ? AND status IN ('open', 'requires_capture')",
             self._ref(order),
         )
         try:

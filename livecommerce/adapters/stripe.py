@@ -5,6 +5,11 @@ number of retries or racing checkouts make one PaymentIntent. The browser confir
 Stripe.js (card data never reaches us); the server only ever *re-reads* the PaymentIntent to
 decide what an order's payment is, never trusting an event body. Vendor errors are re-raised as
 PaymentGatewayError without Stripe's text, keys or payloads.
+
+A group buy's payment is created with `capture_method=manual`: confirmed, it waits in
+`requires_capture` until captured at the group's final price (`amount_to_capture`, with an
+idempotency key derived from the order, so a capture retried after a crash is the same capture)
+or cancelled (the hold released).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import stripe
-from stripe.params import EventListParams
+from stripe.params import EventListParams, PaymentIntentCreateParams
 
 from livecommerce.domain.orders import Order, ProviderStatus
 from livecommerce.errors import IdempotencyConflict, InvalidSignature, PaymentGatewayError
@@ -21,7 +26,11 @@ from livecommerce.services.ports import PaymentInfo, RefundResult
 #: Pages of undelivered events one reconcile pass reads.
 EVENT_PAGES = 10
 
-_STATUS = {"succeeded": ProviderStatus.SUCCEEDED, "canceled": ProviderStatus.CANCELED}
+_STATUS = {
+    "succeeded": ProviderStatus.SUCCEEDED,
+    "canceled": ProviderStatus.CANCELED,
+    "requires_capture": ProviderStatus.AUTHORIZED,
+}
 
 
 class StripePaymentGateway:
@@ -57,20 +66,27 @@ class StripePaymentGateway:
         """The PaymentIntent idempotency key for an order: stable across retries and nodes."""
         return f"lc-order-{order.id}"
 
-    async def create_payment(self, order: Order) -> PaymentInfo:
+    @staticmethod
+    def capture_key(order: Order) -> str:
+        """The capture's idempotency key: one capture per order, across retries and nodes."""
+        return f"lc-capture-{order.id}"
+
+    async def create_payment(self, order: Order, *, hold: bool = False) -> PaymentInfo:
+        params: PaymentIntentCreateParams = {
+            "amount": order.total.minor,
+            "currency": order.total.currency.lower(),
+            "automatic_payment_methods": {"enabled": True},
+            "metadata": {
+                "order_id": order.id,
+                "show_id": order.show_id,
+                "offer_id": order.offer_id,
+            },
+        }
+        if hold:
+            params["capture_method"] = "manual"
         try:
             pi = await self._client.v1.payment_intents.create_async(
-                {
-                    "amount": order.total.minor,
-                    "currency": order.total.currency.lower(),
-                    "automatic_payment_methods": {"enabled": True},
-                    "metadata": {
-                        "order_id": order.id,
-                        "show_id": order.show_id,
-                        "offer_id": order.offer_id,
-                    },
-                },
-                {"idempotency_key": self.order_key(order)},
+                params, {"idempotency_key": self.order_key(order)}
             )
         except stripe.StripeError as exc:
             raise PaymentGatewayError("could not create the payment") from exc
@@ -111,6 +127,20 @@ class StripePaymentGateway:
             return await self.payment_status(order)
         except stripe.StripeError as exc:
             raise PaymentGatewayError("could not cancel the payment") from exc
+        return _STATUS.get(pi.status, ProviderStatus.OPEN)
+
+    async def capture_payment(self, order: Order, amount: int) -> ProviderStatus:
+        try:
+            pi = await self._client.v1.payment_intents.capture_async(
+                order.payment_ref,
+                {"amount_to_capture": amount},
+                {"idempotency_key": self.capture_key(order)},
+            )
+        except (stripe.CardError, stripe.InvalidRequestError):
+            # declined, or no longer capturable (captured before, released): it says which
+            return await self.payment_status(order)
+        except stripe.StripeError as exc:
+            raise PaymentGatewayError("could not capture the payment") from exc
         return _STATUS.get(pi.status, ProviderStatus.OPEN)
 
     async def refund(self, order: Order, amount: int, idempotency_key: str) -> RefundResult:

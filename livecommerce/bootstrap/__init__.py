@@ -64,6 +64,7 @@ async def runtime(app: web.Application) -> AsyncIterator[None]:
         stack.push_async_callback(services.auctions.aclose)
         stack.push_async_callback(services.giveaways.aclose)
         stack.push_async_callback(services.drops.close)
+        stack.push_async_callback(services.groups.aclose)
         # pools the inventory store lacks (all of them in-process; a Redis that lost its data)
         # are rebuilt from stock movements and the orders still holding stock
         await services.stock.rebuild()

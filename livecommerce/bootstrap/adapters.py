@@ -44,6 +44,7 @@ from livecommerce.adapters.sql.catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql.coupons import SqlCouponStore
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase, open_database
 from livecommerce.adapters.sql.giveaways import SqlGiveawayStore
+from livecommerce.adapters.sql.groupbuys import SqlGroupBuyStore
 from livecommerce.adapters.sql.hub import SqlHubStore
 from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.adapters.sql.reviews import SqlReviewStore
@@ -95,6 +96,7 @@ class Adapters:
     coupons: SqlCouponStore
     redemptions: Redemptions
     drop_claims: DropClaims
+    groups: SqlGroupBuyStore
     images: FileProductImages
     gateways: dict[str, PaymentGateway]
     metrics: PrometheusShopMetrics
@@ -185,6 +187,7 @@ async def open_adapters(
             coupons=SqlCouponStore(db),
             redemptions=redemptions,
             drop_claims=drop_claims,
+            groups=SqlGroupBuyStore(db),
             images=FileProductImages(settings.server.data_dir / "uploads" / "products"),
             gateways=gateways,
             metrics=PrometheusShopMetrics(registry),

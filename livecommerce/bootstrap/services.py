@@ -17,6 +17,7 @@ from livecommerce.services.coupons import CouponService
 from livecommerce.services.drops import DropOptions, DropService
 from livecommerce.services.follows import FollowService
 from livecommerce.services.giveaways import GiveawayOptions, GiveawayService
+from livecommerce.services.groupbuys import GroupBuyService, GroupOptions
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
@@ -94,6 +95,7 @@ def build_services(
         addresses=a.addresses,
         stock=stock,
         coupons=coupons,
+        groups=a.groups,
         provider=pay.provider,
         ttl_seconds=shop.reservation_ttl_seconds,
         limiter=a.rate_limiter,
@@ -118,6 +120,16 @@ def build_services(
             enter_rates=_rates(shop.giveaway_enter_rates),
             update_interval=shop.giveaway_update_interval_seconds,
         ),
+    )
+    groups = GroupBuyService(
+        a.groups,
+        a.orders,
+        offers=offers,
+        catalog=catalog,
+        payments=payments,
+        bus=a.bus,
+        clock=clock,
+        options=GroupOptions(update_interval=shop.group_update_interval_seconds),
     )
     return Services(
         accounts=accounts,
@@ -177,6 +189,7 @@ def build_services(
             limiter=a.rate_limiter,
             options=DropOptions(claim_rates=_rates(shop.claim_rates)),
         ),
+        groups=groups,
         clock=clock,
         bus=a.bus,
         rate_limiter=a.rate_limiter,

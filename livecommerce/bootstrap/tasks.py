@@ -1,9 +1,9 @@
 """The process's periodic background work, started and stopped by the composition root: the
 reservation expiry sweeper, the reconcile of payment events the provider could not deliver, the
 reload of inventory pools after the inventory store restarted, the end of shows paused past the
-reconnect grace, the close of auctions and giveaways a dead node left due, and the dashboard's
-viewer sampler (the hub's own loops start with the hub, the packagers with the broadcast
-plane)."""
+reconnect grace, the close of auctions, giveaways and group buys a dead node left due, and the
+dashboard's viewer sampler (the hub's own loops start with the hub, the packagers with the
+broadcast plane)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,8 @@ async def background_tasks(settings: Settings, services: Services) -> AsyncItera
         "auction-closer": (settings.shop.auction_sweep_seconds, services.auctions.sweep),
         # giveaways due to close, or drawn without their prize orders (issue 15)
         "giveaway-closer": (settings.shop.giveaway_sweep_seconds, services.giveaways.sweep),
+        # group buys whose node died before its timer closed them, or mid-capture (issue 15)
+        "group-closer": (settings.shop.group_sweep_seconds, services.groups.sweep),
     }
     tasks = [
         asyncio.create_task(_every(name, seconds, work), name=name)

@@ -30,6 +30,7 @@ class OfferKind(StrEnum):
     FIXED = "fixed"  # the product's price (or a set one), open while the offer is live
     FLASH = "flash"  # a sale price for a window, with a stock cap and usually a per-buyer limit
     AUCTION = "auction"  # one unit to the highest bidder (domain/auctions.py); never checked out
+    GROUP = "group"  # price tiers by members; held at checkout, captured at the deadline
 
 
 class OfferStatus(StrEnum):
@@ -105,6 +106,8 @@ def make_offer(
         raise InvalidInput("ends_at must be after starts_at")
     if kind is OfferKind.FLASH and ends_at_ms is None and duration_ms is None:
         raise InvalidInput("a flash sale needs a duration")
+    if kind is OfferKind.GROUP and ends_at_ms is None and duration_ms is None:
+        raise InvalidInput("a group buy needs a deadline: ends_at or duration_seconds")
     return Offer(
         id=offer_id,
         show_id=show_id,

@@ -1,9 +1,12 @@
 """The order and its state machine: the TRANSITIONS table is the only way an order's status changes.
 
 An order is born `reserved` (stock held for it), moves to `pending_payment` once a payment exists
-at the provider, and to `paid` only on the provider's word. Every other path ends it: `expired`
-(the reservation timed out), `failed` (declined or cancelled at the provider), `cancelled` (the
-buyer or seller gave up before paying), `refunded` / `partially_refunded` (money went back).
+at the provider, and to `paid` only on the provider's word. A group buy's member goes from
+`pending_payment` to `authorized` (the card held) and at the group's close to `paid` (captured at
+the final price), `void` (the group missed its first tier) or `failed` (declined at capture). Every
+other path ends it: `expired` (the reservation timed out), `failed` (declined or cancelled at the
+provider), `cancelled` (the buyer or seller gave up before paying), `refunded` /
+`partially_refunded` (money went back).
 Services never assign `status` directly; they call `transition()` and persist what it returns.
 """
 
@@ -25,6 +28,7 @@ class OrderStatus(StrEnum):
 
     RESERVED = "reserved"  # stock is held for the buyer, no payment exists yet
     PENDING_PAYMENT = "pending_payment"  # a payment exists at the provider, awaiting the buyer
+    AUTHORIZED = "authorized"  # a group buy's member: the card is held, captured at the deadline
     PAID = "paid"  # the provider confirmed the money; stock is sold
     FULFILLED = "fulfilled"  # the seller shipped or handed over the goods
     EXPIRED = "expired"  # the reservation timed out before payment; stock went back
@@ -32,6 +36,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"  # given up before payment; stock went back
     REFUNDED = "refunded"  # everything paid went back to the buyer
     PARTIALLY_REFUNDED = "partially_refunded"  # part of the payment went back
+    VOID = "void"  # a group buy missed its first tier: the hold was released, nothing charged
 
 
 TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
@@ -44,7 +49,17 @@ TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
         }
     ),
     OrderStatus.PENDING_PAYMENT: frozenset(
-        {OrderStatus.PAID, OrderStatus.FAILED, OrderStatus.EXPIRED, OrderStatus.CANCELLED}
+        {
+            OrderStatus.PAID,
+            OrderStatus.AUTHORIZED,
+            OrderStatus.FAILED,
+            OrderStatus.EXPIRED,
+            OrderStatus.CANCELLED,
+        }
+    ),
+    # only the group buy's close (captured or voided) and its member's cancel move it on
+    OrderStatus.AUTHORIZED: frozenset(
+        {OrderStatus.PAID, OrderStatus.FAILED, OrderStatus.VOID, OrderStatus.CANCELLED}
     ),
     OrderStatus.PAID: frozenset(
         {OrderStatus.FULFILLED, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED}
@@ -57,6 +72,7 @@ TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.FAILED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
     OrderStatus.REFUNDED: frozenset(),
+    OrderStatus.VOID: frozenset(),
 }
 
 #: Statuses in which the order's stock is held but not sold (the sweeper may release it).
@@ -72,8 +88,11 @@ SOLD: frozenset[OrderStatus] = frozenset(
 )
 #: Statuses that released their stock back to the pool.
 RELEASED: frozenset[OrderStatus] = frozenset(
-    {OrderStatus.EXPIRED, OrderStatus.FAILED, OrderStatus.CANCELLED}
+    {OrderStatus.EXPIRED, OrderStatus.FAILED, OrderStatus.CANCELLED, OrderStatus.VOID}
 )
+#: Statuses whose stock is held, sold to nobody yet: the holding ones and a group buy's member
+#: (whose hold lasts until the group closes, so no sweeper may release it before).
+UNSETTLED: frozenset[OrderStatus] = HOLDING | {OrderStatus.AUTHORIZED}
 
 #: The largest quantity one order may carry; anything above is refused before touching stock.
 MAX_QUANTITY = 100
@@ -202,6 +221,18 @@ def is_expired(order: Order, now_ms: int) -> bool:
     return order.status in HOLDING and now_ms >= order.expires_at_ms
 
 
+def captured(order: Order, unit_price: Money, at_ms: int) -> Order:
+    """A group member's order once captured at the group's final unit price: paid, its total
+    the final price for its units (never above what was authorised)."""
+    if (
+        unit_price.currency != order.unit_price.currency
+        or unit_price.minor > order.unit_price.minor
+    ):
+        raise InvalidInput("a capture is never above the authorised price")
+    paid = transition(order, OrderStatus.PAID, at_ms)
+    return replace(paid, unit_price=unit_price, total=unit_price * order.quantity)
+
+
 def status_after_refund(order: Order, refunded_total_minor: int) -> OrderStatus:
     """The status an order reaches once `refunded_total_minor` of its total has gone back."""
     if refunded_total_minor <= 0:
@@ -242,6 +273,7 @@ class ProviderStatus(StrEnum):
     event body), reduced to what the order cares about."""
 
     SUCCEEDED = "succeeded"  # money captured
+    AUTHORIZED = "authorized"  # money held on the card, to be captured or released by us
     CANCELED = "canceled"  # the payment can never succeed (cancelled, or declined for good)
     OPEN = "open"  # still waiting for the buyer (requires action / method, processing)
 
@@ -253,9 +285,15 @@ def apply_provider_status(order: Order, provider: ProviderStatus, at_ms: int) ->
     `pending_payment` when needed); a success on an order already past payment changes nothing;
     a cancellation only fails an order that still holds stock. The expiry sweeper cancels the
     payment at the provider before expiring, so a success never lands on a released order.
+    An authorisation (a group buy's hold) makes the order `authorized`; from there only the
+    group's close decides (its capture at the final price, or the void), never a provider event.
     """
     if order.status not in HOLDING:
         return None
+    if provider is ProviderStatus.AUTHORIZED:
+        if order.status is OrderStatus.RESERVED:
+            order = transition(order, OrderStatus.PENDING_PAYMENT, at_ms)
+        return transition(order, OrderStatus.AUTHORIZED, at_ms)
     if provider is ProviderStatus.SUCCEEDED:
         if order.status is OrderStatus.RESERVED:
             order = transition(order, OrderStatus.PENDING_PAYMENT, at_ms)

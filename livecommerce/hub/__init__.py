@@ -16,13 +16,14 @@ from livecommerce import keys
 from livecommerce.hub import auctions as _auctions  # registers the auction events
 from livecommerce.hub import drops as _drops  # registers the voucher drop event
 from livecommerce.hub import giveaways as _giveaways  # registers the giveaway events
+from livecommerce.hub import groupbuys as _groupbuys  # relays the group buy's updates
 from livecommerce.hub import handlers as _handlers  # registers the hub's own events
 from livecommerce.hub import shop as _shop  # registers the commerce events
 from livecommerce.hub.events import events, relays
 from livecommerce.hub.server import Hub
 
 __all__ = ["HUB", "Hub", "attach"]
-del _auctions, _drops, _giveaways, _handlers, _shop
+del _auctions, _drops, _giveaways, _groupbuys, _handlers, _shop
 
 #: This node's Socket.IO server and its per-show state.
 HUB = web.AppKey("hub", Hub)

@@ -91,6 +91,7 @@ async def offer_start(ctx: EventContext, p: OfferStart) -> dict[str, Any]:
     duration_ms = None if p.duration_seconds is None else p.duration_seconds * 1000
     offer = await offers.start(ctx.principal, p.show_id, p.offer_id, p.media_ts, duration_ms)
     await ctx.services.auctions.started(offer)
+    await ctx.services.groups.started(offer)
     return {"offer": await offers.view(offer)}
 
 

@@ -24,6 +24,7 @@ api = ApiRoutes("orders")
 StatusName = Literal[
     "reserved",
     "pending_payment",
+    "authorized",
     "paid",
     "fulfilled",
     "expired",
@@ -31,6 +32,7 @@ StatusName = Literal[
     "cancelled",
     "refunded",
     "partially_refunded",
+    "void",
 ]
 
 

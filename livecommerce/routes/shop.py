@@ -1,4 +1,5 @@
-"""Shop API for shows: offers (create, list, start, pin, unpin, end) and a REST twin of the hub's
+"""Shop API for shows: offers (create, list, start, pin, unpin, end; a group buy's state) and a
+REST twin of the hub's
 `checkout.start` for scripts and pages without a socket. Money on the wire is
 `{amount, currency}` in minor units; a checkout body carrying any price is refused."""
 
@@ -13,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from livecommerce import keys
 from livecommerce.domain.access import Principal
 from livecommerce.domain.auctions import MAX_AMOUNT, MAX_CLOCK_SECONDS
+from livecommerce.domain.groupbuy import MAX_MIN_BUYERS, MAX_TIERS
 from livecommerce.domain.offers import MAX_DURATION_MS, OfferKind
-from livecommerce.errors import InvalidInput
+from livecommerce.errors import InvalidInput, NotFound
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
 from livecommerce.routes.bodies import read_body
@@ -28,10 +30,16 @@ DURATION_MAX_SECONDS = MAX_DURATION_MS // 1000
 _DURATION = "how long the sale runs once started, in seconds (the window opens at start)"
 
 
+class TierIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_buyers: int = Field(ge=1, le=MAX_MIN_BUYERS, strict=True)
+    price: int = Field(ge=1, le=100_000_000, strict=True, description="minor units")
+
+
 class OfferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     product_id: str = Field(min_length=1, max_length=100)
-    kind: Literal["fixed", "flash", "auction"] = "fixed"
+    kind: Literal["fixed", "flash", "auction", "group"] = "fixed"
     price: int | None = Field(
         None,
         ge=0,
@@ -66,7 +74,16 @@ class OfferIn(BaseModel):
     # an auction's own fields (docs/AUCTIONS.md); `price`, `cap`, `stock`, `per_buyer_limit`,
     # `starts_at` and `ends_at` do not apply to it: it sells one unit from `starting_bid`
     variant_id: str | None = Field(
-        None, max_length=100, description="auction: the variant sold (needed if several)"
+        None,
+        max_length=100,
+        description="auction: the variant sold (needed if several); group: the one on offer",
+    )
+    tiers: list[TierIn] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_TIERS,
+        description="group buy (docs/SOCIAL.md): [{min_buyers, price}], min_buyers strictly "
+        "increasing from 1 or more, prices strictly decreasing, none above the product's price",
     )
     starting_bid: int | None = Field(
         None, ge=1, le=MAX_AMOUNT, strict=True, description="auction: the first bid, minor units"
@@ -173,12 +190,16 @@ def _cap(body: OfferIn) -> int | None:
     body=OfferIn,
     response=OfferOut,
     status=201,
-    summary="Create an offer in a show (seller): fixed price, flash sale or auction",
+    summary="Create an offer in a show (seller): fixed price, flash sale, auction or group buy",
 )
 async def create_offer(request: web.Request, body: OfferIn) -> OfferOut:
     principal = await require_principal(request)
     if body.kind == "auction":
         return await _create_auction(request, principal, body)
+    if body.kind == "group":
+        return await _create_group(request, principal, body)
+    if body.tiers is not None:
+        raise InvalidInput("tiers are for a group buy (kind: group)")
     offer = await request.app[keys.SERVICES].offers.create(
         principal,
         request.match_info["show_id"],
@@ -217,6 +238,63 @@ async def _create_auction(request: web.Request, principal: Principal, body: Offe
         reserve_price=body.reserve_price,
     )
     return await _offer_out(request, offer)
+
+
+async def _create_group(request: web.Request, principal: Principal, body: OfferIn) -> OfferOut:
+    """A group offer: priced by its tiers, with a deadline (`duration_seconds` from its start,
+    or `ends_at`)."""
+    given = body.model_fields_set & {
+        "price", "starts_at", "starting_bid", "min_increment", "anti_snipe_seconds",
+        "extend_seconds", "sudden_death", "reserve_price",
+    }  # fmt: skip
+    if given:
+        raise InvalidInput(f"a group buy does not take {', '.join(sorted(given))}")
+    if body.tiers is None:
+        raise InvalidInput("a group buy needs tiers")
+    offer = await request.app[keys.SERVICES].groups.create(
+        principal,
+        request.match_info["show_id"],
+        product_id=body.product_id,
+        variant_id=body.variant_id,
+        tiers=[t.model_dump() for t in body.tiers],
+        cap=_cap(body),
+        per_buyer_limit=body.per_buyer_limit,
+        ends_at_ms=to_ms(body.ends_at),
+        duration_ms=None if body.duration_seconds is None else body.duration_seconds * 1000,
+    )
+    return await _offer_out(request, offer)
+
+
+class TierOut(BaseModel):
+    min_buyers: int
+    price: int = Field(description="minor units")
+
+
+class GroupOut(BaseModel):
+    show_id: str
+    offer_id: str
+    buyers: int = Field(description="distinct people holding an authorised payment")
+    price_now: int = Field(description="the unit price if the group closed now (minor units)")
+    next_tier: TierOut | None
+    tiers: list[TierOut]
+    currency: str
+    ends_at: int | None = Field(description="the deadline, epoch ms (null until started)")
+    status: Literal["open", "captured", "void"]
+    final_price: int | None = Field(description="the unit price members paid, once captured")
+
+
+@api.get(
+    "/api/v1/shows/{show_id}/offers/{offer_id}/group",
+    response=GroupOut,
+    auth=False,
+    summary="A group buy's members, price now, next tier and deadline",
+)
+async def group_state(request: web.Request) -> GroupOut:
+    show_id, offer_id = _offer_ids(request)
+    view = await request.app[keys.SERVICES].groups.view(offer_id)
+    if view is None or view["show_id"] != show_id:
+        raise NotFound("no such group buy in this show")
+    return GroupOut.model_validate(view)
 
 
 @api.get(
@@ -265,6 +343,7 @@ async def start_offer(request: web.Request, body: OfferStart) -> OfferOut:
     services = request.app[keys.SERVICES]
     offer = await services.offers.start(principal, show_id, offer_id, body.media_ts, duration_ms)
     await services.auctions.started(offer)
+    await services.groups.started(offer)
     return await _offer_out(request, offer)
 
 

@@ -19,7 +19,13 @@ A `coupon_code` is part of the request's fingerprint (so the same key with anoth
 `idempotency_conflict`) and is checked only when the checkout would hold stock (a replay gets
 its order as it was, even once the coupon expired or ran out). Its redemption is taken before
 the stock is held and given back when the hold fails; the order carries the discount and its
-total is after it (docs/SOCIAL.md).
+total is after it (docs/SOCIAL.md). Group buys take no coupon (`coupon_not_applicable`).
+
+A group offer's checkout is a member joining (docs/SOCIAL.md): the order is placed at the
+offer's price, which is the group's first tier (the highest), and its payment is created to be
+held (authorised, not captured). Its units stay held until the group closes: the reservation
+lasts until the deadline plus `GROUP_SETTLE_MS`, while the order's own payment deadline is the
+usual one (a member who never confirms the card is expired as any buyer).
 """
 
 from __future__ import annotations
@@ -32,9 +38,9 @@ from dataclasses import replace
 
 from livecommerce.domain.access import Action, Principal, authorize
 from livecommerce.domain.inventory import ReservationStatus
-from livecommerce.domain.offers import Offer, check_open
+from livecommerce.domain.offers import Offer, OfferKind, check_open
 from livecommerce.domain.orders import (
-    HOLDING,
+    UNSETTLED,
     Order,
     OrderStatus,
     place_order,
@@ -46,6 +52,7 @@ from livecommerce.domain.ratelimit import Rate
 from livecommerce.domain.shipping import ShippingAddress, parse_address
 from livecommerce.errors import (
     Conflict,
+    CouponNotApplicable,
     IdempotencyConflict,
     InvalidInput,
     LiveCommerceError,
@@ -65,6 +72,7 @@ from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import (
     AddressStore,
     Clock,
+    GroupBuyStore,
     InventoryStore,
     OrderStore,
     PaymentInfo,
@@ -76,6 +84,9 @@ from livecommerce.services.stock import StockService
 
 #: How long a node keeps what checkout reads of a product (variant ids, whether it ships).
 PRODUCT_CACHE_MS = 30_000
+#: How long after a group's deadline its members' units stay reserved: time for the close to
+#: capture or void them (the reservation sweeper never releases a member's units anyway).
+GROUP_SETTLE_MS = 3_600_000
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,100}$")
 
 
@@ -108,6 +119,7 @@ class CheckoutService:
         addresses: AddressStore,
         stock: StockService,
         coupons: CouponService,
+        groups: GroupBuyStore,
         provider: str,
         ttl_seconds: int,
         limiter: RateLimiter | None = None,
@@ -129,6 +141,9 @@ class CheckoutService:
         self._products: dict[str, tuple[int, Product]] = {}
         self._stock = stock
         self._flights = SingleFlight()
+        self._groups = groups
+        #: A group offer's variant (None: the buyer picks), which never changes once created.
+        self._group_variants: dict[str, str | None] = {}
 
     async def _product(self, product_id: str, now_ms: int) -> Product:
         cached = self._products.get(product_id)
@@ -148,6 +163,24 @@ class CheckoutService:
         if variant_id not in ids:
             raise InvalidInput("unknown variant for this product")
         return variant_id
+
+    async def _group_variant(self, offer: Offer, variant_id: str | None) -> str | None:
+        """The variant a group offer sells when it was created for one (another is refused)."""
+        if offer.kind is not OfferKind.GROUP:
+            return variant_id
+        if offer.id not in self._group_variants:
+            record = await self._groups.group(offer.id)
+            if record is None:
+                # its tiers were never written (a crash between the two writes of its creation):
+                # nobody may join a group that no close would ever settle
+                raise OfferNotActive("this group buy is not open")
+            self._group_variants[offer.id] = record.variant_id
+        fixed = self._group_variants[offer.id]
+        if fixed is None:
+            return variant_id
+        if variant_id not in (None, fixed):
+            raise InvalidInput("this group buy sells one variant only")
+        return fixed
 
     async def _ship_to(
         self, buyer: Principal, offer: Offer, given: ShippingAddress | None, now_ms: int
@@ -246,13 +279,16 @@ class CheckoutService:
         offer = await self._offers.for_checkout(show_id, offer_id)
         try:
             check_open(offer, now)
-            variant = await self._variant(offer, variant_id, now)
+            variant = await self._variant(offer, await self._group_variant(offer, variant_id), now)
         except (OfferNotActive, InvalidInput):
             existing = await self._store.get_order(order_id)
             if existing is None:
                 raise
-            return await self._replay(existing, fingerprint)
+            return await self._replay(existing, fingerprint, offer)
         expires = now + self._ttl_ms
+        hold_until = expires
+        if offer.kind is OfferKind.GROUP and offer.ends_at_ms is not None:
+            hold_until = max(expires, offer.ends_at_ms + GROUP_SETTLE_MS)
         # the variant's stock (shared by every offer of it) and this offer's cap, in one step
         held = await self._stock.peek(offer, variant, order_id, buyer.user_id, qty)
         ship_to = None
@@ -273,7 +309,7 @@ class CheckoutService:
                 took = await self._coupons.redeem(quote.coupon, order_id, buyer.user_id)
             try:
                 held = await self._stock.reserve(
-                    offer, variant, order_id, buyer.user_id, qty, expires
+                    offer, variant, order_id, buyer.user_id, qty, hold_until
                 )
             except BaseException:
                 if took and quote is not None:
@@ -282,12 +318,13 @@ class CheckoutService:
         if not held.created:
             existing = await self._store.get_order(order_id)
             if existing is not None:
-                return await self._replay(existing, fingerprint)
+                return await self._replay(existing, fingerprint, offer)
             if held.reservation.quantity != qty:
                 raise IdempotencyConflict("this idempotency key was used for another checkout")
             if held.reservation.status is ReservationStatus.RELEASED:
                 raise Conflict("this checkout expired; start a new one")
-            expires = held.reservation.expires_at_ms  # a racing twin holds it: same order
+            # a racing twin holds it: same order
+            expires = min(held.reservation.expires_at_ms, expires)
             if ship_to is None:
                 ship_to = await self._ship_to(buyer, offer, given, now)
             if code is not None and quote is None:
@@ -316,7 +353,7 @@ class CheckoutService:
         if (
             held.created
             and stored != order
-            and (stored.offer_id != offer.id or stored.status not in HOLDING)
+            and (stored.offer_id != offer.id or stored.status not in UNSETTLED)
         ):
             # our fresh hold duplicates an order that holds nothing here (the key was used on
             # another offer, or its reservation record was lost): give the units back.
@@ -334,10 +371,16 @@ class CheckoutService:
             # nobody has moved it yet and `_pay` need not read it back. The order is announced
             # once, in the state `_pay` leaves it in (`pending_payment`, or `failed`), not also
             # as `reserved` a moment before.
-            return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order, fresh=True))
-        return await self._resume(stored)
+            return await self._flights.run(
+                f"pay:{order.id}", lambda: self._pay(order, fresh=True, offer=offer)
+            )
+        return await self._resume(stored, offer)
 
     async def _quote(self, code: str, buyer_id: str, show_id: str, offer: Offer, qty: int) -> Quote:
+        if offer.kind is OfferKind.GROUP:
+            # the crowd's tier sets a member's price at the close; a coupon would discount a
+            # price nobody knows yet
+            raise CouponNotApplicable("coupons do not apply to group buys")
         return await self._coupons.quote(
             code,
             buyer_id=buyer_id,
@@ -367,20 +410,22 @@ class CheckoutService:
             raise Conflict(f"this order is {order.status.value}, not awaiting payment")
         return await self._resume(order)
 
-    async def _replay(self, existing: Order, fingerprint: str) -> tuple[Order, PaymentInfo]:
+    async def _replay(
+        self, existing: Order, fingerprint: str, offer: Offer
+    ) -> tuple[Order, PaymentInfo]:
         """A checkout seen before: the same answer, or a conflict for a different request."""
         if existing.request_hash != fingerprint:
             raise IdempotencyConflict("this idempotency key was used for another checkout")
-        return await self._resume(existing)
+        return await self._resume(existing, offer if existing.offer_id == offer.id else None)
 
-    async def _resume(self, order: Order) -> tuple[Order, PaymentInfo]:
+    async def _resume(self, order: Order, offer: Offer | None = None) -> tuple[Order, PaymentInfo]:
         """Bring a reserved order to `pending_payment` (creating its payment), or return the
         payment of one that already has it. Racing twins on this node share one creation; a
         later replay reads the payment the order names, so no replay ever asks the provider to
         create again (its idempotency key may have expired: Stripe forgets keys after 24 h and
         would make a second PaymentIntent that no order knows)."""
         if order.status is OrderStatus.RESERVED:
-            return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order))
+            return await self._flights.run(f"pay:{order.id}", lambda: self._pay(order, offer=offer))
         if order.status is OrderStatus.PENDING_PAYMENT:
             info = await self._payments.gateway(order.payment_provider).payment_info(order)
             return order, info
@@ -390,17 +435,21 @@ class CheckoutService:
             client={"provider": order.payment_provider},
         )
 
-    async def _pay(self, order: Order, *, fresh: bool = False) -> tuple[Order, PaymentInfo]:
+    async def _pay(
+        self, order: Order, *, fresh: bool = False, offer: Offer | None = None
+    ) -> tuple[Order, PaymentInfo]:
         """Create a reserved order's payment and move it to `pending_payment`; a twin that read
         the order before an earlier flight moved it finds it moved (one read, skipped for the
         order this checkout has just written: the compare-and-set below settles any race)."""
         if not fresh:
             current = await self._store.get_order(order.id)
             if current is not None and current.status is not OrderStatus.RESERVED:
-                return await self._resume(current)
+                return await self._resume(current, offer)
         gateway = self._payments.gateway(order.payment_provider or self._provider)
+        if offer is None:
+            offer = await self._offers.for_checkout(order.show_id, order.offer_id)
         try:
-            info = await gateway.create_payment(order)
+            info = await gateway.create_payment(order, hold=offer.kind is OfferKind.GROUP)
         except PaymentGatewayError:
             failed = transition(order, OrderStatus.FAILED, self._clock.now_ms())
             if await self._store.save_order(failed, OrderStatus.RESERVED):

@@ -21,6 +21,7 @@ from livecommerce.services.coupons import CouponService
 from livecommerce.services.drops import DropService
 from livecommerce.services.follows import FollowService
 from livecommerce.services.giveaways import GiveawayService
+from livecommerce.services.groupbuys import GroupBuyService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
@@ -58,6 +59,7 @@ class Services:
     giveaways: GiveawayService
     coupons: CouponService
     drops: DropService
+    groups: GroupBuyService
     clock: Clock
     bus: Bus
     rate_limiter: RateLimiter

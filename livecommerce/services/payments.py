@@ -10,26 +10,37 @@ provider *before* expiring, so a payment that already succeeded wins over the de
 with `restock` puts the order's units back on its variant, once per order. An order that
 lets go (expired, failed, cancelled, or refunded in full) gives its coupon's redemption back,
 once (`CouponService.give_back`).
+
+A group buy's member (`authorized`: the card held) moves only by the group's close, through
+`capture` (at the final price: order total, journal entry and sale at that price, in one
+compare-and-set from `authorized`) or `void` (released at the provider, no journal entry), or by
+the member's own `cancel` before the deadline. Provider events never move an authorised order,
+so a `payment_intent.succeeded` that follows our own capture cannot post at the held price.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from livecommerce.domain.access import Action, Principal, Role, authorize
+from livecommerce.domain.groupbuy import capture_amount
 from livecommerce.domain.inventory import StockMovement, restock_movement, sale_movement
-from livecommerce.domain.ledger import payment_entry, refund_entry
+from livecommerce.domain.ledger import JournalTransaction, payment_entry, refund_entry
+from livecommerce.domain.money import Money
+from livecommerce.domain.offers import is_closed
 from livecommerce.domain.orders import (
     HOLDING,
     RELEASED,
     SOLD,
+    UNSETTLED,
     Order,
     OrderStatus,
     ProviderStatus,
     apply_provider_status,
+    captured,
     status_after_refund,
     transition,
 )
@@ -91,6 +102,17 @@ class PaymentService:
         self._events = events
         self._clock = clock
         self._fee_bps = fee_bps
+        self._member_watch: Callable[[Order], Awaitable[None]] | None = None
+
+    def watch_members(self, watch: Callable[[Order], Awaitable[None]]) -> None:
+        """Call `watch` with the order whenever a group buy gains or loses a member (an order
+        becomes `authorized`, or an authorised one is cancelled): the group's service
+        announces the new count."""
+        self._member_watch = watch
+
+    async def _member_changed(self, order: Order) -> None:
+        if self._member_watch is not None:
+            await self._member_watch(order)
 
     def gateway(self, name: str) -> PaymentGateway:
         try:
@@ -112,39 +134,48 @@ class PaymentService:
             if new is None:
                 return order
             journal = None
-            movements = []
+            movements: list[StockMovement] = []
             if new.status is OrderStatus.PAID:
-                if order.variant_id is not None:
-                    movements.append(
-                        sale_movement(
-                            movement_id=new_id("mov"),
-                            order_id=order.id,
-                            product_id=order.product_id,
-                            variant_id=order.variant_id,
-                            quantity=order.quantity,
-                            buyer_id=order.buyer_id,
-                            at_ms=new.updated_at_ms,
-                        )
-                    )
-                journal = payment_entry(
-                    order_id=order.id,
-                    seller_id=order.seller_id,
-                    total=order.total.minor,
-                    currency=order.total.currency,
-                    fee_bps=self._fee_bps,
-                    idempotency_key=f"payment:{order.payment_provider}:{order.payment_ref}",
-                    at_ms=new.updated_at_ms,
-                    discount=order.discount_minor,
-                )
+                journal, movements = self._sale(new)
             if journal is not None:
                 fault_point("payment.before_ledger_commit")
             if await self._store.save_order(new, order.status, journal, movements=movements):
                 await self.after_change(new)
                 if journal is not None:
                     fault_point("payment.after_ledger_commit")
+                if new.status is OrderStatus.AUTHORIZED:
+                    await self._member_changed(new)
                 return new
             order = await self._order(order.id)
         return order
+
+    def _sale(self, paid: Order) -> tuple[JournalTransaction, list[StockMovement]]:
+        """What a move to `paid` writes with the order: its payment's journal entry at the
+        order's total (keyed by the provider's payment) and its units' `sale` movement."""
+        movements = []
+        if paid.variant_id is not None:
+            movements.append(
+                sale_movement(
+                    movement_id=new_id("mov"),
+                    order_id=paid.id,
+                    product_id=paid.product_id,
+                    variant_id=paid.variant_id,
+                    quantity=paid.quantity,
+                    buyer_id=paid.buyer_id,
+                    at_ms=paid.updated_at_ms,
+                )
+            )
+        journal = payment_entry(
+            order_id=paid.id,
+            seller_id=paid.seller_id,
+            total=paid.total.minor,
+            currency=paid.total.currency,
+            fee_bps=self._fee_bps,
+            idempotency_key=f"payment:{paid.payment_provider}:{paid.payment_ref}",
+            at_ms=paid.updated_at_ms,
+            discount=paid.discount_minor,
+        )
+        return journal, movements
 
     async def after_change(self, order: Order) -> None:
         """Settle the reservation to match the order, then tell the buyer and the show."""
@@ -258,7 +289,11 @@ class PaymentService:
         allowed = principal.user_id in (order.buyer_id, order.seller_id)
         if not allowed and principal.role is not Role.ADMIN:
             raise NotFound("no such order")
-        if order.status not in HOLDING:
+        if order.status is OrderStatus.AUTHORIZED:
+            offer = await self._store.get_offer(order.offer_id)
+            if offer is None or is_closed(offer, self._clock.now_ms()):
+                raise Conflict("the group buy has closed; its members are being settled")
+        elif order.status not in HOLDING:
             raise Conflict(f"a {order.status} order cannot be cancelled")
         provider = ProviderStatus.CANCELED
         if order.payment_ref:
@@ -269,6 +304,8 @@ class PaymentService:
         cancelled = transition(order, OrderStatus.CANCELLED, self._clock.now_ms())
         if await self._store.save_order(cancelled, order.status):
             await self.after_change(cancelled)
+            if order.status is OrderStatus.AUTHORIZED:
+                await self._member_changed(cancelled)
             return cancelled
         return await self.cancel(principal, order_id)  # it moved meanwhile: decide again
 
@@ -323,13 +360,60 @@ class PaymentService:
                 released += 1
         for pool, reservation_id in await self._inventory.due(now, limit):
             current = await self._store.get_order(reservation_id)
-            if current is not None and current.status in HOLDING:
-                continue  # its order is handled above on the next pass
+            if current is not None and current.status in UNSETTLED:
+                continue  # handled above on the next pass (a group member: at the group's close)
             if current is not None and current.status in SOLD:
                 await self._inventory.commit(pool, reservation_id)
             elif await self._inventory.release(pool, reservation_id):
                 released += 1
         return released
+
+    # -- group buys: capture or void at the close ------------------------------------------------
+    async def capture(self, order: Order, unit_price: int) -> Order:
+        """Charge a group member the final `unit_price` a unit: captured at the provider (once:
+        its key is derived from the order), then paid at that price with its journal entry and
+        sale in one compare-and-set from `authorized`. A decline fails the order and its units
+        go back. Safe to repeat after a crash anywhere: the provider reports the capture it
+        made, and the compare-and-set and the journal's key let one save through."""
+        if order.status is not OrderStatus.AUTHORIZED:
+            return order
+        amount = capture_amount(unit_price, order.quantity, order.total.minor)
+        provider = await self.gateway(order.payment_provider).capture_payment(order, amount)
+        fault_point("group.after_capture")
+        now = self._clock.now_ms()
+        if provider is ProviderStatus.CANCELED:
+            failed = transition(order, OrderStatus.FAILED, now)
+            if await self._store.save_order(failed, OrderStatus.AUTHORIZED):
+                await self.after_change(failed)
+                return failed
+            return await self._order(order.id)
+        if provider is not ProviderStatus.SUCCEEDED:
+            log.warning("a capture left the payment open", extra={"order": order.id})
+            return order
+        paid = captured(order, Money(unit_price, order.unit_price.currency), now)
+        journal, movements = self._sale(paid)
+        if await self._store.save_order(
+            paid, OrderStatus.AUTHORIZED, journal, movements=movements, repriced=True
+        ):
+            await self.after_change(paid)
+            return paid
+        return await self._order(order.id)
+
+    async def void(self, order: Order) -> Order:
+        """Release a group member's hold (the group missed its first tier): cancelled at the
+        provider, the order `void` with its units back and no journal entry."""
+        if order.status is not OrderStatus.AUTHORIZED:
+            return order
+        provider = await self.gateway(order.payment_provider).cancel_payment(order)
+        if provider is ProviderStatus.SUCCEEDED:
+            # a capture can only come from a close that decided to capture; never both
+            log.error("a voided member's payment was captured", extra={"order": order.id})
+            return order
+        voided = transition(order, OrderStatus.VOID, self._clock.now_ms())
+        if await self._store.save_order(voided, OrderStatus.AUTHORIZED):
+            await self.after_change(voided)
+            return voided
+        return await self._order(order.id)
 
     # -- refunds ---------------------------------------------------------------------------------
     async def refund(

@@ -34,7 +34,7 @@ from livecommerce.domain.inventory import (
     VariantStock,
 )
 from livecommerce.domain.offers import Offer, OfferStatus
-from livecommerce.domain.orders import HOLDING, SOLD
+from livecommerce.domain.orders import SOLD, UNSETTLED
 from livecommerce.errors import InvalidInput, NotFound, SoldOut, StoreUnavailable
 from livecommerce.ids import new_id
 from livecommerce.services.ports import (
@@ -101,7 +101,8 @@ class StockService:
         caps = {o.id: o.cap for o in offers if o.cap is not None}
         reservations: list[Reservation] = []
         for offer in offers:
-            orders = {o.id: o for o in await self._orders.offer_orders(offer.id, [*HOLDING, *SOLD])}
+            listed = await self._orders.offer_orders(offer.id, [*UNSETTLED, *SOLD])
+            orders = {o.id: o for o in listed}
             paid = {o.id: o for o in await self._orders.paid_orders(offer.id)}
             for order in {**orders, **paid}.values():
                 if order.variant_id is None:
@@ -109,7 +110,7 @@ class StockService:
                         "an order without a variant holds no stock", extra={"order": order.id}
                     )
                     continue
-                held = order.status in HOLDING and order.id not in paid
+                held = order.status in UNSETTLED and order.id not in paid
                 reservations.append(
                     Reservation(
                         order.id,
@@ -165,7 +166,7 @@ class StockService:
         offers = await self._orders.list_offers()
         products = {o.product_id for o in offers if o.status is not OfferStatus.ENDED}
         holding = await self._orders.list_orders(
-            OrderFilter(statuses=tuple(HOLDING), limit=REBUILD_HOLDING_MAX)
+            OrderFilter(statuses=tuple(UNSETTLED), limit=REBUILD_HOLDING_MAX)
         )
         products |= {o.product_id for o in holding}
         return sorted(products)

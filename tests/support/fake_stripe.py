@@ -2,17 +2,20 @@
 
 It speaks enough of Stripe's API for the money path, the way the real `stripe` library sends it
 (form-encoded bodies with `a[b]=c` nesting, `Idempotency-Key`, `Stripe-Version`, bearer key):
-PaymentIntents create / retrieve / confirm / cancel, refunds, idempotent replay (same key + same
-body replays the first response with `Idempotent-Replayed: true`; a different body is Stripe's 400
-`idempotency_error`; concurrent requests with one key wait for the first), Stripe's test cards
-(4242 4242 4242 4242 / `pm_card_visa` pay; 4000 0000 0000 0002 / `pm_card_chargeDeclined` are
-declined with a 402 `card_error`), and webhook events signed exactly like Stripe
-(`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.payload">`). Events are recorded in
-`events`; they are delivered to registered endpoints automatically unless `auto_deliver` is off,
-so tests can deliver them duplicated, shuffled, stale or tampered with `deliver()`. Each
-endpoint's 2xx is remembered, so `GET /v1/events?delivery_success=false` lists what was never
-delivered (the reconcile's source). Checkout Sessions exist only as the events of a session
-wrapping one of our PaymentIntents (`complete_session`, `expire_session`).
+PaymentIntents create / retrieve / confirm / capture / cancel (with `capture_method=manual` a
+confirmed PaymentIntent waits in `requires_capture` for `POST /v1/payment_intents/{id}/capture`
+with `amount_to_capture`, or a cancel that releases the hold; 4000 0000 0000 0341 /
+`pm_card_chargeCustomerFail` authorises and is declined at capture), refunds, idempotent replay
+(same key + same body replays the first response with `Idempotent-Replayed: true`; a different body
+is Stripe's 400 `idempotency_error`; concurrent requests with one key wait for the first), Stripe's
+test cards (4242 4242 4242 4242 / `pm_card_visa` pay; 4000 0000 0000 0002 /
+`pm_card_chargeDeclined` are declined with a 402 `card_error`), and webhook events signed exactly
+like Stripe (`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.payload">`). Events are recorded
+in `events`; they are delivered to registered endpoints automatically unless `auto_deliver` is off,
+so tests can deliver them duplicated, shuffled, stale or tampered with `deliver()`. Each endpoint's
+2xx is remembered, so `GET /v1/events?delivery_success=false` lists what was never delivered (the
+reconcile's source). Checkout Sessions exist only as the events of a session wrapping one of our
+PaymentIntents (`complete_session`, `expire_session`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ JSON = dict[str, Any]
 
 PAYING_CARDS = {"4242424242424242", "pm_card_visa", "pm_card_mastercard"}
 DECLINED_CARDS = {"4000000000000002", "pm_card_chargeDeclined", "pm_card_visa_chargeDeclined"}
+#: Authorises (held payments) but is declined when charged: at capture, or at once.
+CHARGE_FAILS_CARDS = {"4000000000000341", "pm_card_chargeCustomerFail"}
 
 
 def decode_form(body: str) -> JSON:
@@ -110,6 +115,8 @@ class FakeStripe:
         self.checkout_sessions: dict[str, JSON] = {}
         self.endpoints: list[WebhookEndpoint] = []
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, idempotency key)
+        #: PaymentIntent id -> how many captures ran (an idempotent replay runs none)
+        self.captures: dict[str, int] = {}
         self._idem: dict[str, _Idem] = {}
         self._runner: web.AppRunner | None = None
         self._session: ClientSession | None = None
@@ -124,6 +131,7 @@ class FakeStripe:
         app.router.add_post("/v1/payment_intents/{id}", self._update_pi)
         app.router.add_post("/v1/payment_intents/{id}/confirm", self._confirm_pi)
         app.router.add_post("/v1/payment_intents/{id}/cancel", self._cancel_pi)
+        app.router.add_post("/v1/payment_intents/{id}/capture", self._capture_pi)
         app.router.add_post("/v1/refunds", self._create_refund)
         app.router.add_get("/v1/refunds", self._list_refunds)
         app.router.add_get("/v1/refunds/{id}", self._get_refund)
@@ -296,7 +304,8 @@ class FakeStripe:
                 "enabled": str(apm.get("enabled", "false")) == "true",
                 "allow_redirects": apm.get("allow_redirects", "always"),
             },
-            "capture_method": "automatic",
+            "capture_method": str(params.get("capture_method", "automatic")),
+            "amount_capturable": 0,
             "confirmation_method": "automatic",
             "metadata": params.get("metadata", {}),
             "description": params.get("description"),
@@ -345,6 +354,16 @@ class FakeStripe:
                 code="payment_intent_unexpected_state",
             )
         pi["payment_method"] = "pm_" + secrets.token_hex(8)
+        if pi["capture_method"] == "manual" and card in PAYING_CARDS | CHARGE_FAILS_CARDS:
+            pi["status"] = "requires_capture"
+            pi["amount_capturable"] = pi["amount"]
+            pi["charge_fails"] = card in CHARGE_FAILS_CARDS
+            pi["latest_charge"] = "ch_" + secrets.token_hex(12)
+            pi["last_payment_error"] = None
+            self._emit("payment_intent.amount_capturable_updated", pi)
+            return dict(pi)
+        if card in CHARGE_FAILS_CARDS:
+            card = "4000000000000002"
         if card in PAYING_CARDS:
             pi["status"] = "succeeded"
             pi["amount_received"] = pi["amount"]
@@ -391,6 +410,48 @@ class FakeStripe:
             return dict(pi)
 
         return await self._handle(request, cancel, request.match_info["id"])
+
+    async def _capture_pi(self, request: web.Request) -> web.Response:
+        def capture(params: JSON, pi_id: str) -> JSON:
+            pi = self._pi(pi_id)
+            if pi["status"] != "requires_capture":
+                raise StripeError(
+                    400,
+                    "invalid_request_error",
+                    f"This PaymentIntent could not be captured because it has a status of "
+                    f"{pi['status']}.",
+                    code="payment_intent_unexpected_state",
+                    payment_intent=dict(pi),
+                )
+            amount = int(str(params.get("amount_to_capture", pi["amount_capturable"])))
+            if not 1 <= amount <= pi["amount_capturable"]:
+                raise StripeError(
+                    400,
+                    "invalid_request_error",
+                    "amount_to_capture must be at most the amount capturable",
+                    code="amount_too_large",
+                )
+            self.captures[pi_id] = self.captures.get(pi_id, 0) + 1
+            pi["amount_capturable"] = 0
+            if pi.get("charge_fails"):
+                pi["status"] = "canceled"
+                pi["cancellation_reason"] = "failed_capture"
+                self._emit("payment_intent.canceled", pi)
+                raise StripeError(
+                    402,
+                    "card_error",
+                    "Your card was declined.",
+                    code="card_declined",
+                    decline_code="generic_decline",
+                    payment_intent=dict(pi),
+                )
+            pi["status"] = "succeeded"
+            pi["amount_received"] = amount
+            self._emit("charge.captured", {"id": pi["latest_charge"], "payment_intent": pi["id"]})
+            self._emit("payment_intent.succeeded", pi)
+            return dict(pi)
+
+        return await self._handle(request, capture, request.match_info["id"])
 
     # -- Refunds ---------------------------------------------------------------------------------
     async def _create_refund(self, request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from livecommerce.domain.orders import (
     RELEASED,
     SOLD,
     TRANSITIONS,
+    UNSETTLED,
     Order,
     OrderStatus,
     ProviderStatus,
@@ -70,16 +71,18 @@ def test_transition_follows_table(src: OrderStatus, dst: OrderStatus) -> None:
 
 
 def test_table_covers_every_status_and_ends_are_final() -> None:
-    """The table has a row per status; expired, failed, cancelled and refunded are ends."""
+    """The table has a row per status; expired, failed, cancelled, refunded and void are ends."""
     assert set(OrderStatus) == set(TRANSITIONS)
     for end in (
         OrderStatus.EXPIRED,
         OrderStatus.FAILED,
         OrderStatus.CANCELLED,
         OrderStatus.REFUNDED,
+        OrderStatus.VOID,
     ):
         assert frozenset() == TRANSITIONS[end]
-    assert HOLDING | SOLD | RELEASED == set(OrderStatus)
+    assert UNSETTLED | SOLD | RELEASED == set(OrderStatus)
+    assert not (UNSETTLED & RELEASED)
     assert not (HOLDING & SOLD)
     assert not (SOLD & RELEASED)
     assert not (HOLDING & RELEASED)

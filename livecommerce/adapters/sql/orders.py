@@ -41,6 +41,7 @@ _UPDATE_ORDER = (
     "refunded_minor = ?, carrier = ?, tracking_number = ?, fulfilled_at = ?, restocked = ? "
     "WHERE id = ? AND status = ?"
 )
+_REPRICE_ORDER = "UPDATE orders SET unit_price_minor = ?, total_minor = ?, "
 # Many compare-and-sets in one statement: VALUES rows (id, expected status, then the columns
 # of `_changes`); a VALUES list names its columns column1, column2, … in SQLite and PostgreSQL
 # alike, and the casts give PostgreSQL the parameters' types.
@@ -280,11 +281,16 @@ class SqlOrderStore:
         journal: JournalTransaction | None = None,
         expected_refunded: int | None = None,
         movements: Sequence[StockMovement] = (),
+        *,
+        repriced: bool = False,
     ) -> bool:
-        if journal is None and not movements and expected_refunded is None:
+        if journal is None and not movements and expected_refunded is None and not repriced:
             return await self._saves.submit((order, expected))
         sql = _UPDATE_ORDER
         args: list[Any] = [*_changes(order), order.id, str(expected)]
+        if repriced:
+            sql = _REPRICE_ORDER + sql.removeprefix("UPDATE orders SET ")
+            args = [order.unit_price.minor, order.total.minor, *args]
         if expected_refunded is not None:
             sql += " AND refunded_minor = ?"
             args.append(expected_refunded)

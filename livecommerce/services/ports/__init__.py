@@ -40,6 +40,7 @@ from livecommerce.services.ports.coupons import (
     Redemptions,
 )
 from livecommerce.services.ports.giveaways import GiveawayRecord, GiveawayStore, OwnedEntry
+from livecommerce.services.ports.groupbuys import GroupBuyStore, GroupRecord
 from livecommerce.services.ports.hub import (
     Audience,
     ChatStore,
@@ -98,6 +99,8 @@ __all__ = [
     "Followed",
     "GiveawayRecord",
     "GiveawayStore",
+    "GroupBuyStore",
+    "GroupRecord",
     "ImageSize",
     "InventoryStore",
     "ModerationStore",

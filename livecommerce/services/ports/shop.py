@@ -163,11 +163,14 @@ class OrderStore(Protocol):
         journal: JournalTransaction | None = None,
         expected_refunded: int | None = None,
         movements: Sequence[StockMovement] = (),
+        *,
+        repriced: bool = False,
     ) -> bool:
         """Write `order` iff the stored status is still `expected` (and refunded amount still
         `expected_refunded` when given), plus `journal` and the inventory `movements` (a sale's)
         in the same transaction; False when someone else moved it first or the journal or
-        movement key was already written."""
+        movement key was already written. `repriced` also writes its unit price and total (a
+        group member captured at the final price)."""
         ...
 
     async def list_orders(self, flt: OrderFilter) -> list[Order]: ...
@@ -278,8 +281,9 @@ class PaymentGateway(Protocol):
 
     name: str
 
-    async def create_payment(self, order: Order) -> PaymentInfo:
-        """Create (or, for a retry, return) the order's payment."""
+    async def create_payment(self, order: Order, *, hold: bool = False) -> PaymentInfo:
+        """Create (or, for a retry, return) the order's payment; with `hold` it is only
+        authorised when the buyer confirms (a group buy's member), for `capture_payment`."""
         ...
 
     async def payment_info(self, order: Order) -> PaymentInfo:
@@ -292,7 +296,14 @@ class PaymentGateway(Protocol):
         ...
 
     async def cancel_payment(self, order: Order) -> ProviderStatus:
-        """Cancel if still open; return the status afterwards (SUCCEEDED if it was paid)."""
+        """Cancel if still open or authorised (releasing a hold); return the status afterwards
+        (SUCCEEDED if it was paid)."""
+        ...
+
+    async def capture_payment(self, order: Order, amount: int) -> ProviderStatus:
+        """Capture `amount` (at most the authorised amount) of a held payment, once per order
+        however often it is called; SUCCEEDED when captured (now or before), CANCELED when the
+        provider declined it (or it was released)."""
         ...
 
     async def refund(self, order: Order, amount: int, idempotency_key: str) -> RefundResult: ...

@@ -11,6 +11,7 @@ import { playHls, playWhep, whenLost } from "./media.js";
 import { viewerGiveaway } from "./giveaways.js";
 import { followShowStatus } from "./showstate.js";
 import { couponCode, mountDrops, showDiscount } from "./social.js";
+import { sharedOffer, showGroup, tickGroup, updateGroup } from "./groupbuy.js";
 
 wireAudience();
 const showId = cfg.showId;
@@ -326,8 +327,9 @@ const hub = connectShow(showId, {
     if (ack.policy?.slow_mode_seconds) notice(`Slow mode is on: one line every ${ack.policy.slow_mode_seconds} s.`);
     if (ack.auction) setAuction(ack.auction);
     giveaway?.show(ack.giveaway);
+    if (ack.group) updateGroup(ack.group);
     const pinned = ack.pinned || ack.offer;
-    if (pinned && !replay.on) pinOffer(pinned);
+    if (pinned && !replay.on) pinOffer(pinned).then(focusShared);
     chatControls();
     for (const resolve of joinWaiters.splice(0)) resolve();
   },
@@ -625,6 +627,7 @@ async function loadOffers(pick = false) {
       const live = list.filter((o) => o.status === "live").sort((a, b) => (b.starts_at || 0) - (a.starts_at || 0));
       pinnedId = (list.find((o) => o.pinned) || live[0])?.id || null;
     }
+    focusShared();
   } catch { /* no shop on this server: no card, no tray */ }
   renderOffer();
   renderTray();
@@ -636,6 +639,15 @@ async function pinOffer(o) {
   await upsertOffer(o);
   pinnedId = o.id;
   chosenId = null; // a new pin takes the card
+  renderOffer();
+  renderTray();
+}
+
+// A group buy's share link (?offer=) puts its offer on the card until the seller pins another.
+let sharedPending = Boolean(sharedOffer);
+function focusShared() {
+  if (!sharedPending || replay.on || !offers.has(sharedOffer)) return;
+  chosenId = sharedOffer;
   renderOffer();
   renderTray();
 }
@@ -678,6 +690,7 @@ function renderOffer() {
   $("offer-moment").textContent = moment ? `On screen at ${clock(moment.media_ts)} in the show` : "";
   renderRating(product?.reviews);
   renderAuction(o);
+  showGroup(o, showId, me.id);
   tick();
 }
 
@@ -709,8 +722,9 @@ function tick() {
     else c.textContent = "";
     const why = unbuyable(o);
     $("buy").disabled = Boolean(why);
-    $("buy").textContent = why || "Buy";
+    $("buy").textContent = why || (o.kind === "group" ? "Join the group" : "Buy");
   }
+  tickGroup();
   upcomingTick();
 }
 setInterval(tick, 1000);
@@ -752,7 +766,10 @@ function trayItem(o, meta, shown, onclick, ts) {
       el("span", { className: "tray-meta", text: meta })));
 }
 
-hub.on("offer.pinned", (p) => { if (!replay.on) pinOffer(p.offer || p); });
+hub.on("offer.pinned", (p) => {
+  sharedPending = false;
+  if (!replay.on) pinOffer(p.offer || p);
+});
 hub.on("offer.unpinned", (p) => {
   if (replay.on || pinnedId !== p.offer_id) return;
   pinnedId = null;
@@ -884,6 +901,7 @@ $("max-form").addEventListener("submit", (e) => {
   placeBid(a.min_bid, max);
 });
 hub.on("auction.updated", (a) => setAuction(a));
+hub.on("group.updated", updateGroup);
 hub.on("auction.closed", (p) => {
   closedAuctions.set(p.offer_id, p);
   const known = auctions.get(p.offer_id);
@@ -1197,6 +1215,13 @@ function orderChanged(o) {
     sheet.won = false;
     const o = cardOffer();
     if (o?.kind === "auction") renderAuction(o);
+  } else if (status === "authorized") {
+    sheetStatus(`Joined ✓ — card held for ${money(sheet.order.total)}; you pay the group's price when it closes.`, "paid");
+    $("pay").hidden = true;
+    $("sheet-done").hidden = false;
+    $("sheet-done").focus();
+    sheet.order = null;
+    sheet.payment = null;
   } else if (status === "failed") {
     sheetStatus("Payment declined — nothing was charged. Check the card and try again.", "error");
     $("card").focus();

@@ -7,6 +7,7 @@ import { bitrateMeter, publishWhip, whenLost } from "./media.js";
 import { studioGiveaway } from "./giveaways.js";
 import { followShowStatus } from "./showstate.js";
 import { mountStudioSocial } from "./social.js";
+import { parseTiers } from "./groupbuy.js";
 
 const showId = cfg.showId;
 const iceServers = JSON.parse(cfg.iceServers || "[]");
@@ -272,7 +273,7 @@ async function renderOffers() {
     pin.disabled = onScreen || ended;
     const unpin = el("button", { type: "button", className: "secondary", "data-action": "unpin", onclick: () => act("offer.unpin", o) }, "Unpin");
     unpin.hidden = !onScreen;
-    const start = el("button", { type: "button", "data-action": "start", onclick: () => act("offer.start", o) }, o.kind === "flash" ? "Start flash sale" : o.kind === "auction" ? "Start auction" : "Start sale");
+    const start = el("button", { type: "button", "data-action": "start", onclick: () => act("offer.start", o) }, o.kind === "flash" ? "Start flash sale" : o.kind === "auction" ? "Start auction" : o.kind === "group" ? "Start group buy" : "Start sale");
     start.disabled = o.status === "live" || ended;
     const armed = endArmed?.id === o.id && Date.now() < endArmed.until;
     const end = el("button", { type: "button", className: "secondary danger", "data-action": "end", "data-armed": armed || null, onclick: () => endOffer(o) }, armed ? "Confirm end" : "End offer");
@@ -315,6 +316,12 @@ function endOffer(o) {
 }
 
 const DONE = { "offer.pin": "Pinned.", "offer.unpin": "Unpinned.", "offer.start": "Sale started.", "offer.end": "Offer ended." };
+
+/** A group buy's members and price, in the offers' status line. */
+hub.on("group.updated", (g) => {
+  const price = money({ amount: g.price_now, currency: g.currency });
+  $("offer-status").textContent = g.status === "open" ? `Group buy: ${g.buyers} joined, ${price} now.` : `Group buy closed (${g.status}): ${g.buyers} members at ${price}.`;
+});
 
 /** The auction feed: every accepted bid and the winner, in the offers' status line. */
 hub.on("auction.updated", (a) => {
@@ -381,8 +388,14 @@ $("offer-form").addEventListener("submit", async (e) => {
       sudden_death: $("offer-sudden").checked,
     };
   }
+  if (body.kind === "group") {
+    // priced by its tiers, held at checkout, charged at the deadline (the flash sale length)
+    const product = await products.get(body.product_id);
+    delete body.price;
+    body.tiers = parseTiers($("offer-tiers").value, product?.currency);
+  }
   // the sale runs this long from Start, however long before the show it is prepared
-  if (body.kind === "flash") body.duration_seconds = Math.max(1, Math.round(Number($("offer-minutes").value || 5) * 60));
+  if (body.kind === "flash" || body.kind === "group") body.duration_seconds = Math.max(1, Math.round(Number($("offer-minutes").value || 5) * 60));
   try {
     const o = await api("POST", `/api/v1/shows/${encodeURIComponent(showId)}/offers`, body);
     offers.set(o.id, o);
