@@ -4,6 +4,8 @@ in the hub's moderation store."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from livecommerce.adapters.sql.accounts import SqlAccountStore
@@ -78,4 +80,7 @@ async def test_restrictions_lift_and_target_names(db: Db) -> None:
 
     entry = AuditEntry("e1", "show", "h1", "Hana", ModAction.LIFT, 1000, "a1", target_name="Alice")
     await store.append_audit(entry)
-    assert [entry] == await store.audit("show", 10)
+    (stored,) = await store.audit("show", 10)
+    # the row joins the show's hash chain (docs/TRUST.md): the first row, hashed
+    assert replace(entry, seq=1, prev_hash=stored.prev_hash, hash=stored.hash) == stored
+    assert 64 == len(stored.prev_hash) == len(stored.hash)

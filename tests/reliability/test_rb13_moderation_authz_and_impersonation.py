@@ -193,7 +193,7 @@ async def test_banned_user_reconnects_cannot_chat_history_hidden(
         replay = await again.call("show.join", {"show_id": cast.show_id, "last_seq": 0})
         assert "banned" == replay["error"]["code"]
         sent = await again.call("chat.send", {"show_id": cast.show_id, "text": "i am back"})
-        assert "invalid_input" == sent["error"]["code"]  # not joined: the join was refused
+        assert "banned" == sent["error"]["code"]  # says why (docs/TRUST.md), not "join first"
         # and a join that raced the ban (another node) is no way round it: every send reads it
         services = running.app[keys.SERVICES]
         bob_principal = await services.accounts.authenticate(cast.bob.token)
