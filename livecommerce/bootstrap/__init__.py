@@ -63,7 +63,7 @@ async def runtime(app: web.Application) -> AsyncIterator[None]:
         stack.push_async_callback(services.shop_events.close)
         stack.push_async_callback(services.auctions.aclose)
         stack.push_async_callback(services.giveaways.aclose)
-        stack.push_async_callback(services.drops.close)
+        stack.push_async_callback(services.drops.aclose)
         stack.push_async_callback(services.groups.aclose)
         # pools the inventory store lacks (all of them in-process; a Redis that lost its data)
         # are rebuilt from stock movements and the orders still holding stock

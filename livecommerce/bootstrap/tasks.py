@@ -1,9 +1,9 @@
 """The process's periodic background work, started and stopped by the composition root: the
 reservation expiry sweeper, the reconcile of payment events the provider could not deliver, the
 reload of inventory pools after the inventory store restarted, the end of shows paused past the
-reconnect grace, the close of auctions, giveaways and group buys a dead node left due, and the
-dashboard's viewer sampler (the hub's own loops start with the hub, the packagers with the
-broadcast plane)."""
+reconnect grace, the close of auctions, giveaways, group buys and voucher drops a dead node left
+due, and the dashboard's viewer sampler (the hub's own loops start with the hub, the packagers
+with the broadcast plane)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 #: How often the viewer count of each live show is sampled for the dashboard.
 SAMPLE_SECONDS = 15.0
-#: How often paused shows are checked against the reconnect grace (ends at most this late).
+#: How often paused shows are checked against the reconnect grace (ends at most this late), and
+#: voucher drops past their end that no node ended.
 PAUSE_SWEEP_SECONDS = 1.0
 
 
@@ -57,6 +58,8 @@ async def background_tasks(settings: Settings, services: Services) -> AsyncItera
         "giveaway-closer": (settings.shop.giveaway_sweep_seconds, services.giveaways.sweep),
         # group buys whose node died before its timer closed them, or mid-capture (issue 15)
         "group-closer": (settings.shop.group_sweep_seconds, services.groups.sweep),
+        # voucher drops whose node died before its timer ended them
+        "drop-closer": (PAUSE_SWEEP_SECONDS, services.drops.sweep),
     }
     tasks = [
         asyncio.create_task(_every(name, seconds, work), name=name)

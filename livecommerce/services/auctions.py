@@ -26,7 +26,7 @@ import logging
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -71,6 +71,7 @@ from livecommerce.services.checkout import (
     check_idempotency_key,
     order_id_for,
 )
+from livecommerce.services.deadlines import Deadlines
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import ShopEvents
@@ -167,7 +168,8 @@ class AuctionService:
         self._options = options
         #: Settings never change after creation: one read per auction per node.
         self._records: dict[str, AuctionRecord] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        #: This node's timers for the auctions' ends, and its bookkeeping in the background.
+        self._deadlines = Deadlines(clock, self._on_timer, "closing or bookkeeping an auction")
         self._show_refs: dict[str, tuple[int, ShowRef]] = {}
         #: Refused bids per auction and code not yet added to the live store (one write per
         #: auction per sweep, not one per refusal).
@@ -178,7 +180,6 @@ class AuctionService:
         self._sent: dict[str, float] = {}
         self._flushing: dict[str, asyncio.Task[None]] = {}
         self._shipping: dict[str, tuple[int, bool]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         #: Per auction: the newest state this node has seen, and the accepted rows (with the
         #: newest state) its SQL writer has not written yet.
         self._known: dict[str, AuctionState] = {}
@@ -524,7 +525,8 @@ class AuctionService:
         queued = self._unwritten.get(offer_id)
         if queued is None:
             self._unwritten[offer_id] = ([*rows], state)
-            self._background(self._write_rows(offer_id), offer_id)
+            # bookkeeping no ack waits for; a failure is logged (the close repairs the log)
+            self._deadlines.spawn(self._write_rows(offer_id), offer_id)
         else:
             queued[0].extend(rows)
             self._unwritten[offer_id] = (queued[0], max(queued[1], state, key=_version))
@@ -539,19 +541,6 @@ class AuctionService:
                 await self._bids.append(offer_id, rows, state)
         finally:
             self._unwritten.pop(offer_id, None)
-
-    def _background(self, work: Awaitable[None], offer_id: str) -> None:
-        """Bookkeeping no ack waits for; a failure is logged (the close repairs the log)."""
-
-        async def run() -> None:
-            try:
-                await work
-            except Exception:
-                log.exception("auction bookkeeping failed", extra={"offer": offer_id})
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _replayed(
         self, record: AuctionRecord, stored: Any
@@ -632,27 +621,13 @@ class AuctionService:
     # -- closing -------------------------------------------------------------------------------
     def _time(self, state: AuctionState) -> None:
         """(Re)arm this node's timer for the auction's end."""
-        old = self._timers.pop(state.offer_id, None)
-        if old is not None:
-            old.cancel()
-        delay = max(0.0, (state.ends_at_ms - self._clock.now_ms()) / 1000)
-        loop = asyncio.get_running_loop()
-        self._timers[state.offer_id] = loop.call_later(delay, self._fire, state.offer_id)
-
-    def _fire(self, offer_id: str) -> None:
-        self._timers.pop(offer_id, None)
-        task = asyncio.get_running_loop().create_task(self._on_timer(offer_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._deadlines.arm(state.offer_id, state.ends_at_ms)
 
     async def _on_timer(self, offer_id: str) -> None:
-        try:
-            if not await self.close(offer_id):
-                state = await self._store.state(offer_id)
-                if state is not None and not state.closed:
-                    self._time(state)  # extended meanwhile (by another node)
-        except Exception:
-            log.exception("closing an auction failed", extra={"offer": offer_id})
+        if not await self.close(offer_id):
+            state = await self._store.state(offer_id)
+            if state is not None and not state.closed:
+                self._time(state)  # extended meanwhile (by another node)
 
     async def close(self, offer_id: str) -> bool:
         """Close the auction if its clock ran out (or its offer was ended) and settle it: the
@@ -784,13 +759,7 @@ class AuctionService:
         its last refusals."""
         with contextlib.suppress(LiveCommerceError):
             await self._flush_refusals()
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        for task in [*self._tasks, *self._flushing.values()]:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._deadlines.aclose(*self._flushing.values())
 
     # -- selling -------------------------------------------------------------------------------
     async def _sell(

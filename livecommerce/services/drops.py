@@ -37,6 +37,7 @@ from livecommerce.errors import (
 )
 from livecommerce.ids import new_id
 from livecommerce.services.coupons import CouponService, CouponSpec, new_code
+from livecommerce.services.deadlines import Deadlines
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.ports import (
     Bus,
@@ -103,8 +104,8 @@ class DropService:
         self._options = options
         self._drops: dict[str, tuple[int, Drop]] = {}
         self._flights = SingleFlight()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        #: This node's timers for the drops' ends, and its sends in the background.
+        self._deadlines = Deadlines(clock, self._end_due, "ending a voucher drop")
         #: Coalesced `drop.updated`: the latest count per drop, when each was last sent, and the
         #: pending sends.
         self._latest: dict[str, tuple[Drop, int]] = {}
@@ -141,8 +142,7 @@ class DropService:
         await self._store.add_drop(drop)
         await self._claims.open(drop_id, claims, duration_seconds + KEEP_SECONDS)
         self._drops[drop_id] = (now + DROP_CACHE_MS, drop)
-        loop = asyncio.get_running_loop()
-        self._timers[drop_id] = loop.call_later(duration_seconds, self._fire_end, drop)
+        self._deadlines.arm(drop_id, drop.ends_at_ms)
         await self._bus.publish(
             "drop.started",
             {
@@ -217,8 +217,7 @@ class DropService:
         if wait <= 0:
             await self._flush(drop.id)
             return
-        task = asyncio.get_running_loop().create_task(self._flush_later(drop.id, wait))
-        self._flushing[drop.id] = task
+        self._flushing[drop.id] = self._deadlines.spawn(self._flush_later(drop.id, wait))
 
     async def _flush_later(self, drop_id: str, wait: float) -> None:
         try:
@@ -237,33 +236,31 @@ class DropService:
             "drop.updated", {"show_id": drop.show_id, "drop_id": drop_id, "claims_left": left}
         )
 
-    def _fire_end(self, drop: Drop) -> None:
-        self._timers.pop(drop.id, None)
-        task = asyncio.get_running_loop().create_task(self._end(drop))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def _end_due(self, drop_id: str) -> None:
+        await self._end(await self._drop(drop_id))
 
     async def _end(self, drop: Drop) -> None:
-        """End the drop; only the first caller across nodes announces it."""
-        timer = self._timers.pop(drop.id, None)
-        if timer is not None:
-            timer.cancel()
-        if not await self._claims.end(drop.id):
-            return
-        if drop.id in self._latest:
+        """End the drop; only the first caller across nodes announces it (a node that dies
+        between the two leaves it ended unannounced)."""
+        self._deadlines.cancel(drop.id)
+        first = await self._claims.end(drop.id)
+        if first and drop.id in self._latest:
             await self._flush(drop.id)  # the last count goes out before the end
         await self._store.end_drop(drop.id, self._clock.now_ms())
-        await self._bus.publish("drop.ended", {"show_id": drop.show_id, "drop_id": drop.id})
+        if first:
+            await self._bus.publish("drop.ended", {"show_id": drop.show_id, "drop_id": drop.id})
 
-    async def close(self) -> None:
-        """Cancel timers and pending sends (on shutdown)."""
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        tasks = [*self._flushing.values(), *self._tasks]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def sweep(self) -> int:
+        """End the drops whose time is up that nobody ended (their node died, and nobody
+        claimed since); how many."""
+        due = await self._store.due_drops(self._clock.now_ms())
+        for drop_id in due:
+            await self._end_due(drop_id)
+        return len(due)
+
+    async def aclose(self) -> None:
+        """Cancel timers and pending sends (on shutdown; any node's sweeper ends a drop)."""
+        await self._deadlines.aclose()
 
 
 def _claimed_view(coupon: Coupon) -> dict[str, object]:

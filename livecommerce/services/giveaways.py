@@ -69,6 +69,7 @@ from livecommerce.errors import (
 from livecommerce.ids import new_id
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.checkout import PRODUCT_CACHE_MS, order_id_for
+from livecommerce.services.deadlines import Deadlines
 from livecommerce.services.moderation import ModerationService
 from livecommerce.services.orders import ShopEvents
 from livecommerce.services.payments import PaymentService
@@ -144,8 +145,9 @@ class GiveawayService:
         self._is_following = is_following
         self._options = options
         self._flights = SingleFlight()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        #: This node's timers for the closes, and work no answer waits for (a keyword's entry,
+        #: a count); a failure is logged (the sweeper repairs a close).
+        self._deadlines = Deadlines(clock, self.close, "giveaway background work")
         self._show_refs: dict[str, tuple[int, ShowRef]] = {}
         self._recents: dict[str, tuple[int, GiveawayRecord]] = {}
         self._shipping: dict[str, tuple[int, bool]] = {}
@@ -274,7 +276,7 @@ class GiveawayService:
             if cached[1]:
                 self._match(principal, show, text, cached[1])
             return
-        self._background(self._hear_later(principal, show, text))
+        self._deadlines.spawn(self._hear_later(principal, show, text))
 
     async def _hear_later(self, principal: Principal, show: ShowRef, text: str) -> None:
         patterns = await self._flights.run(f"keywords:{show.id}", lambda: self._load(show.id))
@@ -294,7 +296,7 @@ class GiveawayService:
     ) -> None:
         for giveaway_id, pattern in patterns:
             if pattern.search(text):
-                self._background(self._enter_quietly(principal, show.id, giveaway_id))
+                self._deadlines.spawn(self._enter_quietly(principal, show.id, giveaway_id))
 
     async def _enter_quietly(self, principal: Principal, show_id: str, giveaway_id: str) -> None:
         with contextlib.suppress(LiveCommerceError):
@@ -306,7 +308,7 @@ class GiveawayService:
             return
         self._updating.add(record.id)
         wait = self._sent.get(record.id, 0.0) + self._options.update_interval - time.monotonic()
-        self._background(self._send_count(record, max(0.0, wait)))
+        self._deadlines.spawn(self._send_count(record, max(0.0, wait)))
 
     async def _send_count(self, record: GiveawayRecord, wait: float) -> None:
         try:
@@ -322,16 +324,7 @@ class GiveawayService:
 
     # -- closing -------------------------------------------------------------------------------
     def _time(self, record: GiveawayRecord) -> None:
-        delay = max(0.0, (record.closes_at_ms - self._clock.now_ms()) / 1000)
-        loop = asyncio.get_running_loop()
-        self._timers[record.id] = loop.call_later(delay, self._fire, record.id)
-
-    def _fire(self, giveaway_id: str) -> None:
-        self._timers.pop(giveaway_id, None)
-        self._background(self._close_on_time(giveaway_id))
-
-    async def _close_on_time(self, giveaway_id: str) -> None:
-        await self.close(giveaway_id)
+        self._deadlines.arm(record.id, record.closes_at_ms)
 
     async def close(self, giveaway_id: str) -> bool:
         """Close the giveaway if it is due: the entry list frozen, its hash stored and
@@ -365,13 +358,7 @@ class GiveawayService:
 
     async def aclose(self) -> None:
         """Stop this node's timers (on shutdown; any node's sweeper takes over)."""
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._deadlines.aclose()
 
     # -- drawing -------------------------------------------------------------------------------
     async def draw(
@@ -637,17 +624,3 @@ class GiveawayService:
             "winners": winners,
             "algorithm": ALGORITHM,
         }
-
-    def _background(self, work: Awaitable[None]) -> None:
-        """Work no answer waits for (a timer's close, a keyword's entry, a count); a failure is
-        logged (the sweeper repairs a close)."""
-
-        async def run() -> None:
-            try:
-                await work
-            except Exception:
-                log.exception("giveaway background work failed")
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

@@ -20,12 +20,10 @@ every member ends captured once at the final price or voided, never both.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from livecommerce.domain.access import Principal
 from livecommerce.domain.groupbuy import GroupStatus, final_price, group_view, validate_tiers
@@ -33,6 +31,7 @@ from livecommerce.domain.offers import Offer, OfferKind, OfferStatus, is_closed
 from livecommerce.domain.orders import HOLDING, Order, OrderStatus
 from livecommerce.errors import InvalidInput, LiveCommerceError
 from livecommerce.services.catalog import CatalogService
+from livecommerce.services.deadlines import Deadlines
 from livecommerce.services.offers import OfferService
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Bus, Clock, GroupBuyStore, GroupRecord, OrderStore
@@ -73,8 +72,8 @@ class GroupBuyService:
         self._bus = bus
         self._clock = clock
         self._options = options
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        #: This node's timers for the groups' deadlines, and its sends in the background.
+        self._deadlines = Deadlines(clock, self.close, "closing a group buy")
         self._sent: dict[str, float] = {}
         self._flushing: dict[str, asyncio.Task[None]] = {}
         self._closing: dict[str, asyncio.Lock] = {}
@@ -138,7 +137,7 @@ class GroupBuyService:
         offer = await self._orders.get_offer(order.offer_id)
         if offer is None or offer.kind is not OfferKind.GROUP:
             return
-        if order.offer_id not in self._timers and not is_closed(offer, self._clock.now_ms()):
+        if not self._deadlines.armed(order.offer_id) and not is_closed(offer, self._clock.now_ms()):
             self._time(offer)
         await self.announce(order.offer_id)
 
@@ -150,7 +149,7 @@ class GroupBuyService:
         if wait <= 0:
             await self._publish(offer_id)
             return
-        self._flushing[offer_id] = self._spawn(self._publish_later(offer_id, wait))
+        self._flushing[offer_id] = self._deadlines.spawn(self._publish_later(offer_id, wait))
 
     async def _publish_later(self, offer_id: str, wait: float) -> None:
         try:
@@ -200,32 +199,10 @@ class GroupBuyService:
         )
 
     # -- closing -------------------------------------------------------------------------------
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
     def _time(self, offer: Offer) -> None:
         """(Re)arm this node's timer for the group's deadline."""
-        if offer.ends_at_ms is None:
-            return
-        old = self._timers.pop(offer.id, None)
-        if old is not None:
-            old.cancel()
-        delay = max(0.0, (offer.ends_at_ms - self._clock.now_ms()) / 1000)
-        loop = asyncio.get_running_loop()
-        self._timers[offer.id] = loop.call_later(delay, self._fire, offer.id)
-
-    def _fire(self, offer_id: str) -> None:
-        self._timers.pop(offer_id, None)
-        self._spawn(self._on_timer(offer_id))
-
-    async def _on_timer(self, offer_id: str) -> None:
-        try:
-            await self.close(offer_id)
-        except Exception:
-            log.exception("closing a group buy failed", extra={"offer": offer_id})
+        if offer.ends_at_ms is not None:
+            self._deadlines.arm(offer.id, offer.ends_at_ms)
 
     async def close(self, offer_id: str) -> bool:
         """Close the group if its deadline passed (or its offer was ended) and settle its
@@ -273,10 +250,4 @@ class GroupBuyService:
 
     async def aclose(self) -> None:
         """Stop this node's timers (on shutdown; the sweeper of any node takes over)."""
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._deadlines.aclose()

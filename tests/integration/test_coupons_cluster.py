@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 
 from livecommerce import keys
-from livecommerce.domain.coupons import CouponKind
+from livecommerce.domain.coupons import MIN_DROP_SECONDS, CouponKind
 from livecommerce.domain.orders import Order
-from livecommerce.errors import LiveCommerceError
+from livecommerce.errors import DropEnded, LiveCommerceError
 from livecommerce.services.coupons import CouponSpec
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp, running_app
@@ -123,3 +123,25 @@ async def test_a_thousand_socket_claims_of_a_fifty_drop_across_two_nodes(pair: P
     finally:
         for watcher in watchers:
             await watcher.close()
+
+
+async def test_a_drop_whose_node_went_away_is_ended_by_another(pair: Pair) -> None:
+    """Node A fires a drop and stops its timers (a shutdown) before the drop's end; node B's
+    `drop-closer` ends it: `drop.ended` goes out once, and a late claim is refused."""
+    env = pair.env
+    seller_token = await env.token(env.seller_user)
+    watcher = (await join_show(pair.b.base_url, env.show_id, seller_token))[0]
+    try:
+        spec = CouponSpec(kind=CouponKind.AMOUNT, value=100, currency="USD")
+        view = await env.shop.drops.fire(
+            env.seller, env.show_id, spec, claims=5, duration_seconds=MIN_DROP_SECONDS
+        )
+        await env.shop.drops.aclose()
+        ended = await watcher.expect("drop.ended", within=MIN_DROP_SECONDS + 15)
+        assert {"show_id": env.show_id, "drop_id": view["id"]} == ended
+        assert [] == [e for e, _ in await watcher.drain(1.5) if e == "drop.ended"]
+        buyer = await env.buyer("late")
+        with pytest.raises(DropEnded):
+            await pair.b.app[keys.SERVICES].drops.claim(buyer, env.show_id, str(view["id"]))
+    finally:
+        await watcher.close()

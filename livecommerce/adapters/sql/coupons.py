@@ -179,6 +179,14 @@ class SqlCouponStore:
             "UPDATE drops SET ended_at = ? WHERE id = ? AND ended_at IS NULL", at, drop_id
         )
 
+    async def due_drops(self, now_ms: int, limit: int = 100) -> list[str]:
+        found = await self._db.fetchall(
+            "SELECT id FROM drops WHERE ended_at IS NULL AND ends_at <= ? ORDER BY ends_at LIMIT ?",
+            now_ms,
+            limit,
+        )
+        return [r["id"] for r in found]
+
     async def add_claim(self, drop_id: str, user_id: str, coupon: Coupon, at: int) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(

@@ -125,6 +125,10 @@ class CouponStore(Protocol):
 
     async def end_drop(self, drop_id: str, at: int) -> None: ...
 
+    async def due_drops(self, now_ms: int, limit: int = 100) -> list[str]:
+        """Ids of drops whose time is up and that were never ended."""
+        ...
+
     async def add_claim(self, drop_id: str, user_id: str, coupon: Coupon, at: int) -> None:
         """Record a claim and write its coupon (once: a repeated claim writes nothing)."""
         ...
