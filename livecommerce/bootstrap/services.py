@@ -23,6 +23,7 @@ from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, OrderViews, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Clock
+from livecommerce.services.presence import PresenceService
 from livecommerce.services.qa import QaService
 from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
@@ -40,6 +41,9 @@ def build_services(
 ) -> Services:
     a = adapters
     shop = settings.shop
+    presence = PresenceService(
+        a.presence, a.analytics, clock, secret_key, settings.hub.viewer_window_seconds
+    )
     accounts = AccountService(
         a.accounts,
         clock,
@@ -139,7 +143,7 @@ def build_services(
             a.reviews, a.orders, a.catalog, clock, banned_words=shop.review_banned_words
         ),
         qa=QaService(a.hub, a.hub, a.rate_limiter, clock, shows, limits),
-        analytics=AnalyticsService(a.analytics, shows, a.presence, clock, shop.currency),
+        analytics=AnalyticsService(a.analytics, shows, presence, clock, shop.currency),
         auctions=AuctionService(
             a.auctions,
             a.bids,
@@ -180,6 +184,6 @@ def build_services(
         clock=clock,
         bus=a.bus,
         rate_limiter=a.rate_limiter,
-        presence=a.presence,
+        presence=presence,
         fanout=a.fanout,
     )
