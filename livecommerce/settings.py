@@ -226,7 +226,9 @@ class HubSettings(Section):
     @model_validator(mode="after")
     def _beats_within_window(self) -> HubSettings:
         if self.presence_heartbeat_seconds * 2 > self.viewer_window_seconds:
-            raise ValueError("presence_heartbeat_seconds must be at most half viewer_window_seconds")
+            raise ValueError(
+                "presence_heartbeat_seconds must be at most half viewer_window_seconds"
+            )
         return self
 
 

@@ -41,9 +41,6 @@ def build_services(
 ) -> Services:
     a = adapters
     shop = settings.shop
-    presence = PresenceService(
-        a.presence, a.analytics, clock, secret_key, settings.hub.viewer_window_seconds
-    )
     accounts = AccountService(
         a.accounts,
         clock,
@@ -51,6 +48,9 @@ def build_services(
         tuple(settings.hub.reserved_names),
         addresses=a.addresses,
         token_key=secret_key,
+    )
+    presence = PresenceService(
+        a.presence, a.analytics, accounts, clock, secret_key, settings.hub.viewer_window_seconds
     )
     shows = ShowService(a.shows, a.accounts, clock, a.bus)
     stock = StockService(a.orders, a.stock, a.catalog, a.inventory, clock)

@@ -2,8 +2,8 @@
 reservation expiry sweeper, the reconcile of payment events the provider could not deliver, the
 reload of inventory pools after the inventory store restarted, the end of shows paused past the
 reconnect grace, the close of auctions and giveaways a dead node left due, the presence beat
-and the dashboard's viewer sampler (the hub's own loops start with the hub, the packagers with the broadcast
-plane)."""
+and the dashboard's viewer sampler (the hub's own loops start with the hub, the packagers with
+the broadcast plane)."""
 
 from __future__ import annotations
 

@@ -19,14 +19,19 @@ def valid_visitor_id(value: object) -> bool:
     return isinstance(value, str) and VISITOR_ID.fullmatch(value) is not None
 
 
-def person_key(user_id: str | None, visitor_id: str | None, session_key: str) -> str:
-    """The one identity a viewer is counted under: the account (or guest) when the request is
-    signed in, else the browser, else the one connection or media session (``session_key``)."""
+def known_person(user_id: str | None, visitor_id: str | None) -> str | None:
+    """The account (or guest) when the request is signed in, else the browser, else None."""
     if user_id:
         return f"u:{user_id}"
     if visitor_id is not None and valid_visitor_id(visitor_id):
         return f"v:{visitor_id}"
-    return f"s:{session_key}"
+    return None
+
+
+def person_key(user_id: str | None, visitor_id: str | None, session_key: str) -> str:
+    """The one identity a viewer is counted under: :func:`known_person`, else the one
+    connection or media session (``session_key``)."""
+    return known_person(user_id, visitor_id) or f"s:{session_key}"
 
 
 def should_push(

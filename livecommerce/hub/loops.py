@@ -1,7 +1,8 @@
 """The hub's periodic work on each show watched on this node: reaction taps leave as one
-``reaction.burst`` per interval (never one message per tap), and viewer counts are reported to
-``viewers.count`` pushes the show's ``watching_now`` (docs/METRICS.md) to the room only when it
-changed (the presence beat that feeds it runs with the app's background tasks). A show left without local viewers is dropped here. The hub runs both as tasks.
+``reaction.burst`` per interval (never one message per tap), and ``viewers.count`` pushes the
+show's ``watching_now`` (docs/METRICS.md) to the room only when it changed (the presence beat
+that feeds it runs with the app's background tasks). A show left without local viewers is
+dropped here. The hub runs both as tasks.
 """
 
 from __future__ import annotations

@@ -179,9 +179,6 @@ class Hub:
     async def leave(self, sid: str, show_id: str) -> None:
         await self.local_shows.leave(sid, show_id)
 
-    def local_viewers(self, show_id: str) -> int:
-        return self.local_shows.local_viewers(show_id)
-
     async def viewers(self, show_id: str) -> int:
         """The show's ``watching_now``; 0 while presence is unreachable (never a guess)."""
         try:

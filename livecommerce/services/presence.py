@@ -20,10 +20,19 @@ import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from livecommerce.domain.presence import known_person
+from livecommerce.errors import Unauthenticated
+from livecommerce.services.accounts import AccountService
 from livecommerce.services.ports import AnalyticsStore, Clock, PresenceStore
 
 #: What a plane holds right now: (show id, person key) for each live session.
 Source = Callable[[], Iterable[tuple[str, str]]]
+
+#: How long a node trusts what a media request's token resolved to (an HLS player re-sends it
+#: every second or so; one account lookup per token per interval, not one per request).
+TOKEN_CACHE_SECONDS = 60.0
+#: Most tokens remembered; the cache starts over when full.
+TOKEN_CACHE_SIZE = 10_000
 
 #: Most one-off sightings a node keeps between two beats; beyond, sightings are dropped (the
 #: count may then be low, never padded) so a flood of made-up browser ids cannot grow memory.
@@ -44,11 +53,13 @@ class PresenceService:
         self,
         store: PresenceStore,
         analytics: AnalyticsStore,
+        accounts: AccountService,
         clock: Clock,
         secret: bytes,
         window_seconds: float,
     ) -> None:
         self._store = store
+        self._accounts = accounts
         self._analytics = analytics
         self._clock = clock
         self._secret = secret
@@ -58,6 +69,31 @@ class PresenceService:
         self._pending = 0
         # hashed viewers this node already recorded, per show it saw people of at the last beat
         self._recorded: dict[str, set[str]] = {}
+        # keyed hash of a token -> (trusted until, its user id or None when it is no token)
+        self._tokens: dict[str, tuple[float, str | None]] = {}
+
+    async def identify(self, token: str | None, visitor_id: str | None) -> str | None:
+        """The person a media request (WHEP offer, HLS fetch) is counted as: the account its
+        token or session cookie names, else its browser id, else None (the caller counts its
+        own session). A bad or expired token only makes the request anonymous: media needs no
+        account."""
+        user_id = await self._user_of(token) if token else None
+        return known_person(user_id, visitor_id)
+
+    async def _user_of(self, token: str) -> str | None:
+        key = hmac.new(self._secret, token.encode(), hashlib.sha256).hexdigest()
+        now = self._clock.now()
+        cached = self._tokens.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            user_id: str | None = (await self._accounts.authenticate(token)).user_id
+        except Unauthenticated:
+            user_id = None
+        if len(self._tokens) >= TOKEN_CACHE_SIZE:
+            self._tokens.clear()
+        self._tokens[key] = (now + TOKEN_CACHE_SECONDS, user_id)
+        return user_id
 
     def add_source(self, source: Source) -> None:
         """A plane's live sessions, listed at every beat (the hub's joined sockets, WHEP)."""
