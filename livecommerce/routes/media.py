@@ -381,11 +381,12 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
     try:
         waited = await _block_until_available(request)
         path, name = _media_file(request)
-        await _seen(request)
-        if name.endswith(".m3u8"):
-            return _live_playlist(request, path, name, waited)
+        playlist = _live_playlist(request, path, name, waited) if name.endswith(".m3u8") else None
     except (web.HTTPNotFound, web.HTTPBadRequest) as exc:
         return _not_stored(exc)
+    await _seen(request)
+    if playlist is not None:
+        return playlist
     return web.FileResponse(
         path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": _SEGMENT_CACHE}
     )
