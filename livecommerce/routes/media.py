@@ -33,7 +33,7 @@ from livecommerce.broadcast.sdp import MAX_SDP_BYTES
 from livecommerce.domain.presence import person_key, valid_visitor_id
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.domain.shows import ShowStatus
-from livecommerce.errors import NotFound, PayloadTooLarge
+from livecommerce.errors import LiveCommerceError, NotFound, PayloadTooLarge
 from livecommerce.routes.auth import bearer_token
 from livecommerce.routes.bodies import read_body
 
@@ -394,8 +394,12 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
 
 async def _seen(request: web.Request) -> None:
     """An HLS fetch of a show's stored file: a sighting of its viewer. A player that names
-    nobody counts once per address and player (``User-Agent``), never once per request."""
-    person = await _person(request)
+    nobody counts once per address and player (``User-Agent``), never once per request. When
+    its token cannot be checked (store down) the fetch is not counted: low, never padded."""
+    try:
+        person = await _person(request)
+    except LiveCommerceError:
+        return
     if person is None:
         player = f"{request.remote}\0{request.headers.get('User-Agent', '')}"
         person = person_key(None, None, "hls:" + hashlib.sha256(player.encode()).hexdigest()[:32])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ from livecommerce.domain.presence import known_person
 from livecommerce.errors import Unauthenticated
 from livecommerce.services.accounts import AccountService
 from livecommerce.services.ports import AnalyticsStore, Clock, PresenceStore
+
+log = logging.getLogger(__name__)
 
 #: What a plane holds right now: (show id, person key) for each live session.
 Source = Callable[[], Iterable[tuple[str, str]]]
@@ -100,8 +103,12 @@ class PresenceService:
         self._sources.append(source)
 
     async def arrived(self, show_id: str, person: str) -> None:
-        """A held session just began (a socket joined): counted now, not at the next beat."""
-        await self._store.touch(show_id, [self.member(show_id, person)], self._clock.now_ms())
+        """A held session just began (a socket joined): counted now, not at the next beat (or
+        at it, while the presence store is unreachable: a join never fails for a count)."""
+        try:
+            await self._store.touch(show_id, [self.member(show_id, person)], self._clock.now_ms())
+        except Exception:
+            log.warning("presence store unavailable; the join is counted at the next beat")
 
     def seen(self, show_id: str, person: str) -> None:
         """A one-off sighting (an HLS playlist or segment fetch), counted at the next beat."""
