@@ -145,8 +145,8 @@ async def test_rest_coupons_and_a_discounted_checkout(env: ShopEnv) -> None:
 
 
 async def test_each_rule_refuses_with_its_own_code(env: ShopEnv) -> None:
-    """Followers-only (nobody follows yet), a minimum, another show's scope, a window not open
-    or over, per-buyer use: each refusal has its code, and holds no stock."""
+    """Followers-only (until the buyer follows the seller), a minimum, another show's scope, a
+    window not open or over, per-buyer use: each refusal has its code, and holds no stock."""
     offer = await env.offer(stock=20)
     buyer = await env.buyer()
     now = env.clock.now_ms()
@@ -169,6 +169,8 @@ async def test_each_rule_refuses_with_its_own_code(env: ShopEnv) -> None:
     env.clock.advance(2)
     assert "coupon_expired" == await buy(env, buyer, offer, "SHORT-LIVED")
     assert 1 == (await env.cap(offer)).reserved
+    await env.shop.follows.follow(buyer, env.seller.user_id)
+    assert isinstance(await buy(env, buyer, offer, "FANS-ONLY"), Order)
 
 
 async def test_a_thousand_redemptions_of_fifty(env: ShopEnv) -> None:

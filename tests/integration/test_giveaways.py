@@ -200,6 +200,10 @@ async def test_giveaway_over_the_hub(env: ShopEnv, tmp_path: Path) -> None:
         assert 201 == status, made
         refused = await socks["Dave"].call("giveaway.enter", {**enter, "giveaway_id": made["id"]})
         assert "follow_required" == code(refused)
+        follow = f"{base}/sellers/{env.seller_user.id}/follow"
+        assert 201 == (await post_json(http, follow, {}, tokens["Dave"]))[0]
+        entered = await socks["Dave"].call("giveaway.enter", {**enter, "giveaway_id": made["id"]})
+        assert entered["ok"] is True, entered
     for client in (staff, nomad, trolling, watcher, guest, *socks.values()):
         await client.close()
 
