@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
+import redis.asyncio as redis
 
 from livecommerce import keys
 from livecommerce.broadcast import BROADCAST
@@ -298,8 +301,10 @@ async def _at_most(node: RunningApp, show_id: str, n: int) -> bool:
 async def test_counts_match_a_known_audience_on_one_node(
     settings_factory: SettingsFactory,
 ) -> None:
-    """On one node every figure is the truth; peak and unique viewers survive a restart."""
-    async with running_app(settings_factory(hub=HUB, broadcast=MEDIA)) as node:
+    """On one node every figure is the truth; peak and unique viewers survive a restart, and
+    the store holds viewers only as hashes."""
+    settings = settings_factory(hub=HUB, broadcast=MEDIA)
+    async with running_app(settings) as node:
         cast = await make_cast(node.app)
         await run_scenario("one node", cast, node, node)
     async with (
@@ -308,6 +313,10 @@ async def test_counts_match_a_known_audience_on_one_node(
     ):
         figures = await metrics(http, node, cast.show_id)
         assert (0, 9, 9) == (figures["watching_now"], figures["peak"], figures["unique_viewers"])
+    with contextlib.closing(sqlite3.connect(settings.store_url.removeprefix("sqlite:///"))) as db:
+        stored = [r[0] for r in db.execute("SELECT viewer FROM show_viewers")]
+    assert 9 == len(stored)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", v) for v in stored), stored
 
 
 @pytest.mark.redis
@@ -317,6 +326,14 @@ async def test_counts_match_a_known_audience_on_two_nodes(
     """With two nodes sharing Redis, both report the same true figures for the whole show."""
     async with cluster_of(settings_factory, redis_url, HUB, broadcast=MEDIA) as cluster:
         await run_scenario("two nodes", cluster.cast, cluster.a, cluster.b)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        key = f"lc:presence:{{show:{cluster.cast.show_id}}}"
+        members = [m.decode() for m in cast(list[bytes], await client.zrange(key, 0, -1))]
+    finally:
+        await client.aclose()
+    assert members, "the show's presence set is under its hash-tagged key"
+    assert all(re.fullmatch(r"[0-9a-f]{32}", m) for m in members), members
 
 
 async def test_show_page_names_the_browser_once(settings_factory: SettingsFactory) -> None:
