@@ -148,5 +148,8 @@ class PresenceService:
     async def metrics(self, show_id: str) -> ViewerMetrics:
         watching = await self.watching_now(show_id)
         tally = await self._analytics.audience(show_id)
-        # the peak is recorded at beats; a count read between two beats may be the new one
-        return ViewerMetrics(watching, max(tally.peak, watching), tally.unique_viewers)
+        # both are recorded at beats; a count read between two beats may be ahead of them, and
+        # everyone watching now is one of the show's viewers
+        return ViewerMetrics(
+            watching, max(tally.peak, watching), max(tally.unique_viewers, watching)
+        )
