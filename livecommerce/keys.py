@@ -24,6 +24,9 @@ HealthCheck = Callable[[], Awaitable[None]]
 
 #: The cookie that carries a browser's session token (pages, API and Socket.IO all read it).
 SESSION_COOKIE = "lc_session"
+#: The first-party browser id the show page sets, so one browser counts as one viewer across
+#: its socket, WebRTC and HLS requests (docs/METRICS.md); also accepted as a query parameter.
+VISITOR_COOKIE = "lc_vid"
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")

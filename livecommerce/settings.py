@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -207,10 +215,21 @@ class HubSettings(Section):
     websocket_compression: bool = False
     #: ``viewers.count`` is pushed at most this often, and only when it changed.
     viewers_push_seconds: float = Field(2.0, ge=0.1)
-    #: Each node re-reports its viewer counts this often; a report lives 3x as long.
+    #: Each node sends who it sees watching to the presence store this often (at most half
+    #: of ``viewer_window_seconds``, or a held viewer would flicker out between two beats).
     presence_heartbeat_seconds: float = Field(5.0, ge=0.1)
+    #: A person counts in ``watching_now`` this long after they were last seen (docs/METRICS.md).
+    viewer_window_seconds: float = Field(30.0, ge=0.2)
     #: Display names refused to non-staff besides seller/host/admin/... (e.g. the shop's name).
     reserved_names: list[str] = []
+
+    @model_validator(mode="after")
+    def _beats_within_window(self) -> HubSettings:
+        if self.presence_heartbeat_seconds * 2 > self.viewer_window_seconds:
+            raise ValueError(
+                "presence_heartbeat_seconds must be at most half viewer_window_seconds"
+            )
+        return self
 
 
 class PaymentsSettings(Section):

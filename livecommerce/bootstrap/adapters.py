@@ -144,7 +144,7 @@ async def open_adapters(
         else:
             bus, limiter = MemoryBus(), MemoryRateLimiter(clock)
             inventory = MemoryInventory()
-            presence = MemoryPresence(clock)
+            presence = MemoryPresence()
             fanout = LocalFanout(node_id)
             auctions = MemoryAuctions()
             redemptions, drop_claims = MemoryRedemptions(), MemoryDropClaims()

@@ -46,6 +46,7 @@ async def running_media(
         section.hls_part_seconds if section.hls_low_latency else None,
     )
     app[BROADCAST] = manager
+    services.presence.add_source(manager.watching)
     app[HLS] = packagers
     if section.hls_enabled:
         manager.listeners.append(packagers)

@@ -24,6 +24,7 @@ from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, OrderViews, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Clock
+from livecommerce.services.presence import PresenceService
 from livecommerce.services.qa import QaService
 from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
@@ -48,6 +49,9 @@ def build_services(
         tuple(settings.hub.reserved_names),
         addresses=a.addresses,
         token_key=secret_key,
+    )
+    presence = PresenceService(
+        a.presence, a.analytics, accounts, clock, secret_key, settings.hub.viewer_window_seconds
     )
     shows = ShowService(a.shows, a.accounts, clock, a.bus)
     stock = StockService(a.orders, a.stock, a.catalog, a.inventory, clock)
@@ -151,7 +155,7 @@ def build_services(
             a.reviews, a.orders, a.catalog, clock, banned_words=shop.review_banned_words
         ),
         qa=QaService(a.hub, a.hub, a.rate_limiter, clock, shows, limits),
-        analytics=AnalyticsService(a.analytics, shows, a.presence, clock, shop.currency),
+        analytics=AnalyticsService(a.analytics, shows, presence, clock, shop.currency),
         auctions=AuctionService(
             a.auctions,
             a.bids,
@@ -193,6 +197,6 @@ def build_services(
         clock=clock,
         bus=a.bus,
         rate_limiter=a.rate_limiter,
-        presence=a.presence,
+        presence=presence,
         fanout=a.fanout,
     )

@@ -2,8 +2,8 @@
 reservation expiry sweeper, the reconcile of payment events the provider could not deliver, the
 reload of inventory pools after the inventory store restarted, the end of shows paused past the
 reconnect grace, the close of auctions, giveaways, group buys and voucher drops a dead node left
-due, and the dashboard's viewer sampler (the hub's own loops start with the hub, the packagers
-with the broadcast plane)."""
+due, the presence beat and the dashboard's viewer sampler (the hub's own loops start with the
+hub, the packagers with the broadcast plane)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,8 @@ async def background_tasks(settings: Settings, services: Services) -> AsyncItera
         # pools reloaded from SQL after the inventory store restarted (RB-07)
         "stock-resync": (settings.shop.sweep_interval_seconds, services.stock.resync),
         "viewer-sampler": (SAMPLE_SECONDS, services.analytics.sample_viewers),
+        # who this node sees watching, to the shared presence store (docs/METRICS.md)
+        "presence": (settings.hub.presence_heartbeat_seconds, services.presence.beat),
         "pause-sweeper": (PAUSE_SWEEP_SECONDS, services.lifecycle.end_outlasted_pauses),
         # auctions whose node died before its timer closed them (issue 14)
         "auction-closer": (settings.shop.auction_sweep_seconds, services.auctions.sweep),

@@ -33,6 +33,7 @@ from livecommerce.broadcast.relay import FeedCodec, ShowFeed
 from livecommerce.broadcast.session import PeerSession, Role, new_session_id
 from livecommerce.broadcast.synthetic import SyntheticSource
 from livecommerce.broadcast.viewer import answer_viewer, viewer_offer
+from livecommerce.domain.presence import person_key
 
 __all__ = ["BroadcastManager", "FeedListener", "ShowGate"]
 
@@ -107,6 +108,15 @@ class BroadcastManager:
             for s in self.sessions.values()
             if s.role == "viewer" and (show_id is None or s.show_id == show_id)
         )
+
+    def watching(self) -> list[tuple[str, str]]:
+        """(show, person) of each viewer whose peer connection is connected: the broadcast
+        plane's presence source (a viewer still negotiating or already failed is not watching)."""
+        return [
+            (s.show_id, s.person)
+            for s in self.sessions.values()
+            if s.role == "viewer" and s.pc.connectionState == "connected"
+        ]
 
     def _new_session(self, show_id: str, role: Role) -> PeerSession:
         session = PeerSession(new_session_id(), show_id, role, create_peer_connection(self.policy))
@@ -323,8 +333,14 @@ class BroadcastManager:
             await self._close_session(self.sessions[session_id])
 
     # -- viewers (WHEP) ----------------------------------------------------------------------------
-    async def play(self, show_id: str, offer: str) -> tuple[str, str]:
-        """Add a WHEP viewer; returns (session id, answer SDP)."""
+    async def play(
+        self,
+        show_id: str,
+        offer: str,
+        person: str | None = None,
+    ) -> tuple[str, str]:
+        """Add a WHEP viewer, counted as ``person`` (docs/METRICS.md), else as this one
+        session; returns (session id, answer SDP)."""
         await self.gate.check_viewable(show_id)
         feed = self.feeds.get(show_id)
         if feed is None or feed.closed or (feed.video_codec is None and feed.audio_codec is None):
@@ -338,6 +354,7 @@ class BroadcastManager:
             )
         filtered = viewer_offer(offer, feed)
         session = self._new_session(show_id, "viewer")
+        session.person = person or person_key(None, None, session.id)
         try:
             await answer_viewer(session, feed, filtered)
         except BaseException:

@@ -34,6 +34,8 @@ class PeerSession:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     tracks: list[MediaStreamTrack] = field(default_factory=list)
     closed: bool = False
+    #: Who a viewer session is counted as (docs/METRICS.md); empty for a publisher.
+    person: str = ""
 
 
 def new_session_id() -> str:

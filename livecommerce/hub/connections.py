@@ -16,6 +16,7 @@ from aiohttp import web
 
 from livecommerce import keys
 from livecommerce.domain.access import Principal, ShowRef
+from livecommerce.domain.presence import person_key, valid_visitor_id
 from livecommerce.errors import LiveCommerceError, TooManyConnections, Unauthenticated
 from livecommerce.hub.events import EventContext, user_room
 
@@ -30,6 +31,8 @@ class Connection:
     sid: str
     principal: Principal | None
     address: str
+    #: Who this connection is counted as in a show's audience (docs/METRICS.md).
+    person: str = ""
     shows: dict[str, ShowRef] = field(default_factory=dict)
 
 
@@ -74,7 +77,12 @@ class Gatekeeper:
         except BaseException:
             self._release_address(address)
             raise
-        self.connections[sid] = Connection(sid, principal, address)
+        person = person_key(
+            principal.user_id if principal is not None else None,
+            _visitor(request, auth),
+            sid,
+        )
+        self.connections[sid] = Connection(sid, principal, address, person)
         if principal is not None:
             await self._hub.sio.enter_room(sid, user_room(principal.user_id))
 
@@ -141,6 +149,16 @@ class Gatekeeper:
                 await asyncio.wait_for(socket.close(wait=False, abort=True), 1.0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(sio.shutdown(), 2.0)
+
+
+def _visitor(request: web.Request | None, auth: Any) -> str | None:
+    """The browser id a player sends in ``auth.vid``, else the page's ``lc_vid`` cookie (any
+    origin: it only names a browser, it grants nothing)."""
+    sent = auth.get("vid") if isinstance(auth, dict) else None
+    if valid_visitor_id(sent):
+        return str(sent)
+    cookie = request.cookies.get(keys.VISITOR_COOKIE) if request is not None else None
+    return cookie if valid_visitor_id(cookie) else None
 
 
 def _refuse(exc: LiveCommerceError) -> socketio.exceptions.ConnectionRefusedError:

@@ -1,7 +1,8 @@
 """The hub's periodic work on each show watched on this node: reaction taps leave as one
-``reaction.burst`` per interval (never one message per tap), and viewer counts are reported to
-the presence store as a heartbeat and pushed to the room as ``viewers.count`` only when they
-changed. A show left without local viewers is dropped here. The hub runs both as tasks.
+``reaction.burst`` per interval (never one message per tap), and ``viewers.count`` pushes the
+show's ``watching_now`` (docs/METRICS.md) to the room only when it changed (the presence beat
+that feeds it runs with the app's background tasks). A show left without local viewers is
+dropped here. The hub runs both as tasks.
 """
 
 from __future__ import annotations
@@ -41,25 +42,21 @@ async def burst_reactions(hub: Hub) -> None:
 
 
 async def count_viewers(hub: Hub) -> None:
-    """Report local counts (heartbeat) and push ``viewers.count`` when it changed."""
+    """Push ``viewers.count`` (the show's ``watching_now``) to this node's room when it changed."""
     push_every = hub.settings.viewers_push_seconds
-    heartbeat = hub.settings.presence_heartbeat_seconds
     presence = hub.services.presence
     while True:
-        await asyncio.sleep(min(push_every, heartbeat) / 2)
+        await asyncio.sleep(push_every / 2)
         now = time.monotonic()
         for show_id, state in list(hub.shows.items()):
-            local = len(state.sids)
-            try:
-                if state.reported_count != local or now - state.reported_at >= heartbeat:
-                    await presence.report(show_id, hub.node_id, local, heartbeat * 3)
-                    state.reported_count, state.reported_at = local, now
-                total = await presence.total(show_id)
-            except Exception:
-                log.warning("presence store unavailable; counting this node only")
-                total = local
-            if local == 0 and not state.outbox._joining:
+            if not state.sids and not state.outbox._joining:
                 await hub.local_shows.drop(show_id, state)
+                continue
+            try:
+                total = await presence.watching_now(show_id)
+            except Exception:
+                # no count rather than a guess: the room keeps the last one it was told
+                log.warning("presence store unavailable; viewers.count not pushed")
                 continue
             if should_push(state.pushed_at, state.pushed_count, total, now, push_every):
                 state.pushed_at, state.pushed_count = now, total

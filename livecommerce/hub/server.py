@@ -97,6 +97,7 @@ class Hub:
     async def running(self, services: Services) -> AsyncIterator[None]:
         """Start loops and the fan-out; on exit stop them (connections close in on_shutdown)."""
         self._services = services
+        services.presence.add_source(self.local_shows.people)
         services.fanout.set_handlers(self.local_shows.receive, self.local_shows.fill_gaps)
         bus = services.bus
 
@@ -178,14 +179,12 @@ class Hub:
     async def leave(self, sid: str, show_id: str) -> None:
         await self.local_shows.leave(sid, show_id)
 
-    def local_viewers(self, show_id: str) -> int:
-        return self.local_shows.local_viewers(show_id)
-
     async def viewers(self, show_id: str) -> int:
+        """The show's ``watching_now``; 0 while presence is unreachable (never a guess)."""
         try:
-            return await self.services.presence.total(show_id)
+            return await self.services.presence.watching_now(show_id)
         except Exception:
-            return self.local_viewers(show_id)
+            return 0
 
     # --- delivery -------------------------------------------------------------------------
 

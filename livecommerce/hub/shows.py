@@ -37,8 +37,6 @@ class ShowState:
     sids: set[str] = field(default_factory=set)
     reactions_local: ReactionTally = field(default_factory=ReactionTally)
     reactions_out: ReactionTally = field(default_factory=ReactionTally)
-    reported_count: int | None = None
-    reported_at: float = 0.0
     pushed_count: int | None = None
     pushed_at: float | None = None
 
@@ -97,6 +95,8 @@ class LocalShows:
                 await hub.sio.enter_room(sid, staff_room(show.id))
             conn.shows[show.id] = show
             state.sids.add(sid)
+            # counted at once, not at the next presence beat
+            await hub.services.presence.arrived(show.id, conn.person)
             history = await hub.services.chat.history(
                 show.id,
                 last_seq=last_seq,
@@ -129,6 +129,16 @@ class LocalShows:
     def local_viewers(self, show_id: str) -> int:
         state = self.states.get(show_id)
         return len(state.sids) if state else 0
+
+    def people(self) -> list[tuple[str, str]]:
+        """(show, person) of every joined connection here: the hub's presence source."""
+        connections = self._hub.connections
+        return [
+            (show_id, conn.person)
+            for show_id, state in self.states.items()
+            for sid in state.sids
+            if (conn := connections.get(sid)) is not None
+        ]
 
     async def drop(self, show_id: str, state: ShowState) -> None:
         """The last local viewer left: stop listening to the show's channel."""

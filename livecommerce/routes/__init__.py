@@ -67,3 +67,16 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
         return web.FileResponse(favicon, headers={"Cache-Control": "public, max-age=86400"})
 
     app.router.add_get("/favicon.ico", root_favicon)
+    definitions = static_dir.parent.parent / "docs" / "METRICS.md"
+
+    async def metrics_definitions(request: web.Request) -> web.FileResponse:
+        """The published definitions the viewer figures link to (``definitions_url``)."""
+        return web.FileResponse(
+            definitions,
+            headers={
+                "Content-Type": "text/markdown; charset=utf-8",
+                "Cache-Control": "public, max-age=3600",
+            },
+        )
+
+    app.router.add_get(shows.METRICS_DEFINITIONS, metrics_definitions)

@@ -7,11 +7,17 @@ candidates gathered), so trickle ``PATCH`` gets 405 as RFC 9725 allows. The endp
 CORS preflights (``OPTIONS``, with ``Accept-Post: application/sdp``) and send the configured
 ICE servers as ``Link`` headers, so a WHIP/WHEP client served from another origin works: they
 are authorised by the stream key or the session's secret URL, never by cookies.
+
+WHEP offers and HLS fetches are also sightings for the viewer counts (docs/METRICS.md): who
+they are is read from a token or the session cookie, the ``lc_vid`` browser id (query parameter
+or cookie), or else the one WHEP session, or the address and player of an HLS request. That
+identity only counts; it authorises nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import re
 from pathlib import Path
@@ -24,9 +30,10 @@ from livecommerce.broadcast.errors import MediaRejected, unauthenticated
 from livecommerce.broadcast.packager import ShowPackager
 from livecommerce.broadcast.playlist import DELTA_PLAYLIST, SKIP_TARGETS, PartPosition
 from livecommerce.broadcast.sdp import MAX_SDP_BYTES
+from livecommerce.domain.presence import person_key, valid_visitor_id
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.domain.shows import ShowStatus
-from livecommerce.errors import NotFound, PayloadTooLarge
+from livecommerce.errors import LiveCommerceError, NotFound, PayloadTooLarge
 from livecommerce.routes.auth import bearer_token
 from livecommerce.routes.bodies import read_body
 
@@ -172,10 +179,23 @@ async def whep_post(request: web.Request) -> web.Response:
     try:
         await _limit(request, f"whep:addr:{request.remote}", per_minute)
         offer = await _read_offer(request)
-        session_id, answer = await request.app[BROADCAST].play(show_id, offer)
+        person = await _person(request)
+        session_id, answer = await request.app[BROADCAST].play(show_id, offer, person)
     except MediaRejected as exc:
         return _error(exc)
     return _created(request, "whep", show_id, session_id, answer)
+
+
+def _visitor_id(request: web.Request) -> str | None:
+    """The browser id a player carries: ``?lc_vid=`` (any player), else the page's cookie."""
+    sent = request.query.get(keys.VISITOR_COOKIE) or request.cookies.get(keys.VISITOR_COOKIE)
+    return sent if valid_visitor_id(sent) else None
+
+
+async def _person(request: web.Request) -> str | None:
+    """Who a media request is counted as (the account, else the browser), or None."""
+    token = bearer_token(request) or request.cookies.get(keys.SESSION_COOKIE)
+    return await request.app[keys.SERVICES].presence.identify(token, _visitor_id(request))
 
 
 async def whep_delete(request: web.Request) -> web.Response:
@@ -361,13 +381,29 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
     try:
         waited = await _block_until_available(request)
         path, name = _media_file(request)
-        if name.endswith(".m3u8"):
-            return _live_playlist(request, path, name, waited)
+        playlist = _live_playlist(request, path, name, waited) if name.endswith(".m3u8") else None
     except (web.HTTPNotFound, web.HTTPBadRequest) as exc:
         return _not_stored(exc)
+    await _seen(request)
+    if playlist is not None:
+        return playlist
     return web.FileResponse(
         path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": _SEGMENT_CACHE}
     )
+
+
+async def _seen(request: web.Request) -> None:
+    """An HLS fetch of a show's stored file: a sighting of its viewer. A player that names
+    nobody counts once per address and player (``User-Agent``), never once per request. When
+    its token cannot be checked (store down) the fetch is not counted: low, never padded."""
+    try:
+        person = await _person(request)
+    except LiveCommerceError:
+        return
+    if person is None:
+        player = f"{request.remote}\0{request.headers.get('User-Agent', '')}"
+        person = person_key(None, None, "hls:" + hashlib.sha256(player.encode()).hexdigest()[:32])
+    request.app[keys.SERVICES].presence.seen(request.match_info["show_id"], person)
 
 
 async def _show_ended(request: web.Request) -> bool:

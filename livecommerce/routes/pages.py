@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import logging
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -25,9 +26,11 @@ from markupsafe import Markup
 from livecommerce import keys
 from livecommerce.domain.access import Action, Principal, Role, authorize, is_staff
 from livecommerce.domain.money import Money
+from livecommerce.domain.presence import valid_visitor_id
 from livecommerce.domain.shows import OPEN, ShowStatus
 from livecommerce.errors import LiveCommerceError, NotFound, PermissionDenied
 from livecommerce.routes.auth import (
+    cookies_secure,
     csrf_token,
     principal_of,
 )
@@ -38,6 +41,8 @@ from livecommerce.wire import to_ms
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+#: The browser id (``lc_vid``) lasts a year: it names a browser for counting, nothing more.
+VISITOR_COOKIE_SECONDS = 365 * 86400
 
 
 async def render(
@@ -201,7 +206,7 @@ async def show_page(request: web.Request) -> web.Response:
     }
     seller = await request.app[keys.SERVICES].accounts.get_user(show.seller_id)
     rsvp = await request.app[keys.SERVICES].rsvps.state(principal, show.id)
-    return await render(
+    response = await render(
         request,
         "show.html",
         show=show,
@@ -213,6 +218,19 @@ async def show_page(request: web.Request) -> web.Response:
         member=principal is not None and not principal.is_guest,
         login_url="/login?" + urlencode({"next": f"/shows/{show.id}"}),
     )
+    if not valid_visitor_id(request.cookies.get(keys.VISITOR_COOKIE)):
+        # one browser, one viewer: its socket, WebRTC and HLS requests all carry this
+        # (same-origin requests send it by themselves; docs/METRICS.md)
+        response.set_cookie(
+            keys.VISITOR_COOKIE,
+            secrets.token_urlsafe(16),
+            max_age=VISITOR_COOKIE_SECONDS,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=cookies_secure(request),
+        )
+    return response
 
 
 async def _staff_page(

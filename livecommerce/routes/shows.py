@@ -1,5 +1,5 @@
-"""Show API: create, list, read (with the reminder count) and edit shows; rotate stream keys;
-grant hosts."""
+"""Show API: create, list, read (with the reminder count and who is watching) and edit shows;
+rotate stream keys; grant hosts; the public viewer figures (docs/METRICS.md)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from livecommerce.routes.auth import principal_of, require_principal
 from livecommerce.wire import ShowOut, to_ms
 
 api = ApiRoutes("shows")
+#: Where the app serves docs/METRICS.md, the published definitions of the viewer figures.
+METRICS_DEFINITIONS = "/docs/metrics"
 #: Answered questions read into a timeline (a show rarely has more; the oldest drop first).
 TIMELINE_QUESTIONS = 1000
 
@@ -72,6 +74,16 @@ class ShowDetail(ShowOut):
 
     rsvps: int = Field(description="how many asked to be reminded of this show")
     rsvped: bool = Field(description="whether the caller is among them (false when signed out)")
+    watching_now: int = Field(description="people watching now (docs/METRICS.md)")
+
+
+class ShowMetrics(BaseModel):
+    """A show's public viewer figures, as docs/METRICS.md defines and measures them."""
+
+    watching_now: int = Field(description="people seen (media or socket) in the last window")
+    peak: int = Field(description="the most people watching at once")
+    unique_viewers: int = Field(description="people who ever watched the show")
+    definitions_url: str = Field(description="where the definitions are published")
 
 
 @api.post(
@@ -106,14 +118,37 @@ async def list_shows(request: web.Request, query: ShowListQuery) -> ShowList:
     "/api/v1/shows/{show_id}",
     response=ShowDetail,
     auth=False,
-    summary="One show, with its reminder count",
+    summary="One show, with its reminder count and how many are watching",
 )
 async def get_show(request: web.Request) -> ShowDetail:
     principal = await principal_of(request)  # a bad token is still an error on public reads
     services = request.app[keys.SERVICES]
     show = await services.shows.get(request.match_info["show_id"])
     rsvp = await services.rsvps.state(principal, show.id)
-    return ShowDetail(**ShowOut.of(show).model_dump(), rsvps=rsvp.rsvps, rsvped=rsvp.rsvped)
+    return ShowDetail(
+        **ShowOut.of(show).model_dump(),
+        rsvps=rsvp.rsvps,
+        rsvped=rsvp.rsvped,
+        watching_now=await services.analytics.viewers(show.id),
+    )
+
+
+@api.get(
+    "/api/v1/shows/{show_id}/metrics",
+    response=ShowMetrics,
+    auth=False,
+    summary="Who is watching, the peak and the unique viewers, as docs/METRICS.md defines them",
+)
+async def show_metrics(request: web.Request) -> ShowMetrics:
+    services = request.app[keys.SERVICES]
+    show = await services.shows.get(request.match_info["show_id"])
+    figures = await services.presence.metrics(show.id)
+    return ShowMetrics(
+        watching_now=figures.watching_now,
+        peak=figures.peak,
+        unique_viewers=figures.unique_viewers,
+        definitions_url=request.app[keys.SETTINGS].base_url + METRICS_DEFINITIONS,
+    )
 
 
 @api.patch(

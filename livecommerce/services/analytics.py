@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 
 from livecommerce.domain.shows import OPEN
-from livecommerce.services.ports import AnalyticsStore, Clock, PresenceStore, ShowFigures
+from livecommerce.services.ports import AnalyticsStore, Clock, ShowFigures
+from livecommerce.services.presence import PresenceService
 from livecommerce.services.shows import ShowService
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ class AnalyticsService:
         self,
         store: AnalyticsStore,
         shows: ShowService,
-        presence: PresenceStore,
+        presence: PresenceService,
         clock: Clock,
         currency: str,
     ) -> None:
@@ -36,10 +37,10 @@ class AnalyticsService:
         return await self._store.show_figures(show_id, self._currency)
 
     async def viewers(self, show_id: str) -> int:
-        """Everyone watching now, on every node (WebRTC and HLS viewers alike hold a hub
-        connection); 0 while presence is unreachable rather than failing a page."""
+        """People watching now, on every node (docs/METRICS.md); 0 while presence is
+        unreachable rather than failing a page."""
         try:
-            return await self._presence.total(show_id)
+            return await self._presence.watching_now(show_id)
         except Exception:
             log.warning("presence store unavailable; no viewer count")
             return 0

@@ -1,6 +1,6 @@
 """The one typed object through which the planes reach the application: every service, built
 once by the composition root, plus the few ports a plane drives itself (the hub relays the
-bus, fans out across nodes and reports presence; handlers read the clock and rate limits).
+bus and fans out across nodes; handlers read the clock and rate limits).
 
 Routes, Socket.IO handlers and the broadcast plane take what they need from here
 (``app[keys.SERVICES]``) and never from each other's objects.
@@ -27,7 +27,8 @@ from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService
-from livecommerce.services.ports import Bus, Clock, Fanout, PresenceStore, RateLimiter
+from livecommerce.services.ports import Bus, Clock, Fanout, RateLimiter
+from livecommerce.services.presence import PresenceService
 from livecommerce.services.qa import QaService
 from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
@@ -63,5 +64,5 @@ class Services:
     clock: Clock
     bus: Bus
     rate_limiter: RateLimiter
-    presence: PresenceStore
+    presence: PresenceService
     fanout: Fanout

@@ -1,14 +1,11 @@
-"""Presence stores (in-process and Redis) count fresh node reports and forget stale ones."""
+"""Presence stores (in-process and Redis) count the people seen since a time, once each."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import pytest
 
-from livecommerce.adapters.clock import SystemClock
 from livecommerce.adapters.memory.presence import MemoryPresence
 from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.redis.presence import RedisPresence
@@ -18,29 +15,30 @@ from livecommerce.services.ports import PresenceStore
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def presence(request: pytest.FixtureRequest) -> AsyncIterator[PresenceStore]:
     if request.param == "memory":
-        yield MemoryPresence(SystemClock())
+        yield MemoryPresence()
         return
     client = connect(request.getfixturevalue("redis_url"), 4)
+    await client.delete("lc:presence:{show:s}", "lc:presence:{show:other}")
     yield RedisPresence(client)
     await client.aclose()
 
 
-async def test_sum_of_nodes(presence: PresenceStore) -> None:
-    """The total is the sum over nodes; a node reporting 0 drops out at once."""
-    await presence.report("s", "n1", 3, 10)
-    await presence.report("s", "n2", 4, 10)
-    await presence.report("other", "n1", 9, 10)
-    assert await presence.total("s") == 7
-    await presence.report("s", "n2", 0, 10)
-    assert await presence.total("s") == 3
-    assert await presence.total("nobody") == 0
+async def test_people_are_counted_once_per_show(presence: PresenceStore) -> None:
+    """A person seen by two nodes counts once; other shows are apart."""
+    await presence.touch("s", ["a", "b"], 1_000)
+    await presence.touch("s", ["b", "c"], 1_500)
+    await presence.touch("other", ["a", "z"], 1_500)
+    assert 3 == await presence.count("s", 0)
+    assert 2 == await presence.count("other", 0)
+    assert 0 == await presence.count("nobody", 0)
 
 
-async def test_stale_reports_expire(presence: PresenceStore) -> None:
-    """A node that stops reporting (crashed) stops counting after its TTL."""
-    await presence.report("s", "n1", 2, 0.3)
-    await presence.report("s", "n2", 1, 10)
-    start = time.monotonic()
-    while await presence.total("s") != 1:
-        assert time.monotonic() - start < 3
-        await asyncio.sleep(0.1)
+async def test_people_not_seen_since_drop_out(presence: PresenceStore) -> None:
+    """Only sightings at or after ``since`` count, and a late older sighting never rewinds one."""
+    await presence.touch("s", ["a", "b"], 1_000)
+    await presence.touch("s", ["b"], 2_000)
+    await presence.touch("s", ["b"], 1_200)
+    assert 1 == await presence.count("s", 1_500)
+    assert 1 == await presence.count("s", 2_000)
+    assert 0 == await presence.count("s", 2_001)
+    assert 0 == await presence.count("s", 0)

@@ -1,16 +1,26 @@
-"""Viewer counting from node heartbeats and the push throttle."""
+"""Who a viewer is counted as, and the push throttle."""
 
 from __future__ import annotations
 
 from livecommerce.domain.chat import ChatAuthor
-from livecommerce.domain.presence import NodeReport, should_push, total_viewers
+from livecommerce.domain.presence import person_key, should_push, valid_visitor_id
 from livecommerce.domain.qa import Question, order_questions
 
 
-def test_stale_nodes_drop_out() -> None:
-    """A node that stopped heartbeating no longer counts."""
-    reports = {"a": NodeReport(3, 110.0), "b": NodeReport(5, 99.0)}
-    assert total_viewers(reports, 100.0) == 3
+def test_account_before_browser_before_session() -> None:
+    """A signed-in viewer is their account, else their browser id, else the one session."""
+    vid = "b" * 22
+    assert "u:user_1" == person_key("user_1", vid, "sid")
+    assert f"v:{vid}" == person_key(None, vid, "sid")
+    assert "s:sid" == person_key(None, None, "sid")
+
+
+def test_malformed_browser_ids_fall_back_to_the_session() -> None:
+    """A browser id that is short, long or carries other characters is not trusted."""
+    for bad in ["short", "x" * 65, "a" * 20 + "/", "a" * 20 + " ", 12345678901234567]:
+        assert not valid_visitor_id(bad)
+        assert "s:sid" == person_key(None, bad if isinstance(bad, str) else None, "sid")
+    assert valid_visitor_id("A-_z" * 4)
 
 
 def test_push_throttle() -> None:

@@ -1,24 +1,26 @@
-"""In-process presence for one node (the fan-out needs nothing on one node)."""
+"""In-process presence for one node: each show's people and when each was last seen."""
 
 from __future__ import annotations
 
-from livecommerce.domain.presence import NodeReport, total_viewers
-from livecommerce.services.ports import Clock
+from collections.abc import Collection
 
 
 class MemoryPresence:
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._reports: dict[str, dict[str, NodeReport]] = {}
+    def __init__(self) -> None:
+        self._seen: dict[str, dict[str, int]] = {}
 
-    async def report(self, show_id: str, node_id: str, count: int, ttl_seconds: float) -> None:
-        per_node = self._reports.setdefault(show_id, {})
-        if count <= 0:
-            per_node.pop(node_id, None)
-        else:
-            per_node[node_id] = NodeReport(count, self._clock.now() + ttl_seconds)
-        if not per_node:
-            self._reports.pop(show_id, None)
+    async def touch(self, show_id: str, members: Collection[str], at_ms: int) -> None:
+        seen = self._seen.setdefault(show_id, {})
+        for member in members:
+            seen[member] = max(at_ms, seen.get(member, 0))
 
-    async def total(self, show_id: str) -> int:
-        return total_viewers(self._reports.get(show_id, {}), self._clock.now())
+    async def count(self, show_id: str, since_ms: int) -> int:
+        seen = self._seen.get(show_id)
+        if not seen:
+            return 0
+        # forget who left the window, so memory follows the audience, not the show's history
+        for member in [m for m, at in seen.items() if at < since_ms]:
+            del seen[member]
+        if not seen:
+            del self._seen[show_id]
+        return len(seen)

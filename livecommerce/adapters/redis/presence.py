@@ -1,37 +1,49 @@
-"""Viewer counts across nodes in Redis: one hash per show with each node's count and expiry."""
+"""Presence across nodes in Redis: one sorted set per show, each person scored by when they
+were last seen (epoch ms). The key carries the show as a hash tag, ``lc:presence:{show:ID}``,
+so every key of one show lands on one Redis Cluster slot. A lost connection is
+``StoreUnavailable``: the beat skips a pass with a warning and the hub pushes no count."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+
+from livecommerce.errors import StoreUnavailable
+
+#: A show nobody touches for this long is forgotten by Redis (the window is far shorter).
+IDLE_EXPIRY_SECONDS = 3600
+
+
+def presence_key(show_id: str) -> str:
+    return f"lc:presence:{{show:{show_id}}}"
 
 
 class RedisPresence:
-    """Per-(show, node) counts with a TTL; the total is the sum of the keys still alive."""
-
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
 
-    async def report(self, show_id: str, node_id: str, count: int, ttl_seconds: float) -> None:
-        nodes = f"lc:presence:{show_id}"
-        key = f"{nodes}:{node_id}"
-        async with self._client.pipeline(transaction=False) as pipe:
-            if count > 0:
-                pipe.set(key, count, px=max(1, int(ttl_seconds * 1000)))
-                pipe.sadd(nodes, node_id)
-                pipe.expire(nodes, max(1, int(ttl_seconds * 4)))
-            else:
-                pipe.delete(key)
-                pipe.srem(nodes, node_id)
-            await pipe.execute()
+    async def touch(self, show_id: str, members: Collection[str], at_ms: int) -> None:
+        if not members:
+            return
+        key = presence_key(show_id)
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                # GT: a node with a slower clock or a late batch never moves a sighting back
+                pipe.zadd(key, dict.fromkeys(members, at_ms), gt=True)
+                pipe.expire(key, IDLE_EXPIRY_SECONDS)
+                await pipe.execute()
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            raise StoreUnavailable("presence store unavailable") from exc
 
-    async def total(self, show_id: str) -> int:
-        nodes_key = f"lc:presence:{show_id}"
-        members = await self._client.smembers(nodes_key)
-        nodes = sorted(n.decode() if isinstance(n, bytes) else str(n) for n in members)
-        if not nodes:
-            return 0
-        values = await self._client.mget([f"{nodes_key}:{n}" for n in nodes])
-        gone = [n for n, v in zip(nodes, values, strict=True) if v is None]
-        if gone:
-            await self._client.srem(nodes_key, *gone)
-        return sum(int(v) for v in values if v is not None)
+    async def count(self, show_id: str, since_ms: int) -> int:
+        key = presence_key(show_id)
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.zremrangebyscore(key, "-inf", f"({since_ms}")
+                pipe.zcard(key)
+                _, count = await pipe.execute()
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            raise StoreUnavailable("presence store unavailable") from exc
+        return int(count)

@@ -1,5 +1,6 @@
 """SQL behind the seller dashboard: per-show figures derived from the tables the other stores
-keep, and the viewer-count samples only analytics writes.
+keep, and what only analytics writes: the viewer-count samples, each show's peak and its
+unique viewers (hashed, one row each: ``show_viewer_peaks`` and ``show_viewers``).
 
 Read-only over others' tables: chat lines from ``chat_messages``, pins and offers from
 ``offers``, add-to-cart (reservations) and paid orders from ``orders``. A table that is missing
@@ -10,14 +11,17 @@ SQL so a long show costs one small query per series, not a scan in Python.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from livecommerce.adapters.sql.database import Executor
-from livecommerce.services.ports import ShowFigures, TopProduct
+from livecommerce.services.ports import AudienceTally, ShowFigures, TopProduct
 
 log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
+#: Viewer rows per INSERT (one statement per batch keeps a big audience's first beat cheap).
+VIEWER_ROWS_PER_INSERT = 200
 
 
 async def _rows(db: Executor, sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -110,4 +114,39 @@ class SqlAnalyticsStore:
             show_id,
             at_ms,
             viewers,
+        )
+
+    async def record_audience(
+        self, show_id: str, viewers: Collection[str], watching: int, at_ms: int
+    ) -> None:
+        rows = sorted(viewers)
+        for start in range(0, len(rows), VIEWER_ROWS_PER_INSERT):
+            batch = rows[start : start + VIEWER_ROWS_PER_INSERT]
+            values = ", ".join("(?, ?, ?)" for _ in batch)
+            args = [a for viewer in batch for a in (show_id, viewer, at_ms)]
+            await self._db.execute(
+                "INSERT INTO show_viewers (show_id, viewer, first_seen) "  # noqa: S608 why: placeholders only
+                f"VALUES {values} ON CONFLICT (show_id, viewer) DO NOTHING",
+                *args,
+            )
+        if watching > 0:
+            await self._db.execute(
+                "INSERT INTO show_viewer_peaks (show_id, peak, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (show_id) DO UPDATE SET peak = excluded.peak, at = excluded.at "
+                "WHERE show_viewer_peaks.peak < excluded.peak",
+                show_id,
+                watching,
+                at_ms,
+            )
+
+    async def audience(self, show_id: str) -> AudienceTally:
+        peak = await self._db.fetchone(
+            "SELECT peak FROM show_viewer_peaks WHERE show_id = ?", show_id
+        )
+        unique = await self._db.fetchone(
+            "SELECT COUNT(*) AS n FROM show_viewers WHERE show_id = ?", show_id
+        )
+        return AudienceTally(
+            peak=int(peak["peak"]) if peak else 0,
+            unique_viewers=int(unique["n"]) if unique else 0,
         )

@@ -7,7 +7,12 @@ rows. The modules split the ports by the state they guard; import them from here
 """
 
 from livecommerce.services.ports.addresses import AddressStore
-from livecommerce.services.ports.analytics import AnalyticsStore, ShowFigures, TopProduct
+from livecommerce.services.ports.analytics import (
+    AnalyticsStore,
+    AudienceTally,
+    ShowFigures,
+    TopProduct,
+)
 from livecommerce.services.ports.auctions import (
     AuctionRecord,
     AuctionStore,
@@ -80,6 +85,7 @@ __all__ = [
     "AuctionRecord",
     "AuctionStore",
     "Audience",
+    "AudienceTally",
     "BidLog",
     "Bus",
     "BusHandler",

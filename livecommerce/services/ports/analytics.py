@@ -1,8 +1,10 @@
 """The port the seller dashboard reads through: per-show figures derived from what the other
-planes stored, and the viewer-count samples only analytics keeps."""
+planes stored, and what only analytics keeps: the viewer-count samples, each show's peak and
+its unique viewers (docs/METRICS.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,6 +48,14 @@ class ShowFigures:
         return sorted(keys)
 
 
+@dataclass(frozen=True, slots=True)
+class AudienceTally:
+    """A show's audience over its life: the most people watching at once and how many watched."""
+
+    peak: int = 0
+    unique_viewers: int = 0
+
+
 class AnalyticsStore(Protocol):
     async def show_figures(self, show_id: str, currency: str) -> ShowFigures:
         """Every dashboard figure of one show, bucketed per minute by the store."""
@@ -53,4 +63,15 @@ class AnalyticsStore(Protocol):
 
     async def record_viewers(self, show_id: str, at_ms: int, viewers: int) -> None:
         """Keep one viewer-count sample."""
+        ...
+
+    async def record_audience(
+        self, show_id: str, viewers: Collection[str], watching: int, at_ms: int
+    ) -> None:
+        """Remember these (hashed) viewers as having watched, once each, and raise the peak to
+        ``watching`` if it is higher; safe to repeat and to call from every node."""
+        ...
+
+    async def audience(self, show_id: str) -> AudienceTally:
+        """The show's peak and unique viewers as recorded (zeros for a show nobody watched)."""
         ...

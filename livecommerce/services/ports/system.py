@@ -1,10 +1,10 @@
 """Ports to the machinery every plane shares: time, the event bus between nodes, rate limits,
-the hub's per-show fan-out across nodes and the viewer counts each node reports."""
+the hub's per-show fan-out across nodes and who was last seen watching each show."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from livecommerce.domain.ratelimit import Rate
@@ -34,11 +34,13 @@ class RateLimiter(Protocol):
 
 
 class PresenceStore(Protocol):
-    async def report(self, show_id: str, node_id: str, count: int, ttl_seconds: float) -> None:
-        """This node holds ``count`` connections in the show; forget it after the TTL."""
+    """Who was last seen when, per show, shared by every node (members are hashed persons)."""
 
-    async def total(self, show_id: str) -> int:
-        """Sum of the fresh reports of every node."""
+    async def touch(self, show_id: str, members: Collection[str], at_ms: int) -> None:
+        """These people were seen in the show at ``at_ms`` (a later sighting wins)."""
+
+    async def count(self, show_id: str, since_ms: int) -> int:
+        """How many people were seen in the show at ``since_ms`` or later."""
 
 
 #: Called with (show_id, envelope) for each event another node published.
