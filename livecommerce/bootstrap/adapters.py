@@ -46,6 +46,7 @@ from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase,
 from livecommerce.adapters.sql.giveaways import SqlGiveawayStore
 from livecommerce.adapters.sql.hub import SqlHubStore
 from livecommerce.adapters.sql.orders import SqlOrderStore
+from livecommerce.adapters.sql.referrals import SqlReferralStore
 from livecommerce.adapters.sql.reviews import SqlReviewStore
 from livecommerce.adapters.sql.shows import SqlShowStore
 from livecommerce.adapters.sql.stock import SqlStockLedger
@@ -93,6 +94,7 @@ class Adapters:
     rsvps: SqlRsvpStore
     giveaways: SqlGiveawayStore
     coupons: SqlCouponStore
+    referrals: SqlReferralStore
     redemptions: Redemptions
     drop_claims: DropClaims
     images: FileProductImages
@@ -183,6 +185,7 @@ async def open_adapters(
             rsvps=SqlRsvpStore(db),
             giveaways=SqlGiveawayStore(db),
             coupons=SqlCouponStore(db),
+            referrals=SqlReferralStore(db),
             redemptions=redemptions,
             drop_claims=drop_claims,
             images=FileProductImages(settings.server.data_dir / "uploads" / "products"),

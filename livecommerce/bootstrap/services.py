@@ -24,6 +24,7 @@ from livecommerce.services.orders import OrderService, OrderViews, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Clock
 from livecommerce.services.qa import QaService
+from livecommerce.services.referrals import ReferralService
 from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
 from livecommerce.services.shows import ShowService
@@ -65,6 +66,7 @@ def build_services(
         a.coupons, a.redemptions, shows, catalog, clock, is_following=follows.is_following
     )
     pay = settings.payments
+    referrals = ReferralService(a.referrals, shows, clock, base_url=settings.base_url)
     payments = PaymentService(
         a.orders,
         a.inventory,
@@ -73,6 +75,7 @@ def build_services(
         clock,
         stock=stock,
         coupons=coupons,
+        referrals=referrals,
         fee_bps=pay.platform_fee_bps,
     )
     limits = ChatLimits(
@@ -166,6 +169,7 @@ def build_services(
         rsvps=RsvpService(a.rsvps, shows, clock),
         giveaways=giveaways,
         coupons=coupons,
+        referrals=referrals,
         drops=DropService(
             a.coupons,
             a.drop_claims,

@@ -21,6 +21,7 @@ from livecommerce.routes import (
     pages,
     payments,
     products,
+    referrals,
     reviews,
     shop,
     shows,
@@ -44,6 +45,7 @@ API_MODULES = (
     reviews,
     giveaways,
     coupons,
+    referrals,
 )
 
 

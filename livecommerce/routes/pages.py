@@ -32,6 +32,7 @@ from livecommerce.routes.auth import (
     principal_of,
 )
 from livecommerce.routes.charts import series_chart
+from livecommerce.routes.referrals import remember_visit
 from livecommerce.services.ports import Show, User
 from livecommerce.services.shows import show_ref
 from livecommerce.wire import to_ms
@@ -201,7 +202,7 @@ async def show_page(request: web.Request) -> web.Response:
     }
     seller = await request.app[keys.SERVICES].accounts.get_user(show.seller_id)
     rsvp = await request.app[keys.SERVICES].rsvps.state(principal, show.id)
-    return await render(
+    response = await render(
         request,
         "show.html",
         show=show,
@@ -213,6 +214,8 @@ async def show_page(request: web.Request) -> web.Response:
         member=principal is not None and not principal.is_guest,
         login_url="/login?" + urlencode({"next": f"/shows/{show.id}"}),
     )
+    await remember_visit(request, response, principal)
+    return response
 
 
 async def _staff_page(
@@ -292,7 +295,9 @@ async def _dashboard_context(request: web.Request, principal: Principal) -> dict
             ),
         }
     hosts: list[tuple[str, str]] = []
+    referrals = None
     if selected is not None:
+        referrals = await request.app[keys.SERVICES].referrals.report(principal, selected.id)
         accounts = request.app[keys.SERVICES].accounts
         for host_id in sorted(selected.host_ids):
             host = await accounts.get_user(host_id)
@@ -304,6 +309,7 @@ async def _dashboard_context(request: web.Request, principal: Principal) -> dict
         "charts": charts,
         "money": fmt,
         "hosts": hosts,
+        "referrals": referrals,
     }
 
 
@@ -476,7 +482,7 @@ async def storefront_page(request: web.Request) -> web.Response:
     remindable = [s.id for s in (*live, *upcoming)]
     products = (await services.catalog.list(seller.user.id))[:STOREFRONT_PRODUCTS]
     member = principal is not None and not principal.is_guest
-    return await render(
+    response = await render(
         request,
         "storefront.html",
         seller=seller,
@@ -495,3 +501,5 @@ async def storefront_page(request: web.Request) -> web.Response:
         length=length_text,
         data={"page": "storefront", "seller-id": seller.user.id, **user_data(principal)},
     )
+    await remember_visit(request, response, principal)
+    return response

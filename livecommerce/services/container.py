@@ -28,6 +28,7 @@ from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Bus, Clock, Fanout, PresenceStore, RateLimiter
 from livecommerce.services.qa import QaService
+from livecommerce.services.referrals import ReferralService
 from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
 from livecommerce.services.shows import ShowService
@@ -57,6 +58,7 @@ class Services:
     rsvps: RsvpService
     giveaways: GiveawayService
     coupons: CouponService
+    referrals: ReferralService
     drops: DropService
     clock: Clock
     bus: Bus

@@ -1,15 +1,16 @@
 """Payments: the settlement use cases built on the `PaymentGateway` port (services/ports/shop.py).
 
 Settlement always asks the provider (re-reads the payment) and then applies the domain rule
-`apply_provider_status`, so a webhook delivered five times, out of order, or racing the demo
-confirm and the expiry sweeper produces one outcome: the order's status is a compare-and-set,
-the payment's journal entries (unique on (order, `payment:<provider>:<ref>`)) and its `sale`
-inventory movement (unique on `sale:<order>`) are written in the same transaction as the move to
-paid, and inventory commit/release happen once per reservation. The sweeper cancels at the
-provider *before* expiring, so a payment that already succeeded wins over the deadline. A refund
-with `restock` puts the order's units back on its variant, once per order. An order that
-lets go (expired, failed, cancelled, or refunded in full) gives its coupon's redemption back,
-once (`CouponService.give_back`).
+`apply_provider_status`, so a webhook delivered five times, out of order, or racing the demo confirm
+and the expiry sweeper produces one outcome: the order's status is a compare-and-set, the payment's
+journal entries (unique on (order, `payment:<provider>:<ref>`)) and its `sale` inventory movement
+(unique on `sale:<order>`) are written in the same transaction as the move to paid, and inventory
+commit/release happen once per reservation. A referred payment books the referrer's commission in
+that same journal transaction; its refunds reverse it in proportion, read back from the payment's
+lines. The sweeper cancels at the provider *before* expiring, so a payment that already succeeded
+wins over the deadline. A refund with `restock` puts the order's units back on its variant, once per
+order. An order that lets go (expired, failed, cancelled, or refunded in full) gives its coupon's
+redemption back, once (`CouponService.give_back`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from livecommerce.domain.access import Action, Principal, Role, authorize
 from livecommerce.domain.inventory import StockMovement, restock_movement, sale_movement
-from livecommerce.domain.ledger import payment_entry, refund_entry
+from livecommerce.domain.ledger import payment_entry, referral_of, refund_entry
 from livecommerce.domain.orders import (
     HOLDING,
     RELEASED,
@@ -55,6 +56,7 @@ from livecommerce.services.ports import (
     RefundResult,
     SignedWebhooks,
 )
+from livecommerce.services.referrals import ReferralService
 from livecommerce.services.stock import StockService
 
 log = logging.getLogger(__name__)
@@ -81,9 +83,11 @@ class PaymentService:
         *,
         stock: StockService,
         coupons: CouponService,
+        referrals: ReferralService,
         fee_bps: int,
     ) -> None:
         self._coupons = coupons
+        self._referrals = referrals
         self._store = store
         self._inventory = inventory
         self._stock = stock
@@ -135,6 +139,9 @@ class PaymentService:
                     idempotency_key=f"payment:{order.payment_provider}:{order.payment_ref}",
                     at_ms=new.updated_at_ms,
                     discount=order.discount_minor,
+                    referral=await self._referrals.referral_for(
+                        order, new.updated_at_ms, self._fee_bps
+                    ),
                 )
             if journal is not None:
                 fault_point("payment.before_ledger_commit")
@@ -372,7 +379,8 @@ class PaymentService:
         transaction, unless an earlier refund put them back."""
         key = f"refund:{order.payment_provider}:{result.id}"
         for _ in range(5):
-            if any(t.idempotency_key == key for t in await self._store.journal(order.id)):
+            posted = await self._store.journal(order.id)
+            if any(t.idempotency_key == key for t in posted):
                 return order  # already recorded (a replay, or the webhook got here first)
             done = order.refunded_minor + result.amount
             new = replace(
@@ -396,6 +404,7 @@ class PaymentService:
                 idempotency_key=key,
                 at_ms=new.updated_at_ms,
                 discount=order.discount_minor,
+                referral=referral_of(posted),
             )
             if await self._store.save_order(
                 new, order.status, journal, order.refunded_minor, movements=movements

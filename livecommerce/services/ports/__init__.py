@@ -48,6 +48,7 @@ from livecommerce.services.ports.hub import (
     Report,
     Restriction,
 )
+from livecommerce.services.ports.referrals import ReferralStore, ReferrerFigures, ShareCode
 from livecommerce.services.ports.reviews import ReviewStore
 from livecommerce.services.ports.shop import (
     InventoryStore,
@@ -115,6 +116,8 @@ __all__ = [
     "ReconnectHandler",
     "Redeemed",
     "Redemptions",
+    "ReferralStore",
+    "ReferrerFigures",
     "RefundResult",
     "Report",
     "ReserveResult",
@@ -122,6 +125,7 @@ __all__ = [
     "ReviewStore",
     "RsvpStore",
     "SessionRecord",
+    "ShareCode",
     "ShopMetrics",
     "Show",
     "ShowFigures",
