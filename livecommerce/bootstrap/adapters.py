@@ -1,6 +1,6 @@
 """Opening every adapter a process uses, once, from settings: the SQL pool, the one Redis pool
 (shared by the bus, rate limits, inventory, the hub's fan-out and presence), payment
-providers, files and metrics; and closing them in reverse order.
+providers, the webhook sender, files and metrics; and closing them in reverse order.
 
 This and ``bootstrap/services.py`` are the only modules that name concrete adapters; with no
 Redis URL the in-process ones stand in (one node only).
@@ -50,7 +50,9 @@ from livecommerce.adapters.sql.referrals import SqlReferralStore
 from livecommerce.adapters.sql.reviews import SqlReviewStore
 from livecommerce.adapters.sql.shows import SqlShowStore
 from livecommerce.adapters.sql.stock import SqlStockLedger
+from livecommerce.adapters.sql.webhooks import SqlWebhookStore
 from livecommerce.adapters.stripe import StripePaymentGateway
+from livecommerce.adapters.webhooks import HttpWebhookSender
 from livecommerce.keys import HealthCheck
 from livecommerce.services.ports import (
     AuctionStore,
@@ -95,6 +97,8 @@ class Adapters:
     giveaways: SqlGiveawayStore
     coupons: SqlCouponStore
     referrals: SqlReferralStore
+    webhooks: SqlWebhookStore
+    webhook_sender: HttpWebhookSender
     redemptions: Redemptions
     drop_claims: DropClaims
     images: FileProductImages
@@ -161,6 +165,13 @@ async def open_adapters(
             )
             stack.push_async_callback(stripe_gateway.close)
             gateways["stripe"] = stripe_gateway
+        hooks = settings.webhooks
+        webhook_sender = HttpWebhookSender(
+            timeout_seconds=hooks.timeout_seconds,
+            excerpt_bytes=hooks.response_excerpt_bytes,
+            allow_private=hooks.allow_private_targets,
+        )
+        stack.push_async_callback(webhook_sender.close)
         yield Adapters(
             db=db,
             redis=client,
@@ -186,6 +197,8 @@ async def open_adapters(
             giveaways=SqlGiveawayStore(db),
             coupons=SqlCouponStore(db),
             referrals=SqlReferralStore(db),
+            webhooks=SqlWebhookStore(db),
+            webhook_sender=webhook_sender,
             redemptions=redemptions,
             drop_claims=drop_claims,
             images=FileProductImages(settings.server.data_dir / "uploads" / "products"),

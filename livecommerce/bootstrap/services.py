@@ -29,6 +29,7 @@ from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
 from livecommerce.services.shows import ShowService
 from livecommerce.services.stock import StockService
+from livecommerce.services.webhooks import WebhookOptions, WebhookService
 from livecommerce.settings import RateSetting, Settings
 
 
@@ -65,6 +66,23 @@ def build_services(
     coupons = CouponService(
         a.coupons, a.redemptions, shows, catalog, clock, is_following=follows.is_following
     )
+    hooks = settings.webhooks
+    webhooks = WebhookService(
+        a.webhooks,
+        a.webhook_sender,
+        shows,
+        a.bus,
+        clock,
+        WebhookOptions(
+            allow_private_targets=hooks.allow_private_targets,
+            timeout_ms=round(hooks.timeout_seconds * 1000),
+            retry_base_ms=round(hooks.retry_base_seconds * 1000),
+            retry_max_ms=round(hooks.retry_max_seconds * 1000),
+            give_up_ms=round(hooks.give_up_after_seconds * 1000),
+            batch=hooks.batch,
+            max_endpoints=hooks.max_endpoints,
+        ),
+    )
     pay = settings.payments
     referrals = ReferralService(a.referrals, shows, clock, base_url=settings.base_url)
     payments = PaymentService(
@@ -76,6 +94,7 @@ def build_services(
         stock=stock,
         coupons=coupons,
         referrals=referrals,
+        webhooks=webhooks,
         fee_bps=pay.platform_fee_bps,
     )
     limits = ChatLimits(
@@ -132,7 +151,7 @@ def build_services(
         offers=offers,
         lifecycle=lifecycle,
         checkout=checkout,
-        orders=OrderService(a.orders, events, clock),
+        orders=OrderService(a.orders, events, clock, webhooks=webhooks),
         payments=payments,
         stock=stock,
         shop_events=events,
@@ -170,6 +189,7 @@ def build_services(
         giveaways=giveaways,
         coupons=coupons,
         referrals=referrals,
+        webhooks=webhooks,
         drops=DropService(
             a.coupons,
             a.drop_claims,

@@ -1,9 +1,9 @@
 """The process's periodic background work, started and stopped by the composition root: the
 reservation expiry sweeper, the reconcile of payment events the provider could not deliver, the
 reload of inventory pools after the inventory store restarted, the end of shows paused past the
-reconnect grace, the close of auctions and giveaways a dead node left due, and the dashboard's
-viewer sampler (the hub's own loops start with the hub, the packagers with the broadcast
-plane)."""
+reconnect grace, the close of auctions and giveaways a dead node left due, the dashboard's viewer
+sampler and the sender of sellers' webhooks (the hub's own loops start with the hub, the
+packagers with the broadcast plane)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,8 @@ async def background_tasks(settings: Settings, services: Services) -> AsyncItera
         "auction-closer": (settings.shop.auction_sweep_seconds, services.auctions.sweep),
         # giveaways due to close, or drawn without their prize orders (issue 15)
         "giveaway-closer": (settings.shop.giveaway_sweep_seconds, services.giveaways.sweep),
+        # sellers' webhook deliveries that are due (leased: each attempt made by one node)
+        "webhook-sender": (settings.webhooks.poll_interval_seconds, services.webhooks.deliver_due),
     }
     tasks = [
         asyncio.create_task(_every(name, seconds, work), name=name)

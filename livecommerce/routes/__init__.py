@@ -23,6 +23,7 @@ from livecommerce.routes import (
     products,
     referrals,
     reviews,
+    seller_webhooks,
     shop,
     shows,
     system,
@@ -46,6 +47,7 @@ API_MODULES = (
     giveaways,
     coupons,
     referrals,
+    seller_webhooks,
 )
 
 

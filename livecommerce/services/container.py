@@ -33,6 +33,7 @@ from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
 from livecommerce.services.shows import ShowService
 from livecommerce.services.stock import StockService
+from livecommerce.services.webhooks import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class Services:
     giveaways: GiveawayService
     coupons: CouponService
     referrals: ReferralService
+    webhooks: WebhookService
     drops: DropService
     clock: Clock
     bus: Bus

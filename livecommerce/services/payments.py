@@ -58,6 +58,7 @@ from livecommerce.services.ports import (
 )
 from livecommerce.services.referrals import ReferralService
 from livecommerce.services.stock import StockService
+from livecommerce.services.webhooks import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,10 @@ class PaymentService:
         stock: StockService,
         coupons: CouponService,
         referrals: ReferralService,
+        webhooks: WebhookService,
         fee_bps: int,
     ) -> None:
+        self._webhooks = webhooks
         self._coupons = coupons
         self._referrals = referrals
         self._store = store
@@ -143,9 +146,13 @@ class PaymentService:
                         order, new.updated_at_ms, self._fee_bps
                     ),
                 )
+            events = []
             if journal is not None:
+                events.append(self._webhooks.order_event("order.paid", new, "paid"))
                 fault_point("payment.before_ledger_commit")
-            if await self._store.save_order(new, order.status, journal, movements=movements):
+            if await self._store.save_order(
+                new, order.status, journal, movements=movements, webhook_events=events
+            ):
                 await self.after_change(new)
                 if journal is not None:
                     fault_point("payment.after_ledger_commit")
@@ -406,8 +413,14 @@ class PaymentService:
                 discount=order.discount_minor,
                 referral=referral_of(posted),
             )
+            refunded = self._webhooks.order_event("order.refunded", new, key)
             if await self._store.save_order(
-                new, order.status, journal, order.refunded_minor, movements=movements
+                new,
+                order.status,
+                journal,
+                order.refunded_minor,
+                movements=movements,
+                webhook_events=[refunded],
             ):
                 if new.status is OrderStatus.REFUNDED:
                     await self._coupons.give_back(new)

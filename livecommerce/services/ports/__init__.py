@@ -72,11 +72,21 @@ from livecommerce.services.ports.system import (
     RateLimiter,
     ReconnectHandler,
 )
+from livecommerce.services.ports.webhooks import (
+    Attempt,
+    Delivery,
+    Endpoint,
+    LeasedDelivery,
+    SendResult,
+    WebhookSender,
+    WebhookStore,
+)
 
 __all__ = [
     "AccountStore",
     "AddressStore",
     "AnalyticsStore",
+    "Attempt",
     "AuctionRecord",
     "AuctionStore",
     "Audience",
@@ -91,8 +101,10 @@ __all__ = [
     "Clock",
     "Commit",
     "CouponStore",
+    "Delivery",
     "Drop",
     "DropClaims",
+    "Endpoint",
     "Fanout",
     "FanoutHandler",
     "FollowStore",
@@ -101,6 +113,7 @@ __all__ = [
     "GiveawayStore",
     "ImageSize",
     "InventoryStore",
+    "LeasedDelivery",
     "ModerationStore",
     "OrderFilter",
     "OrderStore",
@@ -124,6 +137,7 @@ __all__ = [
     "Restriction",
     "ReviewStore",
     "RsvpStore",
+    "SendResult",
     "SessionRecord",
     "ShareCode",
     "ShopMetrics",
@@ -136,4 +150,6 @@ __all__ = [
     "TopProduct",
     "User",
     "Variant",
+    "WebhookSender",
+    "WebhookStore",
 ]
