@@ -12,7 +12,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -93,6 +93,18 @@ async def received(rec: Receiver) -> tuple[dict[str, str], bytes]:
     return await asyncio.wait_for(rec.got.get(), 20)
 
 
+async def attempts_logged(env: ShopEnv, endpoint_id: str, event_id: str, n: int) -> None:
+    """Wait until the event's delivery has `n` attempts in its log, so the next clock step
+    comes after the worker recorded the last one (and set its backoff)."""
+    deadline = time.monotonic() + 20
+    while True:
+        deliveries = await env.adapters.webhooks.deliveries(endpoint_id, 50)
+        if any(d.event_id == event_id and len(d.log) >= n for d in deliveries):
+            return
+        assert time.monotonic() < deadline, f"attempt {n} was never recorded"
+        await asyncio.sleep(0.02)
+
+
 async def register(api: Api, token: str, url: str, events: list[str]) -> tuple[int, Any]:
     return await api.call("POST", "/api/v1/webhooks", token, json={"url": url, "events": events})
 
@@ -147,10 +159,11 @@ async def test_signed_order_events_retries_and_redeliver(env: ShopEnv, receiver:
         receiver.script[:] = [500, 500, 500]
         second = await paid_order(env, offer, buyer, "hook-order-2")
         seen: list[dict[str, Any]] = []
-        for wait in (0, 10, 20, 40):
+        for attempt, wait in enumerate((0, 10, 20, 40), start=1):
             env.clock.advance(wait)
             _, raw = await received(receiver)
             seen.append(json.loads(raw))
+            await attempts_logged(env, hook["id"], seen[-1]["id"], attempt)
         assert ["order.paid"] * 4 == [e["type"] for e in seen]
         assert {second} == {e["data"]["id"] for e in seen}
         assert 1 == len({e["id"] for e in seen})
@@ -208,8 +221,12 @@ async def test_one_lease_per_due_delivery(env: ShopEnv, receiver: Receiver) -> N
     async with aiohttp.ClientSession() as http:
         status, _hook = await register(Api(http, env.base_url), seller_token, receiver.url, EVENTS)
         assert 201 == status
-    event = env.shop.webhooks.event(env.seller_user.id, "order.paid", {"id": "x"}, "lease-test")
-    future = env.clock.now_ms() + 3_600_000  # the worker (on the fake clock) leaves it alone
+    future = env.clock.now_ms() + 3_600_000
+    event = replace(  # due only in the future: the app's own worker (on the fake clock) waits
+        env.shop.webhooks.event(env.seller_user.id, "order.paid", {"id": "x"}, "lease-test"),
+        created_ms=future,
+        give_up_ms=future + 86_400_000,
+    )
     assert await store.enqueue(event)
     assert not await store.enqueue(event)  # the same key is one event
     claims = await asyncio.gather(*(store.claim(future, 60_000, 5) for _ in range(10)))

@@ -43,7 +43,16 @@ def envelope(event: WebhookEvent) -> str:
 
 async def enqueue_in(tx: Executor, event: WebhookEvent) -> bool:
     """Store `event` and its deliveries inside the caller's transaction; False (nothing
-    written) when its key was enqueued before."""
+    written) when no endpoint wants it, or its key was enqueued before. An event nobody
+    subscribed to is not kept: the payment path then costs one indexed read."""
+    targets = await tx.fetchall(
+        "SELECT e.id FROM webhook_endpoints e JOIN webhook_subscriptions s "
+        "ON s.endpoint_id = e.id WHERE e.seller_id = ? AND s.type = ? AND e.deleted_at IS NULL",
+        event.seller_id,
+        event.type,
+    )
+    if not targets:
+        return False
     seen = await tx.fetchone("SELECT id FROM webhook_events WHERE event_key = ?", event.key)
     if seen is not None:
         return False
@@ -56,12 +65,6 @@ async def enqueue_in(tx: Executor, event: WebhookEvent) -> bool:
         event.created_ms,
         envelope(event),
         event.key,
-    )
-    targets = await tx.fetchall(
-        "SELECT e.id FROM webhook_endpoints e JOIN webhook_subscriptions s "
-        "ON s.endpoint_id = e.id WHERE e.seller_id = ? AND s.type = ? AND e.deleted_at IS NULL",
-        event.seller_id,
-        event.type,
     )
     for target in targets:
         await tx.execute(

@@ -84,7 +84,8 @@ class WebhookStore(Protocol):
 
     async def enqueue(self, event: WebhookEvent) -> bool:
         """Store the event and a delivery for each endpoint of its seller subscribed to its
-        type, in one transaction; False when its key was enqueued before (nothing written)."""
+        type, in one transaction; False (nothing written) when no endpoint wants it or its key
+        was enqueued before."""
 
     async def claim(self, now_ms: int, lease_ms: int, limit: int) -> list[LeasedDelivery]:
         """Take up to `limit` due deliveries under a fresh lease (never one leased to a node
