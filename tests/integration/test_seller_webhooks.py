@@ -73,9 +73,17 @@ async def receiver() -> AsyncIterator[Receiver]:
         await runner.cleanup()
 
 
-@pytest.fixture
-async def env(settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
-    async with shop_env(settings_factory(shop=UNHURRIED_SHOP, webhooks=FAST)) as running:
+@pytest.fixture(params=["sqlite", "postgres"])
+async def env(
+    request: pytest.FixtureRequest, settings_factory: SettingsFactory
+) -> AsyncIterator[ShopEnv]:
+    """The app on SQLite and on PostgreSQL (the upserts and leases are SQL of both)."""
+    sections: dict[str, Any] = {}
+    if request.param == "postgres":
+        sections["store"] = {"url": request.getfixturevalue("postgres_url")}
+    async with shop_env(
+        settings_factory(shop=UNHURRIED_SHOP, webhooks=FAST, **sections)
+    ) as running:
         yield running
 
 
