@@ -232,11 +232,9 @@ class WebhookService:
         if not result.ok:
             o = self._options
             next_ms = now + backoff_ms(delivery.attempt, o.retry_base_ms, o.retry_max_ms)
-            status = (
-                DeliveryStatus.PENDING
-                if next_ms <= delivery.give_up_ms
-                else (DeliveryStatus.FAILED)
-            )
+            status = DeliveryStatus.FAILED
+            if next_ms <= delivery.give_up_ms:
+                status = DeliveryStatus.PENDING
         if not await self._store.record(delivery, result, status, next_ms, now):
             log.warning(
                 "a webhook attempt outlived its lease", extra={"delivery": delivery.delivery_id}
