@@ -300,11 +300,14 @@ async def test_private_targets_refused_at_creation_and_when_sending(
 
 async def test_show_events_from_the_bus_once_each(env: ShopEnv, receiver: Receiver) -> None:
     """A show going live, pausing, resuming and ending sends one `show.live` and one
-    `show.ended` (the resume is not a second start)."""
+    `show.ended` (the resume is not a second start); a `giveaway.drawn` heard twice (as every
+    node of a cluster hears it) is one event."""
     seller_token = await env.token(env.seller_user)
     async with aiohttp.ClientSession() as http:
         api = Api(http, env.base_url)
-        status, _hook = await register(api, seller_token, receiver.url, ["show.live", "show.ended"])
+        status, _hook = await register(
+            api, seller_token, receiver.url, ["show.live", "show.ended", "giveaway.drawn"]
+        )
         assert 201 == status
     show, _key = await env.shop.shows.create(env.seller, "Webhook night")
     for step in (ShowStatus.LIVE, ShowStatus.PAUSED, ShowStatus.LIVE, ShowStatus.ENDED):
@@ -313,5 +316,10 @@ async def test_show_events_from_the_bus_once_each(env: ShopEnv, receiver: Receiv
     assert [("show.ended", show.id), ("show.live", show.id)] == sorted(
         (e["type"], e["data"]["id"]) for e in got
     )
+    drawn = {"show_id": env.show_id, "giveaway_id": "gvw_1", "winners": [], "seed": "ab"}
+    for _ in range(2):
+        await env.shop.bus.publish("giveaway.drawn", drawn)
+    _, raw = await received(receiver)
+    assert ("giveaway.drawn", drawn) == (json.loads(raw)["type"], json.loads(raw)["data"])
     await asyncio.sleep(0.3)
     assert receiver.got.empty()
