@@ -294,6 +294,28 @@ class ShopSettings(Section):
     claim_rates: list[RateSetting] = [RateSetting(limit=5, per_seconds=1)]
 
 
+class WebhooksSettings(Section):
+    """Outgoing webhooks to sellers' own systems (docs/AUDIENCE.md "Outgoing webhooks")."""
+
+    #: Let targets be private, loopback or link-local addresses (tests, closed networks only:
+    #: otherwise a seller could make the server reach inside its own network).
+    allow_private_targets: bool = False
+    #: The whole of one attempt: connect, send, answer headers and the excerpt read.
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+    #: The wait after the first failed attempt; each further failure doubles it, capped.
+    retry_base_seconds: float = Field(30.0, gt=0)
+    retry_max_seconds: float = Field(3600.0, gt=0)
+    #: How long after the event a delivery is still retried before it is `failed`.
+    give_up_after_seconds: float = Field(86400.0, gt=0)
+    #: How often each node looks for due deliveries, and how many it takes per look.
+    poll_interval_seconds: float = Field(1.0, gt=0)
+    batch: int = Field(20, ge=1, le=500)
+    #: Endpoints one seller may have.
+    max_endpoints: int = Field(10, ge=1, le=100)
+    #: Bytes of a receiver's answer kept in the delivery log.
+    response_excerpt_bytes: int = Field(512, ge=0, le=4096)
+
+
 class Settings(BaseSettings):
     """The whole boot configuration; runtime choices (offers, chat rules) live in the store."""
 
@@ -314,6 +336,7 @@ class Settings(BaseSettings):
     hub: HubSettings = HubSettings()
     payments: PaymentsSettings = PaymentsSettings()
     shop: ShopSettings = ShopSettings()
+    webhooks: WebhooksSettings = WebhooksSettings()
 
     @property
     def base_url(self) -> str:

@@ -60,6 +60,7 @@ async def runtime(app: web.Application) -> AsyncIterator[None]:
         app[keys.HEALTH_CHECKS].update(adapters.health)
         services = build_services(settings, adapters, clock, app[keys.SECRET_KEY])
         app[keys.SERVICES] = services
+        services.webhooks.listen()
         stack.push_async_callback(services.shop_events.close)
         stack.push_async_callback(services.auctions.aclose)
         stack.push_async_callback(services.giveaways.aclose)

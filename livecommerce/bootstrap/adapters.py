@@ -1,6 +1,6 @@
 """Opening every adapter a process uses, once, from settings: the SQL pool, the one Redis pool
 (shared by the bus, rate limits, inventory, the hub's fan-out and presence), payment
-providers, files and metrics; and closing them in reverse order.
+providers, the webhook sender, files and metrics; and closing them in reverse order.
 
 This and ``bootstrap/services.py`` are the only modules that name concrete adapters; with no
 Redis URL the in-process ones stand in (one node only).
@@ -47,10 +47,13 @@ from livecommerce.adapters.sql.giveaways import SqlGiveawayStore
 from livecommerce.adapters.sql.groupbuys import SqlGroupBuyStore
 from livecommerce.adapters.sql.hub import SqlHubStore
 from livecommerce.adapters.sql.orders import SqlOrderStore
+from livecommerce.adapters.sql.referrals import SqlReferralStore
 from livecommerce.adapters.sql.reviews import SqlReviewStore
 from livecommerce.adapters.sql.shows import SqlShowStore
 from livecommerce.adapters.sql.stock import SqlStockLedger
+from livecommerce.adapters.sql.webhooks import SqlWebhookStore
 from livecommerce.adapters.stripe import StripePaymentGateway
+from livecommerce.adapters.webhooks import HttpWebhookSender
 from livecommerce.keys import HealthCheck
 from livecommerce.services.ports import (
     AuctionStore,
@@ -94,6 +97,9 @@ class Adapters:
     rsvps: SqlRsvpStore
     giveaways: SqlGiveawayStore
     coupons: SqlCouponStore
+    referrals: SqlReferralStore
+    webhooks: SqlWebhookStore
+    webhook_sender: HttpWebhookSender
     redemptions: Redemptions
     drop_claims: DropClaims
     groups: SqlGroupBuyStore
@@ -161,6 +167,13 @@ async def open_adapters(
             )
             stack.push_async_callback(stripe_gateway.close)
             gateways["stripe"] = stripe_gateway
+        hooks = settings.webhooks
+        webhook_sender = HttpWebhookSender(
+            timeout_seconds=hooks.timeout_seconds,
+            excerpt_bytes=hooks.response_excerpt_bytes,
+            allow_private=hooks.allow_private_targets,
+        )
+        stack.push_async_callback(webhook_sender.close)
         yield Adapters(
             db=db,
             redis=client,
@@ -185,6 +198,9 @@ async def open_adapters(
             rsvps=SqlRsvpStore(db),
             giveaways=SqlGiveawayStore(db),
             coupons=SqlCouponStore(db),
+            referrals=SqlReferralStore(db),
+            webhooks=SqlWebhookStore(db),
+            webhook_sender=webhook_sender,
             redemptions=redemptions,
             drop_claims=drop_claims,
             groups=SqlGroupBuyStore(db),

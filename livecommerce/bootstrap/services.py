@@ -26,10 +26,12 @@ from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Clock
 from livecommerce.services.presence import PresenceService
 from livecommerce.services.qa import QaService
+from livecommerce.services.referrals import ReferralService
 from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
 from livecommerce.services.shows import ShowService
 from livecommerce.services.stock import StockService
+from livecommerce.services.webhooks import WebhookOptions, WebhookService
 from livecommerce.settings import RateSetting, Settings
 
 
@@ -69,7 +71,25 @@ def build_services(
     coupons = CouponService(
         a.coupons, a.redemptions, shows, catalog, clock, is_following=follows.is_following
     )
+    hooks = settings.webhooks
+    webhooks = WebhookService(
+        a.webhooks,
+        a.webhook_sender,
+        shows,
+        a.bus,
+        clock,
+        WebhookOptions(
+            allow_private_targets=hooks.allow_private_targets,
+            timeout_ms=round(hooks.timeout_seconds * 1000),
+            retry_base_ms=round(hooks.retry_base_seconds * 1000),
+            retry_max_ms=round(hooks.retry_max_seconds * 1000),
+            give_up_ms=round(hooks.give_up_after_seconds * 1000),
+            batch=hooks.batch,
+            max_endpoints=hooks.max_endpoints,
+        ),
+    )
     pay = settings.payments
+    referrals = ReferralService(a.referrals, shows, clock, base_url=settings.base_url)
     payments = PaymentService(
         a.orders,
         a.inventory,
@@ -78,6 +98,8 @@ def build_services(
         clock,
         stock=stock,
         coupons=coupons,
+        referrals=referrals,
+        webhooks=webhooks,
         fee_bps=pay.platform_fee_bps,
     )
     limits = ChatLimits(
@@ -145,7 +167,7 @@ def build_services(
         offers=offers,
         lifecycle=lifecycle,
         checkout=checkout,
-        orders=OrderService(a.orders, events, clock),
+        orders=OrderService(a.orders, events, clock, webhooks=webhooks),
         payments=payments,
         stock=stock,
         shop_events=events,
@@ -182,6 +204,8 @@ def build_services(
         rsvps=RsvpService(a.rsvps, shows, clock),
         giveaways=giveaways,
         coupons=coupons,
+        referrals=referrals,
+        webhooks=webhooks,
         drops=DropService(
             a.coupons,
             a.drop_claims,

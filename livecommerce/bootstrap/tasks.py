@@ -2,8 +2,8 @@
 reservation expiry sweeper, the reconcile of payment events the provider could not deliver, the
 reload of inventory pools after the inventory store restarted, the end of shows paused past the
 reconnect grace, the close of auctions, giveaways, group buys and voucher drops a dead node left
-due, the presence beat and the dashboard's viewer sampler (the hub's own loops start with the
-hub, the packagers with the broadcast plane)."""
+due, the presence beat, the dashboard's viewer sampler and the sender of sellers' webhooks (the
+hub's own loops start with the hub, the packagers with the broadcast plane)."""
 
 from __future__ import annotations
 
@@ -62,6 +62,8 @@ async def background_tasks(settings: Settings, services: Services) -> AsyncItera
         "group-closer": (settings.shop.group_sweep_seconds, services.groups.sweep),
         # voucher drops whose node died before its timer ended them
         "drop-closer": (PAUSE_SWEEP_SECONDS, services.drops.sweep),
+        # sellers' webhook deliveries that are due (leased: each attempt made by one node)
+        "webhook-sender": (settings.webhooks.poll_interval_seconds, services.webhooks.deliver_due),
     }
     tasks = [
         asyncio.create_task(_every(name, seconds, work), name=name)

@@ -14,6 +14,12 @@ credit < 0; every transaction sums to zero. Transactions are append-only and uni
 `(order_id, idempotency_key)` (for provider events the key is the event or refund id), so a
 replay is a no-op by construction. Paid and refunded amounts are derived from the journal.
 
+A referral commission C (the show's `referral_bps` of T, what the buyer paid: a coupon's
+discount is the seller's, so the referrer is paid on the money that came in) is paid by the
+seller: debit `seller_payable` C (party the seller), credit `referrer_payable` C (party the
+referrer), in the payment's own transaction. A refund reverses it in proportion to the money
+refunded, with the same cumulative rounding as the promotion, read back from the payment's lines.
+
 A giveaway prize (an order at price 0) posts the seller's promotion expense at the prize's
 list price V: debit `promotion_expense` V, credit `goods_given_away` V, both the seller's. No
 money moves, so neither the provider's clearing account nor the platform's fees are touched.
@@ -40,6 +46,7 @@ class Account(StrEnum):
     #: what a seller's promotions cost them: coupon discounts, giveaways at list price
     PROMOTION_EXPENSE = "promotion_expense"
     GOODS_GIVEN_AWAY = "goods_given_away"  # the list value of the goods a seller gave away
+    REFERRER_PAYABLE = "referrer_payable"  # commissions owed to the people who referred buyers
 
 
 class EntryKind(StrEnum):
@@ -48,6 +55,14 @@ class EntryKind(StrEnum):
     PAYMENT = "payment"  # the buyer paid an order
     REFUND = "refund"  # money went back to the buyer
     PROMOTION = "promotion"  # a seller gave the goods away (a giveaway prize); no money moved
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """A referrer's commission on one order, in minor units of the order's currency."""
+
+    referrer_id: str
+    commission: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +111,19 @@ def payment_entry(
     idempotency_key: str,
     at_ms: int,
     discount: int = 0,
+    referral: Referral | None = None,
 ) -> JournalTransaction:
-    """The journal transaction for a buyer's payment of `total` (after a `discount`)."""
+    """The journal transaction for a buyer's payment of `total` (after a `discount`), with the
+    seller paying a `referral`'s commission when there is one."""
     if total < 0:
         raise InvalidInput("payment cannot be negative")
     if discount < 0:
         raise InvalidInput("discount cannot be negative")
     fee = platform_fee(total, fee_bps)
     promotion = (JournalLine(Account.PROMOTION_EXPENSE, seller_id, discount),) if discount else ()
+    if referral is not None and not 0 <= referral.commission <= total - fee:
+        raise InvalidInput("a commission cannot exceed what the seller is paid")
+    commission = _referral_lines(seller_id, referral, referral.commission if referral else 0)
     return JournalTransaction(
         order_id=order_id,
         idempotency_key=idempotency_key,
@@ -115,17 +135,40 @@ def payment_entry(
             *promotion,
             JournalLine(Account.SELLER_PAYABLE, seller_id, -(total + discount - fee)),
             JournalLine(Account.PLATFORM_FEES, PLATFORM, -fee),
+            *commission,
         ),
         at_ms=at_ms,
     )
 
 
-def promotion_share(discount: int, total: int, refunded: int) -> int:
-    """The part of `discount` that `refunded` of the paid `total` takes back (all of it once
-    everything is refunded; rounded down before that)."""
+def _referral_lines(
+    seller_id: str, referral: Referral | None, amount: int
+) -> tuple[JournalLine, ...]:
+    """The seller paying `amount` of a referral's commission (negative: getting it back)."""
+    if referral is None or amount == 0:
+        return ()
+    return (
+        JournalLine(Account.SELLER_PAYABLE, seller_id, amount),
+        JournalLine(Account.REFERRER_PAYABLE, referral.referrer_id, -amount),
+    )
+
+
+def referral_of(transactions: Iterable[JournalTransaction]) -> Referral | None:
+    """The commission an order's payment booked (None: no referral), read from its lines."""
+    for txn in transactions:
+        if txn.kind is EntryKind.PAYMENT:
+            for line in txn.lines:
+                if line.account is Account.REFERRER_PAYABLE:
+                    return Referral(line.party, -line.amount)
+    return None
+
+
+def refunded_share(part: int, total: int, refunded: int) -> int:
+    """The part of `part` (a discount, a commission) that `refunded` of the paid `total` takes
+    back (all of it once everything is refunded; rounded down before that)."""
     if total <= 0:
-        return discount
-    return discount * refunded // total
+        return part
+    return part * refunded // total
 
 
 def refund_entry(
@@ -140,9 +183,10 @@ def refund_entry(
     idempotency_key: str,
     at_ms: int,
     discount: int = 0,
+    referral: Referral | None = None,
 ) -> JournalTransaction:
     """The reversing transaction for refunding `amount` after `refunded_before` went back
-    (and the matching part of the order's `discount`)."""
+    (and the matching part of the order's `discount` and of its `referral`'s commission)."""
     if amount <= 0:
         raise InvalidInput("refund must be positive")
     if refunded_before < 0 or refunded_before + amount > total:
@@ -150,11 +194,15 @@ def refund_entry(
     fee_back = platform_fee(refunded_before + amount, fee_bps) - platform_fee(
         refunded_before, fee_bps
     )
-    promo_back = promotion_share(discount, total, refunded_before + amount) - promotion_share(
+    promo_back = refunded_share(discount, total, refunded_before + amount) - refunded_share(
         discount, total, refunded_before
     )
     promotion = (
         (JournalLine(Account.PROMOTION_EXPENSE, seller_id, -promo_back),) if promo_back else ()
+    )
+    commission = referral.commission if referral is not None else 0
+    commission_back = refunded_share(commission, total, refunded_before + amount) - refunded_share(
+        commission, total, refunded_before
     )
     return JournalTransaction(
         order_id=order_id,
@@ -167,6 +215,7 @@ def refund_entry(
             *promotion,
             JournalLine(Account.SELLER_PAYABLE, seller_id, amount + promo_back - fee_back),
             JournalLine(Account.PLATFORM_FEES, PLATFORM, fee_back),
+            *_referral_lines(seller_id, referral, -commission_back),
         ),
         at_ms=at_ms,
     )

@@ -21,7 +21,9 @@ from livecommerce.routes import (
     pages,
     payments,
     products,
+    referrals,
     reviews,
+    seller_webhooks,
     shop,
     shows,
     system,
@@ -44,6 +46,8 @@ API_MODULES = (
     reviews,
     giveaways,
     coupons,
+    referrals,
+    seller_webhooks,
 )
 
 

@@ -20,6 +20,7 @@ from livecommerce.routes.auth import (
     request_token,
     require_principal,
 )
+from livecommerce.routes.referrals import claim_visits
 from livecommerce.services.accounts import SessionInfo
 from livecommerce.wire import MeOut, ShippingAddressIn, ShippingAddressOut, UserOut
 
@@ -134,6 +135,7 @@ async def signup(request: web.Request, body: SignupIn) -> TokenOut:
     issued = await request.app[keys.SERVICES].accounts.signup(
         body.name, body.email, body.password, Role(body.role)
     )
+    await claim_visits(request, issued.user.id)
     return TokenOut(token=issued.token, user=UserOut.of(issued.user))
 
 
@@ -147,6 +149,7 @@ async def signup(request: web.Request, body: SignupIn) -> TokenOut:
 async def login(request: web.Request, body: LoginIn) -> TokenOut:
     await limit_attempts(request, "login", body.email)
     issued = await request.app[keys.SERVICES].accounts.login(body.email, body.password)
+    await claim_visits(request, issued.user.id)
     return TokenOut(token=issued.token, user=UserOut.of(issued.user))
 
 
@@ -161,6 +164,7 @@ async def login(request: web.Request, body: LoginIn) -> TokenOut:
 async def guest(request: web.Request, body: GuestIn) -> TokenOut:
     await limit_attempts(request, "guest")
     issued = await request.app[keys.SERVICES].accounts.guest(body.name, body.email)
+    await claim_visits(request, issued.user.id)
     return TokenOut(token=issued.token, user=UserOut.of(issued.user))
 
 

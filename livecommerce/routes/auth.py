@@ -13,8 +13,10 @@ from aiohttp import web
 
 from livecommerce import keys
 from livecommerce.domain.access import Principal
+from livecommerce.domain.presence import valid_visitor_id
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.errors import PermissionDenied, RateLimited, Unauthenticated
+from livecommerce.ids import new_secret
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -108,3 +110,34 @@ async def limit_attempts(request: web.Request, what: str, account: str | None = 
     for bucket in buckets:
         if not await limiter.allow(bucket, [rate]):
             raise RateLimited("too many attempts; wait a minute")
+
+
+#: How long a browser keeps its visitor id (`keys.VISITOR_COOKIE`).
+VISITOR_COOKIE_SECONDS = 365 * 86400
+
+
+def visitor_id(request: web.Request) -> str | None:
+    """The browser's visitor id, when it sent a well-formed one."""
+    cookie = request.cookies.get(keys.VISITOR_COOKIE)
+    return cookie if valid_visitor_id(cookie) else None
+
+
+def give_visitor_id(request: web.Request, response: web.StreamResponse) -> str:
+    """The browser's visitor id, handed out (HttpOnly, SameSite=Lax, a year) when it has none.
+    One random id per browser serves both the honest viewer count (its socket, WebRTC and HLS
+    requests carry it, docs/METRICS.md) and share-link attribution (docs/AUDIENCE.md); it holds
+    no time and no code, so editing it cannot lengthen a window or name a referrer."""
+    known = visitor_id(request)
+    if known is not None:
+        return known
+    fresh = new_secret(16)
+    response.set_cookie(
+        keys.VISITOR_COOKIE,
+        fresh,
+        max_age=VISITOR_COOKIE_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=cookies_secure(request),
+    )
+    return fresh

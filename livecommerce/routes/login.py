@@ -28,6 +28,7 @@ from livecommerce.routes.auth import (
 )
 from livecommerce.routes.middleware import Handler
 from livecommerce.routes.pages import error_page, login_redirect, page_principal, render, utc_text
+from livecommerce.routes.referrals import claim_visits
 from livecommerce.services.accounts import SessionKind
 
 routes = web.RouteTableDef()
@@ -100,13 +101,13 @@ async def login_submit(request: web.Request) -> web.Response:
                 role,
                 kind=SessionKind.SESSION,
             )
-            session = issued.token
+            session, user_id = issued.token, issued.user.id
         else:
             await limit_attempts(request, "login", str(form.get("email", "")))
             user = await accounts.check_credentials(
                 str(form.get("email", "")), str(form.get("password", ""))
             )
-            session = await accounts.start_session(user)
+            session, user_id = await accounts.start_session(user), user.id
     except LiveCommerceError as exc:
         return await render(
             request,
@@ -116,6 +117,7 @@ async def login_submit(request: web.Request) -> web.Response:
             form_csrf=_form_csrf(request),
             next=safe_next(str(form.get("next", ""))),
         )
+    await claim_visits(request, user_id)
     response = web.HTTPSeeOther(safe_next(str(form.get("next", ""))))
     set_session_cookie(request, response, session)
     raise response

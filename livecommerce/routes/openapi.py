@@ -93,6 +93,9 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
                 "restrictions",
                 "rsvp_show",
                 "list_appeals",
+                "share_show",
+                "put_referral",
+                "get_referrals",
             ),
             _SHOW,
         ),
@@ -103,6 +106,7 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
         "rsvp_show": _SHOW,
     },
     "follow_seller": {"get_seller": {"seller_id": "$request.path.seller_id"}},
+    "create_webhook": {"list_webhook_deliveries": {"webhook_id": "$response.body#/id"}},
     "rsvp_show": {"get_show": {"show_id": "$request.path.show_id"}},
     "create_offer": {
         **dict.fromkeys(("start_offer", "pin_offer", "unpin_offer", "end_offer"), _OFFER),

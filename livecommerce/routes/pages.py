@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import logging
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -26,15 +25,15 @@ from markupsafe import Markup
 from livecommerce import keys
 from livecommerce.domain.access import Action, Principal, Role, authorize, is_staff
 from livecommerce.domain.money import Money
-from livecommerce.domain.presence import valid_visitor_id
 from livecommerce.domain.shows import OPEN, ShowStatus
 from livecommerce.errors import LiveCommerceError, NotFound, PermissionDenied
 from livecommerce.routes.auth import (
-    cookies_secure,
     csrf_token,
+    give_visitor_id,
     principal_of,
 )
 from livecommerce.routes.charts import series_chart
+from livecommerce.routes.referrals import remember_visit
 from livecommerce.services.ports import Show, User
 from livecommerce.services.shows import show_ref
 from livecommerce.wire import to_ms
@@ -42,7 +41,6 @@ from livecommerce.wire import to_ms
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 #: The browser id (``lc_vid``) lasts a year: it names a browser for counting, nothing more.
-VISITOR_COOKIE_SECONDS = 365 * 86400
 
 
 async def render(
@@ -218,18 +216,8 @@ async def show_page(request: web.Request) -> web.Response:
         member=principal is not None and not principal.is_guest,
         login_url="/login?" + urlencode({"next": f"/shows/{show.id}"}),
     )
-    if not valid_visitor_id(request.cookies.get(keys.VISITOR_COOKIE)):
-        # one browser, one viewer: its socket, WebRTC and HLS requests all carry this
-        # (same-origin requests send it by themselves; docs/METRICS.md)
-        response.set_cookie(
-            keys.VISITOR_COOKIE,
-            secrets.token_urlsafe(16),
-            max_age=VISITOR_COOKIE_SECONDS,
-            path="/",
-            httponly=True,
-            samesite="Lax",
-            secure=cookies_secure(request),
-        )
+    give_visitor_id(request, response)
+    await remember_visit(request, response, principal)
     return response
 
 
@@ -310,7 +298,9 @@ async def _dashboard_context(request: web.Request, principal: Principal) -> dict
             ),
         }
     hosts: list[tuple[str, str]] = []
+    referrals = None
     if selected is not None:
+        referrals = await request.app[keys.SERVICES].referrals.report(principal, selected.id)
         accounts = request.app[keys.SERVICES].accounts
         for host_id in sorted(selected.host_ids):
             host = await accounts.get_user(host_id)
@@ -322,6 +312,7 @@ async def _dashboard_context(request: web.Request, principal: Principal) -> dict
         "charts": charts,
         "money": fmt,
         "hosts": hosts,
+        "referrals": referrals,
     }
 
 
@@ -494,7 +485,7 @@ async def storefront_page(request: web.Request) -> web.Response:
     remindable = [s.id for s in (*live, *upcoming)]
     products = (await services.catalog.list(seller.user.id))[:STOREFRONT_PRODUCTS]
     member = principal is not None and not principal.is_guest
-    return await render(
+    response = await render(
         request,
         "storefront.html",
         seller=seller,
@@ -513,3 +504,5 @@ async def storefront_page(request: web.Request) -> web.Response:
         length=length_text,
         data={"page": "storefront", "seller-id": seller.user.id, **user_data(principal)},
     )
+    await remember_visit(request, response, principal)
+    return response

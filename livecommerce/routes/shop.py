@@ -20,6 +20,7 @@ from livecommerce.errors import InvalidInput, NotFound
 from livecommerce.routes.api import ApiRoutes
 from livecommerce.routes.auth import require_principal
 from livecommerce.routes.bodies import read_body
+from livecommerce.routes.referrals import claim_visits
 from livecommerce.wire import MoneyOut, OrderOut, ProductOut, ShippingAddressIn, to_ms
 
 api = ApiRoutes("shop")
@@ -382,6 +383,7 @@ for _name, _summary in (
 )
 async def checkout(request: web.Request, body: CheckoutIn) -> CheckoutOut:
     principal = await require_principal(request)
+    await claim_visits(request, principal.user_id)
     order, payment = await request.app[keys.SERVICES].checkout.start(
         principal,
         request.match_info["show_id"],

@@ -30,10 +30,12 @@ from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Bus, Clock, Fanout, RateLimiter
 from livecommerce.services.presence import PresenceService
 from livecommerce.services.qa import QaService
+from livecommerce.services.referrals import ReferralService
 from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
 from livecommerce.services.shows import ShowService
 from livecommerce.services.stock import StockService
+from livecommerce.services.webhooks import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class Services:
     rsvps: RsvpService
     giveaways: GiveawayService
     coupons: CouponService
+    referrals: ReferralService
+    webhooks: WebhookService
     drops: DropService
     groups: GroupBuyService
     clock: Clock

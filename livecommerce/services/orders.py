@@ -35,6 +35,7 @@ from livecommerce.services.ports import (
 )
 from livecommerce.services.singleflight import SingleFlight
 from livecommerce.services.stock import StockService
+from livecommerce.services.webhooks import WebhookService
 
 #: How long a node reuses a product's name and image or a buyer's name for order views.
 VIEW_CACHE_MS = 30_000
@@ -221,10 +222,13 @@ class ShopEvents:
 class OrderService:
     """Order books: a buyer's own orders, a seller's shop orders, fulfilment and CSV export."""
 
-    def __init__(self, store: OrderStore, events: ShopEvents, clock: Clock) -> None:
+    def __init__(
+        self, store: OrderStore, events: ShopEvents, clock: Clock, *, webhooks: WebhookService
+    ) -> None:
         self._store = store
         self._events = events
         self._clock = clock
+        self._webhooks = webhooks
 
     async def view(self, order: Order) -> dict[str, object]:
         """The order as clients see it (see `OrderViews`)."""
@@ -274,7 +278,8 @@ class OrderService:
         if order is None or not (seller.user_id == order.seller_id or seller.role is Role.ADMIN):
             raise NotFound("no such order")
         new = replace(transition(order, OrderStatus.FULFILLED, now), fulfilment=fulfilment)
-        if not await self._store.save_order(new, order.status):
+        fulfilled = self._webhooks.order_event("order.fulfilled", new, "fulfilled")
+        if not await self._store.save_order(new, order.status, webhook_events=[fulfilled]):
             raise Conflict("the order changed meanwhile; reload it")
         await self._events.order_updated(new)
         return new

@@ -5,11 +5,12 @@ Settlement always asks the provider (re-reads the payment) and then applies the 
 confirm and the expiry sweeper produces one outcome: the order's status is a compare-and-set,
 the payment's journal entries (unique on (order, `payment:<provider>:<ref>`)) and its `sale`
 inventory movement (unique on `sale:<order>`) are written in the same transaction as the move to
-paid, and inventory commit/release happen once per reservation. The sweeper cancels at the
-provider *before* expiring, so a payment that already succeeded wins over the deadline. A refund
-with `restock` puts the order's units back on its variant, once per order. An order that
-lets go (expired, failed, cancelled, or refunded in full) gives its coupon's redemption back,
-once (`CouponService.give_back`).
+paid, and inventory commit/release happen once per reservation. A referred payment books the
+referrer's commission in that same journal transaction; its refunds reverse it in proportion,
+read back from the payment's lines. The sweeper cancels at the provider *before* expiring, so a
+payment that already succeeded wins over the deadline. A refund with `restock` puts the order's
+units back on its variant, once per order. An order that lets go (expired, failed, cancelled,
+or refunded in full) gives its coupon's redemption back, once (`CouponService.give_back`).
 
 A group buy's member (`authorized`: the card held) moves only by the group's close, through
 `capture` (at the final price: order total, journal entry and sale at that price, in one
@@ -28,7 +29,7 @@ from typing import Any
 from livecommerce.domain.access import Action, Principal, Role, authorize
 from livecommerce.domain.groupbuy import capture_amount
 from livecommerce.domain.inventory import StockMovement, restock_movement, sale_movement
-from livecommerce.domain.ledger import JournalTransaction, payment_entry, refund_entry
+from livecommerce.domain.ledger import JournalTransaction, payment_entry, referral_of, refund_entry
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import is_closed
 from livecommerce.domain.orders import (
@@ -66,7 +67,9 @@ from livecommerce.services.ports import (
     RefundResult,
     SignedWebhooks,
 )
+from livecommerce.services.referrals import ReferralService
 from livecommerce.services.stock import StockService
+from livecommerce.services.webhooks import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +95,13 @@ class PaymentService:
         *,
         stock: StockService,
         coupons: CouponService,
+        referrals: ReferralService,
+        webhooks: WebhookService,
         fee_bps: int,
     ) -> None:
+        self._webhooks = webhooks
         self._coupons = coupons
+        self._referrals = referrals
         self._store = store
         self._inventory = inventory
         self._stock = stock
@@ -136,10 +143,14 @@ class PaymentService:
             journal = None
             movements: list[StockMovement] = []
             if new.status is OrderStatus.PAID:
-                journal, movements = self._sale(new)
+                journal, movements = await self._sale(new)
+            events = []
             if journal is not None:
+                events.append(self._webhooks.order_event("order.paid", new, "paid"))
                 fault_point("payment.before_ledger_commit")
-            if await self._store.save_order(new, order.status, journal, movements=movements):
+            if await self._store.save_order(
+                new, order.status, journal, movements=movements, webhook_events=events
+            ):
                 await self.after_change(new)
                 if journal is not None:
                     fault_point("payment.after_ledger_commit")
@@ -149,9 +160,10 @@ class PaymentService:
             order = await self._order(order.id)
         return order
 
-    def _sale(self, paid: Order) -> tuple[JournalTransaction, list[StockMovement]]:
+    async def _sale(self, paid: Order) -> tuple[JournalTransaction, list[StockMovement]]:
         """What a move to `paid` writes with the order: its payment's journal entry at the
-        order's total (keyed by the provider's payment) and its units' `sale` movement."""
+        order's total (keyed by the provider's payment, with a referrer's commission) and its
+        units' `sale` movement."""
         movements = []
         if paid.variant_id is not None:
             movements.append(
@@ -174,6 +186,7 @@ class PaymentService:
             idempotency_key=f"payment:{paid.payment_provider}:{paid.payment_ref}",
             at_ms=paid.updated_at_ms,
             discount=paid.discount_minor,
+            referral=await self._referrals.referral_for(paid, paid.updated_at_ms, self._fee_bps),
         )
         return journal, movements
 
@@ -391,9 +404,15 @@ class PaymentService:
             log.warning("a capture left the payment open", extra={"order": order.id})
             return order
         paid = captured(order, Money(unit_price, order.unit_price.currency), now)
-        journal, movements = self._sale(paid)
+        journal, movements = await self._sale(paid)
+        paid_event = self._webhooks.order_event("order.paid", paid, "paid")
         if await self._store.save_order(
-            paid, OrderStatus.AUTHORIZED, journal, movements=movements, repriced=True
+            paid,
+            OrderStatus.AUTHORIZED,
+            journal,
+            movements=movements,
+            repriced=True,
+            webhook_events=[paid_event],
         ):
             await self.after_change(paid)
             return paid
@@ -456,7 +475,8 @@ class PaymentService:
         transaction, unless an earlier refund put them back."""
         key = f"refund:{order.payment_provider}:{result.id}"
         for _ in range(5):
-            if any(t.idempotency_key == key for t in await self._store.journal(order.id)):
+            posted = await self._store.journal(order.id)
+            if any(t.idempotency_key == key for t in posted):
                 return order  # already recorded (a replay, or the webhook got here first)
             done = order.refunded_minor + result.amount
             new = replace(
@@ -480,9 +500,16 @@ class PaymentService:
                 idempotency_key=key,
                 at_ms=new.updated_at_ms,
                 discount=order.discount_minor,
+                referral=referral_of(posted),
             )
+            refunded = self._webhooks.order_event("order.refunded", new, key)
             if await self._store.save_order(
-                new, order.status, journal, order.refunded_minor, movements=movements
+                new,
+                order.status,
+                journal,
+                order.refunded_minor,
+                movements=movements,
+                webhook_events=[refunded],
             ):
                 if new.status is OrderStatus.REFUNDED:
                     await self._coupons.give_back(new)

@@ -6,8 +6,9 @@ gives it, so loopback, metadata and rebinding targets are unreachable through it
 What exists to guard: checkout and price changes are HTTP (cookie or bearer); bans are
 Socket.IO events only, whose handshake refuses other origins; the only URL a user supplies is
 a product's ``image_url``, which must be a path on this site and is never fetched by the
-server; the only outbound HTTP client in the code base is the Stripe adapter, whose address is
-the operator's configuration.
+server, and a seller's webhook URL, which the webhook sender checks at creation and after every
+DNS resolution; the outbound HTTP clients are the Stripe adapter (the operator's address) and
+the webhook sender.
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ async def test_user_urls_are_same_site_and_never_fetched(shop: Shop) -> None:
     """A product's image_url pointing at loopback, the metadata address, IPv6 loopback, a
     rebinding host or another site is refused; a same-site path (even a redirect endpoint's)
     is stored but the server opens no connection for it; no server module but the Stripe
-    adapter holds an outbound HTTP client."""
+    adapter and the (address-checking) webhook sender holds an outbound HTTP client."""
     cast = shop.cast
     connections = 0
 
@@ -243,6 +244,8 @@ async def test_user_urls_are_same_site_and_never_fetched(shop: Shop) -> None:
         for path in package.rglob("*.py")
         if clients.search(path.read_text(encoding="utf-8"))
     }
-    # the server's only outbound client is Stripe's; cli.py's `verify-bids URL` is a tool the
-    # operator runs on a URL they type, never reached from a request
-    assert {"adapters/stripe.py", "cli.py"} == holders
+    # the server's outbound clients are Stripe's (an address the operator configures) and
+    # the webhook sender's (sellers' URLs: every address it connects to is checked after DNS
+    # resolution, redirects are not followed; tests/integration/test_seller_webhooks.py);
+    # cli.py's `verify-bids URL` is a tool the operator runs on a URL they type
+    assert {"adapters/stripe.py", "adapters/webhooks.py", "cli.py"} == holders

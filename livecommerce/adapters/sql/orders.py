@@ -15,12 +15,14 @@ from typing import Any, TypeVar
 from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
 from livecommerce.adapters.sql.ledger import SqlLedger, post
 from livecommerce.adapters.sql.stock import write_movements
+from livecommerce.adapters.sql.webhooks import enqueue_in
 from livecommerce.domain.inventory import StockMovement
 from livecommerce.domain.ledger import JournalTransaction
 from livecommerce.domain.money import Money
 from livecommerce.domain.offers import Offer, OfferKind, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus
 from livecommerce.domain.shipping import Fulfilment, ShippingAddress
+from livecommerce.domain.webhooks import WebhookEvent
 from livecommerce.ids import new_id
 from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import OrderFilter
@@ -283,8 +285,15 @@ class SqlOrderStore:
         movements: Sequence[StockMovement] = (),
         *,
         repriced: bool = False,
+        webhook_events: Sequence[WebhookEvent] = (),
     ) -> bool:
-        if journal is None and not movements and expected_refunded is None and not repriced:
+        if (
+            journal is None
+            and not movements
+            and expected_refunded is None
+            and not repriced
+            and not webhook_events
+        ):
             return await self._saves.submit((order, expected))
         sql = _UPDATE_ORDER
         args: list[Any] = [*_changes(order), order.id, str(expected)]
@@ -302,6 +311,8 @@ class SqlOrderStore:
                     raise _AlreadyPosted
                 if not await write_movements(tx, movements):
                     raise _AlreadyPosted
+                for event in webhook_events:
+                    await enqueue_in(tx, event)
         except (_AlreadyPosted, UniqueViolation):
             return False
         return True

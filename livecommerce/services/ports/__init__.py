@@ -54,6 +54,7 @@ from livecommerce.services.ports.hub import (
     Report,
     Restriction,
 )
+from livecommerce.services.ports.referrals import ReferralStore, ReferrerFigures, ShareCode
 from livecommerce.services.ports.reviews import ReviewStore
 from livecommerce.services.ports.shop import (
     InventoryStore,
@@ -77,11 +78,21 @@ from livecommerce.services.ports.system import (
     RateLimiter,
     ReconnectHandler,
 )
+from livecommerce.services.ports.webhooks import (
+    Attempt,
+    Delivery,
+    Endpoint,
+    LeasedDelivery,
+    SendResult,
+    WebhookSender,
+    WebhookStore,
+)
 
 __all__ = [
     "AccountStore",
     "AddressStore",
     "AnalyticsStore",
+    "Attempt",
     "AuctionRecord",
     "AuctionStore",
     "Audience",
@@ -97,8 +108,10 @@ __all__ = [
     "Clock",
     "Commit",
     "CouponStore",
+    "Delivery",
     "Drop",
     "DropClaims",
+    "Endpoint",
     "Fanout",
     "FanoutHandler",
     "FollowStore",
@@ -109,6 +122,7 @@ __all__ = [
     "GroupRecord",
     "ImageSize",
     "InventoryStore",
+    "LeasedDelivery",
     "ModerationStore",
     "OrderFilter",
     "OrderStore",
@@ -124,13 +138,17 @@ __all__ = [
     "ReconnectHandler",
     "Redeemed",
     "Redemptions",
+    "ReferralStore",
+    "ReferrerFigures",
     "RefundResult",
     "Report",
     "ReserveResult",
     "Restriction",
     "ReviewStore",
     "RsvpStore",
+    "SendResult",
     "SessionRecord",
+    "ShareCode",
     "ShopMetrics",
     "Show",
     "ShowFigures",
@@ -141,4 +159,6 @@ __all__ = [
     "TopProduct",
     "User",
     "Variant",
+    "WebhookSender",
+    "WebhookStore",
 ]

@@ -27,6 +27,7 @@ from livecommerce.domain.inventory import (
 from livecommerce.domain.ledger import JournalTransaction
 from livecommerce.domain.offers import Offer, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus, ProviderStatus
+from livecommerce.domain.webhooks import WebhookEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +166,14 @@ class OrderStore(Protocol):
         movements: Sequence[StockMovement] = (),
         *,
         repriced: bool = False,
+        webhook_events: Sequence[WebhookEvent] = (),
     ) -> bool:
         """Write `order` iff the stored status is still `expected` (and refunded amount still
-        `expected_refunded` when given), plus `journal` and the inventory `movements` (a sale's)
-        in the same transaction; False when someone else moved it first or the journal or
-        movement key was already written. `repriced` also writes its unit price and total (a
-        group member captured at the final price)."""
+        `expected_refunded` when given), plus `journal`, the inventory `movements` (a sale's)
+        and the outgoing `webhook_events` (with their deliveries) in the same transaction;
+        False when someone else moved it first or the journal or movement key was already
+        written. `repriced` also writes its unit price and total (a group member captured at
+        the final price)."""
         ...
 
     async def list_orders(self, flt: OrderFilter) -> list[Order]: ...
