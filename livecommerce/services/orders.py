@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from livecommerce.domain.access import Action, Principal, Role, authorize
+from livecommerce.domain.notifications import order_event
 from livecommerce.domain.offers import Offer, OfferStatus, offer_view
 from livecommerce.domain.orders import Order, OrderStatus, order_view, transition
 from livecommerce.domain.shipping import make_fulfilment
@@ -274,7 +275,8 @@ class OrderService:
         if order is None or not (seller.user_id == order.seller_id or seller.role is Role.ADMIN):
             raise NotFound("no such order")
         new = replace(transition(order, OrderStatus.FULFILLED, now), fulfilment=fulfilment)
-        if not await self._store.save_order(new, order.status):
+        shipped = order_event("order.fulfilled", order.id, order.buyer_id, order.total.display(), now)
+        if not await self._store.save_order(new, order.status, events=[shipped]):
             raise Conflict("the order changed meanwhile; reload it")
         await self._events.order_updated(new)
         return new

@@ -22,6 +22,7 @@ from typing import Any
 from livecommerce.domain.access import Action, Principal, Role, authorize
 from livecommerce.domain.inventory import StockMovement, restock_movement, sale_movement
 from livecommerce.domain.ledger import payment_entry, refund_entry
+from livecommerce.domain.notifications import order_event
 from livecommerce.domain.orders import (
     HOLDING,
     RELEASED,
@@ -108,7 +109,8 @@ class PaymentService:
     async def apply(self, order: Order, provider: ProviderStatus) -> Order:
         """Apply the provider's current word to `order` (retrying if another writer won)."""
         for _ in range(5):
-            new = apply_provider_status(order, provider, self._clock.now_ms())
+            now = self._clock.now_ms()
+            new = apply_provider_status(order, provider, now)
             if new is None:
                 return order
             journal = None
@@ -136,9 +138,16 @@ class PaymentService:
                     at_ms=new.updated_at_ms,
                     discount=order.discount_minor,
                 )
+            events = (
+                [order_event("order.paid", order.id, order.buyer_id, order.total.display(), now)]
+                if new.status is OrderStatus.PAID
+                else []
+            )
             if journal is not None:
                 fault_point("payment.before_ledger_commit")
-            if await self._store.save_order(new, order.status, journal, movements=movements):
+            if await self._store.save_order(
+                new, order.status, journal, movements=movements, events=events
+            ):
                 await self.after_change(new)
                 if journal is not None:
                     fault_point("payment.after_ledger_commit")

@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 
 from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
 from livecommerce.adapters.sql.ledger import SqlLedger, post
+from livecommerce.adapters.sql.notifications import write_outbox
 from livecommerce.adapters.sql.stock import write_movements
 from livecommerce.domain.inventory import StockMovement
 from livecommerce.domain.ledger import JournalTransaction
 from livecommerce.domain.money import Money
+from livecommerce.domain.notifications import OutboxEvent
 from livecommerce.domain.offers import Offer, OfferKind, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus
 from livecommerce.domain.shipping import Fulfilment, ShippingAddress
@@ -280,8 +282,9 @@ class SqlOrderStore:
         journal: JournalTransaction | None = None,
         expected_refunded: int | None = None,
         movements: Sequence[StockMovement] = (),
+        events: Sequence[OutboxEvent] = (),
     ) -> bool:
-        if journal is None and not movements and expected_refunded is None:
+        if journal is None and not movements and expected_refunded is None and not events:
             return await self._saves.submit((order, expected))
         sql = _UPDATE_ORDER
         args: list[Any] = [*_changes(order), order.id, str(expected)]
@@ -296,6 +299,7 @@ class SqlOrderStore:
                     raise _AlreadyPosted
                 if not await write_movements(tx, movements):
                     raise _AlreadyPosted
+                await write_outbox(tx, events)
         except (_AlreadyPosted, UniqueViolation):
             return False
         return True

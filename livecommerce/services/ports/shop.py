@@ -25,6 +25,7 @@ from livecommerce.domain.inventory import (
     VariantStock,
 )
 from livecommerce.domain.ledger import JournalTransaction
+from livecommerce.domain.notifications import OutboxEvent
 from livecommerce.domain.offers import Offer, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus, ProviderStatus
 
@@ -163,10 +164,11 @@ class OrderStore(Protocol):
         journal: JournalTransaction | None = None,
         expected_refunded: int | None = None,
         movements: Sequence[StockMovement] = (),
+        events: Sequence[OutboxEvent] = (),
     ) -> bool:
         """Write `order` iff the stored status is still `expected` (and refunded amount still
-        `expected_refunded` when given), plus `journal` and the inventory `movements` (a sale's)
-        in the same transaction; False when someone else moved it first or the journal or
+        `expected_refunded` when given), plus `journal`, the inventory `movements` (a sale's)
+        and the outbox `events` (`order.paid`, `order.fulfilled`) in the same transaction; False when someone else moved it first or the journal or
         movement key was already written."""
         ...
 
