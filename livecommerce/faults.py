@@ -16,6 +16,8 @@ Unset, a point costs one lookup in an empty frozenset. Services may call it; the
   reservation committed; the event is neither recorded nor answered 2xx.
 - `auction.after_settle` (`AuctionService._settle`): the auction's close is settled in SQL (the
   winner's order placed); the offer is not ended and `auction.closed` not announced.
+- `notify.mid_batch` (`Notifier.deliver`): the first e-mail or push delivery of a batch is sent
+  and recorded; the rest of the batch is claimed (leased) and unsent.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ POINTS = frozenset(
         "payment.before_ledger_commit",
         "payment.after_ledger_commit",
         "auction.after_settle",
+        "notify.mid_batch",
     }
 )
 

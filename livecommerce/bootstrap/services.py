@@ -19,9 +19,12 @@ from livecommerce.services.follows import FollowService
 from livecommerce.services.giveaways import GiveawayOptions, GiveawayService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
+from livecommerce.services.notifications import NotificationService
+from livecommerce.services.notifier import Notifier, NotifierOptions
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, OrderViews, ShopEvents
 from livecommerce.services.payments import PaymentService
+from livecommerce.services.preferences import PreferenceService
 from livecommerce.services.ports import Clock
 from livecommerce.services.qa import QaService
 from livecommerce.services.reviews import ReviewService
@@ -119,6 +122,38 @@ def build_services(
             update_interval=shop.giveaway_update_interval_seconds,
         ),
     )
+    rsvps = RsvpService(a.rsvps, shows, clock)
+    notify = settings.notify
+    preferences = PreferenceService(a.notifications, clock)
+    notifications = NotificationService(
+        a.notifications,
+        preferences,
+        a.push,
+        clock,
+        secret_key=secret_key,
+        base_url=settings.base_url,
+        allow_insecure_push_endpoints=notify.allow_insecure_push_endpoints,
+    )
+    notifier = Notifier(
+        a.notifications,
+        preferences,
+        notifications,
+        follows,
+        rsvps,
+        shows,
+        a.bus,
+        a.mailer,
+        a.push,
+        clock,
+        NotifierOptions(
+            base_url=settings.base_url,
+            batch=notify.batch_size,
+            lease_ms=round(notify.lease_seconds * 1000),
+            retry_base_ms=round(notify.retry_base_seconds * 1000),
+            retry_max_ms=round(notify.retry_max_seconds * 1000),
+            max_attempts=notify.max_attempts,
+        ),
+    )
     return Services(
         accounts=accounts,
         shows=shows,
@@ -163,7 +198,7 @@ def build_services(
             ),
         ),
         follows=follows,
-        rsvps=RsvpService(a.rsvps, shows, clock),
+        rsvps=rsvps,
         giveaways=giveaways,
         coupons=coupons,
         drops=DropService(
@@ -177,6 +212,9 @@ def build_services(
             limiter=a.rate_limiter,
             options=DropOptions(claim_rates=_rates(shop.claim_rates)),
         ),
+        preferences=preferences,
+        notifications=notifications,
+        notifier=notifier,
         clock=clock,
         bus=a.bus,
         rate_limiter=a.rate_limiter,

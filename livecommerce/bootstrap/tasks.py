@@ -55,11 +55,19 @@ async def background_tasks(settings: Settings, services: Services) -> AsyncItera
         "auction-closer": (settings.shop.auction_sweep_seconds, services.auctions.sweep),
         # giveaways due to close, or drawn without their prize orders (issue 15)
         "giveaway-closer": (settings.shop.giveaway_sweep_seconds, services.giveaways.sweep),
+        # scheduled shows' 15-minutes-before reminders into the outbox (issue 16)
+        "show-reminders": (settings.notify.reminder_sweep_seconds, services.notifier.remind),
     }
     tasks = [
         asyncio.create_task(_every(name, seconds, work), name=name)
         for name, (seconds, work) in jobs.items()
     ]
+    # the outbox's fan-out and deliveries (it polls and retries on its own)
+    tasks.append(
+        asyncio.create_task(
+            services.notifier.run(settings.notify.poll_seconds), name="notification-worker"
+        )
+    )
     try:
         yield
     finally:

@@ -23,9 +23,12 @@ from livecommerce.services.follows import FollowService
 from livecommerce.services.giveaways import GiveawayService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
+from livecommerce.services.notifications import NotificationService
+from livecommerce.services.notifier import Notifier
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService
+from livecommerce.services.preferences import PreferenceService
 from livecommerce.services.ports import Bus, Clock, Fanout, PresenceStore, RateLimiter
 from livecommerce.services.qa import QaService
 from livecommerce.services.reviews import ReviewService
@@ -58,6 +61,9 @@ class Services:
     giveaways: GiveawayService
     coupons: CouponService
     drops: DropService
+    preferences: PreferenceService
+    notifications: NotificationService
+    notifier: Notifier
     clock: Clock
     bus: Bus
     rate_limiter: RateLimiter
