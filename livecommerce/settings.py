@@ -288,6 +288,9 @@ class NotifySettings(Section):
     allow_insecure_push_endpoints: bool = False
     #: How long a push service keeps a message for an offline browser.
     push_ttl_seconds: int = Field(3600, ge=0, le=28 * 86400)
+    #: Run the outbox worker (fan-out and deliveries) on this node; nodes that only serve
+    #: viewers may leave it to others (every node still writes to the outbox).
+    worker: bool = True
     #: How often an idle worker looks for new outbox events and due deliveries.
     poll_seconds: float = Field(0.5, gt=0, le=60)
     #: A claimed event or delivery is another worker's to take after this long (a crashed

@@ -25,9 +25,7 @@ from livecommerce.errors import AdapterError
 
 
 class SmtpMailer:
-    def __init__(
-        self, smtp_url: str, sender: str, templates: Path, timeout: float = 10.0
-    ) -> None:
+    def __init__(self, smtp_url: str, sender: str, templates: Path, timeout: float = 10.0) -> None:
         self._url = urlsplit(smtp_url) if smtp_url else None
         if self._url is not None and self._url.scheme not in ("smtp", "smtps"):
             raise ValueError("notify.smtp_url must start with smtp:// or smtps://")

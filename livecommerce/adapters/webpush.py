@@ -18,8 +18,10 @@ from typing import Any
 import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from py_vapid import Vapid02
-from pywebpush import WebPushException, webpush_async
+
+# why: py-vapid and pywebpush ship no type information (pyproject's overrides predate them)
+from py_vapid import Vapid02  # type: ignore[import-untyped]
+from pywebpush import WebPushException, webpush_async  # type: ignore[import-untyped]
 
 from livecommerce.errors import AdapterError
 from livecommerce.services.ports import PushSubscription

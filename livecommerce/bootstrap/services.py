@@ -24,8 +24,8 @@ from livecommerce.services.notifier import Notifier, NotifierOptions
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, OrderViews, ShopEvents
 from livecommerce.services.payments import PaymentService
-from livecommerce.services.preferences import PreferenceService
 from livecommerce.services.ports import Clock
+from livecommerce.services.preferences import PreferenceService
 from livecommerce.services.qa import QaService
 from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService

@@ -62,12 +62,9 @@ async def background_tasks(settings: Settings, services: Services) -> AsyncItera
         asyncio.create_task(_every(name, seconds, work), name=name)
         for name, (seconds, work) in jobs.items()
     ]
-    # the outbox's fan-out and deliveries (it polls and retries on its own)
-    tasks.append(
-        asyncio.create_task(
-            services.notifier.run(settings.notify.poll_seconds), name="notification-worker"
-        )
-    )
+    if settings.notify.worker:  # the outbox's fan-out and deliveries (it polls and retries)
+        worker = services.notifier.run(settings.notify.poll_seconds)
+        tasks.append(asyncio.create_task(worker, name="notification-worker"))
     try:
         yield
     finally:

@@ -128,7 +128,7 @@ class PushSubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     endpoint: str = Field(min_length=8, max_length=2048)
     keys: PushKeys
-    expirationTime: int | None = None  # noqa: N815 why: the browser's own field name
+    expirationTime: int | None = None
 
 
 class PushEndpointIn(BaseModel):

@@ -703,9 +703,7 @@ class AuctionService:
             head=head,
             at_ms=now,
             refused=await self._flushed_refusals(offer_id),
-            events=[
-                auction_won_event(offer_id, record.show_id, result.winner_id, order_id, now)
-            ]
+            events=[auction_won_event(offer_id, record.show_id, result.winner_id, order_id, now)]
             if result.winner_id is not None and order_id is not None
             else [],
         ):

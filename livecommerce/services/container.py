@@ -28,8 +28,8 @@ from livecommerce.services.notifier import Notifier
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService
-from livecommerce.services.preferences import PreferenceService
 from livecommerce.services.ports import Bus, Clock, Fanout, PresenceStore, RateLimiter
+from livecommerce.services.preferences import PreferenceService
 from livecommerce.services.qa import QaService
 from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService

@@ -26,6 +26,7 @@ waits ``backoff_ms(attempts)`` and is given up (``failed``) after ``max_attempts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -132,10 +133,8 @@ class Notifier:
                 busy = False
             if not busy:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll_seconds)
-                except TimeoutError:
-                    pass
 
     async def run_once(self) -> bool:
         """One fan-out pass and one delivery batch; True when either found work."""

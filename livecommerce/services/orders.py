@@ -275,7 +275,9 @@ class OrderService:
         if order is None or not (seller.user_id == order.seller_id or seller.role is Role.ADMIN):
             raise NotFound("no such order")
         new = replace(transition(order, OrderStatus.FULFILLED, now), fulfilment=fulfilment)
-        shipped = order_event("order.fulfilled", order.id, order.buyer_id, order.total.display(), now)
+        shipped = order_event(
+            "order.fulfilled", order.id, order.buyer_id, order.total.display(), now
+        )
         if not await self._store.save_order(new, order.status, events=[shipped]):
             raise Conflict("the order changed meanwhile; reload it")
         await self._events.order_updated(new)

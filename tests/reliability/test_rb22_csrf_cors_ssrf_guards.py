@@ -243,6 +243,8 @@ async def test_user_urls_are_same_site_and_never_fetched(shop: Shop) -> None:
         for path in package.rglob("*.py")
         if clients.search(path.read_text(encoding="utf-8"))
     }
-    # the server's only outbound client is Stripe's; cli.py's `verify-bids URL` is a tool the
-    # operator runs on a URL they type, never reached from a request
-    assert {"adapters/stripe.py", "cli.py"} == holders
+    # the server's outbound clients are Stripe's and Web Push's (adapters/webpush.py: it posts
+    # only to the endpoints of push subscriptions, which must be https, or loopback http when
+    # notify.allow_insecure_push_endpoints is set for tests); cli.py's `verify-bids URL` is a
+    # tool the operator runs on a URL they type, never reached from a request
+    assert {"adapters/stripe.py", "adapters/webpush.py", "cli.py"} == holders

@@ -127,8 +127,7 @@ class SqlRsvpStore:
 
     async def rsvp_users_page(self, show_id: str, after: str | None, limit: int) -> list[str]:
         rows = await self._db.fetchall(
-            "SELECT user_id FROM rsvps WHERE show_id = ? AND user_id > ? "
-            "ORDER BY user_id LIMIT ?",
+            "SELECT user_id FROM rsvps WHERE show_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
             show_id,
             after or "",
             limit,

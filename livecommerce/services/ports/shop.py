@@ -168,8 +168,9 @@ class OrderStore(Protocol):
     ) -> bool:
         """Write `order` iff the stored status is still `expected` (and refunded amount still
         `expected_refunded` when given), plus `journal`, the inventory `movements` (a sale's)
-        and the outbox `events` (`order.paid`, `order.fulfilled`) in the same transaction; False when someone else moved it first or the journal or
-        movement key was already written."""
+        and the outbox `events` (`order.paid`, `order.fulfilled`) in the same transaction;
+        False when someone else moved it first or the journal or movement key was already
+        written."""
         ...
 
     async def list_orders(self, flt: OrderFilter) -> list[Order]: ...
