@@ -1,6 +1,11 @@
 """WebPushSender: Web Push (RFC 8030) with VAPID (RFC 8292) and aes128gcm payload encryption
 (RFC 8291), through pywebpush's async path on one aiohttp session.
 
+Push endpoints are URLs users hand in, so the session only ever connects to public addresses:
+its resolver refuses a name that resolves to a private, loopback or link-local address (checked
+after DNS, on every connection, redirects included), and IP-literal endpoints are checked here
+before sending; loopback is allowed only with ``notify.allow_insecure_push_endpoints`` (tests).
+
 The VAPID key pair is made once into ``<data_dir>/vapid_private_key.pem`` (mode 0600, created
 exclusively so two processes starting at once cannot write different keys) and kept: browsers
 bind their subscriptions to the public key, so a new key would orphan every subscription.
@@ -10,12 +15,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -47,8 +56,41 @@ def load_or_create_key(data_dir: Path) -> Path:
     return path
 
 
+def reachable(address: str, allow_loopback: bool) -> bool:
+    """Whether the server may connect to this address: public ones (loopback when allowed)."""
+    ip = ipaddress.ip_address(address)
+    return ip.is_global or (allow_loopback and ip.is_loopback)
+
+
+class PublicResolver(AbstractResolver):
+    """DNS as usual, refusing names that lead inside (SSRF through a push endpoint)."""
+
+    def __init__(self, allow_loopback: bool) -> None:
+        self._inner = aiohttp.ThreadedResolver()
+        self._allow_loopback = allow_loopback
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        if not all(reachable(item["host"], self._allow_loopback) for item in found):
+            raise OSError("the push endpoint's name resolves to a non-public address")
+        return found
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 class WebPushSender:
-    def __init__(self, key_file: Path, subject: str, ttl_seconds: int, timeout: float) -> None:
+    def __init__(
+        self,
+        key_file: Path,
+        subject: str,
+        ttl_seconds: int,
+        timeout: float,
+        *,
+        allow_loopback: bool = False,
+    ) -> None:
         self._vapid = Vapid02.from_file(str(key_file))
         raw = self._vapid.public_key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
@@ -57,6 +99,7 @@ class WebPushSender:
         self._subject = subject
         self._ttl = ttl_seconds
         self._timeout = timeout
+        self._allow_loopback = allow_loopback
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -64,8 +107,13 @@ class WebPushSender:
         return self._public
 
     async def send(self, sub: PushSubscription, data: dict[str, Any], topic: str) -> bool:
+        host = urlsplit(sub.endpoint).hostname or ""
+        with contextlib.suppress(ValueError):  # a name (checked by the resolver) is no literal
+            if not reachable(host, self._allow_loopback):
+                raise AdapterError("the push endpoint is not a public address")
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            connector = aiohttp.TCPConnector(resolver=PublicResolver(self._allow_loopback))
+            self._session = aiohttp.ClientSession(connector=connector)
         info: dict[str, Any] = {
             "endpoint": sub.endpoint,
             "keys": {"p256dh": sub.p256dh, "auth": sub.auth},

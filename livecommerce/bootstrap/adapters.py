@@ -185,6 +185,7 @@ async def open_adapters(
             notify.vapid_subject or f"mailto:{parseaddr(notify.from_)[1]}",
             ttl_seconds=notify.push_ttl_seconds,
             timeout=notify.send_timeout_seconds,
+            allow_loopback=notify.allow_insecure_push_endpoints,
         )
         stack.push_async_callback(push.close)
         yield Adapters(

@@ -56,27 +56,29 @@ def _b64url(raw: str, name: str, size: int) -> bytes:
     return data
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host)
     except ValueError:
-        return False
+        return None
 
 
 def check_endpoint(endpoint: str, allow_insecure: bool) -> None:
-    """A push service URL: https, or http to a loopback address when the setting allows it."""
+    """A push service URL: https to a name or a public address, or (when the setting allows
+    it, for tests) http to a loopback address. Names are checked again after DNS on send."""
     if len(endpoint) > ENDPOINT_MAX:
         raise InvalidInput(f"endpoint: at most {ENDPOINT_MAX} characters")
     parts = urlsplit(endpoint)
     if not parts.hostname or parts.username or parts.password:
         raise InvalidInput("endpoint: an absolute URL of the browser's push service")
-    if parts.scheme == "https":
+    ip = _address(parts.hostname)
+    loopback = parts.hostname == "localhost" or (ip is not None and ip.is_loopback)
+    if allow_insecure and loopback and parts.scheme in ("http", "https"):
         return
-    if parts.scheme == "http" and allow_insecure and _loopback(parts.hostname):
-        return
-    raise InvalidInput("endpoint: must be https")
+    if parts.scheme != "https":
+        raise InvalidInput("endpoint: must be https")
+    if loopback or (ip is not None and not ip.is_global):
+        raise InvalidInput("endpoint: must be a public address")
 
 
 class NotificationService:

@@ -19,11 +19,14 @@ import aiohttp
 import pytest
 import yaml
 
+from livecommerce.adapters.webpush import WebPushSender, load_or_create_key
 from livecommerce.domain.access import Role
 from livecommerce.domain.shows import ShowStatus
+from livecommerce.errors import AdapterError
+from livecommerce.services.ports import PushSubscription
 from tests.conftest import SettingsFactory
-from tests.support.hub_clients import HubClient
 from tests.support.http import Api
+from tests.support.hub_clients import HubClient
 from tests.support.notify import Browser, push_sink, smtp_sink
 from tests.support.servers import AppServer, free_port
 from tests.support.shop import ShopEnv, shop_env
@@ -160,7 +163,7 @@ async def _crash_scenario(env: ShopEnv, api: Api, b: AppServer, smtp: Any, push:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert 200 == status and "Unsubscribed" in page
-    status, body = await api.call("GET", unsubscribe.removeprefix(b.url) + "x")
+    status, _ = await api.call("GET", unsubscribe.removeprefix(b.url) + "x")
     assert 404 == status
     status, prefs = await api.call("GET", "/api/v1/me/preferences", fay_token)
     assert (False, True, True) == (
@@ -194,7 +197,7 @@ async def test_preferences_quiet_hours_and_order_paid(
             settings = settings_factory(notify=notify_settings(smtp.url))
             async with shop_env(settings) as env, aiohttp.ClientSession() as http:
                 api = Api(http, env.base_url)
-                status, key = await api.call("GET", "/api/v1/push/vapid-public-key")
+                _, key = await api.call("GET", "/api/v1/push/vapid-public-key")
                 push.vapid_key = key["public_key"]
                 await _preferences_scenario(env, api, smtp, push)
 
@@ -211,7 +214,7 @@ async def _preferences_scenario(env: ShopEnv, api: Api, smtp: Any, push: Any) ->
     # the env's own show went live at start-up: its (empty) fan-out is over before anyone
     # follows, as the recipients are the followers when the worker fans out
     await until(drained)
-    quinn, quinn_mail, quinn_token = await member(env, "Quinn")
+    quinn, _, quinn_token = await member(env, "Quinn")
     sam, sam_mail, sam_token = await member(env, "Sam")
     status, prefs = await api.call("GET", "/api/v1/me/preferences", sam_token)
     assert (200, None, False) == (status, prefs["quiet_hours"], prefs["answer_buyer_questions"])
@@ -328,13 +331,21 @@ async def env_api(env: ShopEnv) -> AsyncIterator[Api]:
 
 
 async def test_push_subscriptions_are_checked(env: ShopEnv, env_api: Api) -> None:
-    """A push subscription needs https (http only to loopback, and only when allowed), a
+    """A push subscription needs https to a public address (loopback only when allowed), a
     65-byte P-256 key and a 16-byte auth secret; guests cannot subscribe; removing an unknown
     endpoint is a 404; the VAPID key is the same on every read."""
     api = env_api
     _, _, token = await member(env, "Pia")
     good = Browser("pia").subscription("https://push.example.test")
-    for endpoint in ("http://push.example.test/x", "http://127.0.0.1:9/x", "ftp://x/y"):
+    for endpoint in (
+        "http://push.example.test/x",
+        "http://127.0.0.1:9/x",
+        "http://192.168.1.2:9/x",
+        "https://10.1.2.3/x",
+        "https://169.254.169.254/latest",
+        "https://[fd00::1]/x",
+        "ftp://x/y",
+    ):
         status, body = await api.call(
             "POST", "/api/v1/me/push-subscriptions", token, json={**good, "endpoint": endpoint}
         )
@@ -359,3 +370,19 @@ async def test_push_subscriptions_are_checked(env: ShopEnv, env_api: Api) -> Non
     first = await api.call("GET", "/api/v1/push/vapid-public-key")
     assert first == await api.call("GET", "/api/v1/push/vapid-public-key")
     assert 87 == len(first[1]["public_key"])
+
+
+async def test_push_adapter_connects_to_public_addresses_only(tmp_path: Path) -> None:
+    """The push adapter refuses an endpoint whose name resolves to loopback, and a literal
+    private address, before any byte is sent (the subscription check's second line)."""
+    sender = WebPushSender(load_or_create_key(tmp_path), "mailto:ops@example.test", 60, 5.0)
+    assert 0o600 == (tmp_path / "vapid_private_key.pem").stat().st_mode & 0o777
+    browser = Browser("x").subscription("https://localhost:9")
+    keys = browser["keys"]
+    try:
+        for endpoint in ("https://localhost:9/push/x", "https://10.0.0.1/push/x"):
+            sub = PushSubscription("psb_1", "usr_1", endpoint, keys["p256dh"], keys["auth"])
+            with pytest.raises(AdapterError):
+                await sender.send(sub, {"title": "t"}, topic="t")
+    finally:
+        await sender.close()
