@@ -1,6 +1,6 @@
 """Notification rules: which kinds and channels exist, what an outbox event says, who a
-preference lets through and when (quiet hours), how long a failed delivery waits before the next
-try, and the words each kind shows.
+preference lets through, how long a failed delivery waits before the next try, and the words
+each kind shows (quiet hours need time zones: ``services/preferences.py``).
 
 An outbox event is what a state change leaves behind in the same SQL transaction (``show.live``
 with the show's status update, ``order.paid`` with the payment's journal entries): a topic, a
@@ -11,7 +11,6 @@ notification worker turns each into per-user notifications and per-channel deliv
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -151,34 +150,6 @@ def backoff_ms(attempts: int, base_ms: int, cap_ms: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class QuietHours:
-    """A daily window in the user's own time zone in which e-mail and push wait (in-app not).
-    ``start > end`` spans midnight (22:00-07:00)."""
-
-    start: time
-    end: time
-    timezone: tzinfo
-
-
-def quiet_until(quiet: QuietHours | None, now: datetime) -> datetime | None:
-    """When the window containing ``now`` (aware) ends, or None when ``now`` is outside it."""
-    if quiet is None or quiet.start == quiet.end:
-        return None
-    local = now.astimezone(quiet.timezone)
-    t = local.time().replace(tzinfo=None)
-    if quiet.start < quiet.end:
-        inside = quiet.start <= t < quiet.end
-        end_day = local.date()
-    else:
-        inside = t >= quiet.start or t < quiet.end
-        end_day = local.date() + timedelta(days=1) if t >= quiet.start else local.date()
-    if not inside:
-        return None
-    end = datetime.combine(end_day, quiet.end, tzinfo=quiet.timezone)
-    return end.astimezone(UTC)
-
-
-@dataclass(frozen=True, slots=True)
 class Preferences:
     """One user's choices; everything is on by default, ``answer_buyer_questions`` off."""
 
@@ -195,17 +166,6 @@ class Preferences:
     def switched(self, kind: Kind, channel: Channel, on: bool) -> Preferences:
         pair = f"{kind}:{channel}"
         return replace(self, off=self.off - {pair} if on else self.off | {pair})
-
-
-def parse_clock(value: str, name: str) -> time:
-    """``HH:MM`` (24 h) as a time; InvalidInput otherwise."""
-    try:
-        hours, minutes = value.split(":")
-        if len(hours) != 2 or len(minutes) != 2:
-            raise ValueError(value)
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise InvalidInput(f"{name}: a time as HH:MM (00:00 to 23:59)") from None
 
 
 def switches(prefs: Preferences) -> dict[str, dict[str, bool]]:

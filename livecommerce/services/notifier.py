@@ -42,7 +42,6 @@ from livecommerce.domain.notifications import (
     Kind,
     backoff_ms,
     content,
-    quiet_until,
     recipients_of,
     show_reminder_event,
 )
@@ -61,7 +60,7 @@ from livecommerce.services.ports import (
     NotificationStore,
     PushSender,
 )
-from livecommerce.services.preferences import PreferenceService, quiet_hours
+from livecommerce.services.preferences import PreferenceService, quiet_hours, quiet_until
 from livecommerce.services.rsvps import RsvpService
 from livecommerce.services.shows import ShowService
 

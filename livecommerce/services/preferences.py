@@ -8,8 +8,8 @@ Users who never saved anything have the defaults: every switch on, no quiet hour
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import tzinfo
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from livecommerce.domain.access import Action, Principal, authorize
@@ -17,15 +17,52 @@ from livecommerce.domain.notifications import (
     Channel,
     Kind,
     Preferences,
-    QuietHours,
     apply_switches,
-    parse_clock,
 )
 from livecommerce.errors import InvalidInput
 from livecommerce.services.ports import Clock, NotificationStore
 
 #: IANA names are at most this long (the longest today is 32).
 TIMEZONE_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily window in the user's own time zone in which e-mail and push wait (in-app not).
+    ``start > end`` spans midnight (22:00-07:00)."""
+
+    start: time
+    end: time
+    timezone: tzinfo
+
+
+def quiet_until(quiet: QuietHours | None, now: datetime) -> datetime | None:
+    """When the window containing ``now`` (aware) ends, or None when ``now`` is outside it."""
+    if quiet is None or quiet.start == quiet.end:
+        return None
+    local = now.astimezone(quiet.timezone)
+    t = local.time().replace(tzinfo=None)
+    if quiet.start < quiet.end:
+        inside = quiet.start <= t < quiet.end
+        end_day = local.date()
+    else:
+        inside = t >= quiet.start or t < quiet.end
+        end_day = local.date() + timedelta(days=1) if t >= quiet.start else local.date()
+    if not inside:
+        return None
+    end = datetime.combine(end_day, quiet.end, tzinfo=quiet.timezone)
+    return end.astimezone(UTC)
+
+
+def parse_clock(value: str, name: str) -> time:
+    """``HH:MM`` (24 h) as a time; InvalidInput otherwise."""
+    try:
+        hours, minutes = value.split(":")
+        if len(hours) != 2 or len(minutes) != 2:
+            raise ValueError(value)
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise InvalidInput(f"{name}: a time as HH:MM (00:00 to 23:59)") from None
 
 
 def timezone_of(name: str) -> tzinfo:

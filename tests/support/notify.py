@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-import http_ece
+import http_ece  # type: ignore[import-untyped]  # why: http-ece ships no type information
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from cryptography.exceptions import InvalidSignature

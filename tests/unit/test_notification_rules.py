@@ -14,16 +14,14 @@ from livecommerce.domain.notifications import (
     Channel,
     Kind,
     Preferences,
-    QuietHours,
     apply_switches,
     backoff_ms,
     content,
-    parse_clock,
-    quiet_until,
     recipients_of,
     switches,
 )
 from livecommerce.errors import InvalidInput
+from livecommerce.services.preferences import QuietHours, parse_clock, quiet_until
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
