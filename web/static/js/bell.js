@@ -71,5 +71,10 @@ if (root) {
   }
   load().catch(() => {});
   // pages with a show connection share it; the others get one of their own for the bell
-  window.addEventListener("DOMContentLoaded", () => { if (!hubShared) connectHub(); });
+  window.addEventListener("DOMContentLoaded", () => {
+    if (hubShared) return;
+    const socket = connectHub();
+    socket.on("connect", () => { root.dataset.live = "1"; });
+    socket.on("disconnect", () => { delete root.dataset.live; });
+  });
 }
