@@ -10,6 +10,7 @@ import contextlib
 import email
 import email.policy
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -61,12 +62,18 @@ def smtp_sink() -> Iterator[SmtpSink]:
     """A real SMTP server on a free loopback port for the duration."""
     inbox: list[EmailMessage] = []
     port = free_port()
+    # aiosmtpd logs every recipient address at INFO: the test's receiver, not the server, and
+    # the RB-24 log scan rightly refuses addresses in logs
+    chatty = logging.getLogger("mail.log")
+    level = chatty.level
+    chatty.setLevel(logging.WARNING)
     controller = Controller(_Keep(inbox), hostname="127.0.0.1", port=port)
     controller.start()
     try:
         yield SmtpSink(f"smtp://127.0.0.1:{port}", inbox)
     finally:
         controller.stop()
+        chatty.setLevel(level)
 
 
 @dataclass
