@@ -46,7 +46,7 @@ from livecommerce.domain.notifications import (
     show_reminder_event,
 )
 from livecommerce.domain.shows import ShowStatus
-from livecommerce.errors import InvalidInput
+from livecommerce.errors import InvalidInput, StoreUnavailable
 from livecommerce.faults import fault_point
 from livecommerce.services.follows import FollowService
 from livecommerce.services.notifications import NotificationService
@@ -127,6 +127,9 @@ class Notifier:
         while True:
             try:
                 busy = await self.run_once()
+            except StoreUnavailable as exc:  # an outage: the next poll retries, no traceback
+                log.warning("notification worker skipped a pass: %s", exc)
+                busy = False
             except Exception:
                 log.exception("notification worker pass failed")
                 busy = False
@@ -216,33 +219,32 @@ class Notifier:
             return 0
         prefs = await self._preferences.many([d.notification.user_id for d in batch])
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
-        in_app: list[DeliveryOutcome] = []
+        settled: list[DeliveryOutcome] = []  # decided without sending: in-app, off, held
         outside: list[ClaimedDelivery] = []
         for d in batch:
             mine = prefs[d.notification.user_id]
             if not mine.allows(d.notification.kind, d.channel):
-                in_app.append(self._settled(d, DeliveryStatus.SKIPPED))
+                settled.append(self._settled(d, DeliveryStatus.SKIPPED))
             elif d.channel is Channel.IN_APP:
-                in_app.append(self._settled(d, DeliveryStatus.SENT))
+                settled.append(self._settled(d, DeliveryStatus.SENT))
             else:
                 try:
                     until = quiet_until(quiet_hours(mine), now)
                 except InvalidInput:
                     until = None  # a zone the system lost since it was saved: no window
                 if until is not None:
-                    in_app.append(self._held(d, int(until.timestamp() * 1000)))
+                    settled.append(self._held(d, int(until.timestamp() * 1000)))
                 else:
                     outside.append(d)
-        written = set(await self._store.record(in_app, now_ms))
-        shown = {o.id for o in in_app if o.status is DeliveryStatus.SENT} & written
+        written = set(await self._store.record(settled, now_ms))
+        shown = {o.id for o in settled if o.status is DeliveryStatus.SENT} & written
         for d in batch:
-            if d.id in shown:
+            if d.id in shown:  # in-app, recorded under our claim: announce it once
                 n = d.notification
-                if d.channel is Channel.IN_APP:
-                    payload = wire(n.id, n.kind, Content(n.title, n.body, n.url), n.created_at)
-                    await self._bus.publish(
-                        "notification.new", {"user_id": n.user_id, "notification": payload}
-                    )
+                payload = wire(n.id, n.kind, Content(n.title, n.body, n.url), n.created_at)
+                await self._bus.publish(
+                    "notification.new", {"user_id": n.user_id, "notification": payload}
+                )
         for index, d in enumerate(outside):
             await self._store.record([await self._send(d)], self._clock.now_ms())
             if index == 0 and len(outside) > 1:
