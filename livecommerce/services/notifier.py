@@ -66,6 +66,9 @@ from livecommerce.services.shows import ShowService
 
 log = logging.getLogger(__name__)
 
+#: Announcements between two yields to the event loop during a big fan-out.
+YIELD_EVERY = 50
+
 
 @dataclass(frozen=True, slots=True)
 class NotifierOptions:
@@ -238,6 +241,7 @@ class Notifier:
                     outside.append(d)
         written = set(await self._store.record(settled, now_ms))
         shown = {o.id for o in settled if o.status is DeliveryStatus.SENT} & written
+        announced = 0
         for d in batch:
             if d.id in shown:  # in-app, recorded under our claim: announce it once
                 n = d.notification
@@ -245,6 +249,9 @@ class Notifier:
                 await self._bus.publish(
                     "notification.new", {"user_id": n.user_id, "notification": payload}
                 )
+                announced += 1
+                if announced % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # a live show's chat shares this loop
         for index, d in enumerate(outside):
             await self._store.record([await self._send(d)], self._clock.now_ms())
             if index == 0 and len(outside) > 1:

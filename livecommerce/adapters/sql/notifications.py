@@ -206,31 +206,43 @@ class SqlNotificationStore:
         ]
 
     async def record(self, outcomes: list[DeliveryOutcome], now_ms: int) -> list[str]:
+        """Outcomes that share every written value (a batch's in-app ones: sent, under one
+        claim) go out as one ``UPDATE … WHERE id IN (…) AND claim = ? RETURNING id``, so a
+        fan-out's batch holds the store for a few statements, not one per delivery."""
         written: list[str] = []
-        if not outcomes:
+        groups: dict[tuple[Any, ...], list[str]] = {}
+        for out in outcomes:
+            key = (out.status, out.attempts, out.next_at, out.error, out.claim)
+            groups.setdefault(key, []).append(out.id)
+        if not groups:
             return written
         async with self._db.transaction() as tx:
-            for out in outcomes:
-                sent = out.status is DeliveryStatus.SENT
-                changed = await tx.execute(
-                    "UPDATE notification_deliveries SET status = ?, attempts = ?, next_at = ?, "
+            for (status, attempts, next_at, error, claim), ids in groups.items():
+                sent = status is DeliveryStatus.SENT
+                rows = await tx.fetchall(
+                    "UPDATE notification_deliveries SET status = ?, attempts = ?, next_at = ?, "  # noqa: S608 why: placeholders only
                     "last_error = ?, sent_at = ?, claimed_until = 0, claim = NULL "
-                    "WHERE id = ? AND claim = ?",
-                    str(out.status),
-                    out.attempts,
-                    out.next_at,
-                    out.error,
+                    f"WHERE claim = ? AND id IN ({_marks(ids)}) RETURNING id",
+                    str(status),
+                    attempts,
+                    next_at,
+                    error,
                     now_ms if sent else None,
-                    out.id,
-                    out.claim,
+                    claim,
+                    *ids,
                 )
-                if changed != 1:
-                    continue
-                written.append(out.id)
-                nid, _, channel = out.id.rpartition(":")
-                if sent and channel == Channel.IN_APP:
+                done = [row["id"] for row in rows]
+                written += done
+                shown = [
+                    nid
+                    for nid, _, channel in (d.rpartition(":") for d in done)
+                    if sent and channel == Channel.IN_APP
+                ]
+                if shown:
                     await tx.execute(
-                        "UPDATE notifications SET shown_at = ? WHERE id = ?", now_ms, nid
+                        f"UPDATE notifications SET shown_at = ? WHERE id IN ({_marks(shown)})",  # noqa: S608 why: placeholders only
+                        now_ms,
+                        *shown,
                     )
         return written
 
