@@ -18,6 +18,8 @@ Unset, a point costs one lookup in an empty frozenset. Services may call it; the
   winner's order placed); the offer is not ended and `auction.closed` not announced.
 - `group.after_capture` (`PaymentService.capture`): the provider captured a group member's
   payment; the order still says `authorized`, with no journal entry.
+- `notify.mid_batch` (`Notifier.deliver`): the first e-mail or push delivery of a batch is sent
+  and recorded; the rest of the batch is claimed (leased) and unsent.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ POINTS = frozenset(
         "payment.after_ledger_commit",
         "auction.after_settle",
         "group.after_capture",
+        "notify.mid_batch",
     }
 )
 

@@ -316,6 +316,53 @@ class WebhooksSettings(Section):
     response_excerpt_bytes: int = Field(512, ge=0, le=4096)
 
 
+class NotifySettings(Section):
+    """Notifications (docs/AUDIENCE.md, "Notifications")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    #: ``smtp://[user:password@]host:port`` (``smtps://`` for TLS, ``?starttls=1`` to upgrade);
+    #: empty = no e-mail (those deliveries are skipped).
+    smtp_url: SecretStr = SecretStr("")
+    #: The From of notification e-mails, such as ``Shop <shop@example.com>``.
+    from_: str = Field("LiveCommerce <notify@localhost>", alias="from")
+    #: The VAPID ``sub`` claim push services contact the operator through (``mailto:`` or
+    #: ``https:``); empty = ``mailto:`` + the address in ``from``.
+    vapid_subject: str = ""
+    #: Accept ``http://`` push endpoints on loopback addresses (tests only; browsers' push
+    #: services are always https).
+    allow_insecure_push_endpoints: bool = False
+    #: How long a push service keeps a message for an offline browser.
+    push_ttl_seconds: int = Field(3600, ge=0, le=28 * 86400)
+    #: Run the outbox worker (fan-out and deliveries) on this node; nodes that only serve
+    #: viewers may leave it to others (every node still writes to the outbox).
+    worker: bool = True
+    #: How often an idle worker looks for new outbox events and due deliveries.
+    poll_seconds: float = Field(0.5, gt=0, le=60)
+    #: A claimed event or delivery is another worker's to take after this long (a crashed
+    #: worker's rows wait this long); longer than the slowest send.
+    lease_seconds: float = Field(60.0, ge=0.5, le=3600)
+    #: Recipients per fan-out transaction and deliveries per claimed batch.
+    batch_size: int = Field(500, ge=1, le=2000)
+    #: First retry after this long, doubling up to ``retry_max_seconds``.
+    retry_base_seconds: float = Field(5.0, gt=0, le=3600)
+    retry_max_seconds: float = Field(3600.0, gt=0, le=86400)
+    #: Attempts before a delivery is given up.
+    max_attempts: int = Field(8, ge=1, le=50)
+    #: How often scheduled shows are checked for their 15-minutes-before reminder.
+    reminder_sweep_seconds: float = Field(30.0, gt=0, le=3600)
+    #: Seconds to wait for the SMTP server or a push service.
+    send_timeout_seconds: float = Field(10.0, gt=0, le=120)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and not url.startswith(("smtp://", "smtps://")):
+            raise ValueError("must start with smtp:// or smtps://")
+        return value
+
+
 class Settings(BaseSettings):
     """The whole boot configuration; runtime choices (offers, chat rules) live in the store."""
 
@@ -337,6 +384,7 @@ class Settings(BaseSettings):
     payments: PaymentsSettings = PaymentsSettings()
     shop: ShopSettings = ShopSettings()
     webhooks: WebhooksSettings = WebhooksSettings()
+    notify: NotifySettings = NotifySettings()
 
     @property
     def base_url(self) -> str:

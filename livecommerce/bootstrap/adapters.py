@@ -8,15 +8,19 @@ Redis URL the in-process ones stand in (one node only).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from email.utils import parseaddr
+from pathlib import Path
 
 import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from livecommerce.adapters.demo_payments import DemoPaymentGateway
+from livecommerce.adapters.email import SmtpMailer
 from livecommerce.adapters.files import FileProductImages
 from livecommerce.adapters.memory.auctions import MemoryAuctions
 from livecommerce.adapters.memory.bus import MemoryBus
@@ -46,6 +50,7 @@ from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase,
 from livecommerce.adapters.sql.giveaways import SqlGiveawayStore
 from livecommerce.adapters.sql.groupbuys import SqlGroupBuyStore
 from livecommerce.adapters.sql.hub import SqlHubStore
+from livecommerce.adapters.sql.notifications import SqlNotificationStore
 from livecommerce.adapters.sql.orders import SqlOrderStore
 from livecommerce.adapters.sql.referrals import SqlReferralStore
 from livecommerce.adapters.sql.reviews import SqlReviewStore
@@ -54,6 +59,7 @@ from livecommerce.adapters.sql.stock import SqlStockLedger
 from livecommerce.adapters.sql.webhooks import SqlWebhookStore
 from livecommerce.adapters.stripe import StripePaymentGateway
 from livecommerce.adapters.webhooks import HttpWebhookSender
+from livecommerce.adapters.webpush import WebPushSender, load_or_create_key
 from livecommerce.keys import HealthCheck
 from livecommerce.services.ports import (
     AuctionStore,
@@ -104,10 +110,17 @@ class Adapters:
     drop_claims: DropClaims
     groups: SqlGroupBuyStore
     images: FileProductImages
+    notifications: SqlNotificationStore
+    mailer: SmtpMailer
+    push: WebPushSender
     gateways: dict[str, PaymentGateway]
     metrics: PrometheusShopMetrics
     #: Named checks for ``/healthz``: each raises when its dependency is down.
     health: dict[str, HealthCheck]
+
+
+#: The notification e-mails' text and HTML templates.
+EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates" / "email"
 
 
 #: The opened adapters of a running app (set at start-up; tests reach stores through it).
@@ -174,6 +187,22 @@ async def open_adapters(
             allow_private=hooks.allow_private_targets,
         )
         stack.push_async_callback(webhook_sender.close)
+        notify = settings.notify
+        mailer = SmtpMailer(
+            notify.smtp_url.get_secret_value(),
+            notify.from_,
+            EMAIL_TEMPLATES,
+            timeout=notify.send_timeout_seconds,
+        )
+        key_file = await asyncio.to_thread(load_or_create_key, settings.server.data_dir)
+        push = WebPushSender(
+            key_file,
+            notify.vapid_subject or f"mailto:{parseaddr(notify.from_)[1]}",
+            ttl_seconds=notify.push_ttl_seconds,
+            timeout=notify.send_timeout_seconds,
+            allow_loopback=notify.allow_insecure_push_endpoints,
+        )
+        stack.push_async_callback(push.close)
         yield Adapters(
             db=db,
             redis=client,
@@ -205,6 +234,9 @@ async def open_adapters(
             drop_claims=drop_claims,
             groups=SqlGroupBuyStore(db),
             images=FileProductImages(settings.server.data_dir / "uploads" / "products"),
+            notifications=SqlNotificationStore(db),
+            mailer=mailer,
+            push=push,
             gateways=gateways,
             metrics=PrometheusShopMetrics(registry),
             health=health,

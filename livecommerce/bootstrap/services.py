@@ -20,10 +20,13 @@ from livecommerce.services.giveaways import GiveawayOptions, GiveawayService
 from livecommerce.services.groupbuys import GroupBuyService, GroupOptions
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
+from livecommerce.services.notifications import NotificationService
+from livecommerce.services.notifier import Notifier, NotifierOptions
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, OrderViews, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Clock
+from livecommerce.services.preferences import PreferenceService
 from livecommerce.services.presence import PresenceService
 from livecommerce.services.qa import QaService
 from livecommerce.services.referrals import ReferralService
@@ -157,6 +160,38 @@ def build_services(
         clock=clock,
         options=GroupOptions(update_interval=shop.group_update_interval_seconds),
     )
+    rsvps = RsvpService(a.rsvps, shows, clock)
+    notify = settings.notify
+    preferences = PreferenceService(a.notifications, clock)
+    notifications = NotificationService(
+        a.notifications,
+        preferences,
+        a.push,
+        clock,
+        secret_key=secret_key,
+        base_url=settings.base_url,
+        allow_insecure_push_endpoints=notify.allow_insecure_push_endpoints,
+    )
+    notifier = Notifier(
+        a.notifications,
+        preferences,
+        notifications,
+        follows,
+        rsvps,
+        shows,
+        a.bus,
+        a.mailer,
+        a.push,
+        clock,
+        NotifierOptions(
+            base_url=settings.base_url,
+            batch=notify.batch_size,
+            lease_ms=round(notify.lease_seconds * 1000),
+            retry_base_ms=round(notify.retry_base_seconds * 1000),
+            retry_max_ms=round(notify.retry_max_seconds * 1000),
+            max_attempts=notify.max_attempts,
+        ),
+    )
     return Services(
         accounts=accounts,
         shows=shows,
@@ -201,7 +236,7 @@ def build_services(
             ),
         ),
         follows=follows,
-        rsvps=RsvpService(a.rsvps, shows, clock),
+        rsvps=rsvps,
         giveaways=giveaways,
         coupons=coupons,
         referrals=referrals,
@@ -218,6 +253,9 @@ def build_services(
             options=DropOptions(claim_rates=_rates(shop.claim_rates)),
         ),
         groups=groups,
+        preferences=preferences,
+        notifications=notifications,
+        notifier=notifier,
         clock=clock,
         bus=a.bus,
         rate_limiter=a.rate_limiter,

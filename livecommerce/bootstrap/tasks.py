@@ -64,11 +64,16 @@ async def background_tasks(settings: Settings, services: Services) -> AsyncItera
         "drop-closer": (PAUSE_SWEEP_SECONDS, services.drops.sweep),
         # sellers' webhook deliveries that are due (leased: each attempt made by one node)
         "webhook-sender": (settings.webhooks.poll_interval_seconds, services.webhooks.deliver_due),
+        # scheduled shows' 15-minutes-before reminders into the outbox (issue 16)
+        "show-reminders": (settings.notify.reminder_sweep_seconds, services.notifier.remind),
     }
     tasks = [
         asyncio.create_task(_every(name, seconds, work), name=name)
         for name, (seconds, work) in jobs.items()
     ]
+    if settings.notify.worker:  # the outbox's fan-out and deliveries (it polls and retries)
+        worker = services.notifier.run(settings.notify.poll_seconds)
+        tasks.append(asyncio.create_task(worker, name="notification-worker"))
     try:
         yield
     finally:

@@ -227,7 +227,17 @@ def _appeal_decided(payload: dict[str, Any]) -> list[tuple[str, str, dict[str, A
     return out
 
 
+def _notification_new(payload: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``notification.new {user_id, notification}``: the notification itself to every connection
+    of its user (``{id, kind, title, body, url, created_at}``)."""
+    user_id, notification = payload.get("user_id"), payload.get("notification")
+    if not user_id or not isinstance(notification, dict):
+        return []
+    return [("notification.new", user_room(str(user_id)), notification)]
+
+
 relays.add("order.updated", _order_updated)
+relays.add("notification.new", _notification_new)
 relays.add("appeal.new", _appeal_new)
 relays.add("appeal.decided", _appeal_decided)
 relays.to_show("offer.pinned")

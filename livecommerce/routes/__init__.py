@@ -17,6 +17,7 @@ from livecommerce.routes import (
     giveaways,
     login,
     moderation,
+    notifications,
     orders,
     pages,
     payments,
@@ -48,6 +49,7 @@ API_MODULES = (
     coupons,
     referrals,
     seller_webhooks,
+    notifications,
 )
 
 
@@ -63,6 +65,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     add_media_routes(app)
     app.router.add_routes(login.routes)
     app.router.add_routes(pages.routes)
+    app.router.add_routes(notifications.routes)
     app.router.add_static("/static/", static_dir, name="static", append_version=True)
     favicon = static_dir / "icons" / "favicon.ico"
 

@@ -43,6 +43,7 @@ from livecommerce.domain.auctions import (
     place_bid,
 )
 from livecommerce.domain.money import Money
+from livecommerce.domain.notifications import auction_won_event
 from livecommerce.domain.offers import Offer, OfferKind, OfferStatus, end_offer
 from livecommerce.domain.orders import RELEASED, Order, place_order, request_fingerprint
 from livecommerce.domain.ratelimit import Rate
@@ -677,6 +678,9 @@ class AuctionService:
             head=head,
             at_ms=now,
             refused=await self._flushed_refusals(offer_id),
+            events=[auction_won_event(offer_id, record.show_id, result.winner_id, order_id, now)]
+            if result.winner_id is not None and order_id is not None
+            else [],
         ):
             return False
         fault_point("auction.after_settle")

@@ -24,10 +24,13 @@ from livecommerce.services.giveaways import GiveawayService
 from livecommerce.services.groupbuys import GroupBuyService
 from livecommerce.services.lifecycle import ShowLifecycle
 from livecommerce.services.moderation import ModerationService
+from livecommerce.services.notifications import NotificationService
+from livecommerce.services.notifier import Notifier
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Bus, Clock, Fanout, RateLimiter
+from livecommerce.services.preferences import PreferenceService
 from livecommerce.services.presence import PresenceService
 from livecommerce.services.qa import QaService
 from livecommerce.services.referrals import ReferralService
@@ -65,6 +68,9 @@ class Services:
     webhooks: WebhookService
     drops: DropService
     groups: GroupBuyService
+    preferences: PreferenceService
+    notifications: NotificationService
+    notifier: Notifier
     clock: Clock
     bus: Bus
     rate_limiter: RateLimiter

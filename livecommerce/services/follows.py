@@ -127,11 +127,11 @@ class FollowService:
         return await self._store.follower_count(seller_id)
 
     async def followers(
-        self, seller_id: str, page_size: int = FOLLOWERS_PAGE
+        self, seller_id: str, page_size: int = FOLLOWERS_PAGE, after: str | None = None
     ) -> AsyncIterator[list[str]]:
-        """Every follower id of the seller, in pages of ``page_size`` (keyset paging, so a
-        follow or unfollow during the walk neither repeats nor skips anyone else)."""
-        after: str | None = None
+        """Every follower id of the seller (those after ``after``: a resumed walk), in pages of
+        ``page_size`` (keyset paging, so a follow or unfollow during the walk neither repeats
+        nor skips anyone else)."""
         while True:
             page = await self._store.followers_page(seller_id, after, page_size)
             if page:

@@ -43,6 +43,7 @@ from livecommerce.domain.giveaways import (
 from livecommerce.domain.inventory import sale_movement
 from livecommerce.domain.ledger import promotion_entry
 from livecommerce.domain.money import Money
+from livecommerce.domain.notifications import giveaway_won_event
 from livecommerce.domain.orders import (
     Order,
     OrderStatus,
@@ -384,10 +385,12 @@ class GiveawayService:
             [entry.id for entry, _ in entries],
             record.winners_count,
         )
-        if not await self._store.mark_drawn(giveaway_id, winners, self._clock.now_ms()):
+        users = {entry.id: user_id for entry, user_id in entries}
+        now = self._clock.now_ms()
+        won = giveaway_won_event(giveaway_id, show_id, [users[w] for w in winners], now)
+        if not await self._store.mark_drawn(giveaway_id, winners, now, events=[won]):
             raise GiveawayAlreadyDrawn("this giveaway was drawn already")
         drawn = await self._record(giveaway_id, fresh=True)
-        users = {entry.id: user_id for entry, user_id in entries}
         await self._bus.publish(
             "giveaway.drawn",
             {

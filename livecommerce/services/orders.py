@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from livecommerce.domain.access import Action, Principal, Role, authorize
+from livecommerce.domain.notifications import order_event
 from livecommerce.domain.offers import Offer, OfferStatus, offer_view
 from livecommerce.domain.orders import Order, OrderStatus, order_view, transition
 from livecommerce.domain.shipping import make_fulfilment
@@ -279,7 +280,12 @@ class OrderService:
             raise NotFound("no such order")
         new = replace(transition(order, OrderStatus.FULFILLED, now), fulfilment=fulfilment)
         fulfilled = self._webhooks.order_event("order.fulfilled", new, "fulfilled")
-        if not await self._store.save_order(new, order.status, webhook_events=[fulfilled]):
+        shipped = order_event(
+            "order.fulfilled", order.id, order.buyer_id, order.total.display(), now
+        )
+        if not await self._store.save_order(
+            new, order.status, webhook_events=[fulfilled], outbox=[shipped]
+        ):
             raise Conflict("the order changed meanwhile; reload it")
         await self._events.order_updated(new)
         return new

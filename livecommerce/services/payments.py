@@ -31,6 +31,7 @@ from livecommerce.domain.groupbuy import capture_amount
 from livecommerce.domain.inventory import StockMovement, restock_movement, sale_movement
 from livecommerce.domain.ledger import JournalTransaction, payment_entry, referral_of, refund_entry
 from livecommerce.domain.money import Money
+from livecommerce.domain.notifications import OutboxEvent, order_event
 from livecommerce.domain.offers import is_closed
 from livecommerce.domain.orders import (
     HOLDING,
@@ -137,7 +138,8 @@ class PaymentService:
     async def apply(self, order: Order, provider: ProviderStatus) -> Order:
         """Apply the provider's current word to `order` (retrying if another writer won)."""
         for _ in range(5):
-            new = apply_provider_status(order, provider, self._clock.now_ms())
+            now = self._clock.now_ms()
+            new = apply_provider_status(order, provider, now)
             if new is None:
                 return order
             journal = None
@@ -149,7 +151,12 @@ class PaymentService:
                 events.append(self._webhooks.order_event("order.paid", new, "paid"))
                 fault_point("payment.before_ledger_commit")
             if await self._store.save_order(
-                new, order.status, journal, movements=movements, webhook_events=events
+                new,
+                order.status,
+                journal,
+                movements=movements,
+                webhook_events=events,
+                outbox=self._paid_notice(new),
             ):
                 await self.after_change(new)
                 if journal is not None:
@@ -159,6 +166,14 @@ class PaymentService:
                 return new
             order = await self._order(order.id)
         return order
+
+    def _paid_notice(self, new: Order) -> list[OutboxEvent]:
+        """The buyer's `order.paid` notification, written with a move to paid."""
+        if new.status is not OrderStatus.PAID:
+            return []
+        return [
+            order_event("order.paid", new.id, new.buyer_id, new.total.display(), new.updated_at_ms)
+        ]
 
     async def _sale(self, paid: Order) -> tuple[JournalTransaction, list[StockMovement]]:
         """What a move to `paid` writes with the order: its payment's journal entry at the
@@ -413,6 +428,7 @@ class PaymentService:
             movements=movements,
             repriced=True,
             webhook_events=[paid_event],
+            outbox=self._paid_notice(paid),
         ):
             await self.after_change(paid)
             return paid

@@ -44,6 +44,10 @@ class RsvpService:
         removed = await self._store.remove_rsvp(show.id, caller.user_id)
         return RsvpState(await self.count(show.id), False, removed)
 
+    async def users_page(self, show_id: str, after: str | None, limit: int) -> list[str]:
+        """Who asked to be reminded of the show, in id order after ``after`` (for fan-outs)."""
+        return await self._store.rsvp_users_page(show_id, after, limit)
+
     async def count(self, show_id: str) -> int:
         return (await self._store.rsvp_counts([show_id])).get(show_id, 0)
 

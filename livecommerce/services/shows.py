@@ -11,6 +11,7 @@ from typing import Any
 
 from livecommerce.domain.access import Action, Principal, ShowRef, authorize
 from livecommerce.domain.accounts import normalize_email
+from livecommerce.domain.notifications import show_live_event
 from livecommerce.domain.shows import ShowStatus, transition
 from livecommerce.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from livecommerce.ids import hash_secret, new_id, new_secret
@@ -134,9 +135,14 @@ class ShowService:
             times = transition(show.times, wanted, now)
             if times == show.times:
                 return show, False
+            # the first go-live is news for followers and RSVPs; a resume is not
+            first_live = show.started_at is None and times.started_at is not None
             changed = await self._store.update_show(
                 show_id,
                 if_status=show.status,
+                events=[show_live_event(show.id, show.seller_id, show.title, now)]
+                if first_live
+                else [],
                 status=times.status,
                 started_at=times.started_at,
                 ended_at=times.ended_at,

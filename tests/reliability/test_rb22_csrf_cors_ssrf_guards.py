@@ -244,8 +244,15 @@ async def test_user_urls_are_same_site_and_never_fetched(shop: Shop) -> None:
         for path in package.rglob("*.py")
         if clients.search(path.read_text(encoding="utf-8"))
     }
-    # the server's outbound clients are Stripe's (an address the operator configures) and
-    # the webhook sender's (sellers' URLs: every address it connects to is checked after DNS
-    # resolution, redirects are not followed; tests/integration/test_seller_webhooks.py);
+    # the server's outbound clients are Stripe's (an address the operator configures), the
+    # webhook sender's (sellers' URLs: every address it connects to is checked after DNS
+    # resolution, redirects are not followed; tests/integration/test_seller_webhooks.py) and
+    # Web Push's (adapters/webpush.py: only push subscriptions' endpoints, https to a public
+    # address, or loopback http when notify.allow_insecure_push_endpoints is set for tests);
     # cli.py's `verify-bids URL` is a tool the operator runs on a URL they type
-    assert {"adapters/stripe.py", "adapters/webhooks.py", "cli.py"} == holders
+    assert {
+        "adapters/stripe.py",
+        "adapters/webhooks.py",
+        "adapters/webpush.py",
+        "cli.py",
+    } == holders

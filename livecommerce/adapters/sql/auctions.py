@@ -9,7 +9,9 @@ import json
 from collections.abc import Mapping, Sequence
 
 from livecommerce.adapters.sql.database import Database, Row
+from livecommerce.adapters.sql.notifications import write_outbox
 from livecommerce.domain.auctions import AuctionSettings, AuctionState, BidRow
+from livecommerce.domain.notifications import OutboxEvent
 from livecommerce.services.ports import AuctionRecord, OwnedRow
 
 
@@ -117,19 +119,24 @@ class SqlBidLog:
         head: str,
         at_ms: int,
         refused: Mapping[str, int],
+        events: Sequence[OutboxEvent] = (),
     ) -> bool:
-        changed = await self._db.execute(
-            "UPDATE auctions SET settled = 1, winner_id = ?, amount = ?, order_id = ?, head = ?, "
-            "closed_at = ?, refused = ? WHERE offer_id = ? AND settled = 0",
-            winner_id,
-            amount,
-            order_id,
-            head,
-            at_ms,
-            json.dumps(dict(refused), sort_keys=True),
-            offer_id,
-        )
-        return changed == 1
+        async with self._db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE auctions SET settled = 1, winner_id = ?, amount = ?, order_id = ?, "
+                "head = ?, closed_at = ?, refused = ? WHERE offer_id = ? AND settled = 0",
+                winner_id,
+                amount,
+                order_id,
+                head,
+                at_ms,
+                json.dumps(dict(refused), sort_keys=True),
+                offer_id,
+            )
+            if changed != 1:
+                return False
+            await write_outbox(tx, events)
+        return True
 
     async def set_second_chance(self, offer_id: str, order_id: str) -> bool:
         changed = await self._db.execute(

@@ -124,3 +124,12 @@ class SqlRsvpStore:
             *show_ids,
         )
         return {row["show_id"] for row in rows}
+
+    async def rsvp_users_page(self, show_id: str, after: str | None, limit: int) -> list[str]:
+        rows = await self._db.fetchall(
+            "SELECT user_id FROM rsvps WHERE show_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+            show_id,
+            after or "",
+            limit,
+        )
+        return [row["user_id"] for row in rows]

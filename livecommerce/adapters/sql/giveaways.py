@@ -13,7 +13,9 @@ import json
 from collections.abc import Sequence
 
 from livecommerce.adapters.sql.database import Database, Executor, Row
+from livecommerce.adapters.sql.notifications import write_outbox
 from livecommerce.domain.giveaways import Entry, EntryMode, GiveawayStatus, entries_hash
+from livecommerce.domain.notifications import OutboxEvent
 from livecommerce.services.ports import GiveawayRecord, OwnedEntry
 
 #: One person's entry, added only while the giveaway is open and before its close (and once).
@@ -159,17 +161,27 @@ class SqlGiveawayStore:
             )
             return True
 
-    async def mark_drawn(self, giveaway_id: str, winners: Sequence[str], at_ms: int) -> bool:
-        changed = await self._db.execute(
-            "UPDATE giveaways SET status = ?, winners = ?, drawn_at = ? "
-            "WHERE id = ? AND status = ?",
-            str(GiveawayStatus.DRAWN),
-            json.dumps(list(winners)),
-            at_ms,
-            giveaway_id,
-            str(GiveawayStatus.CLOSED),
-        )
-        return changed == 1
+    async def mark_drawn(
+        self,
+        giveaway_id: str,
+        winners: Sequence[str],
+        at_ms: int,
+        events: Sequence[OutboxEvent] = (),
+    ) -> bool:
+        async with self._db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE giveaways SET status = ?, winners = ?, drawn_at = ? "
+                "WHERE id = ? AND status = ?",
+                str(GiveawayStatus.DRAWN),
+                json.dumps(list(winners)),
+                at_ms,
+                giveaway_id,
+                str(GiveawayStatus.CLOSED),
+            )
+            if changed != 1:
+                return False
+            await write_outbox(tx, events)
+        return True
 
     async def settle(self, giveaway_id: str) -> bool:
         changed = await self._db.execute(

@@ -14,11 +14,13 @@ from typing import Any, TypeVar
 
 from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
 from livecommerce.adapters.sql.ledger import SqlLedger, post
+from livecommerce.adapters.sql.notifications import write_outbox
 from livecommerce.adapters.sql.stock import write_movements
 from livecommerce.adapters.sql.webhooks import enqueue_in
 from livecommerce.domain.inventory import StockMovement
 from livecommerce.domain.ledger import JournalTransaction
 from livecommerce.domain.money import Money
+from livecommerce.domain.notifications import OutboxEvent
 from livecommerce.domain.offers import Offer, OfferKind, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus
 from livecommerce.domain.shipping import Fulfilment, ShippingAddress
@@ -286,6 +288,7 @@ class SqlOrderStore:
         *,
         repriced: bool = False,
         webhook_events: Sequence[WebhookEvent] = (),
+        outbox: Sequence[OutboxEvent] = (),
     ) -> bool:
         if (
             journal is None
@@ -293,6 +296,7 @@ class SqlOrderStore:
             and expected_refunded is None
             and not repriced
             and not webhook_events
+            and not outbox
         ):
             return await self._saves.submit((order, expected))
         sql = _UPDATE_ORDER
@@ -313,6 +317,7 @@ class SqlOrderStore:
                     raise _AlreadyPosted
                 for event in webhook_events:
                     await enqueue_in(tx, event)
+                await write_outbox(tx, outbox)
         except (_AlreadyPosted, UniqueViolation):
             return False
         return True

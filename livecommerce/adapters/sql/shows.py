@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from livecommerce.adapters.sql.database import Database, Row, UniqueViolation
+from livecommerce.adapters.sql.notifications import write_outbox
+from livecommerce.domain.notifications import OutboxEvent
 from livecommerce.domain.shows import ShowStatus
 from livecommerce.services.ports import Show
 
@@ -104,7 +106,12 @@ class SqlShowStore:
         return [_show(r, frozenset(hosts[r["id"]])) for r in rows]
 
     async def update_show(
-        self, show_id: str, *, if_status: ShowStatus | None = None, **fields: Any
+        self,
+        show_id: str,
+        *,
+        if_status: ShowStatus | None = None,
+        events: Sequence[OutboxEvent] = (),
+        **fields: Any,
     ) -> bool:
         unknown = set(fields) - _UPDATABLE
         if unknown:
@@ -117,13 +124,15 @@ class SqlShowStore:
         if if_status is not None:
             guard = " AND status = ?"
             values.append(if_status.value)
-        changed = await self._db.execute(
-            f"UPDATE shows SET {sets} WHERE id = ?{guard}",  # noqa: S608 why: column names come from the allow-list above
-            *values[: len(fields)],
-            show_id,
-            *values[len(fields) :],
-        )
-        return changed > 0
+        sql = f"UPDATE shows SET {sets} WHERE id = ?{guard}"  # noqa: S608 why: column names come from the allow-list above
+        args = [*values[: len(fields)], show_id, *values[len(fields) :]]
+        if not events:
+            return await self._db.execute(sql, *args) > 0
+        async with self._db.transaction() as tx:
+            if await tx.execute(sql, *args) == 0:
+                return False
+            await write_outbox(tx, events)
+        return True
 
     async def stream_key_hash(self, show_id: str) -> str | None:
         row = await self._db.fetchone("SELECT stream_key_hash FROM shows WHERE id = ?", show_id)

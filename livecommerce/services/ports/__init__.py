@@ -54,6 +54,16 @@ from livecommerce.services.ports.hub import (
     Report,
     Restriction,
 )
+from livecommerce.services.ports.notifications import (
+    ClaimedDelivery,
+    ClaimedEvent,
+    DeliveryOutcome,
+    Mailer,
+    Notification,
+    NotificationStore,
+    PushSender,
+    PushSubscription,
+)
 from livecommerce.services.ports.referrals import ReferralStore, ReferrerFigures, ShareCode
 from livecommerce.services.ports.reviews import ReviewStore
 from livecommerce.services.ports.shop import (
@@ -105,10 +115,13 @@ __all__ = [
     "ChatStore",
     "Claim",
     "Claimed",
+    "ClaimedDelivery",
+    "ClaimedEvent",
     "Clock",
     "Commit",
     "CouponStore",
     "Delivery",
+    "DeliveryOutcome",
     "Drop",
     "DropClaims",
     "Endpoint",
@@ -123,7 +136,10 @@ __all__ = [
     "ImageSize",
     "InventoryStore",
     "LeasedDelivery",
+    "Mailer",
     "ModerationStore",
+    "Notification",
+    "NotificationStore",
     "OrderFilter",
     "OrderStore",
     "OwnedEntry",
@@ -133,6 +149,8 @@ __all__ = [
     "PresenceStore",
     "Product",
     "ProductImages",
+    "PushSender",
+    "PushSubscription",
     "QaStore",
     "RateLimiter",
     "ReconnectHandler",

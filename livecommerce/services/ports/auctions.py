@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from livecommerce.domain.auctions import AuctionSettings, AuctionState, BidRow
+from livecommerce.domain.notifications import OutboxEvent
 
 #: A log row with the account behind it (the account id is never published).
 OwnedRow = tuple[BidRow, str]
@@ -119,9 +120,10 @@ class BidLog(Protocol):
         head: str,
         at_ms: int,
         refused: Mapping[str, int],
+        events: Sequence[OutboxEvent] = (),
     ) -> bool:
-        """Record the close once (with the refused bids' counts); True only for the call that
-        did it."""
+        """Record the close once (with the refused bids' counts, and ``events`` for the outbox
+        in the same transaction); True only for the call that did it."""
         ...
 
     async def set_second_chance(self, offer_id: str, order_id: str) -> bool:

@@ -50,3 +50,7 @@ class RsvpStore(Protocol):
 
     async def rsvped(self, user_id: str, show_ids: list[str]) -> set[str]:
         """Which of these shows the user asked to be reminded of."""
+
+    async def rsvp_users_page(self, show_id: str, after: str | None, limit: int) -> list[str]:
+        """Ids of the users who RSVP'd, in id order, those after ``after`` (keyset paging
+        for the notifier's fan-out)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from livecommerce.domain.access import Role
+from livecommerce.domain.notifications import OutboxEvent
 from livecommerce.domain.shows import ShowStatus, ShowTimes
 
 
@@ -186,10 +187,16 @@ class ShowStore(Protocol):
     ) -> list[Show]: ...
 
     async def update_show(
-        self, show_id: str, *, if_status: ShowStatus | None = None, **fields: Any
+        self,
+        show_id: str,
+        *,
+        if_status: ShowStatus | None = None,
+        events: Sequence[OutboxEvent] = (),
+        **fields: Any,
     ) -> bool:
         """Set fields; with ``if_status`` only while the show still has that status (a
         compare-and-set, so two nodes moving the lifecycle at once cannot undo each other).
+        ``events`` go to the outbox in the same transaction, only when the row changed.
         True when a row changed."""
         ...
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from livecommerce.domain.giveaways import Entry, EntryMode, GiveawayStatus
+from livecommerce.domain.notifications import OutboxEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +78,15 @@ class GiveawayStore(Protocol):
         (`domain.giveaways.entries_hash`). True for the one call that closed it."""
         ...
 
-    async def mark_drawn(self, giveaway_id: str, winners: Sequence[str], at_ms: int) -> bool:
-        """Record the winners iff it is closed and not drawn; True for the one call that did."""
+    async def mark_drawn(
+        self,
+        giveaway_id: str,
+        winners: Sequence[str],
+        at_ms: int,
+        events: Sequence[OutboxEvent] = (),
+    ) -> bool:
+        """Record the winners iff it is closed and not drawn (and ``events`` for the outbox in
+        the same transaction); True for the one call that did."""
         ...
 
     async def settle(self, giveaway_id: str) -> bool:

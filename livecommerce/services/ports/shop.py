@@ -25,6 +25,7 @@ from livecommerce.domain.inventory import (
     VariantStock,
 )
 from livecommerce.domain.ledger import JournalTransaction
+from livecommerce.domain.notifications import OutboxEvent
 from livecommerce.domain.offers import Offer, OfferStatus
 from livecommerce.domain.orders import Order, OrderStatus, ProviderStatus
 from livecommerce.domain.webhooks import WebhookEvent
@@ -167,13 +168,15 @@ class OrderStore(Protocol):
         *,
         repriced: bool = False,
         webhook_events: Sequence[WebhookEvent] = (),
+        outbox: Sequence[OutboxEvent] = (),
     ) -> bool:
         """Write `order` iff the stored status is still `expected` (and refunded amount still
-        `expected_refunded` when given), plus `journal`, the inventory `movements` (a sale's)
-        and the outgoing `webhook_events` (with their deliveries) in the same transaction;
-        False when someone else moved it first or the journal or movement key was already
-        written. `repriced` also writes its unit price and total (a group member captured at
-        the final price)."""
+        `expected_refunded` when given), plus `journal`, the inventory `movements` (a sale's),
+        the sellers' outgoing `webhook_events` (with their deliveries) and the notification
+        `outbox` events (`order.paid`, `order.fulfilled`) in the same transaction; False when
+        someone else moved it first or the journal or movement key was already written.
+        `repriced` also writes its unit price and total (a group member captured at the final
+        price)."""
         ...
 
     async def list_orders(self, flt: OrderFilter) -> list[Order]: ...

@@ -88,6 +88,22 @@ export async function api(method, url, body, headers = {}) {
   return data;
 }
 
+/** True once a page's own hub connection carries notifications (the bell then opens none). */
+export let hubShared = false;
+
+/** Hand `notification.new` from a page's hub connection to the bell (a DOM event). */
+export function shareNotifications(socket) {
+  hubShared = true;
+  socket.on("notification.new", (n) => window.dispatchEvent(new CustomEvent("lc:notification", { detail: n })));
+}
+
+/** A hub connection for pages without one: signed in by the session cookie, no show joined. */
+export function connectHub() {
+  const socket = io({ path: "/socket.io/", transports: ["websocket"] });
+  shareNotifications(socket);
+  return socket;
+}
+
 /**
  * Connect to the hub and keep this show joined. On every (re)connect it sends show.join with the
  * highest chat seq seen, so a reconnect replays the missed lines (no gaps); pages dedupe lines by
@@ -95,6 +111,7 @@ export async function api(method, url, body, headers = {}) {
  */
 export function connectShow(showId, { token, onJoined, onState } = {}) {
   const socket = io({ path: "/socket.io/", transports: ["websocket"], auth: token ? { token } : {} });
+  shareNotifications(socket);
   // Highest chat seq seen; handlers dedupe by id, so a replayed line is harmless.
   let lastSeq = null;
   const hub = {
