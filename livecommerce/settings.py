@@ -72,6 +72,9 @@ class RedisSettings(Section):
     url: str = ""
     #: The process's one pool: bus, rate limits, inventory, hub fan-out and presence share it.
     pool_size: int = Field(50, ge=1, le=1000)
+    #: ``url`` names one node of a Redis Cluster (Redis >= 7: the hub's fan-out uses sharded
+    #: pub/sub); the client finds the others and routes each key to its node.
+    cluster: bool = False
 
     @field_validator("url")
     @classmethod

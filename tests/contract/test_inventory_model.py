@@ -37,12 +37,21 @@ OPS = st.lists(
 _pools = itertools.count()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", marks=pytest.mark.redis),
+    ]
+)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[InventoryStore]:
     if request.param == "memory":
         yield MemoryInventory()
         return
-    client = connect(request.getfixturevalue("redis_url"), 20)
+    if request.param == "redis":
+        client = connect(request.getfixturevalue("redis_url"), 20)
+    else:
+        client = connect(request.getfixturevalue("redis_cluster_url"), 20, cluster=True)
     yield RedisInventory(client)
     await client.aclose()
 

@@ -15,12 +15,21 @@ from livecommerce.adapters.redis.presence import RedisPresence
 from livecommerce.services.ports import PresenceStore
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", marks=pytest.mark.redis),
+    ]
+)
 async def presence(request: pytest.FixtureRequest) -> AsyncIterator[PresenceStore]:
     if request.param == "memory":
         yield MemoryPresence(SystemClock())
         return
-    client = connect(request.getfixturevalue("redis_url"), 4)
+    if request.param == "redis":
+        client = connect(request.getfixturevalue("redis_url"), 4)
+    else:
+        client = connect(request.getfixturevalue("redis_cluster_url"), 4, cluster=True)
     yield RedisPresence(client)
     await client.aclose()
 

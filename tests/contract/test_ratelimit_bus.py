@@ -18,12 +18,15 @@ from livecommerce.services.ports import RateLimiter
 from tests.support.servers import RedisServer
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
     if request.param == "memory":
         yield MemoryRateLimiter()
         return
-    client = connect(request.getfixturevalue("redis_url"), 10)
+    if request.param == "redis":
+        client = connect(request.getfixturevalue("redis_url"), 10)
+    else:
+        client = connect(request.getfixturevalue("redis_cluster_url"), 10, cluster=True)
     yield RedisRateLimiter(client)
     await client.aclose()
 
@@ -34,6 +37,15 @@ async def test_limiter_burst_and_independent_keys(limiter: RateLimiter) -> None:
     results = [await limiter.allow("user:a", rates) for _ in range(4)]
     assert [True, True, True, False] == results
     assert await limiter.allow("user:b", rates)
+
+
+async def test_limiter_one_tick_of_many_keys(limiter: RateLimiter) -> None:
+    """Checks of many keys made in one tick (one batch; on a cluster, one call per hash slot)
+    each count against their own key only."""
+    rates = [Rate(3, 30.0)]
+    results = await asyncio.gather(*[limiter.allow(f"u{i % 12}", rates) for i in range(60)])
+    allowed = [sum(ok for i, ok in enumerate(results) if i % 12 == k) for k in range(12)]
+    assert [3] * 12 == allowed
 
 
 async def test_limiter_long_window_holds(limiter: RateLimiter) -> None:

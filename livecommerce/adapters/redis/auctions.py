@@ -12,9 +12,9 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
+from livecommerce.adapters.redis.client import RedisClient
 from livecommerce.domain.auctions import AuctionState, BidRow
 from livecommerce.errors import StoreUnavailable
 from livecommerce.services.ports import Commit, OwnedRow
@@ -67,7 +67,7 @@ def _row(text: str) -> OwnedRow:
 
 
 class RedisAuctions:
-    def __init__(self, client: aioredis.Redis, prefix: str = "lc:auction") -> None:
+    def __init__(self, client: RedisClient, prefix: str = "lc:auction") -> None:
         self._redis = client
         self._prefix = prefix
         self._commit = client.register_script(_COMMIT)

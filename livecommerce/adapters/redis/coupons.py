@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
+from livecommerce.adapters.redis.client import RedisClient
 from livecommerce.errors import StoreUnavailable
 from livecommerce.services.ports import Claim, Claimed, Redeemed
 
@@ -78,7 +78,7 @@ def _text(value: Any) -> str:
 
 
 class RedisRedemptions:
-    def __init__(self, client: aioredis.Redis, prefix: str = "lc") -> None:
+    def __init__(self, client: RedisClient, prefix: str = "lc") -> None:
         self._redis = client
         self._prefix = prefix
         self._redeem = client.register_script(_REDEEM)
@@ -111,7 +111,7 @@ class RedisRedemptions:
 
 
 class RedisDropClaims:
-    def __init__(self, client: aioredis.Redis, prefix: str = "lc") -> None:
+    def __init__(self, client: RedisClient, prefix: str = "lc") -> None:
         self._redis = client
         self._prefix = prefix
         self._claim = client.register_script(_CLAIM)
