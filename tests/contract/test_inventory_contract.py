@@ -22,6 +22,7 @@ from livecommerce.domain.inventory import (
 )
 from livecommerce.errors import LimitReached, NotFound, SoldOut, StockHeld, StoreUnavailable
 from livecommerce.services.ports import InventoryStore, ReserveResult
+from tests.contract.conftest import REDIS_KINDS, redis_for
 from tests.support.servers import RedisServer
 
 #: A flash offer with a cap, and a fixed offer without one, both selling variant "v" of "p".
@@ -33,21 +34,12 @@ def limited(line: StockLine, limit: int) -> StockLine:
     return StockLine(line.pool, line.variant_id, line.offer_id, line.capped, limit)
 
 
-@pytest.fixture(
-    params=[
-        "memory",
-        pytest.param("redis", marks=pytest.mark.redis),
-        pytest.param("redis-cluster", marks=pytest.mark.redis),
-    ]
-)
+@pytest.fixture(params=REDIS_KINDS)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[InventoryStore]:
     if request.param == "memory":
         yield MemoryInventory()
         return
-    if request.param == "redis":
-        client = connect(request.getfixturevalue("redis_url"), 20)
-    else:
-        client = connect(request.getfixturevalue("redis_cluster_url"), 20, cluster=True)
+    client = redis_for(request, 20)
     yield RedisInventory(client)
     await client.aclose()
 

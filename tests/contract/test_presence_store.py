@@ -10,26 +10,17 @@ import pytest
 
 from livecommerce.adapters.clock import SystemClock
 from livecommerce.adapters.memory.presence import MemoryPresence
-from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.redis.presence import RedisPresence
 from livecommerce.services.ports import PresenceStore
+from tests.contract.conftest import REDIS_KINDS, redis_for
 
 
-@pytest.fixture(
-    params=[
-        "memory",
-        pytest.param("redis", marks=pytest.mark.redis),
-        pytest.param("redis-cluster", marks=pytest.mark.redis),
-    ]
-)
+@pytest.fixture(params=REDIS_KINDS)
 async def presence(request: pytest.FixtureRequest) -> AsyncIterator[PresenceStore]:
     if request.param == "memory":
         yield MemoryPresence(SystemClock())
         return
-    if request.param == "redis":
-        client = connect(request.getfixturevalue("redis_url"), 4)
-    else:
-        client = connect(request.getfixturevalue("redis_cluster_url"), 4, cluster=True)
+    client = redis_for(request, 4)
     yield RedisPresence(client)
     await client.aclose()
 

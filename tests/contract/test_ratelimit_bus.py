@@ -15,18 +15,16 @@ from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.redis.ratelimit import RedisRateLimiter
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.services.ports import RateLimiter
+from tests.contract.conftest import REDIS_KINDS, redis_for
 from tests.support.servers import RedisServer
 
 
-@pytest.fixture(params=["memory", "redis", "redis-cluster"])
+@pytest.fixture(params=REDIS_KINDS)
 async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
     if request.param == "memory":
         yield MemoryRateLimiter()
         return
-    if request.param == "redis":
-        client = connect(request.getfixturevalue("redis_url"), 10)
-    else:
-        client = connect(request.getfixturevalue("redis_cluster_url"), 10, cluster=True)
+    client = redis_for(request, 10)
     yield RedisRateLimiter(client)
     await client.aclose()
 

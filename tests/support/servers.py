@@ -138,8 +138,10 @@ class RedisClusterServer:
         for port in self.ports:
             wait_for_port(port, timeout)
         subprocess.run(
-            [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports)]
-            + ["--cluster-replicas", "0", "--cluster-yes"],
+            [
+                *(cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports)),
+                *("--cluster-replicas", "0", "--cluster-yes"),
+            ],
             check=True,
             capture_output=True,
             timeout=timeout,
