@@ -189,14 +189,22 @@ def _pg_bin(name: str) -> str:
 
 
 class PostgresServer:
-    """A private PostgreSQL cluster in a temp dir (initdb once), tuned for speed, not durability."""
+    """A private PostgreSQL cluster in a temp dir (initdb once), tuned for speed, not durability.
+    ``root``: a lasting dir instead (``scripts/cluster``'s state dir keeps its data between
+    runs; the server is then in its own session, so it outlives the script that started it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path | None = None) -> None:
         self.port = free_port()
-        self._dir = Path(tempfile.mkdtemp(prefix="lc-pg-"))
+        self._detached = root is not None
+        self._dir = root if root is not None else Path(tempfile.mkdtemp(prefix="lc-pg-"))
+        self._dir.mkdir(parents=True, exist_ok=True)
         self._proc: subprocess.Popen[bytes] | None = None
         # why: PostgreSQL refuses to run as root; tests run as root in CI
         self._user = "postgres" if os.geteuid() == 0 else None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
 
     def init(self) -> None:
         if self._user:
@@ -245,6 +253,7 @@ class PostgresServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             user=self._user,
+            start_new_session=self._detached,
         )
         wait_for_port(self.port, 30)
         time.sleep(0.2)
@@ -256,13 +265,15 @@ class PostgresServer:
         """The URL through the server's Unix socket: reachable from any network namespace."""
         return f"postgresql://postgres@/{database}?host={self._dir}&port={self.port}"
 
-    def create_database(self, name: str) -> str:
-        """A new empty database; returns its URL."""
-        subprocess.run(
+    def create_database(self, name: str, *, exist_ok: bool = False) -> str:
+        """A new empty database (or, with `exist_ok`, the one of that name); returns its URL."""
+        done = subprocess.run(
             [_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if done.returncode != 0 and not (exist_ok and "already exists" in done.stderr):
+            raise subprocess.CalledProcessError(done.returncode, done.args, stderr=done.stderr)
         return self.url(name)
 
     def kill(self) -> None:
