@@ -139,6 +139,8 @@ class LocalCluster:
         return {
             "LIVECOMMERCE_SERVER__SECRET_KEY": self._secret_key(),
             "LIVECOMMERCE_SERVER__PUBLIC_URL": self.url,
+            # nginx is the peer of every request: per-address limits must see the client
+            "LIVECOMMERCE_SERVER__TRUSTED_PROXIES": '["127.0.0.1"]',
             "LIVECOMMERCE_STORE__URL": self.store_url,
             "LIVECOMMERCE_REDIS__URL": self.redis_url,
             "LIVECOMMERCE_REDIS__CLUSTER": "true",
