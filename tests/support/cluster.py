@@ -69,6 +69,8 @@ class LocalCluster:
     node_ports: list[int] = field(default_factory=list)
     pids: dict[str, int] = field(default_factory=dict)
     node_procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _postgres: PostgresServer | None = None
+    _redis: RedisClusterServer | None = None
 
     @property
     def url(self) -> str:
@@ -96,6 +98,9 @@ class LocalCluster:
             raise RuntimeError(f"{NGINX} is missing: make system-deps installs Debian's nginx")
         for sub in ("logs", "media"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            # why: as root, PostgreSQL runs as `postgres`, which must pass through to its data
+            self.state.chmod(0o755)
         try:
             self._start_stores()
             self.node_ports = [free_port() for _ in range(self.nodes)]
@@ -113,7 +118,7 @@ class LocalCluster:
             raise
 
     def _start_stores(self) -> None:
-        postgres = PostgresServer(root=self.state / "postgres")
+        postgres = self._postgres = PostgresServer(root=self.state / "postgres")
         postgres.start()
         assert postgres.pid is not None
         self.pids["postgres"] = postgres.pid
@@ -121,7 +126,7 @@ class LocalCluster:
         # Redis keeps nothing here (no persistence): a fresh cluster each time, and the nodes
         # reload every pool from PostgreSQL (StockService.resync)
         shutil.rmtree(self.state / "redis", ignore_errors=True)
-        redis = RedisClusterServer(masters=3, root=self.state / "redis")
+        redis = self._redis = RedisClusterServer(masters=3, root=self.state / "redis")
         redis.start()
         for i, pid in enumerate(redis.pids):
             self.pids[f"redis{i + 1}"] = pid
@@ -247,6 +252,11 @@ class LocalCluster:
         for proc in self.node_procs.values():
             proc.wait()
         self.node_procs.clear()
+        # the servers this process started: reap them (they have exited by now)
+        if self._postgres is not None:
+            self._postgres.kill()
+        if self._redis is not None:
+            self._redis.cleanup()
         self.pids.clear()
         saved.unlink(missing_ok=True)
         return stopped
