@@ -441,7 +441,8 @@ class RedisInventory:
         )
         reply: str = await self._call(lambda: self._reserve(keys=self._keys(pool), args=[requests]))
         lines = reply.split("\n")
-        if any(line.startswith("0;") for line in lines):
+        # a replayed hold ("1;") registers again: its first registration may have failed
+        if any(line.startswith(("0;", "1;")) for line in lines):
             await self._register(pool)
         return lines
 
