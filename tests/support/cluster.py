@@ -92,8 +92,8 @@ class LocalCluster:
 
     # -- up --------------------------------------------------------------------------------------
     def up(self, within: float = 90.0) -> None:
-        """Start PostgreSQL, the Redis Cluster, the nodes and nginx; wait until nginx answers
-        `/healthz` from every node. A failure part way stops what started."""
+        """Start PostgreSQL, the Redis Cluster, the nodes and nginx; wait until every node and
+        nginx answer `/healthz`. A failure part way stops what started."""
         if not Path(NGINX).exists():
             raise RuntimeError(f"{NGINX} is missing: make system-deps installs Debian's nginx")
         for sub in ("logs", "media"):
