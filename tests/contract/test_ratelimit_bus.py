@@ -127,3 +127,32 @@ async def test_redis_bus_crosses_nodes_and_survives_restart(
         await asyncio.wait_for(delivered_after_restart(), 10)
     await client_a.aclose()
     await client_b.aclose()
+
+
+async def test_redis_bus_crosses_nodes_on_a_cluster(redis_cluster_url: str) -> None:
+    """On a Redis Cluster (classic pub/sub, forwarded to every master) node B sees each of node
+    A's events once, whichever master either node's listener is connected to."""
+    client_a = connect(redis_cluster_url, 5, cluster=True)
+    client_b = connect(redis_cluster_url, 5, cluster=True)
+    bus_a, bus_b = RedisBus(client_a), RedisBus(client_b)
+    seen_b: list[dict[str, Any]] = []
+
+    async def on_b(payload: dict[str, Any]) -> None:
+        seen_b.append(payload)
+
+    bus_b.subscribe("show.state", on_b)
+    try:
+        async with bus_a.running(), bus_b.running():
+
+            async def delivered() -> None:
+                while not seen_b:
+                    await bus_a.publish("show.state", {"n": 1})
+                    await asyncio.sleep(0.2)
+
+            await asyncio.wait_for(delivered(), 10)
+            await asyncio.gather(*[bus_a.publish("show.state", {"n": n}) for n in range(2, 12)])
+            await _wait_for(lambda: any(p["n"] == 11 for p in seen_b))
+            assert list(range(2, 12)) == [p["n"] for p in seen_b if p["n"] >= 2]
+    finally:
+        await client_a.aclose()
+        await client_b.aclose()

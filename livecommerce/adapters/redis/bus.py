@@ -10,7 +10,8 @@ pool open dozens more, at ~2 ms of CPU apiece).
 On a Redis Cluster the bus keeps classic pub/sub, which the cluster forwards to every node: it
 listens on a pattern (sharded channels have none) and carries little (show state, key
 rotations); the heavy per-show traffic is the hub's fan-out, which shards. redis-py refuses
-PUBLISH in a cluster pipeline, so there a tick's messages go out as concurrent commands.
+PUBLISH in a cluster pipeline, so there a tick's messages go out one after another (in order:
+a show's `paused` must not overtake its `live`).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class RedisBus:
     async def _send(self, messages: list[tuple[str, str]]) -> list[Exception | None]:
         try:
             if is_cluster(self._client):
-                await asyncio.gather(*[self._client.publish(c, m) for c, m in messages])
+                for channel, message in messages:
+                    await self._client.publish(channel, message)
             else:
                 async with self._client.pipeline(transaction=False) as pipe:
                     for channel, message in messages:
