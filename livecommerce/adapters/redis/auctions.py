@@ -12,9 +12,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from redis import exceptions as redis_errors
-
-from livecommerce.adapters.redis.client import RedisClient
+from livecommerce.adapters.redis.client import UNAVAILABLE, RedisClient
 from livecommerce.domain.auctions import AuctionState, BidRow
 from livecommerce.errors import StoreUnavailable
 from livecommerce.services.ports import Commit, OwnedRow
@@ -81,7 +79,7 @@ class RedisAuctions:
         """A lost connection is StoreUnavailable (503), not a 500."""
         try:
             return await make()
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable("auction store unavailable") from exc
 
     async def state(self, offer_id: str) -> AuctionState | None:

@@ -24,10 +24,8 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from livecommerce.adapters.memory.bus import deliver
-from livecommerce.adapters.redis.client import RedisClient, is_cluster
+from livecommerce.adapters.redis.client import FAILURES, RedisClient, is_cluster
 from livecommerce.ids import new_id
 from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import BusHandler
@@ -63,7 +61,7 @@ class RedisBus:
                     for channel, message in messages:
                         pipe.publish(channel, message)
                     await pipe.execute()
-        except RedisError:
+        except FAILURES:
             log.warning(
                 "bus publish to redis failed; delivered on this node only",
                 extra={"topics": sorted({c.removeprefix(CHANNEL_PREFIX) for c, _ in messages})},
@@ -92,12 +90,12 @@ class RedisBus:
                     if message.get("type") != "pmessage":
                         continue
                     await self._dispatch(message["channel"], message["data"])
-            except (RedisError, OSError):
+            except FAILURES:
                 log.warning("bus listener lost redis; retrying in %.1fs", backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
             finally:
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*FAILURES):
                     await pubsub.aclose()
 
     async def _dispatch(self, channel: str, data: str) -> None:

@@ -20,6 +20,22 @@ from redis.backoff import ExponentialBackoff
 #: What every Redis adapter talks to: one server (or a primary) or a cluster.
 RedisClient = aioredis.Redis | RedisCluster
 
+#: What "Redis is away" looks like on one server or a cluster: a lost connection or a timeout,
+#: or a cluster missing a master (CLUSTERDOWN, a slot no node serves, no node reachable).
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.ClusterDownError,
+    redis_errors.SlotNotCoveredError,
+    redis_errors.RedisClusterUnreachableError,
+)
+#: Every failure of a Redis call, the cluster client's own (not `RedisError`s) included.
+FAILURES: tuple[type[Exception], ...] = (
+    redis_errors.RedisError,
+    redis_errors.RedisClusterException,
+    OSError,
+)
+
 
 class BoundedRedisCluster(RedisCluster):
     """A cluster client whose commands wait for a free slot instead of failing: redis-py's

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from redis import exceptions as redis_errors
-
-from livecommerce.adapters.redis.client import RedisClient
+from livecommerce.adapters.redis.client import UNAVAILABLE, RedisClient
 from livecommerce.errors import StoreUnavailable
 from livecommerce.services.ports import Claim, Claimed, Redeemed
 
@@ -69,7 +67,7 @@ async def _call(make: Callable[[], Awaitable[Any]]) -> Any:
     """A lost connection is StoreUnavailable (503), not a 500."""
     try:
         return await make()
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+    except UNAVAILABLE as exc:
         raise StoreUnavailable("coupon store unavailable") from exc
 
 

@@ -20,9 +20,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.exceptions import RedisError
-
-from livecommerce.adapters.redis.client import RedisClient, is_cluster
+from livecommerce.adapters.redis.client import FAILURES, RedisClient, is_cluster
 from livecommerce.services.ports import FanoutHandler, ReconnectHandler
 
 log = logging.getLogger(__name__)
@@ -76,7 +74,7 @@ class RedisFanout:
                         else:
                             pipe.publish(channel, data)
                     await pipe.execute()
-            except (RedisError, OSError):
+            except FAILURES:
                 log.warning(
                     "hub fan-out publish failed; %d events reached this node only", len(batch)
                 )
@@ -128,12 +126,12 @@ class RedisFanout:
                     self._gapfill = asyncio.ensure_future(self._on_reconnect())
                 first = False
                 await self._pump(pubsub)
-            except (RedisError, OSError):
+            except FAILURES:
                 self.connected.clear()
                 log.warning("hub fan-out lost redis; retrying in %.1fs", RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
             finally:
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*FAILURES):
                     await pubsub.aclose()
 
     async def _pump(self, pubsub: Any) -> None:

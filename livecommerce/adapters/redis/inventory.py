@@ -41,11 +41,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis import exceptions as redis_errors
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
-from livecommerce.adapters.redis.client import RedisClient
+from livecommerce.adapters.redis.client import UNAVAILABLE, RedisClient
 from livecommerce.domain import inventory as rules
 from livecommerce.domain.inventory import (
     PoolLevels,
@@ -320,7 +319,7 @@ class RedisInventory:
         """Run one Redis call; a lost connection becomes StoreUnavailable (503), not a 500."""
         try:
             return await make()
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable("inventory store unavailable") from exc
 
     async def instance(self) -> str:

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.crc import key_slot
-from redis.exceptions import RedisError
 
 from livecommerce.adapters.memory.ratelimit import MemoryRateLimiter
-from livecommerce.adapters.redis.client import RedisClient, is_cluster
+from livecommerce.adapters.redis.client import FAILURES, RedisClient, is_cluster
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 
@@ -112,7 +111,7 @@ class RedisRateLimiter:
             lines.append(f"{check.cost}{windows}")
         try:
             reply = await self._script(keys=keys, args=["\n".join(lines)])
-        except (RedisError, OSError):
+        except FAILURES:
             log.warning("rate limiter lost redis; limiting on this node only")
             return [
                 await self._fallback.allow(check.key, check.rates, check.cost) for check in checks
