@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 LOCK := requirements.lock
 PYTEST_ARGS ?=
 
-.PHONY: run test check bench soak lock system-deps venv format clean
+.PHONY: run test check bench soak lock system-deps venv format clean cluster
 
 ## Exactly the locked versions (hashes checked), then the project itself without resolving again.
 $(STAMP): $(LOCK) pyproject.toml
@@ -24,6 +24,10 @@ system-deps:
 
 run: $(STAMP)
 	$(PY) -m livecommerce serve
+
+## nginx + three nodes + a Redis Cluster + PostgreSQL on loopback (scripts/cluster down stops it).
+cluster: system-deps $(STAMP)
+	PY=$(PY) bash scripts/cluster up
 
 ## Re-resolve requirements.lock after changing pyproject.toml (UPGRADE=1 moves every pin).
 lock: $(STAMP)

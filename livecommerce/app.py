@@ -24,7 +24,12 @@ from livecommerce.adapters.clock import SystemClock
 from livecommerce.broadcast import BROADCAST
 from livecommerce.routes import setup_routes
 from livecommerce.routes.login import pre_session
-from livecommerce.routes.middleware import error_middleware, metrics_middleware, security_headers
+from livecommerce.routes.middleware import (
+    client_address,
+    error_middleware,
+    metrics_middleware,
+    security_headers,
+)
 from livecommerce.settings import Settings
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -58,7 +63,13 @@ async def _close_peers(app: web.Application) -> None:
 def create_app(settings: Settings) -> web.Application:
     registry = CollectorRegistry()
     app = web.Application(
-        middlewares=[metrics_middleware(registry), security_headers, error_middleware, pre_session],
+        middlewares=[
+            client_address(settings.server.trusted_proxies),
+            metrics_middleware(registry),
+            security_headers,
+            error_middleware,
+            pre_session,
+        ],
         client_max_size=max(settings.server.max_body_bytes, settings.shop.image_max_bytes) + 65536,
     )
     app[keys.SETTINGS] = settings

@@ -6,6 +6,7 @@ of being ignored. Secrets are ``SecretStr`` so they never print in logs or reprs
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +38,11 @@ class ServerSettings(Section):
     #: Signs CSRF tokens and keys stored token digests (a new key ends every session); empty =
     #: generated once and kept in ``<data_dir>/secret_key``.
     secret_key: SecretStr = SecretStr("")
+    #: Proxies (addresses or networks, e.g. ``127.0.0.1`` for a local nginx) whose
+    #: ``X-Forwarded-For`` names the client; empty = the peer address is the client. Behind a
+    #: proxy every per-address limit (sign-in attempts, hub connections, WHIP/WHEP) would
+    #: otherwise count the proxy as one client.
+    trusted_proxies: list[str] = []
     #: Secure cookies; None = only when public_url is https.
     cookie_secure: bool | None = None
     #: Largest accepted request body for JSON endpoints (uploads have their own cap).
@@ -53,6 +59,16 @@ class ServerSettings(Section):
     #: scan every connection's objects and stalled chat 0.5-1.5 s at 5,000 viewers (measured,
     #: docs/BENCHMARKS.md). Cycles are still collected, only in larger steps.
     gc_threshold: int = Field(100_000, ge=100, le=10_000_000)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an address or network") from exc
+        return value
 
     @field_validator("public_url")
     @classmethod
@@ -80,6 +96,9 @@ class RedisSettings(Section):
     url: str = ""
     #: The process's one pool: bus, rate limits, inventory, hub fan-out and presence share it.
     pool_size: int = Field(50, ge=1, le=1000)
+    #: ``url`` names one node of a Redis Cluster (Redis >= 7: the hub's fan-out uses sharded
+    #: pub/sub); the client finds the others and routes each key to its node.
+    cluster: bool = False
 
     @field_validator("url")
     @classmethod

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from livecommerce.settings import Settings, load_settings
-from tests.support.servers import PostgresServer, RedisServer, free_port
+from tests.support.servers import PostgresServer, RedisClusterServer, RedisServer, free_port
 
 SettingsFactory = Callable[..., Settings]
 
@@ -74,6 +74,22 @@ def redis_url(redis_server: RedisServer) -> str:
     except OSError:
         redis_server.start()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServer]:
+    cluster = RedisClusterServer(masters=3)
+    cluster.start()
+    yield cluster
+    cluster.cleanup()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: RedisClusterServer) -> str:
+    """One node of the session's flushed three-master Redis Cluster (connect with
+    ``cluster=True``)."""
+    redis_cluster.flush()
+    return redis_cluster.url
 
 
 @pytest.fixture(scope="session")

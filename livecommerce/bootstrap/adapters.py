@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -32,7 +31,7 @@ from livecommerce.adapters.memory.ratelimit import MemoryRateLimiter
 from livecommerce.adapters.prometheus import PrometheusShopMetrics
 from livecommerce.adapters.redis.auctions import RedisAuctions
 from livecommerce.adapters.redis.bus import RedisBus
-from livecommerce.adapters.redis.client import connect
+from livecommerce.adapters.redis.client import RedisClient, connect
 from livecommerce.adapters.redis.coupons import RedisDropClaims, RedisRedemptions
 from livecommerce.adapters.redis.fanout import RedisFanout
 from livecommerce.adapters.redis.inventory import RedisInventory
@@ -81,7 +80,7 @@ class Adapters:
     """What the process opened; services are built from these (tests may read them too)."""
 
     db: SqliteDatabase | PostgresDatabase
-    redis: aioredis.Redis | None
+    redis: RedisClient | None
     bus: Bus
     rate_limiter: RateLimiter
     inventory: InventoryStore
@@ -137,7 +136,7 @@ async def open_adapters(
         stack.push_async_callback(db.close)
         health: dict[str, HealthCheck] = {"store": db.ping}
         batch_max = settings.shop.batch_max
-        client: aioredis.Redis | None = None
+        client: RedisClient | None = None
         bus: Bus
         limiter: RateLimiter
         inventory: InventoryStore
@@ -147,7 +146,9 @@ async def open_adapters(
         redemptions: Redemptions
         drop_claims: DropClaims
         if settings.redis.url:
-            client = connect(settings.redis.url, settings.redis.pool_size)
+            client = connect(
+                settings.redis.url, settings.redis.pool_size, cluster=settings.redis.cluster
+            )
             stack.push_async_callback(client.aclose)
             redis_bus = RedisBus(client, batch_max=batch_max)
             await stack.enter_async_context(redis_bus.running())
@@ -243,7 +244,7 @@ async def open_adapters(
         )
 
 
-def _ping(client: aioredis.Redis) -> HealthCheck:
+def _ping(client: RedisClient) -> HealthCheck:
     async def ping() -> None:
         await client.ping()
 

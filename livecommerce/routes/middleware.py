@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -164,3 +165,35 @@ def metrics_middleware(registry: CollectorRegistry) -> Middleware:
             requests.labels(request.method, route, str(status)).inc()
 
     return observe
+
+
+def client_address(trusted: Sequence[str]) -> Middleware:
+    """The client's address behind trusted proxies: from one of them, the rightmost
+    ``X-Forwarded-For`` hop that is not itself trusted (the hops left of it are the client's
+    word, which anyone can forge). Everything after this middleware, the hub's handshake
+    included, sees that address as ``request.remote``."""
+    networks = [ipaddress.ip_network(entry, strict=False) for entry in trusted]
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    @web.middleware
+    async def resolve(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not networks or not request.remote or not is_trusted(request.remote):
+            return await handler(request)
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        for hop in reversed(hops):
+            if is_trusted(hop):
+                continue
+            try:
+                ipaddress.ip_address(hop)
+            except ValueError:
+                break  # a malformed hop: keep the proxy's own address
+            return await handler(request.clone(remote=hop))
+        return await handler(request)
+
+    return resolve

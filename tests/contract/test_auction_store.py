@@ -13,7 +13,6 @@ import pytest
 
 from livecommerce.adapters.memory.auctions import MemoryAuctions
 from livecommerce.adapters.redis.auctions import RedisAuctions
-from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.sql.auctions import SqlBidLog
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase, migrate
 from livecommerce.adapters.sql.orders import SqlOrderStore
@@ -28,18 +27,19 @@ from livecommerce.domain.money import Money
 from livecommerce.domain.offers import OfferKind, make_offer, start_offer
 from livecommerce.errors import BidTooLow
 from livecommerce.services.ports import AuctionRecord, AuctionStore
+from tests.contract.conftest import REDIS_KINDS, redis_for
 
 SETTINGS = make_settings(
     offer_id="ofr_c", currency="USD", starting_bid=100, duration_seconds=60, min_increment=10
 )
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=REDIS_KINDS)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[AuctionStore]:
     if request.param == "memory":
         yield MemoryAuctions()
         return
-    client = connect(request.getfixturevalue("redis_url"), 20)
+    client = redis_for(request, 20)
     await client.flushall()
     yield RedisAuctions(client)
     await client.aclose()

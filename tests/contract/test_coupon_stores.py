@@ -12,20 +12,20 @@ from typing import Any
 import pytest
 
 from livecommerce.adapters.memory.coupons import MemoryDropClaims, MemoryRedemptions
-from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.redis.coupons import RedisDropClaims, RedisRedemptions
 from livecommerce.adapters.sql.coupons import SqlCouponStore
 from livecommerce.adapters.sql.database import PostgresDatabase, SqliteDatabase
 from livecommerce.domain.coupons import CouponKind, drop_coupon, make_coupon
 from livecommerce.services.ports import Claimed, Drop, DropClaims, Redeemed, Redemptions
+from tests.contract.conftest import REDIS_KINDS, redis_for
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=REDIS_KINDS)
 async def counters(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Redemptions, DropClaims]]:
     if request.param == "memory":
         yield MemoryRedemptions(), MemoryDropClaims()
         return
-    client = connect(request.getfixturevalue("redis_url"), 20)
+    client = redis_for(request, 20)
     await client.flushall()
     yield RedisRedemptions(client), RedisDropClaims(client)
     await client.aclose()

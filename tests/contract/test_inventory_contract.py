@@ -22,6 +22,7 @@ from livecommerce.domain.inventory import (
 )
 from livecommerce.errors import LimitReached, NotFound, SoldOut, StockHeld, StoreUnavailable
 from livecommerce.services.ports import InventoryStore, ReserveResult
+from tests.contract.conftest import REDIS_KINDS, redis_for
 from tests.support.servers import RedisServer
 
 #: A flash offer with a cap, and a fixed offer without one, both selling variant "v" of "p".
@@ -33,12 +34,12 @@ def limited(line: StockLine, limit: int) -> StockLine:
     return StockLine(line.pool, line.variant_id, line.offer_id, line.capped, limit)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=REDIS_KINDS)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[InventoryStore]:
     if request.param == "memory":
         yield MemoryInventory()
         return
-    client = connect(request.getfixturevalue("redis_url"), 20)
+    client = redis_for(request, 20)
     yield RedisInventory(client)
     await client.aclose()
 
@@ -217,6 +218,22 @@ async def test_due_lists_only_expired_holds(store: InventoryStore) -> None:
     await store.reserve(FLASH, "paid", "b3", 1, 100)
     await store.commit("p", "paid")
     assert await store.due(500) == [("p", "early")]
+
+
+async def test_due_spans_pools_in_deadline_order(store: InventoryStore) -> None:
+    """The sweeper's list covers every pool (on a cluster, pools on different nodes), earliest
+    deadline first, cut at the limit; a pool whose holds settled drops out of it."""
+    for pool in ("p", "q", "r", "s"):
+        await store.restore(pool, rebuild({"v": 5}, {}, []))
+    for deadline, pool in ((400, "q"), (100, "r"), (300, "p"), (200, "s"), (900, "q")):
+        await store.reserve(StockLine(pool, "v", "fixed"), f"{pool}{deadline}", "b", 1, deadline)
+    assert [("r", "r100"), ("s", "s200"), ("p", "p300")] == await store.due(500, 3)
+    assert await store.release("r", "r100")
+    assert await store.commit("s", "s200")
+    assert [("p", "p300"), ("q", "q400")] == await store.due(500)
+    assert [] == await store.due(50)
+    await store.reserve(StockLine("r", "v", "fixed"), "again", "b", 1, 150)
+    assert [("r", "again"), ("p", "p300"), ("q", "q400")] == await store.due(500)
 
 
 async def test_restore_replace_rebuilds_from_durable_reservations(store: InventoryStore) -> None:

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from livecommerce.adapters.memory.inventory import MemoryInventory
-from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.redis.inventory import RedisInventory
 from livecommerce.domain import inventory as rules
 from livecommerce.errors import LimitReached, SoldOut, StockHeld
 from livecommerce.services.ports import InventoryStore
+from tests.contract.conftest import REDIS_KINDS, redis_for
 
 ON_HAND = {"v": 5, "w": 3}
 CAP, LIMIT = 4, 3
@@ -37,12 +37,12 @@ OPS = st.lists(
 _pools = itertools.count()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=REDIS_KINDS)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[InventoryStore]:
     if request.param == "memory":
         yield MemoryInventory()
         return
-    client = connect(request.getfixturevalue("redis_url"), 20)
+    client = redis_for(request, 20)
     yield RedisInventory(client)
     await client.aclose()
 

@@ -7,17 +7,17 @@ from collections.abc import AsyncIterator
 import pytest
 
 from livecommerce.adapters.memory.presence import MemoryPresence
-from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.redis.presence import RedisPresence
 from livecommerce.services.ports import PresenceStore
+from tests.contract.conftest import REDIS_KINDS, redis_for
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=REDIS_KINDS)
 async def presence(request: pytest.FixtureRequest) -> AsyncIterator[PresenceStore]:
     if request.param == "memory":
         yield MemoryPresence()
         return
-    client = connect(request.getfixturevalue("redis_url"), 4)
+    client = redis_for(request, 4)
     await client.delete("lc:presence:{show:s}", "lc:presence:{show:other}")
     yield RedisPresence(client)
     await client.aclose()

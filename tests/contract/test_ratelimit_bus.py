@@ -15,15 +15,16 @@ from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.redis.ratelimit import RedisRateLimiter
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.services.ports import RateLimiter
+from tests.contract.conftest import REDIS_KINDS, redis_for
 from tests.support.servers import RedisServer
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=REDIS_KINDS)
 async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
     if request.param == "memory":
         yield MemoryRateLimiter()
         return
-    client = connect(request.getfixturevalue("redis_url"), 10)
+    client = redis_for(request, 10)
     yield RedisRateLimiter(client)
     await client.aclose()
 
@@ -34,6 +35,15 @@ async def test_limiter_burst_and_independent_keys(limiter: RateLimiter) -> None:
     results = [await limiter.allow("user:a", rates) for _ in range(4)]
     assert [True, True, True, False] == results
     assert await limiter.allow("user:b", rates)
+
+
+async def test_limiter_one_tick_of_many_keys(limiter: RateLimiter) -> None:
+    """Checks of many keys made in one tick (one batch; on a cluster, one call per hash slot)
+    each count against their own key only."""
+    rates = [Rate(3, 30.0)]
+    results = await asyncio.gather(*[limiter.allow(f"u{i % 12}", rates) for i in range(60)])
+    allowed = [sum(ok for i, ok in enumerate(results) if i % 12 == k) for k in range(12)]
+    assert [3] * 12 == allowed
 
 
 async def test_limiter_long_window_holds(limiter: RateLimiter) -> None:
@@ -117,3 +127,32 @@ async def test_redis_bus_crosses_nodes_and_survives_restart(
         await asyncio.wait_for(delivered_after_restart(), 10)
     await client_a.aclose()
     await client_b.aclose()
+
+
+async def test_redis_bus_crosses_nodes_on_a_cluster(redis_cluster_url: str) -> None:
+    """On a Redis Cluster (classic pub/sub, forwarded to every master) node B sees each of node
+    A's events once, whichever master either node's listener is connected to."""
+    client_a = connect(redis_cluster_url, 5, cluster=True)
+    client_b = connect(redis_cluster_url, 5, cluster=True)
+    bus_a, bus_b = RedisBus(client_a), RedisBus(client_b)
+    seen_b: list[dict[str, Any]] = []
+
+    async def on_b(payload: dict[str, Any]) -> None:
+        seen_b.append(payload)
+
+    bus_b.subscribe("show.state", on_b)
+    try:
+        async with bus_a.running(), bus_b.running():
+
+            async def delivered() -> None:
+                while not seen_b:
+                    await bus_a.publish("show.state", {"n": 1})
+                    await asyncio.sleep(0.2)
+
+            await asyncio.wait_for(delivered(), 10)
+            await asyncio.gather(*[bus_a.publish("show.state", {"n": n}) for n in range(2, 12)])
+            await _wait_for(lambda: any(p["n"] == 11 for p in seen_b))
+            assert list(range(2, 12)) == [p["n"] for p in seen_b if p["n"] >= 2]
+    finally:
+        await client_a.aclose()
+        await client_b.aclose()

@@ -15,6 +15,7 @@ from livecommerce.adapters.sql.database import (
     UniqueViolation,
     migrate,
     migrations,
+    open_database,
 )
 from livecommerce.adapters.sql.shows import SqlShowStore
 from livecommerce.domain.access import Role
@@ -34,6 +35,18 @@ async def test_migrations_are_recorded_and_idempotent(db: Db) -> None:
     assert [] == await migrate(db)
     rows = await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
     assert [v for v, _, _ in migrations(db.dialect)] == [r["version"] for r in rows]
+
+
+async def test_nodes_starting_together_migrate_an_empty_database_once(postgres_url: str) -> None:
+    """Three nodes opening one empty PostgreSQL at once take turns, from the bookkeeping table
+    on: none fails, and every migration is applied by exactly one of them."""
+    opened = await asyncio.gather(*[open_database(postgres_url) for _ in range(3)])
+    try:
+        rows = await opened[0].fetchall("SELECT version FROM schema_migrations ORDER BY version")
+        assert [v for v, _, _ in migrations("postgres")] == [r["version"] for r in rows]
+    finally:
+        for db in opened:
+            await db.close()
 
 
 async def test_unique_violation_and_rollback(db: Db) -> None:

@@ -98,3 +98,21 @@ async def test_viewer_count_across_nodes(cluster: Cluster) -> None:
     finally:
         await on_a.close()
         await on_b.close()
+
+
+async def test_chat_and_counts_cross_nodes_on_a_redis_cluster(
+    settings_factory: SettingsFactory, redis_cluster_url: str
+) -> None:
+    """On a three-master Redis Cluster (sharded pub/sub, tagged presence keys), a line said on
+    node A reaches node B once and the viewer count sums both nodes."""
+    async with cluster_of(settings_factory, redis_cluster_url, ROOMY, redis_cluster=True) as made:
+        cast = made.cast
+        on_a = await join(made.a, cast, cast.alice.token)
+        on_b = await join(made.b, cast, None)
+        try:
+            line = (await say(on_a, cast, "across the cluster"))["message"]
+            assert line["id"] == (await on_b.expect("chat.message", within=10))["id"]
+            await on_b.expect("viewers.count", lambda d: d["count"] == 2, within=10)
+        finally:
+            await on_a.close()
+            await on_b.close()

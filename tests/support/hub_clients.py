@@ -203,12 +203,18 @@ class Cluster:
 
 @contextlib.asynccontextmanager
 async def cluster_of(
-    settings: Callable[..., Settings], redis_url: str, hub: dict[str, Any], **sections: Any
+    settings: Callable[..., Settings],
+    redis_url: str,
+    hub: dict[str, Any],
+    *,
+    redis_cluster: bool = False,
+    **sections: Any,
 ) -> AsyncIterator[Cluster]:
-    """Same data dir (one SQLite store), different ports, one Redis."""
+    """Same data dir (one SQLite store), different ports, one Redis (or one Redis Cluster)."""
+    redis = {"url": redis_url, "cluster": redis_cluster}
     async with (
-        running_app(settings(redis={"url": redis_url}, hub=hub, **sections)) as a,
-        running_app(settings(redis={"url": redis_url}, hub=hub, **sections)) as b,
+        running_app(settings(redis=redis, hub=hub, **sections)) as a,
+        running_app(settings(redis=redis, hub=hub, **sections)) as b,
     ):
         yield Cluster(a, b, await make_cast(a.app))
 

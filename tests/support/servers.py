@@ -96,6 +96,88 @@ class RedisServer:
             sock.recv(64)
 
 
+class RedisClusterServer:
+    """A throwaway Redis Cluster of `masters` redis-servers (no replicas, no persistence) on
+    free ports, its slots spread by ``redis-cli --cluster create``; ``root``: where the nodes
+    keep their cluster config (a temp dir unless given, e.g. ``scripts/cluster``'s state dir).
+    Its `url` names one node; a cluster client finds the others from it."""
+
+    def __init__(self, masters: int = 3, root: Path | None = None) -> None:
+        self.ports = [free_port() for _ in range(masters)]
+        # why: the cluster bus defaults to port + 10000, which may be taken or past 65535
+        self.bus_ports = [free_port() for _ in range(masters)]
+        self._own_root = root is None
+        self.root = root if root is not None else Path(tempfile.mkdtemp(prefix="lc-rcluster-"))
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def start(self, timeout: float = 30.0) -> None:
+        binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        if binary is None or cli is None:
+            raise RuntimeError("redis-server is not installed (make system-deps)")
+        for port, bus_port in zip(self.ports, self.bus_ports, strict=True):
+            node_dir = self.root / str(port)
+            node_dir.mkdir(parents=True, exist_ok=True)
+            self._procs.append(
+                subprocess.Popen(
+                    [
+                        binary,
+                        *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir)),
+                        *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
+                        *("--cluster-port", str(bus_port)),
+                        *("--save", "", "--appendonly", "no", "--loglevel", "warning"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=not self._own_root,
+                )
+            )
+        for port in self.ports:
+            wait_for_port(port, timeout)
+        subprocess.run(
+            [
+                *(cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports)),
+                *("--cluster-replicas", "0", "--cluster-yes"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+        deadline = time.monotonic() + timeout
+        while not all(self._ok(cli, port) for port in self.ports):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"redis cluster on {self.ports} not ok after {timeout}s")
+            time.sleep(0.1)
+
+    @staticmethod
+    def _ok(cli: str, port: int) -> bool:
+        info = subprocess.run(
+            [cli, "-p", str(port), "cluster", "info"], capture_output=True, text=True, timeout=5
+        ).stdout
+        return "cluster_state:ok" in info
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self._procs]
+
+    def flush(self) -> None:
+        for port in self.ports:
+            with socket.create_connection(("127.0.0.1", port), 2) as sock:
+                sock.sendall(b"FLUSHALL\r\n")
+                sock.recv(64)
+
+    def cleanup(self) -> None:
+        for proc in self._procs:
+            proc.kill()
+            proc.wait()
+        self._procs = []
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
 def _pg_bin(name: str) -> str:
     found = shutil.which(name)
     if found:
@@ -107,14 +189,22 @@ def _pg_bin(name: str) -> str:
 
 
 class PostgresServer:
-    """A private PostgreSQL cluster in a temp dir (initdb once), tuned for speed, not durability."""
+    """A private PostgreSQL cluster in a temp dir (initdb once), tuned for speed, not durability.
+    ``root``: a lasting dir instead (``scripts/cluster``'s state dir keeps its data between
+    runs; the server is then in its own session, so it outlives the script that started it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path | None = None) -> None:
         self.port = free_port()
-        self._dir = Path(tempfile.mkdtemp(prefix="lc-pg-"))
+        self._detached = root is not None
+        self._dir = root if root is not None else Path(tempfile.mkdtemp(prefix="lc-pg-"))
+        self._dir.mkdir(parents=True, exist_ok=True)
         self._proc: subprocess.Popen[bytes] | None = None
         # why: PostgreSQL refuses to run as root; tests run as root in CI
         self._user = "postgres" if os.geteuid() == 0 else None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
 
     def init(self) -> None:
         if self._user:
@@ -163,6 +253,7 @@ class PostgresServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             user=self._user,
+            start_new_session=self._detached,
         )
         wait_for_port(self.port, 30)
         time.sleep(0.2)
@@ -174,13 +265,15 @@ class PostgresServer:
         """The URL through the server's Unix socket: reachable from any network namespace."""
         return f"postgresql://postgres@/{database}?host={self._dir}&port={self.port}"
 
-    def create_database(self, name: str) -> str:
-        """A new empty database; returns its URL."""
-        subprocess.run(
+    def create_database(self, name: str, *, exist_ok: bool = False) -> str:
+        """A new empty database (or, with `exist_ok`, the one of that name); returns its URL."""
+        done = subprocess.run(
             [_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if done.returncode != 0 and not (exist_ok and "already exists" in done.stderr):
+            raise subprocess.CalledProcessError(done.returncode, done.args, stderr=done.stderr)
         return self.url(name)
 
     def kill(self) -> None:

@@ -173,11 +173,10 @@ class MemoryInventory:
         return None if current is None else current.reservations.get(reservation_id)
 
     async def due(self, now_ms: int, limit: int = 100) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        for name, pool in self._pools.items():
-            for res in pool.reservations.values():
-                if res.status is ReservationStatus.HELD and res.expires_at_ms <= now_ms:
-                    out.append((name, res.id))
-                    if len(out) >= limit:
-                        return out
-        return out
+        found = sorted(
+            (res.expires_at_ms, name, res.id)
+            for name, pool in self._pools.items()
+            for res in pool.reservations.values()
+            if res.status is ReservationStatus.HELD and res.expires_at_ms <= now_ms
+        )
+        return [(name, rid) for _deadline, name, rid in found[:limit]]

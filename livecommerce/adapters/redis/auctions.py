@@ -12,9 +12,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis import exceptions as redis_errors
-
+from livecommerce.adapters.redis.client import UNAVAILABLE, RedisClient
 from livecommerce.domain.auctions import AuctionState, BidRow
 from livecommerce.errors import StoreUnavailable
 from livecommerce.services.ports import Commit, OwnedRow
@@ -67,7 +65,7 @@ def _row(text: str) -> OwnedRow:
 
 
 class RedisAuctions:
-    def __init__(self, client: aioredis.Redis, prefix: str = "lc:auction") -> None:
+    def __init__(self, client: RedisClient, prefix: str = "lc:auction") -> None:
         self._redis = client
         self._prefix = prefix
         self._commit = client.register_script(_COMMIT)
@@ -81,7 +79,7 @@ class RedisAuctions:
         """A lost connection is StoreUnavailable (503), not a 500."""
         try:
             return await make()
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable("auction store unavailable") from exc
 
     async def state(self, offer_id: str) -> AuctionState | None:

@@ -6,6 +6,12 @@ Redis outage degrades a node to single-node behaviour instead of stopping it; th
 reconnects by itself when Redis returns. The messages published in one event-loop tick go out
 in one pipeline (a flash sale announces a hundred orders at once; one connection each made the
 pool open dozens more, at ~2 ms of CPU apiece).
+
+On a Redis Cluster the bus keeps classic pub/sub, which the cluster forwards to every node: it
+listens on a pattern (sharded channels have none) and carries little (show state, key
+rotations); the heavy per-show traffic is the hub's fan-out, which shards. redis-py refuses
+PUBLISH in a cluster pipeline, so there a tick's messages go out one after another (in order:
+a show's `paused` must not overtake its `live`).
 """
 
 from __future__ import annotations
@@ -18,10 +24,8 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from livecommerce.adapters.memory.bus import deliver
+from livecommerce.adapters.redis.client import FAILURES, RedisClient, is_cluster
 from livecommerce.ids import new_id
 from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import BusHandler
@@ -32,7 +36,7 @@ CHANNEL_PREFIX = "lc:bus:"
 
 
 class RedisBus:
-    def __init__(self, client: aioredis.Redis, *, batch_max: int = DEFAULT_BATCH_MAX) -> None:
+    def __init__(self, client: RedisClient, *, batch_max: int = DEFAULT_BATCH_MAX) -> None:
         self._client = client
         self._node = new_id("node")
         self._handlers: defaultdict[str, list[BusHandler]] = defaultdict(list)
@@ -49,11 +53,15 @@ class RedisBus:
 
     async def _send(self, messages: list[tuple[str, str]]) -> list[Exception | None]:
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
+            if is_cluster(self._client):
                 for channel, message in messages:
-                    pipe.publish(channel, message)
-                await pipe.execute()
-        except RedisError:
+                    await self._client.publish(channel, message)
+            else:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for channel, message in messages:
+                        pipe.publish(channel, message)
+                    await pipe.execute()
+        except FAILURES:
             log.warning(
                 "bus publish to redis failed; delivered on this node only",
                 extra={"topics": sorted({c.removeprefix(CHANNEL_PREFIX) for c, _ in messages})},
@@ -82,12 +90,12 @@ class RedisBus:
                     if message.get("type") != "pmessage":
                         continue
                     await self._dispatch(message["channel"], message["data"])
-            except (RedisError, OSError):
+            except FAILURES:
                 log.warning("bus listener lost redis; retrying in %.1fs", backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
             finally:
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*FAILURES):
                     await pubsub.aclose()
 
     async def _dispatch(self, channel: str, data: str) -> None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis import exceptions as redis_errors
-
+from livecommerce.adapters.redis.client import UNAVAILABLE, RedisClient
 from livecommerce.errors import StoreUnavailable
 from livecommerce.services.ports import Claim, Claimed, Redeemed
 
@@ -69,7 +67,7 @@ async def _call(make: Callable[[], Awaitable[Any]]) -> Any:
     """A lost connection is StoreUnavailable (503), not a 500."""
     try:
         return await make()
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+    except UNAVAILABLE as exc:
         raise StoreUnavailable("coupon store unavailable") from exc
 
 
@@ -78,7 +76,7 @@ def _text(value: Any) -> str:
 
 
 class RedisRedemptions:
-    def __init__(self, client: aioredis.Redis, prefix: str = "lc") -> None:
+    def __init__(self, client: RedisClient, prefix: str = "lc") -> None:
         self._redis = client
         self._prefix = prefix
         self._redeem = client.register_script(_REDEEM)
@@ -111,7 +109,7 @@ class RedisRedemptions:
 
 
 class RedisDropClaims:
-    def __init__(self, client: aioredis.Redis, prefix: str = "lc") -> None:
+    def __init__(self, client: RedisClient, prefix: str = "lc") -> None:
         self._redis = client
         self._prefix = prefix
         self._claim = client.register_script(_CLAIM)

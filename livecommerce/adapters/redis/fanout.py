@@ -5,6 +5,10 @@ The listener owns its pub/sub connection in one task (subscription changes are q
 and reconnects every half second while Redis is away, then resubscribes and asks the hub to
 fill the gap from the store. Presence is one key per (show, node) with a TTL, so a crashed
 node's viewers expire without anyone cleaning up, and no node's clock is trusted.
+
+On a Redis Cluster the channels are sharded (`SSUBSCRIBE`/`SPUBLISH`, Redis >= 7): a show's
+messages go only to the node that owns its channel's slot, instead of being forwarded over the
+cluster bus to every node, so the cluster's pub/sub load spreads with the shows.
 """
 
 from __future__ import annotations
@@ -16,9 +20,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
+from livecommerce.adapters.redis.client import FAILURES, RedisClient, is_cluster
 from livecommerce.services.ports import FanoutHandler, ReconnectHandler
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ OUTGOING_MAX = 10_000
 
 
 class RedisFanout:
-    def __init__(self, client: aioredis.Redis, node_id: str) -> None:
+    def __init__(self, client: RedisClient, node_id: str) -> None:
         self.node_id = node_id
         self._client = client
         self._watched: set[str] = set()
@@ -46,6 +48,7 @@ class RedisFanout:
         self.connected = asyncio.Event()
         self._gapfill: asyncio.Future[None] | None = None
         self._subscribing: dict[str, asyncio.Future[None]] = {}
+        self._sharded = is_cluster(client)
 
     def set_handlers(self, on_message: FanoutHandler, on_reconnect: ReconnectHandler) -> None:
         self._on_message = on_message
@@ -66,9 +69,12 @@ class RedisFanout:
             try:
                 async with self._client.pipeline(transaction=False) as pipe:
                     for channel, data in batch:
-                        pipe.publish(channel, data)
+                        if self._sharded:
+                            pipe.spublish(channel, data)
+                        else:
+                            pipe.publish(channel, data)
                     await pipe.execute()
-            except (RedisError, OSError):
+            except FAILURES:
                 log.warning(
                     "hub fan-out publish failed; %d events reached this node only", len(batch)
                 )
@@ -109,8 +115,8 @@ class RedisFanout:
             pubsub = self._client.pubsub()
             try:
                 # a placeholder channel keeps the connection in subscribed mode with no shows
-                await pubsub.subscribe(
-                    CHANNEL_PREFIX + "_", *(CHANNEL_PREFIX + s for s in self._watched)
+                await self._subscribe(
+                    pubsub, CHANNEL_PREFIX + "_", *(CHANNEL_PREFIX + s for s in self._watched)
                 )
                 while not self._changes.empty():
                     self._changes.get_nowait()  # the full set was just subscribed
@@ -120,12 +126,12 @@ class RedisFanout:
                     self._gapfill = asyncio.ensure_future(self._on_reconnect())
                 first = False
                 await self._pump(pubsub)
-            except (RedisError, OSError):
+            except FAILURES:
                 self.connected.clear()
                 log.warning("hub fan-out lost redis; retrying in %.1fs", RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
             finally:
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*FAILURES):
                     await pubsub.aclose()
 
     async def _pump(self, pubsub: Any) -> None:
@@ -133,14 +139,27 @@ class RedisFanout:
             while not self._changes.empty():
                 add, show_id = self._changes.get_nowait()
                 if add:
-                    await pubsub.subscribe(CHANNEL_PREFIX + show_id)
+                    await self._subscribe(pubsub, CHANNEL_PREFIX + show_id)
                     self._confirm({show_id})
+                elif self._sharded:
+                    await pubsub.sunsubscribe(CHANNEL_PREFIX + show_id)
                 else:
                     await pubsub.unsubscribe(CHANNEL_PREFIX + show_id)
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
-            if message is None or message.get("type") != "message":
+            if self._sharded:
+                message = await pubsub.get_sharded_message(
+                    ignore_subscribe_messages=True, timeout=0.05
+                )
+            else:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+            if message is None or message.get("type") not in ("message", "smessage"):
                 continue
             await self._dispatch(message["channel"], message["data"])
+
+    async def _subscribe(self, pubsub: Any, *channels: str) -> None:
+        if self._sharded:
+            await pubsub.ssubscribe(*channels)
+        else:
+            await pubsub.subscribe(*channels)
 
     def _confirm(self, show_ids: set[str]) -> None:
         """Wake joins waiting for these subscriptions (the SUBSCRIBE was written before any

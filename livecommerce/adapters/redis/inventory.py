@@ -5,12 +5,12 @@ change as one step: no oversell, no double release, however many nodes race. The
 peeks made in one event-loop tick go to Redis together (`TickBatcher`): one script call per
 pool runs them in order, each exactly as it would run alone, and answers each its own line.
 
-A pool is one product's stock, kept in four hashes that share the product's hash tag
-`{p:<product id>}`:
+A pool is one product's stock, kept in four hashes and a sorted set that share the product's
+hash tag `{p:<product id>}`:
 `v` (per variant: on-hand units, and `<variant>|held`), `caps` (per capped offer: `<offer>`,
 `<offer>|held`, `<offer>|sold`), `res` (reservations: `id -> status|qty|buyer|deadline|variant|
-offer|capped`) and `buyers` (`<offer>|<buyer> -> units`, for per-buyer limits). One sorted set
-indexes held reservations by deadline for the expiry sweeper.
+offer|capped`), `buyers` (`<offer>|<buyer> -> units`, for per-buyer limits) and `due` (held
+reservations by deadline, for the expiry sweeper).
 
 Why one tag per product: a reservation must check the variant's units and the offer's cap in
 the same step, and an offer can sell any variant of its product, while two offers (in two shows)
@@ -18,10 +18,14 @@ can sell the same variant. Tagging keys by variant would split an offer's cap ac
 tagging by offer would split a variant across offers. Every offer sells exactly one product, so
 the product is the smallest unit that holds both, and its keys always land in one slot. The
 cost: all of one product's flash-sale traffic goes to one Redis shard (it would anyway, since a
-variant's counter is a single key). The deadline index is global, so this adapter targets a
-single Redis (or a primary with replicas); on Redis Cluster the scripts would need the index
-split per tag (a `{p:…}:due` set per pool plus a set of pools with holds), see issue 18. The
-batches already keep to that: a batched call only ever touches one pool's keys (and the index).
+variant's counter is a single key).
+
+The expiry index is per pool, so the same scripts run on one Redis and on a Redis Cluster. The
+sweeper finds the pools through a registry sharded over `DUE_SHARDS` sets
+(`lc:inv:{due:<k>}:pools`, a pool in shard crc32(pool) mod `DUE_SHARDS`): a pool is added after
+every script that may have left a hold, and dropped when its index is empty, then re-added if a
+hold landed meanwhile (the re-check after the removal closes that race, since holds register
+after their script ran).
 
 Connections come from a `BlockingConnectionPool` with an explicit size: redis-py's default asyncio
 pool raises beyond 100 connections instead of waiting, which a flash-sale burst would hit.
@@ -32,14 +36,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
+from livecommerce.adapters.redis.client import UNAVAILABLE, RedisClient
 from livecommerce.domain import inventory as rules
 from livecommerce.domain.inventory import (
     PoolLevels,
@@ -54,7 +59,10 @@ from livecommerce.errors import InvalidInput, LimitReached, NotFound, StoreUnava
 from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 from livecommerce.services.ports import ReserveResult
 
-# KEYS: v, caps, res, buyers, due (of one pool). ARGV[1]: the pool; ARGV[2]: the requests, one
+#: How many sets the registry of pools with holds is split over (spread over a cluster's nodes).
+DUE_SHARDS = 16
+
+# KEYS: v, caps, res, buyers, due (of one pool). ARGV[1]: the requests, one
 # per line, "mode|reservation id|buyer|quantity|per-buyer limit (-1: none)|deadline|variant|
 # offer|capped (1/0)" with mode 'h' (hold) or 'p' (peek). One string rather than nine arguments
 # per request: redis-py's packing of each argument cost more CPU than the whole script. The
@@ -98,19 +106,19 @@ local function one(mode, rid, buyer, qty_arg, limit_arg, deadline, vid, oid, cap
   local record = 'held|' .. qty_arg .. '|' .. buyer .. '|' .. deadline .. '|' .. vid .. '|' ..
     oid .. '|' .. capped_arg
   redis.call('HSET', KEYS[3], rid, record)
-  redis.call('ZADD', KEYS[5], deadline, ARGV[1] .. '\\t' .. rid)
+  redis.call('ZADD', KEYS[5], deadline, rid)
   return '0;' .. on_hand .. ';' .. (held + qty) .. ';' .. cap .. ';' .. cap_held .. ';' ..
     cap_sold .. ';' .. record
 end
 local out = {}
-for req in string.gmatch(ARGV[2], '[^\\n]+') do
+for req in string.gmatch(ARGV[1], '[^\\n]+') do
   out[#out + 1] = one(string.match(req,
     '^(%a)|([^|]*)|([^|]*)|(-?%d+)|(-?%d+)|(-?%d+)|([^|]*)|([^|]*)|([01])$'))
 end
 return table.concat(out, '\\n')
 """
 
-# KEYS: as above. ARGV: reservation id, target status ('committed' | 'released'), pool.
+# KEYS: as above. ARGV: reservation id, target status ('committed' | 'released').
 _SETTLE = """
 local record = redis.call('HGET', KEYS[3], ARGV[1])
 if not record then return 0 end
@@ -131,7 +139,7 @@ if capped == '1' and redis.call('HEXISTS', KEYS[2], oid) == 1 then
 end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2] .. '|' .. qty .. '|' .. buyer .. '|' .. deadline ..
   '|' .. vid .. '|' .. oid .. '|' .. capped)
-redis.call('ZREM', KEYS[5], ARGV[3] .. '\\t' .. ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 return 1
 """
 
@@ -146,11 +154,11 @@ redis.call('HSET', KEYS[1], ARGV[1], new)
 return '0;' .. new .. ';' .. held
 """
 
-# KEYS: v, caps, res, buyers, due. ARGV: 'replace' | 'missing', pool, the state as JSON,
-# 'keep' | ''. `missing` on a loaded pool only adds variants and caps it lacks (HSETNX), never a
-# count. `replace` + `keep` adds the pool's held reservations the state lacks to it first.
+# KEYS: v, caps, res, buyers, due. ARGV: 'replace' | 'missing', the state as JSON, 'keep' | ''.
+# `missing` on a loaded pool only adds variants and caps it lacks (HSETNX), never a count.
+# `replace` + `keep` adds the pool's held reservations the state lacks to it first.
 _RESTORE = """
-local state = cjson.decode(ARGV[3])
+local state = cjson.decode(ARGV[2])
 local exists = redis.call('EXISTS', KEYS[1]) == 1
 if exists and ARGV[1] ~= 'replace' then
   local added = 0
@@ -165,7 +173,7 @@ if exists and ARGV[1] ~= 'replace' then
   end
   return added
 end
-if exists and ARGV[4] == 'keep' then
+if exists and ARGV[3] == 'keep' then
   local known = {}
   for _, r in ipairs(state.res) do known[r[1]] = true end
   local all = redis.call('HGETALL', KEYS[3])
@@ -194,12 +202,7 @@ if exists and ARGV[4] == 'keep' then
     end
   end
 end
-if exists then
-  for _, rid in ipairs(redis.call('HKEYS', KEYS[3])) do
-    redis.call('ZREM', KEYS[5], ARGV[2] .. '\\t' .. rid)
-  end
-end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 redis.call('HSET', KEYS[1], '~', '1')
 for vid, c in pairs(state.variants) do
   redis.call('HSET', KEYS[1], vid, c[1], vid .. '|held', c[2])
@@ -210,7 +213,7 @@ end
 for key, units in pairs(state.buyers) do redis.call('HSET', KEYS[4], key, units) end
 for _, r in ipairs(state.res) do
   redis.call('HSET', KEYS[3], r[1], r[2])
-  if r[3] >= 0 then redis.call('ZADD', KEYS[5], r[3], ARGV[2] .. '\\t' .. r[1]) end
+  if r[3] >= 0 then redis.call('ZADD', KEYS[5], r[3], r[1]) end
 end
 return 1
 """
@@ -289,11 +292,11 @@ class RedisInventory:
     sends each alone)."""
 
     def __init__(
-        self, client: Redis, *, prefix: str = "lc:inv", batch_max: int = DEFAULT_BATCH_MAX
+        self, client: RedisClient, *, prefix: str = "lc:inv", batch_max: int = DEFAULT_BATCH_MAX
     ) -> None:
         self._redis = client
         self._prefix = prefix
-        self._due_key = f"{prefix}:due"
+        self._registry = [f"{prefix}:{{due:{k}}}:pools" for k in range(DUE_SHARDS)]
         self._reserve: AsyncScript = self._redis.register_script(_RESERVE)
         self._asks: TickBatcher[_Ask, ReserveResult | None] = TickBatcher(self._run, batch_max)
         self._settle: AsyncScript = self._redis.register_script(_SETTLE)
@@ -302,18 +305,33 @@ class RedisInventory:
 
     def _keys(self, pool: str) -> list[str]:
         tag = f"{self._prefix}:{{p:{pool}}}"
-        return [f"{tag}:v", f"{tag}:caps", f"{tag}:res", f"{tag}:buyers", self._due_key]
+        return [f"{tag}:v", f"{tag}:caps", f"{tag}:res", f"{tag}:buyers", f"{tag}:due"]
+
+    def _shard(self, pool: str) -> str:
+        return self._registry[zlib.crc32(pool.encode()) % DUE_SHARDS]
+
+    async def _register(self, pool: str) -> None:
+        """List the pool for the sweeper (after the script that held, see the module doc)."""
+        key = self._shard(pool)
+        await self._call(lambda: self._redis.sadd(key, pool))
 
     async def _call(self, make: Callable[[], Awaitable[Any]]) -> Any:
         """Run one Redis call; a lost connection becomes StoreUnavailable (503), not a 500."""
         try:
             return await make()
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable("inventory store unavailable") from exc
 
     async def instance(self) -> str:
         """Redis's `run_id`: new at every start of the server, whatever its AOF brought back."""
-        info = await self._call(lambda: self._redis.info("server"))
+        client = self._redis
+        if isinstance(client, RedisCluster):
+            # every primary's: a restarted or failed-over node may have lost its pools
+            infos = await self._call(
+                lambda: client.info("server", target_nodes=RedisCluster.PRIMARIES)
+            )
+            return ",".join(sorted(str(info["run_id"]) for info in infos.values()))
+        info = await self._call(lambda: client.info("server"))
         return str(info["run_id"])
 
     async def warm(self, connections: int) -> None:
@@ -321,8 +339,13 @@ class RedisInventory:
         redis-py (it reads package metadata), which a cold pool would pay in the middle of the
         first flash sale. Also loads the scripts, so the first EVALSHA never misses."""
 
+        client = self._redis
+
         async def hold() -> None:
-            async with self._redis.client() as conn:
+            if isinstance(client, RedisCluster):
+                await client.ping(target_nodes=RedisCluster.PRIMARIES)
+                return
+            async with client.client() as conn:
                 await conn.ping()
 
         async def prepare() -> None:
@@ -359,8 +382,9 @@ class RedisInventory:
                 ],
             }
         )
-        args = ["replace" if replace else "missing", pool, payload, "keep" if keep_held else ""]
+        args = ["replace" if replace else "missing", payload, "keep" if keep_held else ""]
         done = await self._call(lambda: self._restore(keys=self._keys(pool), args=args))
+        await self._register(pool)
         return int(done) > 0
 
     async def reserve(
@@ -414,14 +438,16 @@ class RedisInventory:
             f"{a.expires_at_ms}|{a.line.variant_id}|{a.line.offer_id}|{1 if a.line.capped else 0}"
             for a in asks
         )
-        reply: str = await self._call(
-            lambda: self._reserve(keys=self._keys(pool), args=[pool, requests])
-        )
-        return reply.split("\n")
+        reply: str = await self._call(lambda: self._reserve(keys=self._keys(pool), args=[requests]))
+        lines = reply.split("\n")
+        # a replayed hold ("1;") registers again: its first registration may have failed
+        if any(line.startswith(("0;", "1;")) for line in lines):
+            await self._register(pool)
+        return lines
 
     async def _settle_as(self, pool: str, reservation_id: str, status: str) -> bool:
         done = await self._call(
-            lambda: self._settle(keys=self._keys(pool), args=[reservation_id, status, pool])
+            lambda: self._settle(keys=self._keys(pool), args=[reservation_id, status])
         )
         return int(done) == 1
 
@@ -479,11 +505,46 @@ class RedisInventory:
         return None if record is None else _parse(reservation_id, pool, record)
 
     async def due(self, now_ms: int, limit: int = 100) -> list[tuple[str, str]]:
-        members: list[Any] = await self._call(
-            lambda: self._redis.zrangebyscore(self._due_key, "-inf", now_ms, start=0, num=limit)
-        )
-        out: list[tuple[str, str]] = []
-        for member in members:
-            pool, _, rid = member.rpartition("\t")
-            out.append((pool, rid))
-        return out
+        """The `limit` earliest deadlines past `now_ms` over every listed pool; pools whose index
+        is empty leave the registry on the way."""
+
+        async def listed() -> list[Any]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in self._registry:
+                    pipe.smembers(key)
+                result: list[Any] = await pipe.execute()
+                return result
+
+        pools = sorted({str(p) for members in await self._call(listed) for p in members})
+        if not pools:
+            return []
+
+        async def scan() -> list[Any]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for pool in pools:
+                    due_key = self._keys(pool)[4]
+                    pipe.zrangebyscore(due_key, "-inf", now_ms, start=0, num=limit, withscores=True)
+                    pipe.zcard(due_key)
+                result: list[Any] = await pipe.execute()
+                return result
+
+        replies = await self._call(scan)
+        found: list[tuple[float, str, str]] = []
+        idle: list[str] = []
+        for i, pool in enumerate(pools):
+            members, size = replies[2 * i], replies[2 * i + 1]
+            found += [(score, pool, str(rid)) for rid, score in members]
+            if int(size) == 0:
+                idle.append(pool)
+        for pool in idle:
+            await self._unlist(pool)
+        found.sort()
+        return [(pool, rid) for _score, pool, rid in found[:limit]]
+
+    async def _unlist(self, pool: str) -> None:
+        """Drop an idle pool from the registry, and list it again if a hold landed meanwhile
+        (its own registration may have run before the removal)."""
+        key, due_key = self._shard(pool), self._keys(pool)[4]
+        await self._call(lambda: self._redis.srem(key, pool))
+        if int(await self._call(lambda: self._redis.zcard(due_key))) > 0:
+            await self._register(pool)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
+from livecommerce.adapters.redis.client import RedisClient
 from livecommerce.errors import StoreUnavailable
 
 #: A show nobody touches for this long is forgotten by Redis (the window is far shorter).
@@ -21,7 +21,7 @@ def presence_key(show_id: str) -> str:
 
 
 class RedisPresence:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._client = client
 
     async def touch(self, show_id: str, members: Collection[str], at_ms: int) -> None:

@@ -1,18 +1,22 @@
 """Sliding-window rate limits shared by every node, in one Lua script run with Redis's own
 clock; falls back to a per-node limiter while Redis is away, so a Redis outage never lets a
 flood through nor blocks everyone. The checks made in one event-loop tick share one script
-call (`TickBatcher`): a flash sale asks for a thousand buyers' checkout rates at once."""
+call (`TickBatcher`): a flash sale asks for a thousand buyers' checkout rates at once.
+
+A key's lists (one per rate) share the hash tag `{<key>}`; on a Redis Cluster a tick's checks
+are grouped by hash slot, one script call per slot, since a script may only touch one slot."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.crc import key_slot
 
 from livecommerce.adapters.memory.ratelimit import MemoryRateLimiter
+from livecommerce.adapters.redis.client import FAILURES, RedisClient, is_cluster
 from livecommerce.domain.ratelimit import Rate
 from livecommerce.services.batching import DEFAULT_BATCH_MAX, TickBatcher
 
@@ -71,8 +75,9 @@ class RedisRateLimiter:
     hold per node instead of per fleet, which is better than refusing or admitting everything.
     """
 
-    def __init__(self, client: aioredis.Redis, *, batch_max: int = DEFAULT_BATCH_MAX) -> None:
+    def __init__(self, client: RedisClient, *, batch_max: int = DEFAULT_BATCH_MAX) -> None:
         self._script = client.register_script(_WINDOW)
+        self._cluster = is_cluster(client)
         self._fallback = MemoryRateLimiter()
         self._checks: TickBatcher[_Check, bool] = TickBatcher(self._run, batch_max)
 
@@ -80,17 +85,33 @@ class RedisRateLimiter:
         return await self._checks.submit(_Check(key, tuple(rates), cost))
 
     async def _run(self, checks: list[_Check]) -> list[bool | Exception]:
+        if not self._cluster:
+            return await self._run_together(checks)
+        by_slot: dict[int, list[int]] = {}
+        for i, check in enumerate(checks):
+            by_slot.setdefault(key_slot(f"{{{check.key}}}".encode()), []).append(i)
+        groups = list(by_slot.values())
+        answers = await asyncio.gather(
+            *[self._run_together([checks[i] for i in idx]) for idx in groups]
+        )
+        out: list[bool | Exception] = [False] * len(checks)
+        for idx, answer in zip(groups, answers, strict=True):
+            for i, allowed in zip(idx, answer, strict=True):
+                out[i] = allowed
+        return out
+
+    async def _run_together(self, checks: list[_Check]) -> list[bool | Exception]:
         keys: list[str] = []
         lines: list[str] = []
         for check in checks:
             # "rlw" (window lists), not the GCRA's "rl" strings: a node of the old release may
             # still be running during a rolling upgrade
-            keys += [f"lc:rlw:{check.key}:{r.limit}:{r.per_seconds}" for r in check.rates]
+            keys += [f"lc:rlw:{{{check.key}}}:{r.limit}:{r.per_seconds}" for r in check.rates]
             windows = "".join(f"|{r.limit}|{r.per_seconds * 1000}" for r in check.rates)
             lines.append(f"{check.cost}{windows}")
         try:
             reply = await self._script(keys=keys, args=["\n".join(lines)])
-        except (RedisError, OSError):
+        except FAILURES:
             log.warning("rate limiter lost redis; limiting on this node only")
             return [
                 await self._fallback.allow(check.key, check.rates, check.cost) for check in checks

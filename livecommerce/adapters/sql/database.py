@@ -256,12 +256,17 @@ def _statements(sql: str) -> list[str]:
 async def migrate(db: SqliteDatabase | PostgresDatabase) -> list[int]:
     """Apply pending migrations, each in its own transaction; return the versions applied.
 
-    On PostgreSQL an advisory lock makes concurrent nodes starting together take turns.
+    On PostgreSQL an advisory lock makes concurrent nodes starting together take turns, from
+    the bookkeeping table on: two `CREATE TABLE IF NOT EXISTS` racing on an empty database
+    both pass the check and the second fails on the catalog's unique index.
     """
-    await db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-    )
+    async with db.transaction() as tx:
+        if tx.dialect == "postgres":
+            await tx.execute("SELECT pg_advisory_xact_lock(7426731)")
+        await tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+        )
     applied: list[int] = []
     for version, name, sql in migrations(db.dialect):
         async with db.transaction() as tx:

@@ -109,7 +109,8 @@ class InventoryStore(Protocol):
         ...
 
     async def due(self, now_ms: int, limit: int = 100) -> list[tuple[str, str]]:
-        """(pool, reservation id) of held reservations whose deadline has passed."""
+        """(pool, reservation id) of held reservations whose deadline has passed, earliest
+        deadline first, at most `limit`."""
         ...
 
 
