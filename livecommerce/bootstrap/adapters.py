@@ -1,5 +1,6 @@
 """Opening every adapter a process uses, once, from settings: the SQL pool, the one Redis pool
-(shared by the bus, rate limits, inventory, the hub's fan-out and presence), payment
+(shared by the bus, rate limits, inventory, the hub's fan-out and presence, and the media
+origin records), payment
 providers, files and metrics; and closing them in reverse order.
 
 This and ``bootstrap/services.py`` are the only modules that name concrete adapters; with no
@@ -23,6 +24,7 @@ from livecommerce.adapters.memory.bus import MemoryBus
 from livecommerce.adapters.memory.coupons import MemoryDropClaims, MemoryRedemptions
 from livecommerce.adapters.memory.fanout import LocalFanout
 from livecommerce.adapters.memory.inventory import MemoryInventory
+from livecommerce.adapters.memory.origins import MemoryShowOrigins
 from livecommerce.adapters.memory.presence import MemoryPresence
 from livecommerce.adapters.memory.ratelimit import MemoryRateLimiter
 from livecommerce.adapters.prometheus import PrometheusShopMetrics
@@ -32,6 +34,7 @@ from livecommerce.adapters.redis.client import connect
 from livecommerce.adapters.redis.coupons import RedisDropClaims, RedisRedemptions
 from livecommerce.adapters.redis.fanout import RedisFanout
 from livecommerce.adapters.redis.inventory import RedisInventory
+from livecommerce.adapters.redis.origins import RedisShowOrigins
 from livecommerce.adapters.redis.presence import RedisPresence
 from livecommerce.adapters.redis.ratelimit import RedisRateLimiter
 from livecommerce.adapters.sql.accounts import SqlAccountStore
@@ -62,6 +65,7 @@ from livecommerce.services.ports import (
     PresenceStore,
     RateLimiter,
     Redemptions,
+    ShowOrigins,
 )
 from livecommerce.settings import Settings
 
@@ -77,6 +81,7 @@ class Adapters:
     inventory: InventoryStore
     presence: PresenceStore
     fanout: Fanout
+    origins: ShowOrigins
     accounts: SqlAccountStore
     addresses: SqlAddressStore
     shows: SqlShowStore
@@ -122,6 +127,7 @@ async def open_adapters(
         inventory: InventoryStore
         presence: PresenceStore
         fanout: Fanout
+        origins: ShowOrigins
         auctions: AuctionStore
         redemptions: Redemptions
         drop_claims: DropClaims
@@ -136,6 +142,7 @@ async def open_adapters(
             inventory = redis_inventory
             presence = RedisPresence(client)
             fanout = RedisFanout(client, node_id)
+            origins = RedisShowOrigins(client)
             auctions = RedisAuctions(client)
             redemptions, drop_claims = RedisRedemptions(client), RedisDropClaims(client)
             health["redis"] = _ping(client)
@@ -144,6 +151,7 @@ async def open_adapters(
             inventory = MemoryInventory()
             presence = MemoryPresence(clock)
             fanout = LocalFanout(node_id)
+            origins = MemoryShowOrigins(clock)
             auctions = MemoryAuctions()
             redemptions, drop_claims = MemoryRedemptions(), MemoryDropClaims()
         pay = settings.payments
@@ -167,6 +175,7 @@ async def open_adapters(
             inventory=inventory,
             presence=presence,
             fanout=fanout,
+            origins=origins,
             accounts=SqlAccountStore(db, batch_max=batch_max),
             addresses=SqlAddressStore(db, batch_max=batch_max),
             shows=SqlShowStore(db),

@@ -182,4 +182,5 @@ def build_services(
         rate_limiter=a.rate_limiter,
         presence=a.presence,
         fanout=a.fanout,
+        origins=a.origins,
     )

@@ -1,6 +1,7 @@
 """The one typed object through which the planes reach the application: every service, built
 once by the composition root, plus the few ports a plane drives itself (the hub relays the
-bus, fans out across nodes and reports presence; handlers read the clock and rate limits).
+bus, fans out across nodes and reports presence; the broadcast plane records which node is a
+show's origin; handlers read the clock and rate limits).
 
 Routes, Socket.IO handlers and the broadcast plane take what they need from here
 (``app[keys.SERVICES]``) and never from each other's objects.
@@ -26,7 +27,14 @@ from livecommerce.services.moderation import ModerationService
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService
-from livecommerce.services.ports import Bus, Clock, Fanout, PresenceStore, RateLimiter
+from livecommerce.services.ports import (
+    Bus,
+    Clock,
+    Fanout,
+    PresenceStore,
+    RateLimiter,
+    ShowOrigins,
+)
 from livecommerce.services.qa import QaService
 from livecommerce.services.reviews import ReviewService
 from livecommerce.services.rsvps import RsvpService
@@ -63,3 +71,4 @@ class Services:
     rate_limiter: RateLimiter
     presence: PresenceStore
     fanout: Fanout
+    origins: ShowOrigins

@@ -6,8 +6,9 @@ gives it, so loopback, metadata and rebinding targets are unreachable through it
 What exists to guard: checkout and price changes are HTTP (cookie or bearer); bans are
 Socket.IO events only, whose handshake refuses other origins; the only URL a user supplies is
 a product's ``image_url``, which must be a path on this site and is never fetched by the
-server; the only outbound HTTP client in the code base is the Stripe adapter, whose address is
-the operator's configuration.
+server; the outbound HTTP clients in the code base are the Stripe adapter, whose address is
+the operator's configuration, and the edge's WHEP client, which reaches only the addresses
+other nodes record for themselves.
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ async def test_user_urls_are_same_site_and_never_fetched(shop: Shop) -> None:
     """A product's image_url pointing at loopback, the metadata address, IPv6 loopback, a
     rebinding host or another site is refused; a same-site path (even a redirect endpoint's)
     is stored but the server opens no connection for it; no server module but the Stripe
-    adapter holds an outbound HTTP client."""
+    adapter and the edge's node-to-node client holds an outbound HTTP client."""
     cast = shop.cast
     connections = 0
 
@@ -243,6 +244,7 @@ async def test_user_urls_are_same_site_and_never_fetched(shop: Shop) -> None:
         for path in package.rglob("*.py")
         if clients.search(path.read_text(encoding="utf-8"))
     }
-    # the server's only outbound client is Stripe's; cli.py's `verify-bids URL` is a tool the
-    # operator runs on a URL they type, never reached from a request
-    assert {"adapters/stripe.py", "cli.py"} == holders
+    # the server's outbound clients are Stripe's and the edge's WHEP client towards the other
+    # nodes (addresses from the origin records nodes write about themselves, never from a
+    # request); cli.py's `verify-bids URL` is a tool the operator runs on a URL they type
+    assert {"adapters/stripe.py", "broadcast/edge.py", "cli.py"} == holders

@@ -70,6 +70,7 @@ from livecommerce.services.ports.system import (
     PresenceStore,
     RateLimiter,
     ReconnectHandler,
+    ShowOrigins,
 )
 
 __all__ = [
@@ -125,6 +126,7 @@ __all__ = [
     "ShopMetrics",
     "Show",
     "ShowFigures",
+    "ShowOrigins",
     "ShowStore",
     "SignedWebhooks",
     "StockLedger",
