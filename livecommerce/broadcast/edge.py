@@ -188,7 +188,11 @@ async def open_pull(
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
     except Exception as exc:  # aiortc raises ValueError/InternalError on an odd answer
         raise MediaRejected(502, "origin_unavailable", "the origin's answer was refused") from exc
-    codecs = {t.kind: codec_of(list(t._codecs)) for t in pc.getTransceivers()}
+    codecs = {  # a kind the show lacks is answered inactive
+        t.kind: codec_of(list(t._codecs))
+        for t in pc.getTransceivers()
+        if t.currentDirection == "recvonly"
+    }
     if codecs.get("video") is None and codecs.get("audio") is None:
         raise MediaRejected(409, "show_not_live", "the origin sends no media")
     return PublishedMedia(codecs.get("video"), codecs.get("audio"), receivers.get("video"))

@@ -37,7 +37,7 @@ from livecommerce.broadcast.publisher import answer_publisher, publisher_offer
 from livecommerce.broadcast.relay import FeedCodec, ShowFeed
 from livecommerce.broadcast.session import PeerSession, Role, new_session_id
 from livecommerce.broadcast.synthetic import SyntheticSource
-from livecommerce.broadcast.viewer import answer_viewer, viewer_offer
+from livecommerce.broadcast.viewer import answer_viewer, pull_offer, viewer_offer
 from livecommerce.services.singleflight import SingleFlight
 
 __all__ = ["BroadcastManager", "FeedListener", "ShowGate"]
@@ -398,12 +398,8 @@ class BroadcastManager:
         (started, or moved to where the origin record points, and shared by every viewer)."""
         if self.edge is not None and not self._local_source(show_id):
             origin = await self._origin_of(show_id)
-            current = self._pulls.get(show_id)
-            if (
-                origin is not None
-                and origin != self.edge.node_url
-                and (current is None or current[1] != origin)
-            ):
+            if origin is not None and origin != self.edge.node_url:
+                # joins a pull being started; returns at once when one from there is running
                 await self._pull_flight.run(show_id, lambda: self._start_pull(show_id, origin))
         feed = self.feeds.get(show_id)
         if feed is None or feed.closed or (feed.video_codec is None and feed.audio_codec is None):
@@ -423,7 +419,7 @@ class BroadcastManager:
             or (feed.video_codec is None and feed.audio_codec is None)
         ):
             raise MediaRejected(409, "not_origin", "this node does not publish the show")
-        filtered = viewer_offer(offer, feed)
+        filtered = pull_offer(offer, feed)
         session = self._new_session(show_id, "edge")
         try:
             await answer_viewer(session, feed, filtered)
