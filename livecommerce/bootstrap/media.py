@@ -114,6 +114,18 @@ def _register_metrics(
         registry=registry,
     )
     viewers.set_function(lambda: manager.viewer_count())
+    pulls = Gauge(
+        "livecommerce_broadcast_edge_pulls",
+        "Shows this node pulls from their origin node for its WHEP viewers",
+        registry=registry,
+    )
+    pulls.set_function(lambda: manager.pull_count)
+    edges = Gauge(
+        "livecommerce_broadcast_edge_sessions",
+        "Other nodes pulling a show published on this node",
+        registry=registry,
+    )
+    edges.set_function(lambda: manager.edge_count())
     live = Gauge(
         "livecommerce_broadcast_live_feeds", "Shows with a feed on this node", registry=registry
     )

@@ -114,6 +114,11 @@ class BroadcastManager:
         """Open peer connections on this node (tests assert it returns to zero)."""
         return len(self.sessions)
 
+    @property
+    def pull_count(self) -> int:
+        """Shows this node pulls from their origin (one pull each, whatever its viewers)."""
+        return len(self._pulls)
+
     def edge_count(self, show_id: str | None = None) -> int:
         """Other nodes pulling from this one, for one show or for all."""
         return sum(

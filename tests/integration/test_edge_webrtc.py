@@ -86,6 +86,8 @@ async def test_edge_viewers_share_one_pull_that_stops_after_the_last_leaves(
             assert 1 == b.manager.pulls_started
             assert 1 == a.manager.edge_count(a.show_id)
             assert (0, 2) == (a.manager.viewer_count(), b.manager.viewer_count())
+            async with b.http.get(f"{b.base_url}/metrics") as resp:
+                assert "livecommerce_broadcast_edge_pulls 1.0" in await resp.text()
 
             origin_feed = a.manager.feeds[a.show_id]
             asked = origin_feed.stats.keyframe_requests
