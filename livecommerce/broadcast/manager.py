@@ -625,7 +625,10 @@ class BroadcastManager:
         if session_id is not None and session_id in self.sessions:
             log.info("publisher of show %s moved to another node", show_id)
             await self._close_session(self.sessions[session_id], pause=False)
-        await self.stop_synthetic_now(show_id)
+        feed = self.feeds.get(show_id)
+        if await self.stop_synthetic_now(show_id) and feed is not None:
+            for listener in self.listeners:
+                listener.feed_paused(feed)
         try:
             await self._follow_origin(show_id, node_url)
         except Exception:
@@ -633,8 +636,9 @@ class BroadcastManager:
 
     async def _origin_loop(self) -> None:
         """Every third of the record's TTL: refresh the records of the shows published here
-        (a record another node took means the publisher moved there), and point the pulls
-        of the shows published elsewhere at their origin (it may have moved or died)."""
+        (a record another node took means the publisher moved there), end the pulls nobody
+        watches, and point the pulls of the shows published elsewhere at their origin (it may
+        have moved or died)."""
         assert self.edge is not None
         edge = self.edge
         while True:
@@ -650,6 +654,9 @@ class BroadcastManager:
                     continue
                 if moved_to is not None:
                     await self._origin_moved(show_id, moved_to)
+            for show_id in list(self._pulls):
+                if self.viewer_count(show_id) == 0:  # e.g. its only viewer was refused (cap)
+                    self._linger(show_id)
             for show_id in list(self.feeds):
                 try:
                     await self._follow_origin(show_id)
