@@ -35,6 +35,9 @@ class ServerSettings(Section):
     data_dir: Path = Path("data")
     #: The address clients use (behind a proxy, the proxy's); empty = http://host:port.
     public_url: str = ""
+    #: The address the other nodes reach this node at (edge WebRTC pulls a show from its origin
+    #: node here); empty = http://host:port, which is wrong when host is 0.0.0.0.
+    internal_url: str = ""
     #: Signs CSRF tokens and keys stored token digests (a new key ends every session); empty =
     #: generated once and kept in ``<data_dir>/secret_key``.
     secret_key: SecretStr = SecretStr("")
@@ -70,7 +73,7 @@ class ServerSettings(Section):
                 raise ValueError(f"{entry!r} is not an address or network") from exc
         return value
 
-    @field_validator("public_url")
+    @field_validator("public_url", "internal_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
@@ -161,6 +164,12 @@ class BroadcastSettings(Section):
     #: A show paused (publisher gone) longer than this ends; a publisher back inside it resumes
     #: the same show.
     reconnect_grace_seconds: float = Field(300.0, ge=0)
+    #: Edge WebRTC: a node with no viewer left of a show it pulls from another node keeps the
+    #: pull this long (a reloading viewer gets its picture at once), then stops it.
+    edge_linger_seconds: float = Field(10.0, ge=0)
+    #: Edge WebRTC: life of a show's origin record in Redis; the origin refreshes it every third
+    #: of it, so a dead origin is forgotten (and its edges re-pull from a new one) after this.
+    origin_ttl_seconds: float = Field(10.0, ge=1, le=300)
     #: WHIP offers per minute per client address and per show (WHEP: 4x the address rate).
     whip_rate_per_minute: int = Field(30, ge=1)
     #: Synthetic source (demo show, tests, benchmarks).
@@ -408,6 +417,11 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
+
+    @property
+    def node_url(self) -> str:
+        """Where the other nodes reach this one (``server.internal_url``, else host:port)."""
+        return self.server.internal_url or f"http://{self.server.host}:{self.server.port}"
 
     @property
     def media_dir(self) -> Path:

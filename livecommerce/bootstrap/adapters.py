@@ -1,6 +1,7 @@
 """Opening every adapter a process uses, once, from settings: the SQL pool, the one Redis pool
-(shared by the bus, rate limits, inventory, the hub's fan-out and presence), payment
-providers, the webhook sender, files and metrics; and closing them in reverse order.
+(shared by the bus, rate limits, inventory, the hub's fan-out and presence, and the media
+origin records), payment providers, the webhook sender, files and metrics; and closing them in
+reverse order.
 
 This and ``bootstrap/services.py`` are the only modules that name concrete adapters; with no
 Redis URL the in-process ones stand in (one node only).
@@ -26,6 +27,7 @@ from livecommerce.adapters.memory.bus import MemoryBus
 from livecommerce.adapters.memory.coupons import MemoryDropClaims, MemoryRedemptions
 from livecommerce.adapters.memory.fanout import LocalFanout
 from livecommerce.adapters.memory.inventory import MemoryInventory
+from livecommerce.adapters.memory.origins import MemoryShowOrigins
 from livecommerce.adapters.memory.presence import MemoryPresence
 from livecommerce.adapters.memory.ratelimit import MemoryRateLimiter
 from livecommerce.adapters.prometheus import PrometheusShopMetrics
@@ -35,6 +37,7 @@ from livecommerce.adapters.redis.client import RedisClient, connect
 from livecommerce.adapters.redis.coupons import RedisDropClaims, RedisRedemptions
 from livecommerce.adapters.redis.fanout import RedisFanout
 from livecommerce.adapters.redis.inventory import RedisInventory
+from livecommerce.adapters.redis.origins import RedisShowOrigins
 from livecommerce.adapters.redis.presence import RedisPresence
 from livecommerce.adapters.redis.ratelimit import RedisRateLimiter
 from livecommerce.adapters.sql.accounts import SqlAccountStore
@@ -71,6 +74,7 @@ from livecommerce.services.ports import (
     PresenceStore,
     RateLimiter,
     Redemptions,
+    ShowOrigins,
 )
 from livecommerce.settings import Settings
 
@@ -86,6 +90,7 @@ class Adapters:
     inventory: InventoryStore
     presence: PresenceStore
     fanout: Fanout
+    origins: ShowOrigins
     accounts: SqlAccountStore
     addresses: SqlAddressStore
     shows: SqlShowStore
@@ -142,6 +147,7 @@ async def open_adapters(
         inventory: InventoryStore
         presence: PresenceStore
         fanout: Fanout
+        origins: ShowOrigins
         auctions: AuctionStore
         redemptions: Redemptions
         drop_claims: DropClaims
@@ -158,6 +164,7 @@ async def open_adapters(
             inventory = redis_inventory
             presence = RedisPresence(client)
             fanout = RedisFanout(client, node_id)
+            origins = RedisShowOrigins(client)
             auctions = RedisAuctions(client)
             redemptions, drop_claims = RedisRedemptions(client), RedisDropClaims(client)
             health["redis"] = _ping(client)
@@ -166,6 +173,7 @@ async def open_adapters(
             inventory = MemoryInventory()
             presence = MemoryPresence()
             fanout = LocalFanout(node_id)
+            origins = MemoryShowOrigins(clock)
             auctions = MemoryAuctions()
             redemptions, drop_claims = MemoryRedemptions(), MemoryDropClaims()
         pay = settings.payments
@@ -212,6 +220,7 @@ async def open_adapters(
             inventory=inventory,
             presence=presence,
             fanout=fanout,
+            origins=origins,
             accounts=SqlAccountStore(db, batch_max=batch_max),
             addresses=SqlAddressStore(db, batch_max=batch_max),
             shows=SqlShowStore(db),

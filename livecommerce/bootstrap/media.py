@@ -1,6 +1,8 @@
-"""Starting and stopping the broadcast plane: the peer-session manager, the HLS packagers
-(writing under the data dir's media folder), the stream-key rotation subscription, the media
-gauges, and the demo show's synthetic test pattern."""
+"""Starting and stopping the broadcast plane: the peer-session manager with its edge links
+(origin records, the WHEP client towards other nodes, the node-token key derived from the
+secret key), the HLS packagers (writing under the data dir's media folder), the bus
+subscriptions (stream-key rotation, show state, origin moves), the media gauges, and the demo
+show's synthetic test pattern."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from livecommerce import keys
 from livecommerce.broadcast import BROADCAST, HLS
 from livecommerce.broadcast.config import BroadcastConfig, Rendition
+from livecommerce.broadcast.edge import EdgeLinks, OriginClient, pull_key
 from livecommerce.broadcast.gate import ShowServiceGate
 from livecommerce.broadcast.hls import HlsPackagers
 from livecommerce.broadcast.ice import IcePolicy
@@ -35,8 +39,23 @@ async def running_media(
         synthetic_fps=section.synthetic_fps,
         synthetic_bitrate=section.synthetic_bitrate,
     )
+    key = pull_key(app[keys.SECRET_KEY])
+    client = OriginClient(key)
+
+    async def announce(show_id: str, node_url: str) -> None:
+        await services.bus.publish("show.origin", {"show_id": show_id, "node_url": node_url})
+
+    edge = EdgeLinks(
+        services.origins,
+        settings.node_url,
+        key,
+        client,
+        linger_seconds=section.edge_linger_seconds,
+        origin_ttl_seconds=section.origin_ttl_seconds,
+        announce=announce,
+    )
     manager = BroadcastManager(
-        ShowServiceGate(services.shows, services.lifecycle, services.clock), policy, config
+        ShowServiceGate(services.shows, services.lifecycle, services.clock), policy, config, edge
     )
     packagers = HlsPackagers(
         settings.media_dir / "hls",
@@ -61,13 +80,21 @@ async def running_media(
         elif state == "paused":
             await manager.paused_elsewhere(show_id)
 
+    async def on_show_origin(payload: dict[str, Any]) -> None:
+        show_id, node_url = str(payload.get("show_id", "")), str(payload.get("node_url", ""))
+        if show_id and node_url:
+            manager.origin_announced(show_id, node_url)
+
     services.bus.subscribe("show.key_rotated", on_key_rotated)
     services.bus.subscribe("show.state", on_show_state)
+    services.bus.subscribe("show.origin", on_show_origin)
     _register_metrics(registry, manager, packagers)
+    manager.start()
     try:
         yield manager
     finally:
         await manager.close()
+        await client.close()
         await packagers.close()
 
 
@@ -88,6 +115,18 @@ def _register_metrics(
         registry=registry,
     )
     viewers.set_function(lambda: manager.viewer_count())
+    pulls = Gauge(
+        "livecommerce_broadcast_edge_pulls",
+        "Shows this node pulls from their origin node for its WHEP viewers",
+        registry=registry,
+    )
+    pulls.set_function(lambda: manager.pull_count)
+    edges = Gauge(
+        "livecommerce_broadcast_edge_sessions",
+        "Other nodes pulling a show published on this node",
+        registry=registry,
+    )
+    edges.set_function(lambda: manager.edge_count())
     live = Gauge(
         "livecommerce_broadcast_live_feeds", "Shows with a feed on this node", registry=registry
     )

@@ -261,4 +261,5 @@ def build_services(
         rate_limiter=a.rate_limiter,
         presence=presence,
         fanout=a.fanout,
+        origins=a.origins,
     )

@@ -6,9 +6,13 @@ removed when it is closed, so a test can prove no error path leaves one behind),
 stream key replaces the old session: a reloaded studio or a reconnecting OBS must never be
 locked out by its own dead session), the viewer cap, and what the media plane tells the
 lifecycle: the show is live when its media flows, paused when its publisher leaves, drops or
-stalls. It never ends a show; it follows the end (:meth:`end_show`). Answering an offer is left
-to :mod:`~livecommerce.broadcast.publisher` (WHIP) and :mod:`~livecommerce.broadcast.viewer`
-(WHEP); this module decides who may connect and closes whatever a failed answer left open. It
+stalls. It never ends a show; it follows the end (:meth:`end_show`). With :class:`EdgeLinks`
+it also records this node as the origin of the shows published here and serves WHEP viewers of
+shows published elsewhere from one pull per show (:mod:`~livecommerce.broadcast.edge`), which
+it stops a linger after the last local viewer left and moves when the origin moves. Answering
+an offer is left to :mod:`~livecommerce.broadcast.publisher` (WHIP),
+:mod:`~livecommerce.broadcast.viewer` (WHEP) and :mod:`~livecommerce.broadcast.edge` (pulls);
+this module decides who may connect and closes whatever a failed answer left open. It
 knows nothing of HTTP: routes turn :class:`MediaRejected` into responses, and a
 :class:`ShowGate` (built by ``setup``) connects it to the show service.
 """
@@ -24,16 +28,18 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from livecommerce.broadcast.config import BroadcastConfig
+from livecommerce.broadcast.edge import EdgeLinks, open_pull, verify_node_token
 from livecommerce.broadcast.encoder import SyntheticShowSource
-from livecommerce.broadcast.errors import MediaRejected
+from livecommerce.broadcast.errors import MediaRejected, unauthenticated
 from livecommerce.broadcast.ice import IcePolicy, create_peer_connection
 from livecommerce.broadcast.ingest import request_publisher_keyframe
 from livecommerce.broadcast.publisher import answer_publisher, publisher_offer
 from livecommerce.broadcast.relay import FeedCodec, ShowFeed
 from livecommerce.broadcast.session import PeerSession, Role, new_session_id
 from livecommerce.broadcast.synthetic import SyntheticSource
-from livecommerce.broadcast.viewer import answer_viewer, viewer_offer
+from livecommerce.broadcast.viewer import answer_viewer, pull_offer, viewer_offer
 from livecommerce.domain.presence import person_key
+from livecommerce.services.singleflight import SingleFlight
 
 __all__ = ["BroadcastManager", "FeedListener", "ShowGate"]
 
@@ -80,10 +86,18 @@ class BroadcastManager:
         gate: ShowGate,
         policy: IcePolicy,
         config: BroadcastConfig | None = None,
+        edge: EdgeLinks | None = None,
     ) -> None:
         self.gate = gate
         self.policy = policy
         self.config = config or BroadcastConfig()
+        #: Origin records and pulls between nodes; None = this node serves its own shows only.
+        self.edge = edge
+        #: Pulls this node started (an edge pulls once per show however many viewers it has).
+        self.pulls_started = 0
+        self._pulls: dict[str, tuple[PeerSession, str]] = {}  # show_id -> (pull, origin URL)
+        self._pull_flight = SingleFlight()
+        self._lingers: dict[str, asyncio.TimerHandle] = {}
         self.sessions: dict[str, PeerSession] = {}
         self.feeds: dict[str, ShowFeed] = {}
         self.listeners: list[FeedListener] = []
@@ -100,6 +114,19 @@ class BroadcastManager:
     def peer_count(self) -> int:
         """Open peer connections on this node (tests assert it returns to zero)."""
         return len(self.sessions)
+
+    @property
+    def pull_count(self) -> int:
+        """Shows this node pulls from their origin (one pull each, whatever its viewers)."""
+        return len(self._pulls)
+
+    def edge_count(self, show_id: str | None = None) -> int:
+        """Other nodes pulling from this one, for one show or for all."""
+        return sum(
+            1
+            for s in self.sessions.values()
+            if s.role == "edge" and (show_id is None or s.show_id == show_id)
+        )
 
     def viewer_count(self, show_id: str | None = None) -> int:
         """WebRTC viewers on this node, of one show or of all shows."""
@@ -133,8 +160,9 @@ class BroadcastManager:
         return task
 
     async def _close_session(self, session: PeerSession, pause: bool = True) -> None:
-        """Close a session; a publisher's closing pauses its show unless ``pause`` is False
-        (replaced by a new publisher, show ended, node shutting down)."""
+        """Close a session; a publisher's closing pauses its show, and a pull's closing looks
+        for the show's origin again when viewers remain, unless ``pause`` is False (replaced by
+        a new source, show ended, pull no longer wanted, node shutting down)."""
         if session.closed:
             return
         session.closed = True
@@ -154,8 +182,17 @@ class BroadcastManager:
                 last_media = feed.last_packet_ms
                 for listener in self.listeners:
                     listener.feed_paused(feed)
+            await self._release_origin(session.show_id)
             if pause and not self._closing:
                 self._spawn(self.gate.mark_paused(session.show_id, last_media), "pause")
+        elif session.role == "pull":
+            await self._pull_closed(session, pause)
+        elif (
+            session.role == "viewer"
+            and session.show_id in self._pulls
+            and self.viewer_count(session.show_id) == 0
+        ):
+            self._linger(session.show_id)
 
     def _remember_gone(self, session: PeerSession) -> None:
         self._gone[session.id] = (session.show_id, session.role)
@@ -246,6 +283,7 @@ class BroadcastManager:
 
         await self._attach(feed, media.video, media.audio, ask_keyframe)
         self._watch(session)
+        await self._claim_origin(show_id)
         return session.id, session.pc.localDescription.sdp
 
     async def _replace_source(self, show_id: str) -> bool:
@@ -253,6 +291,9 @@ class BroadcastManager:
         without pausing it: the new source takes over the same feed and viewers. True when
         there was one."""
         replaced = await self.stop_synthetic_now(show_id)
+        pull = self._pulls.get(show_id)
+        if pull is not None:  # the publisher came to this edge: it is the origin now
+            await self._close_session(pull[0], pause=False)
         current = self._publishers.get(show_id)
         if current is not None and current in self.sessions:
             log.info("publisher of show %s replaced by a new session", show_id)
@@ -266,8 +307,11 @@ class BroadcastManager:
         video: FeedCodec | None,
         audio: FeedCodec | None,
         ask_keyframe: Callable[[], None],
+        local: bool = True,
     ) -> None:
         """Give the feed its new source; the show goes live when the first packet arrives.
+        A pull (``local`` False) is a copy of another node's source: the origin runs the
+        show's lifecycle and HLS, so listeners are not told of it.
 
         Viewers of a paused show keep their connection and get the new media as it comes, as
         long as the codec stayed the same; a viewer negotiated for another codec cannot decode
@@ -287,6 +331,10 @@ class BroadcastManager:
                 s for s in self.sessions.values() if s.show_id == show_id and s.role == "viewer"
             ]:
                 await self._close_session(viewer)
+
+        if not local:
+            feed.attach_source(video, audio, ask_keyframe)
+            return
 
         def flowing(at_ms: int) -> None:
             self._spawn(self.gate.mark_live(show_id, at_ms), "live")
@@ -338,13 +386,15 @@ class BroadcastManager:
         show_id: str,
         offer: str,
         person: str | None = None,
+        node_token: str | None = None,
     ) -> tuple[str, str]:
         """Add a WHEP viewer, counted as ``person`` (docs/METRICS.md), else as this one
-        session; returns (session id, answer SDP)."""
+        session, or, with a node token, another node's pull (never counted); returns (session
+        id, answer SDP). A show published on another node is pulled from there first."""
         await self.gate.check_viewable(show_id)
-        feed = self.feeds.get(show_id)
-        if feed is None or feed.closed or (feed.video_codec is None and feed.audio_codec is None):
-            raise MediaRejected(409, "show_not_live", "the show is not live")
+        if node_token is not None:
+            return await self._serve_edge(show_id, offer, node_token)
+        feed = await self._viewer_feed(show_id)
         if self.viewer_count() >= self.config.viewer_cap:
             raise MediaRejected(
                 503,
@@ -355,6 +405,7 @@ class BroadcastManager:
         filtered = viewer_offer(offer, feed)
         session = self._new_session(show_id, "viewer")
         session.person = person or person_key(None, None, session.id)
+        self._unlinger(show_id)
         try:
             await answer_viewer(session, feed, filtered)
         except BaseException:
@@ -363,16 +414,55 @@ class BroadcastManager:
         self._watch(session)
         return session.id, session.pc.localDescription.sdp
 
+    async def _viewer_feed(self, show_id: str) -> ShowFeed:
+        """The feed a viewer is served from: the local source's, or a pull of the origin's
+        (started, or moved to where the origin record points, and shared by every viewer)."""
+        if self.edge is not None and not self._local_source(show_id):
+            origin = await self._origin_of(show_id)
+            if origin is not None and origin != self.edge.node_url:
+                # joins a pull being started; returns at once when one from there is running
+                await self._pull_flight.run(show_id, lambda: self._start_pull(show_id, origin))
+        feed = self.feeds.get(show_id)
+        if feed is None or feed.closed or (feed.video_codec is None and feed.audio_codec is None):
+            raise MediaRejected(409, "show_not_live", "the show is not live")
+        return feed
+
+    async def _serve_edge(self, show_id: str, offer: str, node_token: str) -> tuple[str, str]:
+        """Answer another node's pull: only with a valid node token, only from a source of
+        this node's own (an edge never serves a pull, so pulls never chain or loop), and
+        outside the viewer cap (one pull serves a whole node of viewers)."""
+        if self.edge is None or not verify_node_token(self.edge.key, show_id, node_token):
+            raise unauthenticated("not a valid node token")
+        feed = self.feeds.get(show_id)
+        if (
+            not self._local_source(show_id)
+            or feed is None
+            or (feed.video_codec is None and feed.audio_codec is None)
+        ):
+            raise MediaRejected(409, "not_origin", "this node does not publish the show")
+        filtered = pull_offer(offer, feed)
+        session = self._new_session(show_id, "edge")
+        try:
+            await answer_viewer(session, feed, filtered)
+        except BaseException:
+            await self._close_session(session)
+            raise
+        self._watch(session)
+        log.info("serving show %s to another node", show_id)
+        return session.id, session.pc.localDescription.sdp
+
     async def leave(self, show_id: str, session_id: str) -> None:
-        """WHEP DELETE: close one viewer (its secret URL is its authority). 200 once, also for
-        a viewer already closed by its peer, and 404 after."""
+        """WHEP DELETE: close one viewer or pull (its secret URL is its authority). 200 once,
+        also for a session already closed by its peer, and 404 after."""
         session = self.sessions.get(session_id)
-        if session is None or session.show_id != show_id or session.role != "viewer":
-            if self._forget_gone(show_id, session_id, "viewer"):
+        if session is None or session.show_id != show_id or session.role not in ("viewer", "edge"):
+            if self._forget_gone(show_id, session_id, "viewer") or self._forget_gone(
+                show_id, session_id, "edge"
+            ):
                 return
             raise MediaRejected(404, "not_found", "no such session")
         await self._close_session(session)
-        self._forget_gone(show_id, session_id, "viewer")
+        self._forget_gone(show_id, session_id, session.role)
 
     # -- synthetic source -------------------------------------------------------------------------
     async def start_synthetic(self, show_id: str, source: SyntheticSource | None = None) -> None:
@@ -390,6 +480,7 @@ class BroadcastManager:
         for listener in self.listeners:
             listener.feed_started(feed)
         await self.gate.mark_live(show_id, int(time.time() * 1000))
+        await self._claim_origin(show_id)
 
     async def stop_synthetic(self, show_id: str) -> None:
         """Stop the synthetic source: the show pauses, like a publisher leaving."""
@@ -397,12 +488,196 @@ class BroadcastManager:
         if producer is None:
             return
         await producer.stop()
+        await self._release_origin(show_id)
         feed = self.feeds.get(show_id)
         if feed is not None:
             for listener in self.listeners:
                 listener.feed_paused(feed)
         if not self._closing:
             await self.gate.mark_paused(show_id, feed.last_packet_ms if feed else None)
+
+    # -- origin records and edge pulls ---------------------------------------------------------
+    def _local_source(self, show_id: str) -> bool:
+        """Whether the show's media enters on this node (it is the show's origin)."""
+        return show_id in self._publishers or show_id in self._synthetic
+
+    def start(self) -> None:
+        """Start keeping this node's origin records fresh and its pulls pointed at the origin
+        (nothing to do without edge links)."""
+        if self.edge is not None:
+            self._spawn(self._origin_loop(), "origins")
+
+    async def _origin_of(self, show_id: str) -> str | None:
+        """The show's origin as recorded; None when unknown or the records are unreachable
+        (a Redis outage leaves each node serving what it has)."""
+        assert self.edge is not None
+        try:
+            return await self.edge.origins.origin(show_id)
+        except Exception:
+            log.warning("origin record of show %s unreadable", show_id)
+            return None
+
+    async def _claim_origin(self, show_id: str) -> None:
+        """Record this node as the show's origin (replacing any other) and tell the others."""
+        if self.edge is None:
+            return
+        try:
+            await self.edge.origins.claim(show_id, self.edge.node_url, self.edge.origin_ttl_seconds)
+            if self.edge.announce is not None:
+                await self.edge.announce(show_id, self.edge.node_url)
+        except Exception:
+            log.warning("could not record this node as origin of show %s", show_id)
+
+    async def _release_origin(self, show_id: str) -> None:
+        """The local source left: drop the record if it is still ours."""
+        if self.edge is None:
+            return
+        try:
+            await self.edge.origins.release(show_id, self.edge.node_url)
+        except Exception:
+            log.warning("could not release the origin record of show %s", show_id)
+
+    async def _start_pull(self, show_id: str, origin_url: str) -> None:
+        """Pull the show from ``origin_url`` into the local feed (replacing a pull from
+        elsewhere); the viewers already on the feed keep their tracks."""
+        assert self.edge is not None
+        current = self._pulls.get(show_id)
+        if current is not None:
+            if current[1] == origin_url:
+                return
+            await self._close_session(current[0], pause=False)
+        if self._local_source(show_id) or self._closing:
+            return
+        session = self._new_session(show_id, "pull")
+        self._pulls[show_id] = (session, origin_url)
+        try:
+            media = await open_pull(session, self.edge, origin_url, lambda: self._feed(show_id))
+            if session.closed:  # a publisher landed here meanwhile, or the node is closing
+                raise MediaRejected(409, "show_not_live", "the show moved")
+        except BaseException:
+            await self._close_session(session, pause=False)
+            self._drop_unused_feed(show_id)
+            raise
+        self.pulls_started += 1
+        receiver = media.video_receiver
+
+        def ask_keyframe() -> None:
+            if receiver is not None and not session.closed:
+                self._spawn(request_publisher_keyframe(receiver), "pli")
+
+        await self._attach(self._feed(show_id), media.video, media.audio, ask_keyframe, False)
+        self._watch(session)
+        log.info("pulling show %s from its origin", show_id)
+
+    async def _pull_closed(self, session: PeerSession, follow: bool) -> None:
+        """A pull ended: detach it, end its session on the origin, and (``follow``) pull
+        again from wherever the origin is now if viewers are still here."""
+        assert self.edge is not None
+        show_id = session.show_id
+        current = self._pulls.get(show_id)
+        if current is not None and current[0] is session:
+            del self._pulls[show_id]
+            feed = self.feeds.get(show_id)
+            if feed is not None and not self._local_source(show_id):
+                feed.detach_source()
+        if session.remote_url is not None:
+            await self.edge.client.leave(session.remote_url)
+        if follow and not self._closing:
+            self._spawn(self._follow_origin(show_id), "follow")
+
+    def _linger(self, show_id: str) -> None:
+        """The last local viewer of a pulled show left: stop the pull unless one comes back."""
+        if self.edge is None or show_id in self._lingers:
+            return
+        self._lingers[show_id] = asyncio.get_running_loop().call_later(
+            self.edge.linger_seconds, lambda: self._spawn(self._end_pull(show_id), "linger")
+        )
+
+    def _unlinger(self, show_id: str) -> None:
+        handle = self._lingers.pop(show_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    async def _end_pull(self, show_id: str) -> None:
+        """The linger is over: stop the pull if still nobody watches (the feed stays, empty,
+        until a viewer comes back and it is pulled again, or the show ends)."""
+        self._lingers.pop(show_id, None)
+        current = self._pulls.get(show_id)
+        if current is not None and self.viewer_count(show_id) == 0:
+            log.info("no viewer left of show %s; ending its pull", show_id)
+            await self._close_session(current[0], pause=False)
+
+    async def _follow_origin(self, show_id: str, origin: str | None = None) -> None:
+        """Keep the local viewers of a show published elsewhere on a pull of its origin."""
+        if self.edge is None or self._closing or self._local_source(show_id):
+            return
+        feed = self.feeds.get(show_id)
+        if feed is None or feed.closed or self.viewer_count(show_id) == 0:
+            return
+        origin = origin or await self._origin_of(show_id)
+        current = self._pulls.get(show_id)
+        if origin is None or origin == self.edge.node_url:
+            return
+        if current is not None and current[1] == origin:
+            return
+        try:
+            await self._pull_flight.run(show_id, lambda: self._start_pull(show_id, origin))
+        except MediaRejected as exc:
+            log.info("could not pull show %s from its origin: %s", show_id, exc.code)
+
+    def origin_announced(self, show_id: str, node_url: str) -> None:
+        """Another node says it became the show's origin (the bus); handled in the background,
+        as a bus handler must not wait on a pull."""
+        if self.edge is not None and node_url != self.edge.node_url and not self._closing:
+            self._spawn(self._origin_moved(show_id, node_url), "origin")
+
+    async def _origin_moved(self, show_id: str, node_url: str) -> None:
+        """Another node became the show's origin (its publisher landed there): a publisher or
+        synthetic source still here is stale and closes without pausing the show, and the
+        viewers here are served from a pull of the new origin."""
+        if self.edge is None or node_url == self.edge.node_url:
+            return
+        session_id = self._publishers.get(show_id)
+        if session_id is not None and session_id in self.sessions:
+            log.info("publisher of show %s moved to another node", show_id)
+            await self._close_session(self.sessions[session_id], pause=False)
+        feed = self.feeds.get(show_id)
+        if await self.stop_synthetic_now(show_id) and feed is not None:
+            for listener in self.listeners:
+                listener.feed_paused(feed)
+        try:
+            await self._follow_origin(show_id, node_url)
+        except Exception:
+            log.exception("could not follow the origin of show %s", show_id)
+
+    async def _origin_loop(self) -> None:
+        """Every third of the record's TTL: refresh the records of the shows published here
+        (a record another node took means the publisher moved there), end the pulls nobody
+        watches, and point the pulls of the shows published elsewhere at their origin (it may
+        have moved or died)."""
+        assert self.edge is not None
+        edge = self.edge
+        while True:
+            await asyncio.sleep(edge.origin_ttl_seconds / 3)
+            for show_id in [*self._publishers, *self._synthetic]:
+                try:
+                    held = await edge.origins.refresh(
+                        show_id, edge.node_url, edge.origin_ttl_seconds
+                    )
+                    moved_to = None if held else await edge.origins.origin(show_id)
+                except Exception:
+                    log.warning("could not refresh the origin record of show %s", show_id)
+                    continue
+                if moved_to is not None:
+                    await self._origin_moved(show_id, moved_to)
+            for show_id in list(self._pulls):
+                if self.viewer_count(show_id) == 0:  # e.g. its only viewer was refused (cap)
+                    self._linger(show_id)
+            for show_id in list(self.feeds):
+                try:
+                    await self._follow_origin(show_id)
+                except Exception:  # one show's failed pull must not stop the others' care
+                    log.exception("could not follow the origin of show %s", show_id)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def paused_elsewhere(self, show_id: str) -> None:
@@ -419,6 +694,7 @@ class BroadcastManager:
         """The show has ended (announced by the lifecycle): close its publisher, viewers and
         feed, and let the packager finish the replay. Safe to call twice or for another node's
         show."""
+        self._unlinger(show_id)
         await self.stop_synthetic_now(show_id)
         for session in [s for s in self.sessions.values() if s.show_id == show_id]:
             await self._close_session(session, pause=False)
@@ -434,6 +710,7 @@ class BroadcastManager:
         if producer is None:
             return False
         await producer.stop()
+        await self._release_origin(show_id)
         return True
 
     async def close(self) -> None:
@@ -447,6 +724,8 @@ class BroadcastManager:
             except Exception:
                 log.exception("could not pause show %s on shutdown", show_id)
         self._closing = True
+        for show_id in list(self._lingers):
+            self._unlinger(show_id)
         for show_id in list(self._synthetic):
             await self.stop_synthetic_now(show_id)
         for session in list(self.sessions.values()):

@@ -272,16 +272,18 @@ class ShowPackager:
         self._thread.start()
 
     def pause(self) -> None:
-        """The publisher left: close every run now, so the open segment is listed, and idle."""
+        """The publisher left: close every run now, so the open segment is listed, and idle.
+        The tap comes off too: if the show moves to another node, this node's feed is filled
+        by a pull of the new origin, whose own packager makes the show's HLS."""
+        self.feed.remove_tap(self._tap)
         self._control(_Control.PAUSE)
 
     def attach(self, feed: ShowFeed) -> None:
         """A publisher is back (the same feed, or a new one for the same show): continue the
         same playlists after a discontinuity, media time right after the last picture."""
-        if feed is not self.feed:
-            self.feed.remove_tap(self._tap)
-            self.feed = feed
-            feed.add_tap(self._tap)
+        self.feed.remove_tap(self._tap)
+        self.feed = feed
+        feed.add_tap(self._tap)
         self._resync = True
         self._control(_Control.RESUME)
 

@@ -21,7 +21,7 @@ from livecommerce.broadcast.ingest import consume_ingest, mark_passthrough
 from livecommerce.broadcast.relay import FeedCodec, ShowFeed
 from livecommerce.broadcast.session import PeerSession, checked_offer
 
-__all__ = ["PublishedMedia", "answer_publisher", "publisher_offer"]
+__all__ = ["PublishedMedia", "answer_publisher", "codec_of", "publisher_offer"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ async def answer_publisher(
         session.tasks.append(asyncio.create_task(consume_ingest(track, feed())))
 
     await _negotiate(pc, offer)
-    codecs = {t.kind: _codec_of(list(t._codecs)) for t in pc.getTransceivers()}
+    codecs = {t.kind: codec_of(list(t._codecs)) for t in pc.getTransceivers()}
     if codecs.get("video") is None and codecs.get("audio") is None:
         raise MediaRejected(406, "unsupported_media", "no common codec")
     return PublishedMedia(codecs.get("video"), codecs.get("audio"), receivers.get("video"))
@@ -71,7 +71,8 @@ async def _negotiate(pc: RTCPeerConnection, offer: str) -> None:
         raise MediaRejected(400, "invalid_sdp", "the offer could not be negotiated") from exc
 
 
-def _codec_of(transceiver_codecs: list[object]) -> FeedCodec | None:
+def codec_of(transceiver_codecs: list[object]) -> FeedCodec | None:
+    """The negotiated media codec of a transceiver (its first non-RTX one), as a feed codec."""
     for codec in transceiver_codecs:
         mime = str(getattr(codec, "mimeType", ""))
         if mime.lower().endswith("/rtx"):

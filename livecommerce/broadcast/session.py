@@ -1,4 +1,4 @@
-"""One peer session (a show's publisher or one of its viewers) and the offer check both start with.
+"""One peer session (a show's publisher, a viewer, or a pull between nodes) and the offer check.
 
 A session is the manager's record of one ``RTCPeerConnection`` and of what must stop with it
 (its tracks and tasks). Every offer is checked and filtered on text before a peer connection
@@ -20,12 +20,14 @@ from livecommerce.broadcast.errors import MediaRejected
 
 __all__ = ["PeerSession", "Role", "checked_offer", "new_session_id"]
 
-Role = Literal["publisher", "viewer"]
+#: ``edge``: on an origin, a WHEP session serving another node's pull; ``pull``: on an edge,
+#: the session receiving a show from its origin (see :mod:`~livecommerce.broadcast.edge`).
+Role = Literal["publisher", "viewer", "edge", "pull"]
 
 
 @dataclass
 class PeerSession:
-    """One peer connection: a show's publisher or one of its viewers."""
+    """One peer connection: a show's publisher, one of its viewers, or a node-to-node pull."""
 
     id: str
     show_id: str
@@ -36,6 +38,8 @@ class PeerSession:
     closed: bool = False
     #: Who a viewer session is counted as (docs/METRICS.md); empty for a publisher.
     person: str = ""
+    #: A pull's session URL on its origin (DELETEd when the pull stops).
+    remote_url: str | None = None
 
 
 def new_session_id() -> str:

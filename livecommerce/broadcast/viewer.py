@@ -16,12 +16,19 @@ from livecommerce.broadcast.packetizer import SharedRtpSender
 from livecommerce.broadcast.relay import ShowFeed
 from livecommerce.broadcast.session import PeerSession, checked_offer
 
-__all__ = ["answer_viewer", "viewer_offer"]
+__all__ = ["answer_viewer", "pull_offer", "viewer_offer"]
 
 
 def viewer_offer(offer: str, feed: ShowFeed) -> str:
     """A WHEP offer filtered to the feed's own codecs."""
     return checked_offer(offer, _accept_feed_codec(feed))
+
+
+def pull_offer(offer: str, feed: ShowFeed) -> str:
+    """Another node's pull offer, filtered like a viewer's except that a kind the feed lacks
+    stays (and is answered inactive): the edge offers audio and video without knowing which
+    the show has."""
+    return checked_offer(offer, _accept_feed_codec(feed, missing_kind_ok=True))
 
 
 async def answer_viewer(session: PeerSession, feed: ShowFeed, offer: str) -> None:
@@ -48,13 +55,15 @@ async def answer_viewer(session: PeerSession, feed: ShowFeed, offer: str) -> Non
         raise MediaRejected(400, "invalid_sdp", "the offer could not be negotiated") from exc
 
 
-def _accept_feed_codec(feed: ShowFeed) -> sdp.CodecFilter:
+def _accept_feed_codec(feed: ShowFeed, missing_kind_ok: bool = False) -> sdp.CodecFilter:
     """Viewer offers may only keep the feed's own codecs: packets are passed, not transcoded."""
 
     def accept(kind: str, codec: sdp.OfferedCodec) -> bool:
         if not sdp.accept_ingest_codec(kind, codec):
             return False
         ours = feed.video_codec if kind == "video" else feed.audio_codec
-        return ours is not None and ours.name.lower() == codec.name.lower()
+        if ours is None:
+            return missing_kind_ok
+        return ours.name.lower() == codec.name.lower()
 
     return accept

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from livecommerce import keys
 from livecommerce.broadcast import BROADCAST, HLS
+from livecommerce.broadcast.edge import NODE_TOKEN_HEADER
 from livecommerce.broadcast.errors import MediaRejected, unauthenticated
 from livecommerce.broadcast.packager import ShowPackager
 from livecommerce.broadcast.playlist import DELTA_PLAYLIST, SKIP_TARGETS, PartPosition
@@ -179,8 +180,10 @@ async def whep_post(request: web.Request) -> web.Response:
     try:
         await _limit(request, f"whep:addr:{request.remote}", per_minute)
         offer = await _read_offer(request)
-        person = await _person(request)
-        session_id, answer = await request.app[BROADCAST].play(show_id, offer, person)
+        # another node pulling the show (edge WebRTC) proves it with a node token
+        node_token = request.headers.get(NODE_TOKEN_HEADER)
+        person = None if node_token is not None else await _person(request)
+        session_id, answer = await request.app[BROADCAST].play(show_id, offer, person, node_token)
     except MediaRejected as exc:
         return _error(exc)
     return _created(request, "whep", show_id, session_id, answer)

@@ -1,6 +1,7 @@
 """The one typed object through which the planes reach the application: every service, built
 once by the composition root, plus the few ports a plane drives itself (the hub relays the
-bus and fans out across nodes; handlers read the clock and rate limits).
+bus, fans out across nodes and reports presence; the broadcast plane records which node is a
+show's origin; handlers read the clock and rate limits).
 
 Routes, Socket.IO handlers and the broadcast plane take what they need from here
 (``app[keys.SERVICES]``) and never from each other's objects.
@@ -29,7 +30,7 @@ from livecommerce.services.notifier import Notifier
 from livecommerce.services.offers import OfferService
 from livecommerce.services.orders import OrderService, ShopEvents
 from livecommerce.services.payments import PaymentService
-from livecommerce.services.ports import Bus, Clock, Fanout, RateLimiter
+from livecommerce.services.ports import Bus, Clock, Fanout, RateLimiter, ShowOrigins
 from livecommerce.services.preferences import PreferenceService
 from livecommerce.services.presence import PresenceService
 from livecommerce.services.qa import QaService
@@ -76,3 +77,4 @@ class Services:
     rate_limiter: RateLimiter
     presence: PresenceService
     fanout: Fanout
+    origins: ShowOrigins

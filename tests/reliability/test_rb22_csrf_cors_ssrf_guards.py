@@ -7,8 +7,9 @@ What exists to guard: checkout and price changes are HTTP (cookie or bearer); ba
 Socket.IO events only, whose handshake refuses other origins; the only URL a user supplies is
 a product's ``image_url``, which must be a path on this site and is never fetched by the
 server, and a seller's webhook URL, which the webhook sender checks at creation and after every
-DNS resolution; the outbound HTTP clients are the Stripe adapter (the operator's address) and
-the webhook sender.
+DNS resolution; the outbound HTTP clients are the Stripe adapter (the operator's address), the
+webhook sender, Web Push's sender and the edge's WHEP client, which reaches only the addresses
+other nodes record for themselves.
 """
 
 from __future__ import annotations
@@ -190,7 +191,8 @@ async def test_user_urls_are_same_site_and_never_fetched(shop: Shop) -> None:
     """A product's image_url pointing at loopback, the metadata address, IPv6 loopback, a
     rebinding host or another site is refused; a same-site path (even a redirect endpoint's)
     is stored but the server opens no connection for it; no server module but the Stripe
-    adapter and the (address-checking) webhook sender holds an outbound HTTP client."""
+    adapter, the (address-checking) webhook sender, the Web Push sender and the edge's
+    node-to-node client hold an outbound HTTP client."""
     cast = shop.cast
     connections = 0
 
@@ -246,13 +248,16 @@ async def test_user_urls_are_same_site_and_never_fetched(shop: Shop) -> None:
     }
     # the server's outbound clients are Stripe's (an address the operator configures), the
     # webhook sender's (sellers' URLs: every address it connects to is checked after DNS
-    # resolution, redirects are not followed; tests/integration/test_seller_webhooks.py) and
+    # resolution, redirects are not followed; tests/integration/test_seller_webhooks.py),
     # Web Push's (adapters/webpush.py: only push subscriptions' endpoints, https to a public
-    # address, or loopback http when notify.allow_insecure_push_endpoints is set for tests);
-    # cli.py's `verify-bids URL` is a tool the operator runs on a URL they type
+    # address, or loopback http when notify.allow_insecure_push_endpoints is set for tests)
+    # and the edge's WHEP client towards the other nodes (addresses from the origin records
+    # nodes write about themselves, never from a request); cli.py's `verify-bids URL` is a
+    # tool the operator runs on a URL they type
     assert {
         "adapters/stripe.py",
         "adapters/webhooks.py",
         "adapters/webpush.py",
+        "broadcast/edge.py",
         "cli.py",
     } == holders

@@ -130,9 +130,13 @@ SMALL = {"synthetic_width": 320, "synthetic_height": 176}
 
 
 async def post_sdp(
-    env: MediaApp, path: str, body: str | bytes, key: str | None = None
+    env: MediaApp,
+    path: str,
+    body: str | bytes,
+    key: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], str]:
-    headers = {"Content-Type": "application/sdp"}
+    headers = {"Content-Type": "application/sdp", **(extra or {})}
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
     data = body.encode() if isinstance(body, str) else body

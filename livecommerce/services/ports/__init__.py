@@ -87,6 +87,7 @@ from livecommerce.services.ports.system import (
     PresenceStore,
     RateLimiter,
     ReconnectHandler,
+    ShowOrigins,
 )
 from livecommerce.services.ports.webhooks import (
     Attempt,
@@ -170,6 +171,7 @@ __all__ = [
     "ShopMetrics",
     "Show",
     "ShowFigures",
+    "ShowOrigins",
     "ShowStore",
     "SignedWebhooks",
     "StockLedger",

@@ -1,5 +1,6 @@
 """Ports to the machinery every plane shares: time, the event bus between nodes, rate limits,
-the hub's per-show fan-out across nodes and who was last seen watching each show."""
+the hub's per-show fan-out across nodes, who was last seen watching each show and which node is
+the origin of a show's media."""
 
 from __future__ import annotations
 
@@ -67,3 +68,22 @@ class Fanout(Protocol):
         """Stop receiving them (the last local viewer left)."""
 
     def running(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+
+class ShowOrigins(Protocol):
+    """Which node publishes a show's media (its origin), so WHEP viewers on other nodes can be
+    served from a pull of it. A record lives for a TTL and is refreshed while the origin
+    publishes; nodes name themselves by the base URL the others reach them at."""
+
+    async def claim(self, show_id: str, node_url: str, ttl_seconds: float) -> None:
+        """This node is the show's origin now (a publisher landed here), replacing any other."""
+
+    async def refresh(self, show_id: str, node_url: str, ttl_seconds: float) -> bool:
+        """Extend this node's record (or write it again if it expired); False when another node
+        holds it: the publisher moved there."""
+
+    async def release(self, show_id: str, node_url: str) -> None:
+        """The publisher left: forget the record, unless another node holds it by now."""
+
+    async def origin(self, show_id: str) -> str | None:
+        """The origin's base URL, or None when no node publishes the show."""
