@@ -396,6 +396,26 @@ class ReviewRejected(InvalidInput):
     code = "review_rejected"
 
 
+class QuestionRejected(InvalidInput):
+    """A buyer question's or answer's text has a link or a banned word (``details.reason``);
+    the review filters, which are chat's."""
+
+    code = "question_rejected"
+
+
+class NotAVerifiedBuyer(PermissionDenied):
+    """Only a verified buyer of the product (a paid order of it, not refunded in full) answers
+    a buyer question."""
+
+    code = "not_a_verified_buyer"
+
+
+class AlreadyAnswered(DomainError):
+    """This buyer has answered this question already (one answer per buyer per question)."""
+
+    code = "already_answered"
+
+
 class NothingToAppeal(DomainError):
     """The caller is neither banned nor timed out in this show."""
 
