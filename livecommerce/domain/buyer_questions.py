@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from livecommerce.domain.orders import OrderStatus
@@ -51,9 +50,25 @@ def choose_buyers(candidates: Sequence[Candidate], limit: int = ROUTE_MAX) -> li
     return [c.user_id for c in open_[:limit]]
 
 
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
 def month_label(at_ms: int) -> str:
-    """'March 2026' (UTC): how precisely an answer says when the buyer bought."""
-    return datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%B %Y")
+    """'March 2026' (UTC): how precisely an answer says when the buyer bought. The civil
+    calendar from days since the epoch (H. Hinnant's ``civil_from_days``), as the domain
+    does no clock or calendar I/O."""
+    z = at_ms // 86_400_000 + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (1 if month <= 2 else 0)
+    return f"{MONTHS[month - 1]} {year}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,9 +136,7 @@ async def test_questions_reach_opted_in_verified_buyers_under_the_weekly_cap(env
         )  # two at once: together they may use only the week's budget left (6 × 3 − 15)
         assert [201, 201] == [s for s, _ in answers], answers
         assert 3 == sum(q["routed_to"] for _, q in answers)
-        counts = {
-            name: len(await asks_of(name)) for name in ("B1", "B2", "B3", "B4", "B5", "B6")
-        }
+        counts = {name: len(await asks_of(name)) for name in ("B1", "B2", "B3", "B4", "B5", "B6")}
         assert {3} == set(counts.values()), counts
         for name in ("Refunded", "OptedOut", "Asker", "Stranger", "Shopper1"):
             assert [] == await asks_of(name), name
@@ -201,7 +199,9 @@ async def test_questions_reach_opted_in_verified_buyers_under_the_weekly_cap(env
         )
         assert status == 201, a2  # a verified buyer not asked may answer too
         status, body = await api.call(
-            "POST", answer_url, who.tokens["B6" if b1 != "B6" else "B5"],
+            "POST",
+            answer_url,
+            who.tokens["B6" if b1 != "B6" else "B5"],
             json={"text": "see x.example.com"},
         )
         assert (status, body["error"]["code"]) == (422, "question_rejected"), body

@@ -6,7 +6,6 @@ marking the review."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from aiohttp import ClientSession
