@@ -15,10 +15,12 @@ LiveCommerceError
 │                      AuctionClosed, SellerCannotBid, PaymentMethodRequired,
 │                      CouponError (CouponInvalid, CouponNotStarted, CouponExpired,
 │                      CouponExhausted, CouponAlreadyUsed, CouponNotApplicable, CouponMinOrder,
-│                      CouponFollowersOnly), DropEnded, DropExhausted, SellerCannotClaim
-├── NotFound (404) · PermissionDenied (403): GuestEmailRequired · Unauthenticated (401)
+│                      CouponFollowersOnly), DropEnded, DropExhausted, SellerCannotClaim,
+│                      AlreadyAnswered
+├── NotFound (404) · PermissionDenied (403): GuestEmailRequired, NotAVerifiedBuyer
+│   · Unauthenticated (401)
 ├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired,
-│                       InvalidCsv, WeakPassword, HandleInvalid
+│                       InvalidCsv, WeakPassword, HandleInvalid, QuestionRejected
 ├── IdempotencyConflict (409) · RequestInProgress (409, retryable)
 └── AdapterError (503): PaymentGatewayError (502), StoreUnavailable (503), MediaError (502)
 ```
