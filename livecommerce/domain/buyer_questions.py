@@ -93,8 +93,6 @@ class BuyerAnswer:
     bought_at_ms: int
     text: str
     at_ms: int
-    #: Whether the question was routed to this buyer (others answer as verified buyers too).
-    routed: bool
 
     def badge(self) -> dict[str, str]:
         return {"variant": self.variant_label, "bought_at_month": month_label(self.bought_at_ms)}

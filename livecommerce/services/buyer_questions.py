@@ -110,7 +110,6 @@ class BuyerQuestionService:
             bought_at_ms=purchase.paid_at_ms,
             text=body,
             at_ms=self._clock.now_ms(),
-            routed=await self._store.was_routed(question.id, who.user_id),
         )
         if not await self._store.add_answer(answer, purchase.order_id):
             raise AlreadyAnswered("you have answered this question already")

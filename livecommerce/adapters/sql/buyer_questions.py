@@ -20,6 +20,7 @@ from livecommerce.domain.buyer_questions import (
     ROUTE_MAX,
     VERIFIED,
     WEEK_MS,
+    WEEKLY_CAP,
     BuyerAnswer,
     BuyerQuestion,
     Candidate,
@@ -40,10 +41,7 @@ _QUESTION = (
     "LEFT JOIN users u ON u.id = q.asker_id LEFT JOIN products p ON p.id = q.product_id"
 )
 _ANSWER = (
-    "SELECT a.*, u.name AS buyer_name, "
-    "(SELECT COUNT(*) FROM buyer_question_routes r "
-    "WHERE r.question_id = a.question_id AND r.buyer_id = a.buyer_id) AS routed "
-    "FROM buyer_answers a LEFT JOIN users u ON u.id = a.buyer_id"
+    "SELECT a.*, u.name AS buyer_name FROM buyer_answers a LEFT JOIN users u ON u.id = a.buyer_id"
 )
 
 
@@ -62,7 +60,6 @@ def _answer(r: Row) -> BuyerAnswer:
         bought_at_ms=int(r["bought_at"]),
         text=r["text"],
         at_ms=int(r["at"]),
-        routed=bool(r["routed"]),
     )
 
 
@@ -88,10 +85,18 @@ class SqlBuyerQuestionStore:
         self._db = db
 
     async def _candidates(
-        self, db: Executor, product_id: str, excluded: list[str], since_ms: int, limit: int
+        self,
+        db: Executor,
+        question: BuyerQuestion,
+        limit: int,
+        only: list[str] | None = None,
     ) -> list[Candidate]:
+        """Opted-in verified buyers under the cap, least recently asked first (of ``only``
+        when given)."""
+        excluded = [question.asker_id, question.seller_id]
+        among = f" AND o.buyer_id IN ({_marks(only)})" if only else ""
         rows = await db.fetchall(
-            "SELECT b.user_id, "  # noqa: S608 why: fixed SQL text and placeholders only
+            "SELECT * FROM (SELECT b.user_id, "  # noqa: S608 why: fixed SQL text and placeholders only
             "(SELECT MAX(r.routed_at) FROM buyer_question_routes r "
             " WHERE r.buyer_id = b.user_id) AS last_asked, "
             "(SELECT COUNT(*) FROM buyer_question_routes r "
@@ -99,11 +104,13 @@ class SqlBuyerQuestionStore:
             "FROM (SELECT DISTINCT o.buyer_id AS user_id FROM orders o "
             " JOIN notification_preferences p ON p.user_id = o.buyer_id "
             f" WHERE o.product_id = ? AND o.status IN {_IN_VERIFIED} "
-            " AND p.answer_buyer_questions = 1 "
-            f" AND o.buyer_id NOT IN ({_marks(excluded)})) b",
-            since_ms, product_id, *_VERIFIED, *excluded,
+            f" AND p.answer_buyer_questions = 1 AND o.buyer_id NOT IN ({_marks(excluded)})"
+            f"{among}) b) c WHERE c.recent < ? "
+            "ORDER BY COALESCE(c.last_asked, -1), c.user_id LIMIT ?",
+            question.asked_at_ms - WEEK_MS, question.product_id, *_VERIFIED, *excluded,
+            *(only or []), WEEKLY_CAP, limit,
         )  # fmt: skip
-        found = [
+        return [
             Candidate(
                 r["user_id"],
                 None if r["last_asked"] is None else int(r["last_asked"]),
@@ -111,16 +118,13 @@ class SqlBuyerQuestionStore:
             )
             for r in rows
         ]
-        return [c for c in found if c.user_id in choose_buyers(found, limit)]
 
     async def add_question(self, question: BuyerQuestion, limit: int) -> list[str]:
         """Store the question, route it to up to ``limit`` opted-in verified buyers (least
         recently asked first, under the weekly cap) and write its outbox event, in one
         transaction; the buyers it went to."""
         now = question.asked_at_ms
-        since = now - WEEK_MS
-        excluded = [question.asker_id, question.seller_id]
-        first = await self._candidates(self._db, question.product_id, excluded, since, CANDIDATES)
+        first = await self._candidates(self._db, question, CANDIDATES)
         for c in sorted(first, key=lambda c: c.user_id):  # lock rows exist before the routing
             await self._db.execute(
                 "INSERT INTO buyer_ask_locks (buyer_id, locked_at) VALUES (?, ?) "
@@ -136,12 +140,7 @@ class SqlBuyerQuestionStore:
                     f"WHERE buyer_id IN ({_marks(ids)}) ORDER BY buyer_id FOR UPDATE",
                     *ids,
                 )
-            locked = set(ids)
-            fresh = [
-                c
-                for c in await self._candidates(tx, question.product_id, excluded, since, 10**6)
-                if c.user_id in locked
-            ]
+            fresh = await self._candidates(tx, question, limit, only=ids) if ids else []
             chosen = choose_buyers(fresh, limit)
             await tx.execute(
                 "INSERT INTO buyer_questions (id, product_id, seller_id, asker_id, text, "
@@ -240,11 +239,3 @@ class SqlBuyerQuestionStore:
             limit,
         )
         return await self._with_answers(rows)
-
-    async def was_routed(self, question_id: str, user_id: str) -> bool:
-        row = await self._db.fetchone(
-            "SELECT 1 AS one FROM buyer_question_routes WHERE question_id = ? AND buyer_id = ?",
-            question_id,
-            user_id,
-        )
-        return row is not None

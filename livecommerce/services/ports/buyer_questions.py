@@ -32,5 +32,3 @@ class BuyerQuestionStore(Protocol):
 
     async def routed_to(self, user_id: str, limit: int) -> list[BuyerQuestion]:
         """The questions routed to the user, newest first, with their answers."""
-
-    async def was_routed(self, question_id: str, user_id: str) -> bool: ...
