@@ -127,7 +127,7 @@ class SqlBuyerQuestionStore:
         first = await self._candidates(self._db, question, CANDIDATES)
         for c in sorted(first, key=lambda c: c.user_id):  # lock rows exist before the routing
             await self._db.execute(
-                "INSERT INTO buyer_ask_locks (buyer_id, locked_at) VALUES (?, ?) "
+                "INSERT INTO buyer_ask_locks (buyer_id, created_at) VALUES (?, ?) "
                 "ON CONFLICT (buyer_id) DO NOTHING",
                 c.user_id,
                 now,

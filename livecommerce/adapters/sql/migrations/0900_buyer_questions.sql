@@ -21,7 +21,7 @@ CREATE TABLE buyer_question_routes (
 CREATE INDEX buyer_question_routes_buyer ON buyer_question_routes (buyer_id, routed_at);
 CREATE TABLE buyer_ask_locks (
     buyer_id TEXT PRIMARY KEY,
-    locked_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL
 );
 CREATE TABLE buyer_answers (
     id TEXT PRIMARY KEY,
