@@ -17,7 +17,7 @@ from aiohttp import ClientSession
 from tests.conftest import SettingsFactory
 from tests.support.http import Api
 from tests.support.hub_clients import join_show
-from tests.support.notify import until
+from tests.support.notify import SmtpSink, smtp_sink, until
 from tests.support.shop import UNHURRIED_SHOP, ShopEnv, buy, shop_env
 
 pytestmark = pytest.mark.timeout(90)
@@ -25,13 +25,15 @@ WEEK = 7 * 24 * 3600
 
 
 @pytest.fixture
-async def env(settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
-    settings = settings_factory(
-        shop={**UNHURRIED_SHOP, "review_banned_words": ["knockoff"]},
-        notify={"poll_seconds": 0.1, "lease_seconds": 1.0},
-    )
-    async with shop_env(settings) as running:
-        yield running
+async def mailed(settings_factory: SettingsFactory) -> AsyncIterator[tuple[ShopEnv, SmtpSink]]:
+    """The app with its notification worker e-mailing a real SMTP server on loopback."""
+    with smtp_sink() as smtp:
+        settings = settings_factory(
+            shop={**UNHURRIED_SHOP, "review_banned_words": ["knockoff"]},
+            notify={"poll_seconds": 0.1, "lease_seconds": 1.0, "smtp_url": smtp.url},
+        )
+        async with shop_env(settings) as running:
+            yield running, smtp
 
 
 class People:
@@ -40,6 +42,7 @@ class People:
     def __init__(self) -> None:
         self.ids: dict[str, str] = {}
         self.tokens: dict[str, str] = {}
+        self.emails: dict[str, str] = {}
 
 
 async def cast(env: ShopEnv, api: Api, http: ClientSession, offer_id: str) -> People:
@@ -52,6 +55,7 @@ async def cast(env: ShopEnv, api: Api, http: ClientSession, offer_id: str) -> Pe
         _, user = await env.user(name)
         people.ids[name] = user.id
         people.tokens[name] = await env.token(user)
+        people.emails[name] = user.email or ""
     for name in names:
         if name not in ("OptedOut", "Shopper1", "Shopper2"):
             status, body = await api.call(
@@ -61,6 +65,13 @@ async def cast(env: ShopEnv, api: Api, http: ClientSession, offer_id: str) -> Pe
                 json={"answer_buyer_questions": True},
             )
             assert status == 200, body
+    status, body = await api.call(  # B6 wants the asks in the app, not by e-mail
+        "PUT",
+        "/api/v1/me/preferences",
+        people.tokens["B6"],
+        json={"kinds": {"buyer_question": {"email": False}}},
+    )
+    assert status == 200, body
     seller_t = await env.token(env.seller_user)
     for name in [f"B{i}" for i in range(1, 7)] + ["Refunded", "OptedOut", "Asker"]:
         order = await buy(env, http, offer_id, people.tokens[name], f"bq-buy-{name}-1")
@@ -72,10 +83,14 @@ async def cast(env: ShopEnv, api: Api, http: ClientSession, offer_id: str) -> Pe
     return people
 
 
-async def test_questions_reach_opted_in_verified_buyers_under_the_weekly_cap(env: ShopEnv) -> None:
+async def test_questions_reach_opted_in_verified_buyers_under_the_weekly_cap(
+    mailed: tuple[ShopEnv, SmtpSink],
+) -> None:
     """Only opted-in verified buyers get an ask (five at most, never-asked and least recently
     asked first, three a week each even when two questions route at once), they see it in
-    their notifications and on My orders, and only verified buyers answer, with the badge."""
+    their notifications (and e-mail, unless switched off) and on My orders, and only verified
+    buyers answer, with the badge."""
+    env, smtp = mailed
     offer = await env.offer(stock=20)
     product = env.product.id
     async with ClientSession() as http:
@@ -156,8 +171,8 @@ async def test_questions_reach_opted_in_verified_buyers_under_the_weekly_cap(env
         )
         assert (status, q7["routed_to"]) == (201, 5), q7  # a rolling week later: open again
 
-        # the routed buyer's bell and their My orders list
-        b1 = next(n for n in ("B1", "B2", "B3", "B4", "B5", "B6") if who.ids[n] in first)
+        # the routed buyer's bell, e-mail and My orders list
+        b1 = next(n for n in ("B1", "B2", "B3", "B4", "B5") if who.ids[n] in first)
 
         async def notified() -> bool:
             _, inbox = await api.call("GET", "/api/v1/me/notifications", who.tokens[b1])
@@ -173,6 +188,27 @@ async def test_questions_reach_opted_in_verified_buyers_under_the_weekly_cap(env
         for name in ("Refunded", "OptedOut", "Stranger"):
             _, theirs = await api.call("GET", "/api/v1/me/notifications", who.tokens[name])
             assert [] == [n for n in theirs["notifications"] if n["kind"] == "buyer_question"]
+
+        async def settled() -> bool:
+            """Every ask fanned out and every delivery of it sent or skipped."""
+            row = await env.adapters.db.fetchone(
+                "SELECT (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL) + "
+                "(SELECT COUNT(*) FROM notification_deliveries "
+                "WHERE kind = 'buyer_question' AND status = 'pending') AS n"
+            )
+            return row is not None and 0 == row["n"]
+
+        await until(settled)
+
+        def asks_mailed(name: str) -> int:
+            return sum(
+                1
+                for m in smtp.to(who.emails[name])
+                if m["Subject"] == "A shopper asks about Sneaker"
+            )
+
+        assert len(await asks_of(b1)) == asks_mailed(b1)
+        assert 0 == asks_mailed("B6") and 3 <= len(await asks_of("B6"))
         status, page = await api.call("GET", "/orders", who.tokens[b1])
         assert status == 200, page  # My orders: the ask with its answer form, and the order
         assert f'id="bq-{q1["id"]}"' in page and "Does it run small?" in page
@@ -194,6 +230,7 @@ async def test_questions_reach_opted_in_verified_buyers_under_the_weekly_cap(env
         for name in ("Stranger", "Refunded", "Shopper1", "Asker"):
             status, body = await api.call("POST", answer_url, who.tokens[name], json={"text": "x"})
             assert (status, body["error"]["code"]) == (403, "not_a_verified_buyer"), (name, body)
+        env.clock.advance(1)  # answers are listed oldest first
         status, a2 = await api.call(
             "POST", answer_url, who.tokens["OptedOut"], json={"text": "True to size for me."}
         )
