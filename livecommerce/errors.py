@@ -15,10 +15,12 @@ LiveCommerceError
 │                      AuctionClosed, SellerCannotBid, PaymentMethodRequired,
 │                      CouponError (CouponInvalid, CouponNotStarted, CouponExpired,
 │                      CouponExhausted, CouponAlreadyUsed, CouponNotApplicable, CouponMinOrder,
-│                      CouponFollowersOnly), DropEnded, DropExhausted, SellerCannotClaim
-├── NotFound (404) · PermissionDenied (403): GuestEmailRequired · Unauthenticated (401)
+│                      CouponFollowersOnly), DropEnded, DropExhausted, SellerCannotClaim,
+│                      AlreadyAnswered
+├── NotFound (404) · PermissionDenied (403): GuestEmailRequired, NotAVerifiedBuyer
+│   · Unauthenticated (401)
 ├── InvalidInput (422): PayloadTooLarge (413), UnsupportedMedia (406), ShippingAddressRequired,
-│                       InvalidCsv, WeakPassword, HandleInvalid
+│                       InvalidCsv, WeakPassword, HandleInvalid, QuestionRejected
 ├── IdempotencyConflict (409) · RequestInProgress (409, retryable)
 └── AdapterError (503): PaymentGatewayError (502), StoreUnavailable (503), MediaError (502)
 ```
@@ -394,6 +396,26 @@ class ReviewRejected(InvalidInput):
     ``banned_word``); the same filters as chat."""
 
     code = "review_rejected"
+
+
+class QuestionRejected(InvalidInput):
+    """A buyer question's or answer's text has a link or a banned word (``details.reason``);
+    the review filters, which are chat's."""
+
+    code = "question_rejected"
+
+
+class NotAVerifiedBuyer(PermissionDenied):
+    """Only a verified buyer of the product (a paid order of it, not refunded in full) answers
+    a buyer question."""
+
+    code = "not_a_verified_buyer"
+
+
+class AlreadyAnswered(DomainError):
+    """This buyer has answered this question already (one answer per buyer per question)."""
+
+    code = "already_answered"
 
 
 class NothingToAppeal(DomainError):

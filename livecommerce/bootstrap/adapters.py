@@ -45,6 +45,7 @@ from livecommerce.adapters.sql.addresses import SqlAddressStore
 from livecommerce.adapters.sql.analytics import SqlAnalyticsStore
 from livecommerce.adapters.sql.auctions import SqlBidLog
 from livecommerce.adapters.sql.audience import SqlFollowStore, SqlRsvpStore
+from livecommerce.adapters.sql.buyer_questions import SqlBuyerQuestionStore
 from livecommerce.adapters.sql.catalog import SqlCatalogStore
 from livecommerce.adapters.sql.catalog_admin import SqlCatalogAdmin
 from livecommerce.adapters.sql.coupons import SqlCouponStore
@@ -100,6 +101,7 @@ class Adapters:
     stock: SqlStockLedger
     hub: SqlHubStore
     reviews: SqlReviewStore
+    buyer_questions: SqlBuyerQuestionStore
     analytics: SqlAnalyticsStore
     auctions: AuctionStore
     bids: SqlBidLog
@@ -230,6 +232,7 @@ async def open_adapters(
             stock=SqlStockLedger(db),
             hub=SqlHubStore(db),
             reviews=SqlReviewStore(db),
+            buyer_questions=SqlBuyerQuestionStore(db),
             analytics=SqlAnalyticsStore(db),
             auctions=auctions,
             bids=SqlBidLog(db),

@@ -8,6 +8,7 @@ from livecommerce.domain.ratelimit import Rate
 from livecommerce.services.accounts import AccountService
 from livecommerce.services.analytics import AnalyticsService
 from livecommerce.services.auctions import AuctionOptions, AuctionService
+from livecommerce.services.buyer_questions import BuyerQuestionService
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatLimits, ChatService
@@ -210,6 +211,14 @@ def build_services(
         moderation=moderation,
         reviews=ReviewService(
             a.reviews, a.orders, a.catalog, clock, banned_words=shop.review_banned_words
+        ),
+        buyer_questions=BuyerQuestionService(
+            a.buyer_questions,
+            a.catalog,
+            a.rate_limiter,
+            clock,
+            banned_words=shop.review_banned_words,
+            wake=notifier.wake,
         ),
         qa=QaService(a.hub, a.hub, a.rate_limiter, clock, shows, limits),
         analytics=AnalyticsService(a.analytics, shows, presence, clock, shop.currency),

@@ -24,6 +24,7 @@ class Kind(StrEnum):
     ORDER_SHIPPED = "order.shipped"  # the seller handed your order over (order fulfilled)
     AUCTION_WON = "auction.won"  # you won an auction (auction.closed named you)
     GIVEAWAY_WON = "giveaway.won"  # you won a giveaway (giveaway.drawn named you)
+    BUYER_QUESTION = "buyer_question"  # a shopper asks you about something you bought
 
 
 class Channel(StrEnum):
@@ -47,6 +48,7 @@ TOPIC_KINDS: dict[str, Kind] = {
     "order.fulfilled": Kind.ORDER_SHIPPED,
     "auction.closed": Kind.AUCTION_WON,
     "giveaway.drawn": Kind.GIVEAWAY_WON,
+    "buyer_question.asked": Kind.BUYER_QUESTION,
 }
 
 #: How long before a scheduled start its RSVPs are reminded.
@@ -101,6 +103,23 @@ def giveaway_won_event(
     return OutboxEvent("giveaway.drawn", f"giveaway.drawn:{giveaway_id}", payload, at_ms)
 
 
+def buyer_question_event(
+    question_id: str, product_id: str, product_name: str, text: str, buyer_ids: list[str],
+    at_ms: int,
+) -> OutboxEvent:  # fmt: skip
+    """A shopper's question routed to these buyers (written with the routing)."""
+    payload = {
+        "question_id": question_id,
+        "product_id": product_id,
+        "product_name": product_name,
+        "text": text,
+        "buyer_ids": buyer_ids,
+    }
+    return OutboxEvent(
+        "buyer_question.asked", f"buyer_question.asked:{question_id}", payload, at_ms
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Content:
     """What a notification says, the same on every channel."""
@@ -129,6 +148,14 @@ def content(kind: Kind, payload: dict[str, Any]) -> Content:
             return Content("You won the auction", "Pay for your win to get it.", show_url)
         case Kind.GIVEAWAY_WON:
             return Content("You won a giveaway", "The prize is yours.", show_url)
+        case Kind.BUYER_QUESTION:
+            name = str(payload.get("product_name", ""))[:TITLE_MAX]
+            question = str(payload.get("text", ""))[:TITLE_MAX]
+            return Content(
+                f"A shopper asks about {name}",
+                f"You bought it: {question}",
+                f"/orders#bq-{payload.get('question_id', '')}",
+            )
 
 
 def recipients_of(topic: str, payload: dict[str, Any]) -> list[str]:
@@ -141,6 +168,8 @@ def recipients_of(topic: str, payload: dict[str, Any]) -> list[str]:
             return [str(payload["winner_id"])] if payload.get("winner_id") else []
         case "giveaway.drawn":
             return [str(u) for u in payload.get("winner_ids", [])]
+        case "buyer_question.asked":
+            return [str(u) for u in payload.get("buyer_ids", [])]
     return []
 
 

@@ -87,18 +87,25 @@ def check_rating(rating: object) -> int:
 
 #: What a buyer reads when the filters refuse their text, by reason.
 REFUSALS = {
-    "banned_word": "Your text contains a word reviews may not use.",
-    "link": "Links are not allowed in reviews.",
+    "banned_word": "Your text contains a word that may not be used here.",
+    "link": "Links are not allowed here.",
 }
 
 
-def clean_text(raw: str, banned_words: Sequence[str], *, max_length: int) -> str:
-    """Normalise a review or reply and run chat's filters over it (links always refused)."""
+def clean_text(
+    raw: str,
+    banned_words: Sequence[str],
+    *,
+    max_length: int,
+    rejected: type[InvalidInput] = ReviewRejected,
+) -> str:
+    """Normalise a review or reply (or a buyer question or answer, refused as ``rejected``)
+    and run chat's filters over it (links always refused)."""
     text = normalize_text(raw, max_length=max_length)
     policy = ChatPolicy(banned_words=tuple(banned_words), block_links=True)
     screening = screen_text(text, policy)
     if screening.verdict is not Verdict.PUBLISH:
-        raise ReviewRejected(
+        raise rejected(
             REFUSALS.get(screening.reason or "", REFUSALS["link"]),
             details={"reason": screening.reason},
         )

@@ -68,6 +68,11 @@ class QaAnswer(Payload):
     media_ts: Annotated[float, Field(ge=0)] | None = None
 
 
+class QaFeatureAnswer(Payload):
+    show_id: ShowId
+    answer_id: ItemId
+
+
 class ModPayload(Payload):
     """A moderation event from ``MODERATION_EVENTS``: their one body reads ``show_id`` here."""
 
@@ -232,6 +237,22 @@ async def qa_answer(ctx: EventContext, p: QaAnswer) -> dict[str, Any]:
     question = await ctx.services.qa.answer(ctx.principal, show, p.question_id, p.text, p.media_ts)
     await ctx.hub.broadcast(show.id, "qa.updated", {"question": question.to_wire()})
     return {"question": question.to_wire()}
+
+
+@events.on("qa.feature_answer", model=QaFeatureAnswer)
+async def qa_feature_answer(ctx: EventContext, p: QaFeatureAnswer) -> dict[str, Any]:
+    """Staff put a verified buyer's answer (ask someone who bought it) on air, like a Q&A
+    answer: every viewer of the show gets ``buyer_answer.featured``."""
+    show = await ctx.hub.joined(ctx.sid, p.show_id)
+    question, answer = await ctx.services.buyer_questions.feature(ctx.principal, show, p.answer_id)
+    featured = {
+        "show_id": show.id,
+        "question": {"id": question.id, "text": question.text, "product_id": question.product_id},
+        "answer": answer.to_wire(),
+        "badge": answer.badge(),
+    }
+    await ctx.hub.broadcast(show.id, "buyer_answer.featured", featured)
+    return featured
 
 
 # --- moderation -------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from livecommerce.routes.auth import (
 )
 from livecommerce.routes.charts import series_chart
 from livecommerce.routes.referrals import remember_visit
-from livecommerce.services.ports import Show, User
+from livecommerce.services.ports import OrderFilter, Show, User
 from livecommerce.services.shows import show_ref
 from livecommerce.wire import to_ms
 
@@ -219,6 +219,25 @@ async def show_page(request: web.Request) -> web.Response:
     give_visitor_id(request, response)
     await remember_visit(request, response, principal)
     return response
+
+
+@routes.get("/orders")
+async def my_orders_page(request: web.Request) -> web.Response:
+    """*My orders*: the buyer's orders (what the order notifications link to) and the buyer
+    questions routed to them, each with an answer form (``js/orders.js``) until answered."""
+    principal = await page_principal(request)
+    if principal is None or principal.is_guest:
+        raise login_redirect(request)
+    services = request.app[keys.SERVICES]
+    orders = await services.orders.list_orders(principal, scope="buyer", flt=OrderFilter(limit=50))
+    return await render(
+        request,
+        "orders.html",
+        orders=await services.orders.views(orders),
+        asks=await services.buyer_questions.routed_to_me(principal, 50),
+        data={"page": "orders", **user_data(principal)},
+        when=utc_text,
+    )
 
 
 async def _staff_page(

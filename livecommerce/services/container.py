@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from livecommerce.services.accounts import AccountService
 from livecommerce.services.analytics import AnalyticsService
 from livecommerce.services.auctions import AuctionService
+from livecommerce.services.buyer_questions import BuyerQuestionService
 from livecommerce.services.catalog import CatalogService
 from livecommerce.services.catalog_admin import CatalogAdminService
 from livecommerce.services.chat import ChatService
@@ -58,6 +59,7 @@ class Services:
     chat: ChatService
     moderation: ModerationService
     reviews: ReviewService
+    buyer_questions: BuyerQuestionService
     qa: QaService
     analytics: AnalyticsService
     auctions: AuctionService

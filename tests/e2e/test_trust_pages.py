@@ -1,4 +1,5 @@
-"""Issue 17 on the pages: the product card shows a verified review's rating; a banned viewer
+"""Issue 17 on the pages: the product card shows a verified review's rating and a buyer
+question with a verified buyer's answer, which the host puts on air; a banned viewer
 reads why, appeals from the viewer page, the host lifts it from the console, and the viewer may
 chat again."""
 
@@ -38,6 +39,13 @@ async def test_rating_on_card_and_appeal_lifted(small_demo: Demo, browser: Brows
         status, review = await api.call("POST", f"/api/v1/orders/{order}/review", viewer_t,
                                         json={"rating": 5, "text": "Lovely."})  # fmt: skip
         assert status == 201, review
+        asks = f"/api/v1/products/{data['product_ids'][0]}/buyer-questions"
+        status, asked = await api.call("POST", asks, data["host_token"],
+                                       json={"text": "Does it run small?"})  # fmt: skip
+        assert status == 201, asked
+        status, answer = await api.call("POST", f"{asks}/{asked['id']}/answers", viewer_t,
+                                        json={"text": "Half a size small."})  # fmt: skip
+        assert status == 201, answer
         assert (await api.call("POST", f"{base}/pin", seller, json={}))[0] == 200
         status, me = await api.call("GET", "/api/v1/me", viewer_t)
 
@@ -50,8 +58,21 @@ async def test_rating_on_card_and_appeal_lifted(small_demo: Demo, browser: Brows
         timeout=15000,
     )
 
+    await vpage.wait_for_function(  # the card's buyer questions, with the purchase badge
+        "() => document.getElementById('offer-questions-text').textContent === "
+        "'1 question for buyers' && /Half a size small\\.[^]*verified buyer, bought /"
+        ".test(document.getElementById('offer-questions-list').textContent)",
+        timeout=15000,
+    )
     host = (await join_show(demo.base_url, show, data["host_token"]))[0]
     try:
+        ack = await host.call("qa.feature_answer", {"show_id": show, "answer_id": answer["id"]})
+        assert ack["ok"] is True, ack
+        await vpage.wait_for_function(  # on air: the viewer page shows the featured answer
+            "() => document.getElementById('featured-answer').textContent === "
+            "'Half a size small.' && !document.getElementById('buyer-answer-featured').hidden",
+            timeout=15000,
+        )
         ack = await host.call("mod.ban", {"show_id": show, "user_id": me["id"],
                                           "reason": "off-topic"})  # fmt: skip
         assert ack["ok"] is True, ack

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,20 +27,11 @@ from livecommerce.services.ports import PushSubscription
 from tests.conftest import SettingsFactory
 from tests.support.http import Api
 from tests.support.hub_clients import HubClient
-from tests.support.notify import Browser, push_sink, smtp_sink
+from tests.support.notify import Browser, push_sink, smtp_sink, until
 from tests.support.servers import AppServer, free_port
 from tests.support.shop import ShopEnv, shop_env
 
 PAYS = "4242424242424242"
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
-    """Wait for background work (the worker) with a generous deadline, never a bare sleep."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the condition did not hold in time")
-        await asyncio.sleep(0.05)
 
 
 def notify_settings(smtp_url: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ marking the review."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from aiohttp import ClientSession
@@ -16,7 +15,7 @@ from livecommerce.domain.offers import OfferKind
 from livecommerce.services.catalog import VariantSpec
 from tests.conftest import SettingsFactory
 from tests.support.http import Api
-from tests.support.shop import ShopEnv, post_json, shop_env
+from tests.support.shop import ShopEnv, buy, shop_env
 
 pytestmark = pytest.mark.timeout(60)
 DAY = 24 * 3600
@@ -29,24 +28,6 @@ async def env(settings_factory: SettingsFactory) -> AsyncIterator[ShopEnv]:
     )
     async with shop_env(settings) as running:
         yield running
-
-
-async def buy(env: ShopEnv, http: ClientSession, offer_id: str, token: str, key: str,
-              pay: bool = True) -> dict[str, Any]:  # fmt: skip
-    status, out = await post_json(
-        http,
-        f"{env.base_url}/api/v1/shows/{env.show_id}/checkout",
-        {"offer_id": offer_id, "quantity": 1, "idempotency_key": key},
-        token,
-    )
-    assert status == 201, out
-    if not pay:
-        return dict(out["order"])
-    status, paid = await post_json(
-        http, out["payment"]["confirm_url"], {"card": "4242424242424242"}, token
-    )
-    assert (status, paid["status"]) == (200, "paid"), paid
-    return dict(paid)
 
 
 async def test_only_the_buyer_after_fulfilment_once(env: ShopEnv) -> None:

@@ -30,6 +30,7 @@ WRITES: dict[str, dict[str, Any]] = {
     "qa.ask": {"text": "price?"},
     "qa.upvote": {"question_id": "qst_x"},
     "qa.answer": {"question_id": "qst_x", "text": "yes"},
+    "qa.feature_answer": {"answer_id": "bqa_x"},
     "mod.delete": {"message_id": "msg_x"},
     "mod.timeout": {"user_id": "usr_x", "seconds": 60},
     "mod.ban": {"user_id": "usr_x"},

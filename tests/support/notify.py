@@ -5,6 +5,7 @@ its claims, then decrypt the aes128gcm payload with the subscription's private k
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import email
@@ -13,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -163,3 +164,12 @@ async def push_sink(*names: str) -> AsyncIterator[PushSink]:
         yield sink
     finally:
         await runner.cleanup()
+
+
+async def until(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
+    """Wait for background work (the worker) with a generous deadline, never a bare sleep."""
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the condition did not hold in time")
+        await asyncio.sleep(0.05)

@@ -177,6 +177,25 @@ async def post_json(
         return resp.status, await resp.json()
 
 
+async def buy(env: ShopEnv, http: ClientSession, offer_id: str, token: str, key: str,
+              pay: bool = True) -> dict[str, Any]:  # fmt: skip
+    """One unit of the offer over HTTP, paid with the test card (left unpaid with pay=False)."""
+    status, out = await post_json(
+        http,
+        f"{env.base_url}/api/v1/shows/{env.show_id}/checkout",
+        {"offer_id": offer_id, "quantity": 1, "idempotency_key": key},
+        token,
+    )
+    assert status == 201, out
+    if not pay:
+        return dict(out["order"])
+    status, paid = await post_json(
+        http, out["payment"]["confirm_url"], {"card": "4242424242424242"}, token
+    )
+    assert (status, paid["status"]) == (200, "paid"), paid
+    return dict(paid)
+
+
 #: The webhook secret the shop tests give the app and the local Stripe server.
 WHSEC = "whsec_local_test"
 #: Shop settings for tests that drive many checkouts: no background sweep (tests sweep by hand

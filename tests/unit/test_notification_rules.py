@@ -92,7 +92,7 @@ def test_topics_name_recipients_and_words() -> None:
     """Each outbox topic becomes one kind; named recipients come from the payload (go-live
     and reminders name none: the worker pages through followers and RSVPs)."""
     assert {"show.live", "show.reminder", "order.paid", "order.fulfilled", "auction.closed",
-            "giveaway.drawn"} == set(TOPIC_KINDS)  # fmt: skip
+            "giveaway.drawn", "buyer_question.asked"} == set(TOPIC_KINDS)  # fmt: skip
     assert ["u1"] == recipients_of("order.paid", {"buyer_id": "u1"})
     assert ["u2"] == recipients_of("auction.closed", {"winner_id": "u2"})
     assert ["a", "b"] == recipients_of("giveaway.drawn", {"winner_ids": ["a", "b"]})
@@ -100,3 +100,9 @@ def test_topics_name_recipients_and_words() -> None:
     words = content(Kind.SHOW_LIVE, {"show_id": "shw_1", "title": "<b>Drop</b>"})
     assert ("Live now: <b>Drop</b>", "/shows/shw_1") == (words.title, words.url)
     assert "/orders" == content(Kind.ORDER_SHIPPED, {}).url
+    asked = {"question_id": "bqn_1", "product_name": "Boot", "text": "Warm?", "buyer_ids": ["c"]}
+    assert ["c"] == recipients_of("buyer_question.asked", asked)
+    words = content(Kind.BUYER_QUESTION, asked)
+    assert ("A shopper asks about Boot", "You bought it: Warm?", "/orders#bq-bqn_1") == (
+        words.title, words.body, words.url
+    )  # fmt: skip

@@ -4,11 +4,19 @@ hash chain helper both logs use."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from livecommerce.domain.buyer_questions import (
+    ROUTE_MAX,
+    WEEKLY_CAP,
+    Candidate,
+    choose_buyers,
+    month_label,
+)
 from livecommerce.domain.chain import canonical_json, chained, genesis, sha256_hex, verify_chain
 from livecommerce.domain.orders import OrderStatus
 from livecommerce.domain.reviews import (
@@ -80,3 +88,31 @@ def test_a_chain_verifies_until_any_row_changes(values: list[dict[str, object]])
         assert not verify_chain(seed, published[1:], fields, head).ok  # a dropped row
     else:
         assert head == genesis(seed)
+
+
+# --- ask someone who bought it ----------------------------------------------------------------
+
+
+def test_routing_takes_never_asked_then_least_recently_asked_under_the_weekly_cap() -> None:
+    """Never-asked buyers go first, then the least recently asked (ties by id); a buyer with
+    three asks this week is skipped; at most five are chosen."""
+    pool = [
+        Candidate("u_full", None, WEEKLY_CAP),
+        Candidate("u_late", 9_000, 1),
+        Candidate("u_b", 5_000, 2),
+        Candidate("u_a", 5_000, 0),
+        Candidate("u_new2", None, 0),
+        Candidate("u_new1", None, 0),
+        Candidate("u_mid", 7_000, 2),
+    ]
+    assert ["u_new1", "u_new2", "u_a", "u_b", "u_mid"] == choose_buyers(pool)
+    assert ["u_new1"] == choose_buyers(pool, 1)
+    assert [] == choose_buyers([Candidate("u_full", 1, WEEKLY_CAP)])
+    assert ROUTE_MAX == len(choose_buyers([Candidate(f"u{i}", i, 0) for i in range(9)]))
+
+
+@given(st.integers(min_value=-(10**12), max_value=10**13))
+def test_month_label_is_the_utc_calendar_month(at_ms: int) -> None:
+    """The badge's month is the purchase's UTC month, as the calendar has it."""
+    expected = datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%B %Y")
+    assert expected == month_label(at_ms)

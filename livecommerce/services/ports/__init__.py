@@ -21,6 +21,7 @@ from livecommerce.services.ports.auctions import (
     OwnedRow,
 )
 from livecommerce.services.ports.audience import Followed, FollowStore, RsvpStore
+from livecommerce.services.ports.buyer_questions import BuyerQuestionStore
 from livecommerce.services.ports.catalog import (
     AccountStore,
     CatalogAdminStore,
@@ -111,6 +112,7 @@ __all__ = [
     "BidLog",
     "Bus",
     "BusHandler",
+    "BuyerQuestionStore",
     "CatalogAdminStore",
     "CatalogStore",
     "ChatStore",

@@ -136,6 +136,32 @@ function upsertQuestion(q) {
 }
 hub.on("qa.updated", (p) => upsertQuestion(p.question));
 
+// --- buyers' answers (ask someone who bought it) ------------------------------------------
+/** The answers to buyer questions about the products of this show's offers, to put on air. */
+async function loadBuyerAnswers() {
+  try {
+    const { offers } = await api("GET", `/api/v1/shows/${encodeURIComponent(showId)}/offers`);
+    const productIds = [...new Set((offers || []).map((o) => o.product_id))];
+    const rows = [];
+    for (const pid of productIds) {
+      const page = await api("GET", `/api/v1/products/${encodeURIComponent(pid)}/buyer-questions?limit=10`);
+      for (const q of page.questions || []) for (const a of q.answers || []) rows.push({ q, a });
+    }
+    $("buyer-answers-list").replaceChildren(...rows.map(({ q, a }) => el("li", {},
+      el("span", { className: "text", text: `Q: ${q.text}` }), " ",
+      el("span", { className: "answer", text: `A: ${a.text}` }), " ",
+      el("span", { className: "muted", text: `bought ${a.badge.variant} on ${a.badge.bought_at_month}` }), " ",
+      el("button", { type: "button", className: "secondary small", onclick: async () => {
+        const ack = await hub.emit("qa.feature_answer", { answer_id: a.id });
+        status(ack.ok ? "On air." : errorText(ack), ack.ok ? "ok" : "error");
+      } }, "Put on air"))));
+  } catch (err) {
+    status(err.message, "error");
+  }
+}
+$("buyer-answers-load").addEventListener("click", loadBuyerAnswers);
+loadBuyerAnswers();
+
 // --- banned and timed out ----------------------------------------------------------------
 let restrictionsTimer = null;
 function loadRestrictions() {

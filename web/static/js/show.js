@@ -689,6 +689,7 @@ function renderOffer() {
   $("offer-moment").hidden = !moment;
   $("offer-moment").textContent = moment ? `On screen at ${clock(moment.media_ts)} in the show` : "";
   renderRating(product?.reviews);
+  renderBuyerQuestions(product?.id);
   renderAuction(o);
   showGroup(o, showId, me.id);
   tick();
@@ -709,6 +710,49 @@ function renderRating(summary) {
       el("span", { text: String(n) }));
   }));
 }
+
+/** Ask someone who bought it: the count and the latest questions with verified answers. */
+const buyerQuestionLoads = new Map(); // product id → pending GET
+let askedAbout = null; // the product the card's ask form asks about
+function badgeText(badge) {
+  return `bought ${badge.variant || "it"} on ${badge.bought_at_month}`;
+}
+async function renderBuyerQuestions(productId, fresh = false) {
+  askedAbout = productId || null;
+  if (!productId) return;
+  if (fresh || !buyerQuestionLoads.has(productId)) {
+    buyerQuestionLoads.set(productId, api("GET", `/api/v1/products/${encodeURIComponent(productId)}/buyer-questions?limit=3`).catch(() => null));
+  }
+  const page = await buyerQuestionLoads.get(productId);
+  if (askedAbout !== productId || !page) return;
+  $("offer-questions-text").textContent = page.count ? `${page.count} question${page.count === 1 ? "" : "s"} for buyers` : "Ask someone who bought it";
+  $("offer-questions-list").replaceChildren(...page.questions.map((q) => el("li", {},
+    el("span", { className: "text", text: q.text }),
+    ...q.answers.map((a) => el("p", { className: "answer" },
+      el("span", { text: a.text }), " ",
+      el("span", { className: "muted", text: `— ${a.author.name}, verified buyer, ${badgeText(a.badge)}` }))))));
+}
+$("ask-buyers-form")?.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const input = $("ask-buyers-input");
+  const out = $("ask-buyers-status");
+  if (!askedAbout) return;
+  try {
+    const q = await api("POST", `/api/v1/products/${encodeURIComponent(askedAbout)}/buyer-questions`, { text: input.value.trim() });
+    input.value = "";
+    out.textContent = q.routed_to ? `Sent to ${q.routed_to} buyer${q.routed_to === 1 ? "" : "s"}.` : "Posted: buyers will see it on the product.";
+    renderBuyerQuestions(askedAbout, true);
+  } catch (err) {
+    out.textContent = err.message;
+  }
+  out.hidden = false;
+});
+hub.on("buyer_answer.featured", (p) => {
+  $("featured-question").textContent = p.question?.text || "";
+  $("featured-answer").textContent = p.answer?.text || "";
+  $("featured-badge").textContent = p.badge ? `${p.answer?.author?.name || "A buyer"}, verified buyer, ${badgeText(p.badge)}` : "";
+  $("buyer-answer-featured").hidden = false;
+});
 
 function tick() {
   const o = cardOffer();
