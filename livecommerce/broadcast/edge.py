@@ -22,7 +22,6 @@ never from a request.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
@@ -32,11 +31,10 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCSessionDescription
+from aiortc import RTCSessionDescription
 
 from livecommerce.broadcast.errors import MediaRejected
-from livecommerce.broadcast.ingest import consume_ingest, mark_passthrough
-from livecommerce.broadcast.publisher import PublishedMedia, codec_of
+from livecommerce.broadcast.publisher import PublishedMedia, codec_of, ingest_tracks
 from livecommerce.broadcast.relay import ShowFeed
 from livecommerce.broadcast.session import PeerSession
 from livecommerce.services.ports import ShowOrigins
@@ -166,17 +164,7 @@ async def open_pull(
     encoded packets (the WHIP ingest path); returns the negotiated codecs and the video
     receiver (where the feed's keyframe requests become PLIs to the origin)."""
     pc = session.pc
-    receivers: dict[str, RTCRtpReceiver] = {}
-
-    @pc.on("track")
-    def on_track(track: MediaStreamTrack) -> None:
-        mark_passthrough(track)
-        session.tracks.append(track)
-        for receiver in pc.getReceivers():
-            if receiver.track is track:
-                receivers[track.kind] = receiver
-        session.tasks.append(asyncio.create_task(consume_ingest(track, feed())))
-
+    receivers = ingest_tracks(session, feed)
     pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("audio", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())

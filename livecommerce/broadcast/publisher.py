@@ -38,22 +38,31 @@ def publisher_offer(offer: str) -> str:
     return checked_offer(offer, sdp.accept_ingest_codec, ("h264",), single=True)
 
 
+def ingest_tracks(session: PeerSession, feed: Callable[[], ShowFeed]) -> dict[str, RTCRtpReceiver]:
+    """Consume every track the session's peer sends into the show's feed as encoded packets
+    (pass-through: nothing decoded); the receivers by kind, filled as tracks arrive (the
+    video one is where the feed's keyframe requests go as PLI). A publisher's WHIP session and
+    an edge's pull of another node both ingest so."""
+    receivers: dict[str, RTCRtpReceiver] = {}
+
+    @session.pc.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        mark_passthrough(track)
+        session.tracks.append(track)
+        for receiver in session.pc.getReceivers():
+            if receiver.track is track:
+                receivers[track.kind] = receiver
+        session.tasks.append(asyncio.create_task(consume_ingest(track, feed())))
+
+    return receivers
+
+
 async def answer_publisher(
     session: PeerSession, offer: str, feed: Callable[[], ShowFeed]
 ) -> PublishedMedia:
     """Answer a filtered WHIP offer, consuming every incoming track into the show's feed."""
     pc = session.pc
-    receivers: dict[str, RTCRtpReceiver] = {}
-
-    @pc.on("track")
-    def on_track(track: MediaStreamTrack) -> None:
-        mark_passthrough(track)
-        session.tracks.append(track)
-        for receiver in pc.getReceivers():
-            if receiver.track is track:
-                receivers[track.kind] = receiver
-        session.tasks.append(asyncio.create_task(consume_ingest(track, feed())))
-
+    receivers = ingest_tracks(session, feed)
     await _negotiate(pc, offer)
     codecs = {t.kind: codec_of(list(t._codecs)) for t in pc.getTransceivers()}
     if codecs.get("video") is None and codecs.get("audio") is None:
