@@ -11,21 +11,16 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.support.cluster import LocalCluster
+from tests.support.cluster import local_cluster
 from tests.support.hub_clients import RawClient
-from tests.support.servers import free_port
 
 # why: the run takes 30-40 s; the margin is for a loaded 2-core machine starting 8 servers
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(180)]
@@ -158,31 +153,6 @@ async def _json(
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with http.request(method, url, json=body, headers=headers) as resp:
         return resp.status, await resp.json()
-
-
-@contextlib.asynccontextmanager
-async def local_cluster() -> AsyncIterator[LocalCluster]:
-    # why: not under pytest's tmp dir, which PostgreSQL (run as `postgres`) cannot enter
-    state = Path(tempfile.mkdtemp(prefix="lc-cluster-"))
-    cluster = LocalCluster(
-        state,
-        port=free_port(),
-        python=sys.executable,
-        env={
-            # every test client is 127.0.0.1: lift the per-address limits
-            # every test client is 127.0.0.1: lift the per-address limits
-            "LIVECOMMERCE_AUTH__ATTEMPTS_PER_MINUTE": "1000",
-            "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": "1000",
-            "LIVECOMMERCE_LOG__LEVEL": "WARNING",
-            "LIVECOMMERCE_BROADCAST__ICE__HOST_ADDRESSES": '["127.0.0.2"]',
-        },
-    )
-    try:
-        await asyncio.to_thread(cluster.up)
-        yield cluster
-    finally:
-        await asyncio.to_thread(cluster.down)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 async def test_a_node_killed_mid_flash_sale(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,7 @@ and broadcasts its test pattern; nginx sends WHIP/WHEP and HLS to it first (`lc_
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -25,8 +26,10 @@ import signal
 import string
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -267,6 +270,31 @@ class LocalCluster:
             return {}
         pids: dict[str, int] = json.loads(saved.read_text()).get("pids", {})
         return {name: _alive(pid) for name, pid in sorted(pids.items())}
+
+
+@contextlib.asynccontextmanager
+async def local_cluster() -> AsyncIterator[LocalCluster]:
+    """A cluster for one test, with the per-address limits lifted (every test client is
+    127.0.0.1) and the nodes' ICE candidates on 127.0.0.2."""
+    # why: not under pytest's tmp dir, which PostgreSQL (run as `postgres`) cannot enter
+    state = Path(tempfile.mkdtemp(prefix="lc-cluster-"))
+    cluster = LocalCluster(
+        state,
+        port=free_port(),
+        python=sys.executable,
+        env={
+            "LIVECOMMERCE_AUTH__ATTEMPTS_PER_MINUTE": "1000",
+            "LIVECOMMERCE_HUB__MAX_CONNECTIONS_PER_ADDRESS": "1000",
+            "LIVECOMMERCE_LOG__LEVEL": "WARNING",
+            "LIVECOMMERCE_BROADCAST__ICE__HOST_ADDRESSES": '["127.0.0.2"]',
+        },
+    )
+    try:
+        await asyncio.to_thread(cluster.up)
+        yield cluster
+    finally:
+        await asyncio.to_thread(cluster.down)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

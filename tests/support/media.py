@@ -122,6 +122,8 @@ class Viewer:
         self.stamps: list[Stamp] = []
         self.receive_ms: list[int] = []
         self.audio_frames = 0
+        # when each picture was decoded, stamped or not (a browser's camera is not stamped)
+        self.pictures_at: list[float] = []
         self.frame_sizes: set[tuple[int, int]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._new_frame = asyncio.Event()
@@ -138,6 +140,7 @@ class Viewer:
                 return
             if isinstance(frame, av.VideoFrame):
                 stamp = read_stamp(frame)
+                self.pictures_at.append(time.monotonic())
                 self.frame_sizes.add((frame.width, frame.height))
                 if stamp is not None:
                     self.stamps.append(stamp)
