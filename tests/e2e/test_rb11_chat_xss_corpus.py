@@ -81,8 +81,9 @@ ROOMY = {
 }
 #: Elements the corpus would create if rendered as markup (the page's own are excluded).
 MARKUP = (
-    "script, img:not(#offer-image), svg:not(.chart), iframe, details:not(#offer-rating), object,"
-    " embed, math, video, style, base, meta, "
+    "script, img:not(#offer-image), svg:not(.chart), iframe,"
+    " details:not(#offer-rating, #offer-questions), object, embed, math, video, style, base,"
+    " meta, "
     "a[href^='javascript' i], a[href^='data:' i], [onerror], [onload], [onclick], [ontoggle]"
 )
 #: Records CSP violations in the page itself (Playwright has no event for them).
