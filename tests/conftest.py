@@ -22,8 +22,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Registered here, not in pyproject.toml, so the marker list stays with the tests.
     config.addinivalue_line(
         "markers",
-        "long: runs for minutes of wall-clock time, or brings a whole cluster up; make test runs"
-        " these beside the rest",
+        "long: runs for minutes of wall-clock time; make test runs these beside the rest",
     )
     config.addinivalue_line(
         "markers",

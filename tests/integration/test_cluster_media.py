@@ -25,7 +25,7 @@ from tests.support.cluster import local_cluster
 from tests.support.media import Viewer
 
 # why: the run takes 40-50 s; the margin is for a loaded 2-core machine starting 8 servers
-pytestmark = [pytest.mark.long, pytest.mark.redis, pytest.mark.browser, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.redis, pytest.mark.browser, pytest.mark.timeout(240)]
 
 FRAMES = 30  # decoded pictures each WHEP viewer must get, before the kill and after
 GAP_LIMIT = 5.0  # seconds from the publisher's return to a viewer's next picture

@@ -23,7 +23,7 @@ from tests.support.cluster import local_cluster
 from tests.support.hub_clients import RawClient
 
 # why: the run takes 30-40 s; the margin is for a loaded 2-core machine starting 8 servers
-pytestmark = [pytest.mark.long, pytest.mark.redis, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(180)]
 
 BUYERS = 200
 STOCK = 20
