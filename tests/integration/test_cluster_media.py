@@ -133,10 +133,9 @@ async def test_browser_publisher_edge_viewers_hls_cache_and_origin_death(
             for context, _ in players:
                 await context.close()
             played = [measured for _, measured in players]
-            log = cluster.access_log.read_text()
-            caching = Counter(
-                re.findall(rf'"GET /hls/{show_id}/\S+ HTTP/1.1" 200 \d+ cache=(\w+)', log)
-            )
+            hls_line = rf'"GET /hls/{show_id}/\S+ HTTP/1.1" 200 \d+ cache=(\w+)'
+            log = await cluster.access_log_with(hls_line.replace("(\\w+)", "HIT"))
+            caching = Counter(re.findall(hls_line, log))
 
             # the origin dies; the publisher comes back on node 2, which becomes the origin
             await asyncio.to_thread(cluster.kill_node, 0)

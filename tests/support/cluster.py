@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -86,6 +87,16 @@ class LocalCluster:
     @property
     def access_log(self) -> Path:
         return self.nginx_dir / "logs" / "access.log"
+
+    async def access_log_with(self, pattern: str, within: float = 5.0) -> str:
+        """The access log once a line matches `pattern`: nginx writes a request's line only
+        after its last byte went out, so a client that has read the response can be first."""
+        deadline = time.monotonic() + within
+        while True:
+            log = self.access_log.read_text()
+            if re.search(pattern, log) or time.monotonic() > deadline:
+                return log
+            await asyncio.sleep(0.1)
 
     def node_dir(self, index: int) -> Path:
         return self.state / f"node{index + 1}"
