@@ -24,7 +24,6 @@ import contextlib
 import functools
 import logging
 import secrets
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -90,6 +89,7 @@ from livecommerce.services.ports import (
 from livecommerce.services.shows import ShowService, show_ref
 from livecommerce.services.singleflight import SingleFlight
 from livecommerce.services.stock import StockService
+from livecommerce.services.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,15 @@ class AuctionOptions:
 
 def _version(state: AuctionState) -> int:
     return state.version
+
+
+#: An `auction.updated` to send: the show, the auction's settings and its state.
+Update = tuple[str, AuctionSettings, AuctionState]
+
+
+def newest_state(old: Update, new: Update) -> Update:
+    """Of two states, the later (by seq): concurrent bids' batches may finish out of order."""
+    return new if new[2].seq >= old[2].seq else old
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +184,12 @@ class AuctionService:
         #: Refused bids per auction and code not yet added to the live store (one write per
         #: auction per sweep, not one per refusal).
         self._refused: dict[str, Counter[str]] = {}
-        #: Coalesced `auction.updated`: the newest state per auction, when each was last sent,
-        #: and the pending sends.
-        self._latest: dict[str, tuple[str, AuctionState]] = {}
-        self._sent: dict[str, float] = {}
-        self._flushing: dict[str, asyncio.Task[None]] = {}
+        #: Coalesced `auction.updated`: a bidding war of hundreds of bids a second would
+        #: otherwise cost a message per bid to every viewer (each bidder's ack carries the state
+        #: after their own bid). Of a burst, the newest state goes out.
+        self._updates: Throttle[Update] = Throttle(
+            options.update_interval, self._send_update, keep=newest_state, what="auction.updated"
+        )
         self._shipping: dict[str, tuple[int, bool]] = {}
         #: Per auction: the newest state this node has seen, and the accepted rows (with the
         #: newest state) its SQL writer has not written yet.
@@ -267,7 +277,8 @@ class AuctionService:
         if offer.kind is not OfferKind.AUCTION:
             return
         state = await self._live(await self.record(offer.id))
-        await self._publish_updated(offer.show_id, (await self.record(offer.id)).settings, state)
+        settings = (await self.record(offer.id)).settings
+        await self._updates.changed(offer.id, (offer.show_id, settings, state))
 
     async def _stored(self, offer_id: str) -> AuctionState | None:
         """The live state; when the store has none although bids were recorded (a Redis that
@@ -513,7 +524,7 @@ class AuctionService:
                 self._record_rows(offer_id, rows, current)
                 if extended:
                     self._time(current)
-                await self._publish_updated(asks[0].show_id, settings, current)
+                await self._updates.changed(offer_id, (asks[0].show_id, settings, current))
                 return
         for n, _ask in todo:
             out[n] = Conflict("the auction is too busy; bid again")
@@ -579,36 +590,8 @@ class AuctionService:
         self._shipping[product_id] = (now + PRODUCT_CACHE_MS, ships)
         return ships
 
-    async def _publish_updated(
-        self, show_id: str, settings: AuctionSettings, state: AuctionState
-    ) -> None:
-        """Announce the auction's state, at most once per `update_interval` per auction on this
-        node (the latest state always goes out): a bidding war of hundreds of bids a second
-        would otherwise cost a message per bid to every viewer. Each bidder's ack carries the
-        state after their own bid."""
-        offer_id = state.offer_id
-        latest = self._latest.get(offer_id)
-        if latest is None or latest[1].seq <= state.seq:
-            self._latest[offer_id] = (show_id, state)
-        if offer_id in self._flushing:
-            return
-        wait = self._sent.get(offer_id, 0.0) + self._options.update_interval - time.monotonic()
-        if wait <= 0:
-            await self._flush(offer_id, settings)
-            return
-        task = asyncio.get_running_loop().create_task(self._flush_later(offer_id, settings, wait))
-        self._flushing[offer_id] = task
-
-    async def _flush_later(self, offer_id: str, settings: AuctionSettings, wait: float) -> None:
-        try:
-            await asyncio.sleep(wait)
-            await self._flush(offer_id, settings)
-        finally:
-            self._flushing.pop(offer_id, None)
-
-    async def _flush(self, offer_id: str, settings: AuctionSettings) -> None:
-        show_id, state = self._latest.pop(offer_id)
-        self._sent[offer_id] = time.monotonic()
+    async def _send_update(self, offer_id: str, update: Update) -> None:
+        show_id, settings, state = update
         await self._bus.publish(
             "auction.updated", {"show_id": show_id, **auction_view(settings, state)}
         )
@@ -763,7 +746,8 @@ class AuctionService:
         its last refusals."""
         with contextlib.suppress(LiveCommerceError):
             await self._flush_refusals()
-        await self._deadlines.aclose(*self._flushing.values())
+        await self._deadlines.aclose()
+        await self._updates.aclose()
 
     # -- selling -------------------------------------------------------------------------------
     async def _sell(

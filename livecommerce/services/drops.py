@@ -17,9 +17,7 @@ end on any node ends it too.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,6 +48,7 @@ from livecommerce.services.ports import (
 )
 from livecommerce.services.shows import ShowService, show_ref
 from livecommerce.services.singleflight import SingleFlight
+from livecommerce.services.throttle import Throttle
 
 #: How long a node reuses a drop it read (its show, template and end never change).
 DROP_CACHE_MS = 60_000
@@ -106,11 +105,10 @@ class DropService:
         self._flights = SingleFlight()
         #: This node's timers for the drops' ends, and its sends in the background.
         self._deadlines = Deadlines(clock, self._end_due, "ending a voucher drop")
-        #: Coalesced `drop.updated`: the latest count per drop, when each was last sent, and the
-        #: pending sends.
-        self._latest: dict[str, tuple[Drop, int]] = {}
-        self._sent: dict[str, float] = {}
-        self._flushing: dict[str, asyncio.Task[None]] = {}
+        #: Coalesced `drop.updated`; of a burst, the lowest count goes out.
+        self._updates: Throttle[tuple[str, int]] = Throttle(
+            options.update_interval, self._send_update, keep=min_left, what="drop.updated"
+        )
 
     async def fire(
         self,
@@ -200,40 +198,15 @@ class DropService:
         )
         await self._store.add_claim(drop_id, who.user_id, coupon, coupon.created_at_ms)
         if got.outcome is Claimed.TAKEN:
-            await self._updated(drop, got.left)
+            await self._updates.changed(drop.id, (drop.show_id, got.left))
             if got.left == 0:
                 await self._end(drop)
         return {"coupon_code": got.code, "coupon": _claimed_view(coupon), "drop_id": drop_id}
 
-    async def _updated(self, drop: Drop, left: int) -> None:
-        """Announce the claims left, at most once per `update_interval` per drop on this node
-        (the lowest count seen always goes out)."""
-        latest = self._latest.get(drop.id)
-        if latest is None or left < latest[1]:
-            self._latest[drop.id] = (drop, left)
-        if drop.id in self._flushing:
-            return
-        wait = self._sent.get(drop.id, 0.0) + self._options.update_interval - time.monotonic()
-        if wait <= 0:
-            await self._flush(drop.id)
-            return
-        self._flushing[drop.id] = self._deadlines.spawn(self._flush_later(drop.id, wait))
-
-    async def _flush_later(self, drop_id: str, wait: float) -> None:
-        try:
-            await asyncio.sleep(wait)
-            await self._flush(drop_id)
-        finally:
-            self._flushing.pop(drop_id, None)
-
-    async def _flush(self, drop_id: str) -> None:
-        pending = self._latest.pop(drop_id, None)
-        if pending is None:
-            return
-        drop, left = pending
-        self._sent[drop_id] = time.monotonic()
+    async def _send_update(self, drop_id: str, update: tuple[str, int]) -> None:
+        show_id, left = update
         await self._bus.publish(
-            "drop.updated", {"show_id": drop.show_id, "drop_id": drop_id, "claims_left": left}
+            "drop.updated", {"show_id": show_id, "drop_id": drop_id, "claims_left": left}
         )
 
     async def _end_due(self, drop_id: str) -> None:
@@ -244,8 +217,8 @@ class DropService:
         between the two leaves it ended unannounced)."""
         self._deadlines.cancel(drop.id)
         first = await self._claims.end(drop.id)
-        if first and drop.id in self._latest:
-            await self._flush(drop.id)  # the last count goes out before the end
+        if first:
+            await self._updates.flush(drop.id)  # the last count goes out before the end
         await self._store.end_drop(drop.id, self._clock.now_ms())
         if first:
             await self._bus.publish("drop.ended", {"show_id": drop.show_id, "drop_id": drop.id})
@@ -261,6 +234,7 @@ class DropService:
     async def aclose(self) -> None:
         """Cancel timers and pending sends (on shutdown; any node's sweeper ends a drop)."""
         await self._deadlines.aclose()
+        await self._updates.aclose()
 
 
 def _claimed_view(coupon: Coupon) -> dict[str, object]:
@@ -274,3 +248,9 @@ def _claimed_view(coupon: Coupon) -> dict[str, object]:
         "ends_at": coupon.ends_at_ms,
         "scope": {"show_id": coupon.scope_show_id, "product_id": coupon.scope_product_id},
     }
+
+
+def min_left(old: tuple[str, int], new: tuple[str, int]) -> tuple[str, int]:
+    """Of two counts of claims left, the lower: announcements can arrive out of order, and
+    claims only ever go down."""
+    return new if new[1] < old[1] else old

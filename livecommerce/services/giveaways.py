@@ -17,12 +17,10 @@ shipping address when the prize ships, so every winner's order has one.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -87,6 +85,7 @@ from livecommerce.services.ports import (
 from livecommerce.services.shows import ShowService, show_ref
 from livecommerce.services.singleflight import SingleFlight
 from livecommerce.services.stock import StockService
+from livecommerce.services.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +153,10 @@ class GiveawayService:
         self._shipping: dict[str, tuple[int, bool]] = {}
         #: Per show: until when (this node's clock) its keyword list holds, and the list.
         self._keywords: dict[str, tuple[int, list[tuple[str, re.Pattern[str]]]]] = {}
-        #: Coalesced `giveaway.updated`: when each giveaway's was last sent, and pending sends.
-        self._sent: dict[str, float] = {}
-        self._updating: set[str] = set()
+        #: Coalesced `giveaway.updated` (the count is read when it is sent).
+        self._updates: Throttle[GiveawayRecord] = Throttle(
+            options.update_interval, self._send_count, what="giveaway.updated"
+        )
 
     # -- creating ------------------------------------------------------------------------------
     async def create(
@@ -260,7 +260,7 @@ class GiveawayService:
         if mine is None:
             raise GiveawayClosed("this giveaway is closed")
         if mine == entry.id:
-            self._updated(record)
+            self._updates.changed_later(record.id, record)
         return self._entry(record, mine, principal.user_id)
 
     def _entry(self, record: GiveawayRecord, entry_id: str, user_id: str) -> dict[str, Any]:
@@ -303,21 +303,8 @@ class GiveawayService:
         with contextlib.suppress(LiveCommerceError):
             await self.enter(principal, show_id, giveaway_id)
 
-    def _updated(self, record: GiveawayRecord) -> None:
-        """Announce the entry count, at most once per `update_interval` per giveaway here."""
-        if record.id in self._updating:
-            return
-        self._updating.add(record.id)
-        wait = self._sent.get(record.id, 0.0) + self._options.update_interval - time.monotonic()
-        self._deadlines.spawn(self._send_count(record, max(0.0, wait)))
-
-    async def _send_count(self, record: GiveawayRecord, wait: float) -> None:
-        try:
-            await asyncio.sleep(wait)
-            self._sent[record.id] = time.monotonic()
-            count = await self._store.count(record.id)
-        finally:
-            self._updating.discard(record.id)
+    async def _send_count(self, giveaway_id: str, record: GiveawayRecord) -> None:
+        count = await self._store.count(giveaway_id)
         await self._bus.publish(
             "giveaway.updated",
             {"show_id": record.show_id, "giveaway_id": record.id, "entries": count},
@@ -360,6 +347,7 @@ class GiveawayService:
     async def aclose(self) -> None:
         """Stop this node's timers (on shutdown; any node's sweeper takes over)."""
         await self._deadlines.aclose()
+        await self._updates.aclose()
 
     # -- drawing -------------------------------------------------------------------------------
     async def draw(

@@ -36,6 +36,7 @@ from livecommerce.services.offers import OfferService
 from livecommerce.services.payments import PaymentService
 from livecommerce.services.ports import Bus, Clock, GroupBuyStore, GroupRecord, OrderStore
 from livecommerce.services.singleflight import SingleFlight
+from livecommerce.services.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,10 @@ class GroupBuyService:
         self._options = options
         #: This node's timers for the groups' deadlines, and its sends in the background.
         self._deadlines = Deadlines(clock, self.close, "closing a group buy")
-        self._sent: dict[str, float] = {}
-        self._flushing: dict[str, asyncio.Task[None]] = {}
+        #: Coalesced `group.updated` (the count is read when it is sent).
+        self._updates: Throttle[None] = Throttle(
+            options.update_interval, self._publish, what="group.updated"
+        )
         self._closing: dict[str, asyncio.Lock] = {}
         self._views: dict[str, tuple[float, dict[str, object] | None]] = {}
         self._flights = SingleFlight()
@@ -129,7 +132,7 @@ class GroupBuyService:
         if offer.kind is not OfferKind.GROUP:
             return
         self._time(offer)
-        await self._publish(offer.id)
+        await self._updates.changed(offer.id, None)
 
     # -- members -------------------------------------------------------------------------------
     async def member_changed(self, order: Order) -> None:
@@ -139,27 +142,9 @@ class GroupBuyService:
             return
         if not self._deadlines.armed(order.offer_id) and not is_closed(offer, self._clock.now_ms()):
             self._time(offer)
-        await self.announce(order.offer_id)
+        await self._updates.changed(order.offer_id, None)
 
-    async def announce(self, offer_id: str) -> None:
-        """Send `group.updated` now, or once the interval since the last one has passed."""
-        if offer_id in self._flushing:
-            return
-        wait = self._sent.get(offer_id, 0.0) + self._options.update_interval - time.monotonic()
-        if wait <= 0:
-            await self._publish(offer_id)
-            return
-        self._flushing[offer_id] = self._deadlines.spawn(self._publish_later(offer_id, wait))
-
-    async def _publish_later(self, offer_id: str, wait: float) -> None:
-        try:
-            await asyncio.sleep(wait)
-            await self._publish(offer_id)
-        finally:
-            self._flushing.pop(offer_id, None)
-
-    async def _publish(self, offer_id: str) -> None:
-        self._sent[offer_id] = time.monotonic()
+    async def _publish(self, offer_id: str, _: None) -> None:
         view = await self._read_view(offer_id)
         if view is not None:
             await self._bus.publish("group.updated", view)
@@ -234,7 +219,8 @@ class GroupBuyService:
         left = await self._orders.offer_orders(offer_id, [*HOLDING, OrderStatus.AUTHORIZED])
         if left or not await self._groups.mark_settled(offer_id, self._clock.now_ms()):
             return False
-        await self._publish(offer_id)
+        await self._updates.changed(offer_id, None)
+        await self._updates.flush(offer_id)  # the final state goes out now, not throttled
         return True
 
     async def sweep(self) -> int:
@@ -251,3 +237,4 @@ class GroupBuyService:
     async def aclose(self) -> None:
         """Stop this node's timers (on shutdown; the sweeper of any node takes over)."""
         await self._deadlines.aclose()
+        await self._updates.aclose()

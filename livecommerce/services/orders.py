@@ -10,10 +10,8 @@ order without its entries or entries without a paid order.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -36,6 +34,7 @@ from livecommerce.services.ports import (
 )
 from livecommerce.services.singleflight import SingleFlight
 from livecommerce.services.stock import StockService
+from livecommerce.services.throttle import Throttle
 from livecommerce.services.webhooks import WebhookService
 
 #: How long a node reuses a product's name and image or a buyer's name for order views.
@@ -136,9 +135,9 @@ class ShopEvents:
         self._store = store
         self._stock = stock
         self._clock = clock
-        self._interval = stock_interval
-        self._last: dict[str, float] = {}
-        self._pending: dict[str, asyncio.Task[None]] = {}
+        self._stock_updates: Throttle[None] = Throttle(
+            stock_interval, self._send_stock, what="offer.updated (stock)"
+        )
 
     async def order_updated(self, order: Order) -> None:
         self.metrics.order_status(str(order.status))
@@ -183,14 +182,7 @@ class ShopEvents:
 
     async def stock_changed(self, show_id: str, offer_id: str) -> None:
         """Announce the offer's stock left, coalescing bursts."""
-        if offer_id in self._pending:
-            return
-        wait = self._last.get(offer_id, 0.0) + self._interval - time.monotonic()
-        if wait <= 0:
-            await self._send_stock(offer_id)
-            return
-        task = asyncio.get_running_loop().create_task(self._later(offer_id, wait))
-        self._pending[offer_id] = task
+        await self._stock_updates.changed(offer_id, None)
 
     async def product_stock_changed(self, product_id: str) -> None:
         """A product's stock changed outside a checkout (an adjustment, a restock): announce
@@ -199,25 +191,14 @@ class ShopEvents:
             if offer.status is OfferStatus.LIVE:
                 await self.stock_changed(offer.show_id, offer.id)
 
-    async def _later(self, offer_id: str, wait: float) -> None:
-        try:
-            await asyncio.sleep(wait)
-            await self._send_stock(offer_id)
-        finally:
-            self._pending.pop(offer_id, None)
-
-    async def _send_stock(self, offer_id: str) -> None:
-        self._last[offer_id] = time.monotonic()
+    async def _send_stock(self, offer_id: str, _: None) -> None:
         offer = await self._store.get_offer(offer_id)
         if offer is not None:
             await self.offer_updated(offer)
 
     async def close(self) -> None:
         """Cancel pending coalesced updates (on shutdown)."""
-        tasks = list(self._pending.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._stock_updates.aclose()
 
 
 class OrderService:
