@@ -63,6 +63,7 @@ async def test_flush_sends_the_pending_change_now_and_nothing_twice() -> None:
     await throttle.aclose()
 
 
+@pytest.mark.expected_traceback  # the failing send's, asserted below
 async def test_changed_later_never_sends_inline_and_logs_a_failed_send(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
