@@ -27,7 +27,17 @@ from pathlib import Path
 
 from bench._load import cores, noisy, settle
 from bench.chat_fanout import _sender
-from bench.stampede import BUYERS, SECRET_KEY, UNITS, burst, connect_all, pct, seed
+from bench.stampede import (
+    BUYERS,
+    SECRET_KEY,
+    UNITS,
+    burst,
+    buyers_file,
+    checkouts,
+    outcome_counts,
+    pct,
+    seed,
+)
 from tests.support.cluster import LocalCluster
 from tests.support.hub_load import (
     ensure_fd_limit,
@@ -98,27 +108,15 @@ async def _measure(nodes: int) -> Row:
         histogram = merged_histogram(reports)
         delivered = sum(r["lines"] for r in reports) / max(1, sent * connected)
 
-        show_ids = [seeded.offers[i % 2][0] for i in range(len(seeded.tokens))]
-        clients = await connect_all(cluster.url, seeded.tokens, show_ids)
-        try:
-            wall, latencies, acks = await burst(
-                clients,
-                lambda i: {
-                    "show_id": seeded.offers[i % 2][0],
-                    "offer_id": seeded.offers[i % 2][1],
-                    "quantity": 1,
-                    "idempotency_key": f"cluster-{i:06d}",
-                },
-            )
-        finally:
-            await asyncio.gather(*[c.disconnect() for c in clients], return_exceptions=True)
+        buyers = buyers_file(state, seeded)
+        async with load_workers([cluster.url], "", 0, 1, buyers=buyers) as (workers, joined):
+            assert joined == BUYERS, f"{joined} of {BUYERS} buyers joined"
+            measured = await burst(workers[0], state, "checkout", checkouts(seeded, "cluster"))
     finally:
         await asyncio.to_thread(cluster.down)
         shutil.rmtree(state, ignore_errors=True)
-    outcomes: dict[str, int] = {}
-    for ack in acks:
-        code = "ok" if ack.get("ok") else ack["error"]["code"]
-        outcomes[code] = outcomes.get(code, 0) + 1
+    outcomes = outcome_counts(measured)
+    latencies = measured["latencies"]
     return Row(
         nodes=nodes,
         load=load,
@@ -126,7 +124,7 @@ async def _measure(nodes: int) -> Row:
         chat_p50_ms=percentile(histogram, 0.5),
         chat_p99_ms=percentile(histogram, 0.99),
         delivered=delivered,
-        attempts_per_s=len(acks) / wall,
+        attempts_per_s=len(latencies) / measured["wall"],
         ack_p99_ms=pct(latencies, 0.99),
         won=outcomes.get("ok", 0),
         outcomes=outcomes,

@@ -1,4 +1,4 @@
-"""Flash-sale stampede: N python-socketio buyers send `checkout.start` the same instant for one
+"""Flash-sale stampede: N Socket.IO buyers send `checkout.start` the same instant for one
 variant of U units, sold by two flash offers in two live shows at once (each capped at 3/4 of
 U, so the shared variant runs out first and each cap still binds its own offer), against a real
 `livecommerce serve` process on 127.0.0.1.
@@ -15,9 +15,10 @@ reads and order writes of one event-loop tick share one store call); a second ro
 runs it with `batch_max=1` (every call alone) as the same-run baseline. Where the machine has
 two cores or more, what serves is pinned to core 0 and what loads it to core 1: the money path
 alone runs in this process on core 0 with redis-server and PostgreSQL on core 1; through
-Socket.IO, the `livecommerce serve` child runs under `taskset -c 0`, this process (the
-clients) on core 1, and the stores on either. The 1-minute load average at the start is
-recorded and a run that starts above the core count is marked *noisy*.
+Socket.IO, the `livecommerce serve` child runs under `taskset -c 0`, the load worker (raw
+websocket clients: `tests/support/hub_load_worker.py`) on core 1, the stores on either. The
+1-minute load average at the start is recorded and a run that starts above the core count is
+marked *noisy*.
 
 Run: `python -m bench stampede` (env STAMPEDE_BUYERS, STAMPEDE_UNITS to change the size).
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import statistics
@@ -57,6 +59,7 @@ from livecommerce.services.accounts import TOKEN_PREFIX
 from livecommerce.services.catalog import VariantSpec
 from livecommerce.services.ports import Product, User, Variant
 from livecommerce.settings import load_settings
+from tests.support.hub_load import Worker, load_workers, pinned
 from tests.support.servers import PostgresServer, RedisServer, free_port
 from tests.support.shop import HOME, shop_env
 
@@ -232,27 +235,38 @@ async def connect_all(
     return [c for c in clients if c is not None]
 
 
-async def burst(
-    clients: list[socketio.AsyncClient], payload: Any
-) -> tuple[float, list[float], list[dict[str, Any]]]:
-    """Every client calls `checkout.start` at once; (wall seconds, latencies, acks)."""
-    gate = asyncio.Event()
-    latencies: list[float] = []
-    acks: list[dict[str, Any]] = []
+async def burst(worker: Worker, workdir: Path, name: str, payloads: list[Any]) -> dict[str, Any]:
+    """Every buyer of the worker emits `checkout.start` with its payload at once: the worker's
+    ``{wall, latencies, codes}``."""
+    spec = workdir / f"{name}.json"
+    spec.write_text(json.dumps({"event": "checkout.start", "payloads": payloads}))
+    return await worker.command(f"call {spec}")
 
-    async def call(i: int, client: socketio.AsyncClient) -> None:
-        await gate.wait()
-        t0 = time.perf_counter()
-        ack = await client.call("checkout.start", payload(i), timeout=120)
-        latencies.append(time.perf_counter() - t0)
-        acks.append(ack)
 
-    tasks = [asyncio.create_task(call(i, c)) for i, c in enumerate(clients)]
-    await asyncio.sleep(0.2)
-    start = time.perf_counter()
-    gate.set()
-    await asyncio.gather(*tasks)
-    return time.perf_counter() - start, latencies, acks
+def buyers_file(workdir: Path, seeded: Seeded) -> Path:
+    """The load worker's buyers: buyer i signed in with token i, in the show of offer i % 2."""
+    path = workdir / "buyers.json"
+    show_ids = [seeded.offers[i % 2][0] for i in range(len(seeded.tokens))]
+    pairs = zip(seeded.tokens, show_ids, strict=True)
+    path.write_text(json.dumps([{"token": t, "show_id": s} for t, s in pairs]))
+    return path
+
+
+def checkouts(seeded: Seeded, prefix: str) -> list[dict[str, Any]]:
+    """Buyer i's `checkout.start`: one unit of offer i % 2."""
+    return [
+        {
+            "show_id": seeded.offers[i % 2][0],
+            "offer_id": seeded.offers[i % 2][1],
+            "quantity": 1,
+            "idempotency_key": f"{prefix}-{i:06d}",
+        }
+        for i in range(len(seeded.tokens))
+    ]
+
+
+def outcome_counts(measured: dict[str, Any]) -> dict[str, int]:
+    return {str(code): int(n) for code, n in measured["codes"].items()}
 
 
 #: Order statuses whose units are out of stock (held or sold).
@@ -298,30 +312,22 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="lc-bench-") as data:
         env = server_env(port, data, store_url, redis_url, BUYERS)
-        async with server(env, port) as (base, pid):
-            show_ids = [seeded.offers[i % 2][0] for i in range(len(seeded.tokens))]
-            clients = await connect_all(base, seeded.tokens, show_ids)
-            try:
-                cpu = cpu_of(pid)
-                base_wall, base_lat, _ = await burst(clients, lambda i: {"bad": i})
-                base_cpu, cpu = cpu_of(pid) - cpu, cpu_of(pid)
-                wall, lat, acks = await burst(
-                    clients,
-                    lambda i: {
-                        "show_id": seeded.offers[i % 2][0],
-                        "offer_id": seeded.offers[i % 2][1],
-                        "quantity": 1,
-                        "idempotency_key": f"stampede-{i:06d}",
-                    },
-                )
-                cpu = cpu_of(pid) - cpu
-            finally:
-                await asyncio.gather(*[c.disconnect() for c in clients], return_exceptions=True)
-    won = sum(1 for a in acks if a.get("ok"))
-    codes: dict[str, int] = {}
-    for a in acks:
-        code = "ok" if a.get("ok") else a["error"]["code"]
-        codes[code] = codes.get(code, 0) + 1
+        workdir = Path(data)
+        buyers = buyers_file(workdir, seeded)
+        load_side = pinned(CLIENT_CORE) if PINNED else []
+        async with (
+            server(env, port) as (base, pid),
+            load_workers([base], "", 0, 1, load_side, buyers=buyers) as (workers, joined),
+        ):
+            assert joined == BUYERS, f"{joined} of {BUYERS} buyers joined"
+            invalid = [{"bad": i} for i in range(BUYERS)]
+            cpu = cpu_of(pid)
+            baseline = await burst(workers[0], workdir, "invalid", invalid)
+            base_cpu, cpu = cpu_of(pid) - cpu, cpu_of(pid)
+            measured = await burst(workers[0], workdir, "checkout", checkouts(seeded, "stampede"))
+            cpu = cpu_of(pid) - cpu
+    lat, base_lat = measured["latencies"], baseline["latencies"]
+    codes = outcome_counts(measured)
     db = await open_database(store_url)
     try:
         units_out = [
@@ -332,16 +338,16 @@ async def scenario(name: str, store_url: str, redis_url: str) -> dict[str, Any]:
         await db.close()
     return {
         "name": name,
-        "rate": len(acks) / wall,
-        "wall": wall,
+        "rate": len(lat) / measured["wall"],
+        "wall": measured["wall"],
         "p50": pct(lat, 0.5),
         "p99": pct(lat, 0.99),
-        "base_rate": len(clients) / base_wall,
-        "cpu_us": cpu / len(acks) * 1e6,
-        "base_cpu_us": base_cpu / len(clients) * 1e6,
+        "base_rate": len(base_lat) / baseline["wall"],
+        "cpu_us": cpu / len(lat) * 1e6,
+        "base_cpu_us": base_cpu / len(base_lat) * 1e6,
         "base_p50": pct(base_lat, 0.5),
         "base_p99": pct(base_lat, 0.99),
-        "won": won,
+        "won": codes.get("ok", 0),
         "oversold": oversold(units_out),
         "codes": codes,
         "mean": statistics.fmean(lat) * 1000,
@@ -516,7 +522,9 @@ def run() -> str:
         + "\n\n"
         + "\n".join(gains)
         + "\n\n**Through Socket.IO** — "
-        f"{BUYERS} python-socketio buyers (one process, websocket transport) send "
+        f"{BUYERS} signed-in buyers on raw Socket.IO websockets (one load process, "
+        "`tests/support/hub_load_worker.py`, light enough that the server, not the clients, "
+        "is measured) send "
         "`checkout.start` for one unit each at the same instant, per-buyer limit 1, demo "
         "payments. Server: one `livecommerce serve` process. An attempt that wins reserves, "
         "writes the order and creates its payment before acking; a loser is "

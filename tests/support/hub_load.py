@@ -166,17 +166,22 @@ async def load_workers(
     processes: int,
     prefix: Sequence[str] = (),
     sample_every: int = 1,
+    buyers: Path | None = None,
 ) -> AsyncIterator[tuple[list[Worker], int]]:
     """``n`` clients joined to the show in ``processes`` workers (worker i on node
     ``i % len(bases)``): (workers, clients that joined). One client in ``sample_every`` decodes
-    and times its lines; every client counts them. Workers quit on exit."""
+    and times its lines; every client counts them. With ``buyers`` (one worker: a JSON file of
+    ``{token, show_id}``), the clients are those signed-in users instead. Workers quit on
+    exit."""
+    assert buyers is None or processes == 1, "one worker holds every buyer"
+    signed_in = [] if buyers is None else [str(buyers)]
     workers: list[Worker] = []
     try:
         for i in range(processes):
             count = n // processes + (1 if i < n % processes else 0)
             proc = await asyncio.create_subprocess_exec(
                 *prefix, sys.executable, "-m", "tests.support.hub_load_worker",
-                bases[i % len(bases)], show_id, str(count), str(sample_every),
+                bases[i % len(bases)], show_id, str(count), str(sample_every), *signed_in,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
             )  # fmt: skip
             workers.append(Worker(proc))

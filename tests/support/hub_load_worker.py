@@ -6,7 +6,7 @@ python-socketio or socket.io-client connection sends once upgraded, over a bare 
 protocol on uvloop (RFC 6455 framing by hand): thousands of python-socketio or even aiohttp
 websocket clients cost more CPU per message than the server under test, so on a 2-core machine
 they, not the server, set the latency. Commands on stdin, one JSON reply per line on stdout:
-connect, start, report, quit.
+connect, call, start, report, quit.
 
 Chat lines whose text is ``t=<send time> [n=<k>]`` are counted on every client, by counting
 ``"text":"t=`` in the frame without decoding it, so thousands of clients cost their worker
@@ -15,6 +15,10 @@ little and the server, not the load, is what a run measures. One client in ``sam
 histogram, and per sender whether ``n`` only ever grows (a repeat or a step back is an order
 violation). The arrival time of each client's first ``offer.updated`` is kept so a sale-start
 broadcast can be timed against its send time.
+
+Signed-in clients (argument 5: a JSON file of ``{token, show_id}``, one per client) can all emit
+one event at once with their own payloads (``call <file>``) and time their acks: the flash-sale
+stampede's buyers.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import sys
 import time
 import urllib.parse
 from collections import Counter
+from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -96,7 +101,13 @@ class Client(asyncio.Protocol):
     are expected (the server sends Engine.IO pings as text ``2``)."""
 
     def __init__(
-        self, path: str, host: str, show_id: str, counters: Counters, sampled: bool
+        self,
+        path: str,
+        host: str,
+        show_id: str,
+        counters: Counters,
+        sampled: bool,
+        token: str | None = None,
     ) -> None:
         self._request = (
             f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
@@ -104,6 +115,7 @@ class Client(asyncio.Protocol):
             f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n"
         ).encode()
         self._show_id = show_id
+        self._token = token
         self._counters = counters
         self._sampled = sampled
         self._buffer = bytearray()
@@ -113,6 +125,9 @@ class Client(asyncio.Protocol):
         self._offer_seen = False
         self.joined = asyncio.get_running_loop().create_future()
         self.closed = asyncio.get_running_loop().create_future()
+        #: The ack id of the next `call` (1 is the join's), and the call waiting for its ack.
+        self._next_id = 2
+        self._call: tuple[int, float, asyncio.Future[tuple[float, Any]]] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's does not subclass it
@@ -124,6 +139,9 @@ class Client(asyncio.Protocol):
         for future, value in ((self.joined, False), (self.closed, None)):
             if not future.done():  # a cancelled waiter cancels its future
                 future.set_result(value)
+        if self._call is not None and not self._call[2].done():
+            lost = {"ok": False, "error": {"code": "connection_lost"}}
+            self._call[2].set_result((time.perf_counter() - self._call[1], lost))
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
@@ -159,11 +177,19 @@ class Client(asyncio.Protocol):
         if data == b"2":
             self._send("3")
         elif data.startswith(b"0"):
-            self._send("40")
+            self._send("40" + (json.dumps({"token": self._token}) if self._token else ""))
         elif data.startswith(b"40"):
             self._send("421" + json.dumps(["show.join", {"show_id": self._show_id}]))
-        elif data.startswith(b"431"):
-            self.joined.set_result(b'"ok":true' in data)
+        elif data.startswith(b"43"):
+            ack_id = int(data[2 : data.index(b"[")])
+            if ack_id == 1:
+                self.joined.set_result(b'"ok":true' in data)
+            elif self._call is not None and self._call[0] == ack_id:
+                _, sent, answer = self._call
+                self._call = None
+                answer.set_result(
+                    (time.perf_counter() - sent, orjson.loads(data[2:].lstrip(b"0123456789"))[0])
+                )
         elif not counters.recording:
             return
         elif data.startswith(b'42["chat.'):
@@ -178,6 +204,14 @@ class Client(asyncio.Protocol):
             self._offer_seen = True
             counters.offer_arrivals.append(time.time())
 
+    def call(self, event: str, payload: Any) -> asyncio.Future[tuple[float, Any]]:
+        """Emit `event` with an ack id: resolves to (seconds to the ack, the ack's payload)."""
+        answer: asyncio.Future[tuple[float, Any]] = asyncio.get_running_loop().create_future()
+        ack_id, self._next_id = self._next_id, self._next_id + 1
+        self._call = (ack_id, time.perf_counter(), answer)
+        self._send(f"42{ack_id}" + json.dumps([event, payload]))
+        return answer
+
     def _send(self, text: str) -> None:
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write(client_frame(text))
@@ -188,16 +222,24 @@ class Client(asyncio.Protocol):
 
 
 async def client(
-    base: str, show_id: str, counters: Counters, ready: asyncio.Event, sampled: bool
+    base: str,
+    show_id: str,
+    counters: Counters,
+    ready: asyncio.Event,
+    sampled: bool,
+    token: str | None = None,
+    connected: dict[int, Client] | None = None,
+    index: int = 0,
 ) -> None:
-    """Connect, join, and stay until cancelled or closed by the server."""
+    """Connect (as `token`'s user, else a guest), join, and stay until cancelled or closed by
+    the server; a client that joined is `connected[index]`."""
     url = urllib.parse.urlsplit(base)
     path = "/socket.io/?EIO=4&transport=websocket"
     loop = asyncio.get_running_loop()
     for attempt in range(CONNECT_ATTEMPTS):
         try:
             transport, protocol = await loop.create_connection(
-                lambda: Client(path, url.netloc, show_id, counters, sampled),
+                lambda: Client(path, url.netloc, show_id, counters, sampled, token),
                 url.hostname or "127.0.0.1",
                 url.port or 80,
             )
@@ -208,17 +250,43 @@ async def client(
             await asyncio.sleep(0.5 * (attempt + 1))
     try:
         if await protocol.joined:
+            if connected is not None:
+                connected[index] = protocol
             ready.set()
         await protocol.closed
     finally:
         transport.close()
 
 
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+async def call_all(connected: dict[int, Client], path: Path) -> dict[str, Any]:
+    """Every joined client emits `event` at once with its own payload (the file's
+    ``{"event", "payloads"}``, payload i for client i): the seconds from
+    the first emit to the last ack, each call's seconds to its ack, and the ack codes."""
+    spec = _read_json(path)
+    start = time.perf_counter()
+    answers = await asyncio.gather(
+        *(c.call(spec["event"], spec["payloads"][i]) for i, c in sorted(connected.items()))
+    )
+    wall = time.perf_counter() - start
+    codes = Counter("ok" if ack.get("ok") else ack["error"]["code"] for _, ack in answers)
+    return {"wall": wall, "latencies": [s for s, _ in answers], "codes": dict(codes)}
+
+
 async def main() -> None:
     base, show_id, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     sample_every = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    #: Signed-in clients: one {token, show_id} per client (argument 5, a JSON file).
+    buyers: list[dict[str, str]] = []
+    if len(sys.argv) > 5:
+        buyers = _read_json(Path(sys.argv[5]))
+        n = len(buyers)
     counters = Counters()
     tasks: list[asyncio.Task[None]] = []
+    connected: dict[int, Client] = {}
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -230,11 +298,19 @@ async def main() -> None:
             for i in range(n):
                 ready = asyncio.Event()
                 events.append(ready)
-                tasks.append(
-                    asyncio.create_task(
-                        client(base, show_id, counters, ready, i % sample_every == 0)
-                    )
+                buyer = buyers[i] if buyers else {"show_id": show_id}
+                sampled = i % sample_every == 0
+                joining = client(
+                    base,
+                    buyer["show_id"],
+                    counters,
+                    ready,
+                    sampled,
+                    buyer.get("token"),
+                    connected,
+                    i,
                 )
+                tasks.append(asyncio.create_task(joining))
                 if i % 50 == 49:
                     await asyncio.sleep(0.05)  # do not stampede the accept queue
             # one deadline for all (a client whose connect failed never becomes ready)
@@ -243,6 +319,8 @@ async def main() -> None:
             for waiter in pending:
                 waiter.cancel()
             reply = {"connected": sum(ready.is_set() for ready in events)}
+        elif command.startswith("call "):
+            reply = await call_all(connected, Path(command.removeprefix("call ")))
         elif command == "start":
             counters.recording = True
         elif command == "report":
