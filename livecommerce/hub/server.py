@@ -98,7 +98,7 @@ class Hub:
         """Start loops and the fan-out; on exit stop them (connections close in on_shutdown)."""
         self._services = services
         services.presence.add_source(self.local_shows.people)
-        services.fanout.set_handlers(self.local_shows.receive, self.local_shows.fill_gaps)
+        services.fanout.set_handlers(self.local_shows.receive, self.local_shows.recovered)
         bus = services.bus
 
         async def forget_show(payload: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from livecommerce.domain.access import ShowRef, is_staff
 from livecommerce.domain.chat import ChatMessage, ReactionTally
 from livecommerce.domain.moderation import check_standing
+from livecommerce.domain.offers import OfferStatus, on_screen
 from livecommerce.errors import LiveCommerceError
 from livecommerce.hub.events import show_room, staff_room
 from livecommerce.hub.outbox import SEEN_IDS, ShowOutbox
@@ -240,6 +241,35 @@ class LocalShows:
                 str(envelope.get("r", "")),
                 why if isinstance(why, dict) else None,
             )
+
+    async def recovered(self) -> None:
+        """The fan-out is back after an outage: fill the chat gap, then re-send the offers."""
+        await self.fill_gaps()
+        await self.resend_offers()
+
+    async def resend_offers(self) -> None:
+        """Tell this node's viewers the state of each show's offers now: the offer on screen
+        (`offer.pinned`) and every offer on sale (`offer.updated`, stock left). The Bus's
+        offer events are pub/sub, which keeps nothing for a node that was cut off, so its
+        viewers would otherwise keep a sold-out offer in stock until it next changed."""
+        offers = self._hub.services.offers
+        for show_id in list(self.states):
+            try:
+                listed = await offers.list(show_id)
+                shown = on_screen(listed)
+                if shown is not None:
+                    view = await offers.view(shown)
+                    await self.emit_local(
+                        "offer.pinned", {"show_id": show_id, "offer": view}, show_room(show_id)
+                    )
+                for offer in listed:
+                    if offer.status is OfferStatus.LIVE and offer is not shown:
+                        view = await offers.view(offer)
+                        await self.emit_local(
+                            "offer.updated", {"show_id": show_id, "offer": view}, show_room(show_id)
+                        )
+            except LiveCommerceError:
+                log.warning("offer re-send failed for a show", extra={"show_id": show_id})
 
     async def fill_gaps(self) -> None:
         """After a fan-out outage, deliver from the store what other nodes said meanwhile."""

@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
+from livecommerce import keys
+from livecommerce.domain.money import Money
+from livecommerce.domain.offers import OfferKind
+from livecommerce.domain.shows import ShowStatus
+from livecommerce.services.catalog import VariantSpec
 from tests.conftest import SettingsFactory
 from tests.support.app import RunningApp
 from tests.support.hub_clients import Cast, Cluster, HubClient, cluster_of, join_show
@@ -116,3 +122,37 @@ async def test_chat_and_counts_cross_nodes_on_a_redis_cluster(
         finally:
             await on_a.close()
             await on_b.close()
+
+
+async def test_a_node_whose_fan_out_came_back_re_sends_the_offers(cluster: Cluster) -> None:
+    """Stock that changed while a node's Redis subscriptions were down (here: a stock count
+    changed with no announcement, as by a node that died before announcing it) reaches that
+    node's viewers once its fan-out reconnects, with no further change to the offer."""
+    cast, services = cluster.cast, cluster.a.app[keys.SERVICES]
+    seller = await services.accounts.authenticate(cast.seller.token)
+    product = await services.catalog.create_product(
+        seller, name="Tote", price=Money(2500, "USD"), variants=[VariantSpec("One", 10)]
+    )
+    await services.shows.move(cast.show_id, ShowStatus.LIVE)
+    offer = await services.offers.create(
+        seller, cast.show_id, product_id=product.id, kind=OfferKind.FLASH, price_minor=1900,
+        duration_ms=600_000,
+    )  # fmt: skip
+    await services.offers.start(seller, cast.show_id, offer.id)
+    await services.offers.pin(seller, cast.show_id, offer.id)
+    viewer, ack = await join_show(cluster.b.base_url, cast.show_id, None)
+    try:
+        assert 10 == ack["pinned"]["stock_left"]
+        variant = product.variants[0].id
+        await services.stock.adjust(cast.seller.user_id, product.id, variant, -3)  # unannounced
+        redis = aioredis.Redis.from_url(cluster.a.app[keys.SETTINGS].redis.url)
+        try:
+            assert await redis.client_kill_filter(_type="pubsub") > 0
+        finally:
+            await redis.aclose()
+        pinned = await viewer.expect(
+            "offer.pinned", lambda d: d["offer"]["id"] == offer.id, within=10
+        )
+        assert 7 == pinned["offer"]["stock_left"]
+    finally:
+        await viewer.close()

@@ -113,17 +113,19 @@ class RedisFanout:
         first = True
         while True:
             pubsub = self._client.pubsub()
+            connection = None
             try:
                 # a placeholder channel keeps the connection in subscribed mode with no shows
                 await self._subscribe(
                     pubsub, CHANNEL_PREFIX + "_", *(CHANNEL_PREFIX + s for s in self._watched)
                 )
+                connection = self._watch_reconnects(pubsub)
                 while not self._changes.empty():
                     self._changes.get_nowait()  # the full set was just subscribed
                 self._confirm(set(self._watched))
                 self.connected.set()
-                if not first and self._on_reconnect is not None:
-                    self._gapfill = asyncio.ensure_future(self._on_reconnect())
+                if not first:
+                    self._recover()
                 first = False
                 await self._pump(pubsub)
             except FAILURES:
@@ -131,8 +133,32 @@ class RedisFanout:
                 log.warning("hub fan-out lost redis; retrying in %.1fs", RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
             finally:
+                if connection is not None:  # it goes back to the pool for other commands
+                    connection.deregister_connect_callback(self._reconnected)
                 with contextlib.suppress(*FAILURES):
                     await pubsub.aclose()
+
+    def _watch_reconnects(self, pubsub: Any) -> Any:
+        """Hear redis-py re-connect this pub/sub by itself: it retries a dropped connection and
+        re-subscribes without raising (a Redis restarted within its retries, an idle connection
+        killed by a proxy, `CLIENT KILL`), and what was published meanwhile never reached us.
+        The connection (to let go of later), or None where the client has no single one (a
+        cluster's sharded pub/sub: its drops raise)."""
+        connection = getattr(pubsub, "connection", None)
+        if connection is None or not hasattr(connection, "register_connect_callback"):
+            return None
+        connection.register_connect_callback(self._reconnected)
+        return connection
+
+    def _reconnected(self, _connection: Any) -> None:
+        log.warning("hub fan-out re-connected to redis; filling the gap")
+        self._recover()
+
+    def _recover(self) -> None:
+        """After any outage: deliver what was missed (the hub's handler: the chat gap from the
+        store, the offers' state now)."""
+        if self._on_reconnect is not None:
+            self._gapfill = asyncio.ensure_future(self._on_reconnect())
 
     async def _pump(self, pubsub: Any) -> None:
         while True:
