@@ -17,6 +17,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from livecommerce.errors import LiveCommerceError
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -87,6 +89,8 @@ class Throttle(Generic[T]):
                 await asyncio.sleep(wait)
                 await self.flush(key)
                 wait = self._interval
+        except LiveCommerceError as exc:  # a store away (an outage): the next change retries
+            log.warning("%s failed: %s", self._what, exc, extra={"key": key})
         except Exception:
             log.exception("%s failed", self._what, extra={"key": key})
         finally:

@@ -3,20 +3,26 @@ the same moderation and limits (chat across a Redis restart: RB-15)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import web
 
 from livecommerce import keys
+from livecommerce.adapters.redis.fanout import PING_SECONDS, SILENT_SECONDS
+from livecommerce.adapters.redis.inventory import RedisInventory
 from livecommerce.domain.money import Money
-from livecommerce.domain.offers import OfferKind
+from livecommerce.domain.offers import Offer, OfferKind
 from livecommerce.domain.shows import ShowStatus
 from livecommerce.services.catalog import VariantSpec
+from livecommerce.services.ports import Product
 from tests.conftest import SettingsFactory
-from tests.support.app import RunningApp
-from tests.support.hub_clients import Cast, Cluster, HubClient, cluster_of, join_show
+from tests.support.app import RunningApp, running_app
+from tests.support.hub_clients import Cast, Cluster, HubClient, cluster_of, join_show, make_cast
+from tests.support.proxy import SilentLink
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(90)]
 ROOMY = {
@@ -124,11 +130,9 @@ async def test_chat_and_counts_cross_nodes_on_a_redis_cluster(
             await on_b.close()
 
 
-async def test_a_node_whose_fan_out_came_back_re_sends_the_offers(cluster: Cluster) -> None:
-    """Stock that changed while a node's Redis subscriptions were down (here: a stock count
-    changed with no announcement, as by a node that died before announcing it) reaches that
-    node's viewers once its fan-out reconnects, with no further change to the offer."""
-    cast, services = cluster.cast, cluster.a.app[keys.SERVICES]
+async def _pinned_offer(app: web.Application, cast: Cast) -> tuple[Product, Offer]:
+    """A live flash offer of a 10-unit product, pinned in the cast's show (now live)."""
+    services = app[keys.SERVICES]
     seller = await services.accounts.authenticate(cast.seller.token)
     product = await services.catalog.create_product(
         seller, name="Tote", price=Money(2500, "USD"), variants=[VariantSpec("One", 10)]
@@ -139,13 +143,30 @@ async def test_a_node_whose_fan_out_came_back_re_sends_the_offers(cluster: Clust
         duration_ms=600_000,
     )  # fmt: skip
     await services.offers.start(seller, cast.show_id, offer.id)
-    await services.offers.pin(seller, cast.show_id, offer.id)
+    return product, await services.offers.pin(seller, cast.show_id, offer.id)
+
+
+async def _unannounced_sale(redis_url: str, product: Product, units: int) -> None:
+    """Take units straight from the Redis inventory, as a node that died before announcing."""
+    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        await RedisInventory(redis).adjust(product.id, product.variants[0].id, -units)
+    finally:
+        await redis.aclose()
+
+
+async def test_a_node_whose_fan_out_came_back_re_sends_the_offers(cluster: Cluster) -> None:
+    """Stock that changed unannounced reaches a node's viewers once its fan-out reconnects
+    (here redis-py re-connects it by itself after `CLIENT KILL`, raising nothing), with no
+    further change to the offer."""
+    cast = cluster.cast
+    product, offer = await _pinned_offer(cluster.a.app, cast)
     viewer, ack = await join_show(cluster.b.base_url, cast.show_id, None)
     try:
         assert 10 == ack["pinned"]["stock_left"]
-        variant = product.variants[0].id
-        await services.stock.adjust(cast.seller.user_id, product.id, variant, -3)  # unannounced
-        redis = aioredis.Redis.from_url(cluster.a.app[keys.SETTINGS].redis.url)
+        redis_url = cluster.a.app[keys.SETTINGS].redis.url
+        await _unannounced_sale(redis_url, product, 3)
+        redis = aioredis.Redis.from_url(redis_url)
         try:
             assert await redis.client_kill_filter(_type="pubsub") > 0
         finally:
@@ -156,3 +177,32 @@ async def test_a_node_whose_fan_out_came_back_re_sends_the_offers(cluster: Clust
         assert 7 == pinned["offer"]["stock_left"]
     finally:
         await viewer.close()
+
+
+async def test_a_silent_link_to_redis_is_noticed_and_the_viewers_catch_up(
+    settings_factory: SettingsFactory, redis_url: str
+) -> None:
+    """A link to Redis that goes silent (packets dropped, sockets left open: no error ever
+    comes) is held dead after SILENT_SECONDS without an answer to the fan-out's ping; once the
+    link is back the node reconnects and its viewers get the offer's stock as it is now."""
+    link = SilentLink(int(redis_url.rsplit(":", 1)[1].split("/")[0]))
+    await link.start()
+    try:
+        async with running_app(settings_factory(redis={"url": link.url}, hub=ROOMY)) as node:
+            cast = await make_cast(node.app)
+            product, offer = await _pinned_offer(node.app, cast)
+            viewer, ack = await join_show(node.base_url, cast.show_id, None)
+            try:
+                assert 10 == ack["pinned"]["stock_left"]
+                link.pause()
+                await _unannounced_sale(redis_url, product, 4)
+                await asyncio.sleep(SILENT_SECONDS + 2 * PING_SECONDS)
+                link.resume()
+                pinned = await viewer.expect(
+                    "offer.pinned", lambda d: d["offer"]["id"] == offer.id, within=10
+                )
+                assert 6 == pinned["offer"]["stock_left"]
+            finally:
+                await viewer.close()
+    finally:
+        await link.close()

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from livecommerce.errors import StoreUnavailable
 from livecommerce.services.throttle import Throttle
 
 INTERVAL = 0.05
@@ -91,3 +92,18 @@ async def test_aclose_drops_what_is_waiting() -> None:
     await throttle.aclose()
     await asyncio.sleep(INTERVAL * 2)
     assert [1] == [v for _, v, _ in sends.got]
+
+
+async def test_a_store_away_is_a_warning_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def away(key: str, value: int) -> None:
+        raise StoreUnavailable("inventory store unavailable")
+
+    throttle = Throttle(INTERVAL, away, what="test.updated")
+    with caplog.at_level(logging.WARNING, logger="livecommerce.services.throttle"):
+        throttle.changed_later("a", 1)
+        await asyncio.sleep(INTERVAL)
+    assert [("WARNING", None)] == [(r.levelname, r.exc_info) for r in caplog.records]
+    assert "inventory store unavailable" in caplog.records[0].getMessage()
+    await throttle.aclose()

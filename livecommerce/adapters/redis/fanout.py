@@ -17,8 +17,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
+
+from redis import exceptions as redis_errors
 
 from livecommerce.adapters.redis.client import FAILURES, RedisClient, is_cluster
 from livecommerce.services.ports import FanoutHandler, ReconnectHandler
@@ -31,6 +34,16 @@ RETRY_SECONDS = 0.5
 WATCH_WAIT_SECONDS = 1.0
 #: Events waiting to be published; beyond this (Redis away for long) new ones are dropped.
 OUTGOING_MAX = 10_000
+#: How often the listener pings Redis over its pub/sub connection, and how long it waits for
+#: any answer before it holds the connection dead: a link that drops packets (a partition, a
+#: dead switch) leaves the socket open and silent, and a subscriber only reads, so nothing
+#: else would ever notice.
+PING_SECONDS = 1.0
+SILENT_SECONDS = 5.0
+#: The ping's payload, to tell its answer from redis-py's own health checks.
+PING_MESSAGE = "lc-fanout-alive"
+#: Longest closing a dead connection may take.
+CLOSE_SECONDS = 2.0
 
 
 class RedisFanout:
@@ -135,8 +148,8 @@ class RedisFanout:
             finally:
                 if connection is not None:  # it goes back to the pool for other commands
                     connection.deregister_connect_callback(self._reconnected)
-                with contextlib.suppress(*FAILURES):
-                    await pubsub.aclose()
+                with contextlib.suppress(*FAILURES, TimeoutError):
+                    await asyncio.wait_for(pubsub.aclose(), CLOSE_SECONDS)
 
     def _watch_reconnects(self, pubsub: Any) -> Any:
         """Hear redis-py re-connect this pub/sub by itself: it retries a dropped connection and
@@ -161,7 +174,12 @@ class RedisFanout:
             self._gapfill = asyncio.ensure_future(self._on_reconnect())
 
     async def _pump(self, pubsub: Any) -> None:
+        heard = pinged = time.monotonic()
         while True:
+            now = time.monotonic()
+            if not self._sharded and now - pinged >= PING_SECONDS:
+                await pubsub.ping(PING_MESSAGE)
+                pinged = now
             while not self._changes.empty():
                 add, show_id = self._changes.get_nowait()
                 if add:
@@ -177,7 +195,13 @@ class RedisFanout:
                 )
             else:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
-            if message is None or message.get("type") not in ("message", "smessage"):
+            if message is None:
+                # silent only after a read found nothing (a stalled loop's pong is buffered)
+                if not self._sharded and time.monotonic() - heard > SILENT_SECONDS:
+                    raise redis_errors.ConnectionError("redis did not answer the fan-out's ping")
+                continue
+            heard = time.monotonic()
+            if message.get("type") not in ("message", "smessage"):
                 continue
             await self._dispatch(message["channel"], message["data"])
 
