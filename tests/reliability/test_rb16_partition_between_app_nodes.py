@@ -127,10 +127,13 @@ def _seen(events: list[tuple[str, Any]]) -> tuple[list[int], list[str]]:
 def _last_stock(
     pinned: dict[str, Any], timed: list[tuple[float, tuple[str, Any]]], until: float
 ) -> int:
-    """The offer's stock_left as a viewer's page shows it at ``until`` (monotonic)."""
+    """The offer's stock_left as a viewer's page shows it at ``until`` (monotonic): the card
+    takes it from `offer.updated` and from `offer.pinned` (what a node re-sends after an
+    outage) alike."""
     stock = int(pinned["stock_left"])
     for at, (name, data) in timed:
-        if at <= until and name == "offer.updated" and data["offer"]["id"] == pinned["id"]:
+        offer_event = name in ("offer.updated", "offer.pinned")
+        if at <= until and offer_event and data["offer"]["id"] == pinned["id"]:
             stock = int(data["offer"]["stock_left"])
     return stock
 
