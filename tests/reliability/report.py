@@ -54,7 +54,8 @@ ABOUT = {
         "lost the cluster. (3) After the heal B's fan-out, which pings Redis and held the silent "
         "link dead after 5 s, reconnects and re-sends its shows' offers (`offer.pinned`, "
         "`offer.updated`): the Bus's own offer events are pub/sub and keep nothing for a node "
-        "that was away. Until the heal B cannot know the stock sold on A. (4) Lines B stored while cut off whose publish timed out are dropped by B's "
+        "that was away. Until the heal B cannot know the stock sold on A. (4) Lines B stored "
+        "while cut off whose publish timed out are dropped by B's "
         'fan-out publisher (logged: "reached this node only"), and a node fills gaps from the '
         "store only after its *own* Redis connection came back — A's never dropped, so A's "
         "viewers never get those lines live (they are in the store, so history has them)."
