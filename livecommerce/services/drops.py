@@ -52,6 +52,9 @@ from livecommerce.services.throttle import Throttle
 
 #: How long a node reuses a drop it read (its show, template and end never change).
 DROP_CACHE_MS = 60_000
+#: How long a node answers joins from its last read of a show's running drops: a join storm
+#: costs one read per show and node per second, and a drop fired here is seen at once.
+RUNNING_CACHE_MS = 1_000
 #: How long the live claim keys outlive the drop's end (a late repeated claim still answers).
 KEEP_SECONDS = 24 * 3600
 
@@ -102,6 +105,9 @@ class DropService:
         self._limiter = limiter
         self._options = options
         self._drops: dict[str, tuple[int, Drop]] = {}
+        #: Per show: until when (this node's clock) its running drops hold, and their claims
+        #: left as recorded in SQL.
+        self._running: dict[str, tuple[int, list[tuple[Drop, int]]]] = {}
         self._flights = SingleFlight()
         #: This node's timers for the drops' ends, and its sends in the background.
         self._deadlines = Deadlines(clock, self._end_due, "ending a voucher drop")
@@ -140,6 +146,7 @@ class DropService:
         await self._store.add_drop(drop)
         await self._claims.open(drop_id, claims, duration_seconds + KEEP_SECONDS)
         self._drops[drop_id] = (now + DROP_CACHE_MS, drop)
+        self._running.pop(show_id, None)
         self._deadlines.arm(drop_id, drop.ends_at_ms)
         await self._bus.publish(
             "drop.started",
@@ -151,6 +158,21 @@ class DropService:
             },
         )
         return drop_view(drop, claims)
+
+    async def running(self, show_id: str) -> list[dict[str, object]]:
+        """The show's drops a viewer can still claim, as `drop.started` shows them (for the
+        `show.join` ack: a late joiner sees a running drop without waiting for a claim)."""
+        now = self._clock.now_ms()
+        cached = self._running.get(show_id)
+        if cached is None or cached[0] <= now:
+            found = await self._flights.run(
+                f"running:{show_id}", lambda: self._store.running_drops(show_id, now)
+            )
+            if len(self._running) > 10_000:
+                self._running = {k: v for k, v in self._running.items() if v[0] > now}
+            cached = (now + RUNNING_CACHE_MS, [(d, d.claims - taken) for d, taken in found])
+            self._running[show_id] = cached
+        return [drop_view(d, left) for d, left in cached[1] if left > 0 and d.ends_at_ms > now]
 
     async def _drop(self, drop_id: str) -> Drop:
         now = self._clock.now_ms()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -119,8 +120,15 @@ async def test_sql_coupons_redemptions_and_claims(db: SqliteDatabase | PostgresD
     mine = drop_coupon(template, coupon_id="cpn_mine", code="ABCDEFGHJK", now_ms=2)
     await store.add_claim("drp_1", "usr_v", mine, 2)
     await store.add_claim("drp_1", "usr_v", mine, 3)
+    later = Drop("drp_2", "shw_1", "usr_s", replace(template, drop_id="drp_2"), 3, 90_000, 2)
+    await store.add_drop(later)
+    await store.add_drop(Drop("drp_3", "shw_2", "usr_s", template, 5, 60_000, 1))  # another show
+    assert [(drop, 1), (later, 0)] == await store.running_drops("shw_1", 59_999)
+    assert [(later, 0)] == await store.running_drops("shw_1", 60_000)  # drp_1's time is up
     assert mine == await store.coupon_by_code("usr_s", "ABCDEFGHJK")
     assert ["SPRING"] == [c.code for c, _ in await store.list_coupons("usr_s")]
     await store.end_drop("drp_1", 9)
     await store.end_drop("drp_1", 10)
     assert 9 == (await store.drop("drp_1")).ended_at_ms  # type: ignore[union-attr]
+    await store.end_drop("drp_2", 11)
+    assert [] == await store.running_drops("shw_1", 3)  # both ended

@@ -21,6 +21,7 @@ from livecommerce.domain.offers import Offer
 from livecommerce.domain.orders import Order, OrderStatus
 from livecommerce.errors import LiveCommerceError
 from livecommerce.services.coupons import CouponSpec
+from livecommerce.services.drops import RUNNING_CACHE_MS
 from tests.conftest import SettingsFactory
 from tests.support.hub_clients import join_show
 from tests.support.shop import UNHURRIED_SHOP, ShopEnv, post_json, shop_env
@@ -290,3 +291,30 @@ async def test_a_thousand_claims_of_a_fifty_voucher_drop(env: ShopEnv) -> None:
     order = await buy(env, winner, offer, code)
     assert isinstance(order, Order) and 2450 == order.discount_minor
     assert "coupon_exhausted" == await buy(env, winner, offer, code)  # single use
+
+
+async def test_a_late_joiner_sees_the_running_drop_in_the_join_ack(env: ShopEnv) -> None:
+    """A viewer who joins after `drop.started` gets the drop with its claims left in the
+    `show.join` ack; once its last voucher is taken, later joiners no longer do."""
+    seller_token = await env.token(env.seller_user)
+    async with ClientSession() as http:
+        status, drop = await post_json(
+            http,
+            f"{env.base_url}/api/v1/shows/{env.show_id}/drops",
+            {"coupon": {"kind": "percent", "value": 10}, "claims": 2, "duration_seconds": 60},
+            seller_token,
+        )
+    assert 201 == status, drop
+    first, second = await env.buyer("early"), await env.buyer("later")
+    await env.shop.drops.claim(first, env.show_id, drop["id"])
+
+    async def joined_drops() -> Any:
+        client, ack = await join_show(env.base_url, env.show_id, None)
+        await client.close()
+        return ack["drops"]
+
+    running = {**drop, "claims_left": 1}
+    assert [running] == await joined_drops()
+    await env.shop.drops.claim(second, env.show_id, drop["id"])
+    env.clock.advance(RUNNING_CACHE_MS / 1000)
+    assert [] == await joined_drops()

@@ -161,18 +161,17 @@ class SqlCouponStore:
 
     async def drop(self, drop_id: str) -> Drop | None:
         row = await self._db.fetchone("SELECT * FROM drops WHERE id = ?", drop_id)
-        if row is None:
-            return None
-        return Drop(
-            id=row["id"],
-            show_id=row["show_id"],
-            seller_id=row["seller_id"],
-            template=_template(row["template"]),
-            claims=int(row["claims"]),
-            ends_at_ms=int(row["ends_at"]),
-            created_at_ms=int(row["created_at"]),
-            ended_at_ms=_int(row["ended_at"]),
+        return None if row is None else _drop(row)
+
+    async def running_drops(self, show_id: str, now_ms: int) -> list[tuple[Drop, int]]:
+        rows = await self._db.fetchall(
+            "SELECT d.*, (SELECT COUNT(*) FROM drop_claims c WHERE c.drop_id = d.id) AS taken "
+            "FROM drops d WHERE d.show_id = ? AND d.ended_at IS NULL AND d.ends_at > ? "
+            "ORDER BY d.created_at, d.id",
+            show_id,
+            now_ms,
         )
+        return [(_drop(row), int(row["taken"])) for row in rows]
 
     async def end_drop(self, drop_id: str, at: int) -> None:
         await self._db.execute(
@@ -202,3 +201,16 @@ class SqlCouponStore:
                 coupon.code,
                 at,
             )
+
+
+def _drop(row: Row) -> Drop:
+    return Drop(
+        id=row["id"],
+        show_id=row["show_id"],
+        seller_id=row["seller_id"],
+        template=_template(row["template"]),
+        claims=int(row["claims"]),
+        ends_at_ms=int(row["ends_at"]),
+        created_at_ms=int(row["created_at"]),
+        ended_at_ms=_int(row["ended_at"]),
+    )

@@ -129,6 +129,11 @@ class CouponStore(Protocol):
         """Ids of drops whose time is up and that were never ended."""
         ...
 
+    async def running_drops(self, show_id: str, now_ms: int) -> list[tuple[Drop, int]]:
+        """The show's drops still open at `now_ms` (not ended, time not up), oldest first, each
+        with the claims recorded so far."""
+        ...
+
     async def add_claim(self, drop_id: str, user_id: str, coupon: Coupon, at: int) -> None:
         """Record a claim and write its coupon (once: a repeated claim writes nothing)."""
         ...

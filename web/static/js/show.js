@@ -315,6 +315,7 @@ $("seek").addEventListener("change", () => { replay.dragging = false; followPlay
 // --- hub -----------------------------------------------------------------------------------
 let joinWaiters = [];
 let giveaway = null;
+let drops = null;
 const hub = connectShow(showId, {
   token: guestToken && !account ? guestToken : null,
   onJoined(ack, messages, resumed) {
@@ -328,6 +329,7 @@ const hub = connectShow(showId, {
     if (ack.auction) setAuction(ack.auction);
     giveaway?.show(ack.giveaway);
     if (ack.group) updateGroup(ack.group);
+    drops?.joined(ack.drops);
     const pinned = ack.pinned || ack.offer;
     if (pinned && !replay.on) pinOffer(pinned).then(focusShared);
     chatControls();
@@ -975,7 +977,7 @@ $("buy").addEventListener("click", () => {
 });
 
 // a claimed voucher's code goes into the buy sheet of the offer on screen
-mountDrops(hub, showId, {
+drops = mountDrops(hub, showId, {
   signedIn: () => account,
   apply: (code) => {
     $("coupon-code").value = code;

@@ -22,10 +22,11 @@ export function showDiscount(order) {
 }
 
 /** The drop envelope on the viewer page: `hub` is the page's connection, `signedIn()` whether
- * a claim can be made, `apply(code)` opens the buy sheet with the code filled in. */
+ * a claim can be made, `apply(code)` opens the buy sheet with the code filled in. Returns
+ * `{joined(drops)}` for the `show.join` ack's running drops (null without an envelope). */
 export function mountDrops(hub, showId, { signedIn, apply }) {
   const box = $("drop");
-  if (!box) return;
+  if (!box) return null;
   const envelope = $("drop-envelope");
   const status = $("drop-status");
   const applyButton = $("drop-apply");
@@ -51,7 +52,7 @@ export function mountDrops(hub, showId, { signedIn, apply }) {
     left(p.claims_left);
   }
   hub.on("drop.started", appear);
-  // a viewer who joined after the start learns of the drop from its next update
+  // a viewer who joined after the start learns of the drop from the join ack or its next update
   hub.on("drop.updated", (p) => { if (p.drop_id === drop.id) left(p.claims_left); else if (p.claims_left > 0) appear(p); });
   hub.on("drop.ended", (p) => { if (p.drop_id === drop.id) finish(); });
 
@@ -73,6 +74,13 @@ export function mountDrops(hub, showId, { signedIn, apply }) {
     applyButton.hidden = false;
   });
   applyButton.addEventListener("click", () => apply(drop.code));
+  return {
+    joined(drops) {
+      const latest = (drops || []).at(-1);
+      if (latest && latest.id !== drop.id) appear({ drop_id: latest.id, claims_left: latest.claims_left });
+      else if (latest) left(latest.claims_left);
+    },
+  };
 }
 
 /** The studio's panel: create a coupon, fire a drop in this show. */
