@@ -214,6 +214,11 @@ class CouponService:
         outcome = await self._redemptions.redeem(
             coupon.id, order_id, buyer_id, coupon.max_redemptions, coupon.per_buyer
         )
+        if outcome is Redeemed.UNSEEDED:
+            await self._seed(coupon.id)
+            outcome = await self._redemptions.redeem(
+                coupon.id, order_id, buyer_id, coupon.max_redemptions, coupon.per_buyer
+            )
         if outcome is Redeemed.EXHAUSTED:
             raise CouponExhausted("this coupon has been used up")
         if outcome is Redeemed.BUYER_LIMIT:
@@ -222,9 +227,23 @@ class CouponService:
             raise Conflict("this checkout expired; start a new one")
         return outcome is Redeemed.TAKEN
 
+    async def _seed(self, coupon_id: str) -> None:
+        """Load the coupon's durable record into a live store that lacks it (this process
+        restarted, or Redis lost its data): counting from zero would let a limited coupon be
+        used again."""
+        held, returned = await self._store.redemptions(coupon_id)
+        await self._redemptions.seed(coupon_id, held, returned)
+
+    async def _give_back_live(self, coupon_id: str, order_id: str, *, final: bool) -> bool:
+        returned = await self._redemptions.give_back(coupon_id, order_id, final=final)
+        if returned is None:
+            await self._seed(coupon_id)
+            returned = await self._redemptions.give_back(coupon_id, order_id, final=final)
+        return bool(returned)
+
     async def release(self, coupon_id: str, order_id: str) -> None:
         """Give back a redemption a checkout took but could not use (its stock hold failed)."""
-        await self._redemptions.give_back(coupon_id, order_id, final=False)
+        await self._give_back_live(coupon_id, order_id, final=False)
 
     async def recorded(self, order: Order) -> None:
         """Keep the durable record of a stored order's redemption."""
@@ -243,7 +262,7 @@ class CouponService:
         only the first time, however many paths call it."""
         if order.coupon_id is None:
             return False
-        returned = await self._redemptions.give_back(order.coupon_id, order.id)
+        returned = await self._give_back_live(order.coupon_id, order.id, final=True)
         recorded = await self._store.return_redemption(order.id, self._clock.now_ms())
         return returned or recorded
 

@@ -38,6 +38,8 @@ async def test_racing_redemptions_take_exactly_the_limit(
     """300 orders race for 20 redemptions with 2 per buyer: 20 are taken, no buyer has more than
     2, a retry of a taking order is `held`, and a final give-back bars the order for good."""
     redemptions, _ = counters
+    for coupon_id in ("cpn_1", "cpn_2"):
+        await redemptions.seed(coupon_id, {}, set())
     results = await asyncio.gather(
         *(redemptions.redeem("cpn_1", f"ord_{n}", f"usr_{n % 9}", 20, 2) for n in range(300))
     )
@@ -57,6 +59,28 @@ async def test_racing_redemptions_take_exactly_the_limit(
         *(redemptions.redeem("cpn_2", f"o{n}", f"u{n}", 5, None) for n in range(100))
     )
     assert 5 == many.count(Redeemed.TAKEN) and 95 == many.count(Redeemed.EXHAUSTED)
+
+
+async def test_a_store_that_lost_a_coupon_counts_it_from_its_record_once(
+    counters: tuple[Redemptions, DropClaims],
+) -> None:
+    """A store that has not loaded a coupon (a process restarted, a Redis that lost its data)
+    answers `unseeded` to a redemption and None to a give-back instead of counting from zero;
+    seeded with the durable record it counts what was held, bars what was returned, and a
+    second seed (another node racing) changes nothing."""
+    redemptions, _ = counters
+    assert Redeemed.UNSEEDED is await redemptions.redeem("cpn_9", "ord_new", "usr_c", 3, 2)
+    assert None is await redemptions.give_back("cpn_9", "ord_a1")
+    held = {"ord_a1": "usr_a", "ord_a2": "usr_a"}
+    await asyncio.gather(*(redemptions.seed("cpn_9", held, {"ord_b1"}) for _ in range(5)))
+    await redemptions.seed("cpn_9", {"ord_z": "usr_z"}, set())  # a late, stale seed: ignored
+    assert 2 == await redemptions.used("cpn_9")
+    assert Redeemed.BUYER_LIMIT is await redemptions.redeem("cpn_9", "ord_a3", "usr_a", 3, 2)
+    assert Redeemed.RETURNED is await redemptions.redeem("cpn_9", "ord_b1", "usr_b", 3, 2)
+    assert Redeemed.TAKEN is await redemptions.redeem("cpn_9", "ord_c1", "usr_c", 3, 2)
+    assert Redeemed.EXHAUSTED is await redemptions.redeem("cpn_9", "ord_d1", "usr_d", 3, 2)
+    assert True is await redemptions.give_back("cpn_9", "ord_a1")
+    assert Redeemed.TAKEN is await redemptions.redeem("cpn_9", "ord_a4", "usr_a", 3, 2)
 
 
 async def test_racing_claims_give_each_claimer_one_code(
@@ -110,6 +134,7 @@ async def test_sql_coupons_redemptions_and_claims(db: SqliteDatabase | PostgresD
     assert [("SPRING", 2)] == [(c.code, n) for c, n in await store.list_coupons("usr_s")]
     assert True is await store.return_redemption("ord_1", 7)
     assert False is await store.return_redemption("ord_1", 8)
+    assert ({"ord_2": "usr_c"}, {"ord_1"}) == await store.redemptions("cpn_a")
     assert [1] == [n for _, n in await store.list_coupons("usr_s")]
 
     template = coupon(coupon_id="cpn_t", code="TEMPLATE", drop_id="drp_1", min_order=500,

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import ClientSession
 
 from livecommerce.domain.access import Principal
@@ -318,3 +319,29 @@ async def test_a_late_joiner_sees_the_running_drop_in_the_join_ack(env: ShopEnv)
     await env.shop.drops.claim(second, env.show_id, drop["id"])
     env.clock.advance(RUNNING_CACHE_MS / 1000)
     assert [] == await joined_drops()
+
+
+@pytest.mark.redis
+async def test_a_redis_that_lost_its_data_does_not_hand_out_a_used_coupon_again(
+    settings_factory: SettingsFactory, redis_url: str
+) -> None:
+    """A one-use coupon is held by a buyer's order; Redis then loses every key (a restart
+    without persistence). The next buyer is refused `coupon_exhausted`: the live count is seeded
+    from SQL's record instead of starting from zero. Once the first order lets go (cancelled),
+    the coupon is free again."""
+    settings = settings_factory(shop=UNHURRIED_SHOP, redis={"url": redis_url})
+    async with shop_env(settings) as env:
+        offer = await env.offer(stock=20)
+        await add_coupon(env, code="ONCE", max_redemptions=1)
+        first, second = await env.buyer("first"), await env.buyer("second")
+        order = await buy(env, first, offer, "ONCE")
+        assert isinstance(order, Order), order
+        redis = aioredis.Redis.from_url(redis_url)
+        try:
+            await redis.flushall()
+        finally:
+            await redis.aclose()
+        await env.shop.stock.rebuild()
+        assert "coupon_exhausted" == await buy(env, second, offer, "ONCE")
+        await env.shop.payments.cancel(first, order.id)
+        assert isinstance(await buy(env, second, offer, "ONCE"), Order)

@@ -3,6 +3,8 @@ because no method awaits between its read and its write on the node's one event 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Set
+
 from livecommerce.services.ports import Claim, Claimed, Redeemed
 
 
@@ -11,6 +13,8 @@ class MemoryRedemptions:
         #: per coupon: order id → buyer id of the redemptions held or used
         self._orders: dict[str, dict[str, str]] = {}
         self._returned: dict[str, set[str]] = {}
+        #: coupons loaded from their durable record since this process started
+        self._seeded: set[str] = set()
 
     async def redeem(
         self,
@@ -20,6 +24,8 @@ class MemoryRedemptions:
         max_redemptions: int | None,
         per_buyer: int | None,
     ) -> Redeemed:
+        if coupon_id not in self._seeded:
+            return Redeemed.UNSEEDED
         orders = self._orders.setdefault(coupon_id, {})
         if order_id in orders:
             return Redeemed.HELD
@@ -32,13 +38,22 @@ class MemoryRedemptions:
         orders[order_id] = buyer_id
         return Redeemed.TAKEN
 
-    async def give_back(self, coupon_id: str, order_id: str, *, final: bool = True) -> bool:
+    async def give_back(self, coupon_id: str, order_id: str, *, final: bool = True) -> bool | None:
+        if coupon_id not in self._seeded:
+            return None
         if final:
             self._returned.setdefault(coupon_id, set()).add(order_id)
         return self._orders.get(coupon_id, {}).pop(order_id, None) is not None
 
     async def used(self, coupon_id: str) -> int:
         return len(self._orders.get(coupon_id, ()))
+
+    async def seed(self, coupon_id: str, held: Mapping[str, str], returned: Set[str]) -> None:
+        if coupon_id in self._seeded:
+            return
+        self._seeded.add(coupon_id)
+        self._orders.setdefault(coupon_id, {}).update(held)
+        self._returned.setdefault(coupon_id, set()).update(returned)
 
 
 class MemoryDropClaims:

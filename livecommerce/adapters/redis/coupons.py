@@ -1,22 +1,26 @@
 """RedisRedemptions and RedisDropClaims: the coupon and drop counters shared by every node.
 
-A coupon keeps three keys under its hash tag `{coupon:<id>}` (one cluster slot): `:orders`
-(order id → buyer id of the redemptions held or used), `:buyers` (buyer id → how many of them)
-and `:returned` (orders that gave theirs back). A drop keeps `:left`, `:codes` (claimer → code)
+A coupon keeps four keys under its hash tag `{coupon:<id>}` (one cluster slot): `:orders`
+(order id → buyer id of the redemptions held or used), `:buyers` (buyer id → how many of them),
+`:returned` (orders that gave theirs back) and `:seeded`, set when the coupon's durable record
+in SQL was loaded: a Redis that lost its data answers `unseeded` instead of counting from zero
+(which would let a limited coupon be used again). A drop keeps `:left`, `:codes` (claimer → code)
 and `:ended` under `{drop:<id>}`. Each decision is one Lua script, so under any number of nodes
 exactly the allowed number of redemptions or claims succeed."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Set
 from typing import Any
 
 from livecommerce.adapters.redis.client import UNAVAILABLE, RedisClient
 from livecommerce.errors import StoreUnavailable
 from livecommerce.services.ports import Claim, Claimed, Redeemed
 
-# KEYS: orders, buyers, returned. ARGV: order id, buyer id, max (0: none), per buyer (0: none).
+# KEYS: orders, buyers, returned, seeded. ARGV: order id, buyer id, max (0: none), per buyer
+# (0: none).
 _REDEEM = """
+if redis.call('EXISTS', KEYS[4]) == 0 then return 'unseeded' end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'held' end
 if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 'returned' end
 local max = tonumber(ARGV[3])
@@ -30,13 +34,29 @@ redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 return 'taken'
 """
 
-# KEYS: orders, buyers, returned. ARGV: order id, final (1: bar it). 1 when this call returned it.
+# KEYS: orders, buyers, returned, seeded. ARGV: order id, final (1: bar it). 1 when this call
+# returned it, -1 when the coupon is not seeded.
 _GIVE_BACK = """
+if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
 if ARGV[2] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
 local buyer = redis.call('HGET', KEYS[1], ARGV[1])
 if not buyer then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[2], buyer, -1)
+return 1
+"""
+
+# KEYS: orders, buyers, returned, seeded. ARGV: how many held, then (order, buyer) pairs, then
+# returned orders. Once (the `seeded` marker); an order already counted is not counted again.
+_SEED = """
+if not redis.call('SET', KEYS[4], 1, 'NX') then return 0 end
+local held = tonumber(ARGV[1])
+for i = 2, held * 2, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    redis.call('HINCRBY', KEYS[2], ARGV[i + 1], 1)
+  end
+end
+for i = held * 2 + 2, #ARGV do redis.call('SADD', KEYS[3], ARGV[i]) end
 return 1
 """
 
@@ -81,10 +101,11 @@ class RedisRedemptions:
         self._prefix = prefix
         self._redeem = client.register_script(_REDEEM)
         self._give_back = client.register_script(_GIVE_BACK)
+        self._seed = client.register_script(_SEED)
 
     def _keys(self, coupon_id: str) -> list[str]:
         tag = f"{self._prefix}:{{coupon:{coupon_id}}}"
-        return [f"{tag}:orders", f"{tag}:buyers", f"{tag}:returned"]
+        return [f"{tag}:orders", f"{tag}:buyers", f"{tag}:returned", f"{tag}:seeded"]
 
     async def redeem(
         self,
@@ -98,10 +119,19 @@ class RedisRedemptions:
         args: list[str | int] = [order_id, buyer_id, max_redemptions or 0, per_buyer or 0]
         return Redeemed(_text(await _call(lambda: self._redeem(keys=keys, args=args))))
 
-    async def give_back(self, coupon_id: str, order_id: str, *, final: bool = True) -> bool:
+    async def give_back(self, coupon_id: str, order_id: str, *, final: bool = True) -> bool | None:
         keys = self._keys(coupon_id)
         args: list[str | int] = [order_id, int(final)]
-        return bool(await _call(lambda: self._give_back(keys=keys, args=args)))
+        done = int(await _call(lambda: self._give_back(keys=keys, args=args)))
+        return None if done < 0 else bool(done)
+
+    async def seed(self, coupon_id: str, held: Mapping[str, str], returned: Set[str]) -> None:
+        keys = self._keys(coupon_id)
+        args: list[str | int] = [len(held)]
+        for order_id, buyer_id in held.items():
+            args += [order_id, buyer_id]
+        args += sorted(returned)
+        await _call(lambda: self._seed(keys=keys, args=args))
 
     async def used(self, coupon_id: str) -> int:
         key = self._keys(coupon_id)[0]

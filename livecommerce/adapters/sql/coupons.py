@@ -146,6 +146,14 @@ class SqlCouponStore:
         )
         return changed == 1
 
+    async def redemptions(self, coupon_id: str) -> tuple[dict[str, str], set[str]]:
+        rows = await self._db.fetchall(
+            "SELECT order_id, buyer_id, returned_at FROM coupon_redemptions WHERE coupon_id = ?",
+            coupon_id,
+        )
+        held = {r["order_id"]: r["buyer_id"] for r in rows if r["returned_at"] is None}
+        return held, {r["order_id"] for r in rows if r["returned_at"] is not None}
+
     async def add_drop(self, drop: Drop) -> None:
         await self._db.execute(
             "INSERT INTO drops (id, show_id, seller_id, template, claims, ends_at, created_at) "

@@ -10,6 +10,7 @@ once. SQL keeps what the counters decided.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -25,6 +26,7 @@ class Redeemed(StrEnum):
     EXHAUSTED = "exhausted"  # every redemption is held or used
     BUYER_LIMIT = "buyer_limit"  # the buyer holds or used as many as one buyer may
     RETURNED = "returned"  # this order gave its redemption back: it may not take one again
+    UNSEEDED = "unseeded"  # the store has not loaded this coupon since it started: seed it
 
 
 class Redemptions(Protocol):
@@ -39,10 +41,18 @@ class Redemptions(Protocol):
         """Take one redemption for `order_id` if the totals allow it, atomically."""
         ...
 
-    async def give_back(self, coupon_id: str, order_id: str, *, final: bool = True) -> bool:
-        """Return the order's redemption; True only for the call that returned it. `final`
-        (the order let go) also bars the order from taking one again; a checkout that gives
-        back what it could not use (its stock hold failed) is not final."""
+    async def give_back(self, coupon_id: str, order_id: str, *, final: bool = True) -> bool | None:
+        """Return the order's redemption; True only for the call that returned it, None when
+        the store has not loaded the coupon (seed it first). `final` (the order let go) also
+        bars the order from taking one again; a checkout that gives back what it could not use
+        (its stock hold failed) is not final."""
+        ...
+
+    async def seed(self, coupon_id: str, held: Mapping[str, str], returned: Set[str]) -> None:
+        """Load the coupon's durable record (`held`: order id → buyer id of the redemptions held
+        or used; `returned`: orders that gave theirs back) into a store that has not loaded it:
+        an in-process store after a restart, a Redis that lost its data. Once: a store that has
+        it keeps what it has, and an order it already counts is not counted twice."""
         ...
 
     async def used(self, coupon_id: str) -> int:
@@ -117,6 +127,11 @@ class CouponStore(Protocol):
 
     async def return_redemption(self, order_id: str, at: int) -> bool:
         """Mark the order's redemption given back; True only the first time."""
+        ...
+
+    async def redemptions(self, coupon_id: str) -> tuple[dict[str, str], set[str]]:
+        """The coupon's durable record: order id → buyer id of the redemptions held or used,
+        and the orders that gave theirs back."""
         ...
 
     async def add_drop(self, drop: Drop) -> None: ...
