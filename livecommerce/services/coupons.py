@@ -168,6 +168,9 @@ class CouponService:
         return replace(coupon, disabled=disabled)
 
     async def used(self, coupon_id: str) -> int:
+        """Redemptions held or used now (the live store's count, loaded from SQL if it lacks
+        the coupon: a seed is once, so this costs one SQL read)."""
+        await self._seed(coupon_id)
         return await self._redemptions.used(coupon_id)
 
     # -- checkout --------------------------------------------------------------------------------
