@@ -234,8 +234,12 @@ class CouponService:
         """Load the coupon's durable record into a live store that lacks it (this process
         restarted, or Redis lost its data): counting from zero would let a limited coupon be
         used again."""
-        held, returned = await self._store.redemptions(coupon_id)
-        await self._redemptions.seed(coupon_id, held, returned)
+
+        async def load() -> None:
+            held, returned = await self._store.redemptions(coupon_id)
+            await self._redemptions.seed(coupon_id, held, returned)
+
+        await self._flights.run(f"seed:{coupon_id}", load)  # a stampede's first calls share one
 
     async def _give_back_live(self, coupon_id: str, order_id: str, *, final: bool) -> bool:
         returned = await self._redemptions.give_back(coupon_id, order_id, final=final)
