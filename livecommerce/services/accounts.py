@@ -318,7 +318,7 @@ class AccountService:
         caller = authorize(principal, Action.FOLLOW)
         handle = normalize_handle(raw)
         check_display_name(handle.replace("_", " "), self._reserved_names)
-        await self._store.set_handle(caller.user_id, handle)
+        await self._store.set_handle(caller.user_id, handle, self._clock.now_ms())
         user = await self._store.user_by_id(caller.user_id)
         if user is None:
             raise NotFound("no such account")

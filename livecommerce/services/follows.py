@@ -88,11 +88,15 @@ class FollowService:
         return await self._profile(await self._seller_user(seller_id), viewer)
 
     async def seller_by_handle(self, handle: str, viewer: Principal | None = None) -> Seller:
-        """The seller a storefront address names, in any case; NotFound for a malformed one."""
+        """The seller a storefront address names, in any case, or named before they changed
+        their handle (a handle someone holds now wins); NotFound for a malformed one."""
         try:
-            user = await self._accounts.user_by_handle(normalize_handle(handle))
+            wanted = normalize_handle(handle)
         except InvalidInput:
-            user = None
+            raise NotFound("no such seller") from None
+        user = await self._accounts.user_by_handle(wanted)
+        if user is None:
+            user = await self._accounts.user_by_former_handle(wanted)
         if user is None or not has_storefront(user.role, user.is_guest):
             raise NotFound("no such seller")
         return await self._profile(user, viewer)

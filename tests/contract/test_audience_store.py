@@ -36,10 +36,26 @@ async def test_handles_are_made_unique_and_filled(db: Db) -> None:
     with pytest.raises(Conflict):  # the e-mail is taken, not the handle
         await accounts.add_user(User("usr_a3", "Zoë", "usr_a1@x.example", Role.SELLER, False, 1))
     with pytest.raises(HandleTaken):
-        await accounts.set_handle("usr_v1", "zoe_s_shop")
-    await accounts.set_handle("usr_v1", "vic_sells")
+        await accounts.set_handle("usr_v1", "zoe_s_shop", 2)
+    await accounts.set_handle("usr_v1", "vic_sells", 3)
     found = await accounts.user_by_handle("vic_sells")
     assert found is not None and "usr_v1" == found.id
+    assert None is await accounts.user_by_former_handle("vic_sells")
+
+    # a changed handle is kept as a former one; retired twice, it names who retired it last
+    await accounts.set_handle("usr_a1", "zoe_renamed", 4)
+    await accounts.set_handle("usr_a1", "zoe_renamed", 5)  # unchanged: nothing retired
+    former = await accounts.user_by_former_handle("zoe_s_shop")
+    assert former is not None and ("usr_a1", "zoe_renamed") == (former.id, former.handle)
+    assert None is await accounts.user_by_former_handle("zoe_renamed")
+    await accounts.set_handle("usr_v1", "zoe_s_shop", 6)  # a freed handle can be taken
+    await accounts.set_handle("usr_v1", "vic_again", 7)
+    former = await accounts.user_by_former_handle("zoe_s_shop")
+    assert former is not None and "usr_v1" == former.id
+    await accounts.set_handle("usr_v1", "vic_sells", 8)
+    await accounts.set_handle("usr_a1", "zoe_s_shop", 9)  # taken back: the holder wins
+    now = await accounts.user_by_handle("zoe_s_shop")
+    assert now is not None and "usr_a1" == now.id
 
     await db.execute("UPDATE users SET handle = NULL WHERE id = ?", "usr_a2")
     await db.execute("UPDATE users SET handle = ? WHERE id = ?", "zoe_s_shop_2", "usr_v1")

@@ -112,7 +112,7 @@ async def test_following_list_pages_with_live_shows(env: ShopEnv, api: Api) -> N
 async def test_handle_rules(env: ShopEnv, api: Api) -> None:
     """Handles are chosen in any case and stored lower-case; a handle differing only in case is
     taken; malformed, reserved and guest handles are refused; the storefront follows the new
-    handle and the old one is gone."""
+    handle, and the old one redirects to it until another seller takes it."""
     seller, seller_token = await member(env, "Ana's Shop", Role.SELLER)
     status, body = await api.call("GET", "/api/v1/me", seller_token)
     assert (200, "ana_s_shop") == (status, body["handle"])
@@ -137,10 +137,21 @@ async def test_handle_rules(env: ShopEnv, api: Api) -> None:
 
     status, body = await api.call("GET", "/api/v1/sellers/by-handle/Ana_Vintage")
     assert (200, seller.id) == (status, body["id"])
-    assert 404 == (await api.call("GET", "/api/v1/sellers/by-handle/ana_s_shop"))[0]
-    assert 404 == (await api.call("GET", "/s/ana_s_shop"))[0]
-    async with api.session.get(env.base_url + "/s/ANA_vintage", allow_redirects=False) as resp:
-        assert (301, "/s/ana_vintage") == (resp.status, resp.headers["Location"])
+    # the former handle still names the seller: links shared before the change keep working
+    status, body = await api.call("GET", "/api/v1/sellers/by-handle/ana_s_shop")
+    assert (200, seller.id, "ana_vintage") == (status, body["id"], body["handle"])
+    for old in ("/s/ANA_vintage", "/s/ana_s_shop"):
+        async with api.session.get(env.base_url + old, allow_redirects=False) as resp:
+            assert (301, "/s/ana_vintage") == (resp.status, resp.headers["Location"]), old
+    assert 404 == (await api.call("GET", "/s/nobody_here"))[0]
+    # ...until another seller takes it: a handle held now wins over a former one
+    bo, bo_token = await member(env, "Bo's Shop", Role.SELLER)
+    status, body = await api.call(
+        "PUT", "/api/v1/me/handle", bo_token, json={"handle": "ana_s_shop"}
+    )
+    assert 200 == status, body
+    status, body = await api.call("GET", "/api/v1/sellers/by-handle/ana_s_shop")
+    assert (200, bo.id, "ana_s_shop") == (status, body["id"], body["handle"])
 
 
 async def test_rsvp_rules(env: ShopEnv, api: Api) -> None:

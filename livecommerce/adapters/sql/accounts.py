@@ -110,11 +110,30 @@ class SqlAccountStore:
         row = await self._db.fetchone("SELECT * FROM users WHERE handle = ?", handle)
         return _user(row) if row else None
 
-    async def set_handle(self, user_id: str, handle: str) -> None:
+    async def set_handle(self, user_id: str, handle: str, at_ms: int) -> None:
         try:
-            await self._db.execute("UPDATE users SET handle = ? WHERE id = ?", handle, user_id)
+            async with self._db.transaction() as tx:
+                row = await tx.fetchone("SELECT handle FROM users WHERE id = ?", user_id)
+                await tx.execute("UPDATE users SET handle = ? WHERE id = ?", handle, user_id)
+                former = row["handle"] if row else None
+                if former is not None and former != handle:
+                    await tx.execute(
+                        "INSERT INTO former_handles (handle, user_id, retired_at) "
+                        "VALUES (?, ?, ?) ON CONFLICT (handle) DO UPDATE "
+                        "SET user_id = excluded.user_id, retired_at = excluded.retired_at",
+                        former,
+                        user_id,
+                        at_ms,
+                    )
         except UniqueViolation as exc:
             raise HandleTaken("this handle is taken") from exc
+
+    async def user_by_former_handle(self, handle: str) -> User | None:
+        row = await self._db.fetchone(
+            "SELECT u.* FROM former_handles f JOIN users u ON u.id = f.user_id WHERE f.handle = ?",
+            handle,
+        )
+        return _user(row) if row else None
 
     async def fill_handles(self) -> int:
         rows = await self._db.fetchall(

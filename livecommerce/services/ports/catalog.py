@@ -141,8 +141,12 @@ class AccountStore(Protocol):
     async def user_by_handle(self, handle: str) -> User | None:
         """The account with this (normalized, lower-case) handle."""
 
-    async def set_handle(self, user_id: str, handle: str) -> None:
-        """Change the user's handle; HandleTaken when another account has it."""
+    async def set_handle(self, user_id: str, handle: str, at_ms: int) -> None:
+        """Change the user's handle; HandleTaken when another account has it. The handle it
+        replaces is kept as a former handle of the user."""
+
+    async def user_by_former_handle(self, handle: str) -> User | None:
+        """The account that last retired this handle (None if none did)."""
 
     async def fill_handles(self) -> int:
         """Give every seller without a handle one (accounts made before handles existed);
