@@ -56,6 +56,10 @@ async def test_handles_are_made_unique_and_filled(db: Db) -> None:
     await accounts.set_handle("usr_a1", "zoe_s_shop", 9)  # taken back: the holder wins
     now = await accounts.user_by_handle("zoe_s_shop")
     assert now is not None and "usr_a1" == now.id
+    # a generated handle skips former ones: "vic_again" is one of usr_v1's
+    await accounts.add_user(_user("usr_a9", "Vic Again", Role.SELLER))
+    generated = await accounts.user_by_id("usr_a9")
+    assert generated is not None and "vic_again_2" == generated.handle
 
     await db.execute("UPDATE users SET handle = NULL WHERE id = ?", "usr_a2")
     await db.execute("UPDATE users SET handle = ? WHERE id = ?", "zoe_s_shop_2", "usr_v1")

@@ -64,11 +64,14 @@ class SqlAccountStore:
         raise HandleTaken("no free handle was found; try again")
 
     async def _free_handle(self, user: User) -> str:
-        """The first of the name's candidate handles nobody has (one query for all of them)."""
+        """The first of the name's candidate handles nobody has, now or before (a generated
+        handle never takes over a former seller's old links; one query for all of them)."""
         candidates = handle_candidates(user.name, user.id)
         marks = ", ".join("?" for _ in candidates)
         rows = await self._db.fetchall(
-            f"SELECT handle FROM users WHERE handle IN ({marks})",  # noqa: S608 why: placeholders only
+            f"SELECT handle FROM users WHERE handle IN ({marks}) "  # noqa: S608 why: placeholders only
+            f"UNION SELECT handle FROM former_handles WHERE handle IN ({marks})",
+            *candidates,
             *candidates,
         )
         taken = {row["handle"] for row in rows}
