@@ -34,6 +34,9 @@ class Connection:
     #: Who this connection is counted as in a show's audience (docs/METRICS.md).
     person: str = ""
     shows: dict[str, ShowRef] = field(default_factory=dict)
+    #: The page's browser id (`lc_vid`, same-origin handshakes only) whose share-link visits
+    #: its first checkout hands to the account, as a REST checkout does; None once handed.
+    browser: str | None = None
 
 
 class Gatekeeper:
@@ -82,7 +85,8 @@ class Gatekeeper:
             _visitor(request, auth),
             sid,
         )
-        self.connections[sid] = Connection(sid, principal, address, person)
+        browser = _page_browser(request) if cookie_ok and principal is not None else None
+        self.connections[sid] = Connection(sid, principal, address, person, browser=browser)
         if principal is not None:
             await self._hub.sio.enter_room(sid, user_room(principal.user_id))
 
@@ -157,6 +161,13 @@ def _visitor(request: web.Request | None, auth: Any) -> str | None:
     sent = auth.get("vid") if isinstance(auth, dict) else None
     if valid_visitor_id(sent):
         return str(sent)
+    cookie = request.cookies.get(keys.VISITOR_COOKIE) if request is not None else None
+    return cookie if valid_visitor_id(cookie) else None
+
+
+def _page_browser(request: web.Request | None) -> str | None:
+    """The page's own browser id (the cookie only: an id a client sends names a browser for
+    counting, but may not move that browser's referral visits to an account)."""
     cookie = request.cookies.get(keys.VISITOR_COOKIE) if request is not None else None
     return cookie if valid_visitor_id(cookie) else None
 

@@ -54,6 +54,10 @@ async def checkout_start(ctx: EventContext, p: CheckoutStart) -> dict[str, Any]:
     if ctx.principal is None:
         raise Unauthenticated("sign in to buy")
     await ctx.hub.joined(ctx.sid, p.show_id)  # as HUB.md says: join first
+    conn = ctx.hub.connections.get(ctx.sid)
+    if conn is not None and conn.browser is not None:  # once per connection
+        browser, conn.browser = conn.browser, None
+        await ctx.services.referrals.claim(browser, ctx.principal.user_id)
     order, payment = await ctx.services.checkout.start(
         ctx.principal,
         p.show_id,

@@ -17,6 +17,7 @@ from livecommerce.domain.ledger import Account, balances
 from livecommerce.domain.referrals import ATTRIBUTION_WINDOW_MS
 from tests.conftest import SettingsFactory
 from tests.support.http import Api
+from tests.support.hub_clients import HubClient
 from tests.support.shop import UNHURRIED_SHOP, ShopEnv, shop_env
 
 pytestmark = pytest.mark.timeout(120)
@@ -216,3 +217,50 @@ async def test_self_referral_the_sellers_link_and_the_window_pay_nothing(env: Sh
         assert (0, 0) == (figures["Rita"]["visits"] - 1, figures["Seller"]["visits"] - 1)
         assert (1, 980) == (figures["Rita"]["orders"], figures["Rita"]["commission"]["amount"])
         assert (0, 0) == (figures["Sam"]["visits"], figures["Sam"]["orders"])
+
+
+async def test_a_checkout_over_the_hub_claims_the_browsers_share_link_visit(env: ShopEnv) -> None:
+    """A browser opens Rita's link signed out; its account's token comes from elsewhere, so no
+    sign-in claimed the visit; it buys over Socket.IO from the page (its cookie on the
+    handshake): the hub checkout hands the browser's visit to the account, as a REST checkout
+    does, and Rita's commission is booked with the payment."""
+    offer = await env.offer(stock=5)
+    seller_token = await env.token(env.seller_user)
+    _, rita = await env.user("Rita")
+    rita_token = await env.token(rita)
+    _, vera = await env.user("Vera")
+    vera_token = await env.token(vera)
+    visitor = browser(env)
+    async with visitor.session:
+        status, _body = await visitor.call(
+            "PUT",
+            f"/api/v1/shows/{env.show_id}/referral",
+            seller_token,
+            json={"referral_bps": 1000},
+        )
+        assert 200 == status
+        status, share = await visitor.call("POST", f"/api/v1/shows/{env.show_id}/share", rita_token)
+        assert 200 == status, share
+        page = f"{env.base_url}/shows/{env.show_id}"
+        async with visitor.session.get(page, params={"ref": share["code"]}) as resp:
+            assert 200 == resp.status
+        vid = visitor.session.cookie_jar.filter_cookies(URL(env.base_url))["lc_vid"].value
+        client = HubClient()
+        await client.connect(env.base_url, vera_token, headers={"Cookie": f"lc_vid={vid}"})
+        try:
+            joined = await client.call("show.join", {"show_id": env.show_id})
+            assert joined["ok"], joined
+            ack = await client.call(
+                "checkout.start",
+                {"show_id": env.show_id, "offer_id": offer.id, "quantity": 1,
+                 "idempotency_key": "hub-referral-1", "shipping_address": ADDRESS},
+            )  # fmt: skip
+            assert ack["ok"], ack
+        finally:
+            await client.close()
+        order_id = ack["order"]["id"]
+        status, paid = await visitor.call(
+            "POST", f"/api/v1/payments/demo/{order_id}/confirm", vera_token, json={"card": PAYS}
+        )
+        assert (200, "paid") == (status, paid["status"]), paid
+    assert {rita.id: -490} == await referrer_lines(env, order_id)
