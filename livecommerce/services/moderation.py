@@ -417,20 +417,28 @@ class ModerationService:
         )
         if decided is None:
             raise AppealDecided(f"this appeal was {found.status} already")
+        undone: ModAction | None = None
         if outcome is AppealStatus.LIFTED:
             standing = await self._store.standing(show.id, found.user_id)
             # only the action appealed is lifted: a newer ban or timeout stays
             if standing.action_id == found.action_id:
                 if found.kind == "ban":
-                    await self._store.unban(show.id, found.user_id)
-                else:
-                    await self._store.unmute(show.id, found.user_id, now)
+                    undone = (
+                        ModAction.UNBAN if await self._store.unban(show.id, found.user_id) else None
+                    )
+                elif await self._store.unmute(show.id, found.user_id, now):
+                    undone = ModAction.LIFT
         await self._audit(
             who, show, ModAction.APPEAL_DECIDED, user_id=found.user_id,
             target_name=found.user_name, reason=why,
             detail={"appeal_id": found.id, "action_id": found.action_id,
                     "kind": found.kind, "outcome": str(outcome)},
         )  # fmt: skip
+        if undone is not None:  # the log says what changed, in the words a manual lift uses
+            await self._audit(
+                who, show, undone, user_id=found.user_id, target_name=found.user_name,
+                reason=why, detail={"appeal_id": found.id, "action_id": found.action_id},
+            )  # fmt: skip
         await self._bus.publish(
             "appeal.decided",
             {"show_id": show.id, "user_id": found.user_id, "appeal": decided.to_wire()},

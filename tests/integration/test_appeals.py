@@ -108,8 +108,9 @@ async def test_ban_reason_appeal_once_lift_and_chat_again(
         status, log = await api.call("GET", audit, cast.seller.token)
         assert status == 200
         actions = [e["action"] for e in reversed(log["entries"])]
-        assert actions == ["ban", "timeout", "appeal", "appeal_decided"]
-        assert [e["seq"] for e in reversed(log["entries"])] == [1, 2, 3, 4]
+        assert actions == ["ban", "timeout", "appeal", "appeal_decided", "unban"]
+        assert [e["seq"] for e in reversed(log["entries"])] == [1, 2, 3, 4, 5]
+        assert log["entries"][0]["detail"]["appeal_id"] == appeal["id"]
         assert log["head"] == log["entries"][0]["hash"]
         saved = tmp_path / "audit.json"
         saved.write_text(json.dumps(log))
