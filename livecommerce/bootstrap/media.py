@@ -7,7 +7,7 @@ show's synthetic test pattern."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
@@ -103,34 +103,22 @@ def _register_metrics(
 ) -> None:
     """Peer and viewer gauges, read at scrape time (no bookkeeping on the media path), and the
     HLS restart counter, bumped from packager threads (prometheus counters are thread-safe)."""
-    peers = Gauge(
-        "livecommerce_broadcast_peer_connections",
-        "Open WebRTC peer connections (publishers and viewers) on this node",
-        registry=registry,
-    )
-    peers.set_function(lambda: manager.peer_count)
-    viewers = Gauge(
-        "livecommerce_broadcast_webrtc_viewers",
-        "WHEP viewers on this node",
-        registry=registry,
-    )
-    viewers.set_function(lambda: manager.viewer_count())
-    pulls = Gauge(
-        "livecommerce_broadcast_edge_pulls",
-        "Shows this node pulls from their origin node for its WHEP viewers",
-        registry=registry,
-    )
-    pulls.set_function(lambda: manager.pull_count)
-    edges = Gauge(
-        "livecommerce_broadcast_edge_sessions",
-        "Other nodes pulling a show published on this node",
-        registry=registry,
-    )
-    edges.set_function(lambda: manager.edge_count())
-    live = Gauge(
-        "livecommerce_broadcast_live_feeds", "Shows with a feed on this node", registry=registry
-    )
-    live.set_function(lambda: len(manager.feeds))
+    gauges: list[tuple[str, str, Callable[[], float]]] = [
+        ("livecommerce_broadcast_peer_connections",
+         "Open WebRTC peer connections (publishers and viewers) on this node",
+         lambda: manager.peer_count),
+        ("livecommerce_broadcast_webrtc_viewers", "WHEP viewers on this node",
+         manager.viewer_count),
+        ("livecommerce_broadcast_edge_pulls",
+         "Shows this node pulls from their origin node for its WHEP viewers",
+         lambda: manager.pull_count),
+        ("livecommerce_broadcast_edge_sessions",
+         "Other nodes pulling a show published on this node", manager.edge_count),
+        ("livecommerce_broadcast_live_feeds", "Shows with a feed on this node",
+         lambda: len(manager.feeds)),
+    ]  # fmt: skip
+    for name, text, read in gauges:
+        Gauge(name, text, registry=registry).set_function(read)
     restarts = Counter(
         "livecommerce_hls_rendition_restarts",
         "HLS rendition restarts by rendition (or decoder) and reason "

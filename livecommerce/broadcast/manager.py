@@ -406,8 +406,13 @@ class BroadcastManager:
         session = self._new_session(show_id, "viewer")
         session.person = person or person_key(None, None, session.id)
         self._unlinger(show_id)
+        return await self._answer(session, feed, filtered)
+
+    async def _answer(self, session: PeerSession, feed: ShowFeed, offer: str) -> tuple[str, str]:
+        """Answer a viewer's (or another node's) offer from `feed` and watch the session: its
+        id and the answer's SDP; a failed answer closes the session."""
         try:
-            await answer_viewer(session, feed, filtered)
+            await answer_viewer(session, feed, offer)
         except BaseException:
             await self._close_session(session)
             raise
@@ -441,15 +446,9 @@ class BroadcastManager:
         ):
             raise MediaRejected(409, "not_origin", "this node does not publish the show")
         filtered = pull_offer(offer, feed)
-        session = self._new_session(show_id, "edge")
-        try:
-            await answer_viewer(session, feed, filtered)
-        except BaseException:
-            await self._close_session(session)
-            raise
-        self._watch(session)
+        answered = await self._answer(self._new_session(show_id, "edge"), feed, filtered)
         log.info("serving show %s to another node", show_id)
-        return session.id, session.pc.localDescription.sdp
+        return answered
 
     async def leave(self, show_id: str, session_id: str) -> None:
         """WHEP DELETE: close one viewer or pull (its secret URL is its authority). 200 once,
